@@ -1,0 +1,145 @@
+"""``agrega``: the console script.
+
+``agrega demo`` starts everything on one machine (SQLite, EXA sandbox, worker, web);
+``agrega worker``, ``agrega web`` and ``agrega exa-sandbox`` start one part each; any
+other word is a Django management command (``agrega migrate``, ``agrega contract …``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _django_setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agrega.settings")
+    import django
+
+    django.setup()
+
+
+def _wait_http(url: str, seconds: float = 20.0) -> bool:
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1.0)
+            return True
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    return False
+
+
+def demo(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="agrega demo", description="Demo completa numa máquina.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--sandbox-port", type=int, default=8765)
+    parser.add_argument("--check", action="store_true", help="sobe tudo, verifica e encerra")
+    args = parser.parse_args(argv)
+
+    _django_setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)
+    sandbox_url = f"http://{args.host}:{args.sandbox_port}"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    procs: list[subprocess.Popen] = []
+
+    def start(*cmd: str) -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, "-m", *cmd], env=env)
+        procs.append(proc)
+        return proc
+
+    try:
+        print("» Preparando o banco de dados…", flush=True)
+        call_command("migrate", interactive=False, verbosity=0)
+        print(f"» EXA sandbox em {sandbox_url}", flush=True)
+        start("exa_sandbox", "--host", args.host, "--port", str(args.sandbox_port),
+              "--data", str(Path(settings.VAR_DIR) / "exa-sandbox.json"))
+        if not _wait_http(sandbox_url + "/_sandbox/faults"):
+            print("O EXA sandbox não respondeu.", file=sys.stderr)
+            return 1
+        call_command("seed_demo", sandbox_url=sandbox_url)
+        print("» Worker SVA", flush=True)
+        start("agrega.cli", "worker")
+        web_url = f"http://{args.host}:{args.port}"
+        print(f"» Web em {web_url}", flush=True)
+        start("agrega.cli", "web", "--bind", f"{args.host}:{args.port}")
+        if not _wait_http(web_url + "/api/openapi.json", 30):
+            print("O servidor web não respondeu.", file=sys.stderr)
+            return 1
+        print(
+            "\n"
+            "Agrega está no ar.\n"
+            f"  API (documentação):  {web_url}/api/docs\n"
+            f"  Administração:       {web_url}/admin/\n"
+            f"  EXA sandbox:         {sandbox_url}/\n"
+            "  Login:               admin / agrega-demo\n"
+            "  Token de API:        veja var/demo-token.txt\n"
+            "Ctrl+C encerra.\n",
+            flush=True,
+        )
+        if args.check:
+            return 0
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def web(argv: list[str]) -> int:
+    """Production-style web server (gunicorn, threads) with static files by WhiteNoise."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agrega.settings")
+    from gunicorn.app.wsgiapp import run
+
+    sys.argv = ["gunicorn", "agrega.wsgi:application", "--workers", os.environ.get("AGREGA_WEB_WORKERS", "2"),
+                "--threads", "4", "--access-logfile", "-", *argv]
+    if not any(a.startswith("--bind") or a == "-b" for a in argv):
+        sys.argv += ["--bind", "127.0.0.1:8000"]
+    run()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv else "help"
+    if command == "demo":
+        return demo(argv[1:])
+    if command == "web":
+        return web(argv[1:])
+    if command == "exa-sandbox":
+        from exa_sandbox.server import main as sandbox_main
+
+        return sandbox_main(argv[1:]) or 0
+    if command == "worker":
+        argv = ["sva_worker", *argv[1:]]
+    elif command == "sva-user":
+        argv = ["sva_user", *argv[1:]]
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agrega.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["agrega", *argv])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""/api/contracts: contracts, their status actions, products and Histórico.
+
+The contract detail shows a summary of its SVA users; the API is the edge that puts
+the apps together, so it reads them through ``agrega.sva.selectors`` (the contracts
+models and services still know nothing of SVA).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema, Status
+
+from agrega.core.api import ErrorOut, Page, keyset_page
+from agrega.core.errors import NotFound
+from agrega.sva import selectors as sva_selectors
+from agrega.sva.choices import SyncStatus
+
+from . import selectors, services
+from .choices import AccessStatus, ContractStatus
+
+router = Router(tags=["Contratos"])
+
+ACTION_ERRORS = {401: ErrorOut, 404: ErrorOut, 409: ErrorOut}
+
+
+class ContractOut(Schema):
+    id: int
+    customer_id: int
+    customer_name: str
+    status: str
+    status_display: str
+    access_status: str
+    access_status_display: str
+    grants_access: bool
+    billing_day: int
+    description: str
+    version: int
+    activated_at: datetime | None
+    ended_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_customer_name(obj) -> str:
+        return obj.customer.name
+
+    @staticmethod
+    def resolve_status_display(obj) -> str:
+        return obj.get_status_display()
+
+    @staticmethod
+    def resolve_access_status_display(obj) -> str:
+        return obj.get_access_status_display()
+
+
+class ContractProductOut(Schema):
+    id: int
+    contract_id: int
+    product_id: int
+    product_name: str
+    kind: str
+    price: Decimal | None
+    sva_package_code: str
+    added_at: datetime
+    removed_at: datetime | None
+    removed: bool
+
+    @staticmethod
+    def resolve_product_name(obj) -> str:
+        return obj.product.name
+
+    @staticmethod
+    def resolve_sva_package_code(obj) -> str:
+        return obj.product.sva_package_code
+
+    @staticmethod
+    def resolve_removed(obj) -> bool:
+        return obj.removed_at is not None
+
+
+class ContractSvaUserOut(Schema):
+    id: int
+    integration_id: int
+    contract_product_id: int
+    external_id: str
+    desired_state: str
+    confirmed_state: str
+    sync_status: str
+    last_error_code: str
+    last_error_message: str
+    registration_problems: list[dict[str, str]]
+
+    @staticmethod
+    def resolve_desired_state(obj) -> str:
+        return sva_selectors.desired_for(obj).state
+
+    @staticmethod
+    def resolve_sync_status(obj) -> str:
+        return sva_selectors.sync_status(obj)
+
+
+class ContractDetailOut(ContractOut):
+    products: list[ContractProductOut]
+    sva_users: list[ContractSvaUserOut]
+
+    @staticmethod
+    def resolve_products(obj):
+        return list(obj.products.all())
+
+    @staticmethod
+    def resolve_sva_users(obj):
+        users = obj.sva_users.all()
+        return [u for u in users if sva_selectors.sync_status(u) != SyncStatus.REMOVED]
+
+
+class ContractEventOut(Schema):
+    id: int
+    action: str
+    action_display: str
+    actor_id: int | None
+    actor_label: str
+    from_status: str
+    to_status: str
+    from_access_status: str
+    to_access_status: str
+    detail: dict
+    created_at: datetime
+
+    @staticmethod
+    def resolve_action_display(obj) -> str:
+        return obj.get_action_display()
+
+
+class ContractCreateIn(Schema):
+    customer_id: int
+    billing_day: int = 10
+    description: str = ""
+
+
+class NoteIn(Schema):
+    note: str = ""
+
+
+class ContractProductIn(Schema):
+    product_id: int
+    kind: str | None = None
+    price: Decimal | None = None
+
+
+@router.get(
+    "",
+    response={200: Page[ContractOut], 401: ErrorOut, 422: ErrorOut},
+    summary="Listar contratos",
+    description="Filtros: `status` (" + ", ".join(ContractStatus.values) + "), `access_status` ("
+    + ", ".join(AccessStatus.values) + "), `customer_id`.",
+)
+def contract_list(
+    request: HttpRequest,
+    status: str | None = None,
+    access_status: str | None = None,
+    customer_id: int | None = None,
+    cursor: int | None = None,
+    limit: int = Query(50, ge=1, le=500),
+):
+    qs = selectors.contract_list(
+        status=status, access_status=access_status, customer_id=customer_id
+    )
+    items, next_cursor = keyset_page(qs, cursor=cursor, limit=limit)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.post(
+    "",
+    response={201: ContractOut, 401: ErrorOut, 422: ErrorOut},
+    summary="Cadastrar contrato",
+    description="O contrato nasce como pré-contrato (status P, acesso AA).",
+)
+def contract_create(request: HttpRequest, payload: ContractCreateIn):
+    return Status(201, services.contract_create(**payload.dict(), actor=request.user))
+
+
+@router.get(
+    "/{contract_id}",
+    response={200: ContractDetailOut, 401: ErrorOut, 404: ErrorOut},
+    summary="Consultar contrato",
+    description="Com os produtos (inclusive os removidos, `removed: true`) e os usuários SVA.",
+)
+def contract_detail(request: HttpRequest, contract_id: int):
+    contract = selectors.contract_get(contract_id)
+    if contract is None:
+        raise NotFound("Contrato", "contract_not_found")
+    return contract
+
+
+@router.post("/{contract_id}/activate", response={200: ContractOut, **ACTION_ERRORS},
+             summary="Ativar contrato")
+def contract_activate(request: HttpRequest, contract_id: int):
+    return services.contract_activate(contract=contract_id, actor=request.user)
+
+
+@router.post("/{contract_id}/block-manual", response={200: ContractOut, **ACTION_ERRORS},
+             summary="Bloqueio manual")
+def contract_block_manual(request: HttpRequest, contract_id: int, payload: NoteIn | None = None):
+    note = payload.note if payload is not None else ""
+    return services.contract_block_manual(contract=contract_id, actor=request.user, note=note)
+
+
+@router.post("/{contract_id}/block-automatic", response={200: ContractOut, **ACTION_ERRORS},
+             summary="Bloqueio automático")
+def contract_block_automatic(request: HttpRequest, contract_id: int):
+    return services.contract_block_automatic(contract=contract_id, actor=request.user)
+
+
+@router.post("/{contract_id}/mark-overdue", response={200: ContractOut, **ACTION_ERRORS},
+             summary="Financeiro em atraso")
+def contract_mark_overdue(request: HttpRequest, contract_id: int):
+    return services.contract_mark_overdue(contract=contract_id, actor=request.user)
+
+
+@router.post("/{contract_id}/release", response={200: ContractOut, **ACTION_ERRORS},
+             summary="Desbloquear contrato")
+def contract_release(request: HttpRequest, contract_id: int):
+    return services.contract_release(contract=contract_id, actor=request.user)
+
+
+@router.post("/{contract_id}/deactivate", response={200: ContractOut, **ACTION_ERRORS},
+             summary="Inativar contrato")
+def contract_deactivate(request: HttpRequest, contract_id: int):
+    return services.contract_deactivate(contract=contract_id, actor=request.user)
+
+
+@router.post("/{contract_id}/cancel", response={200: ContractOut, **ACTION_ERRORS},
+             summary="Cancelar contrato")
+def contract_cancel(request: HttpRequest, contract_id: int):
+    return services.contract_cancel(contract=contract_id, actor=request.user)
+
+
+@router.get(
+    "/{contract_id}/events",
+    response={200: Page[ContractEventOut], 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Histórico do contrato",
+    description="Eventos em ordem cronológica, paginados por `cursor`.",
+)
+def contract_events(
+    request: HttpRequest,
+    contract_id: int,
+    cursor: int | None = None,
+    limit: int = Query(50, ge=1, le=500),
+):
+    if not selectors.contract_exists(contract_id):
+        raise NotFound("Contrato", "contract_not_found")
+    qs = selectors.contract_event_list(contract_id=contract_id)
+    items, next_cursor = keyset_page(qs, cursor=cursor, limit=limit)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.post(
+    "/{contract_id}/products",
+    response={201: ContractProductOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Incluir produto no contrato",
+    description="`kind` é SVA por padrão para produtos com integração SVA. Num contrato ativo, "
+    "um produto SVA de integração com criação automática cria o usuário SVA.",
+)
+def contract_add_product(request: HttpRequest, contract_id: int, payload: ContractProductIn):
+    item = services.contract_add_product(contract=contract_id, **payload.dict(), actor=request.user)
+    return Status(201, item)
+
+
+@router.delete(
+    "/{contract_id}/products/{contract_product_id}",
+    response={200: ContractProductOut, 401: ErrorOut, 404: ErrorOut},
+    summary="Remover produto do contrato",
+    description="O produto fica no histórico com `removed_at`; o usuário SVA dele é removido.",
+)
+def contract_remove_product(request: HttpRequest, contract_id: int, contract_product_id: int):
+    return services.contract_remove_product(
+        contract=contract_id, contract_product_id=contract_product_id, actor=request.user
+    )

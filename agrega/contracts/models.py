@@ -1,0 +1,93 @@
+"""Contrato and its products; every change is recorded in ContractEvent (Histórico)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from .choices import AccessStatus, ContractAction, ContractStatus, ProductKind
+
+
+class Contract(models.Model):
+    """What a customer signed. ``status`` and ``access_status`` drive the SVA users;
+    ``version`` is bumped by every change so the SVA controller can tell what moved."""
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="contracts"
+    )
+    status = models.CharField(
+        "status", max_length=1, choices=ContractStatus.choices, default=ContractStatus.PRE_CONTRACT
+    )
+    access_status = models.CharField(
+        "status de acesso",
+        max_length=2,
+        choices=AccessStatus.choices,
+        default=AccessStatus.AWAITING_SIGNATURE,
+    )
+    billing_day = models.PositiveSmallIntegerField("dia de vencimento", default=10)
+    description = models.CharField("descrição", max_length=200, blank=True)
+    version = models.PositiveBigIntegerField(default=1, editable=False)
+    activated_at = models.DateTimeField("ativado em", null=True, blank=True)
+    ended_at = models.DateTimeField("encerrado em", null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "contrato"
+        verbose_name_plural = "contratos"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "access_status"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(billing_day__gte=1, billing_day__lte=31), name="billing_day_1_31"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Contrato {self.pk}"
+
+    @property
+    def grants_access(self) -> bool:
+        """True when the contract entitles its SVA users to be active (rules table)."""
+        return self.status == ContractStatus.ACTIVE and self.access_status == AccessStatus.ACTIVE
+
+
+class ContractProduct(models.Model):
+    """A product on a contract. Removal is a timestamp, so history and billing keep it."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="products")
+    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField("tipo", max_length=5, choices=ProductKind.choices)
+    price = models.DecimalField("valor", max_digits=12, decimal_places=2, null=True, blank=True)
+    added_at = models.DateTimeField(auto_now_add=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "produto do contrato"
+        verbose_name_plural = "produtos do contrato"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["product", "removed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.product} no {self.contract}"
+
+
+class ContractEvent(models.Model):
+    """Histórico: who did what to the contract, and what the statuses were before/after."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=30, choices=ContractAction.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150, blank=True)
+    from_status = models.CharField(max_length=1, blank=True)
+    to_status = models.CharField(max_length=1, blank=True)
+    from_access_status = models.CharField(max_length=2, blank=True)
+    to_access_status = models.CharField(max_length=2, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "evento do contrato"
+        verbose_name_plural = "histórico do contrato"

@@ -1,0 +1,112 @@
+"""What every API router shares: token auth, the error shape, keyset pagination."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Generic, TypeVar
+
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+from ninja import Schema
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import HttpBearer, django_auth
+
+from .errors import ApplicationError
+from .models import ApiToken, hash_token
+
+T = TypeVar("T")
+MAX_LIMIT = 500
+
+
+class TokenAuth(HttpBearer):
+    """``Authorization: Bearer agr_…``; only the token's hash is stored."""
+
+    openapi_scheme = "bearer"
+
+    def authenticate(self, request, token: str):
+        found = (
+            ApiToken.objects.select_related("user")
+            .filter(key_hash=hash_token(token), revoked_at__isnull=True, user__is_active=True)
+            .first()
+        )
+        if found is None:
+            return None
+        now = timezone.now()
+        if found.last_used_at is None or now - found.last_used_at > timedelta(minutes=5):
+            ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
+        request.user = found.user
+        return found.user
+
+
+AUTH = [TokenAuth(), django_auth]
+
+
+class ErrorBody(Schema):
+    code: str
+    message: str
+    fields: dict[str, list[dict[str, str]]] | None = None
+
+
+class ErrorOut(Schema):
+    error: ErrorBody
+
+
+class Page(Schema, Generic[T]):
+    items: list[T]
+    next_cursor: int | None = None
+
+
+def keyset_page(queryset: QuerySet, *, cursor: int | None, limit: int) -> tuple[list, int | None]:
+    """Items with id > cursor, ordered by id; no COUNT, so it stays fast on big tables."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    if cursor is not None:
+        queryset = queryset.filter(pk__gt=cursor)
+    rows = list(queryset.order_by("pk")[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].pk if more and rows else None)
+
+
+def _error(api, request, status: int, code: str, message: str, fields=None, extra=None):
+    body = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    if extra:
+        body.update(extra)
+    return api.create_response(request, {"error": body}, status=status)
+
+
+def _field_path(loc) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "payload", "data", "filters")]
+    return ".".join(parts) or "body"
+
+
+def install_error_handlers(api) -> None:
+    @api.exception_handler(ApplicationError)
+    def application_error(request, exc: ApplicationError):
+        return api.create_response(request, {"error": exc.as_dict()}, status=exc.status_code)
+
+    @api.exception_handler(NinjaValidationError)
+    def validation_error(request, exc: NinjaValidationError):
+        fields: dict[str, list[dict[str, str]]] = {}
+        for err in exc.errors:
+            fields.setdefault(_field_path(err.get("loc", ())), []).append(
+                {"code": str(err.get("type", "invalid")), "message": str(err.get("msg", "inválido"))}
+            )
+        return _error(api, request, 422, "invalid_input", "Dados de entrada inválidos.", fields)
+
+    @api.exception_handler(AuthenticationError)
+    def auth_error(request, exc):
+        return _error(api, request, 401, "not_authenticated",
+                      "Autenticação necessária: envie 'Authorization: Bearer <token>'.")
+
+    @api.exception_handler(Http404)
+    def not_found(request, exc):
+        return _error(api, request, 404, "not_found", "Recurso não encontrado.")
+
+    @api.exception_handler(HttpError)
+    def http_error(request, exc: HttpError):
+        code = {403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(api, request, exc.status_code, code, str(exc))

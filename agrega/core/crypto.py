@@ -1,0 +1,50 @@
+"""Encryption of platform credentials at rest.
+
+Fernet (AES-128-CBC + HMAC) from ``cryptography``. The key comes from
+``settings.CREDENTIALS_KEY`` (a urlsafe base64 Fernet key, or several separated by
+commas: the first encrypts, all decrypt — that is how a key is rotated). Without one,
+a key is derived from SECRET_KEY so the demo works without set-up.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+
+
+@lru_cache(maxsize=4)
+def _fernet(credentials_key: str, secret_key: str) -> MultiFernet:
+    keys = [k.strip() for k in credentials_key.split(",") if k.strip()]
+    if not keys:
+        digest = hashlib.sha256(("agrega-credentials:" + secret_key).encode()).digest()
+        keys = [base64.urlsafe_b64encode(digest).decode()]
+    return MultiFernet([Fernet(k.encode()) for k in keys])
+
+
+def fernet() -> MultiFernet:
+    return _fernet(settings.CREDENTIALS_KEY, settings.SECRET_KEY)
+
+
+def encrypt_json(data: dict) -> str:
+    return fernet().encrypt(json.dumps(data, sort_keys=True).encode()).decode()
+
+
+def decrypt_json(token: str) -> dict:
+    if not token:
+        return {}
+    try:
+        return json.loads(fernet().decrypt(token.encode()))
+    except InvalidToken as exc:  # wrong key: say so without leaking anything
+        raise RuntimeError(
+            "Não foi possível decifrar as credenciais: a chave AGREGA_CREDENTIALS_KEY mudou?"
+        ) from exc
+
+
+def rotate(token: str) -> str:
+    """Re-encrypt with the first (newest) key."""
+    return fernet().rotate(token.encode()).decode()

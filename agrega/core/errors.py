@@ -1,0 +1,100 @@
+"""One error shape for every entry point.
+
+Services raise ``ApplicationError`` with a stable ``code`` (for programs), a Portuguese
+``message`` (for people) and, when fields are at fault, ``fields``: a mapping of field
+name to a list of ``FieldError`` (each with its own code and message). The API turns it
+into ``{"error": {"code", "message", "fields"}}``; forms show the messages next to the
+fields; the CLI prints them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldError:
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+class ApplicationError(Exception):
+    """A request that the rules refuse. Nothing was changed when it is raised."""
+
+    status_code = 400
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        fields: dict[str, list[FieldError]] | None = None,
+        status_code: int | None = None,
+        extra: dict | None = None,
+    ):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.fields = fields or {}
+        self.extra = extra or {}
+        if status_code is not None:
+            self.status_code = status_code
+
+    def as_dict(self) -> dict:
+        body: dict = {"code": self.code, "message": self.message}
+        if self.fields:
+            body["fields"] = {
+                name: [e.as_dict() for e in errors] for name, errors in self.fields.items()
+            }
+        if self.extra:
+            body.update(self.extra)
+        return body
+
+
+class ValidationFailed(ApplicationError):
+    """One or more fields are invalid; ``fields`` names each."""
+
+    status_code = 422
+
+    def __init__(self, fields: dict[str, list[FieldError]], message: str | None = None):
+        names = ", ".join(sorted(fields))
+        super().__init__(
+            "validation_failed",
+            message or f"Dados inválidos nos campos: {names}.",
+            fields=fields,
+        )
+
+
+class NotFound(ApplicationError):
+    status_code = 404
+
+    def __init__(self, what: str, code: str = "not_found"):
+        super().__init__(code, f"{what} não encontrado(a).")
+
+
+class Conflict(ApplicationError):
+    status_code = 409
+
+
+class InvalidTransition(ApplicationError):
+    status_code = 409
+
+
+class FieldErrors:
+    """Collects field errors so a service can report all of them at once."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[FieldError]] = {}
+
+    def add(self, field: str, code: str, message: str) -> None:
+        self.errors.setdefault(field, []).append(FieldError(code, message))
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def raise_if_any(self, message: str | None = None) -> None:
+        if self.errors:
+            raise ValidationFailed(self.errors, message)

@@ -1,0 +1,211 @@
+"""What every Agrega CLI command shares.
+
+Each command (``agrega customer …``, ``agrega contract …``) is a Django management
+command with subcommands. A subcommand only parses its arguments, calls one service or
+selector and prints the result: Portuguese text for people, or JSON with ``--json``.
+
+Errors: an ``ApplicationError`` from a service is printed to stderr as
+``erro [<code>]: <message>`` plus one line per field error, and the process exits with
+status 2 (validation, conflict, not found) or 3 (the SVA platform refused or did not
+answer). With ``--json`` the error body (``{"error": {...}}``) also goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from agrega.core.errors import ApplicationError, FieldError
+
+EXIT_OK = 0
+EXIT_ERROR = 2
+EXIT_PLATFORM = 3
+
+DASH = "—"
+
+
+def exit_code_for(exc: ApplicationError) -> int:
+    """3 when the platform refused or could not be reached, 2 for everything else."""
+    return EXIT_PLATFORM if "platform_error_kind" in exc.extra else EXIT_ERROR
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"número inteiro inválido: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("deve ser um número inteiro maior que zero")
+    return number
+
+
+def yes_no(value: str) -> bool:
+    """``sim``/``nao`` (also ``não``, ``s``/``n``) as given by Brazilian operators."""
+    normal = value.strip().lower()
+    if normal in ("sim", "s", "yes", "y", "true", "1"):
+        return True
+    if normal in ("nao", "não", "n", "no", "false", "0"):
+        return False
+    raise argparse.ArgumentTypeError("use sim ou nao")
+
+
+def fmt_datetime(value: datetime | None) -> str:
+    if value is None:
+        return DASH
+    return timezone.localtime(value).strftime("%d/%m/%Y %H:%M:%S")
+
+
+def fmt_money(value: Decimal | None) -> str:
+    if value is None:
+        return DASH
+    text = f"{Decimal(value):,.2f}"  # 1,234.56
+    return "R$ " + text.replace(",", "_").replace(".", ",").replace("_", ".")
+
+
+def fmt_bool(value: bool) -> str:
+    return "sim" if value else "não"
+
+
+def json_default(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def key_values(pairs: Iterable[tuple[str, object]], indent: str = "  ") -> list[str]:
+    """Aligned ``label: value`` lines."""
+    pairs = [(label, DASH if value in (None, "") else str(value)) for label, value in pairs]
+    width = max((len(label) for label, _ in pairs), default=0) + 1
+    return [f"{indent}{(label + ':').ljust(width)} {value}" for label, value in pairs]
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    """A plain text table (columns padded to the widest cell)."""
+    cells = [[DASH if c in (None, "") else str(c) for c in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+
+    def line(values):
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
+    return [line(headers), line(["-" * w for w in widths]), *(line(row) for row in cells)]
+
+
+class AgregaCommand(BaseCommand):
+    """A command with subcommands, ``--json`` and the Agrega error shape.
+
+    Subclasses implement ``add_subcommands(self, sub)`` calling ``self.subcommand(sub,
+    name, handler, help=…)`` for each, and add their options to the parser it returns.
+    A handler receives the parsed options as keyword arguments.
+    """
+
+    json_mode = False
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(
+            dest="subcommand", required=True, metavar="SUBCOMANDO", title="subcomandos"
+        )
+        self.add_subcommands(sub)
+
+    def add_subcommands(self, sub) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def subcommand(
+        self,
+        sub,
+        name: str,
+        handler: Callable[..., None],
+        *,
+        help: str,
+        epilog: str | None = None,
+    ) -> argparse.ArgumentParser:
+        parser = sub.add_parser(
+            name,
+            help=help,
+            description=help,
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        parser.add_argument("--json", action="store_true", help="saída em JSON (para scripts)")
+        parser.set_defaults(_handler=handler)
+        return parser
+
+    @staticmethod
+    def add_actor(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--as",
+            dest="as_user",
+            metavar="USUARIO",
+            default=None,
+            help='usuário (username) que fica registrado como autor; padrão: "sistema"',
+        )
+
+    # -- running -------------------------------------------------------------------
+
+    def handle(self, *args, **options):
+        handler = options.pop("_handler")
+        self.json_mode = bool(options.get("json"))
+        try:
+            handler(**options)
+        except ApplicationError as exc:
+            self.fail(exc)
+
+    def fail(self, exc: ApplicationError, exit_code: int | None = None):
+        """Print the error (never a traceback) and leave with status 2 or 3."""
+        if self.json_mode:
+            self.emit_json({"error": exc.as_dict()})
+        self.stderr.write(f"erro [{exc.code}]: {exc.message}")
+        for field, errors in exc.fields.items():
+            for error in errors:
+                self.stderr.write(f"  {field}: [{error.code}] {error.message}")
+        raise SystemExit(exit_code if exit_code is not None else exit_code_for(exc))
+
+    # -- output --------------------------------------------------------------------
+
+    def emit_json(self, data) -> None:
+        self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=json_default))
+
+    def emit(self, data, lines: Callable[[], Iterable[str]] | Iterable[str]) -> None:
+        """``data`` as JSON with --json, else the human lines."""
+        if self.json_mode:
+            self.emit_json(data)
+            return
+        for line in lines() if callable(lines) else lines:
+            self.stdout.write(line)
+
+    def warn(self, message: str) -> None:
+        self.stderr.write(f"aviso: {message}")
+
+    # -- helpers -------------------------------------------------------------------
+
+    @staticmethod
+    def actor(username: str | None):
+        """The user named by ``--as``; None means "sistema"."""
+        if not username or username == "sistema":
+            return None
+        user = get_user_model().objects.filter(username=username, is_active=True).first()
+        if user is None:
+            message = f"Usuário '{username}' não existe ou está inativo."
+            raise ApplicationError(
+                "user_not_found",
+                message,
+                status_code=404,
+                fields={"as": [FieldError("user_not_found", message)]},
+            )
+        return user
+
+    @staticmethod
+    def given(options: dict, names: Iterable[str]) -> dict:
+        """The options among ``names`` that were given on the command line."""
+        return {name: options[name] for name in names if options.get(name) is not None}

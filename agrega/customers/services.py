@@ -1,0 +1,92 @@
+"""Writes for customers. Every entry point (API, CLI, pages) goes through here."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile, document_kind, digits
+from agrega.core.errors import Conflict, FieldError, FieldErrors
+
+from .models import Customer
+from .signals import customer_changed
+
+EDITABLE_FIELDS = (
+    "name", "document", "email", "mobile_phone", "street", "number", "district", "city",
+    "state", "zip_code",
+)
+UF = {
+    "AC", "AL", "AP", "AM", "BA", "CE", "DF", "ES", "GO", "MA", "MT", "MS", "MG", "PA", "PB",
+    "PR", "PE", "PI", "RJ", "RN", "RS", "RO", "RR", "SC", "SP", "SE", "TO",
+}
+
+
+def _clean(data: dict, *, partial: bool) -> dict:
+    """Normalise and check the given fields; collect every error before raising."""
+    errors = FieldErrors()
+    clean: dict = {}
+    for name, value in data.items():
+        if name not in EDITABLE_FIELDS:
+            continue
+        value = "" if value is None else str(value).strip()
+        try:
+            if name == "name":
+                if not value:
+                    raise InvalidValue("name_required", "Informe o nome ou a razão social.")
+            elif name == "document":
+                value = clean_document(value)
+            elif name == "email":
+                value = clean_email(value) if value else ""
+            elif name == "mobile_phone":
+                value = clean_mobile(value) if value else ""
+            elif name == "state":
+                value = value.upper()
+                if value and value not in UF:
+                    raise InvalidValue("state_invalid", "UF inválida.")
+            elif name == "zip_code":
+                value = digits(value)
+                if value and len(value) != 8:
+                    raise InvalidValue("zip_code_invalid", "CEP inválido: deve ter 8 dígitos.")
+        except InvalidValue as exc:
+            errors.add(name, exc.code, exc.message)
+            continue
+        clean[name] = value
+    if not partial:
+        for required in ("name", "document"):
+            if required not in data and not errors.errors.get(required):
+                errors.add(required, f"{required}_required", "Campo obrigatório.")
+    errors.raise_if_any()
+    return clean
+
+
+def _save(customer: Customer) -> None:
+    try:
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError:
+        raise Conflict(
+            "document_in_use",
+            "Já existe um cliente com este CPF/CNPJ.",
+            fields={"document": [FieldError("document_in_use", "CPF/CNPJ já cadastrado.")]},
+        ) from None
+
+
+@transaction.atomic
+def customer_create(**data) -> Customer:
+    clean = _clean(data, partial=False)
+    customer = Customer(**clean, person_type=document_kind(clean["document"]))
+    _save(customer)
+    return customer
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, **data) -> Customer:
+    clean = _clean(data, partial=True)
+    changed = {k for k, v in clean.items() if getattr(customer, k) != v}
+    if not changed:
+        return customer
+    for key in changed:
+        setattr(customer, key, clean[key])
+    customer.person_type = document_kind(customer.document)
+    _save(customer)
+    customer_changed.send(sender=Customer, customer=customer, changed=changed)
+    return customer

@@ -1,0 +1,186 @@
+"""/api/integrations: SVA integrations (Configurações > Integrações > Integrações SVA).
+
+Credentials are write-only: no response carries them, nor their encrypted form — only
+whether they are set and the names of the fields stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema, Status
+
+from agrega.core.api import ErrorOut, Page, keyset_page
+from agrega.core.errors import NotFound
+
+from . import selectors, services
+
+router = Router(tags=["Integrações SVA"])
+
+CREDENTIALS_HELP = (
+    "Credenciais da plataforma (somente escrita). Os nomes dos campos de cada plataforma "
+    "estão em GET /api/integrations/platforms; EXA: client_id e client_secret."
+)
+
+
+class CredentialFieldOut(Schema):
+    name: str
+    label: str
+    secret: bool
+
+
+class PlatformOut(Schema):
+    platform: str
+    label: str
+    credential_fields: list[CredentialFieldOut]
+
+
+class IntegrationOut(Schema):
+    id: int
+    name: str
+    platform: str
+    base_url: str
+    prefix: str
+    auto_create_users: bool
+    active: bool
+    timeout_seconds: float
+    credentials_set: bool
+    credential_fields: list[str]
+    circuit_open_until: datetime | None
+    consecutive_failures: int
+    last_error_code: str
+    last_error_message: str
+    last_error_at: datetime | None
+    last_success_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_credentials_set(obj) -> bool:
+        return bool(obj.credentials_encrypted)
+
+    @staticmethod
+    def resolve_credential_fields(obj) -> list[str]:
+        return selectors.integration_credential_names(obj)
+
+
+class IntegrationCreateIn(Schema):
+    name: str
+    platform: str
+    base_url: str
+    prefix: str
+    auto_create_users: bool = False
+    active: bool = True
+    timeout_seconds: float = 10.0
+    credentials: dict[str, str] = Field(..., description=CREDENTIALS_HELP)
+
+
+class IntegrationUpdateIn(Schema):
+    name: str | None = None
+    platform: str | None = None
+    base_url: str | None = None
+    prefix: str | None = None
+    auto_create_users: bool | None = None
+    active: bool | None = None
+    timeout_seconds: float | None = None
+    credentials: dict[str, str] | None = Field(
+        None, description=CREDENTIALS_HELP + " Substituídas só quando enviadas."
+    )
+
+
+class CheckOut(Schema):
+    ok: bool
+    code: str
+    message: str
+
+
+class PackageOut(Schema):
+    code: str
+    name: str
+    description: str
+
+
+def _get(integration_id: int):
+    integration = selectors.integration_get(integration_id)
+    if integration is None:
+        raise NotFound("Integração SVA", "integration_not_found")
+    return integration
+
+
+@router.get(
+    "/platforms",
+    response={200: list[PlatformOut], 401: ErrorOut},
+    summary="Plataformas disponíveis",
+    description="Plataformas SVA com conector e os campos de credencial de cada uma.",
+)
+def platform_list(request: HttpRequest):
+    return selectors.platform_list()
+
+
+@router.get(
+    "",
+    response={200: Page[IntegrationOut], 401: ErrorOut, 422: ErrorOut},
+    summary="Listar integrações SVA",
+)
+def integration_list(
+    request: HttpRequest,
+    platform: str | None = None,
+    active: bool | None = None,
+    cursor: int | None = None,
+    limit: int = Query(50, ge=1, le=500),
+):
+    qs = selectors.integration_list(platform=platform, active=active)
+    items, next_cursor = keyset_page(qs, cursor=cursor, limit=limit)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.post(
+    "",
+    response={201: IntegrationOut, 401: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Cadastrar integração SVA",
+)
+def integration_create(request: HttpRequest, payload: IntegrationCreateIn):
+    return Status(201, services.integration_create(**payload.dict()))
+
+
+@router.get(
+    "/{integration_id}",
+    response={200: IntegrationOut, 401: ErrorOut, 404: ErrorOut},
+    summary="Consultar integração SVA",
+)
+def integration_detail(request: HttpRequest, integration_id: int):
+    return _get(integration_id)
+
+
+@router.patch(
+    "/{integration_id}",
+    response={200: IntegrationOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Alterar integração SVA",
+    description="Só os campos enviados são alterados; as credenciais só quando enviadas.",
+)
+def integration_update(request: HttpRequest, integration_id: int, payload: IntegrationUpdateIn):
+    return services.integration_update(
+        integration=_get(integration_id), **payload.dict(exclude_unset=True)
+    )
+
+
+@router.post(
+    "/{integration_id}/check",
+    response={200: CheckOut, 401: ErrorOut, 404: ErrorOut},
+    summary="Testar conexão",
+    description="Pede à plataforma que aceite as credenciais e leia o catálogo de pacotes.",
+)
+def integration_check(request: HttpRequest, integration_id: int):
+    return services.integration_check_credentials(integration=_get(integration_id))
+
+
+@router.get(
+    "/{integration_id}/packages",
+    response={200: list[PackageOut], 400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 502: ErrorOut},
+    summary="Pacotes da plataforma",
+    description="Catálogo de pacotes SVA lido da plataforma agora. 502 quando ela não responde; "
+    "400 quando recusa as credenciais.",
+)
+def integration_packages(request: HttpRequest, integration_id: int):
+    return services.integration_list_packages(integration=_get(integration_id))

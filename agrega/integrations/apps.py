@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class IntegrationsConfig(AppConfig):
+    name = "agrega.integrations"
+    label = "integrations"
+    verbose_name = "Integrações SVA"

@@ -1,0 +1,150 @@
+"""Writes and platform actions for SVA integrations.
+
+Credentials are written here only; nothing returns them. The connector for an
+integration is built here, so the rest of Agrega never imports a platform module.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlparse
+
+from django.db import IntegrityError, transaction
+
+from agrega.core.errors import ApplicationError, Conflict, FieldErrors
+
+from .connectors.base import (
+    CallRecorder,
+    Connector,
+    ConnectorError,
+    ErrorKind,
+    IntegrationConfig,
+    Package,
+)
+from .connectors.registry import build_connector, connector_class, platform_choices
+from .models import SvaIntegration
+
+_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+FIELDS = ("name", "platform", "base_url", "prefix", "auto_create_users", "active", "timeout_seconds")
+
+
+def integration_config(integration: SvaIntegration) -> IntegrationConfig:
+    return IntegrationConfig(
+        base_url=integration.base_url,
+        prefix=integration.prefix,
+        credentials=integration.credentials,
+        timeout_seconds=integration.timeout_seconds,
+    )
+
+
+def connector_for(integration: SvaIntegration, *, recorder: CallRecorder | None = None) -> Connector:
+    return build_connector(integration.platform, integration_config(integration), recorder=recorder)
+
+
+def _validate(integration: SvaIntegration, credentials: dict | None, *, creating: bool) -> dict | None:
+    errors = FieldErrors()
+    if not (integration.name or "").strip():
+        errors.add("name", "name_required", "Informe um nome para a integração.")
+    known = dict(platform_choices())
+    if integration.platform not in known:
+        errors.add("platform", "platform_unknown", "Plataforma desconhecida. Opções: " + ", ".join(known))
+    url = urlparse(integration.base_url or "")
+    if url.scheme not in ("http", "https") or not url.netloc:
+        errors.add("base_url", "url_invalid", "URL inválida: use http:// ou https:// seguido do endereço.")
+    if not _PREFIX.match(integration.prefix or ""):
+        errors.add("prefix", "prefix_invalid", "Prefixo inválido: letras, números, '-', '_' ou '.', até 64.")
+    if not (0.5 <= float(integration.timeout_seconds or 0) <= 120):
+        errors.add("timeout_seconds", "timeout_invalid", "Tempo limite deve estar entre 0,5 e 120 segundos.")
+    cleaned = None
+    if integration.platform in known and (credentials is not None or creating):
+        fields = connector_class(integration.platform).credential_fields
+        given = {k: str(v).strip() for k, v in (credentials or {}).items() if v is not None}
+        cleaned = {}
+        for f in fields:
+            if not given.get(f.name):
+                errors.add(f"credentials.{f.name}", "credential_required", f"Informe {f.label}.")
+            else:
+                cleaned[f.name] = given[f.name]
+        unknown = set(given) - {f.name for f in fields}
+        if unknown:
+            errors.add("credentials", "credential_unknown", "Credenciais desconhecidas: " + ", ".join(sorted(unknown)))
+    errors.raise_if_any()
+    return cleaned
+
+
+def _save(integration: SvaIntegration) -> None:
+    try:
+        with transaction.atomic():
+            integration.save()
+    except IntegrityError:
+        raise Conflict(
+            "integration_exists",
+            "Já existe uma integração com esta plataforma, URL e prefixo.",
+        ) from None
+
+
+@transaction.atomic
+def integration_create(*, credentials: dict, **data) -> SvaIntegration:
+    integration = SvaIntegration(**{k: v for k, v in data.items() if k in FIELDS})
+    integration.base_url = (integration.base_url or "").rstrip("/")
+    cleaned = _validate(integration, credentials, creating=True)
+    integration.set_credentials(cleaned)
+    _save(integration)
+    return integration
+
+
+@transaction.atomic
+def integration_update(*, integration: SvaIntegration, credentials: dict | None = None, **data) -> SvaIntegration:
+    """Update fields; credentials are replaced only when given (they are write-only)."""
+    for key, value in data.items():
+        if key in FIELDS and value is not None:
+            setattr(integration, key, value)
+    integration.base_url = (integration.base_url or "").rstrip("/")
+    cleaned = _validate(integration, credentials, creating=False)
+    if cleaned is not None:
+        integration.set_credentials(cleaned)
+    # New credentials or URL: give the platform a fresh chance.
+    integration.circuit_open_until = None
+    integration.consecutive_failures = 0
+    _save(integration)
+    return integration
+
+
+def _platform_error(exc: ConnectorError) -> ApplicationError:
+    status = 502
+    if exc.kind == ErrorKind.AUTH:
+        status = 400
+    return ApplicationError(
+        f"platform_{exc.code}" if not exc.code.startswith("platform_") else exc.code,
+        exc.message,
+        status_code=status,
+        extra={"platform_error_kind": exc.kind.value},
+    )
+
+
+def integration_check_credentials(*, integration: SvaIntegration) -> dict:
+    """Ask the platform whether it accepts the credentials. Returns {ok, code, message}."""
+    connector = connector_for(integration)
+    try:
+        connector.check_credentials()
+        packages = connector.list_packages()
+    except ConnectorError as exc:
+        return {"ok": False, "code": exc.code, "message": exc.message}
+    finally:
+        connector.close()
+    return {
+        "ok": True,
+        "code": "ok",
+        "message": f"Conexão estabelecida: credenciais aceitas, {len(packages)} pacote(s) disponível(is).",
+    }
+
+
+def integration_list_packages(*, integration: SvaIntegration) -> list[Package]:
+    """The platform's package catalogue; ApplicationError when it cannot be read."""
+    connector = connector_for(integration)
+    try:
+        return connector.list_packages()
+    except ConnectorError as exc:
+        raise _platform_error(exc) from exc
+    finally:
+        connector.close()

@@ -1,0 +1,133 @@
+"""Django settings for Agrega.
+
+Everything that differs between a laptop demo and production comes from the
+environment: ``DATABASE_URL`` (SQLite file by default), ``AGREGA_SECRET_KEY``,
+``AGREGA_CREDENTIALS_KEY`` (encrypts platform credentials), ``AGREGA_DEBUG``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("AGREGA_VAR_DIR", BASE_DIR / "var"))
+
+DEBUG = os.environ.get("AGREGA_DEBUG", "0") == "1"
+SECRET_KEY = os.environ.get("AGREGA_SECRET_KEY", "agrega-insecure-development-key-change-me")
+# Key for the platform credentials at rest (Fernet). Falls back to one derived from
+# SECRET_KEY so the demo works with zero set-up; production sets its own.
+CREDENTIALS_KEY = os.environ.get("AGREGA_CREDENTIALS_KEY", "")
+ALLOWED_HOSTS = os.environ.get("AGREGA_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "agrega.core",
+    "agrega.customers",
+    "agrega.integrations",
+    "agrega.catalog",
+    "agrega.contracts",
+    "agrega.sva",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "agrega.urls"
+WSGI_APPLICATION = "agrega.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+if not os.environ.get("DATABASE_URL"):
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'agrega.sqlite3'}",
+        conn_max_age=int(os.environ.get("AGREGA_DB_CONN_MAX_AGE", "60")),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL + a busy timeout let the web process and the worker share one file.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("AGREGA_TEST_SQLITE", "")
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "pt-br"
+TIME_ZONE = "America/Sao_Paulo"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(os.environ.get("AGREGA_STATIC_ROOT", VAR_DIR / "static"))
+try:  # WhiteNoise serves from the finders in development; it only wants the folder to exist.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+except OSError:
+    pass
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+LOGIN_URL = "/admin/login/"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("AGREGA_LOG_LEVEL", "INFO")},
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+}
+
+# The SVA controller (worker). See docs/decisions/0002-convergence.md.
+SVA_WORKER = {
+    "CONCURRENCY": int(os.environ.get("AGREGA_SVA_CONCURRENCY", "16")),
+    "BATCH_SIZE": int(os.environ.get("AGREGA_SVA_BATCH", "64")),
+    "LEASE_SECONDS": int(os.environ.get("AGREGA_SVA_LEASE_SECONDS", "120")),
+    "IDLE_POLL_SECONDS": float(os.environ.get("AGREGA_SVA_IDLE_POLL", "0.5")),
+    "BACKOFF_BASE_SECONDS": float(os.environ.get("AGREGA_SVA_BACKOFF_BASE", "2")),
+    "BACKOFF_MAX_SECONDS": float(os.environ.get("AGREGA_SVA_BACKOFF_MAX", "900")),
+    "CIRCUIT_FAILURE_THRESHOLD": int(os.environ.get("AGREGA_SVA_CIRCUIT_THRESHOLD", "5")),
+    "CIRCUIT_OPEN_SECONDS": float(os.environ.get("AGREGA_SVA_CIRCUIT_OPEN", "30")),
+    "PLATFORM_TIMEOUT_SECONDS": float(os.environ.get("AGREGA_SVA_TIMEOUT", "10")),
+}

@@ -1,0 +1,524 @@
+"""The SVA worker loop: claim → converge concurrently → write outcomes in batches.
+
+Only the main thread touches the database; platform calls run in a bounded thread pool.
+Work is claimed with a lease (``claimed_until``) taken under ``FOR UPDATE SKIP LOCKED``
+on PostgreSQL, so several workers on several machines share the queue, and a killed
+worker's claims simply expire.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone as dt_timezone
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from agrega.integrations.connectors.base import CallRecord, Connector, ConnectorError, ErrorKind
+from agrega.integrations.models import SvaIntegration
+from agrega.integrations.services import connector_for
+from agrega.sva.models import SvaCall, SvaUser
+from agrega.sva.selectors import derive_desired
+
+from .engine import Outcome, WorkItem, converge
+
+log = logging.getLogger("agrega.sva.worker")
+
+# Errors that say "the platform is unwell" (count towards the circuit breaker).
+PLATFORM_DOWN_KINDS = {ErrorKind.TRANSIENT, ErrorKind.UNKNOWN_OUTCOME}
+# Errors that only the data can fix: park the user until something changes.
+PARK_KINDS = {ErrorKind.CONFLICT, ErrorKind.INVALID}
+
+
+def _conf(name: str):
+    return settings.SVA_WORKER[name]
+
+
+@dataclass
+class WorkerStats:
+    claimed: int = 0
+    converged: int = 0
+    failed: int = 0
+    deferred: int = 0
+    calls: int = 0
+    claim_seconds: float = 0.0  # main-thread time spent claiming (database)
+    write_seconds: float = 0.0  # main-thread time spent writing outcomes (database)
+
+
+class CircuitBreaker:
+    """Per-integration breaker shared with other workers through the integration row.
+
+    Closed: calls go. After N consecutive platform failures it opens until a time; then
+    one probe call is let through (half-open); its success closes it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open_until: dict[int, float] = {}
+        self._failures: dict[int, int] = {}
+        self._probe_in_flight: set[int] = set()
+        self._pause_until: dict[int, float] = {}
+
+    def load(self, integration: SvaIntegration) -> None:
+        with self._lock:
+            self._failures[integration.pk] = integration.consecutive_failures
+            if integration.circuit_open_until:
+                self._open_until[integration.pk] = integration.circuit_open_until.timestamp()
+
+    def allow(self, integration_id: int) -> float | None:
+        """None when a call may go now; otherwise the epoch time to try again."""
+        now = time.time()
+        with self._lock:
+            until = self._open_until.get(integration_id)
+            if until is None:
+                return None
+            if now < until:
+                return until
+            if integration_id in self._probe_in_flight:
+                return now + 1.0
+            self._probe_in_flight.add(integration_id)
+            return None
+
+    def pause_for_rate_limit(self, integration_id: int, seconds: float) -> None:
+        with self._lock:
+            self._pause_until[integration_id] = max(
+                self._pause_until.get(integration_id, 0), time.time() + seconds
+            )
+
+    def wait_if_paused(self, integration_id: int, stop: threading.Event) -> None:
+        """Honour a platform's Retry-After for every call to it, not just the refused one."""
+        while not stop.is_set():
+            with self._lock:
+                remaining = self._pause_until.get(integration_id, 0) - time.time()
+            if remaining <= 0:
+                return
+            stop.wait(min(remaining, 0.5))
+
+    def record(self, integration_id: int, *, success: bool) -> tuple[int, float | None]:
+        """Returns (consecutive failures, open-until epoch or None) after this result."""
+        with self._lock:
+            self._probe_in_flight.discard(integration_id)
+            if success:
+                self._failures[integration_id] = 0
+                self._open_until.pop(integration_id, None)
+                return 0, None
+            failures = self._failures.get(integration_id, 0) + 1
+            self._failures[integration_id] = failures
+            if failures >= _conf("CIRCUIT_FAILURE_THRESHOLD"):
+                until = time.time() + _conf("CIRCUIT_OPEN_SECONDS")
+                self._open_until[integration_id] = until
+                return failures, until
+            return failures, None
+
+
+_tls = threading.local()
+
+
+def _record_call(record: CallRecord) -> None:
+    calls = getattr(_tls, "calls", None)
+    if calls is not None:
+        calls.append(record)
+
+
+def _aware(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=dt_timezone.utc)
+
+
+class SvaWorker:
+    def __init__(self, *, concurrency: int | None = None, worker_id: str | None = None) -> None:
+        self.concurrency = concurrency or _conf("CONCURRENCY")
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.stop_event = threading.Event()
+        self.breaker = CircuitBreaker()
+        self.stats = WorkerStats()
+        self._connectors: dict[int, tuple[float, Connector]] = {}
+        self._integration_health: dict[int, dict] = {}
+        self._health_written: dict[int, tuple[int, float]] = {}  # id -> (failures, monotonic time)
+        self._integration_rows: dict[int, SvaIntegration] = {}
+        self._integrations_read_at = 0.0
+        self._executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sva")
+
+    # -- connectors ----------------------------------------------------------------
+    def _integrations(self, ids: set[int]) -> dict[int, SvaIntegration]:
+        """Integration rows, re-read at most every 2 s (credentials or URL may change)."""
+        now = time.monotonic()
+        if now - self._integrations_read_at > 2.0 or not ids <= self._integration_rows.keys():
+            self._integration_rows = {i.pk: i for i in SvaIntegration.objects.filter(active=True)}
+            self._integrations_read_at = now
+        return self._integration_rows
+
+    def _connector(self, integration: SvaIntegration) -> Connector:
+        stamp = integration.updated_at.timestamp()
+        cached = self._connectors.get(integration.pk)
+        if cached and cached[0] == stamp:
+            return cached[1]
+        if cached:
+            cached[1].close()
+        connector = connector_for(integration, recorder=_record_call)
+        self._connectors[integration.pk] = (stamp, connector)
+        self.breaker.load(integration)
+        return connector
+
+    # -- claiming ------------------------------------------------------------------
+    def _claimable(self):
+        now = timezone.now()
+        return (
+            SvaUser.objects.filter(version__gt=F("synced_version"))
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .filter(integration__active=True)
+            .filter(Q(integration__circuit_open_until__isnull=True) | Q(integration__circuit_open_until__lte=now))
+        )
+
+    def claim(self, limit: int) -> list[tuple[WorkItem, Connector]]:
+        if limit <= 0:
+            return []
+        started = time.perf_counter()
+        try:
+            return self._claim(limit)
+        finally:
+            self.stats.claim_seconds += time.perf_counter() - started
+
+    # Columns the controller needs, read in the same query that loads the claim: the
+    # contract, product and customer as they are now (plain values, no model instances).
+    _CLAIM_COLUMNS = (
+        "id", "version", "integration_id", "external_id", "use_customer_data", "email", "phone",
+        "document", "deleted_at", "confirmed_state", "confirmed_package", "confirmed_email",
+        "confirmed_phone", "confirmed_document", "confirmed_name", "creation_attempted", "remote_id",
+        "registration_problems", "contract__status", "contract__access_status", "contract__customer__name",
+        "contract__customer__email", "contract__customer__mobile_phone", "contract__customer__document",
+        "contract_product__removed_at", "contract_product__product__sva_package_code",
+    )
+
+    def _claim(self, limit: int) -> list[tuple[WorkItem, Connector]]:
+        lease = timezone.now() + timedelta(seconds=_conf("LEASE_SECONDS"))
+        qs = self._claimable().order_by("next_attempt_at", "id").values("id")[:limit]
+        if connection.features.has_select_for_update_skip_locked:
+            qs = qs.select_for_update(skip_locked=True, of=("self",))
+        with transaction.atomic():  # Django compiles FOR UPDATE only inside a transaction
+            subquery, params = qs.query.sql_with_params()
+        table = connection.ops.quote_name(SvaUser._meta.db_table)
+        # One statement (so one round-trip, in autocommit): lease the rows and return them.
+        # On PostgreSQL the subquery locks with SKIP LOCKED, so workers never wait for
+        # each other; SQLite serialises writers anyway.
+        sql = (f"UPDATE {table} SET claimed_until = %s, claimed_by = %s "
+               f"WHERE id IN (SELECT id FROM ({subquery}) AS claim) RETURNING id")
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [connection.ops.adapt_datetimefield_value(lease), self.worker_id, *params])
+            ids = [row[0] for row in cursor.fetchall()]
+        if not ids:
+            return []
+        rows = list(SvaUser.objects.filter(id__in=ids).values(*self._CLAIM_COLUMNS))
+        integrations = self._integrations({r["integration_id"] for r in rows})
+        self.stats.claimed += len(rows)
+        work = []
+        for r in rows:
+            own = not r["use_customer_data"]
+            desired = derive_desired(
+                contract_status=r["contract__status"],
+                access_status=r["contract__access_status"],
+                deleted=r["deleted_at"] is not None,
+                product_removed=r["contract_product__removed_at"] is not None,
+                name=r["contract__customer__name"],
+                email=r["email"] if own else r["contract__customer__email"],
+                phone=r["phone"] if own else r["contract__customer__mobile_phone"],
+                document=r["document"] if own else r["contract__customer__document"],
+                package_code=r["contract_product__product__sva_package_code"],
+            )
+            item = WorkItem(
+                id=r["id"], version=r["version"], integration_id=r["integration_id"],
+                external_id=r["external_id"], desired=desired, use_customer_data=r["use_customer_data"],
+                confirmed_state=r["confirmed_state"], confirmed_package=r["confirmed_package"],
+                confirmed_email=r["confirmed_email"], confirmed_phone=r["confirmed_phone"],
+                confirmed_document=r["confirmed_document"], confirmed_name=r["confirmed_name"],
+                creation_attempted=r["creation_attempted"], remote_id=r["remote_id"],
+                registration_problems=r["registration_problems"] or [],
+            )
+            work.append((item, self._connector(integrations[r["integration_id"]])))
+        return work
+
+    # -- one user, in a pool thread -----------------------------------------------
+    def _run_one(self, item: WorkItem, connector: Connector) -> Outcome:
+        outcome = Outcome(item=item)
+        retry_at = self.breaker.allow(item.integration_id)
+        if retry_at is not None:
+            outcome.deferred_until = retry_at
+            return outcome
+        self.breaker.wait_if_paused(item.integration_id, self.stop_event)
+        _tls.calls = outcome.calls
+        try:
+            converge(connector, item, outcome)
+        except ConnectorError as exc:
+            outcome.error = exc
+        except Exception as exc:  # a bug or an unexpected answer: keep the worker alive
+            log.exception("sva user %s: unexpected error", item.id)
+            outcome.error = ConnectorError(ErrorKind.TRANSIENT, "internal_error",
+                                           f"Erro interno ao sincronizar: {type(exc).__name__}.")
+        finally:
+            _tls.calls = None
+        made_calls = bool(outcome.calls)
+        if outcome.error is not None and outcome.error.kind == ErrorKind.RATE_LIMITED:
+            self.breaker.pause_for_rate_limit(item.integration_id, outcome.error.retry_after or 1.0)
+        if made_calls:
+            down = outcome.error is not None and outcome.error.kind in PLATFORM_DOWN_KINDS
+            failures, open_until = self.breaker.record(item.integration_id, success=not down)
+            self._integration_health[item.integration_id] = {
+                "failures": failures,
+                "open_until": open_until,
+                "error": outcome.error if down else None,
+                "at": time.time(),
+            }
+        return outcome
+
+    # -- writing outcomes ------------------------------------------------------------
+    def _backoff(self, failures: int, error: ConnectorError) -> float:
+        if error.kind == ErrorKind.RATE_LIMITED and error.retry_after:
+            return error.retry_after + random.uniform(0, 0.25)
+        delay = min(_conf("BACKOFF_MAX_SECONDS"), _conf("BACKOFF_BASE_SECONDS") * (2 ** max(failures - 1, 0)))
+        return random.uniform(delay / 2, delay)  # jitter: workers don't retry in lockstep
+
+    def write(self, outcomes: list[Outcome]) -> None:
+        if not outcomes:
+            return
+        started = time.perf_counter()
+        try:
+            self._write(outcomes)
+        finally:
+            self.stats.write_seconds += time.perf_counter() - started
+
+    _FAST_SQL = None
+
+    @classmethod
+    def _fast_sql(cls) -> str:
+        """One UPDATE per converged user, sent with executemany: the common case costs
+        no ORM work in the main thread (which shares the GIL with the HTTP threads)."""
+        if cls._FAST_SQL is None:
+            table = connection.ops.quote_name(SvaUser._meta.db_table)
+            cls._FAST_SQL = (
+                f"UPDATE {table} SET confirmed_state = %s, confirmed_package = %s, confirmed_email = %s, "
+                "confirmed_phone = %s, confirmed_document = %s, confirmed_name = %s, remote_id = %s, "
+                "creation_attempted = %s, confirmed_at = COALESCE(%s, confirmed_at), synced_version = %s, "
+                "failures = 0, next_attempt_at = NULL, last_attempt_at = %s, last_success_at = %s, "
+                "last_error_code = '', last_error_message = '', claimed_until = NULL, claimed_by = '' "
+                "WHERE id = %s AND claimed_by = %s"
+            )
+        return cls._FAST_SQL
+
+    # Column types of the fast-path rows, in order, for PostgreSQL's VALUES list.
+    _FAST_COLUMNS = (
+        ("confirmed_state", "text"), ("confirmed_package", "text"), ("confirmed_email", "text"),
+        ("confirmed_phone", "text"), ("confirmed_document", "text"), ("confirmed_name", "text"),
+        ("remote_id", "text"), ("creation_attempted", "boolean"), ("confirmed_at", "timestamptz"),
+        ("synced_version", "bigint"), ("last_attempt_at", "timestamptz"), ("last_success_at", "timestamptz"),
+        ("id", "bigint"), ("claimed_by", "text"),
+    )
+
+    def _write_converged(self, rows: list[tuple]) -> None:
+        with connection.cursor() as cursor:
+            if connection.vendor != "postgresql":
+                cursor.executemany(self._fast_sql(), rows)  # in-process for SQLite: cheap
+                return
+            # PostgreSQL: one statement for the whole batch instead of one per row.
+            table = connection.ops.quote_name(SvaUser._meta.db_table)
+            names = [c for c, _ in self._FAST_COLUMNS]
+            row_sql = "(" + ", ".join(f"%s::{t}" for _, t in self._FAST_COLUMNS) + ")"
+            sets = ", ".join(
+                f"{c} = v.{c}" for c in names if c not in ("id", "claimed_by", "confirmed_at")
+            )
+            cursor.execute(
+                f"UPDATE {table} AS u SET {sets}, confirmed_at = COALESCE(v.confirmed_at, u.confirmed_at), "
+                "failures = 0, next_attempt_at = NULL, last_error_code = '', last_error_message = '', "
+                "claimed_until = NULL, claimed_by = '' "
+                f"FROM (VALUES {', '.join([row_sql] * len(rows))}) AS v({', '.join(names)}) "
+                "WHERE u.id = v.id AND u.claimed_by = v.claimed_by",
+                [value for row in rows for value in row],
+            )
+
+    @staticmethod
+    def _is_plain_success(outcome: Outcome) -> bool:
+        return (
+            outcome.error is None
+            and outcome.deferred_until is None
+            and not outcome.registration_problems
+            and not outcome.item.registration_problems
+        )
+
+    def _write(self, outcomes: list[Outcome]) -> None:
+        now = timezone.now()
+        db_now = connection.ops.adapt_datetimefield_value(now)
+        calls = []
+        fast_rows = []
+        with transaction.atomic():
+            for outcome in outcomes:
+                item = outcome.item
+                for record in outcome.calls:
+                    calls.append(SvaCall(
+                        sva_user_id=item.id, created_at=now, operation=record.operation,
+                        method=record.method, path=record.path[:300], status_code=record.status_code,
+                        duration_ms=round(record.duration_ms, 2), request=record.request,
+                        response=record.response, error_code=record.error_code[:64], worker=self.worker_id,
+                    ))
+                if self._is_plain_success(outcome):
+                    c = outcome.confirmed
+                    fast_rows.append((
+                        c.get("confirmed_state", item.confirmed_state),
+                        c.get("confirmed_package", item.confirmed_package),
+                        c.get("confirmed_email", item.confirmed_email),
+                        c.get("confirmed_phone", item.confirmed_phone),
+                        c.get("confirmed_document", item.confirmed_document),
+                        c.get("confirmed_name", item.confirmed_name),
+                        c.get("remote_id", item.remote_id),
+                        c.get("creation_attempted", item.creation_attempted),
+                        db_now if "confirmed_state" in c else None,
+                        item.version, db_now, db_now, item.id, self.worker_id,
+                    ))
+                    self.stats.converged += 1
+                    continue
+                self._write_one(outcome, now)
+            if fast_rows:
+                self._write_converged(fast_rows)
+            if calls:
+                SvaCall.objects.bulk_create(calls, batch_size=500)
+            self.stats.calls += len(calls)
+            self._write_integration_health(now)
+
+    def _write_one(self, outcome: Outcome, now) -> None:
+        """Errors, deferrals and registration problems: rarer, so plain ORM."""
+        item = outcome.item
+        fields: dict = dict(outcome.confirmed)
+        fields.update(claimed_until=None, claimed_by="")
+        if outcome.registration_problems is not None:
+            fields["registration_problems"] = outcome.registration_problems
+        if outcome.deferred_until is not None:
+            fields["next_attempt_at"] = _aware(outcome.deferred_until)
+            self.stats.deferred += 1
+        elif outcome.error is None:
+            fields.update(
+                synced_version=item.version, failures=0, next_attempt_at=None,
+                last_attempt_at=now, last_success_at=now,
+            )
+            if outcome.registration_problems:
+                fields.update(last_error_code="registration_incomplete", last_error_message=(
+                    "Cadastro incompleto: " + "; ".join(p["message"] for p in outcome.registration_problems)
+                )[:500])
+            else:
+                fields.update(last_error_code="", last_error_message="")
+            if "confirmed_state" in outcome.confirmed:
+                fields["confirmed_at"] = now
+            self.stats.converged += 1
+        else:
+            error = outcome.error
+            fields.update(last_attempt_at=now, last_error_code=error.code[:64],
+                          last_error_message=error.message[:500])
+            if error.kind in PARK_KINDS:
+                # Retrying cannot help; wait for a change of data (it bumps version).
+                fields.update(synced_version=item.version, next_attempt_at=None, failures=F("failures") + 1)
+            else:
+                current = SvaUser.objects.filter(pk=item.id).values_list("failures", flat=True).first() or 0
+                fields.update(failures=current + 1, next_attempt_at=now + timedelta(
+                    seconds=self._backoff(current + 1, error)))
+            self.stats.failed += 1
+        # Only the claim holder writes: a claim that expired belongs to another worker now.
+        SvaUser.objects.filter(pk=item.id, claimed_by=self.worker_id).update(**fields)
+
+    def _write_integration_health(self, now) -> None:
+        """Persist the breaker for the interface and other workers, only when it changed
+        (or every 30 s while healthy, to refresh ``last_success_at``)."""
+        for integration_id, health in self._integration_health.items():
+            error = health["error"]
+            written = self._health_written.get(integration_id)
+            if error is None:
+                if written and written[0] == 0 and time.monotonic() - written[1] < 30:
+                    continue
+                SvaIntegration.objects.filter(pk=integration_id).update(
+                    consecutive_failures=0, circuit_open_until=None, last_success_at=now)
+            else:
+                SvaIntegration.objects.filter(pk=integration_id).update(
+                    consecutive_failures=health["failures"],
+                    circuit_open_until=_aware(health["open_until"]) if health["open_until"] else None,
+                    last_error_code=error.code[:64], last_error_message=error.message[:500], last_error_at=now,
+                )
+            self._health_written[integration_id] = (health["failures"], time.monotonic())
+        self._integration_health.clear()
+
+    # -- the loop ----------------------------------------------------------------------
+    def run(self, *, until_idle: bool = False, max_seconds: float | None = None) -> WorkerStats:
+        """Run until stopped (SIGTERM/SIGINT), or with ``until_idle`` until no work is due."""
+        deadline = time.monotonic() + max_seconds if max_seconds else None
+        inflight: dict[Future, WorkItem] = {}
+        pending: list[Outcome] = []
+        last_flush = time.monotonic()
+        next_claim = 0.0  # after a short claim, the queue is dry: don't ask again at once
+        # Keep up to 4×concurrency claimed and claim again at half: the pool threads always
+        # have queued work while the main thread talks to the database.
+        depth = max(self.concurrency * 4, _conf("BATCH_SIZE"))
+        try:
+            while True:
+                if deadline and time.monotonic() > deadline:
+                    break
+                stopping = self.stop_event.is_set()
+                claimed = 0
+                if not stopping and len(inflight) <= depth // 2 and (
+                    not inflight or time.monotonic() >= next_claim
+                ):
+                    wanted = depth - len(inflight)
+                    for item, connector in self.claim(wanted):
+                        inflight[self._executor.submit(self._run_one, item, connector)] = item
+                        claimed += 1
+                    if claimed < wanted:
+                        next_claim = time.monotonic() + 0.2
+                if not inflight:
+                    self.write(pending)
+                    pending.clear()
+                    if stopping or until_idle:
+                        break
+                    self.stop_event.wait(_conf("IDLE_POLL_SECONDS"))
+                    continue
+                done, _ = wait(list(inflight), timeout=0.05, return_when=FIRST_COMPLETED)
+                for future in done:
+                    inflight.pop(future)
+                    pending.append(future.result())
+                if pending and (len(pending) >= 2 * self.concurrency or time.monotonic() - last_flush > 0.2
+                                or not inflight):
+                    self.write(pending)
+                    pending.clear()
+                    last_flush = time.monotonic()
+        finally:
+            for future in list(inflight):
+                pending.append(future.result())
+            self.write(pending)
+        return self.stats
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        for _, connector in self._connectors.values():
+            connector.close()
+        self._connectors.clear()
+
+    def install_signal_handlers(self) -> None:
+        def _stop(signum, frame):
+            log.info("worker %s stopping (signal %s)", self.worker_id, signum)
+            self.stop_event.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+
+
+def run_worker(*, concurrency: int | None = None) -> None:
+    worker = SvaWorker(concurrency=concurrency)
+    worker.install_signal_handlers()
+    log.info("SVA worker %s started (concurrency %s)", worker.worker_id, worker.concurrency)
+    try:
+        worker.run()
+    finally:
+        worker.close()

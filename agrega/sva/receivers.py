@@ -1,0 +1,66 @@
+"""The SVA app's side of the hooks of contracts, customers and products.
+
+Each receiver runs inside the transaction that changed the contract, customer or
+product, so the SVA intent (a new user, a version bump) commits with the change or not
+at all (docs/decisions/0002-convergence.md)."""
+
+from django.dispatch import receiver
+
+from agrega.catalog.signals import product_changed
+from agrega.contracts.choices import ContractStatus
+from agrega.contracts.signals import (
+    contract_activated,
+    contract_product_added,
+    contract_product_removed,
+    contracts_changed,
+)
+from agrega.core.errors import Conflict
+from agrega.customers.signals import customer_changed
+
+from . import services
+from .models import SvaUser
+
+REGISTRATION_FIELDS = {"email", "mobile_phone", "document", "name"}
+
+
+@receiver(contracts_changed)
+def _contracts_changed(sender, contract_ids, **kwargs):
+    services.bump(SvaUser.objects.filter(services.LIVE, contract_id__in=contract_ids))
+
+
+@receiver(contract_activated)
+def _contract_activated(sender, contract, actor=None, **kwargs):
+    services.sva_users_auto_create_for_contract(contract=contract, actor=actor)
+
+
+@receiver(contract_product_added)
+def _product_added(sender, contract_product, actor=None, **kwargs):
+    if contract_product.contract.status == ContractStatus.ACTIVE:
+        services.sva_user_auto_create(contract_product=contract_product, actor=actor)
+
+
+@receiver(contract_product_removed)
+def _product_removed(sender, contract_product, actor=None, **kwargs):
+    for user in SvaUser.objects.filter(services.LIVE, contract_product=contract_product):
+        services.sva_user_delete(sva_user=user, actor=actor)
+
+
+@receiver(customer_changed)
+def _customer_changed(sender, customer, changed, **kwargs):
+    if changed & REGISTRATION_FIELDS:
+        services.sva_users_refresh_registration(
+            queryset=SvaUser.objects.filter(contract__customer=customer)
+        )
+
+
+@receiver(product_changed)
+def _product_changed(sender, product, changed, previous, **kwargs):
+    users = SvaUser.objects.filter(services.LIVE, contract_product__product=product)
+    if "sva_integration_id" in changed and users.exists():
+        raise Conflict(
+            "product_has_sva_users",
+            "Não é possível trocar a integração SVA de um produto que já tem usuários SVA. "
+            "Crie um novo produto para a outra integração.",
+        )
+    if "sva_package_code" in changed:
+        services.bump(users)

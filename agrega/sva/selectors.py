@@ -1,0 +1,172 @@
+"""Reads for SVA users: the desired state (a pure function of contract, product and
+customer), the registration check, and the lists the API and pages show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import F, Q, QuerySet
+
+from agrega.contracts.choices import AccessStatus, ContractStatus
+from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile
+
+from .choices import SvaState, SyncStatus
+from .models import SvaCall, SvaUser
+
+# Registration fields as the customer's form names them (seed: "Validação cadastral").
+CUSTOMER_FIELDS = {"email": "email", "phone": "mobile_phone", "document": "document"}
+FIELD_LABELS = {"email": "E-mail principal", "phone": "Telefone celular", "document": "CPF/CNPJ"}
+
+
+@dataclass(frozen=True)
+class Desired:
+    state: str
+    name: str
+    email: str
+    phone: str
+    document: str
+    package_code: str
+
+
+def registration_values(sva_user: SvaUser) -> dict[str, str]:
+    if sva_user.use_customer_data:
+        customer = sva_user.contract.customer
+        return {"email": customer.email, "phone": customer.mobile_phone, "document": customer.document}
+    return {"email": sva_user.email, "phone": sva_user.phone, "document": sva_user.document}
+
+
+def registration_check(values: dict[str, str], *, from_customer: bool) -> list[dict]:
+    """Every missing or invalid registration field, named, or [] when all are valid."""
+    problems = []
+    checks = (("email", clean_email), ("phone", clean_mobile), ("document", clean_document))
+    for key, clean in checks:
+        try:
+            clean(values.get(key) or "")
+        except InvalidValue as exc:
+            where = " no cadastro do cliente" if from_customer else ""
+            problems.append({
+                "field": CUSTOMER_FIELDS[key] if from_customer else key,
+                "code": exc.code,
+                "message": f"{FIELD_LABELS[key]}{where}: {exc.message}",
+            })
+    return problems
+
+
+def derive_desired(
+    *,
+    contract_status: str,
+    access_status: str,
+    deleted: bool,
+    product_removed: bool,
+    name: str,
+    email: str,
+    phone: str,
+    document: str,
+    package_code: str,
+) -> Desired:
+    """The rules table of PRODUCT.md as one pure function: active when the contract is
+    active (A) and released (A); blocked for FA, CM, CA, inactive, cancelled or not yet
+    active; absent when the user was deleted or its product left the contract."""
+    if deleted or product_removed:
+        state = SvaState.ABSENT
+    elif contract_status == ContractStatus.ACTIVE and access_status == AccessStatus.ACTIVE:
+        state = SvaState.ACTIVE
+    else:
+        state = SvaState.BLOCKED
+    return Desired(state=state, name=name, email=email, phone=phone, document=document,
+                   package_code=package_code)
+
+
+def desired_for(sva_user: SvaUser) -> Desired:
+    """What the platform should hold for this user (see ``derive_desired``)."""
+    contract = sva_user.contract
+    values = registration_values(sva_user)
+    return derive_desired(
+        contract_status=contract.status,
+        access_status=contract.access_status,
+        deleted=sva_user.deleted_at is not None,
+        product_removed=sva_user.contract_product.removed_at is not None,
+        name=contract.customer.name,
+        package_code=sva_user.contract_product.product.sva_package_code,
+        **values,
+    )
+
+
+def sync_status(sva_user: SvaUser) -> str:
+    if sva_user.deleted_at is not None and sva_user.version <= sva_user.synced_version:
+        return SyncStatus.REMOVED
+    if sva_user.registration_problems:
+        return SyncStatus.REGISTRATION
+    if sva_user.version <= sva_user.synced_version:
+        return SyncStatus.ERROR if sva_user.last_error_code else SyncStatus.SYNCED
+    if sva_user.last_error_code:
+        return SyncStatus.RETRYING if sva_user.next_attempt_at else SyncStatus.ERROR
+    return SyncStatus.PENDING
+
+
+def sva_user_queryset() -> QuerySet[SvaUser]:
+    return SvaUser.objects.select_related(
+        "integration", "contract__customer", "contract_product__product"
+    )
+
+
+def sva_user_list(
+    *,
+    contract_id: int | None = None,
+    integration_id: int | None = None,
+    confirmed_state: str | None = None,
+    pending: bool | None = None,
+    sync_status: str | None = None,
+    include_removed: bool = False,
+) -> QuerySet[SvaUser]:
+    qs = sva_user_queryset()
+    if sync_status:
+        qs = qs.filter(sync_status_q(sync_status))
+        include_removed = include_removed or sync_status == SyncStatus.REMOVED
+    if not include_removed:
+        qs = qs.exclude(deleted_at__isnull=False, version__lte=F("synced_version"))
+    if contract_id is not None:
+        qs = qs.filter(contract_id=contract_id)
+    if integration_id is not None:
+        qs = qs.filter(integration_id=integration_id)
+    if confirmed_state:
+        qs = qs.filter(confirmed_state=confirmed_state)
+    if pending is True:
+        qs = qs.filter(version__gt=F("synced_version"))
+    elif pending is False:
+        qs = qs.filter(version__lte=F("synced_version"))
+    return qs.order_by("id")
+
+
+def sync_status_q(status: str) -> Q:
+    """The rows whose ``sync_status()`` is ``status``, as one filter (same precedence)."""
+    behind = Q(version__gt=F("synced_version"))
+    failed = ~Q(last_error_code="")
+    removed = Q(deleted_at__isnull=False) & ~behind
+    if status == SyncStatus.REMOVED:
+        return removed
+    ok = ~removed & Q(registration_problems=[])
+    if status == SyncStatus.REGISTRATION:
+        return ~removed & ~Q(registration_problems=[])
+    if status == SyncStatus.SYNCED:
+        return ok & ~behind & ~failed
+    if status == SyncStatus.ERROR:
+        return ok & failed & (~behind | Q(next_attempt_at__isnull=True))
+    if status == SyncStatus.RETRYING:
+        return ok & behind & failed & Q(next_attempt_at__isnull=False)
+    if status == SyncStatus.PENDING:
+        return ok & behind & ~failed
+    return Q(pk__in=[])
+
+
+def sva_user_get(pk: int) -> SvaUser | None:
+    return sva_user_queryset().filter(pk=pk).first()
+
+
+def sva_user_timeline(sva_user: SvaUser, limit: int = 100) -> QuerySet[SvaCall]:
+    return sva_user.calls.all()[:limit]
+
+
+def sva_call_list(*, sva_user_id: int) -> QuerySet[SvaCall]:
+    """Every platform call of one SVA user (the timeline), for keyset pagination."""
+    return SvaCall.objects.filter(sva_user_id=sva_user_id)

@@ -1,0 +1,214 @@
+"""Writes for SVA users: automatic and manual creation, deletion, "sincronizar agora",
+and the intent bumps that tell the controller something changed. No platform call
+happens here: the controller (sva/controller) converges after the commit."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from agrega.contracts.choices import ContractStatus, ProductKind
+from agrega.contracts.models import Contract, ContractProduct
+from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile
+from agrega.core.errors import ApplicationError, Conflict, FieldError, FieldErrors, InvalidTransition, NotFound
+
+from .choices import SvaOrigin
+from .models import SvaUser
+from .selectors import registration_check
+
+LIVE = Q(deleted_at__isnull=True)
+
+
+def bump(queryset: QuerySet[SvaUser]) -> int:
+    """Mark users as needing convergence (one UPDATE, however many rows)."""
+    return queryset.update(version=F("version") + 1, next_attempt_at=None)
+
+
+def _live_user_for(item: ContractProduct) -> SvaUser | None:
+    return SvaUser.objects.filter(LIVE, contract_product=item).first()
+
+
+def _insert(user: SvaUser) -> SvaUser:
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise Conflict(
+            "sva_user_exists",
+            "Este produto do contrato já tem um usuário SVA (um usuário por produto do contrato).",
+        ) from None
+    return user
+
+
+def sva_user_auto_create(*, contract_product: ContractProduct, actor=None) -> SvaUser | None:
+    """Automatic creation (integration flag = sim). Never refuses: when the registration
+    check fails, the user is kept with its problems, visible on the contract, and
+    creation on the platform waits until the customer's data is corrected."""
+    product = contract_product.product
+    integration = product.sva_integration
+    if integration is None or not integration.auto_create_users or not integration.active:
+        return None
+    if contract_product.kind != ProductKind.SVA or contract_product.removed_at is not None:
+        return None
+    if _live_user_for(contract_product) is not None:
+        return None
+    customer = contract_product.contract.customer
+    problems = registration_check(
+        {"email": customer.email, "phone": customer.mobile_phone, "document": customer.document},
+        from_customer=True,
+    )
+    return _insert(SvaUser(
+        integration=integration,
+        contract=contract_product.contract,
+        contract_product=contract_product,
+        origin=SvaOrigin.AUTOMATIC,
+        use_customer_data=True,
+        registration_problems=problems,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    ))
+
+
+def sva_users_auto_create_for_contract(*, contract: Contract, actor=None) -> list[SvaUser]:
+    items = (
+        ContractProduct.objects.filter(
+            contract=contract,
+            removed_at__isnull=True,
+            kind=ProductKind.SVA,
+            product__sva_integration__auto_create_users=True,
+            product__sva_integration__active=True,
+        )
+        .exclude(Exists(SvaUser.objects.filter(LIVE, contract_product=OuterRef("pk"))))
+        .select_related("product__sva_integration", "contract__customer")
+    )
+    created = []
+    for item in items:
+        user = sva_user_auto_create(contract_product=item, actor=actor)
+        if user is not None:
+            created.append(user)
+    return created
+
+
+@transaction.atomic
+def sva_user_create(
+    *,
+    contract_id: int,
+    integration_id: int,
+    contract_product_id: int,
+    use_customer_data: bool = True,
+    email: str = "",
+    phone: str = "",
+    document: str = "",
+    actor=None,
+) -> SvaUser:
+    """Manual creation from the contract's SVA tab (seed, Passo 4, "Ativação Manual").
+
+    With ``use_customer_data`` the CPF/CNPJ, e-mail and phone come from the customer (and
+    follow later changes); otherwise the given values are used. Every missing or invalid
+    field is named; nothing is written when any is wrong.
+    """
+    contract = Contract.objects.select_for_update().select_related("customer").filter(pk=contract_id).first()
+    if contract is None:
+        raise NotFound("Contrato", "contract_not_found")
+    if contract.status == ContractStatus.CANCELLED:
+        raise InvalidTransition("contract_cancelled", "Não é possível criar usuário SVA em um contrato cancelado.")
+    errors = FieldErrors()
+    item = (
+        ContractProduct.objects.select_related("product__sva_integration")
+        .filter(pk=contract_product_id, contract=contract, removed_at__isnull=True)
+        .first()
+    )
+    if item is None:
+        errors.add("contract_product_id", "contract_product_not_found",
+                   "Produto não encontrado neste contrato: inclua-o na aba Produtos antes.")
+    elif item.product.sva_integration_id is None:
+        errors.add("contract_product_id", "product_not_sva", "Este produto não tem integração SVA.")
+    elif item.product.sva_integration_id != integration_id:
+        errors.add("integration_id", "integration_mismatch",
+                   "A integração informada não é a do produto (aba SVA do produto).")
+    elif not item.product.sva_integration.active:
+        errors.add("integration_id", "integration_inactive", "A integração SVA está inativa.")
+    errors.raise_if_any()
+
+    if use_customer_data:
+        customer = contract.customer
+        values = {"email": customer.email, "phone": customer.mobile_phone, "document": customer.document}
+        problems = registration_check(values, from_customer=True)
+        if problems:
+            raise ApplicationError(
+                "registration_incomplete",
+                "Cadastro do cliente incompleto para criar o usuário SVA: "
+                + "; ".join(p["message"] for p in problems),
+                status_code=422,
+                fields={p["field"]: [FieldError(p["code"], p["message"])] for p in problems},
+            )
+        email = phone = document = ""
+    else:
+        cleaned = {}
+        for key, clean, value in (
+            ("email", clean_email, email), ("phone", clean_mobile, phone), ("document", clean_document, document)
+        ):
+            try:
+                cleaned[key] = clean(value)
+            except InvalidValue as exc:
+                label = {"email": "Usuário (e-mail)", "phone": "Telefone", "document": "CPF/CNPJ"}[key]
+                errors.add(key, exc.code, f"{label}: {exc.message}")
+        errors.raise_if_any("Dados do usuário SVA inválidos.")
+        email, phone, document = cleaned["email"], cleaned["phone"], cleaned["document"]
+
+    if _live_user_for(item) is not None:
+        raise Conflict(
+            "sva_user_exists",
+            "Este produto do contrato já tem um usuário SVA (um usuário por produto do contrato).",
+        )
+    return _insert(SvaUser(
+        integration=item.product.sva_integration,
+        contract=contract,
+        contract_product=item,
+        origin=SvaOrigin.MANUAL,
+        use_customer_data=use_customer_data,
+        email=email,
+        phone=phone,
+        document=document,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    ))
+
+
+@transaction.atomic
+def sva_user_delete(*, sva_user: SvaUser, actor=None) -> SvaUser:
+    """Remove the user here and on the platform (the controller deletes it there)."""
+    user = SvaUser.objects.select_for_update().filter(pk=sva_user.pk).first()
+    if user is None or user.deleted_at is not None:
+        raise NotFound("Usuário SVA", "sva_user_not_found")
+    user.deleted_at = timezone.now()
+    user.deleted_by = actor if getattr(actor, "is_authenticated", False) else None
+    user.registration_problems = []
+    user.version = F("version") + 1
+    user.next_attempt_at = None
+    user.save(update_fields=["deleted_at", "deleted_by", "registration_problems", "version", "next_attempt_at"])
+    user.refresh_from_db()
+    return user
+
+
+@transaction.atomic
+def sva_user_request_sync(*, sva_user: SvaUser) -> SvaUser:
+    """"Sincronizar agora": forget the backoff and converge at the next worker pass."""
+    SvaUser.objects.filter(pk=sva_user.pk).update(
+        version=F("version") + 1, next_attempt_at=None, failures=0, claimed_until=None
+    )
+    sva_user.refresh_from_db()
+    return sva_user
+
+
+def sva_users_refresh_registration(*, queryset: QuerySet[SvaUser]) -> None:
+    """Re-run the registration check for users that follow customer data (after the
+    customer's e-mail, phone or document changed) and mark them for convergence."""
+    for user in queryset.filter(LIVE, use_customer_data=True).select_related("contract__customer"):
+        customer = user.contract.customer
+        problems = registration_check(
+            {"email": customer.email, "phone": customer.mobile_phone, "document": customer.document},
+            from_customer=True,
+        )
+        if problems != user.registration_problems:
+            SvaUser.objects.filter(pk=user.pk).update(registration_problems=problems)
+    bump(queryset.filter(LIVE))

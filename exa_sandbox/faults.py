@@ -1,0 +1,187 @@
+"""Fault switches: what makes the sandbox behave like a platform on a bad day.
+
+Settings are changed at run time through ``POST /_sandbox/faults`` (or the command
+line). Each partner call draws its fate once, in ``decide``; admin endpoints never
+come here. When every switch is off, ``active`` is False and a request pays nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from .store import ApiError
+
+RATE_FIELDS = ("error_rate", "throttle_rate", "timeout_rate", "lost_response_rate")
+
+
+@dataclass
+class FaultSettings:
+    latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0
+    error_rate: float = 0.0  # fraction answered 500/502/503 without applying
+    rate_limit_rps: float = 0.0  # token bucket per partner; 0 = unlimited
+    throttle_rate: float = 0.0  # fraction answered 429 at random
+    retry_after_seconds: int = 1  # Retry-After sent with throttle_rate's 429
+    timeout_rate: float = 0.0  # fraction that hang, unapplied, then answer 504
+    lost_response_rate: float = 0.0  # fraction applied, then hang before answering
+    hang_seconds: float = 30.0
+    down: bool = False  # every partner call answers 503
+    seed: int | None = None
+    prefix: str | None = None  # when set, only this partner's calls are affected
+
+
+_NAMES = {f.name for f in fields(FaultSettings)}
+
+
+def _number(name: str, value: Any, low: float, high: float | None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name}: deve ser um número.")
+    if not math.isfinite(value) or value < low or (high is not None and value > high):
+        bound = f"entre {low} e {high}" if high is not None else f">= {low}"
+        raise ValueError(f"{name}: deve estar {bound}.")
+    return float(value)
+
+
+def validate(changes: dict[str, Any]) -> dict[str, Any]:
+    """Check a partial settings dict; raise ApiError(422) naming the bad keys."""
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    for name, value in changes.items():
+        try:
+            if name not in _NAMES:
+                raise ValueError("Chave desconhecida.")
+            if name in RATE_FIELDS:
+                clean[name] = _number(name, value, 0.0, 1.0)
+            elif name in ("latency_ms", "latency_jitter_ms", "rate_limit_rps", "hang_seconds"):
+                clean[name] = _number(name, value, 0.0, None)
+            elif name == "retry_after_seconds":
+                clean[name] = int(_number(name, value, 0.0, 86400.0))
+            elif name == "down":
+                if not isinstance(value, bool):
+                    raise ValueError("Deve ser true ou false.")
+                clean[name] = value
+            elif name == "seed":
+                if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                    raise ValueError("Deve ser um inteiro ou null.")
+                clean[name] = value
+            elif name == "prefix":
+                if value is not None and not isinstance(value, str):
+                    raise ValueError("Deve ser texto ou null.")
+                clean[name] = value or None
+        except ValueError as exc:
+            errors[name] = str(exc)
+    if errors:
+        raise ApiError(422, "invalid_fields", "Configuração de falhas inválida.", fields=errors)
+    return clean
+
+
+class Faults:
+    def __init__(self) -> None:
+        self.settings = FaultSettings()
+        self.random = random.Random()
+        self.injected: Counter[str] = Counter()
+        self._buckets: dict[str, tuple[float, float]] = {}  # partner -> (tokens, at)
+        self.active = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self.settings)
+
+    def update(self, changes: dict[str, Any]) -> None:
+        clean = validate(changes)
+        for name, value in clean.items():
+            setattr(self.settings, name, value)
+        if "seed" in clean:
+            self.random.seed(clean["seed"])
+        if "rate_limit_rps" in clean:
+            self._buckets.clear()
+        s = self.settings
+        self.active = bool(
+            s.down or s.latency_ms or s.latency_jitter_ms or s.rate_limit_rps
+            or any(getattr(s, name) for name in RATE_FIELDS)
+        )
+
+    def clear(self) -> None:
+        self.settings = FaultSettings()
+        self._buckets.clear()
+        self.random.seed()
+        self.active = False
+
+    def reset_counters(self) -> None:
+        self.injected.clear()
+
+    def applies_to(self, partner: str) -> bool:
+        return self.active and (self.settings.prefix is None or self.settings.prefix == partner)
+
+    def latency(self) -> float:
+        """Seconds this call should wait before anything else happens."""
+        s = self.settings
+        if not s.latency_ms and not s.latency_jitter_ms:
+            return 0.0
+        ms = s.latency_ms
+        if s.latency_jitter_ms:
+            ms += self.random.uniform(-s.latency_jitter_ms, s.latency_jitter_ms)
+        return max(ms, 0.0) / 1000.0
+
+    def decide(self, partner: str) -> ApiError | str | None:
+        """The fate of one call, before it is applied.
+
+        Returns an ApiError to answer at once, ``"timeout"`` (hang, then 504, not
+        applied), ``"lost_response"`` (apply, then hang before answering) or None.
+        """
+        s = self.settings
+        rnd = self.random.random
+        if s.down:
+            self.injected["down"] += 1
+            return ApiError(503, "platform_unavailable", "Plataforma indisponível.")
+        if s.rate_limit_rps:
+            wait = self._take(partner, s.rate_limit_rps)
+            if wait:
+                self.injected["rate_limit"] += 1
+                return _too_many(max(1, math.ceil(wait)))
+        if s.throttle_rate and rnd() < s.throttle_rate:
+            self.injected["throttle"] += 1
+            return _too_many(s.retry_after_seconds)
+        if s.error_rate and rnd() < s.error_rate:
+            self.injected["error"] += 1
+            status = self.random.choice((500, 502, 503))
+            return ApiError(status, *_SERVER_ERRORS[status])
+        if s.timeout_rate and rnd() < s.timeout_rate:
+            self.injected["timeout"] += 1
+            return "timeout"
+        if s.lost_response_rate and rnd() < s.lost_response_rate:
+            self.injected["lost_response"] += 1
+            return "lost_response"
+        return None
+
+    def _take(self, partner: str, rate: float) -> float:
+        """Token bucket (capacity = one second of traffic); seconds to wait, or 0."""
+        now = time.monotonic()
+        capacity = max(1.0, rate)
+        tokens, at = self._buckets.get(partner, (capacity, now))
+        tokens = min(capacity, tokens + (now - at) * rate)
+        if tokens >= 1.0:
+            self._buckets[partner] = (tokens - 1.0, now)
+            return 0.0
+        self._buckets[partner] = (tokens, now)
+        return (1.0 - tokens) / rate
+
+
+_SERVER_ERRORS = {
+    500: ("internal_error", "Erro interno da plataforma."),
+    502: ("bad_gateway", "Falha num serviço interno da plataforma."),
+    503: ("platform_unavailable", "Plataforma indisponível."),
+}
+
+GATEWAY_TIMEOUT = ("gateway_timeout", "A plataforma não concluiu a operação a tempo.")
+
+
+def _too_many(seconds: int) -> ApiError:
+    return ApiError(
+        429, "rate_limited", "Limite de requisições excedido.",
+        headers=[(b"retry-after", str(seconds).encode())],
+    )

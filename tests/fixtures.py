@@ -1,0 +1,162 @@
+"""Fixtures for tests that drive Agrega against the real EXA sandbox over HTTP."""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from dataclasses import dataclass
+
+import pytest
+from django.db.models import F
+
+from agrega.core.br import make_cpf
+
+_seq = itertools.count(1)
+
+
+@pytest.fixture
+def fast_retries(settings):
+    """Short backoff and breaker timings so fault scenarios finish in seconds."""
+    settings.SVA_WORKER = {
+        **settings.SVA_WORKER,
+        "BACKOFF_BASE_SECONDS": 0.05,
+        "BACKOFF_MAX_SECONDS": 0.4,
+        "CIRCUIT_OPEN_SECONDS": 0.5,
+        "CIRCUIT_FAILURE_THRESHOLD": 5,
+        "IDLE_POLL_SECONDS": 0.05,
+        "CONCURRENCY": 8,
+    }
+    return settings.SVA_WORKER
+
+
+@dataclass
+class ExaAccount:
+    """A partner account on the sandbox plus the Agrega integration that points to it."""
+
+    prefix: str
+    client_id: str
+    client_secret: str
+    admin: object
+    url: str
+    integration: object = None
+
+    def users(self) -> list[dict]:
+        return self.admin.users(self.prefix)
+
+    def user(self, external_id: str) -> dict | None:
+        return next((u for u in self.users() if u["external_id"] == external_id), None)
+
+
+PACKAGES = [
+    ("EXA-SEG-BASICO", "EXA Segurança Básico"),
+    ("EXA-SEG-FAMILIA", "EXA Família"),
+    ("EXA-BACKUP-100", "EXA Backup 100 GB"),
+]
+
+
+@pytest.fixture
+def exa_account(exa_sandbox, sandbox_admin):
+    prefix = "isp" + uuid.uuid4().hex[:10]
+    client_id, client_secret = "cid-" + prefix, "secret-" + uuid.uuid4().hex
+    sandbox_admin.create_partner(prefix, client_id, client_secret, packages=PACKAGES)
+    return ExaAccount(prefix, client_id, client_secret, sandbox_admin, exa_sandbox.url)
+
+
+@pytest.fixture
+def make_integration(db, exa_account):
+    from agrega.integrations.services import integration_create
+
+    def make(*, auto_create_users: bool = True, **kw):
+        data = dict(
+            name="EXA " + exa_account.prefix,
+            platform="exa",
+            base_url=exa_account.url,
+            prefix=exa_account.prefix,
+            auto_create_users=auto_create_users,
+            timeout_seconds=1.0,
+            credentials={"client_id": exa_account.client_id, "client_secret": exa_account.client_secret},
+        )
+        data.update(kw)
+        integration = integration_create(**data)
+        exa_account.integration = integration
+        return integration
+
+    return make
+
+
+@pytest.fixture
+def integration(make_integration):
+    return make_integration(auto_create_users=True)
+
+
+@pytest.fixture
+def make_customer(db):
+    from agrega.customers.services import customer_create
+
+    def make(**kw):
+        n = next(_seq) + int(time.time() * 1000) % 100000 * 1000
+        data = dict(
+            name=f"Cliente {n}",
+            document=make_cpf(n),
+            email=f"cliente{n}@example.com.br",
+            mobile_phone="(11) 9" + f"{n % 100000000:08d}",
+            city="São Paulo",
+            state="SP",
+        )
+        data.update(kw)
+        return customer_create(**data)
+
+    return make
+
+
+@pytest.fixture
+def make_product(db):
+    from agrega.catalog.services import product_create
+
+    def make(integration=None, package="EXA-SEG-BASICO", **kw):
+        data = dict(name=f"Produto {next(_seq)}", price="19.90", fiscal_class="SVA")
+        if integration is not None:
+            data.update(sva_integration_id=integration.pk, sva_package_code=package)
+        data.update(kw)
+        product, _ = product_create(**data)
+        return product
+
+    return make
+
+
+@pytest.fixture
+def make_contract(db, make_customer):
+    from agrega.contracts.services import contract_create
+
+    def make(customer=None, **kw):
+        return contract_create(customer_id=(customer or make_customer()).pk, **kw)
+
+    return make
+
+
+@pytest.fixture
+def converge(fast_retries):
+    """Run the real worker in this process until every SVA user has converged (or fail)."""
+    from agrega.sva.controller.worker import SvaWorker
+    from agrega.sva.models import SvaUser
+
+    def run(timeout: float = 15.0, *, allow_errors: bool = False):
+        deadline = time.monotonic() + timeout
+        worker = SvaWorker()
+        try:
+            while True:
+                worker.run(until_idle=True, max_seconds=max(0.1, deadline - time.monotonic()))
+                pending = SvaUser.objects.filter(version__gt=F("synced_version")).count()
+                if pending == 0:
+                    break
+                if time.monotonic() > deadline:
+                    if allow_errors:
+                        break
+                    raise AssertionError(f"{pending} SVA user(s) did not converge in {timeout}s")
+                time.sleep(0.05)
+        finally:
+            worker.close()
+        return worker.stats
+
+    return run
