@@ -89,7 +89,7 @@ def demo(argv: list[str]) -> int:
             flush=True,
         )
         if args.check:
-            return 0
+            return 0 if _check_demo_converged(sandbox_url) else 1
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
         return 1
@@ -104,6 +104,36 @@ def demo(argv: list[str]) -> int:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def _check_demo_converged(sandbox_url: str, seconds: float = 60.0) -> bool:
+    """Wait until the worker has converged every demo SVA user; compare with the sandbox."""
+    import httpx
+    from django.db.models import F
+
+    from agrega.sva.models import SvaUser
+    from agrega.sva.selectors import desired_for, sva_user_queryset
+
+    deadline = time.monotonic() + seconds
+    while SvaUser.objects.filter(version__gt=F("synced_version")).exists():
+        if time.monotonic() > deadline:
+            print("Os usuários SVA não convergiram a tempo.", file=sys.stderr)
+            return False
+        time.sleep(0.5)
+    remote = {
+        u["external_id"]: u["status"]
+        for u in httpx.get(f"{sandbox_url}/_sandbox/partners/provedor-demo/users", timeout=10).json()["users"]
+    }
+    ok = True
+    for user in sva_user_queryset().filter(deleted_at__isnull=True):
+        desired = desired_for(user).state
+        shown = remote.get(user.external_id, "—")
+        if user.registration_problems:
+            shown = "pendente: " + "; ".join(p["message"] for p in user.registration_problems)
+        elif shown != desired:
+            ok = False
+        print(f"  usuário SVA {user.pk} (contrato {user.contract_id}): desejado {desired}, na EXA {shown}")
+    return ok
 
 
 def web(argv: list[str]) -> int:

@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # serves Swagger UI from its own static files, not a CDN
     "agrega.core",
     "agrega.customers",
     "agrega.integrations",
@@ -66,8 +67,7 @@ TEMPLATES = [
     },
 ]
 
-if not os.environ.get("DATABASE_URL"):
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DATABASES = {
     "default": dj_database_url.parse(
@@ -83,7 +83,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("AGREGA_TEST_SQLITE", "")
+    # Tests use a file (one per test process) so that a real `agrega worker` subprocess
+    # can share the test database.
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get(
+        "AGREGA_TEST_SQLITE", str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
