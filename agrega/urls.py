@@ -1,6 +1,5 @@
 from django.contrib import admin
-from django.http import HttpResponseRedirect
-from django.urls import path
+from django.urls import include, path
 
 from agrega.api import api
 
@@ -9,7 +8,7 @@ admin.site.site_title = "Agrega"
 admin.site.index_title = "Cadastros"
 
 urlpatterns = [
-    path("", lambda request: HttpResponseRedirect("/api/docs")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("", include("agrega.web.urls")),
 ]

@@ -1,0 +1,14 @@
+"""Web routes (pt-BR paths). Pages are added here as they are built."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.DashboardView.as_view(), name="dashboard"),
+    path("entrar/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("sair/", auth_views.LogoutView.as_view(), name="logout"),
+]

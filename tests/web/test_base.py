@@ -1,0 +1,36 @@
+"""Login, logout, the menu at the manual's paths, and assets served locally."""
+
+import re
+
+import pytest
+
+
+def test_login_menu_and_logout(make_user, login, page, screenshot):
+    make_user("ana", "administrador")
+    login("ana")
+    assert page.locator("nav").get_by_text("ana · Administrador").is_visible()
+    assert page.get_by_role("link", name=re.compile("Início")).is_visible()
+    screenshot("inicio")
+    page.get_by_role("button", name="Sair").click()
+    page.wait_for_url(re.compile("/entrar/"))
+
+
+def test_wrong_password_is_refused(make_user, login, page):
+    make_user("bia", "operador")
+    login("bia", "errada")
+    assert page.get_by_text("Usuário ou senha incorretos.").is_visible()
+
+
+def test_pages_require_login(page):
+    page.goto("/")
+    assert "/entrar/" in page.url
+
+
+def test_no_request_leaves_the_machine(make_user, login, page, live_server):
+    """Every asset comes from the app itself (no CDN)."""
+    hosts = set()
+    page.on("request", lambda r: hosts.add(re.sub(r"^https?://([^/]+).*", r"\1", r.url)))
+    make_user("caio", "somente leitura")
+    login("caio")
+    page.goto("/")
+    assert hosts == {live_server.url.split("//")[1]}
