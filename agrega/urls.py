@@ -10,5 +10,10 @@ admin.site.index_title = "Cadastros"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("clientes/", include("agrega.customers.urls")),
+    path("produtos/", include("agrega.catalog.urls")),
+    path("contratos/", include("agrega.contracts.urls")),
+    path("usuarios-sva/", include("agrega.sva.urls")),
+    path("configuracoes/integracoes-sva/", include("agrega.integrations.urls")),
     path("", include("agrega.web.urls")),
 ]

@@ -13,9 +13,9 @@ MENU = [
             {
                 "label": "Cadastros",
                 "children": [
-                    {"label": "Clientes", "url_name": "web:customer_list", "capability": Capability.VIEW},
-                    {"label": "Produtos", "url_name": "web:product_list", "capability": Capability.VIEW},
-                    {"label": "Contrato", "url_name": "web:contract_list", "capability": Capability.VIEW},
+                    {"label": "Clientes", "url_name": "customers:list", "capability": Capability.VIEW},
+                    {"label": "Produtos", "url_name": "catalog:list", "capability": Capability.VIEW},
+                    {"label": "Contrato", "url_name": "contracts:list", "capability": Capability.VIEW},
                 ],
             }
         ],
@@ -27,7 +27,7 @@ MENU = [
             {
                 "label": "Integrações",
                 "children": [
-                    {"label": "Integrações SVA", "url_name": "web:integration_list",
+                    {"label": "Integrações SVA", "url_name": "integrations:list",
                      "capability": Capability.VIEW},
                 ],
             }
