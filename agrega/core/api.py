@@ -5,19 +5,54 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Generic, TypeVar
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 from ninja import Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
-from ninja.security import HttpBearer, django_auth
+from ninja.security import APIKeyCookie, HttpBearer
 
 from .errors import ApplicationError
 from .models import ApiToken, hash_token
+from .roles import Capability, has_capability, user_role
 
 T = TypeVar("T")
 MAX_LIMIT = 500
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# What a write needs, per API resource (the first path segment after /api/). Reads need
+# VIEW. A resource missing here gets the strictest capability.
+WRITE_CAPABILITY: dict[str, str] = {
+    "customers": Capability.OPERATE,
+    "contracts": Capability.OPERATE,
+    "sva-users": Capability.OPERATE,
+    "integrations": Capability.CONFIGURE,
+    "products": Capability.CONFIGURE,
+    "tokens": Capability.VIEW,  # each user manages their own tokens
+}
+
+
+def required_capability(request) -> str:
+    if request.method in SAFE_METHODS:
+        return Capability.VIEW
+    path = request.path_info.split("/api/", 1)[-1]
+    return WRITE_CAPABILITY.get(path.split("/", 1)[0], Capability.CONFIGURE)
+
+
+def authorize(request, user):
+    """Refuse (403) an authenticated user whose role lacks what the request needs."""
+    needed = required_capability(request)
+    if not has_capability(user, needed):
+        role = user_role(user)
+        raise ApplicationError(
+            "forbidden",
+            f"Seu papel ({role.label if role else 'nenhum'}) não permite: {Capability(needed).label}.",
+            status_code=403,
+        )
+    return user
 
 
 class TokenAuth(HttpBearer):
@@ -26,6 +61,13 @@ class TokenAuth(HttpBearer):
     openapi_scheme = "bearer"
 
     def authenticate(self, request, token: str):
+        user = self._user_for(token)
+        if user is None:
+            return None
+        request.user = user
+        return authorize(request, user)
+
+    def _user_for(self, token: str):
         found = (
             ApiToken.objects.select_related("user")
             .filter(key_hash=hash_token(token), revoked_at__isnull=True, user__is_active=True)
@@ -36,11 +78,25 @@ class TokenAuth(HttpBearer):
         now = timezone.now()
         if found.last_used_at is None or now - found.last_used_at > timedelta(minutes=5):
             ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
-        request.user = found.user
         return found.user
 
 
-AUTH = [TokenAuth(), django_auth]
+class SessionAuth(APIKeyCookie):
+    """The browser's login session (CSRF-checked on writes, as Django does for forms)."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def __init__(self) -> None:
+        super().__init__(csrf=True)
+
+    def authenticate(self, request, key):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return authorize(request, user)
+
+
+AUTH = [TokenAuth(), SessionAuth()]
 
 
 class ErrorBody(Schema):

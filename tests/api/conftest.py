@@ -79,7 +79,11 @@ def field_codes(response, status: int = 422) -> dict[str, list[str]]:
 
 @pytest.fixture
 def api_user(db):
-    return get_user_model().objects.create_user("operadora", password="senha-de-teste-123")
+    from agrega.core.roles import assign_role
+
+    user = get_user_model().objects.create_user("operadora", password="senha-de-teste-123")
+    assign_role(user, "administrador")
+    return user
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@
 import pytest
 from django.contrib.auth import get_user_model
 
+from agrega.core.roles import assign_role
+
 from agrega.core.models import ApiToken, hash_token
 
 from .conftest import ApiClient, error, field_codes
@@ -78,6 +80,7 @@ def test_a_token_can_revoke_itself(api, api_token):
 
 def test_other_users_tokens_are_invisible(api):
     other = get_user_model().objects.create_user("outra", password="senha-de-teste-456")
+    assign_role(other, "somente leitura")
     theirs, raw = ApiToken.issue(user=other, name="dela")
     assert [t["name"] for t in api.get("/tokens", {"include_revoked": True}).json()["items"]] == ["testes"]
     assert error(api.delete(f"/tokens/{theirs.pk}"), 404)["code"] == "token_not_found"
