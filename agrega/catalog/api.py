@@ -93,7 +93,7 @@ def product_list(
     "não responder, o produto é salvo com um aviso em `warnings`.",
 )
 def product_create(request: HttpRequest, payload: ProductCreateIn):
-    product, warnings = services.product_create(**payload.dict())
+    product, warnings = services.product_create(actor=request.user, **payload.dict())
     return Status(201, _saved(product, warnings))
 
 
@@ -115,6 +115,7 @@ def product_detail(request: HttpRequest, product_id: int):
 )
 def product_update(request: HttpRequest, product_id: int, payload: ProductUpdateIn):
     product, warnings = services.product_update(
+        actor=request.user,
         product=_get(product_id), **payload.dict(exclude_unset=True)
     )
     return _saved(product, warnings)

@@ -6,6 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 
+from agrega.core.audit import diff, record_change
 from agrega.core.errors import ApplicationError, Conflict, FieldError, FieldErrors
 from agrega.integrations.connectors.base import ConnectorError
 from agrega.integrations.models import SvaIntegration
@@ -105,16 +106,18 @@ def _save(product: Product) -> None:
 
 
 @transaction.atomic
-def product_create(**data) -> tuple[Product, list[str]]:
+def product_create(*, actor=None, **data) -> tuple[Product, list[str]]:
     """Create a product; returns it with warnings (e.g. catalogue not reachable)."""
     product = Product(**{k: v for k, v in data.items() if k in FIELDS and v is not None})
     warnings = _validate(product, check_catalogue=product.sva_integration_id is not None)
     _save(product)
+    record_change(instance=product, action="create", actor=actor,
+                  changes=diff({}, {k: getattr(product, k) for k in FIELDS}))
     return product, warnings
 
 
 @transaction.atomic
-def product_update(*, product: Product, **data) -> tuple[Product, list[str]]:
+def product_update(*, product: Product, actor=None, **data) -> tuple[Product, list[str]]:
     previous = {k: getattr(product, k) for k in FIELDS}
     for key, value in data.items():
         if key in FIELDS and (value is not None or key == "sva_integration_id"):
@@ -127,5 +130,7 @@ def product_update(*, product: Product, **data) -> tuple[Product, list[str]]:
     if not changed:
         return product, warnings
     _save(product)
+    record_change(instance=product, action="update", actor=actor,
+                  changes=diff(previous, {k: getattr(product, k) for k in changed}))
     product_changed.send(sender=Product, product=product, changed=changed, previous=previous)
     return product, warnings

@@ -34,3 +34,24 @@ class ApiToken(models.Model):
         raw = "agr_" + secrets.token_urlsafe(32)
         token = cls.objects.create(user=user, name=name, key_hash=hash_token(raw), key_prefix=raw[:12])
         return token, raw
+
+
+class ChangeRecord(models.Model):
+    """Who changed what, for objects without a history of their own (contracts keep
+    theirs in ContractEvent). Values of secrets are never stored."""
+
+    object_type = models.CharField(max_length=50)
+    object_id = models.CharField(max_length=40)
+    action = models.CharField(max_length=30)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "alteração"
+        verbose_name_plural = "alterações"
+        indexes = [models.Index(fields=["object_type", "object_id", "-id"], name="change_record_object")]

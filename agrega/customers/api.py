@@ -103,7 +103,7 @@ def customer_list(
     summary="Cadastrar cliente",
 )
 def customer_create(request: HttpRequest, payload: CustomerCreateIn):
-    return Status(201, services.customer_create(**payload.dict()))
+    return Status(201, services.customer_create(actor=request.user, **payload.dict()))
 
 
 @router.get(
@@ -122,4 +122,4 @@ def customer_detail(request: HttpRequest, customer_id: int):
     description="Só os campos enviados são alterados.",
 )
 def customer_update(request: HttpRequest, customer_id: int, payload: CustomerUpdateIn):
-    return services.customer_update(customer=_get(customer_id), **payload.dict(exclude_unset=True))
+    return services.customer_update(customer=_get(customer_id), actor=request.user, **payload.dict(exclude_unset=True))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
+from agrega.core.audit import diff, record_change
 from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile, document_kind, digits
 from agrega.core.errors import Conflict, FieldError, FieldErrors
 
@@ -71,22 +72,26 @@ def _save(customer: Customer) -> None:
 
 
 @transaction.atomic
-def customer_create(**data) -> Customer:
+def customer_create(*, actor=None, **data) -> Customer:
     clean = _clean(data, partial=False)
     customer = Customer(**clean, person_type=document_kind(clean["document"]))
     _save(customer)
+    record_change(instance=customer, action="create", actor=actor, changes=diff({}, clean))
     return customer
 
 
 @transaction.atomic
-def customer_update(*, customer: Customer, **data) -> Customer:
+def customer_update(*, customer: Customer, actor=None, **data) -> Customer:
     clean = _clean(data, partial=True)
     changed = {k for k, v in clean.items() if getattr(customer, k) != v}
     if not changed:
         return customer
+    before = {k: getattr(customer, k) for k in changed}
     for key in changed:
         setattr(customer, key, clean[key])
     customer.person_type = document_kind(customer.document)
     _save(customer)
+    record_change(instance=customer, action="update", actor=actor,
+                  changes=diff(before, {k: clean[k] for k in changed}))
     customer_changed.send(sender=Customer, customer=customer, changed=changed)
     return customer

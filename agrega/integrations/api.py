@@ -141,7 +141,7 @@ def integration_list(
     summary="Cadastrar integração SVA",
 )
 def integration_create(request: HttpRequest, payload: IntegrationCreateIn):
-    return Status(201, services.integration_create(**payload.dict()))
+    return Status(201, services.integration_create(actor=request.user, **payload.dict()))
 
 
 @router.get(
@@ -161,6 +161,7 @@ def integration_detail(request: HttpRequest, integration_id: int):
 )
 def integration_update(request: HttpRequest, integration_id: int, payload: IntegrationUpdateIn):
     return services.integration_update(
+        actor=request.user,
         integration=_get(integration_id), **payload.dict(exclude_unset=True)
     )
 

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 
 from django.db import IntegrityError, transaction
 
+from agrega.core.audit import diff, record_change
 from agrega.core.errors import ApplicationError, Conflict, FieldErrors
 
 from .connectors.base import (
@@ -84,18 +85,24 @@ def _save(integration: SvaIntegration) -> None:
 
 
 @transaction.atomic
-def integration_create(*, credentials: dict, **data) -> SvaIntegration:
+def integration_create(*, credentials: dict, actor=None, **data) -> SvaIntegration:
     integration = SvaIntegration(**{k: v for k, v in data.items() if k in FIELDS})
     integration.base_url = (integration.base_url or "").rstrip("/")
     cleaned = _validate(integration, credentials, creating=True)
     integration.set_credentials(cleaned)
     _save(integration)
+    changes = diff({}, {k: getattr(integration, k) for k in FIELDS})
+    changes["credentials"] = [None, "definidas"]  # never the values
+    record_change(instance=integration, action="create", actor=actor, changes=changes)
     return integration
 
 
 @transaction.atomic
-def integration_update(*, integration: SvaIntegration, credentials: dict | None = None, **data) -> SvaIntegration:
+def integration_update(
+    *, integration: SvaIntegration, credentials: dict | None = None, actor=None, **data
+) -> SvaIntegration:
     """Update fields; credentials are replaced only when given (they are write-only)."""
+    before = {k: getattr(integration, k) for k in FIELDS}
     for key, value in data.items():
         if key in FIELDS and value is not None:
             setattr(integration, key, value)
@@ -107,6 +114,10 @@ def integration_update(*, integration: SvaIntegration, credentials: dict | None 
     integration.circuit_open_until = None
     integration.consecutive_failures = 0
     _save(integration)
+    changes = diff(before, {k: getattr(integration, k) for k in FIELDS})
+    if cleaned is not None:
+        changes["credentials"] = [None, "alteradas"]  # never the values
+    record_change(instance=integration, action="update", actor=actor, changes=changes)
     return integration
 
 

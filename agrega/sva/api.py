@@ -195,7 +195,7 @@ def sva_user_delete(request: HttpRequest, sva_user_id: int):
     description="Descarta a espera entre tentativas; o worker sincroniza na próxima passada.",
 )
 def sva_user_sync(request: HttpRequest, sva_user_id: int):
-    return Status(202, services.sva_user_request_sync(sva_user=_get(sva_user_id)))
+    return Status(202, services.sva_user_request_sync(sva_user=_get(sva_user_id), actor=request.user))
 
 
 @router.get(

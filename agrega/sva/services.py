@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from agrega.contracts.choices import ContractStatus, ProductKind
 from agrega.contracts.models import Contract, ContractProduct
+from agrega.core.audit import record_change
 from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile
 from agrega.core.errors import ApplicationError, Conflict, FieldError, FieldErrors, InvalidTransition, NotFound
 
@@ -29,10 +30,14 @@ def _live_user_for(item: ContractProduct) -> SvaUser | None:
     return SvaUser.objects.filter(LIVE, contract_product=item).first()
 
 
-def _insert(user: SvaUser) -> SvaUser:
+def _insert(user: SvaUser, *, actor=None) -> SvaUser:
     try:
         with transaction.atomic():
             user.save()
+            record_change(instance=user, action="create", actor=actor, changes={
+                "origin": [None, user.origin], "contract_product_id": [None, user.contract_product_id],
+                "use_customer_data": [None, user.use_customer_data],
+            })
     except IntegrityError:
         raise Conflict(
             "sva_user_exists",
@@ -66,7 +71,7 @@ def sva_user_auto_create(*, contract_product: ContractProduct, actor=None) -> Sv
         use_customer_data=True,
         registration_problems=problems,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
-    ))
+    ), actor=actor)
 
 
 def sva_users_auto_create_for_contract(*, contract: Contract, actor=None) -> list[SvaUser]:
@@ -171,7 +176,7 @@ def sva_user_create(
         phone=phone,
         document=document,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
-    ))
+    ), actor=actor)
 
 
 @transaction.atomic
@@ -187,12 +192,14 @@ def sva_user_delete(*, sva_user: SvaUser, actor=None) -> SvaUser:
     user.next_attempt_at = None
     user.save(update_fields=["deleted_at", "deleted_by", "registration_problems", "version", "next_attempt_at"])
     user.refresh_from_db()
+    record_change(instance=user, action="delete", actor=actor)
     return user
 
 
 @transaction.atomic
-def sva_user_request_sync(*, sva_user: SvaUser) -> SvaUser:
+def sva_user_request_sync(*, sva_user: SvaUser, actor=None) -> SvaUser:
     """"Sincronizar agora": forget the backoff and converge at the next worker pass."""
+    record_change(instance=sva_user, action="sync_requested", actor=actor)
     SvaUser.objects.filter(pk=sva_user.pk).update(
         version=F("version") + 1, next_attempt_at=None, failures=0, claimed_until=None
     )

@@ -71,11 +71,13 @@ class Command(AgregaCommand):
     def add_subcommands(self, sub):
         create = self.subcommand(sub, "create", self.cmd_create, help="Cadastra um produto.")
         self._options(create, creating=True)
+        self.add_actor(create)
         update = self.subcommand(
             sub, "update", self.cmd_update, help="Altera um produto (só os campos informados)."
         )
         update.add_argument("id", type=int, help="ID do produto")
         self._options(update, creating=False)
+        self.add_actor(update)
         self.subcommand(sub, "list", self.cmd_list, help="Lista os produtos.")
         show = self.subcommand(sub, "show", self.cmd_show, help="Mostra um produto.")
         show.add_argument("id", type=int, help="ID do produto")
@@ -134,14 +136,14 @@ class Command(AgregaCommand):
             self.warn(warning)
 
     def cmd_create(self, **options):
-        product, warnings = product_create(**self.given(options, FIELDS))
+        product, warnings = product_create(actor=self.actor(options.get("as_user")), **self.given(options, FIELDS))
         self._print(product, warnings, "Produto criado.")
 
     def cmd_update(self, *, id, no_sva=False, **options):
         data = self.given(options, FIELDS)
         if no_sva:
             data.update(sva_integration_id=None, sva_package_code="")
-        product, warnings = product_update(product=get_product(id), **data)
+        product, warnings = product_update(product=get_product(id), actor=self.actor(options.get("as_user")), **data)
         self._print(get_product(product.pk), warnings, "Produto alterado.")
 
     def cmd_list(self, **options):

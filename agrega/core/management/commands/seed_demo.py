@@ -1,5 +1,6 @@
-"""Demo data: an admin login, an API token, an EXA integration on the local sandbox,
-products, customers and contracts in several states. Safe to run again."""
+"""Demo data: logins admin, operador and leitura (password agrega-demo), an API token,
+an EXA integration on the local sandbox, products, customers and contracts in several
+states. Safe to run again."""
 
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from agrega.contracts.models import Contract
 from agrega.contracts.services import contract_add_product, contract_create, contract_transition
 from agrega.core.br import make_cnpj, make_cpf
 from agrega.core.models import ApiToken
+from agrega.core.roles import Role, assign_role
 from agrega.customers.models import Customer
 from agrega.customers.services import customer_create
 from agrega.integrations.models import SvaIntegration
@@ -56,6 +58,12 @@ class Command(BaseCommand):
         admin = User.objects.filter(username="admin").first()
         if admin is None:
             admin = User.objects.create_superuser("admin", "admin@example.com.br", "agrega-demo")
+        assign_role(admin, Role.ADMIN)
+        for username, role in (("operador", Role.OPERATOR), ("leitura", Role.READONLY)):
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                user = User.objects.create_user(username, f"{username}@example.com.br", "agrega-demo")
+            assign_role(user, role)
         token_file = Path(settings.VAR_DIR) / "demo-token.txt"
         if not token_file.exists() or not ApiToken.objects.filter(name="demo", revoked_at__isnull=True).exists():
             _, raw = ApiToken.issue(user=admin, name="demo")

@@ -83,6 +83,7 @@ class Command(AgregaCommand):
     def add_subcommands(self, sub):
         create = self.subcommand(sub, "create", self.cmd_create, help="Cadastra um cliente.")
         self._field_options(create)
+        self.add_actor(create)
         update = self.subcommand(
             sub,
             "update",
@@ -91,6 +92,7 @@ class Command(AgregaCommand):
         )
         update.add_argument("id", type=int, help="ID do cliente")
         self._field_options(update)
+        self.add_actor(update)
         show = self.subcommand(sub, "show", self.cmd_show, help="Mostra um cliente.")
         show.add_argument("id", type=int, help="ID do cliente")
         listing = self.subcommand(sub, "list", self.cmd_list, help="Lista clientes.")
@@ -107,11 +109,13 @@ class Command(AgregaCommand):
             )
 
     def cmd_create(self, **options):
-        customer = customer_create(**self.given(options, FIELD_OPTIONS))
+        customer = customer_create(actor=self.actor(options.get("as_user")), **self.given(options, FIELD_OPTIONS))
         self.emit(customer_data(customer), lambda: ["Cliente criado.", *customer_lines(customer)])
 
     def cmd_update(self, *, id, **options):
-        customer = customer_update(customer=get_customer(id), **self.given(options, FIELD_OPTIONS))
+        customer = customer_update(
+            customer=get_customer(id), actor=self.actor(options.get("as_user")), **self.given(options, FIELD_OPTIONS)
+        )
         self.emit(customer_data(customer), lambda: ["Cliente alterado.", *customer_lines(customer)])
 
     def cmd_show(self, *, id, **options):

@@ -129,6 +129,7 @@ class Command(AgregaCommand):
             epilog=CREDENTIALS_HELP,
         )
         self._options(create, creating=True)
+        self.add_actor(create)
         update = self.subcommand(
             sub,
             "update",
@@ -138,6 +139,7 @@ class Command(AgregaCommand):
         )
         update.add_argument("id", type=int, help="ID da integração")
         self._options(update, creating=False)
+        self.add_actor(update)
         check = self.subcommand(
             sub,
             "check",
@@ -235,7 +237,7 @@ class Command(AgregaCommand):
 
     def cmd_create(self, **options):
         integration = integration_create(
-            credentials=self._credentials(options), **self.given(options, self.FIELDS)
+            credentials=self._credentials(options), actor=self.actor(options.get("as_user")), **self.given(options, self.FIELDS)
         )
         self.emit(
             integration_data(integration),
@@ -246,7 +248,7 @@ class Command(AgregaCommand):
         integration = get_integration(id)
         credentials = self._credentials(options, integration)
         integration = integration_update(
-            integration=integration, credentials=credentials, **self.given(options, self.FIELDS)
+            integration=integration, credentials=credentials, actor=self.actor(options.get("as_user")), **self.given(options, self.FIELDS)
         )
         self.emit(
             integration_data(integration),

@@ -304,6 +304,7 @@ class Command(AgregaCommand):
             help="Sincronizar agora: esquece a espera entre tentativas; o worker converge em seguida.",
         )
         sync.add_argument("id", type=int, help="ID do usuário SVA")
+        self.add_actor(sync)
 
     def _emit_user(self, user: SvaUser, title: str | None = None) -> None:
         user = get_sva_user(user.pk)
@@ -371,7 +372,7 @@ class Command(AgregaCommand):
         self._emit_user(user, "Usuário SVA removido; o worker o remove da plataforma.")
 
     def cmd_sync(self, *, id, **options):
-        user = sva_user_request_sync(sva_user=get_sva_user(id))
+        user = sva_user_request_sync(sva_user=get_sva_user(id), actor=self.actor(options.get("as_user")))
         self._emit_user(
             user, "Sincronização solicitada; o worker converge este usuário em seguida."
         )
