@@ -34,6 +34,18 @@ def wait_converged(seconds: float) -> bool:
     return False
 
 
+def wait_for_line(proc, text: str, seconds: float) -> None:
+    """Read the process's output until a line contains ``text``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline().decode()
+        if text in line:
+            return
+        if not line and proc.poll() is not None:
+            break
+    raise AssertionError(f"worker did not print {text!r}")
+
+
 @pytest.fixture
 def activated(integration, make_product, make_contract):
     product = make_product(integration)
@@ -72,3 +84,38 @@ def test_agrega_worker_command_converges_and_stops_on_sigterm(activated, exa_acc
     assert proc.returncode == 0, output
     statuses = sorted(u["status"] for u in exa_account.users())
     assert statuses == ["active"] * 3 + ["blocked"] * 2
+
+
+def test_two_worker_processes_share_the_queue_without_doing_anything_twice(
+    integration, make_product, make_contract, exa_account, sandbox_admin
+):
+    product = make_product(integration)
+    contracts = []
+    for _ in range(30):
+        contract = make_contract()
+        contract_add_product(contract=contract, product_id=product.pk)
+        contracts.append(contract)
+    sandbox_admin.set_faults(latency_ms=50)  # calls overlap, so both workers hold claims at once
+    env = dict(os.environ, DATABASE_URL=database_url(), AGREGA_SVA_IDLE_POLL="0.05",
+               AGREGA_SVA_BATCH="4", AGREGA_LOG_LEVEL="INFO")
+    agrega = os.path.join(os.path.dirname(sys.executable), "agrega")
+    procs = [subprocess.Popen([agrega, "worker", "--concurrency", "2"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
+    try:
+        for proc in procs:  # both workers up and polling before there is any work
+            wait_for_line(proc, "started", 30)
+        for contract in contracts:
+            contract_transition(contract=contract, action="activate")
+        assert wait_converged(30), "two workers did not converge the users"
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        outputs = [proc.communicate(timeout=20)[0].decode() for proc in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    users = exa_account.users()
+    assert len(users) == 30 and len({u["external_id"] for u in users}) == 30
+    from agrega.sva.models import SvaCall
+
+    creates = SvaCall.objects.filter(operation="create_user")
+    assert creates.count() == 30  # each user created exactly once, by one of the workers
+    assert len(set(creates.values_list("worker", flat=True))) == 2, "both workers took part"
