@@ -119,3 +119,28 @@ def test_two_worker_processes_share_the_queue_without_doing_anything_twice(
     creates = SvaCall.objects.filter(operation="create_user")
     assert creates.count() == 30  # each user created exactly once, by one of the workers
     assert len(set(creates.values_list("worker", flat=True))) == 2, "both workers took part"
+
+
+@pytest.mark.skipif("os.environ.get('DATABASE_URL', '').startswith('postgres') is False",
+                    reason="SQLite has no server connection to drop")
+def test_worker_survives_its_database_connection_being_dropped(activated, exa_account):
+    env = dict(os.environ, DATABASE_URL=database_url(), AGREGA_SVA_IDLE_POLL="0.1", AGREGA_LOG_LEVEL="INFO")
+    agrega = os.path.join(os.path.dirname(sys.executable), "agrega")
+    proc = subprocess.Popen([agrega, "worker", "--concurrency", "2"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_for_line(proc, "started", 30)
+        assert wait_converged(20)
+        with connection.cursor() as cursor:  # the server drops every other session of this database
+            cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            assert cursor.fetchone()[0] >= 1
+        for contract in activated:
+            contract_transition(contract=contract, action="block_manual")
+        assert wait_converged(20), "the worker did not recover from the dropped connection"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=20)[0].decode()
+    assert proc.returncode == 0, output
+    assert "database error" in output
+    assert {u["status"] for u in exa_account.users()} == {"blocked"}

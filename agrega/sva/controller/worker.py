@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -52,6 +52,7 @@ class WorkerStats:
     failed: int = 0
     deferred: int = 0
     calls: int = 0
+    database_errors: int = 0
     claim_seconds: float = 0.0  # main-thread time spent claiming (database)
     write_seconds: float = 0.0  # main-thread time spent writing outcomes (database)
 
@@ -153,7 +154,8 @@ class SvaWorker:
         """Integration rows, re-read at most every 2 s (credentials or URL may change)."""
         now = time.monotonic()
         if now - self._integrations_read_at > 2.0 or not ids <= self._integration_rows.keys():
-            self._integration_rows = {i.pk: i for i in SvaIntegration.objects.filter(active=True)}
+            # All of them: one deactivated after the claim still has its claimed users.
+            self._integration_rows = {i.pk: i for i in SvaIntegration.objects.all()}
             self._integrations_read_at = now
         return self._integration_rows
 
@@ -453,10 +455,30 @@ class SvaWorker:
 
     # -- the loop ----------------------------------------------------------------------
     def run(self, *, until_idle: bool = False, max_seconds: float | None = None) -> WorkerStats:
-        """Run until stopped (SIGTERM/SIGINT), or with ``until_idle`` until no work is due."""
+        """Run until stopped (SIGTERM/SIGINT), or with ``until_idle`` until no work is due.
+
+        A database error (connection dropped, database restarting) is logged and the loop
+        goes on after a pause: outcomes not written are redone once their lease expires,
+        and every platform call is safe to repeat."""
         deadline = time.monotonic() + max_seconds if max_seconds else None
-        inflight: dict[Future, WorkItem] = {}
-        pending: list[Outcome] = []
+        self._inflight: dict[Future, WorkItem] = {}
+        self._pending: list[Outcome] = []
+        while True:
+            try:
+                self._loop(until_idle=until_idle, deadline=deadline)
+                break
+            except DatabaseError:
+                log.exception("worker %s: database error; retrying in 1 s", self.worker_id)
+                self.stats.database_errors += 1
+                self._pending.clear()
+                close_old_connections()
+                connection.close()
+                if self.stop_event.wait(1.0) or (deadline and time.monotonic() > deadline):
+                    break
+        return self.stats
+
+    def _loop(self, *, until_idle: bool, deadline: float | None) -> None:
+        inflight, pending = self._inflight, self._pending
         last_flush = time.monotonic()
         next_claim = 0.0  # after a short claim, the queue is dry: don't ask again at once
         # Keep up to 4×concurrency claimed and claim again at half: the pool threads always
@@ -496,8 +518,9 @@ class SvaWorker:
         finally:
             for future in list(inflight):
                 pending.append(future.result())
+            inflight.clear()
             self.write(pending)
-        return self.stats
+            pending.clear()
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
