@@ -8,11 +8,13 @@ worker's claims simply expire.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
 import signal
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -203,6 +205,7 @@ class SvaWorker:
     )
 
     def _claim(self, limit: int) -> list[tuple[WorkItem, Connector]]:
+        self._tune_session()
         lease = timezone.now() + timedelta(seconds=_conf("LEASE_SECONDS"))
         qs = self._claimable().order_by("next_attempt_at", "id").values("id")[:limit]
         if connection.features.has_select_for_update_skip_locked:
@@ -326,25 +329,75 @@ class SvaWorker:
     )
 
     def _write_converged(self, rows: list[tuple]) -> None:
-        with connection.cursor() as cursor:
-            if connection.vendor != "postgresql":
+        if connection.vendor != "postgresql":
+            with connection.cursor() as cursor:
                 cursor.executemany(self._fast_sql(), rows)  # in-process for SQLite: cheap
-                return
-            # PostgreSQL: one statement for the whole batch instead of one per row.
-            table = connection.ops.quote_name(SvaUser._meta.db_table)
-            names = [c for c, _ in self._FAST_COLUMNS]
-            row_sql = "(" + ", ".join(f"%s::{t}" for _, t in self._FAST_COLUMNS) + ")"
-            sets = ", ".join(
-                f"{c} = v.{c}" for c in names if c not in ("id", "claimed_by", "confirmed_at")
-            )
+            return
+        # PostgreSQL: one statement of constant size for the whole batch, each column as
+        # one array (unnest): psycopg parses it once and caches it, and sends the values
+        # in binary. A VALUES list of hundreds of placeholders is re-parsed every time.
+        table = connection.ops.quote_name(SvaUser._meta.db_table)
+        names = [c for c, _ in self._FAST_COLUMNS]
+        arrays = ", ".join(f"%s::{t}[]" for _, t in self._FAST_COLUMNS)
+        sets = ", ".join(f"{c} = v.{c}" for c in names if c not in ("id", "claimed_by", "confirmed_at"))
+        with self._server_cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} AS u SET {sets}, confirmed_at = COALESCE(v.confirmed_at, u.confirmed_at), "
                 "failures = 0, next_attempt_at = NULL, last_error_code = '', last_error_message = '', "
                 "claimed_until = NULL, claimed_by = '' "
-                f"FROM (VALUES {', '.join([row_sql] * len(rows))}) AS v({', '.join(names)}) "
+                f"FROM unnest({arrays}) AS v({', '.join(names)}) "
                 "WHERE u.id = v.id AND u.claimed_by = v.claimed_by",
-                [value for row in rows for value in row],
+                [list(column) for column in zip(*rows)],
             )
+
+    @staticmethod
+    def _server_cursor():
+        """A psycopg cursor with server-side binding on Django's own connection (same
+        transaction). Django's default client-side binding quotes every parameter in
+        Python, which costs the main thread milliseconds per batch (bench/README.md)."""
+        import psycopg
+
+        connection.ensure_connection()
+        return psycopg.Cursor(connection.connection)
+
+    _CALL_COLUMNS = (
+        ("sva_user_id", "bigint"), ("created_at", "timestamptz"), ("operation", "text"),
+        ("method", "text"), ("path", "text"), ("status_code", "smallint"), ("duration_ms", "float8"),
+        ("request", "jsonb"), ("response", "jsonb"), ("error_code", "text"), ("worker", "text"),
+    )
+
+    def _insert_calls(self, calls: list[tuple]) -> None:
+        """The timeline rows of a batch in one INSERT."""
+        table = connection.ops.quote_name(SvaCall._meta.db_table)
+        columns = ", ".join(c for c, _ in self._CALL_COLUMNS)
+        rows = [(*c[:7], json.dumps(c[7]), json.dumps(c[8]), *c[9:]) for c in calls]
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(
+                f"%s::{'text' if t == 'jsonb' else t}[]" for _, t in self._CALL_COLUMNS
+            )
+            select = ", ".join(f"{c}::jsonb" if t == "jsonb" else c for c, t in self._CALL_COLUMNS)
+            with self._server_cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {table} ({columns}) SELECT {select} FROM unnest({arrays}) AS v({columns})",
+                    [list(column) for column in zip(*rows)],
+                )
+            return
+        placeholder = "(" + ", ".join(["%s"] * len(self._CALL_COLUMNS)) + ")"
+        with connection.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES {placeholder}", rows)
+
+    def _tune_session(self) -> None:
+        """The worker's own bookkeeping need not wait for the WAL flush at each commit: a
+        confirmation lost in a crash is redone (every platform call is safe to repeat)."""
+        if connection.vendor != "postgresql":
+            return
+        connection.ensure_connection()
+        raw = connection.connection
+        if getattr(raw, "_agrega_tuned", False):
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO OFF")
+        raw._agrega_tuned = True
 
     @staticmethod
     def _is_plain_success(outcome: Outcome) -> bool:
@@ -364,11 +417,10 @@ class SvaWorker:
             for outcome in outcomes:
                 item = outcome.item
                 for record in outcome.calls:
-                    calls.append(SvaCall(
-                        sva_user_id=item.id, created_at=now, operation=record.operation,
-                        method=record.method, path=record.path[:300], status_code=record.status_code,
-                        duration_ms=round(record.duration_ms, 2), request=record.request,
-                        response=record.response, error_code=record.error_code[:64], worker=self.worker_id,
+                    calls.append((
+                        item.id, db_now, record.operation[:30], record.method[:10], record.path[:300],
+                        record.status_code, round(record.duration_ms, 2), record.request, record.response,
+                        record.error_code[:64], self.worker_id,
                     ))
                 if self._is_plain_success(outcome):
                     c = outcome.confirmed
@@ -390,7 +442,7 @@ class SvaWorker:
             if fast_rows:
                 self._write_converged(fast_rows)
             if calls:
-                SvaCall.objects.bulk_create(calls, batch_size=500)
+                self._insert_calls(calls)
             self.stats.calls += len(calls)
             self._write_integration_health(now)
 
@@ -461,6 +513,17 @@ class SvaWorker:
         goes on after a pause: outcomes not written are redone once their lease expires,
         and every platform call is safe to repeat."""
         deadline = time.monotonic() + max_seconds if max_seconds else None
+        # The main thread talks to the database and must get the GIL back quickly after
+        # each round-trip; with the default 5 ms switch interval it queues behind the HTTP
+        # threads for up to 5 ms per round-trip (measured: bench/README.md).
+        previous_interval = sys.getswitchinterval()
+        sys.setswitchinterval(_conf("SWITCH_INTERVAL_SECONDS"))
+        try:
+            return self._run(until_idle=until_idle, deadline=deadline)
+        finally:
+            sys.setswitchinterval(previous_interval)
+
+    def _run(self, *, until_idle: bool, deadline: float | None) -> WorkerStats:
         self._inflight: dict[Future, WorkItem] = {}
         self._pending: list[Outcome] = []
         while True:
