@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db.models import Q, QuerySet
 
 from agrega.core.br import digits
@@ -35,3 +37,39 @@ def customer_list(
 
 def customer_get(pk: int) -> Customer | None:
     return Customer.objects.filter(pk=pk).first()
+
+
+_DOCUMENT_ONLY = re.compile(r"[\d.\-/ ]+")
+
+
+def customer_search(*, q: str | None = None) -> QuerySet[Customer]:
+    """The web list's search box: one input for name, CPF/CNPJ or e-mail.
+
+    A full CPF/CNPJ (with or without punctuation) hits the unique index exactly; other
+    digits match the start of the document; text with "@" matches the start of the
+    e-mail; anything else the name or the e-mail (case-insensitive). Ordered by id, for
+    keyset pagination.
+    """
+    qs = Customer.objects.all()
+    q = (q or "").strip()
+    if not q:
+        return qs.order_by("id")
+    number = digits(q)
+    if number and _DOCUMENT_ONLY.fullmatch(q):
+        if len(number) in (11, 14):
+            qs = qs.filter(document=number)
+        else:
+            qs = qs.filter(document__startswith=number)
+    elif "@" in q:
+        qs = qs.filter(email__istartswith=q)
+    else:
+        qs = qs.filter(Q(name__icontains=q) | Q(email__icontains=q))
+    return qs.order_by("id")
+
+
+def customer_document_in_use(document: str, *, exclude_pk: int | None = None) -> Customer | None:
+    """The customer that already holds ``document`` (digits), if any (other than ``exclude_pk``)."""
+    qs = Customer.objects.filter(document=digits(document))
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs.only("id", "name").first()

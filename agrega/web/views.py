@@ -1,7 +1,96 @@
+"""The dashboard, plus the small helpers every page module shares.
+
+Helpers (reusable by any app's views):
+
+* ``keyset_context(request, queryset)``: one page of a list by ``?cursor=`` (id of the
+  last row seen), without COUNT; gives ``rows``, ``next_url``, ``first_url`` for
+  ``web/_pagination.html``.
+* ``BootstrapFormMixin``: puts Bootstrap classes on a form's widgets.
+* ``apply_service_error(form, exc, field_map)``: shows an ``ApplicationError``'s field
+  errors next to the form fields (the rest as a form-level error).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django import forms
+from django.db.models import QuerySet
 from django.views.generic import TemplateView
 
+from agrega.core.errors import ApplicationError
+
+from . import selectors
 from .permissions import CapabilityRequiredMixin
+
+PAGE_SIZE = 50
+
+
+def keyset_context(request, queryset: QuerySet, *, limit: int = PAGE_SIZE) -> dict:
+    """Rows with id > ``?cursor=``, ordered by id; one extra row tells whether more exist."""
+    raw = request.GET.get("cursor", "")
+    cursor = int(raw) if raw.isdigit() else None
+    if cursor is not None:
+        queryset = queryset.filter(pk__gt=cursor)
+    rows = list(queryset.order_by("pk")[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    params = {k: v for k, v in request.GET.items() if k != "cursor" and v != ""}
+    next_url = "?" + urlencode({**params, "cursor": rows[-1].pk}) if more and rows else ""
+    first_url = "?" + urlencode(params) if cursor is not None else ""
+    return {"rows": rows, "next_url": next_url, "first_url": first_url}
+
+
+class BootstrapFormMixin:
+    """Adds ``form-control`` / ``form-select`` / ``form-check-input`` to every widget."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            style_widget(field.widget)
+
+
+def style_widget(widget: forms.Widget) -> None:
+    if isinstance(widget, (forms.CheckboxInput, forms.RadioSelect, forms.CheckboxSelectMultiple)):
+        css = "form-check-input"
+    elif isinstance(widget, forms.Select):
+        css = "form-select"
+    else:
+        css = "form-control"
+    existing = widget.attrs.get("class", "")
+    if css not in existing.split():
+        widget.attrs["class"] = (existing + " " + css).strip()
+
+
+def apply_service_error(form: forms.Form, exc: ApplicationError, field_map: dict[str, str] | None = None) -> None:
+    """Attach ``exc.fields`` to the matching form fields (``field_map`` renames service
+    field names to form field names); anything else becomes a non-field error."""
+    field_map = field_map or {}
+    shown = False
+    for name, errors in exc.fields.items():
+        target = field_map.get(name, name)
+        if target not in form.fields:
+            target = None
+        for error in errors:
+            form.add_error(target, error.message)
+            shown = shown or target is not None
+    if not exc.fields or not shown:
+        form.add_error(None, exc.message)
+    elif exc.code != "validation_failed" and not any(
+        exc.message == e for e in form.non_field_errors()
+    ):
+        # A conflict's message carries more than the field error (e.g. which product).
+        form.add_error(None, exc.message)
 
 
 class DashboardView(CapabilityRequiredMixin, TemplateView):
+    """Início: SVA users by state, the platforms' health and the latest problems."""
+
     template_name = "web/dashboard.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["counts"] = selectors.sva_user_counts()
+        context["integrations"] = selectors.integration_health()
+        context["problems"] = selectors.latest_sva_problems(limit=15)
+        return context

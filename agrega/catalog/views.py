@@ -1,0 +1,179 @@
+"""Pages of Sistema > Cadastros > Produtos, and the integration picker (lupa).
+
+VIEW sees the list and a product; CONFIGURE creates and edits. The SVA tab's package
+select is filled from the platform's catalogue when the platform answers.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views import View
+from django.views.generic import TemplateView
+
+from agrega.core.errors import ApplicationError
+from agrega.core.roles import Capability
+from agrega.integrations import selectors as integration_selectors
+from agrega.integrations import services as integration_services
+from agrega.web.permissions import CapabilityRequiredMixin
+from agrega.web.views import apply_service_error, keyset_context
+
+from . import selectors, services
+from .forms import ProductForm
+
+_FIELD_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,60}$")
+
+
+def _get_product(pk: int):
+    product = selectors.product_get(pk)
+    if product is None:
+        raise Http404("Produto não encontrado.")
+    return product
+
+
+def _integration(raw) -> object | None:
+    try:
+        pk = int(raw)
+    except (TypeError, ValueError):
+        return None
+    return integration_selectors.integration_get(pk)
+
+
+def _catalogue(integration) -> tuple[list | None, str]:
+    """The platform's packages, or (None, why) when they cannot be read now."""
+    if integration is None:
+        return None, ""
+    try:
+        return integration_services.integration_list_packages(integration=integration), ""
+    except ApplicationError as exc:
+        return None, exc.message
+
+
+class ProductListView(CapabilityRequiredMixin, TemplateView):
+    template_name = "catalog/list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        q = self.request.GET.get("q", "").strip()
+        qs = selectors.product_list(q=q).select_related("sva_integration")
+        context.update(keyset_context(self.request, qs))
+        context["q"] = q
+        return context
+
+
+class ProductDetailView(CapabilityRequiredMixin, TemplateView):
+    template_name = "catalog/detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["product"] = _get_product(kwargs["pk"])
+        return context
+
+
+class _ProductFormView(CapabilityRequiredMixin, View):
+    capability = Capability.CONFIGURE
+    product = None
+
+    def render_form(self, form, *, integration, catalogue_note="", status=200):
+        return render(self.request, "catalog/form.html", {
+            "form": form,
+            "product": self.product,
+            "sva_integration": integration,
+            "catalogue_note": catalogue_note,
+            "active_tab": form.tab_with_errors() or "produto",
+        }, status=status)
+
+    def form_for(self, data=None, initial=None):
+        raw = (data or {}).get("sva_integration_id") if data is not None else (initial or {}).get("sva_integration_id")
+        integration = _integration(raw)
+        packages, note = _catalogue(integration)
+        form = ProductForm(data, initial=initial, packages=packages)
+        return form, integration, note
+
+    def save(self, form):
+        raise NotImplementedError
+
+    def post(self, request, *args, **kwargs):
+        form = ProductForm(request.POST)
+        if form.is_valid():
+            try:
+                product, warnings = self.save(form)
+            except ApplicationError as exc:
+                # Rebuild with the catalogue so the package select comes back as it was.
+                form, integration, note = self.form_for(request.POST)
+                form.is_valid()
+                apply_service_error(form, exc)
+                return self.render_form(form, integration=integration, catalogue_note=note, status=422)
+            for warning in warnings:
+                messages.warning(request, warning)
+            messages.success(request, f"Produto “{product.name}” salvo.")
+            return redirect("catalog:list")
+        form, integration, note = self.form_for(request.POST)
+        form.is_valid()
+        return self.render_form(form, integration=integration, catalogue_note=note, status=422)
+
+
+class ProductCreateView(_ProductFormView):
+    def get(self, request):
+        form, integration, note = self.form_for(initial={})
+        return self.render_form(form, integration=integration, catalogue_note=note)
+
+    def save(self, form):
+        return services.product_create(actor=self.request.user, **form.service_data())
+
+
+class ProductEditView(_ProductFormView):
+    def get(self, request, pk: int):
+        p = self.product = _get_product(pk)
+        initial = {
+            "name": p.name, "active": p.active, "fiscal_class": p.fiscal_class,
+            "price": f"{p.price:.2f}".replace(".", ","),
+            "sva_integration_id": p.sva_integration_id, "sva_package_code": p.sva_package_code,
+        }
+        form, integration, note = self.form_for(initial=initial)
+        return self.render_form(form, integration=integration, catalogue_note=note)
+
+    def post(self, request, pk: int):
+        self.product = _get_product(pk)
+        return super().post(request)
+
+    def save(self, form):
+        return services.product_update(product=self.product, actor=self.request.user, **form.service_data())
+
+
+class PackageFieldView(CapabilityRequiredMixin, View):
+    """htmx: the Pacote SVA principal field for the integration just picked."""
+
+    capability = Capability.CONFIGURE
+
+    def get(self, request):
+        integration = _integration(request.GET.get("sva_integration_id"))
+        packages, note = _catalogue(integration)
+        form = ProductForm(initial={"sva_package_code": request.GET.get("sva_package_code", "")},
+                           packages=packages)
+        return render(request, "catalog/_package_field.html", {
+            "form": form, "sva_integration": integration, "catalogue_note": note,
+        })
+
+
+class IntegrationPickerView(CapabilityRequiredMixin, View):
+    """The "lupa" of ID integração SVA: active integrations in a small table.
+
+    ``?field=`` is the id of the input that receives the chosen id (its label input is
+    ``<field>_label``); ``?q=`` filters by name or prefix; ``?rows=1`` returns the rows only.
+    """
+
+    def get(self, request):
+        field = request.GET.get("field", "id_sva_integration_id")
+        if not _FIELD_ID.match(field):
+            field = "id_sva_integration_id"
+        q = request.GET.get("q", "").strip()
+        rows = list(integration_selectors.integration_list(active=True)[:200])
+        if q:
+            rows = [i for i in rows if q.lower() in i.name.lower() or q.lower() in i.prefix.lower()]
+        template = "catalog/_integration_picker_rows.html" if request.GET.get("rows") else \
+            "catalog/_integration_picker.html"
+        return render(request, template, {"rows": rows, "field": field, "q": q})

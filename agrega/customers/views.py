@@ -1,0 +1,176 @@
+"""Pages of Sistema > Cadastros > Clientes, the live field check and the customer picker.
+
+VIEW sees the list, a customer and the picker; OPERATE creates and edits.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views import View
+from django.views.generic import TemplateView
+
+from agrega.contracts import selectors as contract_selectors
+from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile, format_document, format_mobile
+from agrega.core.errors import ApplicationError
+from agrega.core.roles import Capability
+from agrega.web.permissions import CapabilityRequiredMixin
+from agrega.web.views import apply_service_error, keyset_context
+
+from . import selectors, services
+from .forms import LIVE_FIELDS, CustomerForm, initial_for
+
+_FIELD_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,60}$")
+PICKER_LIMIT = 20
+
+
+def _get_customer(pk: int):
+    customer = selectors.customer_get(pk)
+    if customer is None:
+        raise Http404("Cliente não encontrado.")
+    return customer
+
+
+def _present(customer):
+    """Formatted document and phone for templates (no extra queries)."""
+    customer.document_display = format_document(customer.document)
+    customer.mobile_display = format_mobile(customer.mobile_phone)
+    return customer
+
+
+def _contract_url(pk: int) -> str:
+    try:
+        return reverse("contracts:detail", kwargs={"pk": pk})
+    except NoReverseMatch:
+        return f"/contratos/{pk}/"
+
+
+class CustomerListView(CapabilityRequiredMixin, TemplateView):
+    template_name = "customers/list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        q = self.request.GET.get("q", "").strip()
+        context.update(keyset_context(self.request, selectors.customer_search(q=q)))
+        for row in context["rows"]:
+            _present(row)
+        context["q"] = q
+        return context
+
+
+class CustomerDetailView(CapabilityRequiredMixin, TemplateView):
+    template_name = "customers/detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        customer = _present(_get_customer(kwargs["pk"]))
+        contracts = list(contract_selectors.contract_list(customer_id=customer.pk)[:50])
+        for contract in contracts:
+            contract.url = _contract_url(contract.pk)
+        context.update(customer=customer, contracts=contracts)
+        return context
+
+
+class _CustomerFormView(CapabilityRequiredMixin, View):
+    capability = Capability.OPERATE
+    customer = None
+
+    def render_form(self, form, status=200):
+        return render(self.request, "customers/form.html",
+                      {"form": form, "customer": self.customer, "live_fields": LIVE_FIELDS}, status=status)
+
+    def post(self, request, *args, **kwargs):
+        form = CustomerForm(request.POST, customer_pk=self.customer.pk if self.customer else None)
+        if form.is_valid():
+            try:
+                customer = self.save(form)
+            except ApplicationError as exc:
+                apply_service_error(form, exc)
+            else:
+                messages.success(request, f"Cliente “{customer.name}” salvo.")
+                return redirect("customers:detail", pk=customer.pk)
+        return self.render_form(form, status=422)
+
+
+class CustomerCreateView(_CustomerFormView):
+    def get(self, request):
+        return self.render_form(CustomerForm())
+
+    def save(self, form):
+        return services.customer_create(actor=self.request.user, **form.service_data())
+
+
+class CustomerEditView(_CustomerFormView):
+    def get(self, request, pk: int):
+        self.customer = _get_customer(pk)
+        return self.render_form(CustomerForm(initial=initial_for(self.customer), customer_pk=pk))
+
+    def post(self, request, pk: int):
+        self.customer = _get_customer(pk)
+        return super().post(request)
+
+    def save(self, form):
+        return services.customer_update(customer=self.customer, actor=self.request.user, **form.service_data())
+
+
+_CLEANERS = {"document": clean_document, "email": clean_email, "mobile_phone": clean_mobile}
+
+
+def _live_check(field: str, value: str, customer_pk: int | None) -> tuple[bool | None, str]:
+    """(ok, message) for one field as typed; ok is None when there is nothing to say."""
+    value = (value or "").strip()
+    if not value:
+        if field == "document":
+            return False, "Informe o CPF ou o CNPJ."
+        if field == "email":
+            return None, "Sem e-mail principal, o usuário SVA do cliente não poderá ser criado."
+        return None, "Sem telefone celular, o usuário SVA do cliente não poderá ser criado."
+    try:
+        clean = _CLEANERS[field](value)
+    except InvalidValue as exc:
+        return False, exc.message
+    if field == "document":
+        other = selectors.customer_document_in_use(clean, exclude_pk=customer_pk)
+        if other is not None:
+            return False, f"CPF/CNPJ já cadastrado (cliente {other.pk} — {other.name})."
+        kind = "CPF" if len(clean) == 11 else "CNPJ"
+        return True, f"{kind} válido: {format_document(clean)}"
+    if field == "mobile_phone":
+        return True, f"Celular válido: {format_mobile(clean)}"
+    return True, f"E-mail válido: {clean}"
+
+
+class CustomerFieldCheckView(CapabilityRequiredMixin, View):
+    """htmx: checks CPF/CNPJ, e-mail or celular as typed (``?field=<name>&<name>=<value>``),
+    with the same rules the service applies on save (``agrega.core.br``)."""
+
+    capability = Capability.OPERATE
+
+    def get(self, request):
+        field = request.GET.get("field", "")
+        if field not in LIVE_FIELDS:
+            raise Http404("Campo desconhecido.")
+        raw_pk = request.GET.get("customer", "")
+        ok, message = _live_check(field, request.GET.get(field, ""), int(raw_pk) if raw_pk.isdigit() else None)
+        return render(request, "customers/_live_check.html", {"ok": ok, "message": message, "field": field})
+
+
+class CustomerPickerView(CapabilityRequiredMixin, View):
+    """The customer "lupa": a small table of matches for ``?q=`` (name, CPF/CNPJ, e-mail).
+
+    ``?field=`` is the id of the input that receives the chosen id (its label input is
+    ``<field>_label``); ``?rows=1`` returns the table only (for the search box).
+    """
+
+    def get(self, request):
+        field = request.GET.get("field", "id_customer_id")
+        if not _FIELD_ID.match(field):
+            field = "id_customer_id"
+        q = request.GET.get("q", "").strip()
+        rows = [_present(c) for c in selectors.customer_search(q=q)[:PICKER_LIMIT]]
+        template = "customers/_picker_rows.html" if request.GET.get("rows") else "customers/_picker.html"
+        return render(request, template, {"rows": rows, "field": field, "q": q, "limit": PICKER_LIMIT})

@@ -1,0 +1,130 @@
+"""Pages of Configurações > Integrações > Integrações SVA.
+
+Everyone with VIEW sees the list; creating, editing and testing a connection need
+CONFIGURE. Credentials only ever travel from the form to the service.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views import View
+from django.views.generic import TemplateView
+
+from agrega.core.errors import ApplicationError
+from agrega.core.roles import Capability
+from agrega.web.permissions import CapabilityRequiredMixin
+from agrega.web.selectors import platform_labels, with_circuit_state
+from agrega.web.views import apply_service_error, keyset_context
+
+from . import selectors, services
+from .forms import IntegrationForm, service_field_map
+
+
+def _get_integration(pk: int):
+    integration = with_circuit_state(selectors.integration_list()).filter(pk=pk).first()
+    if integration is None:
+        raise Http404("Integração SVA não encontrada.")
+    return integration
+
+
+class IntegrationListView(CapabilityRequiredMixin, TemplateView):
+    template_name = "integrations/list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(keyset_context(self.request, with_circuit_state(selectors.integration_list())))
+        labels = platform_labels()
+        for row in context["rows"]:
+            row.platform_label = labels.get(row.platform, row.platform.upper())
+        return context
+
+
+class _IntegrationFormView(CapabilityRequiredMixin, View):
+    capability = Capability.CONFIGURE
+    template_name = "integrations/form.html"
+    editing = False
+
+    def render_form(self, form, integration=None, status=200):
+        return render(self.request, self.template_name,
+                      {"form": form, "integration": integration, "editing": self.editing}, status=status)
+
+
+class IntegrationCreateView(_IntegrationFormView):
+    def get(self, request):
+        return self.render_form(IntegrationForm())
+
+    def post(self, request):
+        form = IntegrationForm(request.POST)
+        if form.is_valid():
+            try:
+                integration = services.integration_create(
+                    credentials=form.credentials() or {}, actor=request.user, **form.service_data()
+                )
+            except ApplicationError as exc:
+                apply_service_error(form, exc, service_field_map(form))
+            else:
+                messages.success(request, f"Integração “{integration.name}” cadastrada.")
+                return redirect("integrations:list")
+        return self.render_form(form, status=422)
+
+
+class IntegrationEditView(_IntegrationFormView):
+    editing = True
+
+    def get(self, request, pk: int):
+        integration = _get_integration(pk)
+        initial = {
+            "name": integration.name,
+            "platform": integration.platform,
+            "base_url": integration.base_url,
+            "prefix": integration.prefix,
+            "auto_create_users": "1" if integration.auto_create_users else "0",
+            "active": integration.active,
+            "timeout_seconds": integration.timeout_seconds,
+        }
+        return self.render_form(IntegrationForm(initial=initial, editing=True), integration)
+
+    def post(self, request, pk: int):
+        integration = _get_integration(pk)
+        form = IntegrationForm(request.POST, editing=True)
+        if form.is_valid():
+            try:
+                integration = services.integration_update(
+                    integration=integration, credentials=form.credentials(), actor=request.user,
+                    **form.service_data()
+                )
+            except ApplicationError as exc:
+                apply_service_error(form, exc, service_field_map(form))
+            else:
+                messages.success(request, f"Integração “{integration.name}” salva.")
+                return redirect("integrations:list")
+        return self.render_form(form, _get_integration(pk), status=422)
+
+
+class CredentialFieldsView(CapabilityRequiredMixin, View):
+    """htmx: the credential fields of the platform chosen in the select."""
+
+    capability = Capability.CONFIGURE
+
+    def get(self, request):
+        editing = request.GET.get("editing") == "1"
+        form = IntegrationForm(platform=request.GET.get("platform", ""), editing=editing)
+        return render(request, "integrations/_credential_fields.html", {"form": form, "editing": editing})
+
+
+class IntegrationCheckView(CapabilityRequiredMixin, View):
+    """Testar conexão: asks the platform to accept the stored credentials (POST only)."""
+
+    capability = Capability.CONFIGURE
+
+    def post(self, request, pk: int):
+        integration = _get_integration(pk)
+        result = services.integration_check_credentials(integration=integration)
+        if request.htmx:
+            return render(request, "integrations/_check_result.html",
+                          {"result": result, "integration": integration})
+        level = messages.SUCCESS if result["ok"] else messages.ERROR
+        messages.add_message(request, level, f"{integration.name}: {result['message']}")
+        return redirect("integrations:list")
