@@ -10,6 +10,7 @@ import re
 from urllib.parse import urlparse
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from agrega.core.audit import diff, record_change
 from agrega.core.errors import ApplicationError, Conflict, FieldErrors
@@ -136,13 +137,19 @@ def _platform_error(exc: ConnectorError) -> ApplicationError:
 def integration_check_credentials(*, integration: SvaIntegration) -> dict:
     """Ask the platform whether it accepts the credentials. Returns {ok, code, message}."""
     connector = connector_for(integration)
+    now = timezone.now()
     try:
         connector.check_credentials()
         packages = connector.list_packages()
     except ConnectorError as exc:
+        # The health shown on the dashboard and the integration list follows the test.
+        SvaIntegration.objects.filter(pk=integration.pk).update(
+            last_error_code=exc.code[:64], last_error_message=exc.message[:500], last_error_at=now)
         return {"ok": False, "code": exc.code, "message": exc.message}
     finally:
         connector.close()
+    SvaIntegration.objects.filter(pk=integration.pk).update(
+        last_success_at=now, consecutive_failures=0, circuit_open_until=None)
     return {
         "ok": True,
         "code": "ok",

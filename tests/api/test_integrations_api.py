@@ -184,3 +184,16 @@ def test_no_response_ever_carries_a_credential(api, anonymous, exa_account):
             payload = json.loads(text)
             for item in payload.get("items", [payload]) if isinstance(payload, dict) else payload:
                 assert "credentials" not in item
+
+
+def test_check_records_the_outcome_on_the_integration(api, exa_account, sandbox_admin):
+    from agrega.integrations.models import SvaIntegration
+
+    body = {"name": "EXA", "platform": "exa", "base_url": exa_account.url, "prefix": exa_account.prefix,
+            "credentials": {"client_id": exa_account.client_id, "client_secret": exa_account.client_secret}}
+    pk = api.post("/integrations", body).json()["id"]
+    assert api.post(f"/integrations/{pk}/check").json()["ok"] is True
+    assert SvaIntegration.objects.get(pk=pk).last_success_at is not None
+    sandbox_admin.set_faults(down=True)
+    assert api.post(f"/integrations/{pk}/check").json()["ok"] is False
+    assert SvaIntegration.objects.get(pk=pk).last_error_code == "platform_unavailable"
