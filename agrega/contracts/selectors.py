@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+import re
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from agrega.core.br import digits
 
 from .models import Contract, ContractEvent, ContractProduct
+
+_DOCUMENT_ONLY = re.compile(r"[\d.\-/ ]+")
 
 
 def contract_list(
@@ -12,8 +18,21 @@ def contract_list(
     status: str | None = None,
     access_status: str | None = None,
     customer_id: int | None = None,
+    customer_q: str | None = None,
 ) -> QuerySet[Contract]:
+    """``customer_q`` matches the customer's name (case-insensitive) or document: a full
+    CPF/CNPJ uses the unique index; other digits match a part of the document."""
     qs = Contract.objects.select_related("customer")
+    customer_q = (customer_q or "").strip()
+    if customer_q:
+        number = digits(customer_q)
+        if len(number) in (11, 14) and _DOCUMENT_ONLY.fullmatch(customer_q):
+            qs = qs.filter(customer__document=number)
+        else:
+            match = Q(customer__name__icontains=customer_q)
+            if number:
+                match |= Q(customer__document__contains=number)
+            qs = qs.filter(match)
     if status:
         qs = qs.filter(status=status)
     if access_status:
@@ -46,3 +65,10 @@ def contract_exists(pk: int) -> bool:
 
 def contract_event_list(*, contract_id: int) -> QuerySet[ContractEvent]:
     return ContractEvent.objects.filter(contract_id=contract_id)
+
+
+def contract_actions(contract: Contract) -> list:
+    """The status actions (``services.TRANSITIONS``) valid for the contract as it is now."""
+    from .services import TRANSITIONS
+
+    return [rule for rule in TRANSITIONS.values() if rule.allows(contract.status, contract.access_status)]

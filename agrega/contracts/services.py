@@ -34,6 +34,12 @@ class Transition:
     to_access: str | None
     refusal: str
 
+    def allows(self, status: str, access_status: str) -> bool:
+        """Whether a contract in (status, access_status) may take this action."""
+        return status in self.allowed_status and (
+            self.allowed_access is None or access_status in self.allowed_access
+        )
+
 
 _BLOCKABLE = frozenset({AS.ACTIVE, AS.OVERDUE, AS.AUTOMATIC_BLOCK, AS.MANUAL_BLOCK})
 
@@ -126,9 +132,7 @@ def contract_transition(*, contract: Contract | int, action: str, actor=None, no
     if rule is None:
         raise ApplicationError("action_unknown", f"Ação desconhecida: {action}.")
     contract = _locked(contract)
-    ok_status = contract.status in rule.allowed_status
-    ok_access = rule.allowed_access is None or contract.access_status in rule.allowed_access
-    if not (ok_status and ok_access):
+    if not rule.allows(contract.status, contract.access_status):
         raise InvalidTransition(
             "invalid_transition",
             f"{rule.refusal} Situação atual: status {contract.status} "

@@ -170,3 +170,95 @@ def sva_user_timeline(sva_user: SvaUser, limit: int = 100) -> QuerySet[SvaCall]:
 def sva_call_list(*, sva_user_id: int) -> QuerySet[SvaCall]:
     """Every platform call of one SVA user (the timeline), for keyset pagination."""
     return SvaCall.objects.filter(sva_user_id=sva_user_id)
+
+
+@dataclass(frozen=True)
+class SvaEffect:
+    """What a contract action would do to one SVA user (or product still without one)."""
+
+    kind: str  # "activate" | "block" | "none" | "create" | "pending" | "manual"
+    message: str
+
+
+def _platform_label(integration) -> str:
+    return (integration.platform or "plataforma").upper()
+
+
+def sva_effects_of(contract, *, to_status: str, to_access_status: str) -> list[SvaEffect]:
+    """One line per SVA user of ``contract`` (and per SVA product that activation would
+    give a user), saying what would happen on the platform if the contract moved to
+    ``to_status``/``to_access_status``. Uses ``derive_desired`` (the rules table) and
+    ``registration_check`` — the same functions the services and the worker use."""
+    from agrega.contracts.choices import ProductKind
+    from agrega.contracts.models import ContractProduct
+
+    effects: list[SvaEffect] = []
+    users = list(sva_user_list(contract_id=contract.pk).filter(deleted_at__isnull=True))
+    for user in users:
+        values = registration_values(user)
+        product = user.contract_product.product
+        where = _platform_label(user.integration)
+        label = f"Usuário SVA de {product.name} ({values['email'] or 'sem e-mail'})"
+        removed = user.contract_product.removed_at is not None
+
+        before, after = (
+            derive_desired(contract_status=status, access_status=access, deleted=False,
+                           product_removed=removed, name="", package_code="", **values).state
+            for status, access in ((contract.status, contract.access_status), (to_status, to_access_status))
+        )
+        if user.registration_problems:
+            problems = "; ".join(p["message"] for p in user.registration_problems)
+            effects.append(SvaEffect("pending", f"{label}: continua pendente na {where} — {problems}"))
+        elif before == after:
+            now = {SvaState.ACTIVE: "continua ativo", SvaState.BLOCKED: "continua bloqueado"}.get(after, "")
+            effects.append(SvaEffect("none", f"{label}: nenhuma mudança na {where}" + (f" ({now})" if now else "")))
+        elif after == SvaState.ACTIVE:
+            effects.append(SvaEffect("activate", f"{label}: será ativado na {where}"))
+        elif after == SvaState.BLOCKED:
+            effects.append(SvaEffect("block", f"{label}: ficará bloqueado na {where}"))
+        else:
+            effects.append(SvaEffect("none", f"{label}: será removido da {where}"))
+
+    # Activation (the contract becomes active from another status) creates the missing
+    # users of products whose integration allows it (sva.services.sva_users_auto_create…).
+    activating = contract.status != ContractStatus.ACTIVE and to_status == ContractStatus.ACTIVE
+    with_user = {u.contract_product_id for u in users}
+    items = (
+        ContractProduct.objects.filter(contract=contract, removed_at__isnull=True, kind=ProductKind.SVA)
+        .exclude(pk__in=with_user)
+        .select_related("product__sva_integration", "contract__customer")
+        .order_by("id")
+    )
+    for item in items:
+        integration = item.product.sva_integration
+        if integration is None:
+            continue
+        where = _platform_label(integration)
+        label = f"{item.product.name}"
+        if not integration.auto_create_users or not integration.active:
+            effects.append(SvaEffect(
+                "manual",
+                f"{label}: a integração não cria usuários automaticamente — crie o usuário SVA "
+                "manualmente na aba SVA do contrato.",
+            ))
+            continue
+        if not activating:
+            continue
+        customer = item.contract.customer
+        problems = registration_check(
+            {"email": customer.email, "phone": customer.mobile_phone, "document": customer.document},
+            from_customer=True,
+        )
+        if problems:
+            effects.append(SvaEffect(
+                "pending",
+                f"{label}: o usuário SVA será criado automaticamente, mas ficará pendente até o "
+                "cadastro do cliente ser corrigido — " + "; ".join(p["message"] for p in problems),
+            ))
+        else:
+            effects.append(SvaEffect(
+                "create",
+                f"{label}: o usuário SVA será criado automaticamente com os dados do cadastro "
+                f"do cliente ({customer.email}) e ativado na {where}.",
+            ))
+    return effects

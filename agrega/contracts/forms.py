@@ -1,0 +1,67 @@
+"""Forms of the contract pages. They only shape input; the services hold the rules and
+their ``ApplicationError`` is shown next to the fields it names (``apply_error``)."""
+
+from __future__ import annotations
+
+from django import forms
+
+from agrega.core.errors import ApplicationError
+
+from .choices import AccessStatus, ContractStatus, ProductKind
+
+
+def coded_choices(choices) -> list[tuple[str, str]]:
+    """``[("", "Todos"), ("A", "A — Ativo"), …]``: the codes operators know, with labels."""
+    return [("", "Todos")] + [(value, f"{value} — {label}") for value, label in choices]
+
+
+def apply_error(form: forms.Form, exc: ApplicationError, field_map: dict[str, str]) -> None:
+    """Put a service error on the form: the message on top, and each named field next to
+    its input (``field_map`` maps the service's field names to the form's)."""
+    form.add_error(None, exc.message)
+    for name, errors in exc.fields.items():
+        target = field_map.get(name)
+        if target and target in form.fields:
+            for error in errors:
+                form.add_error(target, error.message)
+
+
+class ContractFilterForm(forms.Form):
+    status = forms.ChoiceField(label="Status", choices=coded_choices(ContractStatus.choices), required=False)
+    access_status = forms.ChoiceField(
+        label="Status de acesso", choices=coded_choices(AccessStatus.choices), required=False
+    )
+    q = forms.CharField(label="Cliente (nome ou CPF/CNPJ)", required=False, max_length=200)
+    cursor = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+
+class ContractCreateForm(forms.Form):
+    customer = forms.IntegerField(
+        label="Cliente", widget=forms.HiddenInput,
+        error_messages={"required": "Escolha o cliente na lupa."},
+    )
+    billing_day = forms.IntegerField(
+        label="Dia de vencimento", initial=10, min_value=1, max_value=31,
+        error_messages={"min_value": "Entre 1 e 31.", "max_value": "Entre 1 e 31."},
+    )
+    description = forms.CharField(label="Descrição", required=False, max_length=200)
+
+
+class ContractProductForm(forms.Form):
+    kind = forms.ChoiceField(
+        label="Tipo", choices=ProductKind.choices, initial=ProductKind.SVA, widget=forms.RadioSelect
+    )
+    product = forms.IntegerField(
+        label="Produto/Serviço", widget=forms.HiddenInput,
+        error_messages={"required": "Escolha o produto na lupa."},
+    )
+    price = forms.DecimalField(
+        label="Valor (opcional)", required=False, min_value=0, max_digits=12, decimal_places=2, localize=True,
+        help_text="Vazio: o valor do cadastro do produto.",
+    )
+
+
+class ContractActionForm(forms.Form):
+    note = forms.CharField(
+        label="Observação (opcional)", required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )

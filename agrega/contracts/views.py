@@ -1,0 +1,347 @@
+"""Contrato pages (Sistema > Cadastros > Contrato): list, new, detail with the tabs
+Produtos / SVA / Histórico, the status actions with their confirmation, and the
+lupa pickers. Views only read through selectors and write through services."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views import View
+from django.views.generic import TemplateView
+
+from agrega.catalog.selectors import product_list
+from agrega.core.errors import ApplicationError
+from agrega.core.roles import Capability
+from agrega.customers.selectors import customer_get, customer_list
+from agrega.sva import selectors as sva_selectors
+from agrega.sva.choices import SvaState, SyncStatus
+from agrega.web.permissions import CapabilityRequiredMixin
+
+from . import selectors, services
+from .choices import AccessStatus, ContractAction, ContractStatus, ProductKind
+from .forms import ContractActionForm, ContractCreateForm, ContractFilterForm, ContractProductForm, apply_error
+
+PAGE_SIZE = 25
+PICKER_SIZE = 20
+
+# How each action is offered on the page (the rules themselves are services.TRANSITIONS).
+ACTION_UI = {
+    ContractAction.ACTIVATE: ("Ativar", "success", "check-circle"),
+    ContractAction.RELEASE: ("Desbloquear", "success", "unlock"),
+    ContractAction.BLOCK_MANUAL: ("Bloquear (bloqueio manual)", "warning", "lock"),
+    ContractAction.BLOCK_AUTOMATIC: ("Bloqueio automático", "outline-warning", "lock"),
+    ContractAction.MARK_OVERDUE: ("Financeiro em atraso", "outline-warning", "cash-coin"),
+    ContractAction.DEACTIVATE: ("Inativar", "outline-danger", "pause-circle"),
+    ContractAction.CANCEL: ("Cancelar", "danger", "x-circle"),
+}
+ACTIONS_WITH_NOTE = {ContractAction.BLOCK_MANUAL}
+
+
+def _contract_or_404(pk: int):
+    contract = selectors.contract_get(pk)
+    if contract is None:
+        raise Http404("Contrato não encontrado.")
+    return contract
+
+
+def _actions(contract) -> list[dict]:
+    order = list(ACTION_UI)
+    rules = sorted(selectors.contract_actions(contract), key=lambda r: order.index(r.action))
+    return [
+        {"action": r.action, "label": ACTION_UI[r.action][0], "style": ACTION_UI[r.action][1],
+         "icon": ACTION_UI[r.action][2]}
+        for r in rules
+    ]
+
+
+def sva_rows(contract) -> list[dict]:
+    """The contract's SVA users as the SVA tab shows them (removed ones left out)."""
+    rows = []
+    for user in sva_selectors.sva_user_list(contract_id=contract.pk):
+        sync = sva_selectors.sync_status(user)
+        values = sva_selectors.registration_values(user)
+        desired = sva_selectors.desired_for(user)
+        rows.append({
+            "user": user,
+            "product": user.contract_product.product,
+            "email": values["email"],
+            "desired": SvaState(desired.state).label,
+            "desired_code": desired.state,
+            "confirmed": SvaState(user.confirmed_state).label,
+            "confirmed_code": user.confirmed_state,
+            "sync": sync,
+            "sync_label": SyncStatus(sync).label,
+            "platform": user.integration.platform.upper(),
+            "deleting": user.deleted_at is not None,
+        })
+    return rows
+
+
+class ContractListView(CapabilityRequiredMixin, TemplateView):
+    template_name = "contracts/list.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        form = ContractFilterForm(self.request.GET or None)
+        filters = form.cleaned_data if form.is_valid() else {}
+        qs = selectors.contract_list(
+            status=filters.get("status") or None,
+            access_status=filters.get("access_status") or None,
+            customer_q=filters.get("q") or None,
+        )
+        cursor = filters.get("cursor")
+        if cursor:
+            qs = qs.filter(pk__gt=cursor)
+        rows = list(qs[: PAGE_SIZE + 1])  # keyset: no COUNT(*), no OFFSET
+        more = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+        params = self.request.GET.copy()
+        next_url = None
+        if more:
+            params["cursor"] = rows[-1].pk
+            next_url = "?" + params.urlencode()
+        first_params = self.request.GET.copy()
+        first_params.pop("cursor", None)
+        ctx.update(form=form, contracts=rows, next_url=next_url, is_first_page=not cursor,
+                   first_url="?" + first_params.urlencode())
+        return ctx
+
+
+class ContractCreateView(CapabilityRequiredMixin, View):
+    capability = Capability.OPERATE
+    template_name = "contracts/create.html"
+
+    def _render(self, form, customer=None):
+        return render(self.request, self.template_name, {"form": form, "customer": customer})
+
+    def get(self, request):
+        return self._render(ContractCreateForm())
+
+    def post(self, request):
+        form = ContractCreateForm(request.POST)
+        customer = None
+        if form.is_valid():
+            customer = customer_get(form.cleaned_data["customer"])
+            try:
+                contract = services.contract_create(
+                    customer_id=form.cleaned_data["customer"],
+                    billing_day=form.cleaned_data["billing_day"],
+                    description=form.cleaned_data["description"],
+                    actor=request.user,
+                )
+            except ApplicationError as exc:
+                apply_error(form, exc, {"customer_id": "customer", "billing_day": "billing_day"})
+            else:
+                messages.success(request, f"Contrato {contract.pk} criado (pré-contrato).")
+                return HttpResponseRedirect(reverse("contracts:detail", args=[contract.pk]))
+        elif form.data.get("customer", "").isdigit():
+            customer = customer_get(int(form.data["customer"]))
+        return self._render(form, customer)
+
+
+class ContractDetailView(CapabilityRequiredMixin, TemplateView):
+    template_name = "contracts/detail.html"
+
+    def get_context_data(self, pk, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        contract = _contract_or_404(pk)
+        products = list(contract.products.all())
+        sva_products = [p for p in products if p.removed_at is None and p.kind == ProductKind.SVA]
+        ctx.update(
+            contract=contract,
+            products=products,
+            sva_products=sva_products,
+            actions=_actions(contract),
+            sva_users=sva_rows(contract),
+            sva_waiting=_sva_waiting(contract, products),
+            events=_event_rows(contract),
+        )
+        return ctx
+
+
+def _event_rows(contract) -> list[dict]:
+    status, access = dict(ContractStatus.choices), dict(AccessStatus.choices)
+
+    def change(labels, before, after):
+        def coded(code):
+            return f"{code} — {labels[code]}" if code in labels else code
+        return ("" if before == after else coded(before), coded(after))
+
+    rows = []
+    for event in selectors.contract_event_list(contract_id=contract.pk)[:200]:
+        detail = event.detail or {}
+        text = "; ".join(filter(None, [
+            detail.get("product") and f"Produto: {detail['product']}",
+            detail.get("kind") and f"tipo {detail['kind']}",
+            detail.get("note") and f"Observação: {detail['note']}",
+        ]))
+        rows.append({
+            "event": event,
+            "status_change": change(status, event.from_status, event.to_status),
+            "access_change": change(access, event.from_access_status, event.to_access_status),
+            "detail": text,
+        })
+    return rows
+
+
+def _sva_waiting(contract, products) -> list[dict]:
+    """SVA products of the contract without a user yet, and why (for the SVA tab)."""
+    with_user = {u.contract_product_id for u in contract.sva_users.all() if u.deleted_at is None}
+    out = []
+    for item in products:
+        if item.removed_at is not None or item.kind != ProductKind.SVA or item.pk in with_user:
+            continue
+        integration = item.product.sva_integration
+        if integration is None:
+            continue
+        if not integration.auto_create_users:
+            why = "Integração sem criação automática: crie o usuário SVA pelo botão Novo."
+        elif contract.status != ContractStatus.ACTIVE:
+            why = "O usuário SVA será criado automaticamente na ativação do contrato."
+        else:
+            why = "Sem usuário SVA: crie-o pelo botão Novo."
+        out.append({"item": item, "why": why})
+    return out
+
+
+class ContractActionView(CapabilityRequiredMixin, View):
+    """GET: the confirmation (what happens to the contract and to each SVA user);
+    POST: the action itself, through ``services.contract_transition``."""
+
+    capability = Capability.OPERATE
+    template_name = "contracts/action_confirm.html"
+
+    def _rule(self, action):
+        rule = services.TRANSITIONS.get(action)
+        if rule is None:
+            raise Http404("Ação desconhecida.")
+        return rule
+
+    def _render(self, contract, rule, form, error=None):
+        to_status = rule.to_status or contract.status
+        to_access = rule.to_access or contract.access_status
+        effects = sva_selectors.sva_effects_of(contract, to_status=to_status, to_access_status=to_access)
+        allowed = any(r.action == rule.action for r in selectors.contract_actions(contract))
+        return render(self.request, self.template_name, {
+            "contract": contract,
+            "action": rule.action,
+            "label": ACTION_UI[rule.action][0],
+            "style": ACTION_UI[rule.action][1],
+            "allowed": allowed,
+            "refusal": rule.refusal,
+            "to_status": to_status,
+            "to_access": to_access,
+            "to_status_label": ContractStatus(to_status).label,
+            "to_access_label": AccessStatus(to_access).label,
+            "effects": effects,
+            "form": form,
+            "with_note": rule.action in ACTIONS_WITH_NOTE,
+            "error": error,
+        })
+
+    def get(self, request, pk, action):
+        rule = self._rule(action)
+        return self._render(_contract_or_404(pk), rule, ContractActionForm())
+
+    def post(self, request, pk, action):
+        rule = self._rule(action)
+        contract = _contract_or_404(pk)
+        form = ContractActionForm(request.POST)
+        note = form.cleaned_data["note"] if form.is_valid() else ""
+        try:
+            services.contract_transition(contract=contract, action=rule.action, actor=request.user, note=note)
+        except ApplicationError as exc:
+            return self._render(_contract_or_404(pk), rule, form, error=f"{exc.message} ({exc.code})")
+        messages.success(
+            request,
+            f"{ContractAction(rule.action).label} registrada. Os usuários SVA ficam pendentes até a "
+            "sincronização com a plataforma.",
+        )
+        return HttpResponseRedirect(reverse("contracts:detail", args=[pk]) + "#sva")
+
+
+class ContractProductAddView(CapabilityRequiredMixin, View):
+    capability = Capability.OPERATE
+    template_name = "contracts/product_add.html"
+
+    def _render(self, contract, form, product=None):
+        return render(self.request, self.template_name, {"contract": contract, "form": form, "product": product})
+
+    def get(self, request, pk):
+        return self._render(_contract_or_404(pk), ContractProductForm())
+
+    def post(self, request, pk):
+        contract = _contract_or_404(pk)
+        form = ContractProductForm(request.POST)
+        product = None
+        if form.data.get("product", "").isdigit():
+            product = product_list().filter(pk=int(form.data["product"])).first()
+        if form.is_valid():
+            try:
+                item = services.contract_add_product(
+                    contract=contract, product_id=form.cleaned_data["product"],
+                    kind=form.cleaned_data["kind"], price=form.cleaned_data["price"], actor=request.user,
+                )
+            except ApplicationError as exc:
+                apply_error(form, exc, {"product_id": "product", "kind": "kind", "price": "price"})
+            else:
+                messages.success(request, f"Produto {item.product.name} incluído no contrato.")
+                return HttpResponseRedirect(reverse("contracts:detail", args=[pk]) + "#produtos")
+        return self._render(contract, form, product)
+
+
+class ContractProductRemoveView(CapabilityRequiredMixin, View):
+    capability = Capability.OPERATE
+    template_name = "contracts/product_remove.html"
+
+    def _item(self, contract, item_pk):
+        item = next((p for p in contract.products.all() if p.pk == item_pk and p.removed_at is None), None)
+        if item is None:
+            raise Http404("Produto do contrato não encontrado.")
+        return item
+
+    def get(self, request, pk, item_pk):
+        contract = _contract_or_404(pk)
+        item = self._item(contract, item_pk)
+        users = [u for u in sva_rows(contract) if u["user"].contract_product_id == item.pk]
+        return render(request, self.template_name, {"contract": contract, "item": item, "sva_users": users})
+
+    def post(self, request, pk, item_pk):
+        contract = _contract_or_404(pk)
+        try:
+            item = services.contract_remove_product(contract=contract, contract_product_id=item_pk,
+                                                    actor=request.user)
+        except ApplicationError as exc:
+            messages.error(request, f"{exc.message} ({exc.code})")
+        else:
+            messages.success(request, f"Produto {item.product.name} removido do contrato.")
+        return HttpResponseRedirect(reverse("contracts:detail", args=[pk]) + "#produtos")
+
+
+class CustomerPickerView(CapabilityRequiredMixin, TemplateView):
+    """Lupa: customers by name, e-mail or CPF/CNPJ (htmx partial)."""
+
+    template_name = "contracts/_customer_picker.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        q = self.request.GET.get("q", "")
+        ctx.update(q=q, customers=list(customer_list(q=q)[:PICKER_SIZE]), target=self.request.GET.get("target", ""))
+        return ctx
+
+
+class ProductPickerView(CapabilityRequiredMixin, TemplateView):
+    """Lupa: active products; only SVA products when ``kind=SVA`` (htmx partial)."""
+
+    template_name = "contracts/_product_picker.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        q = self.request.GET.get("q", "")
+        kind = self.request.GET.get("kind", "")
+        qs = product_list(q=q, active=True, is_sva=True if kind == ProductKind.SVA else None)
+        ctx.update(q=q, kind=kind, products=list(qs.select_related("sva_integration")[:PICKER_SIZE]),
+                   target=self.request.GET.get("target", ""))
+        return ctx

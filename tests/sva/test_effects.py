@@ -1,0 +1,58 @@
+"""sva_effects_of: what a contract action would do to each SVA user (confirmation pages)."""
+
+from __future__ import annotations
+
+from agrega.contracts import services
+from agrega.contracts.choices import AccessStatus as AS
+from agrega.contracts.choices import ContractStatus as CS
+from agrega.sva.selectors import sva_effects_of
+
+
+def _kinds(effects):
+    return [e.kind for e in effects]
+
+
+def test_effects_follow_the_rules_table(make_integration, make_product, make_customer, make_contract):
+    product = make_product(make_integration(auto_create_users=True), name="EXA Segurança Básico")
+    customer = make_customer(email="efeito@example.com.br")
+    contract = make_contract(customer)
+    services.contract_add_product(contract=contract, product_id=product.pk)
+
+    activation = sva_effects_of(contract, to_status=CS.ACTIVE, to_access_status=AS.ACTIVE)
+    assert _kinds(activation) == ["create"]
+    assert "criado automaticamente" in activation[0].message and "efeito@example.com.br" in activation[0].message
+    assert sva_effects_of(contract, to_status=CS.CANCELLED, to_access_status=AS.DISABLED) == []
+
+    services.contract_activate(contract=contract)
+    contract.refresh_from_db()
+    block = sva_effects_of(contract, to_status=CS.ACTIVE, to_access_status=AS.MANUAL_BLOCK)
+    assert [e.message for e in block] == [
+        "Usuário SVA de EXA Segurança Básico (efeito@example.com.br): ficará bloqueado na EXA"]
+    same = sva_effects_of(contract, to_status=CS.ACTIVE, to_access_status=AS.ACTIVE)
+    assert _kinds(same) == ["none"] and "continua ativo" in same[0].message
+
+    services.contract_mark_overdue(contract=contract)
+    contract.refresh_from_db()
+    release = sva_effects_of(contract, to_status=CS.ACTIVE, to_access_status=AS.ACTIVE)
+    assert _kinds(release) == ["activate"] and release[0].message.endswith("será ativado na EXA")
+
+
+def test_effects_name_missing_fields_and_manual_integrations(make_integration, make_product, make_customer,
+                                                             make_contract, exa_account):
+    auto = make_integration(auto_create_users=True)
+    manual = make_integration(auto_create_users=False, prefix=exa_account.prefix + "x", name="manual")
+    customer = make_customer(mobile_phone="")
+    contract = make_contract(customer)
+    services.contract_add_product(contract=contract, product_id=make_product(auto, name="Auto").pk)
+    services.contract_add_product(contract=contract, product_id=make_product(manual, name="Manual").pk)
+
+    effects = sva_effects_of(contract, to_status=CS.ACTIVE, to_access_status=AS.ACTIVE)
+    assert _kinds(effects) == ["pending", "manual"]
+    assert "Telefone celular no cadastro do cliente: Informe o telefone celular." in effects[0].message
+    assert "manualmente na aba SVA" in effects[1].message
+
+    services.contract_activate(contract=contract)  # the auto user is kept with its problem
+    contract.refresh_from_db()
+    effects = sva_effects_of(contract, to_status=CS.ACTIVE, to_access_status=AS.MANUAL_BLOCK)
+    assert _kinds(effects) == ["pending", "manual"]
+    assert "continua pendente" in effects[0].message

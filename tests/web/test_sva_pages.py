@@ -1,0 +1,173 @@
+"""The contract's SVA tab and the Usuário SVA pages: manual creation (Usar dados cadastro
+sim/não), named registration problems, timeline (htmx), Sincronizar agora, Excluir —
+against the real EXA sandbox."""
+
+from __future__ import annotations
+
+import re
+
+from agrega.contracts import services
+from agrega.sva.models import SvaUser
+
+from .fixtures_contracts import admin_page, open_tab, sva_row  # noqa: F401
+
+
+def _active_contract(make_contract, product, customer=None, **kw):
+    contract = make_contract(customer, **kw) if customer else make_contract(**kw)
+    services.contract_add_product(contract=contract, product_id=product.pk)
+    services.contract_activate(contract=contract)
+    return contract
+
+
+def test_manual_creation_with_customer_data_sync_timeline_and_delete(
+    admin_page, make_integration, make_product, make_customer, make_contract, converge, exa_account, screenshot
+):
+    page = admin_page
+    integration = make_integration(auto_create_users=False)
+    product = make_product(integration, name="EXA Família Manual", package="EXA-SEG-FAMILIA")
+    customer = make_customer(email="manual.sim@example.com.br", mobile_phone="(21) 98877-6655")
+    contract = _active_contract(make_contract, product, customer)
+
+    page.goto(f"/contratos/{contract.pk}/#sva")
+    tab = page.locator("#sva")
+    assert tab.get_by_text("Integração sem criação automática").is_visible()
+    tab.get_by_role("link", name="Novo").click()
+    assert page.get_by_label("ID contrato").input_value() == str(contract.pk)
+    assert page.get_by_label("ID integração").input_value() == str(integration.pk)
+    assert "EXA Família Manual" in page.get_by_label("ID produto").inner_text()
+    assert page.get_by_label("Sim").is_checked()
+    for label, value in (("CPF/CNPJ", customer.document), ("Usuário (e-mail)", "manual.sim@example.com.br"),
+                         ("Telefone", customer.mobile_phone)):
+        field = page.get_by_label(label, exact=True)
+        assert field.input_value() == value and not field.is_editable(), label
+    screenshot("sva-novo-dados-cadastro")
+    page.get_by_role("button", name="Salvar").click()
+    page.wait_for_url(re.compile(r"#sva$"))
+    row = sva_row(page, "EXA Família Manual")
+    assert row.locator("[data-col=sync]").inner_text().strip() == "Pendente"
+    assert "Manual" in row.inner_text()
+
+    converge()
+    page.reload()
+    row = sva_row(page, "EXA Família Manual")
+    assert row.locator("[data-col=sync]").inner_text().strip() == "Sincronizado"
+    assert row.locator("[data-col=confirmed]").inner_text().strip() == "EXA: Ativo"
+    user = SvaUser.objects.get(contract=contract)
+    remote = exa_account.user(user.external_id)
+    assert remote["email"] == "manual.sim@example.com.br" and remote["status"] == "active"
+
+    row.get_by_role("button", name="Linha do tempo").click()
+    timeline = page.get_by_role("table", name="Linha do tempo")
+    timeline.wait_for()
+    assert timeline.get_by_text("POST").first.is_visible()
+    details = timeline.locator("details").first
+    assert not details.get_attribute("open") and not details.locator("pre").first.is_visible()  # collapsed
+    details.locator("summary").click()
+    assert details.locator("pre").first.is_visible()
+    screenshot("sva-aba-linha-do-tempo")
+
+    row.get_by_role("button", name="Sincronizar agora").click()
+    assert page.get_by_text("Sincronização solicitada").is_visible()
+    assert sva_row(page, "EXA Família Manual").locator("[data-col=sync]").inner_text().strip() == "Pendente"
+    converge()
+
+    page.goto(f"/contratos/{contract.pk}/#sva")
+    sva_row(page, "EXA Família Manual").get_by_role("link", name="Excluir").click()
+    assert page.get_by_text("será removido do Agrega e da EXA").is_visible()
+    page.get_by_role("button", name="Confirmar exclusão").click()
+    page.wait_for_url(re.compile(r"#sva$"))
+    assert "remoção pendente" in sva_row(page, "EXA Família Manual").inner_text()
+    converge()
+    page.reload()
+    assert sva_row(page, "EXA Família Manual").count() == 0
+    assert exa_account.user(user.external_id) is None
+
+
+def test_manual_creation_with_typed_data_is_validated(
+    admin_page, make_integration, make_product, make_contract, converge, exa_account
+):
+    page = admin_page
+    integration = make_integration(auto_create_users=False)
+    product = make_product(integration, name="EXA Backup Digitado", package="EXA-BACKUP-100")
+    contract = _active_contract(make_contract, product)
+
+    page.goto(f"/usuarios-sva/contrato/{contract.pk}/novo/")
+    page.get_by_label("Não").check()
+    assert page.get_by_label("Usuário (e-mail)", exact=True).is_editable()
+    assert page.get_by_label("Usuário (e-mail)", exact=True).input_value() == ""
+    page.get_by_label("CPF/CNPJ", exact=True).fill("111.111.111-12")
+    page.get_by_label("Usuário (e-mail)", exact=True).fill("nao-e-email")
+    page.get_by_label("Telefone", exact=True).fill("123")
+    page.get_by_role("button", name="Salvar").click()
+    assert page.get_by_text("Dados do usuário SVA inválidos.").is_visible()
+    assert page.locator("#id_email + .invalid-feedback, #id_email ~ .invalid-feedback").first.inner_text() \
+        .startswith("Usuário (e-mail):")
+    assert page.locator("#id_phone ~ .invalid-feedback").inner_text().startswith("Telefone:")
+    assert page.locator("#id_document ~ .invalid-feedback").inner_text().startswith("CPF/CNPJ:")
+    assert page.get_by_label("Não").is_checked()  # the choice survives the error
+
+    page.get_by_label("CPF/CNPJ", exact=True).fill("529.982.247-25")
+    page.get_by_label("Usuário (e-mail)", exact=True).fill("outro.email@example.com.br")
+    page.get_by_label("Telefone", exact=True).fill("(31) 99123-4567")
+    page.get_by_role("button", name="Salvar").click()
+    page.wait_for_url(re.compile(r"#sva$"))
+    converge()
+    user = SvaUser.objects.get(contract=contract)
+    remote = exa_account.user(user.external_id)
+    assert remote["email"] == "outro.email@example.com.br"
+
+
+def test_missing_mobile_is_named_on_the_tab_and_on_manual_creation(
+    admin_page, make_integration, make_product, make_customer, make_contract, converge, exa_account, screenshot
+):
+    page = admin_page
+    auto = make_integration(auto_create_users=True)
+    product = make_product(auto, name="EXA Segurança Sem Celular")
+    customer = make_customer(name="Cliente Sem Celular", mobile_phone="")
+    contract = make_contract(customer)
+    services.contract_add_product(contract=contract, product_id=product.pk)
+
+    page.goto(f"/contratos/{contract.pk}/")
+    page.get_by_role("link", name="Ativar").click()
+    effects = page.get_by_role("list", name="Efeitos nos usuários SVA").inner_text()
+    assert "ficará pendente" in effects and "Telefone celular no cadastro do cliente: Informe o telefone celular." \
+        in effects
+    page.get_by_role("button", name="Confirmar: Ativar").click()
+    page.wait_for_url(re.compile(r"#sva$"))
+    converge()
+    page.reload()
+    problem = page.locator("#sva").get_by_role("alert")
+    assert "criação automática pendente" in problem.inner_text()
+    assert "Telefone celular no cadastro do cliente: Informe o telefone celular." in problem.inner_text()
+    assert sva_row(page, "EXA Segurança Sem Celular").locator("[data-col=sync]").inner_text().strip() \
+        == "Cadastro incompleto"
+    screenshot("sva-aba-cadastro-incompleto")
+    assert exa_account.users() == []
+
+    # Manual creation (integration flag não) with "usar dados cadastro" names the field too.
+    manual = make_integration(auto_create_users=False, prefix=exa_account.prefix + "m",
+                              name="EXA manual")
+    manual_product = make_product(manual, name="EXA Manual Sem Celular")
+    contract2 = _active_contract(make_contract, manual_product, customer)
+    page.goto(f"/usuarios-sva/contrato/{contract2.pk}/novo/")
+    assert page.get_by_text("Telefone celular no cadastro do cliente: Informe o telefone celular.").is_visible()
+    page.get_by_role("button", name="Salvar").click()
+    alert = page.get_by_role("alert").filter(has_text="Cadastro do cliente incompleto para criar o usuário SVA")
+    assert "Telefone celular no cadastro do cliente: Informe o telefone celular." in alert.inner_text()
+    assert page.locator("#id_phone ~ .invalid-feedback").is_visible()
+    assert not SvaUser.objects.filter(contract=contract2).exists()
+
+
+def test_sva_user_detail_page_loads_timeline(admin_page, make_integration, make_product, make_contract,
+                                             converge, screenshot):
+    page = admin_page
+    product = make_product(make_integration(auto_create_users=True), name="EXA Detalhe")
+    contract = _active_contract(make_contract, product)
+    converge()
+    user = SvaUser.objects.get(contract=contract)
+    page.goto(f"/contratos/{contract.pk}/#sva")
+    page.locator("#sva").get_by_role("link", name="EXA Detalhe").click()
+    assert page.get_by_role("heading", name=re.compile(f"Usuário SVA {user.pk}")).is_visible()
+    page.get_by_role("table", name="Linha do tempo").wait_for()
+    assert page.get_by_text(f"ID contrato").is_visible()
+    screenshot("sva-usuario-detalhe")
