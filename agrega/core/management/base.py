@@ -12,6 +12,8 @@ answer). With ``--json`` the error body (``{"error": {...}}``) also goes to stdo
 
 from __future__ import annotations
 
+import abc
+
 import argparse
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -102,7 +104,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]
     return [line(headers), line(["-" * w for w in widths]), *(line(row) for row in cells)]
 
 
-class AgregaCommand(BaseCommand):
+class AgregaCommand(BaseCommand, abc.ABC):
     """A command with subcommands, ``--json`` and the Agrega error shape.
 
     Subclasses implement ``add_subcommands(self, sub)`` calling ``self.subcommand(sub,
@@ -118,8 +120,9 @@ class AgregaCommand(BaseCommand):
         )
         self.add_subcommands(sub)
 
-    def add_subcommands(self, sub) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def add_subcommands(self, sub) -> None:
+        """Declare the subcommands with ``self.subcommand(sub, name, handler, help=…)``."""
 
     def subcommand(
         self,
