@@ -140,6 +140,7 @@ LOGGING = {
 SVA_WORKER = {
     "CONCURRENCY": int(os.environ.get("AGREGA_SVA_CONCURRENCY", "16")),
     "BATCH_SIZE": int(os.environ.get("AGREGA_SVA_BATCH", "64")),
+    "QUEUE_FACTOR": int(os.environ.get("AGREGA_SVA_QUEUE_FACTOR", "8")),
     "LEASE_SECONDS": int(os.environ.get("AGREGA_SVA_LEASE_SECONDS", "120")),
     "IDLE_POLL_SECONDS": float(os.environ.get("AGREGA_SVA_IDLE_POLL", "0.5")),
     "BACKOFF_BASE_SECONDS": float(os.environ.get("AGREGA_SVA_BACKOFF_BASE", "2")),

@@ -544,9 +544,10 @@ class SvaWorker:
         inflight, pending = self._inflight, self._pending
         last_flush = time.monotonic()
         next_claim = 0.0  # after a short claim, the queue is dry: don't ask again at once
-        # Keep up to 4×concurrency claimed and claim again at half: the pool threads always
-        # have queued work while the main thread talks to the database.
-        depth = max(self.concurrency * 4, _conf("BATCH_SIZE"))
+        # Keep up to QUEUE_FACTOR×concurrency claimed, claim again at half and write back in
+        # halves: the pool threads always have queued work while the main thread talks to
+        # the database, and each claim or flush pays its fixed cost for many users.
+        depth = max(self.concurrency * _conf("QUEUE_FACTOR"), _conf("BATCH_SIZE"))
         try:
             while True:
                 if deadline and time.monotonic() > deadline:
@@ -573,7 +574,7 @@ class SvaWorker:
                 for future in done:
                     inflight.pop(future)
                     pending.append(future.result())
-                if pending and (len(pending) >= 2 * self.concurrency or time.monotonic() - last_flush > 0.2
+                if pending and (len(pending) >= depth // 2 or time.monotonic() - last_flush > 0.2
                                 or not inflight):
                     self.write(pending)
                     pending.clear()
