@@ -6,7 +6,7 @@ select is filled from the platform's catalogue when the platform answers.
 
 from __future__ import annotations
 
-import re
+import abc
 
 from django.contrib import messages
 from django.http import Http404
@@ -19,12 +19,10 @@ from agrega.core.roles import Capability
 from agrega.integrations import selectors as integration_selectors
 from agrega.integrations import services as integration_services
 from agrega.web.permissions import CapabilityRequiredMixin
-from agrega.web.views import apply_service_error, keyset_context
+from agrega.web.views import apply_service_error, keyset_context, lupa_field
 
 from . import selectors, services
 from .forms import ProductForm
-
-_FIELD_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,60}$")
 
 
 def _get_product(pk: int):
@@ -73,7 +71,7 @@ class ProductDetailView(CapabilityRequiredMixin, TemplateView):
         return context
 
 
-class _ProductFormView(CapabilityRequiredMixin, View):
+class _ProductFormView(CapabilityRequiredMixin, View, metaclass=abc.ABCMeta):
     capability = Capability.CONFIGURE
     product = None
 
@@ -93,8 +91,9 @@ class _ProductFormView(CapabilityRequiredMixin, View):
         form = ProductForm(data, initial=initial, packages=packages)
         return form, integration, note
 
+    @abc.abstractmethod
     def save(self, form):
-        raise NotImplementedError
+        """Call the product service with the form's data; return (product, warnings)."""
 
     def post(self, request, *args, **kwargs):
         form = ProductForm(request.POST)
@@ -160,20 +159,16 @@ class PackageFieldView(CapabilityRequiredMixin, View):
 
 
 class IntegrationPickerView(CapabilityRequiredMixin, View):
-    """The "lupa" of ID integração SVA: active integrations in a small table.
+    """The rows of the "lupa" of ID integração SVA (web/_lupa_modal.html): active integrations.
 
     ``?field=`` is the id of the input that receives the chosen id (its label input is
-    ``<field>_label``); ``?q=`` filters by name or prefix; ``?rows=1`` returns the rows only.
+    ``<field>_label``); ``?q=`` filters by name or prefix.
     """
 
     def get(self, request):
-        field = request.GET.get("field", "id_sva_integration_id")
-        if not _FIELD_ID.match(field):
-            field = "id_sva_integration_id"
+        field = lupa_field(request, "id_sva_integration_id")
         q = request.GET.get("q", "").strip()
         rows = list(integration_selectors.integration_list(active=True)[:200])
         if q:
             rows = [i for i in rows if q.lower() in i.name.lower() or q.lower() in i.prefix.lower()]
-        template = "catalog/_integration_picker_rows.html" if request.GET.get("rows") else \
-            "catalog/_integration_picker.html"
-        return render(request, template, {"rows": rows, "field": field, "q": q})
+        return render(request, "catalog/_integration_picker_rows.html", {"rows": rows, "field": field})

@@ -9,7 +9,6 @@ app_name = "contracts"
 urlpatterns = [
     path("", views.ContractListView.as_view(), name="list"),
     path("novo/", views.ContractCreateView.as_view(), name="create"),
-    path("lupa/clientes/", views.CustomerPickerView.as_view(), name="customer_picker"),
     path("lupa/produtos/", views.ProductPickerView.as_view(), name="product_picker"),
     path("<int:pk>/", views.ContractDetailView.as_view(), name="detail"),
     path("<int:pk>/acao/<slug:action>/", views.ContractActionView.as_view(), name="action"),

@@ -1,6 +1,6 @@
 """Contrato pages (Sistema > Cadastros > Contrato): list, new, detail with the tabs
-Produtos / SVA / Histórico, the status actions with their confirmation, and the
-lupa pickers. Views only read through selectors and write through services."""
+Produtos / SVA / Histórico, the status actions with their confirmation, and the rows
+of the product lupa (the customer lupa is customers:picker). Views only read through selectors and write through services."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from agrega.catalog.selectors import product_list
+from agrega.core.br import format_document
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
-from agrega.customers.selectors import customer_get, customer_list
+from agrega.customers.selectors import customer_get
 from agrega.sva import selectors as sva_selectors
 from agrega.sva.choices import SvaState, SyncStatus
 from agrega.web.permissions import CapabilityRequiredMixin
+from agrega.web.views import lupa_field
 
 from . import selectors, services
 from .choices import AccessStatus, ContractAction, ContractStatus, ProductKind
@@ -114,7 +116,9 @@ class ContractCreateView(CapabilityRequiredMixin, View):
     template_name = "contracts/create.html"
 
     def _render(self, form, customer=None):
-        return render(self.request, self.template_name, {"form": form, "customer": customer})
+        # The same label the customer lupa (customers:picker) puts in the field.
+        label = f"{customer.name} — {format_document(customer.document)}" if customer else ""
+        return render(self.request, self.template_name, {"form": form, "customer_label": label})
 
     def get(self, request):
         return self._render(ContractCreateForm())
@@ -320,20 +324,9 @@ class ContractProductRemoveView(CapabilityRequiredMixin, View):
         return HttpResponseRedirect(reverse("contracts:detail", args=[pk]) + "#produtos")
 
 
-class CustomerPickerView(CapabilityRequiredMixin, TemplateView):
-    """Lupa: customers by name, e-mail or CPF/CNPJ (htmx partial)."""
-
-    template_name = "contracts/_customer_picker.html"
-
-    def get_context_data(self, **kwargs):
-        ctx = super().get_context_data(**kwargs)
-        q = self.request.GET.get("q", "")
-        ctx.update(q=q, customers=list(customer_list(q=q)[:PICKER_SIZE]), target=self.request.GET.get("target", ""))
-        return ctx
-
-
 class ProductPickerView(CapabilityRequiredMixin, TemplateView):
-    """Lupa: active products; only SVA products when ``kind=SVA`` (htmx partial)."""
+    """Rows of the product lupa (web/_lupa_modal.html): active products; only SVA products
+    when ``kind=SVA``. ``?field=`` is the id of the input that receives the chosen id."""
 
     template_name = "contracts/_product_picker.html"
 
@@ -343,5 +336,5 @@ class ProductPickerView(CapabilityRequiredMixin, TemplateView):
         kind = self.request.GET.get("kind", "")
         qs = product_list(q=q, active=True, is_sva=True if kind == ProductKind.SVA else None)
         ctx.update(q=q, kind=kind, products=list(qs.select_related("sva_integration")[:PICKER_SIZE]),
-                   target=self.request.GET.get("target", ""))
+                   field=lupa_field(self.request, "id_product"))
         return ctx

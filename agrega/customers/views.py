@@ -5,8 +5,6 @@ VIEW sees the list, a customer and the picker; OPERATE creates and edits.
 
 from __future__ import annotations
 
-import re
-
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -19,12 +17,11 @@ from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobi
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
 from agrega.web.permissions import CapabilityRequiredMixin
-from agrega.web.views import apply_service_error, keyset_context
+from agrega.web.views import apply_service_error, keyset_context, lupa_field
 
 from . import selectors, services
 from .forms import LIVE_FIELDS, CustomerForm, initial_for
 
-_FIELD_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,60}$")
 PICKER_LIMIT = 20
 
 
@@ -160,17 +157,13 @@ class CustomerFieldCheckView(CapabilityRequiredMixin, View):
 
 
 class CustomerPickerView(CapabilityRequiredMixin, View):
-    """The customer "lupa": a small table of matches for ``?q=`` (name, CPF/CNPJ, e-mail).
-
-    ``?field=`` is the id of the input that receives the chosen id (its label input is
-    ``<field>_label``); ``?rows=1`` returns the table only (for the search box).
+    """The rows of the customer "lupa" (web/_lupa_modal.html): matches for ``?q=`` (name,
+    CPF/CNPJ, e-mail). ``?field=`` is the id of the input that receives the chosen id (its
+    label input is ``<field>_label``).
     """
 
     def get(self, request):
-        field = request.GET.get("field", "id_customer_id")
-        if not _FIELD_ID.match(field):
-            field = "id_customer_id"
+        field = lupa_field(request, "id_customer_id")
         q = request.GET.get("q", "").strip()
         rows = [_present(c) for c in selectors.customer_search(q=q)[:PICKER_LIMIT]]
-        template = "customers/_picker_rows.html" if request.GET.get("rows") else "customers/_picker.html"
-        return render(request, template, {"rows": rows, "field": field, "q": q, "limit": PICKER_LIMIT})
+        return render(request, "customers/_picker_rows.html", {"rows": rows, "field": field, "limit": PICKER_LIMIT})

@@ -26,8 +26,10 @@ class SvaUser(models.Model):
     contract = models.ForeignKey(
         "contracts.Contract", on_delete=models.PROTECT, related_name="sva_users"
     )
+    # Live users are found through the partial unique constraint below; a plain index on
+    # this column would only add work to every update (the worker updates rows constantly).
     contract_product = models.ForeignKey(
-        "contracts.ContractProduct", on_delete=models.PROTECT, related_name="sva_users"
+        "contracts.ContractProduct", on_delete=models.PROTECT, related_name="sva_users", db_index=False
     )
     origin = models.CharField("origem", max_length=10, choices=SvaOrigin.choices)
     use_customer_data = models.BooleanField("usar dados cadastro", default=True)
@@ -36,14 +38,16 @@ class SvaUser(models.Model):
     phone = models.CharField("telefone", max_length=20, blank=True)
     document = models.CharField("CPF/CNPJ", max_length=14, blank=True)
     # Agrega's stable id on the platform: the same on every retry of the creation.
-    external_id = models.CharField(max_length=64, unique=True, default=new_external_id)
+    external_id = models.CharField(max_length=64, default=new_external_id)  # unique: see Meta
     remote_id = models.CharField(max_length=64, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     deleted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False,
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     # Registration check problems that hold back creation ([{field, code, message}]).
@@ -79,6 +83,8 @@ class SvaUser(models.Model):
         verbose_name_plural = "usuários SVA"
         ordering = ["id"]
         constraints = [
+            # A constraint rather than unique=True: no extra LIKE index on PostgreSQL.
+            models.UniqueConstraint(fields=["external_id"], name="sva_user_external_id_unique"),
             models.UniqueConstraint(
                 fields=["contract_product"],
                 condition=Q(deleted_at__isnull=True),
@@ -92,7 +98,6 @@ class SvaUser(models.Model):
                 condition=Q(version__gt=F("synced_version")),
                 name="sva_user_pending_work",
             ),
-            models.Index(fields=["contract"], name="sva_user_contract"),
         ]
 
     def __str__(self) -> str:

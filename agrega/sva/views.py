@@ -21,7 +21,7 @@ from agrega.core.roles import Capability
 from agrega.web.permissions import CapabilityRequiredMixin
 
 from . import selectors, services
-from .choices import SvaState, SyncStatus
+from .choices import SvaState, SyncStatus, operation_label
 from .forms import SvaUserCreateForm
 
 FIELD_MAP = {
@@ -150,6 +150,7 @@ class SvaUserTimelineView(CapabilityRequiredMixin, TemplateView):
         calls = [
             {
                 "call": call,
+                "operation": operation_label(call.operation),
                 "request": json.dumps(call.request, indent=2, ensure_ascii=False),
                 "response": json.dumps(call.response, indent=2, ensure_ascii=False),
             }

@@ -8,10 +8,13 @@ Helpers (reusable by any app's views):
 * ``BootstrapFormMixin``: puts Bootstrap classes on a form's widgets.
 * ``apply_service_error(form, exc, field_map)``: shows an ``ApplicationError``'s field
   errors next to the form fields (the rest as a form-level error).
+* ``lupa_field(request, default)``: the ``?field=`` of a lupa rows view (the id of the
+  input that receives the chosen id), checked to be a plain element id.
 """
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from django import forms
@@ -24,6 +27,7 @@ from . import selectors
 from .permissions import CapabilityRequiredMixin
 
 PAGE_SIZE = 50
+_ELEMENT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,60}$")
 
 
 def keyset_context(request, queryset: QuerySet, *, limit: int = PAGE_SIZE) -> dict:
@@ -81,6 +85,12 @@ def apply_service_error(form: forms.Form, exc: ApplicationError, field_map: dict
     ):
         # A conflict's message carries more than the field error (e.g. which product).
         form.add_error(None, exc.message)
+
+
+def lupa_field(request, default: str) -> str:
+    """The id of the input a lupa row fills (``?field=``); ``default`` unless it is a plain id."""
+    field = request.GET.get("field", "")
+    return field if _ELEMENT_ID.match(field) else default
 
 
 class DashboardView(CapabilityRequiredMixin, TemplateView):

@@ -419,13 +419,15 @@ def test_contract_flow_create_add_product_activate_converge_sva_user_active(
         for line in lines
     ), shown.out
     assert any(line.strip().startswith("Situação:") and "Sincronizado" in line for line in lines)
-    assert "create_user  POST" in shown.out
+    assert "Criar usuário (create_user)  POST" in shown.out
 
     data = ok("sva_user", "show", user_id, "--json").json
     assert data["desired_state"] == "active" and data["confirmed_state"] == "active"
     assert data["sync_status"] == "synced"
     assert any(
-        c["operation"] == "create_user" and c["status_code"] == 201 for c in data["timeline"]
+        c["operation"] == "create_user" and c["operation_label"] == "Criar usuário"
+        and c["status_code"] == 201
+        for c in data["timeline"]
     )
     assert exa_account.user(data["external_id"])["status"] == "active"
 

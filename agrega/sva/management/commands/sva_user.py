@@ -10,7 +10,7 @@ from __future__ import annotations
 from agrega.core.br import format_document, format_mobile
 from agrega.core.errors import ApplicationError, FieldError, NotFound
 from agrega.core.management.base import AgregaCommand, fmt_datetime, key_values, table
-from agrega.sva.choices import SvaState, SyncStatus
+from agrega.sva.choices import SvaState, SyncStatus, operation_label
 from agrega.sva.models import SvaUser
 from agrega.sva.selectors import (
     desired_for,
@@ -91,6 +91,7 @@ def sva_user_data(user: SvaUser, *, timeline: bool = True) -> dict:
             {
                 "at": call.created_at,
                 "operation": call.operation,
+                "operation_label": operation_label(call.operation),
                 "method": call.method,
                 "path": call.path,
                 "status_code": call.status_code,
@@ -174,7 +175,8 @@ def sva_user_lines(user: SvaUser, data: dict) -> list[str]:
         status = call["status_code"] if call["status_code"] is not None else "sem resposta"
         error = f"  [{call['error_code']}]" if call["error_code"] else ""
         lines.append(
-            f"  {fmt_datetime(call['at'])}  {call['operation']}  {call['method']} {call['path']}  "
+            f"  {fmt_datetime(call['at'])}  {call['operation_label']} ({call['operation']})  "
+            f"{call['method']} {call['path']}  "
             f"{status}  {call['duration_ms']:.0f} ms{error}"
         )
     return lines
