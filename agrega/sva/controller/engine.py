@@ -110,11 +110,16 @@ def converge(connector: Connector, item: WorkItem, outcome: Outcome) -> None:
         _remember(outcome, None)
         return
 
-    problems = registration_check(
-        {"email": desired.email, "phone": desired.phone, "document": desired.document},
-        from_customer=item.use_customer_data,
-    )
-    outcome.registration_problems = problems
+    def problems() -> list:
+        """The registration check, run only before sending registration data (create or
+        update): a block or release with unchanged data needs none of it."""
+        if outcome.registration_problems is None:
+            outcome.registration_problems = registration_check(
+                {"email": desired.email, "phone": desired.phone, "document": desired.document},
+                from_customer=item.use_customer_data,
+            )
+        return outcome.registration_problems
+
     want = RemoteStatus.ACTIVE if desired.state == SvaState.ACTIVE else RemoteStatus.BLOCKED
 
     remote = _known_remote(item)
@@ -124,7 +129,7 @@ def converge(connector: Connector, item: WorkItem, outcome: Outcome) -> None:
         _remember(outcome, remote)
 
     if remote is None:
-        if problems:
+        if problems():
             return  # creation waits for the registration data (visible on the contract)
         outcome.confirmed["creation_attempted"] = True
         try:
@@ -141,13 +146,13 @@ def converge(connector: Connector, item: WorkItem, outcome: Outcome) -> None:
         _remember(outcome, remote)
 
     try:
-        if not problems and (
+        if (
             remote.email != desired.email
             or remote.phone != desired.phone
             or remote.document != desired.document
             or remote.name != desired.name
             or remote.package_code != desired.package_code
-        ):
+        ) and not problems():
             remote = connector.update_user(_spec(item, want))
             _remember(outcome, remote)
         if remote.status != want:

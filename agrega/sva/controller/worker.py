@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import random
 import signal
 import socket
@@ -18,7 +19,7 @@ import sys
 import threading
 import time
 import uuid
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone as dt_timezone
 
@@ -542,6 +543,7 @@ class SvaWorker:
 
     def _loop(self, *, until_idle: bool, deadline: float | None) -> None:
         inflight, pending = self._inflight, self._pending
+        done: queue.SimpleQueue[Future] = queue.SimpleQueue()
         last_flush = time.monotonic()
         next_claim = 0.0  # after a short claim, the queue is dry: don't ask again at once
         # Keep up to QUEUE_FACTOR×concurrency claimed, claim again at half and write back in
@@ -559,7 +561,9 @@ class SvaWorker:
                 ):
                     wanted = depth - len(inflight)
                     for item, connector in self.claim(wanted):
-                        inflight[self._executor.submit(self._run_one, item, connector)] = item
+                        future = self._executor.submit(self._run_one, item, connector)
+                        inflight[future] = item
+                        future.add_done_callback(done.put)
                         claimed += 1
                     if claimed < wanted:
                         next_claim = time.monotonic() + 0.2
@@ -570,8 +574,18 @@ class SvaWorker:
                         break
                     self.stop_event.wait(_conf("IDLE_POLL_SECONDS"))
                     continue
-                done, _ = wait(list(inflight), timeout=0.05, return_when=FIRST_COMPLETED)
-                for future in done:
+                # Completed calls arrive on a queue (O(1) each); concurrent.futures.wait()
+                # would re-register a waiter on every in-flight future at each completion.
+                try:
+                    finished = [done.get(timeout=0.05)]
+                except queue.Empty:
+                    finished = []
+                while True:
+                    try:
+                        finished.append(done.get_nowait())
+                    except queue.Empty:
+                        break
+                for future in finished:
                     inflight.pop(future)
                     pending.append(future.result())
                 if pending and (len(pending) >= depth // 2 or time.monotonic() - last_flush > 0.2
