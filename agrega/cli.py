@@ -83,7 +83,8 @@ def demo(argv: list[str]) -> int:
             f"  API (documentação):  {web_url}/api/docs\n"
             f"  Administração:       {web_url}/admin/\n"
             f"  EXA sandbox:         {sandbox_url}/\n"
-            "  Login:               admin / agrega-demo\n"
+            "  Logins (senha agrega-demo): admin (administrador), operador (operador),\n"
+            "                      leitura (somente leitura)\n"
             "  Token de API:        veja var/demo-token.txt\n"
             "Ctrl+C encerra.\n",
             flush=True,
