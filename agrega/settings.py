@@ -147,6 +147,5 @@ SVA_WORKER = {
     "BACKOFF_MAX_SECONDS": float(os.environ.get("AGREGA_SVA_BACKOFF_MAX", "900")),
     "CIRCUIT_FAILURE_THRESHOLD": int(os.environ.get("AGREGA_SVA_CIRCUIT_THRESHOLD", "5")),
     "CIRCUIT_OPEN_SECONDS": float(os.environ.get("AGREGA_SVA_CIRCUIT_OPEN", "30")),
-    "PLATFORM_TIMEOUT_SECONDS": float(os.environ.get("AGREGA_SVA_TIMEOUT", "10")),
     "SWITCH_INTERVAL_SECONDS": float(os.environ.get("AGREGA_SVA_SWITCH_INTERVAL", "0.0005")),
 }

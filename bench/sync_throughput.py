@@ -47,8 +47,8 @@ def setup_django(tmpdir: str) -> str:
     from django.core.management import call_command
     from django.db import connection
 
-    if connection.vendor == "postgresql":
-        call_command("flush", interactive=False, verbosity=0) if _has_tables() else None
+    if connection.vendor == "postgresql" and _has_tables():
+        call_command("flush", interactive=False, verbosity=0)  # a fresh run on a reused database
     call_command("migrate", verbosity=0)
     return connection.vendor
 

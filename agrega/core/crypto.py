@@ -44,7 +44,3 @@ def decrypt_json(token: str) -> dict:
             "Não foi possível decifrar as credenciais: a chave AGREGA_CREDENTIALS_KEY mudou?"
         ) from exc
 
-
-def rotate(token: str) -> str:
-    """Re-encrypt with the first (newest) key."""
-    return fernet().rotate(token.encode()).decode()

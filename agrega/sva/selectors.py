@@ -28,10 +28,19 @@ class Desired:
     package_code: str
 
 
+def customer_registration_values(customer) -> dict[str, str]:
+    """The customer's data an SVA user takes with "usar dados cadastro"."""
+    return {"email": customer.email, "phone": customer.mobile_phone, "document": customer.document}
+
+
+def customer_registration_problems(customer) -> list[dict]:
+    """The registration check of the seed ("Validação cadastral") on a customer."""
+    return registration_check(customer_registration_values(customer), from_customer=True)
+
+
 def registration_values(sva_user: SvaUser) -> dict[str, str]:
     if sva_user.use_customer_data:
-        customer = sva_user.contract.customer
-        return {"email": customer.email, "phone": customer.mobile_phone, "document": customer.document}
+        return customer_registration_values(sva_user.contract.customer)
     return {"email": sva_user.email, "phone": sva_user.phone, "document": sva_user.document}
 
 
@@ -245,10 +254,7 @@ def sva_effects_of(contract, *, to_status: str, to_access_status: str) -> list[S
         if not activating:
             continue
         customer = item.contract.customer
-        problems = registration_check(
-            {"email": customer.email, "phone": customer.mobile_phone, "document": customer.document},
-            from_customer=True,
-        )
+        problems = customer_registration_problems(customer)
         if problems:
             effects.append(SvaEffect(
                 "pending",

@@ -16,7 +16,7 @@ from agrega.core.errors import ApplicationError, Conflict, FieldError, FieldErro
 
 from .choices import SvaOrigin
 from .models import SvaUser
-from .selectors import registration_check
+from .selectors import customer_registration_problems
 
 LIVE = Q(deleted_at__isnull=True)
 
@@ -58,11 +58,7 @@ def sva_user_auto_create(*, contract_product: ContractProduct, actor=None) -> Sv
         return None
     if _live_user_for(contract_product) is not None:
         return None
-    customer = contract_product.contract.customer
-    problems = registration_check(
-        {"email": customer.email, "phone": customer.mobile_phone, "document": customer.document},
-        from_customer=True,
-    )
+    problems = customer_registration_problems(contract_product.contract.customer)
     return _insert(SvaUser(
         integration=integration,
         contract=contract_product.contract,
@@ -136,9 +132,7 @@ def sva_user_create(
     errors.raise_if_any()
 
     if use_customer_data:
-        customer = contract.customer
-        values = {"email": customer.email, "phone": customer.mobile_phone, "document": customer.document}
-        problems = registration_check(values, from_customer=True)
+        problems = customer_registration_problems(contract.customer)
         if problems:
             raise ApplicationError(
                 "registration_incomplete",
@@ -211,11 +205,7 @@ def sva_users_refresh_registration(*, queryset: QuerySet[SvaUser]) -> None:
     """Re-run the registration check for users that follow customer data (after the
     customer's e-mail, phone or document changed) and mark them for convergence."""
     for user in queryset.filter(LIVE, use_customer_data=True).select_related("contract__customer"):
-        customer = user.contract.customer
-        problems = registration_check(
-            {"email": customer.email, "phone": customer.mobile_phone, "document": customer.document},
-            from_customer=True,
-        )
+        problems = customer_registration_problems(user.contract.customer)
         if problems != user.registration_problems:
             SvaUser.objects.filter(pk=user.pk).update(registration_problems=problems)
     bump(queryset.filter(LIVE))

@@ -75,12 +75,8 @@ class SvaUserCreateView(CapabilityRequiredMixin, View):
             "items": items,
             "form": form,
             "use_customer": form.uses_customer_data,
-            "customer_values": {"document": customer.document, "email": customer.email,
-                                "phone": customer.mobile_phone},
-            "customer_problems": selectors.registration_check(
-                {"email": customer.email, "phone": customer.mobile_phone, "document": customer.document},
-                from_customer=True,
-            ),
+            "customer_values": selectors.customer_registration_values(customer),
+            "customer_problems": selectors.customer_registration_problems(customer),
         })
 
     def get(self, request, contract_pk):

@@ -34,6 +34,14 @@ def wait_converged(seconds: float) -> bool:
     return False
 
 
+def start_worker(*, concurrency: int, **env) -> subprocess.Popen:
+    """A real `agrega worker` process on this test's database (output merged on stdout)."""
+    env = {"DATABASE_URL": database_url(), "AGREGA_SVA_IDLE_POLL": "0.1", "AGREGA_LOG_LEVEL": "INFO", **env}
+    agrega = os.path.join(os.path.dirname(sys.executable), "agrega")
+    return subprocess.Popen([agrega, "worker", "--concurrency", str(concurrency)], env={**os.environ, **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
 def wait_for_line(proc, text: str, seconds: float) -> None:
     """Read the process's output until a line contains ``text``."""
     deadline = time.monotonic() + seconds
@@ -69,10 +77,7 @@ def test_worker_loop_outside_a_transaction(activated, exa_account, fast_retries)
 
 
 def test_agrega_worker_command_converges_and_stops_on_sigterm(activated, exa_account):
-    env = dict(os.environ, DATABASE_URL=database_url(), AGREGA_SVA_IDLE_POLL="0.1", AGREGA_LOG_LEVEL="WARNING")
-    agrega = os.path.join(os.path.dirname(sys.executable), "agrega")
-    proc = subprocess.Popen([agrega, "worker", "--concurrency", "4"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = start_worker(concurrency=4, AGREGA_LOG_LEVEL="WARNING")
     try:
         assert wait_converged(20), "the worker process did not converge the users"
         for contract in activated[:2]:
@@ -96,11 +101,7 @@ def test_two_worker_processes_share_the_queue_without_doing_anything_twice(
         contract_add_product(contract=contract, product_id=product.pk)
         contracts.append(contract)
     sandbox_admin.set_faults(latency_ms=50)  # calls overlap, so both workers hold claims at once
-    env = dict(os.environ, DATABASE_URL=database_url(), AGREGA_SVA_IDLE_POLL="0.05",
-               AGREGA_SVA_BATCH="4", AGREGA_LOG_LEVEL="INFO")
-    agrega = os.path.join(os.path.dirname(sys.executable), "agrega")
-    procs = [subprocess.Popen([agrega, "worker", "--concurrency", "2"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
+    procs = [start_worker(concurrency=2, AGREGA_SVA_IDLE_POLL="0.05", AGREGA_SVA_BATCH="4") for _ in range(2)]
     try:
         for proc in procs:  # both workers up and polling before there is any work
             wait_for_line(proc, "started", 30)
@@ -124,10 +125,7 @@ def test_two_worker_processes_share_the_queue_without_doing_anything_twice(
 @pytest.mark.skipif("os.environ.get('DATABASE_URL', '').startswith('postgres') is False",
                     reason="SQLite has no server connection to drop")
 def test_worker_survives_its_database_connection_being_dropped(activated, exa_account):
-    env = dict(os.environ, DATABASE_URL=database_url(), AGREGA_SVA_IDLE_POLL="0.1", AGREGA_LOG_LEVEL="INFO")
-    agrega = os.path.join(os.path.dirname(sys.executable), "agrega")
-    proc = subprocess.Popen([agrega, "worker", "--concurrency", "2"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = start_worker(concurrency=2)
     try:
         wait_for_line(proc, "started", 30)
         assert wait_converged(20)
