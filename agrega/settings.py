@@ -34,7 +34,10 @@ INSTALLED_APPS = [
     "agrega.customers",
     "agrega.integrations",
     "agrega.catalog",
+    "agrega.plans",
     "agrega.contracts",
+    "agrega.billing",
+    "agrega.dunning",
     "agrega.sva",
     "agrega.web",
 ]

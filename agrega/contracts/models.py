@@ -25,6 +25,19 @@ class Contract(models.Model):
     )
     billing_day = models.PositiveSmallIntegerField("dia de vencimento", default=10)
     description = models.CharField("descrição", max_length=200, blank=True)
+    sales_plan = models.ForeignKey(
+        "plans.SalesPlan", verbose_name="plano de venda", null=True, blank=True,
+        on_delete=models.PROTECT, related_name="contracts",
+    )
+    # Billing state the dunning sweep reads from the row itself, so its UPDATE is one
+    # statement and a payment committing meanwhile is seen (docs/decisions/0006).
+    oldest_open_due = models.DateField("vencimento mais antigo em aberto", null=True, blank=True)
+    dunning_policy = models.ForeignKey(
+        "dunning.DunningPolicy", verbose_name="régua de cobrança", null=True, blank=True,
+        on_delete=models.PROTECT, related_name="contracts",
+    )
+    dunning_level = models.PositiveSmallIntegerField("etapa da régua aplicada", default=0)
+    trust_release_until = models.DateTimeField("desbloqueio de confiança até", null=True, blank=True)
     version = models.PositiveBigIntegerField(default=1, editable=False)
     activated_at = models.DateTimeField("ativado em", null=True, blank=True)
     ended_at = models.DateTimeField("encerrado em", null=True, blank=True)
@@ -35,7 +48,11 @@ class Contract(models.Model):
         verbose_name = "contrato"
         verbose_name_plural = "contratos"
         ordering = ["id"]
-        indexes = [models.Index(fields=["status", "access_status"])]
+        indexes = [
+            models.Index(fields=["status", "access_status"]),
+            models.Index(fields=["oldest_open_due"], condition=Q(oldest_open_due__isnull=False), name="contract_open_due"),
+            models.Index(fields=["trust_release_until"], condition=Q(trust_release_until__isnull=False), name="contract_trust_until"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(billing_day__gte=1, billing_day__lte=31), name="billing_day_1_31"

@@ -45,8 +45,8 @@ _BLOCKABLE = frozenset({AS.ACTIVE, AS.OVERDUE, AS.AUTOMATIC_BLOCK, AS.MANUAL_BLO
 
 TRANSITIONS: dict[str, Transition] = {
     Act.ACTIVATE: Transition(
-        Act.ACTIVATE, frozenset({CS.PRE_CONTRACT, CS.INACTIVE}), None, CS.ACTIVE, AS.ACTIVE,
-        "Só é possível ativar um pré-contrato ou um contrato inativo.",
+        Act.ACTIVATE, frozenset({CS.PRE_CONTRACT, CS.INACTIVE, CS.NEGATIVADO}), None, CS.ACTIVE, AS.ACTIVE,
+        "Só é possível ativar um pré-contrato, um contrato inativo ou negativado.",
     ),
     Act.BLOCK_MANUAL: Transition(
         Act.BLOCK_MANUAL, frozenset({CS.ACTIVE}), frozenset({AS.ACTIVE, AS.OVERDUE, AS.AUTOMATIC_BLOCK}),
@@ -70,6 +70,10 @@ TRANSITIONS: dict[str, Transition] = {
     Act.DEACTIVATE: Transition(
         Act.DEACTIVATE, frozenset({CS.ACTIVE}), _BLOCKABLE | {AS.DISABLED}, CS.INACTIVE, AS.DISABLED,
         "Só é possível inativar um contrato ativo.",
+    ),
+    Act.RESCIND: Transition(
+        Act.RESCIND, frozenset({CS.ACTIVE}), None, CS.NEGATIVADO, AS.DISABLED,
+        "Só é possível rescindir por débito um contrato ativo.",
     ),
     Act.CANCEL: Transition(
         Act.CANCEL, frozenset({CS.PRE_CONTRACT, CS.ACTIVE, CS.INACTIVE, CS.NEGATIVADO}), None,
@@ -149,7 +153,7 @@ def contract_transition(*, contract: Contract | int, action: str, actor=None, no
     if action == Act.ACTIVATE:
         contract.activated_at = contract.activated_at or now
         contract.ended_at = None
-    elif action in (Act.DEACTIVATE, Act.CANCEL):
+    elif action in (Act.DEACTIVATE, Act.CANCEL, Act.RESCIND):
         contract.ended_at = now
     contract.version = F("version") + 1
     contract.save(update_fields=["status", "access_status", "activated_at", "ended_at", "version", "updated_at"])

@@ -1,0 +1,366 @@
+"""Billing rules: the monthly run, cancelling a título, and settling it (baixa).
+
+Every change to what a contract owes ends with ``refresh_open_due`` and the
+``open_invoices_changed`` signal, so the dunning rules see it in the same transaction
+(a payment that leaves nothing overdue releases the contract at once)."""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django.db import transaction
+from django.db.models import Exists, F, Min, OuterRef, Subquery, Sum
+from django.utils import timezone
+
+from agrega.contracts.choices import ContractStatus
+from agrega.contracts.models import Contract, ContractProduct
+from agrega.core.bulk import insert_returning
+from agrega.core.errors import ApplicationError, Conflict, FieldErrors, InvalidTransition, NotFound
+
+from .models import (
+    ZERO,
+    BillingRun,
+    CreditEntry,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    Payment,
+    PaymentMethod,
+)
+from .signals import open_invoices_changed
+
+CENT = Decimal("0.01")
+RUN_CHUNK = 2000
+
+
+# ---------------------------------------------------------------- dates and amounts
+
+def period_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def parse_period(text: str) -> date:
+    """``AAAA-MM`` (or a full date) → the first day of that month."""
+    try:
+        if len(text) == 7:
+            return datetime.strptime(text, "%Y-%m").date()
+        return period_start(date.fromisoformat(text))
+    except (TypeError, ValueError):
+        raise ApplicationError("period_invalid", "Competência inválida: use AAAA-MM (ex.: 2026-11).") from None
+
+
+def days_in_month(period: date) -> int:
+    return calendar.monthrange(period.year, period.month)[1]
+
+
+def due_date_for(period: date, billing_day: int) -> date:
+    """The billing day in the period's month; day 31 in a 30-day month (or 29–31 in
+    February) falls on the month's last day."""
+    return period.replace(day=min(billing_day, days_in_month(period)))
+
+
+def money(value) -> Decimal:
+    """A positive amount in BRL with two places, from what a person or a file wrote
+    ("10,50", "1.234,56", "10.5"); raises ApplicationError otherwise."""
+    text = str(value).strip().replace("R$", "").strip()
+    if "," in text:
+        text = text.replace(".", "").replace(",", ".")
+    try:
+        amount = Decimal(text)
+    except (InvalidOperation, ValueError):
+        raise ApplicationError("amount_invalid", f"Valor inválido: {value!r}.") from None
+    if not amount.is_finite() or amount <= 0:
+        raise ApplicationError("amount_invalid", "O valor deve ser maior que zero.")
+    if amount != amount.quantize(CENT):
+        raise ApplicationError("amount_invalid", "O valor tem mais de duas casas decimais.")
+    if amount >= Decimal("10000000000"):
+        raise ApplicationError("amount_invalid", "Valor acima do permitido.")
+    return amount.quantize(CENT)
+
+
+@dataclass(frozen=True)
+class LineDraft:
+    contract_product_id: int
+    product_id: int
+    description: str
+    fiscal_class: str
+    unit_price: Decimal
+    days: int
+    days_in_period: int
+    amount: Decimal
+
+
+def prorate_line(
+    *, period: date, price: Decimal, starts_on: date | None, ends_before: date | None
+) -> tuple[int, int, Decimal]:
+    """(days billed, days in the month, amount) of a monthly price for the part of the
+    period between ``starts_on`` (first day billed) and ``ends_before`` (first day not
+    billed). A whole month is exactly the price; a part is price × days ÷ days, to the
+    cent (half up)."""
+    total = days_in_month(period)
+    first = max(period, starts_on) if starts_on else period
+    stop = period.replace(day=total) + timedelta(days=1)
+    if ends_before is not None:
+        stop = min(stop, ends_before)
+    days = max((stop - first).days, 0)
+    if days >= total:
+        return total, total, price
+    return days, total, (price * days / total).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _local_date(moment: datetime | None) -> date | None:
+    return timezone.localtime(moment).date() if moment else None
+
+
+# ---------------------------------------------------------------- the billing run
+
+def billing_run(*, period: date, actor=None, chunk_size: int = RUN_CHUNK, today: date | None = None,
+                progress=None) -> BillingRun:
+    """Create one título per active contract for ``period`` (first day of a month),
+    with a line per product, due on the contract's billing day.
+
+    Works in chunks of contracts, each its own transaction, so memory stays flat and a
+    run that stops half-way is finished by running it again: ``(contract, period)`` is
+    unique and contracts already billed are skipped."""
+    period = period_start(period)
+    today = today or timezone.localdate()
+    run = BillingRun.objects.create(period=period, actor_label=_actor_label(actor))
+    last_id = 0
+    period_end = period.replace(day=days_in_month(period))
+    # activated before the end of the period, in local time
+    activated_before = timezone.make_aware(datetime.combine(period_end + timedelta(days=1), datetime.min.time()))
+    already = Invoice.objects.filter(contract=OuterRef("pk"), period=period)
+    while True:
+        contracts = list(
+            Contract.objects.filter(status=ContractStatus.ACTIVE, pk__gt=last_id, activated_at__lt=activated_before)
+            .filter(~Exists(already))
+            .order_by("pk")
+            .values_list("pk", "customer_id", "billing_day", "activated_at")[:chunk_size]
+        )
+        if not contracts:
+            break
+        last_id = contracts[-1][0]
+        with transaction.atomic():
+            created, lines, total = _bill_chunk(run, period, today, contracts)
+        run.contracts_seen += len(contracts)
+        run.invoices_created += created
+        run.lines_created += lines
+        run.total_amount += total
+        if progress:
+            progress(run)
+    run.finished_at = timezone.now()
+    run.save()
+    return run
+
+
+def _bill_chunk(run: BillingRun, period: date, today: date, contracts: list[tuple]) -> tuple[int, int, Decimal]:
+    ids = [c[0] for c in contracts]
+    next_period = period.replace(day=days_in_month(period)) + timedelta(days=1)
+    period_begins = timezone.make_aware(datetime.combine(period, datetime.min.time()))
+    items = defaultdict(list)
+    rows = (
+        ContractProduct.objects.filter(contract_id__in=ids, added_at__lt=timezone.make_aware(
+            datetime.combine(next_period, datetime.min.time())))
+        .exclude(removed_at__lt=period_begins)
+        .order_by("id")
+        .values_list("contract_id", "id", "product_id", "product__name", "product__fiscal_class",
+                     "price", "product__price", "added_at", "removed_at")
+    )
+    for row in rows:
+        items[row[0]].append(row)
+    credits = dict(
+        CreditEntry.objects.filter(contract_id__in=ids).values("contract_id")
+        .annotate(balance=Sum("amount")).filter(balance__gt=0).values_list("contract_id", "balance")
+    )
+    now = timezone.now()
+    invoice_rows, drafts = [], {}
+    for contract_id, customer_id, billing_day, activated_at in contracts:
+        activated_on = _local_date(activated_at)
+        lines = []
+        for _, cp_id, product_id, name, fiscal_class, price, product_price, added_at, removed_at in items.get(contract_id, ()):
+            unit = price if price is not None else product_price
+            starts = max(activated_on, _local_date(added_at)) if activated_on else _local_date(added_at)
+            days, total_days, amount = prorate_line(period=period, price=unit, starts_on=starts,
+                                                    ends_before=_local_date(removed_at))
+            if days <= 0:
+                continue
+            description = name if days == total_days else f"{name} (proporcional {days}/{total_days} dias)"
+            lines.append(LineDraft(cp_id, product_id, description[:250], fiscal_class, unit, days, total_days, amount))
+        if not lines:
+            continue
+        gross = sum((line.amount for line in lines), ZERO)
+        credit = min(credits.get(contract_id, ZERO), gross)
+        amount = gross - credit
+        status = InvoiceStatus.OPEN if amount > 0 else InvoiceStatus.PAID
+        due = due_date_for(period, billing_day)
+        invoice_rows.append((contract_id, customer_id, period, today, due, amount, credit, ZERO, status,
+                             due if status == InvoiceStatus.PAID else None, "", run.pk, now))
+        drafts[contract_id] = (lines, credit)
+    created = insert_returning(
+        Invoice,
+        ["contract", "customer", "period", "issued_on", "due_date", "amount", "credit_applied", "paid_amount",
+         "status", "paid_at", "cancel_reason", "billing_run", "created_at"],
+        invoice_rows,
+        conflict=["contract", "period"],
+        returning=["id", "contract"],
+    )
+    line_rows, credit_rows, total = [], [], ZERO
+    for invoice_id, contract_id in created:
+        lines, credit = drafts[contract_id]
+        for line in lines:
+            line_rows.append((invoice_id, line.contract_product_id, line.product_id, line.description,
+                              line.fiscal_class, line.unit_price, line.days, line.days_in_period, line.amount))
+            total += line.amount
+        if credit > 0:
+            credit_rows.append((contract_id, -credit, invoice_id, "Crédito aplicado no título", now))
+        total -= credit
+    insert_returning(
+        InvoiceLine,
+        ["invoice", "contract_product", "product", "description", "fiscal_class", "unit_price", "days",
+         "days_in_period", "amount"],
+        line_rows,
+    )
+    insert_returning(CreditEntry, ["contract", "amount", "invoice", "description", "created_at"], credit_rows)
+    refresh_open_due([contract_id for _, contract_id in created])
+    return len(created), len(line_rows), total
+
+
+# ---------------------------------------------------------------- what is owed
+
+def refresh_open_due(contract_ids) -> None:
+    """Recompute ``Contract.oldest_open_due`` from the open títulos (one UPDATE)."""
+    ids = list(contract_ids)
+    if not ids:
+        return
+    oldest = (Invoice.objects.filter(contract=OuterRef("pk"), status=InvoiceStatus.OPEN)
+              .values("contract").annotate(d=Min("due_date")).values("d"))
+    for start in range(0, len(ids), 10000):
+        Contract.objects.filter(pk__in=ids[start:start + 10000]).update(oldest_open_due=Subquery(oldest[:1]))
+
+
+def _after_change(contract_ids) -> None:
+    refresh_open_due(contract_ids)
+    open_invoices_changed.send(sender=Invoice, contract_ids=list(contract_ids))
+
+
+def _locked_invoice(invoice_id) -> Invoice:
+    """Lock the contract first, then the título: the order every billing and dunning
+    write takes, so a payment and a sweep never deadlock and the later sees the earlier."""
+    invoice = Invoice.objects.filter(pk=invoice_id).values_list("contract_id", flat=True).first()
+    if invoice is None:
+        raise NotFound("Título", "invoice_not_found")
+    Contract.objects.select_for_update().filter(pk=invoice).values_list("pk").first()
+    return Invoice.objects.select_for_update().get(pk=invoice_id)
+
+
+@transaction.atomic
+def invoice_cancel(*, invoice_id: int, reason: str = "", actor=None) -> Invoice:
+    invoice = _locked_invoice(invoice_id)
+    if invoice.status == InvoiceStatus.CANCELLED:
+        raise InvalidTransition("invoice_cancelled", "Este título já está cancelado.")
+    if invoice.paid_amount > 0:
+        raise InvalidTransition(
+            "invoice_has_payments",
+            "Este título tem pagamentos registrados e não pode ser cancelado.",
+        )
+    invoice.status = InvoiceStatus.CANCELLED
+    invoice.cancelled_at = timezone.now()
+    invoice.cancel_reason = (reason or "").strip()[:200]
+    invoice.save(update_fields=["status", "cancelled_at", "cancel_reason"])
+    if invoice.credit_applied > 0:
+        CreditEntry.objects.create(contract_id=invoice.contract_id, amount=invoice.credit_applied,
+                                   invoice=invoice, description="Crédito devolvido (título cancelado)")
+    _after_change([invoice.contract_id])
+    return invoice
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    payment: Payment
+    created: bool  # False: this payment id was already applied; nothing changed
+
+
+def payment_register(
+    *,
+    invoice_id: int,
+    amount,
+    paid_on: date | None = None,
+    method: str = PaymentMethod.MANUAL,
+    provider: str = "",
+    external_id: str = "",
+    note: str = "",
+    actor=None,
+    payment_import=None,
+) -> PaymentOutcome:
+    """Settle (part of) a título. A payment id already applied for ``provider`` returns
+    the payment it created, unchanged. An over-payment settles the título and the
+    excess becomes credit for the contract's next títulos."""
+    errors = FieldErrors()
+    try:
+        amount = money(amount)
+    except ApplicationError as exc:
+        errors.add("amount", exc.code, exc.message)
+    paid_on = paid_on or timezone.localdate()
+    if paid_on > timezone.localdate() + timedelta(days=1):
+        errors.add("paid_on", "paid_on_future", "A data do pagamento está no futuro.")
+    external_id = (external_id or "").strip()
+    provider = (provider or method).strip()[:60]
+    if len(external_id) > 120:
+        errors.add("external_id", "external_id_invalid", "Id do pagamento longo demais (máx. 120).")
+    errors.raise_if_any()
+    with transaction.atomic():
+        if external_id:
+            seen = Payment.objects.filter(provider=provider, external_id=external_id).first()
+            if seen is not None:
+                return _same_payment(seen, invoice_id, amount)
+        invoice = _locked_invoice(invoice_id)
+        if invoice.status == InvoiceStatus.CANCELLED:
+            raise InvalidTransition("invoice_cancelled", "Título cancelado não recebe pagamento.")
+        if external_id:  # a twin that committed while we waited for the lock
+            seen = Payment.objects.filter(provider=provider, external_id=external_id).first()
+            if seen is not None:
+                return _same_payment(seen, invoice_id, amount)
+        owed_before = invoice.balance
+        payment = Payment.objects.create(
+            invoice=invoice, amount=amount, paid_on=paid_on, method=method, provider=provider,
+            external_id=external_id, note=(note or "").strip()[:250], payment_import=payment_import,
+            actor=actor if getattr(actor, "is_authenticated", False) else None,
+            actor_label=_actor_label(actor),
+        )
+        invoice.paid_amount = F("paid_amount") + amount
+        invoice.save(update_fields=["paid_amount"])
+        invoice.refresh_from_db(fields=["paid_amount"])
+        excess = amount - owed_before if amount > owed_before else ZERO
+        if invoice.status == InvoiceStatus.OPEN and invoice.paid_amount >= invoice.amount:
+            invoice.status = InvoiceStatus.PAID
+            invoice.paid_at = paid_on
+            invoice.save(update_fields=["status", "paid_at"])
+        if excess > 0:
+            CreditEntry.objects.create(contract_id=invoice.contract_id, amount=excess, payment=payment,
+                                       description=f"Pagamento a maior no título {invoice.pk}")
+        _after_change([invoice.contract_id])
+    return PaymentOutcome(payment, True)
+
+
+def _same_payment(seen: Payment, invoice_id: int, amount: Decimal) -> PaymentOutcome:
+    if seen.invoice_id != int(invoice_id) or seen.amount != amount:
+        raise Conflict(
+            "payment_id_reused",
+            f"O id de pagamento {seen.external_id} já foi aplicado ao título {seen.invoice_id} "
+            f"com valor {seen.amount}; não é possível reutilizá-lo com outros dados.",
+        )
+    return PaymentOutcome(seen, False)
+
+
+def contract_credit_balance(contract_id: int) -> Decimal:
+    return CreditEntry.objects.filter(contract_id=contract_id).aggregate(s=Sum("amount"))["s"] or ZERO
+
+
+def _actor_label(actor) -> str:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return "sistema" if not isinstance(actor, str) else actor
+    return actor.get_username()

@@ -1,0 +1,10 @@
+"""Hooks the billing app offers, sent inside the transaction that made the change.
+
+The dunning app listens: a payment or a cancellation that leaves nothing overdue
+releases the contract at once (docs/decisions/0006-billing-and-dunning.md)."""
+
+from django.dispatch import Signal
+
+# kwargs: contract_ids — their open títulos changed (paid, cancelled); oldest_open_due
+# on those contracts is already recomputed when this is sent.
+open_invoices_changed = Signal()

@@ -1,0 +1,102 @@
+"""The régua de cobrança: stages (days after the due date → action), the trust releases
+operators grant, and the notices the sweep records."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class DunningAction(models.TextChoices):
+    NOTICE = "notice", "Aviso de débito"
+    PARTIAL_SUSPENSION = "partial_suspension", "Suspensão parcial (FA)"
+    BLOCK_OVERDUE = "block_overdue", "Bloqueio por financeiro em atraso (FA)"
+    BLOCK_AUTOMATIC = "block_automatic", "Suspensão total / bloqueio automático (CA)"
+    RESCIND = "rescind", "Rescisão (status N)"
+
+
+class DunningPolicy(models.Model):
+    """A régua. Contracts follow the default one unless they name another."""
+
+    name = models.CharField("nome", max_length=100, unique=True)
+    preset = models.CharField("modelo", max_length=20, blank=True)
+    is_default = models.BooleanField("padrão", default=False)
+    trust_release_days = models.PositiveSmallIntegerField("dias do desbloqueio de confiança", default=3)
+    trust_release_max_uses = models.PositiveSmallIntegerField("usos permitidos no período", default=1)
+    trust_release_period_days = models.PositiveSmallIntegerField("período dos usos (dias)", default=30)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "régua de cobrança"
+        verbose_name_plural = "réguas de cobrança"
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="one_default_policy"),
+            models.CheckConstraint(condition=Q(trust_release_days__gte=1), name="trust_days_positive"),
+            models.CheckConstraint(condition=Q(trust_release_period_days__gte=1), name="trust_period_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DunningStage(models.Model):
+    """``days_after_due`` days after the oldest unpaid due date, apply ``action``.
+    ``level`` is the stage's position (1, 2, …) and is what a contract records."""
+
+    policy = models.ForeignKey(DunningPolicy, on_delete=models.CASCADE, related_name="stages")
+    level = models.PositiveSmallIntegerField("ordem")
+    days_after_due = models.PositiveSmallIntegerField("dias após o vencimento")
+    action = models.CharField("ação", max_length=20, choices=DunningAction.choices)
+
+    class Meta:
+        ordering = ["policy", "level"]
+        verbose_name = "etapa da régua"
+        verbose_name_plural = "etapas da régua"
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "level"], name="uniq_stage_level"),
+            models.CheckConstraint(condition=Q(level__gte=1), name="stage_level_positive"),
+            models.CheckConstraint(condition=Q(days_after_due__gte=1), name="stage_days_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.days_after_due} dias: {self.get_action_display()}"
+
+
+class TrustRelease(models.Model):
+    """A desbloqueio de confiança: access back for ``days`` before payment. It ends by
+    payment (``ended_reason`` paid) or by expiry (the sweep blocks again)."""
+
+    contract = models.ForeignKey("contracts.Contract", on_delete=models.PROTECT, related_name="trust_releases")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_reason = models.CharField(max_length=20, blank=True)
+    restore_access = models.CharField(max_length=2)
+    restore_level = models.PositiveSmallIntegerField(default=0)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_label = models.CharField(max_length=150, blank=True)
+    note = models.CharField(max_length=250, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "desbloqueio de confiança"
+        verbose_name_plural = "desbloqueios de confiança"
+        indexes = [models.Index(fields=["contract", "starts_at"])]
+
+
+class DunningNotice(models.Model):
+    """A notice of debt the sweep issued (Anatel asks for it before any suspension)."""
+
+    contract = models.ForeignKey("contracts.Contract", on_delete=models.CASCADE, related_name="dunning_notices")
+    level = models.PositiveSmallIntegerField()
+    oldest_due = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    send_error = models.CharField(max_length=250, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "aviso de débito"
+        verbose_name_plural = "avisos de débito"
+        indexes = [models.Index(fields=["sent_at"], condition=Q(sent_at__isnull=True), name="notice_unsent")]

@@ -1,0 +1,344 @@
+"""The dunning rules: the daily sweep, release on payment, and trust releases.
+
+The sweep is set-based: per stage, one UPDATE … RETURNING on the contracts per access
+status it changes, reading only the contract row (``oldest_open_due``, kept by the
+billing app). Under PostgreSQL's READ COMMITTED, a payment that commits while the sweep
+waits for a row's lock has already rewritten ``oldest_open_due`` on that row, and the
+UPDATE re-checks its WHERE on the new row version — so a paid contract is never blocked
+by a sweep that started before the payment (docs/decisions/0006-billing-and-dunning.md).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from agrega.contracts.choices import AccessStatus as AS
+from agrega.contracts.choices import ContractAction as Act
+from agrega.contracts.choices import ContractStatus as CS
+from agrega.contracts.models import Contract, ContractEvent
+from agrega.contracts.signals import contracts_changed
+from agrega.core.bulk import insert_returning
+from agrega.core.errors import ApplicationError, FieldErrors, InvalidTransition, NotFound
+
+from .models import DunningAction, DunningNotice, DunningPolicy, DunningStage, TrustRelease
+from .presets import PRESETS
+
+# What each action does to a contract, by its access status now: (status, access).
+# Access statuses not listed keep theirs (a manual block stays manual); the stage is
+# recorded all the same.
+EFFECTS: dict[str, dict[str, tuple[str, str]]] = {
+    DunningAction.NOTICE: {},
+    DunningAction.PARTIAL_SUSPENSION: {AS.ACTIVE: (CS.ACTIVE, AS.OVERDUE)},
+    DunningAction.BLOCK_OVERDUE: {AS.ACTIVE: (CS.ACTIVE, AS.OVERDUE)},
+    DunningAction.BLOCK_AUTOMATIC: {AS.ACTIVE: (CS.ACTIVE, AS.AUTOMATIC_BLOCK),
+                                    AS.OVERDUE: (CS.ACTIVE, AS.AUTOMATIC_BLOCK)},
+    DunningAction.RESCIND: {a: (CS.NEGATIVADO, AS.DISABLED) for a in AS.values},
+}
+# Access statuses the dunning rules set, and so may lift.
+DUNNING_BLOCKS = (AS.OVERDUE, AS.AUTOMATIC_BLOCK)
+ID_CHUNK = 5000
+
+
+@dataclass
+class SweepResult:
+    today: date
+    released: int = 0
+    trust_expired: int = 0
+    by_stage: dict[str, int] = field(default_factory=dict)
+    access_changed: int = 0
+    notices: int = 0
+
+    def as_dict(self) -> dict:
+        return {"today": self.today.isoformat(), "released": self.released, "trust_expired": self.trust_expired,
+                "by_stage": self.by_stage, "access_changed": self.access_changed, "notices": self.notices}
+
+
+# ---------------------------------------------------------------- policies
+
+def default_policy() -> DunningPolicy:
+    policy = DunningPolicy.objects.filter(is_default=True).first()
+    if policy is None:
+        policy = policy_from_preset(preset="anatel", make_default=True)
+    return policy
+
+
+@transaction.atomic
+def policy_from_preset(*, preset: str, name: str | None = None, make_default: bool = False,
+                       block_after_days: int | None = None) -> DunningPolicy:
+    """Create a régua from a preset (``anatel`` or ``simples``)."""
+    if preset not in PRESETS:
+        raise ApplicationError("preset_unknown", f"Modelo desconhecido: {preset}. Use anatel ou simples.")
+    label, stages = PRESETS[preset]
+    if preset == "simples" and block_after_days:
+        if not 1 <= block_after_days <= 365:
+            raise ApplicationError("days_invalid", "Dias para o bloqueio devem estar entre 1 e 365.")
+        stages = ((block_after_days, DunningAction.BLOCK_AUTOMATIC),)
+        label = f"Simples (bloqueio após {block_after_days} dias)"
+    name = (name or label).strip()
+    if DunningPolicy.objects.filter(name=name).exists():
+        raise ApplicationError("policy_exists", f"Já existe uma régua chamada {name}.", status_code=409)
+    if make_default:
+        DunningPolicy.objects.filter(is_default=True).update(is_default=False)
+    policy = DunningPolicy.objects.create(name=name, preset=preset, is_default=make_default)
+    policy_set_stages(policy=policy, stages=[{"days_after_due": d, "action": a} for d, a in stages])
+    return policy
+
+
+@transaction.atomic
+def policy_set_stages(*, policy: DunningPolicy, stages: list[dict]) -> DunningPolicy:
+    """Replace the policy's stages. Days must grow from stage to stage."""
+    errors = FieldErrors()
+    if not stages:
+        errors.add("stages", "stages_empty", "A régua precisa de pelo menos uma etapa.")
+    previous = 0
+    clean = []
+    for index, stage in enumerate(stages, start=1):
+        days, action = stage.get("days_after_due"), stage.get("action")
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3650:
+            errors.add(f"stages.{index}.days_after_due", "days_invalid",
+                       f"Etapa {index}: dias após o vencimento devem estar entre 1 e 3650.")
+        elif days <= previous:
+            errors.add(f"stages.{index}.days_after_due", "days_not_increasing",
+                       f"Etapa {index}: os dias devem crescer de uma etapa para a seguinte.")
+        else:
+            previous = days
+        if action not in DunningAction.values:
+            errors.add(f"stages.{index}.action", "action_invalid",
+                       f"Etapa {index}: ação inválida. Use: {', '.join(DunningAction.values)}.")
+        clean.append((days, action))
+    errors.raise_if_any()
+    policy.stages.all().delete()
+    DunningStage.objects.bulk_create(
+        DunningStage(policy=policy, level=i, days_after_due=d, action=a) for i, (d, a) in enumerate(clean, start=1)
+    )
+    return policy
+
+
+def policy_for(contract: Contract) -> DunningPolicy:
+    return contract.dunning_policy if contract.dunning_policy_id else default_policy()
+
+
+# ---------------------------------------------------------------- the sweep
+
+def dunning_sweep(*, today: date | None = None, now=None) -> SweepResult:
+    """Apply the régua to every contract: expired trust releases, releases of what is
+    no longer overdue, then each stage in order. Idempotent for a given day."""
+    today = today or timezone.localdate()
+    now = now or timezone.now()
+    result = SweepResult(today=today)
+    result.trust_expired = expire_trust_releases(now=now, today=today)
+    result.released = release_settled(today=today, now=now)
+    default = default_policy()
+    for policy in DunningPolicy.objects.prefetch_related("stages").order_by("id"):
+        stages = list(policy.stages.all())
+        for stage in stages:
+            with transaction.atomic():
+                changed, level_only = _apply_stage(policy, stage, default=policy.pk == default.pk,
+                                                   today=today, now=now)
+            key = f"{policy.name} · {stage.level}: {stage.get_action_display()}"
+            if changed or level_only:
+                result.by_stage[key] = result.by_stage.get(key, 0) + changed + level_only
+            result.access_changed += changed
+            if stage.action == DunningAction.NOTICE:
+                result.notices += changed + level_only
+    return result
+
+
+def _policy_sql(policy_id: int, default: bool) -> tuple[str, list]:
+    if default:
+        return "(dunning_policy_id = %s OR dunning_policy_id IS NULL)", [policy_id]
+    return "dunning_policy_id = %s", [policy_id]
+
+
+def _apply_stage(policy, stage: DunningStage, *, default: bool, today: date, now) -> tuple[int, int]:
+    cutoff = today - timedelta(days=stage.days_after_due)
+    policy_sql, policy_params = _policy_sql(policy.pk, default)
+    ops = connection.ops
+    base = (f"status = %s AND oldest_open_due <= %s AND dunning_level < %s AND trust_release_until IS NULL "
+            f"AND {policy_sql}")
+    base_params = [CS.ACTIVE, ops.adapt_datefield_value(cutoff), stage.level, *policy_params]
+    table = ops.quote_name(Contract._meta.db_table)
+    stamp = ops.adapt_datetimefield_value(now)
+    detail = {"level": stage.level, "days_after_due": stage.days_after_due, "policy": policy.name,
+              "action": stage.action}
+    events: list[tuple] = []
+    changed_ids: list[int] = []
+    effects = EFFECTS[stage.action]
+    with connection.cursor() as cursor:
+        for from_access, (to_status, to_access) in effects.items():
+            ended = ", ended_at = %s" if to_status != CS.ACTIVE else ""
+            params = [stage.level, to_status, to_access, stamp] + ([stamp] if ended else [])
+            cursor.execute(
+                f"UPDATE {table} SET dunning_level = %s, status = %s, access_status = %s, version = version + 1, "
+                f"updated_at = %s{ended} WHERE {base} AND access_status = %s RETURNING id",
+                params + base_params + [from_access],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+            changed_ids += ids
+            action = Act.RESCIND if to_status == CS.NEGATIVADO else Act.DUNNING_STAGE
+            events += [(i, action, CS.ACTIVE, to_status, from_access, to_access) for i in ids]
+        keep = list(effects)
+        not_in = f" AND access_status NOT IN ({', '.join(['%s'] * len(keep))})" if keep else ""
+        cursor.execute(
+            f"UPDATE {table} SET dunning_level = %s, updated_at = %s WHERE {base}{not_in} "
+            f"RETURNING id, access_status, oldest_open_due",
+            [stage.level, stamp] + base_params + keep,
+        )
+        level_only = cursor.fetchall()
+    action = Act.DUNNING_NOTICE if stage.action == DunningAction.NOTICE else Act.DUNNING_STAGE
+    events += [(i, action, CS.ACTIVE, CS.ACTIVE, access, access) for i, access, _ in level_only]
+    _insert_events(events, detail, now)
+    if stage.action == DunningAction.NOTICE:
+        insert_returning(DunningNotice, ["contract", "level", "oldest_due", "created_at", "send_error"],
+                         [(i, stage.level, due, now, "") for i, _, due in level_only])
+    _announce(changed_ids)
+    return len(changed_ids), len(level_only)
+
+
+def _insert_events(events: list[tuple], detail: dict, now) -> None:
+    rows = [(cid, action, "", "régua de cobrança", fs, ts, fa, ta, detail, now)
+            for cid, action, fs, ts, fa, ta in events]
+    for start in range(0, len(rows), ID_CHUNK):
+        insert_returning(
+            ContractEvent,
+            ["contract", "action", "actor", "actor_label", "from_status", "to_status", "from_access_status",
+             "to_access_status", "detail", "created_at"],
+            [(r[0], r[1], None, *r[3:]) for r in rows[start:start + ID_CHUNK]],
+        )
+
+
+def _announce(contract_ids: list[int]) -> None:
+    """Tell the SVA app (one bump per chunk of contracts)."""
+    for start in range(0, len(contract_ids), ID_CHUNK):
+        contracts_changed.send(sender=Contract, contract_ids=contract_ids[start:start + ID_CHUNK])
+
+
+def release_settled(*, today: date | None = None, now=None, contract_ids=None) -> int:
+    """Lift what the régua did on contracts that no longer owe anything overdue: FA/CA
+    back to A, stage back to 0, trust release ended. Manual blocks (CM) stay."""
+    today = today or timezone.localdate()
+    now = now or timezone.now()
+    not_overdue = Q(oldest_open_due__isnull=True) | Q(oldest_open_due__gte=today)
+    qs = Contract.objects.filter(not_overdue, status=CS.ACTIVE).filter(
+        Q(dunning_level__gt=0) | Q(trust_release_until__isnull=False))
+    if contract_ids is not None:
+        qs = qs.filter(pk__in=list(contract_ids))
+    released = 0
+    with transaction.atomic():
+        ids = list(qs.select_for_update().values_list("pk", flat=True))
+        if not ids:
+            return 0
+        # re-read under the lock: a sweep may have changed them meanwhile
+        rows = list(Contract.objects.filter(not_overdue, pk__in=ids).values_list("pk", "access_status"))
+        unblock = [pk for pk, access in rows if access in DUNNING_BLOCKS]
+        if unblock:
+            Contract.objects.filter(pk__in=unblock).update(access_status=AS.ACTIVE, version=_plus_one(), updated_at=now)
+        Contract.objects.filter(pk__in=[pk for pk, _ in rows]).update(dunning_level=0, trust_release_until=None)
+        TrustRelease.objects.filter(contract_id__in=[pk for pk, _ in rows], ended_at__isnull=True).update(
+            ended_at=now, ended_reason="paid")
+        _insert_events([(pk, Act.PAYMENT_RELEASE, CS.ACTIVE, CS.ACTIVE, access, AS.ACTIVE)
+                        for pk, access in rows if access in DUNNING_BLOCKS], {"reason": "nada vencido em aberto"}, now)
+        _announce(unblock)
+        released = len(unblock)
+    return released
+
+
+def _plus_one():
+    from django.db.models import F
+    return F("version") + 1
+
+
+# ---------------------------------------------------------------- trust releases
+
+@transaction.atomic
+def trust_release(*, contract_id: int, days: int | None = None, actor=None, note: str = "",
+                  now=None) -> TrustRelease:
+    """Release a contract the régua blocked (FA or CA) for ``days`` before payment,
+    within the policy's limit of uses per period."""
+    now = now or timezone.now()
+    contract = Contract.objects.select_for_update().filter(pk=contract_id).first()
+    if contract is None:
+        raise NotFound("Contrato", "contract_not_found")
+    policy = policy_for(contract)
+    if days is None:
+        days = policy.trust_release_days
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= policy.trust_release_days:
+        raise ApplicationError(
+            "trust_days_invalid",
+            f"Dias do desbloqueio de confiança devem estar entre 1 e {policy.trust_release_days} "
+            f"(régua {policy.name}).",
+            fields={}, status_code=422,
+        )
+    if contract.status != CS.ACTIVE or contract.access_status not in DUNNING_BLOCKS:
+        raise InvalidTransition(
+            "trust_release_not_blocked",
+            "O desbloqueio de confiança vale para contratos ativos bloqueados pela régua de cobrança "
+            f"(FA ou CA). Situação atual: status {contract.status}, acesso {contract.access_status}.",
+        )
+    window_start = now - timedelta(days=policy.trust_release_period_days)
+    used = list(TrustRelease.objects.filter(contract=contract, starts_at__gte=window_start)
+                .order_by("starts_at").values_list("starts_at", flat=True))
+    if len(used) >= policy.trust_release_max_uses:
+        next_at = timezone.localtime(used[0] + timedelta(days=policy.trust_release_period_days))
+        raise InvalidTransition(
+            "trust_release_limit",
+            f"Limite de {policy.trust_release_max_uses} desbloqueio(s) de confiança a cada "
+            f"{policy.trust_release_period_days} dias atingido. Próximo possível em {next_at:%d/%m/%Y %H:%M}.",
+            extra={"next_available_at": next_at.isoformat()},
+        )
+    before = contract.access_status
+    ends_at = now + timedelta(days=days)
+    release = TrustRelease.objects.create(
+        contract=contract, starts_at=now, ends_at=ends_at, restore_access=before,
+        restore_level=contract.dunning_level, note=(note or "").strip()[:250],
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor_label=actor.get_username() if getattr(actor, "is_authenticated", False) else "sistema",
+    )
+    Contract.objects.filter(pk=contract.pk).update(access_status=AS.ACTIVE, trust_release_until=ends_at,
+                                                   version=_plus_one(), updated_at=now)
+    ContractEvent.objects.create(
+        contract=contract, action=Act.TRUST_RELEASE, from_status=contract.status, to_status=contract.status,
+        from_access_status=before, to_access_status=AS.ACTIVE,
+        actor=release.actor, actor_label=release.actor_label,
+        detail={"days": days, "until": ends_at.isoformat(), "note": release.note},
+    )
+    contracts_changed.send(sender=Contract, contract_ids=[contract.pk])
+    return release
+
+
+def expire_trust_releases(*, now=None, today: date | None = None) -> int:
+    """Block again the contracts whose trust release ended without payment; those that
+    paid meanwhile were already released by the payment."""
+    now = now or timezone.now()
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        rows = list(Contract.objects.select_for_update()
+                    .filter(trust_release_until__lte=now)
+                    .values_list("pk", "status", "access_status", "oldest_open_due"))
+        if not rows:
+            return 0
+        restore = dict(TrustRelease.objects.filter(contract_id__in=[r[0] for r in rows], ended_at__isnull=True)
+                       .order_by("id").values_list("contract_id", "restore_access"))
+        by_access: dict[str, list[int]] = defaultdict(list)
+        events = []
+        for pk, status, access, oldest_due in rows:
+            overdue = oldest_due is not None and oldest_due < today
+            target = restore.get(pk) if overdue else None
+            if status == CS.ACTIVE and access == AS.ACTIVE and target in DUNNING_BLOCKS:
+                by_access[target].append(pk)
+                events.append((pk, Act.TRUST_EXPIRED, status, status, access, target))
+        for access, ids in by_access.items():
+            Contract.objects.filter(pk__in=ids).update(access_status=access, version=_plus_one(), updated_at=now)
+        Contract.objects.filter(pk__in=[r[0] for r in rows]).update(trust_release_until=None)
+        TrustRelease.objects.filter(contract_id__in=[r[0] for r in rows], ended_at__isnull=True).update(
+            ended_at=now, ended_reason="expired")
+        _insert_events(events, {"reason": "desbloqueio de confiança expirou sem pagamento"}, now)
+        changed = [pk for ids in by_access.values() for pk in ids]
+        _announce(changed)
+    return len(changed)

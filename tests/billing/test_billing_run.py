@@ -1,0 +1,138 @@
+"""The monthly billing run: one título per contract and period, lines per product,
+pro rata for a partial first month, due on the billing day, idempotent."""
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from agrega.billing.models import Invoice, InvoiceLine, InvoiceStatus
+from agrega.billing.services import billing_run, due_date_for, prorate_line
+from agrega.contracts.models import Contract
+from agrega.contracts.services import contract_activate, contract_add_product, contract_remove_product
+
+
+def at(day: date, hour: int = 12):
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()).replace(hour=hour))
+
+
+@pytest.fixture
+def active_contract(make_contract, make_product):
+    internet = make_product(name="Internet 300 Mega", price="99.90", fiscal_class="SCM")
+    extra = make_product(name="Instalação em 12x", price="10.00", fiscal_class="OUTRO")
+
+    def make(*, activated_on: date, billing_day: int = 10, products=None, **kw):
+        contract = make_contract(billing_day=billing_day, **kw)
+        for product, price in products or [(internet, None), (extra, None)]:
+            contract_add_product(contract=contract, product_id=product.pk, price=price)
+        contract_activate(contract=contract)
+        Contract.objects.filter(pk=contract.pk).update(activated_at=at(activated_on))
+        contract.products.update(added_at=at(activated_on))
+        return contract
+
+    make.internet, make.extra = internet, extra
+    return make
+
+
+@pytest.mark.parametrize("period,day,expected", [
+    (date(2026, 2, 1), 31, date(2026, 2, 28)),
+    (date(2028, 2, 1), 31, date(2028, 2, 29)),   # leap year
+    (date(2028, 2, 1), 30, date(2028, 2, 29)),
+    (date(2026, 4, 1), 31, date(2026, 4, 30)),
+    (date(2026, 1, 1), 31, date(2026, 1, 31)),
+    (date(2026, 3, 1), 1, date(2026, 3, 1)),
+])
+def test_due_date_is_the_billing_day_or_the_last_day_of_the_month(period, day, expected):
+    assert due_date_for(period, day) == expected
+
+
+def test_prorate_whole_month_is_exactly_the_price_and_a_part_is_by_days():
+    p = date(2026, 11, 1)
+    assert prorate_line(period=p, price=Decimal("99.90"), starts_on=None, ends_before=None) == (30, 30, Decimal("99.90"))
+    assert prorate_line(period=p, price=Decimal("99.90"), starts_on=date(2026, 11, 16), ends_before=None) == (
+        15, 30, Decimal("49.95"))
+    # activated on the last day: one day
+    assert prorate_line(period=p, price=Decimal("30.00"), starts_on=date(2026, 11, 30), ends_before=None) == (
+        1, 30, Decimal("1.00"))
+    # leap February, removed on the 15th (the 15th is not billed)
+    assert prorate_line(period=date(2028, 2, 1), price=Decimal("29.00"), starts_on=None,
+                        ends_before=date(2028, 2, 15)) == (14, 29, Decimal("14.00"))
+    # started before the period: the whole month
+    assert prorate_line(period=p, price=Decimal("10.00"), starts_on=date(2026, 1, 5), ends_before=None)[2] == Decimal("10.00")
+
+
+def test_run_creates_one_invoice_per_contract_with_a_line_per_product(active_contract):
+    contract = active_contract(activated_on=date(2026, 9, 3), billing_day=31)
+    run = billing_run(period=date(2026, 11, 1), today=date(2026, 11, 1))
+    invoice = Invoice.objects.get(contract=contract)
+    assert (run.invoices_created, run.lines_created) == (1, 2)
+    assert invoice.due_date == date(2026, 11, 30)  # day 31 in November
+    assert invoice.amount == Decimal("109.90") and invoice.status == InvoiceStatus.OPEN
+    assert sorted(invoice.lines.values_list("fiscal_class", "amount")) == [
+        ("OUTRO", Decimal("10.00")), ("SCM", Decimal("99.90"))]
+    contract.refresh_from_db()
+    assert contract.oldest_open_due == date(2026, 11, 30)
+
+
+def test_run_twice_creates_nothing_twice_and_a_cancelled_invoice_stays_cancelled(active_contract):
+    from agrega.billing.services import invoice_cancel
+
+    contract = active_contract(activated_on=date(2026, 9, 3))
+    billing_run(period=date(2026, 11, 1))
+    again = billing_run(period=date(2026, 11, 1))
+    assert again.invoices_created == 0 and Invoice.objects.count() == 1 and InvoiceLine.objects.count() == 2
+    invoice_cancel(invoice_id=Invoice.objects.get().pk, reason="erro de cadastro")
+    assert billing_run(period=date(2026, 11, 1)).invoices_created == 0
+    contract.refresh_from_db()
+    assert contract.oldest_open_due is None
+
+
+def test_partial_first_month_is_pro_rata_per_product(active_contract):
+    contract = active_contract(activated_on=date(2026, 11, 16))
+    billing_run(period=date(2026, 11, 1))
+    invoice = Invoice.objects.get(contract=contract)
+    lines = {line.fiscal_class: line for line in invoice.lines.all()}
+    assert (lines["SCM"].days, lines["SCM"].days_in_period, lines["SCM"].amount) == (15, 30, Decimal("49.95"))
+    assert lines["OUTRO"].amount == Decimal("5.00")
+    assert invoice.amount == Decimal("54.95")
+    assert "proporcional 15/30" in lines["SCM"].description
+
+
+def test_contract_price_wins_over_product_price_and_removed_products_bill_until_removal(active_contract):
+    a = active_contract
+    contract = a(activated_on=date(2026, 8, 1), products=[(a.internet, "79.90"), (a.extra, None)])
+    extra_item = contract.products.get(product=a.extra)
+    contract_remove_product(contract=contract, contract_product_id=extra_item.pk)
+    contract.products.filter(pk=extra_item.pk).update(removed_at=at(date(2026, 11, 11)))
+    billing_run(period=date(2026, 11, 1))
+    invoice = Invoice.objects.get(contract=contract)
+    assert sorted(invoice.lines.values_list("amount", flat=True)) == [Decimal("3.33"), Decimal("79.90")]
+
+
+def test_only_active_contracts_activated_before_the_period_ends_are_billed(active_contract, make_contract):
+    from agrega.contracts.services import contract_deactivate
+
+    later = active_contract(activated_on=date(2026, 12, 2))
+    gone = active_contract(activated_on=date(2026, 5, 2))
+    contract_deactivate(contract=gone)
+    make_contract()  # pre-contrato
+    run = billing_run(period=date(2026, 11, 1))
+    assert run.invoices_created == 0
+    assert billing_run(period=date(2026, 12, 1)).invoices_created == 1
+    assert Invoice.objects.get().contract_id == later.pk
+
+
+def test_run_in_small_chunks_bills_every_contract_once(active_contract):
+    contracts = [active_contract(activated_on=date(2026, 1, 1), billing_day=d) for d in (1, 5, 28, 29, 30, 31, 15)]
+    run = billing_run(period=date(2028, 2, 1), chunk_size=3)
+    assert run.invoices_created == len(contracts) == Invoice.objects.count()
+    dues = dict(Invoice.objects.values_list("contract__billing_day", "due_date"))
+    assert dues[29] == dues[30] == dues[31] == date(2028, 2, 29) and dues[28] == date(2028, 2, 28)
+    assert run.total_amount == sum(Invoice.objects.values_list("amount", flat=True), Decimal(0))
+
+
+def test_contract_without_products_gets_no_invoice(make_contract):
+    contract = make_contract()
+    contract_activate(contract=contract)
+    assert billing_run(period=timezone.localdate().replace(day=1)).invoices_created == 0
