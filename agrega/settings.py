@@ -20,6 +20,9 @@ SECRET_KEY = os.environ.get("AGREGA_SECRET_KEY", "agrega-insecure-development-ke
 # Key for the platform credentials at rest (Fernet). Falls back to one derived from
 # SECRET_KEY so the demo works with zero set-up; production sets its own.
 CREDENTIALS_KEY = os.environ.get("AGREGA_CREDENTIALS_KEY", "")
+# Shared secret of the payment webhook (HMAC-SHA256 of the body, docs/payments.md);
+# empty turns the webhook off (503 webhook_disabled).
+PAYMENT_WEBHOOK_SECRET = os.environ.get("AGREGA_PAYMENT_WEBHOOK_SECRET", "")
 ALLOWED_HOSTS = os.environ.get("AGREGA_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
 INSTALLED_APPS = [
@@ -36,6 +39,7 @@ INSTALLED_APPS = [
     "agrega.catalog",
     "agrega.plans",
     "agrega.contracts",
+    "agrega.consent",
     "agrega.billing",
     "agrega.dunning",
     "agrega.sva",
@@ -138,6 +142,17 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("AGREGA_LOG_LEVEL", "INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
+
+# Periodic jobs (agrega/core/jobs.py), run by every `agrega worker` (one run per due time
+# across machines). daily_at is local time (TIME_ZONE).
+PERIODIC_JOBS = {
+    "billing.run_current_period": {"call": "agrega.billing.jobs.run_current_period",
+                                   "daily_at": os.environ.get("AGREGA_BILLING_AT", "01:00")},
+    "dunning.sweep": {"call": "agrega.dunning.jobs.daily_sweep",
+                      "daily_at": os.environ.get("AGREGA_DUNNING_AT", "06:00")},
+    "dunning.expire_trust_releases": {"call": "agrega.dunning.jobs.expire_trust_releases", "every_seconds": 300},
+}
+JOBS_POLL_SECONDS = float(os.environ.get("AGREGA_JOBS_POLL", "15"))
 
 # The SVA controller (worker). See docs/decisions/0002-convergence.md.
 SVA_WORKER = {

@@ -55,3 +55,30 @@ class ChangeRecord(models.Model):
         verbose_name = "alteração"
         verbose_name_plural = "alterações"
         indexes = [models.Index(fields=["object_type", "object_id", "-id"], name="change_record_object")]
+
+
+class ScheduledJob(models.Model):
+    """One periodic job (billing run, dunning sweep, …) and its last outcome. Runners on
+    several machines claim a due job with one conditional UPDATE, so each run happens
+    once (agrega/core/jobs.py)."""
+
+    name = models.CharField(max_length=80, unique=True)
+    next_run_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+    locked_by = models.CharField(max_length=64, blank=True)
+    runs = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    last_started_at = models.DateTimeField(null=True, blank=True)
+    last_finished_at = models.DateTimeField(null=True, blank=True)
+    last_duration_ms = models.FloatField(null=True, blank=True)
+    last_ok = models.BooleanField(null=True)
+    last_result = models.JSONField(default=dict, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "tarefa periódica"
+        verbose_name_plural = "tarefas periódicas"
+
+    def __str__(self) -> str:
+        return self.name

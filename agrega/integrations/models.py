@@ -16,6 +16,10 @@ class SvaIntegration(models.Model):
     prefix = models.CharField("seu prefixo", max_length=64)
     credentials_encrypted = models.TextField(blank=True, editable=False)
     auto_create_users = models.BooleanField("permite criar usuários automaticamente", default=False)
+    requires_consent = models.BooleanField(
+        "exige consentimento do cliente", default=False,
+        help_text="Nenhum usuário SVA é criado sem o aceite do cliente registrado no produto do contrato.",
+    )
     active = models.BooleanField("ativa", default=True)
     timeout_seconds = models.FloatField("tempo limite (s)", default=10.0)
     # Circuit breaker, shared by every worker through the database.

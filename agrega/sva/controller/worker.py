@@ -615,11 +615,22 @@ class SvaWorker:
         signal.signal(signal.SIGINT, _stop)
 
 
-def run_worker(*, concurrency: int | None = None) -> None:
+def run_worker(*, concurrency: int | None = None, jobs: bool = True) -> None:
+    """The ``agrega worker`` process: the SVA convergence loop and, beside it, a runner
+    of the periodic jobs (agrega/core/jobs.py) unless ``jobs`` is False."""
+    from agrega.core.jobs import JobRunner
+
     worker = SvaWorker(concurrency=concurrency)
     worker.install_signal_handlers()
-    log.info("SVA worker %s started (concurrency %s)", worker.worker_id, worker.concurrency)
+    runner = JobRunner(poll_seconds=settings.JOBS_POLL_SECONDS) if jobs else None
+    log.info("SVA worker %s started (concurrency %s, periodic jobs %s)", worker.worker_id, worker.concurrency,
+             "on" if jobs else "off")
+    if runner:
+        runner.start()
     try:
         worker.run()
     finally:
+        if runner:
+            runner.stop()
+            runner.join(timeout=30)
         worker.close()

@@ -8,6 +8,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--concurrency", type=int, default=None, help="chamadas simultâneas à plataforma")
+        parser.add_argument("--no-jobs", action="store_true",
+                            help="não rodar as tarefas periódicas (faturamento, régua…) neste processo")
 
-    def handle(self, *args, concurrency=None, **options):
-        run_worker(concurrency=concurrency)
+    def handle(self, *args, concurrency=None, no_jobs=False, **options):
+        run_worker(concurrency=concurrency, jobs=not no_jobs)
