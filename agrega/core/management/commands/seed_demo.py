@@ -90,6 +90,7 @@ class Command(BaseCommand):
         if Contract.objects.exists():
             self.stdout.write("Dados de demonstração já existem.")
             return
+        demo_states: dict[int, str] = {}
         for name, seed, email, phone, city, final in CUSTOMERS:
             document = make_cnpj(-seed) if seed < 0 else make_cpf(seed)
             customer = Customer.objects.filter(document=document).first() or customer_create(
@@ -102,7 +103,46 @@ class Command(BaseCommand):
             if final == "pre":
                 continue
             contract_transition(contract=contract, action="activate", actor=admin)
-            follow = {"overdue": ["mark_overdue"], "blocked": ["block_manual"], "inactive": ["deactivate"]}
+            follow = {"blocked": ["block_manual"], "inactive": ["deactivate"]}
             for action in follow.get(final, []):
                 contract_transition(contract=contract, action=action, actor=admin)
+            demo_states[contract.pk] = final
+        self._billing(demo_states, admin)
         self.stdout.write(self.style.SUCCESS("Dados de demonstração criados."))
+
+    def _billing(self, demo_states: dict[int, str], admin) -> None:
+        """Two months of títulos: the previous month paid by all, this month paid by
+        some; the "overdue" customer owes a título more than 15 days late, so the régua
+        (Anatel) suspends the contract (FA) and its EXA user is blocked. Tax rates for the report."""
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from agrega.billing.models import Invoice, TaxRate
+        from agrega.billing.services import billing_run, payment_register
+        from agrega.dunning.services import dunning_sweep
+
+        for fiscal_class, tax, rate in (("SCM", "ICMS", "25"), ("SCM", "PIS", "0.65"), ("SCM", "COFINS", "3"),
+                                        ("SCM", "FUST", "1"), ("SCM", "FUNTTEL", "0.5"), ("SVA", "ISS", "5"),
+                                        ("SVA", "PIS", "0.65"), ("SVA", "COFINS", "3")):
+            TaxRate.objects.update_or_create(fiscal_class=fiscal_class, tax=tax, defaults={"rate": rate})
+        today = timezone.localdate()
+        this_month = today.replace(day=1)
+        last_month = (this_month - timedelta(days=1)).replace(day=1)
+        # the contracts started two months ago, so both months are whole months
+        started = timezone.now() - timedelta(days=today.day + 40)
+        Contract.objects.filter(pk__in=list(demo_states), activated_at__isnull=False).update(activated_at=started)
+        for contract in Contract.objects.filter(pk__in=list(demo_states)):
+            contract.products.update(added_at=started)
+        billing_run(period=last_month, actor=admin)
+        billing_run(period=this_month, actor=admin)
+        for invoice in Invoice.objects.filter(contract_id__in=list(demo_states)).order_by("due_date"):
+            late_payer = demo_states[invoice.contract_id] == "overdue"
+            if invoice.period == this_month and (late_payer or invoice.due_date >= today):
+                continue  # not paid yet (and, for the late payer, overdue)
+            if late_payer and today.day < 26:
+                continue  # early in the month: last month's is the one 16+ days late
+
+            payment_register(invoice_id=invoice.pk, amount=invoice.amount, paid_on=min(invoice.due_date, today),
+                             provider="demo", external_id=f"demo-{invoice.pk}", actor=admin)
+        dunning_sweep()
