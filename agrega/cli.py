@@ -143,7 +143,9 @@ def web(argv: list[str]) -> int:
     from gunicorn.app.wsgiapp import run
 
     sys.argv = ["gunicorn", "agrega.wsgi:application", "--workers", os.environ.get("AGREGA_WEB_WORKERS", "2"),
-                "--threads", "4", "--access-logfile", "-", *argv]
+                "--threads", "4", "--access-logfile", "-",
+                # the path without its query string: searches carry CPFs, e-mails, phones
+                "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms "%(a)s"', *argv]
     if not any(a.startswith("--bind") or a == "-b" for a in argv):
         sys.argv += ["--bind", "127.0.0.1:8000"]
     run()

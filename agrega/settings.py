@@ -23,6 +23,8 @@ CREDENTIALS_KEY = os.environ.get("AGREGA_CREDENTIALS_KEY", "")
 # Shared secret of the payment webhook (HMAC-SHA256 of the body, docs/payments.md);
 # empty turns the webhook off (503 webhook_disabled).
 PAYMENT_WEBHOOK_SECRET = os.environ.get("AGREGA_PAYMENT_WEBHOOK_SECRET", "")
+# With a token, /metrics asks Prometheus for `Authorization: Bearer <token>`.
+METRICS_TOKEN = os.environ.get("AGREGA_METRICS_TOKEN", "")
 ALLOWED_HOSTS = os.environ.get("AGREGA_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
 INSTALLED_APPS = [
@@ -43,6 +45,7 @@ INSTALLED_APPS = [
     "agrega.billing",
     "agrega.dunning",
     "agrega.sva",
+    "agrega.ops",
     "agrega.web",
 ]
 
@@ -55,6 +58,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "agrega.ops.middleware.SecurityHeadersMiddleware",
+    "agrega.core.idempotency.IdempotencyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -102,6 +107,29 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Password logins go through the throttled backend (agrega/core/throttle.py).
+AUTHENTICATION_BACKENDS = ["agrega.core.throttle.ThrottledModelBackend"]
+LOGIN_THROTTLE = {
+    "PER_USERNAME": int(os.environ.get("AGREGA_LOGIN_MAX_FAILURES", "5")),
+    "PER_IP": int(os.environ.get("AGREGA_LOGIN_MAX_FAILURES_PER_IP", "20")),
+    "WINDOW_SECONDS": int(os.environ.get("AGREGA_LOGIN_WINDOW_SECONDS", "900")),
+}
+IDEMPOTENCY_TTL_HOURS = int(os.environ.get("AGREGA_IDEMPOTENCY_TTL_HOURS", "24"))
+
+# Security headers. Behind HTTPS (production) set AGREGA_HTTPS=1: secure cookies, HSTS,
+# redirect to https, and trust X-Forwarded-Proto from the proxy in front.
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+if os.environ.get("AGREGA_HTTPS") == "1":
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -137,8 +165,13 @@ LOGOUT_REDIRECT_URL = "/entrar/"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact": {"()": "agrega.ops.logging.RedactPersonalData"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "agrega.ops.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"],
+                             "formatter": os.environ.get("AGREGA_LOG_FORMAT", "plain")}},
     "root": {"handlers": ["console"], "level": os.environ.get("AGREGA_LOG_LEVEL", "INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
@@ -151,6 +184,7 @@ PERIODIC_JOBS = {
     "dunning.sweep": {"call": "agrega.dunning.jobs.daily_sweep",
                       "daily_at": os.environ.get("AGREGA_DUNNING_AT", "06:00")},
     "dunning.expire_trust_releases": {"call": "agrega.dunning.jobs.expire_trust_releases", "every_seconds": 300},
+    "core.purge": {"call": "agrega.core.jobs.purge_expired_records", "every_seconds": 3600},
 }
 JOBS_POLL_SECONDS = float(os.environ.get("AGREGA_JOBS_POLL", "15"))
 

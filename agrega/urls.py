@@ -8,6 +8,7 @@ admin.site.site_title = "Agrega"
 admin.site.index_title = "Cadastros"
 
 urlpatterns = [
+    path("", include("agrega.ops.urls")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("clientes/", include("agrega.customers.urls")),

@@ -23,3 +23,9 @@ def sandbox_admin(exa_sandbox):
     with SandboxAdmin(exa_sandbox.url) as admin:
         yield admin
         admin.clear_faults()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Tests create and log in many users; the production hasher is slow on purpose."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -32,6 +32,10 @@ def clean_document(value: str | None) -> str:
     raw = digits(value)
     if not raw:
         raise InvalidValue("document_required", "Informe o CPF ou o CNPJ.")
+    if len(raw) in (11, 14) and len(set(raw)) == 1:
+        # 111.111.111-11 and the like pass the check digits but are never issued
+        raise InvalidValue("cpf_invalid" if len(raw) == 11 else "cnpj_invalid",
+                           "CPF/CNPJ inválido: todos os dígitos iguais.")
     if len(raw) == 11:
         if not cpf.is_valid(raw):
             raise InvalidValue("cpf_invalid", "CPF inválido: os dígitos verificadores não conferem.")

@@ -141,3 +141,11 @@ class JobRunner(threading.Thread):
 
     def stop(self) -> None:
         self.stop_event.set()
+
+
+def purge_expired_records() -> dict:
+    """Hourly: forget old login failures and idempotency answers."""
+    from .idempotency import purge_expired
+    from .throttle import purge_old
+
+    return {"login_failures": purge_old(), "idempotency": purge_expired()["deleted"]}

@@ -82,3 +82,33 @@ class ScheduledJob(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class LoginFailure(models.Model):
+    """A failed password login, for throttling (agrega/core/throttle.py). Kept in the
+    database so every web process and machine counts the same attempts."""
+
+    username = models.CharField(max_length=150, db_index=True)
+    ip = models.CharField(max_length=45, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "falha de login"
+        verbose_name_plural = "falhas de login"
+
+
+class IdempotencyRecord(models.Model):
+    """The answer given to a POST with an ``Idempotency-Key``, replayed to the client's
+    retries (agrega/core/idempotency.py). Stored in the request's own transaction, so
+    the action and its record commit together or not at all."""
+
+    owner = models.CharField(max_length=64)
+    key = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(default=0)
+    content_type = models.CharField(max_length=100, blank=True)
+    body = models.BinaryField(default=b"")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="uniq_idempotency_key")]

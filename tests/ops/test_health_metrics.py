@@ -1,0 +1,112 @@
+"""/healthz, /readyz, /metrics and the security headers, as a monitoring system sees them."""
+
+import re
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_and_readyz_answer_without_login():
+    client = Client()
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["checks"]["database"]["ok"] and body["checks"]["migrations"] == {"ok": True, "pending": 0}
+
+
+def test_readyz_is_unavailable_when_a_migration_is_pending(settings):
+    from django.db import connection
+    from django.db.migrations.recorder import MigrationRecorder
+
+    MigrationRecorder(connection).migration_qs.filter(app="dunning", name="0002_presets").delete()
+    response = Client().get("/readyz")
+    assert response.status_code == 503 and response.json()["checks"]["migrations"]["pending"] >= 1
+
+
+def test_metrics_expose_users_calls_circuit_jobs_and_contracts(integration, make_product, make_contract, converge):
+    from agrega.contracts.services import contract_activate, contract_add_product
+    from agrega.core.jobs import run_job
+
+    product = make_product(integration)
+    for _ in range(3):
+        contract = make_contract()
+        contract_add_product(contract=contract, product_id=product.pk)
+        contract_activate(contract=contract)
+    text = Client().get("/metrics").content.decode()
+    pending = re.search(r'agrega_sva_users_pending\{integration="[^"]+",waiting="sync"\} (\d+)', text)
+    assert pending and pending.group(1) == "3"
+    converge()
+    run_job("dunning.expire_trust_releases", force=True)
+    response = Client().get("/metrics")
+    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = response.content.decode()
+    assert re.search(r'agrega_sva_users\{integration="[^"]+",state="active"\} 3', text)
+    assert re.search(r'agrega_platform_calls_total\{integration="[^"]+",operation="create_user",status="20\d",error=""\} 3', text)
+    assert re.search(r'agrega_circuit_open\{integration="[^"]+"\} 0', text)
+    assert 'agrega_job_last_success{job="dunning.expire_trust_releases"} 1' in text
+    assert 'agrega_contracts{status="A",access_status="A"} 3' in text
+    assert "agrega_sva_users_pending{" not in text
+
+
+def test_metrics_token_when_configured(settings):
+    settings.METRICS_TOKEN = "s3gredo"
+    assert Client().get("/metrics").status_code == 401
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer errado").status_code == 401
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer s3gredo").status_code == 200
+
+
+def test_security_headers_on_pages_and_api():
+    client = Client()
+    page = client.get("/entrar/")
+    assert page["X-Frame-Options"] == "DENY"
+    assert page["X-Content-Type-Options"] == "nosniff"
+    assert page["Referrer-Policy"] == "same-origin"
+    assert "frame-ancestors 'none'" in page["Content-Security-Policy"]
+    assert "default-src 'self'" in page["Content-Security-Policy"]
+    api = client.get("/api/customers")
+    assert api.status_code == 401 and api["Cache-Control"] == "no-store"
+
+
+def test_personal_data_never_reaches_the_logs(caplog):
+    import logging
+
+    from agrega.ops.logging import JsonFormatter, RedactPersonalData
+
+    record = logging.LogRecord("agrega.test", logging.INFO, __file__, 1,
+                               "cliente %s e-mail %s celular %s", ("529.982.247-25", "ana@ex.com.br",
+                                                                   "+5511987654321"), None)
+    RedactPersonalData().filter(record)
+    line = JsonFormatter().format(record)
+    assert "529.982.247-25" not in line and "ana@ex.com.br" not in line and "987654321" not in line
+    assert '"message": "cliente [cpf] e-mail [e-mail] celular [telefone]"' in line
+
+
+def test_the_configured_console_handler_redacts_and_a_real_flow_leaks_nothing(
+        integration, make_product, make_customer, make_contract, converge):
+    import io
+    import logging
+
+    from agrega.contracts.services import contract_activate, contract_add_product
+
+    console = next(h for h in logging.getLogger().handlers if any(
+        type(f).__name__ == "RedactPersonalData" for f in h.filters))
+    stream, console.stream = console.stream, io.StringIO()
+    root_level = logging.getLogger().level
+    logging.getLogger().setLevel(logging.DEBUG)
+    try:
+        customer = make_customer(email="vazamento@example.com.br", mobile_phone="(11) 91234-5678")
+        contract = make_contract(customer=customer)
+        contract_add_product(contract=contract, product_id=make_product(integration).pk)
+        contract_activate(contract=contract)
+        converge()
+        logging.getLogger("agrega.test").warning("cliente %s %s", customer.document, customer.email)
+        output = console.stream.getvalue()
+    finally:
+        console.stream = stream
+        logging.getLogger().setLevel(root_level)
+    assert "cliente [cpf] [e-mail]" in output
+    for secret in (customer.document, customer.email, "91234-5678", "912345678", integration.credentials["client_secret"]):
+        assert secret not in output
