@@ -33,6 +33,7 @@ class CustomerOut(Schema):
     zip_code: str
     created_at: datetime
     updated_at: datetime
+    anonymized_at: datetime | None = None
 
     @staticmethod
     def resolve_document_formatted(obj) -> str:
@@ -123,3 +124,44 @@ def customer_detail(request: HttpRequest, customer_id: int):
 )
 def customer_update(request: HttpRequest, customer_id: int, payload: CustomerUpdateIn):
     return services.customer_update(customer=_get(customer_id), actor=request.user, **payload.dict(exclude_unset=True))
+
+
+def _require_admin(request) -> None:
+    """LGPD requests are an administrator's: the export holds all of a person's data."""
+    from agrega.core.errors import ApplicationError
+    from agrega.core.roles import Capability, has_capability
+
+    if not has_capability(request.user, Capability.CONFIGURE):
+        raise ApplicationError("forbidden", "Só administradores atendem pedidos LGPD (exportar/anonimizar).",
+                               status_code=403)
+
+
+class AnonymizeIn(Schema):
+    reason: str = ""
+
+
+@router.get(
+    "/{customer_id}/personal-data",
+    response={200: dict, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    summary="Exportar dados pessoais (LGPD)",
+    description="Tudo o que o Agrega guarda sobre o titular, em JSON. Só administradores.",
+)
+def customer_personal_data(request: HttpRequest, customer_id: int):
+    from .privacy import customer_personal_data as export
+
+    _require_admin(request)
+    return export(customer_id=customer_id)
+
+
+@router.post(
+    "/{customer_id}/anonymize",
+    response={200: CustomerOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Anonimizar cliente (LGPD)",
+    description=("Apaga os dados pessoais e mantém contratos e títulos. Recusado com contrato ativo "
+                 "(`customer_has_active_contracts`) ou título em aberto (`customer_has_open_invoices`)."),
+)
+def customer_anonymize(request: HttpRequest, customer_id: int, payload: AnonymizeIn):
+    from .privacy import customer_anonymize as anonymize
+
+    _require_admin(request)
+    return anonymize(customer_id=customer_id, actor=request.user, reason=payload.reason)

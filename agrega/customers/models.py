@@ -26,6 +26,9 @@ class Customer(models.Model):
     city = models.CharField("cidade", max_length=100, blank=True)
     state = models.CharField("UF", max_length=2, blank=True)
     zip_code = models.CharField("CEP", max_length=8, blank=True)
+    # LGPD: when set, the personal data above were erased on the holder's request;
+    # the row stays so contracts and títulos keep their customer (agrega/customers/privacy.py).
+    anonymized_at = models.DateTimeField("anonimizado em", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

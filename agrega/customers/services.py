@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 
 from agrega.core.audit import diff, record_change
 from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile, document_kind, digits
-from agrega.core.errors import Conflict, FieldError, FieldErrors
+from agrega.core.errors import Conflict, FieldError, FieldErrors, InvalidTransition
 
 from .models import Customer
 from .signals import customer_changed
@@ -82,6 +82,9 @@ def customer_create(*, actor=None, **data) -> Customer:
 
 @transaction.atomic
 def customer_update(*, customer: Customer, actor=None, **data) -> Customer:
+    if customer.anonymized_at is not None:
+        raise InvalidTransition("customer_anonymized",
+                                "Este cliente foi anonimizado (LGPD); seus dados não podem ser alterados.")
     clean = _clean(data, partial=True)
     changed = {k for k, v in clean.items() if getattr(customer, k) != v}
     if not changed:

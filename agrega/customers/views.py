@@ -167,3 +167,45 @@ class CustomerPickerView(CapabilityRequiredMixin, View):
         q = request.GET.get("q", "").strip()
         rows = [_present(c) for c in selectors.customer_search(q=q)[:PICKER_LIMIT]]
         return render(request, "customers/_picker_rows.html", {"rows": rows, "field": field, "limit": PICKER_LIMIT})
+
+
+class CustomerPersonalDataView(CapabilityRequiredMixin, View):
+    """LGPD export as a JSON download (administrators)."""
+
+    capability = Capability.CONFIGURE
+
+    def get(self, request, pk: int):
+        import json
+
+        from django.http import HttpResponse
+
+        from .privacy import customer_personal_data
+
+        try:
+            data = customer_personal_data(customer_id=pk)
+        except ApplicationError:
+            raise Http404 from None
+        response = HttpResponse(json.dumps(data, ensure_ascii=False, indent=2),
+                                content_type="application/json; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="cliente-{pk}-dados-pessoais.json"'
+        return response
+
+
+class CustomerAnonymizeView(CapabilityRequiredMixin, View):
+    """LGPD anonymisation: a confirmation page that says what happens, then the action."""
+
+    capability = Capability.CONFIGURE
+
+    def get(self, request, pk: int, error: str = ""):
+        return render(request, "customers/anonymize.html", {"customer": _get_customer(pk), "error": error},
+                      status=409 if error else 200)
+
+    def post(self, request, pk: int):
+        from .privacy import customer_anonymize
+
+        try:
+            customer_anonymize(customer_id=pk, actor=request.user, reason=request.POST.get("reason", ""))
+        except ApplicationError as exc:
+            return self.get(request, pk, error=exc.message)
+        messages.success(request, "Cliente anonimizado. Contratos e títulos foram mantidos.")
+        return redirect("customers:detail", pk=pk)

@@ -7,6 +7,7 @@ at all (docs/decisions/0002-convergence.md)."""
 from django.dispatch import receiver
 
 from agrega.catalog.signals import product_changed
+from agrega.consent.signals import consent_changed
 from agrega.contracts.choices import ContractStatus
 from agrega.contracts.signals import (
     contract_activated,
@@ -15,7 +16,8 @@ from agrega.contracts.signals import (
     contracts_changed,
 )
 from agrega.core.errors import Conflict
-from agrega.customers.signals import customer_changed
+from agrega.customers.signals import customer_anonymized, customer_changed
+from agrega.integrations.signals import integration_changed
 
 from . import services
 from .models import SvaUser
@@ -64,3 +66,41 @@ def _product_changed(sender, product, changed, previous, **kwargs):
         )
     if "sva_package_code" in changed:
         services.bump(users)
+
+
+# Consent gate (agrega.consent; see services._consent_gate): a consent recorded or revoked
+# re-checks the users of that (contract, product); a change of the integration's rule
+# re-checks its users not yet created on the platform.
+@receiver(consent_changed)
+def _consent_changed(sender, contract_id, product_id, **kwargs):
+    services.sva_users_refresh_registration(
+        queryset=SvaUser.objects.filter(contract_id=contract_id, contract_product__product_id=product_id)
+    )
+
+
+@receiver(integration_changed)
+def _integration_changed(sender, integration, changed, **kwargs):
+    if "requires_consent" in changed:
+        services.sva_users_refresh_registration(
+            queryset=services.not_created_on_platform(SvaUser.objects.filter(integration=integration))
+        )
+
+
+@receiver(customer_anonymized)
+def _customer_anonymized(sender, customer, **kwargs):
+    """LGPD: remove the customer's SVA accounts (the worker deletes them on the platform)
+    and erase the copies of personal data kept here: typed values, what the platform
+    confirmed, the bodies of the timeline's calls and the change history."""
+    from agrega.core.models import ChangeRecord
+
+    from .models import SvaCall
+
+    users = SvaUser.objects.filter(contract__customer=customer)
+    for user in users.filter(services.LIVE):
+        services.sva_user_delete(sva_user=user)
+    ids = list(users.values_list("pk", flat=True))
+    users.update(email="", phone="", document="", use_customer_data=False, confirmed_email="", confirmed_phone="",
+                 confirmed_document="", confirmed_name="", registration_problems=[])
+    SvaCall.objects.filter(sva_user_id__in=ids).update(request={}, response={})
+    ChangeRecord.objects.filter(object_type="sva.svauser", object_id__in=[str(i) for i in ids]).update(
+        changes={"anonimizado": True})

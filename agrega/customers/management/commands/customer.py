@@ -95,6 +95,14 @@ class Command(AgregaCommand):
         self.add_actor(update)
         show = self.subcommand(sub, "show", self.cmd_show, help="Mostra um cliente.")
         show.add_argument("id", type=int, help="ID do cliente")
+        export = self.subcommand(sub, "export", self.cmd_export,
+                                 help="LGPD: exporta em JSON tudo o que o Agrega guarda sobre o cliente.")
+        export.add_argument("id", type=int, help="ID do cliente")
+        anonymize = self.subcommand(sub, "anonymize", self.cmd_anonymize,
+                                    help="LGPD: apaga os dados pessoais do cliente (mantém contratos e títulos).")
+        anonymize.add_argument("id", type=int, help="ID do cliente")
+        anonymize.add_argument("--reason", default="", help="motivo / referência do pedido do titular")
+        self.add_actor(anonymize)
         listing = self.subcommand(sub, "list", self.cmd_list, help="Lista clientes.")
         listing.add_argument("--q", metavar="TEXTO", help="busca por nome, e-mail ou CPF/CNPJ")
         listing.add_argument(
@@ -121,6 +129,17 @@ class Command(AgregaCommand):
     def cmd_show(self, *, id, **options):
         customer = get_customer(id)
         self.emit(customer_data(customer), lambda: customer_lines(customer))
+
+    def cmd_export(self, *, id, **options):
+        from agrega.customers.privacy import customer_personal_data
+
+        self.emit_json(customer_personal_data(customer_id=id))
+
+    def cmd_anonymize(self, *, id, reason="", **options):
+        from agrega.customers.privacy import customer_anonymize
+
+        customer = customer_anonymize(customer_id=id, actor=self.actor(options.get("as_user")), reason=reason)
+        self.emit(customer_data(customer), [f"Cliente {customer.pk} anonimizado; contratos e títulos mantidos."])
 
     def cmd_list(self, *, q=None, limit=50, **options):
         queryset = Customer.objects.order_by("id")
