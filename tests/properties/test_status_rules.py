@@ -1,0 +1,81 @@
+"""Any sequence of contract events leads to the SVA state the rules table gives.
+
+The oracle below is written from PRODUCT.md's rules table and the manual ("permanece
+ativo … liberação do contrato"; "permanece bloqueado … em atraso … bloqueio manual/
+automático e inativação"), not from the code under test."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agrega.contracts.services import contract_add_product, contract_remove_product, contract_transition
+from agrega.core.errors import ApplicationError
+from agrega.sva.models import SvaUser
+from agrega.sva.selectors import desired_for
+from agrega.sva.services import sva_user_delete
+
+# action: (statuses it accepts, access statuses it accepts or None for any, new status, new access)
+RULES = {
+    "activate": ({"P", "I", "N"}, None, "A", "A"),
+    "block_manual": ({"A"}, {"A", "FA", "CA"}, None, "CM"),
+    "block_automatic": ({"A"}, {"A", "FA"}, None, "CA"),
+    "mark_overdue": ({"A"}, {"A"}, None, "FA"),
+    "release": ({"A"}, {"CM", "CA", "FA"}, None, "A"),
+    "deactivate": ({"A"}, None, "I", "D"),
+    "cancel": ({"P", "A", "I", "N"}, None, "D", "D"),
+    "rescind": ({"A"}, None, "N", "D"),
+}
+EVENTS = [*RULES, "remove_product", "delete_user"]
+
+
+def expected_sva_state(status, access, removed, deleted):
+    if removed or deleted:
+        return "absent"
+    return "active" if (status, access) == ("A", "A") else "blocked"
+
+
+@pytest.mark.django_db
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(EVENTS), min_size=1, max_size=12))
+def test_any_sequence_of_events_gives_the_rules_table_state(integration, make_product, make_contract, events):
+    from agrega.catalog.models import Product
+
+    # fixtures run once for all examples: one product (one package per integration)
+    product = Product.objects.filter(sva_integration=integration).first() or make_product(integration)
+    contract = make_contract()
+    item = contract_add_product(contract=contract, product_id=product.pk)
+    status, access, removed, deleted, ever_active = "P", "AA", False, False, False
+    for event in events:
+        if event == "remove_product":
+            if not removed:
+                contract_remove_product(contract=contract, contract_product_id=item.pk)
+                removed = True
+            continue
+        if event == "delete_user":
+            user = SvaUser.objects.filter(contract=contract, deleted_at__isnull=True).first()
+            if user is not None:
+                sva_user_delete(sva_user=user)
+                deleted = True
+            continue
+        statuses, accesses, new_status, new_access = RULES[event]
+        allowed = status in statuses and (accesses is None or access in accesses)
+        try:
+            contract_transition(contract=contract, action=event)
+            done = True
+        except ApplicationError:
+            done = False
+        assert done == allowed, (event, status, access)
+        if done:
+            status, access = new_status or status, new_access
+            ever_active = ever_active or event == "activate"
+        contract.refresh_from_db()
+        assert (contract.status, contract.access_status) == (status, access)
+        users = list(SvaUser.objects.filter(contract=contract).select_related(
+            "contract__customer", "contract_product__product"))
+        # automatic creation happens once the contract is activated with the product on it
+        if ever_active and not removed and not deleted:
+            assert len([u for u in users if u.deleted_at is None]) == 1
+        for user in users:
+            gone = user.deleted_at is not None
+            assert desired_for(user).state == expected_sva_state(status, access, removed, gone or deleted), (
+                events, status, access)
