@@ -44,3 +44,8 @@ def decrypt_json(token: str) -> dict:
             "Não foi possível decifrar as credenciais: a chave AGREGA_CREDENTIALS_KEY mudou?"
         ) from exc
 
+
+
+def reencrypt(token: str) -> str:
+    """The same secret under the current first key (key rotation, see docs/operations.md)."""
+    return fernet().rotate(token.encode()).decode() if token else token
