@@ -165,8 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         return sandbox_main(argv[1:]) or 0
     if command == "worker":
         argv = ["sva_worker", *argv[1:]]
-    elif command == "sva-user":
-        argv = ["sva_user", *argv[1:]]
+    elif not command.startswith("-"):
+        # commands are spelt with hyphens (sva-user, tax-rates); Django names them with _
+        argv = [command.replace("-", "_"), *argv[1:]]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agrega.settings")
     from django.core.management import execute_from_command_line
 

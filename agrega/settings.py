@@ -45,6 +45,9 @@ INSTALLED_APPS = [
     "agrega.billing",
     "agrega.dunning",
     "agrega.sva",
+    "agrega.notices",
+    "agrega.imports",
+    "agrega.campaigns",
     "agrega.ops",
     "agrega.web",
 ]
@@ -185,8 +188,31 @@ PERIODIC_JOBS = {
                       "daily_at": os.environ.get("AGREGA_DUNNING_AT", "06:00")},
     "dunning.expire_trust_releases": {"call": "agrega.dunning.jobs.expire_trust_releases", "every_seconds": 300},
     "core.purge": {"call": "agrega.core.jobs.purge_expired_records", "every_seconds": 3600},
+    "notices.run": {"call": "agrega.notices.jobs.run", "every_seconds": 60},
+    "sva.reconcile": {"call": "agrega.sva.reconcile.reconcile_job",
+                      "every_seconds": int(os.environ.get("AGREGA_RECONCILE_EVERY", "3600"))},
 }
 JOBS_POLL_SECONDS = float(os.environ.get("AGREGA_JOBS_POLL", "15"))
+
+# Customer notices (agrega/notices) go out through Django's e-mail backends.
+# AGREGA_EMAIL_BACKEND: "file" (default: one .log file per message in var/emails), "console",
+# "smtp" (AGREGA_EMAIL_HOST/PORT/USER/PASSWORD/USE_TLS) or a dotted backend path.
+_EMAIL_BACKENDS = {
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+}
+EMAIL_BACKEND = _EMAIL_BACKENDS.get(os.environ.get("AGREGA_EMAIL_BACKEND", "file"),
+                                    os.environ.get("AGREGA_EMAIL_BACKEND", ""))
+EMAIL_FILE_PATH = os.environ.get("AGREGA_EMAIL_FILE_PATH", str(VAR_DIR / "emails"))
+EMAIL_HOST = os.environ.get("AGREGA_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("AGREGA_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("AGREGA_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("AGREGA_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("AGREGA_EMAIL_USE_TLS", "0").lower() in ("1", "true", "sim", "yes")
+EMAIL_USE_SSL = os.environ.get("AGREGA_EMAIL_USE_SSL", "0").lower() in ("1", "true", "sim", "yes")
+EMAIL_TIMEOUT = float(os.environ.get("AGREGA_EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("AGREGA_DEFAULT_FROM_EMAIL", "Agrega <nao-responda@localhost>")
 
 # The SVA controller (worker). See docs/decisions/0002-convergence.md.
 SVA_WORKER = {

@@ -14,7 +14,16 @@ urlpatterns = [
     path("clientes/", include("agrega.customers.urls")),
     path("produtos/", include("agrega.catalog.urls")),
     path("contratos/", include("agrega.contracts.urls")),
+    path("importacoes/", include("agrega.imports.urls")),
+    path("campanhas-sva/", include("agrega.campaigns.urls")),
     path("usuarios-sva/", include("agrega.sva.urls")),
     path("configuracoes/integracoes-sva/", include("agrega.integrations.urls")),
+    path("configuracoes/integracoes-sva/", include("agrega.sva.reconcile_urls")),
+    path("configuracoes/integracoes-sva/<int:integration_pk>/avisos/", include("agrega.notices.urls")),
+    path("planos-de-venda/", include("agrega.plans.urls")),
+    path("consentimentos/", include("agrega.consent.urls")),
+    path("financeiro/", include("agrega.billing.urls")),
+    path("configuracoes/regua-de-cobranca/", include("agrega.dunning.urls")),
+    path("", include("agrega.billing.tax_urls")),  # configuracoes/tributos/, financeiro/receita/
     path("", include("agrega.web.urls")),
 ]

@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from django.db import transaction
-from django.db.models import Exists, F, Min, OuterRef, Subquery, Sum
+from django.db import connection, transaction
+from django.db.models import Exists, F, Min, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
+from agrega.catalog.models import Product
 from agrega.contracts.choices import ContractStatus
 from agrega.contracts.models import Contract, ContractProduct
-from agrega.core.bulk import insert_returning
+from agrega.core.audit import record_change
+from agrega.core.bulk import fetch_values, in_threads, insert_returning
 from agrega.core.errors import ApplicationError, Conflict, FieldErrors, InvalidTransition, NotFound
 
 from .models import (
@@ -35,6 +37,7 @@ from .signals import open_invoices_changed
 
 CENT = Decimal("0.01")
 RUN_CHUNK = 2000
+RUN_WORKERS = 2  # chunks billed at once on PostgreSQL (see billing_run)
 
 
 # ---------------------------------------------------------------- dates and amounts
@@ -119,34 +122,46 @@ def _local_date(moment: datetime | None) -> date | None:
 # ---------------------------------------------------------------- the billing run
 
 def billing_run(*, period: date, actor=None, chunk_size: int = RUN_CHUNK, today: date | None = None,
-                progress=None) -> BillingRun:
+                progress=None, workers: int = RUN_WORKERS) -> BillingRun:
     """Create one título per active contract for ``period`` (first day of a month),
     with a line per product, due on the contract's billing day.
 
     Works in chunks of contracts, each its own transaction, so memory stays flat and a
     run that stops half-way is finished by running it again: ``(contract, period)`` is
-    unique and contracts already billed are skipped."""
+    unique and contracts already billed are skipped. On PostgreSQL, when not called
+    inside a transaction, ``workers`` chunks are billed at once, each on its own
+    connection: most of a run is the database's own work (indexes, foreign-key checks
+    at commit), and one connection keeps it on one core."""
     period = period_start(period)
     today = today or timezone.localdate()
     run = BillingRun.objects.create(period=period, actor_label=_actor_label(actor))
-    last_id = 0
     period_end = period.replace(day=days_in_month(period))
     # activated before the end of the period, in local time
     activated_before = timezone.make_aware(datetime.combine(period_end + timedelta(days=1), datetime.min.time()))
     already = Invoice.objects.filter(contract=OuterRef("pk"), period=period)
-    while True:
-        contracts = list(
-            Contract.objects.filter(status=ContractStatus.ACTIVE, pk__gt=last_id, activated_at__lt=activated_before)
-            .filter(~Exists(already))
-            .order_by("pk")
-            .values_list("pk", "customer_id", "billing_day", "activated_at")[:chunk_size]
-        )
-        if not contracts:
-            break
-        last_id = contracts[-1][0]
+
+    def chunks():
+        last_id = 0
+        while True:
+            contracts = fetch_values(
+                Contract.objects.filter(status=ContractStatus.ACTIVE, pk__gt=last_id,
+                                        activated_at__lt=activated_before)
+                .filter(~Exists(already))
+                .order_by("pk")
+                .values_list("pk", "customer_id", "billing_day", "activated_at")[:chunk_size]
+            )
+            if not contracts:
+                return
+            last_id = contracts[-1][0]
+            yield contracts
+
+    def bill(contracts):
         with transaction.atomic():
-            created, lines, total = _bill_chunk(run, period, today, contracts)
-        run.contracts_seen += len(contracts)
+            return (len(contracts), *_bill_chunk(run, period, today, contracts))
+
+    parallel = workers > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block
+    for seen, created, lines, total in (in_threads(bill, chunks(), workers) if parallel else map(bill, chunks())):
+        run.contracts_seen += seen
         run.invoices_created += created
         run.lines_created += lines
         run.total_amount += total
@@ -159,47 +174,63 @@ def billing_run(*, period: date, actor=None, chunk_size: int = RUN_CHUNK, today:
 
 def _bill_chunk(run: BillingRun, period: date, today: date, contracts: list[tuple]) -> tuple[int, int, Decimal]:
     ids = [c[0] for c in contracts]
-    next_period = period.replace(day=days_in_month(period)) + timedelta(days=1)
-    period_begins = timezone.make_aware(datetime.combine(period, datetime.min.time()))
+    total_days = days_in_month(period)
+    next_period = period.replace(day=total_days) + timedelta(days=1)
+    period_begins = _local_midnight(period)
+    second_day = _local_midnight(period + timedelta(days=1))
+    period_ends = _local_midnight(next_period)
     items = defaultdict(list)
-    rows = (
-        ContractProduct.objects.filter(contract_id__in=ids, added_at__lt=timezone.make_aware(
-            datetime.combine(next_period, datetime.min.time())))
+    rows = fetch_values(
+        ContractProduct.objects.filter(contract_id__in=ids, added_at__lt=period_ends)
         .exclude(removed_at__lt=period_begins)
         .order_by("id")
-        .values_list("contract_id", "id", "product_id", "product__name", "product__fiscal_class",
-                     "price", "product__price", "added_at", "removed_at")
+        .values_list("contract_id", "id", "product_id", "price", "added_at", "removed_at")
     )
     for row in rows:
         items[row[0]].append(row)
+    products = {
+        pk: (name, fiscal_class, price)
+        for pk, name, fiscal_class, price in Product.objects.filter(
+            pk__in={row[2] for lines in items.values() for row in lines}
+        ).values_list("pk", "name", "fiscal_class", "price")
+    }
     credits = dict(
         CreditEntry.objects.filter(contract_id__in=ids).values("contract_id")
         .annotate(balance=Sum("amount")).filter(balance__gt=0).values_list("contract_id", "balance")
     )
+    local_date = _local_date_converter()
+    dues = {day: due_date_for(period, day) for day in range(1, 32)}
     now = timezone.now()
     invoice_rows, drafts = [], {}
     for contract_id, customer_id, billing_day, activated_at in contracts:
-        activated_on = _local_date(activated_at)
+        # Billed from the first day unless activated (or the product added) later.
+        whole_from_start = activated_at is None or activated_at < second_day
         lines = []
-        for _, cp_id, product_id, name, fiscal_class, price, product_price, added_at, removed_at in items.get(contract_id, ()):
+        for _, cp_id, product_id, price, added_at, removed_at in items.get(contract_id, ()):
+            name, fiscal_class, product_price = products[product_id]
             unit = price if price is not None else product_price
-            starts = max(activated_on, _local_date(added_at)) if activated_on else _local_date(added_at)
-            days, total_days, amount = prorate_line(period=period, price=unit, starts_on=starts,
-                                                    ends_before=_local_date(removed_at))
+            if whole_from_start and added_at < second_day and (removed_at is None or removed_at >= period_ends):
+                # the whole month: what prorate_line returns, without the date arithmetic
+                lines.append((cp_id, product_id, name[:250], fiscal_class, unit, total_days, total_days, unit))
+                continue
+            activated_on = local_date(activated_at)
+            starts = max(activated_on, local_date(added_at)) if activated_on else local_date(added_at)
+            days, total, amount = prorate_line(period=period, price=unit, starts_on=starts,
+                                               ends_before=local_date(removed_at))
             if days <= 0:
                 continue
-            description = name if days == total_days else f"{name} (proporcional {days}/{total_days} dias)"
-            lines.append(LineDraft(cp_id, product_id, description[:250], fiscal_class, unit, days, total_days, amount))
+            description = name if days == total else f"{name} (proporcional {days}/{total} dias)"
+            lines.append((cp_id, product_id, description[:250], fiscal_class, unit, days, total, amount))
         if not lines:
             continue
-        gross = sum((line.amount for line in lines), ZERO)
+        gross = sum((line[7] for line in lines), ZERO)
         credit = min(credits.get(contract_id, ZERO), gross)
         amount = gross - credit
         status = InvoiceStatus.OPEN if amount > 0 else InvoiceStatus.PAID
-        due = due_date_for(period, billing_day)
+        due = dues[billing_day]
         invoice_rows.append((contract_id, customer_id, period, today, due, amount, credit, ZERO, status,
                              due if status == InvoiceStatus.PAID else None, "", run.pk, now))
-        drafts[contract_id] = (lines, credit)
+        drafts[contract_id] = (lines, credit, due if status == InvoiceStatus.OPEN else None)
     created = insert_returning(
         Invoice,
         ["contract", "customer", "period", "issued_on", "due_date", "amount", "credit_applied", "paid_amount",
@@ -209,24 +240,62 @@ def _bill_chunk(run: BillingRun, period: date, today: date, contracts: list[tupl
         returning=["id", "contract"],
     )
     line_rows, credit_rows, total = [], [], ZERO
+    open_due = defaultdict(list)
     for invoice_id, contract_id in created:
-        lines, credit = drafts[contract_id]
+        lines, credit, due = drafts[contract_id]
         for line in lines:
-            line_rows.append((invoice_id, line.contract_product_id, line.product_id, line.description,
-                              line.fiscal_class, line.unit_price, line.days, line.days_in_period, line.amount))
-            total += line.amount
+            line_rows.append((invoice_id, *line))
+            total += line[7]
         if credit > 0:
             credit_rows.append((contract_id, -credit, invoice_id, "Crédito aplicado no título", now))
         total -= credit
+        if due is not None:
+            open_due[due].append(contract_id)
     insert_returning(
         InvoiceLine,
         ["invoice", "contract_product", "product", "description", "fiscal_class", "unit_price", "days",
          "days_in_period", "amount"],
         line_rows,
+        returning=(),
     )
-    insert_returning(CreditEntry, ["contract", "amount", "invoice", "description", "created_at"], credit_rows)
-    refresh_open_due([contract_id for _, contract_id in created])
+    insert_returning(CreditEntry, ["contract", "amount", "invoice", "description", "created_at"], credit_rows,
+                     returning=())
+    _lower_open_due(open_due)
     return len(created), len(line_rows), total
+
+
+def _local_midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()))
+
+
+def _local_date_converter():
+    """``_local_date`` for a chunk: the current time zone looked up once, and each
+    distinct moment converted once (a contract's products share its activation time)."""
+    zone = timezone.get_current_timezone()
+    seen: dict = {}
+
+    def convert(moment):
+        if moment is None:
+            return None
+        day = seen.get(moment)
+        if day is None:
+            day = seen[moment] = moment.astimezone(zone).date()
+        return day
+
+    return convert
+
+
+def _lower_open_due(contracts_by_due: dict[date, list[int]]) -> None:
+    """A new open título due on ``due`` makes the contract's oldest open due date
+    ``min(oldest_open_due, due)``; contracts that already owe something older are not
+    written at all. Equivalent to ``refresh_open_due`` after inserting open títulos
+    (which keeps the column right on every other change), and race-free: under READ
+    COMMITTED the WHERE is re-checked on the row a concurrent payment just committed."""
+    for due, ids in contracts_by_due.items():
+        for start in range(0, len(ids), 10000):
+            Contract.objects.filter(pk__in=ids[start:start + 10000]).filter(
+                Q(oldest_open_due__isnull=True) | Q(oldest_open_due__gt=due)
+            ).update(oldest_open_due=due)
 
 
 # ---------------------------------------------------------------- what is owed
@@ -271,6 +340,8 @@ def invoice_cancel(*, invoice_id: int, reason: str = "", actor=None) -> Invoice:
     invoice.cancelled_at = timezone.now()
     invoice.cancel_reason = (reason or "").strip()[:200]
     invoice.save(update_fields=["status", "cancelled_at", "cancel_reason"])
+    record_change(instance=invoice, action="cancel", actor=actor,
+                  changes={"status": [InvoiceStatus.OPEN, InvoiceStatus.CANCELLED], "motivo": invoice.cancel_reason})
     if invoice.credit_applied > 0:
         CreditEntry.objects.create(contract_id=invoice.contract_id, amount=invoice.credit_applied,
                                    invoice=invoice, description="Crédito devolvido (título cancelado)")

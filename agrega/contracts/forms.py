@@ -35,6 +35,13 @@ class ContractFilterForm(forms.Form):
     cursor = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
 
+def _sales_plan_choices():
+    """The active Planos de Venda (agrega.plans) offered on the new-contract page."""
+    from agrega.plans.selectors import active_plans
+
+    return [("", "Nenhum: incluir os produtos depois")] + [(p.pk, p.name) for p in active_plans()]
+
+
 class ContractCreateForm(forms.Form):
     customer = forms.IntegerField(
         label="Cliente", widget=forms.HiddenInput,
@@ -45,6 +52,11 @@ class ContractCreateForm(forms.Form):
         error_messages={"min_value": "Entre 1 e 31.", "max_value": "Entre 1 e 31."},
     )
     description = forms.CharField(label="Descrição", required=False, max_length=200)
+    sales_plan = forms.TypedChoiceField(
+        label="Plano de venda (opcional)", required=False, coerce=int, empty_value=None,
+        choices=_sales_plan_choices,
+        error_messages={"invalid_choice": "Plano de venda inexistente ou inativo."},
+    )
 
 
 class ContractProductForm(forms.Form):

@@ -71,4 +71,10 @@ def contract_actions(contract: Contract) -> list:
     """The status actions (``services.TRANSITIONS``) valid for the contract as it is now."""
     from .services import TRANSITIONS
 
-    return [rule for rule in TRANSITIONS.values() if rule.allows(contract.status, contract.access_status)]
+    from django.utils import timezone
+
+    from .choices import ContractAction
+
+    overdue = contract.oldest_open_due is not None and contract.oldest_open_due < timezone.localdate()
+    return [rule for rule in TRANSITIONS.values() if rule.allows(contract.status, contract.access_status)
+            and (rule.action != ContractAction.RESCIND or overdue)]

@@ -144,6 +144,9 @@ def contract_transition(*, contract: Contract | int, action: str, actor=None, no
             f"({contract.get_access_status_display()}).",
             extra={"status": contract.status, "access_status": contract.access_status, "action": action},
         )
+    if action == Act.RESCIND and not (contract.oldest_open_due and contract.oldest_open_due < timezone.localdate()):
+        raise InvalidTransition("rescind_without_debt",
+                                "Rescisão por débito exige um título vencido em aberto neste contrato.")
     before = (contract.status, contract.access_status)
     now = timezone.now()
     if rule.to_status:

@@ -11,11 +11,13 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
+from agrega.billing.views import contract_tab_context as billing_tab_context
 from agrega.catalog.selectors import product_list
 from agrega.core.br import format_document
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
 from agrega.customers.selectors import customer_get
+from agrega.plans.services import contract_create_from_plan
 from agrega.sva import selectors as sva_selectors
 from agrega.sva.choices import SvaState, SyncStatus
 from agrega.web.permissions import CapabilityRequiredMixin
@@ -37,6 +39,7 @@ ACTION_UI = {
     ContractAction.MARK_OVERDUE: ("Financeiro em atraso", "outline-warning", "cash-coin"),
     ContractAction.DEACTIVATE: ("Inativar", "outline-danger", "pause-circle"),
     ContractAction.CANCEL: ("Cancelar", "danger", "x-circle"),
+    ContractAction.RESCIND: ("Rescindir por débito (N)", "outline-danger", "x-octagon"),
 }
 ACTIONS_WITH_NOTE = {ContractAction.BLOCK_MANUAL}
 
@@ -121,24 +124,28 @@ class ContractCreateView(CapabilityRequiredMixin, View):
         return render(self.request, self.template_name, {"form": form, "customer_label": label})
 
     def get(self, request):
-        return self._render(ContractCreateForm())
+        plan = request.GET.get("plano", "")  # "Novo contrato com este plano" (agrega.plans)
+        return self._render(ContractCreateForm(initial={"sales_plan": int(plan)} if plan.isdigit() else None))
 
     def post(self, request):
         form = ContractCreateForm(request.POST)
         customer = None
         if form.is_valid():
             customer = customer_get(form.cleaned_data["customer"])
+            data = dict(customer_id=form.cleaned_data["customer"], billing_day=form.cleaned_data["billing_day"],
+                        description=form.cleaned_data["description"], actor=request.user)
+            plan_id = form.cleaned_data.get("sales_plan")
             try:
-                contract = services.contract_create(
-                    customer_id=form.cleaned_data["customer"],
-                    billing_day=form.cleaned_data["billing_day"],
-                    description=form.cleaned_data["description"],
-                    actor=request.user,
-                )
+                if plan_id:  # Plano de venda: the plan's products fill the contract (agrega.plans)
+                    contract = contract_create_from_plan(plan_id=plan_id, **data)
+                else:
+                    contract = services.contract_create(**data)
             except ApplicationError as exc:
-                apply_error(form, exc, {"customer_id": "customer", "billing_day": "billing_day"})
+                apply_error(form, exc, {"customer_id": "customer", "billing_day": "billing_day",
+                                        "plan_id": "sales_plan"})
             else:
-                messages.success(request, f"Contrato {contract.pk} criado (pré-contrato).")
+                with_plan = f" com os produtos do plano {contract.sales_plan.name}" if plan_id else ""
+                messages.success(request, f"Contrato {contract.pk} criado (pré-contrato){with_plan}.")
                 return HttpResponseRedirect(reverse("contracts:detail", args=[contract.pk]))
         elif form.data.get("customer", "").isdigit():
             customer = customer_get(int(form.data["customer"]))
@@ -161,6 +168,7 @@ class ContractDetailView(CapabilityRequiredMixin, TemplateView):
             sva_users=sva_rows(contract),
             sva_waiting=_sva_waiting(contract, products),
             events=_event_rows(contract),
+            billing=billing_tab_context(contract),
         )
         return ctx
 

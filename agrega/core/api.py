@@ -6,10 +6,11 @@ from datetime import timedelta
 from typing import Generic, TypeVar
 
 from django.conf import settings
+from django.db import DataError
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
-from ninja import Schema
+from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
@@ -32,6 +33,16 @@ WRITE_CAPABILITY: dict[str, str] = {
     "integrations": Capability.CONFIGURE,
     "products": Capability.CONFIGURE,
     "tokens": Capability.VIEW,  # each user manages their own tokens
+    "imports": Capability.OPERATE,
+    "campaigns": Capability.OPERATE,
+    "invoices": Capability.OPERATE,
+    "payments": Capability.OPERATE,  # the webhook is signed, not token-authenticated
+    "tax-rates": Capability.CONFIGURE,
+    "dunning": Capability.CONFIGURE,  # réguas de cobrança
+    "dunning-sweeps": Capability.OPERATE,  # apply the régua now
+    "billing": Capability.OPERATE,
+    "plans": Capability.CONFIGURE,  # planos de venda
+    "consents": Capability.OPERATE,
 }
 
 
@@ -162,7 +173,58 @@ def install_error_handlers(api) -> None:
     def not_found(request, exc):
         return _error(api, request, 404, "not_found", "Recurso não encontrado.")
 
+    @api.exception_handler(OverflowError)
+    def overflow_error(request, exc):
+        # an id or a number beyond what the database stores: bad input, not a fault
+        return _error(api, request, 422, "value_out_of_range", "Valor numérico fora do intervalo aceito.")
+
+    @api.exception_handler(DataError)
+    def data_error(request, exc):
+        return _error(api, request, 422, "value_out_of_range", "Valor fora do intervalo aceito pelo banco de dados.")
+
     @api.exception_handler(HttpError)
     def http_error(request, exc: HttpError):
+        if exc.status_code == 400:  # ninja could not parse the body
+            return _error(api, request, 400, "invalid_body", "Corpo da requisição inválido (JSON malformado?).")
         code = {403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return _error(api, request, exc.status_code, code, str(exc))
+
+
+_ERROR_REF = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+_DEFAULT_ERRORS = {
+    "400": "Corpo inválido (JSON malformado).",
+    "401": "Sem autenticação.",
+    "403": "O papel do usuário não permite.",
+    "404": "Não encontrado.",
+    "409": "Recusado pelas regras (transição inválida, conflito).",
+    "422": "Dados inválidos (cada campo com seu código).",
+}
+
+
+def document_default_errors(schema: dict) -> dict:
+    """Every operation can answer with the error shape: 400/422 for input, 401/403 for
+    access, 404 for ids in the path, 409 for writes the rules refuse. Declared once here
+    so clients (and schemathesis) see the whole contract."""
+    schema.setdefault("components", {}).setdefault("schemas", {})
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            wanted = {"400", "422"}
+            if operation.get("security"):
+                wanted |= {"401", "403"}
+            if "{" in path:
+                wanted.add("404")
+            if method.lower() != "get":
+                wanted.add("409")
+            for code in sorted(wanted):
+                if code not in operation["responses"] and int(code) not in operation["responses"]:
+                    operation["responses"][code] = {"description": _DEFAULT_ERRORS[code], **_ERROR_REF}
+    return schema
+
+
+class AgregaNinjaAPI(NinjaAPI):
+    """NinjaAPI whose OpenAPI document declares the default error answers."""
+
+    def get_openapi_schema(self, *args, **kwargs):
+        return document_default_errors(super().get_openapi_schema(*args, **kwargs))

@@ -1,17 +1,21 @@
 """Set-based inserts for the jobs that write hundreds of thousands of rows (billing run,
 imports): one statement per batch, conflicts skipped, the new rows' keys returned.
 
-PostgreSQL binds one array per column and inserts ``FROM unnest(…)`` (the statement's
-size does not grow with the batch); SQLite takes a multi-row VALUES. Both accept
-``ON CONFLICT DO NOTHING … RETURNING``, so a row that already exists is neither
-written again nor returned — which is what makes a re-run create nothing twice.
+PostgreSQL takes the rows by COPY (into the table, or into a temporary table and then
+``INSERT … SELECT``); SQLite takes a multi-row VALUES. Both use ``ON CONFLICT DO
+NOTHING … RETURNING``, so a row that already exists is neither written again nor
+returned — which is what makes a re-run create nothing twice.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import queue
+import threading
 from collections.abc import Sequence
 
-from django.db import connection, models
+from django.db import connection, connections, models, transaction
 
 SQLITE_MAX_VARIABLES = 30000
 
@@ -37,33 +41,26 @@ def insert_returning(
     returning: Sequence[str] = ("id",),
 ) -> list[tuple]:
     """Insert ``rows`` (tuples in the order of ``fields``); return ``returning`` of
-    the rows actually inserted. With ``conflict`` (the columns of a unique
-    constraint), rows that collide are skipped silently."""
+    the rows actually inserted (nothing when ``returning`` is empty). With ``conflict``
+    (the columns of a unique constraint), rows that collide are skipped silently."""
     if not rows:
         return []
     meta = model._meta
     model_fields = [meta.get_field(name) for name in fields]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in model_fields)
-    returning_sql = ", ".join(connection.ops.quote_name(meta.get_field(n).column) for n in returning)
+    returning_sql = ""
+    if returning:
+        returning_sql = " RETURNING " + ", ".join(
+            connection.ops.quote_name(meta.get_field(n).column) for n in returning)
     table = connection.ops.quote_name(meta.db_table)
     on_conflict = ""
     if conflict:
         cols = ", ".join(connection.ops.quote_name(meta.get_field(n).column) for n in conflict)
         on_conflict = f" ON CONFLICT ({cols}) DO NOTHING"
     out: list[tuple] = []
+    if connection.vendor == "postgresql":
+        return _pg_insert(table, columns, model_fields, rows, on_conflict, returning_sql)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            casts = ", ".join(f"%s::{_pg_array_type(f)}" for f in model_fields)
-            sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({casts}){on_conflict} RETURNING {returning_sql}"
-            arrays = [list(col) for col in zip(*rows)]
-            for index, f in enumerate(model_fields):
-                if isinstance(f, models.JSONField):
-                    from psycopg.types.json import Jsonb
-
-                    arrays[index] = [None if v is None else Jsonb(v) for v in arrays[index]]
-            cursor.execute(sql, arrays)
-            out.extend(cursor.fetchall())
-            return out
         adapters = [_sqlite_adapter(f) for f in model_fields]
         per_batch = max(1, SQLITE_MAX_VARIABLES // len(fields))
         row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
@@ -73,17 +70,121 @@ def insert_returning(
             for row in batch:
                 params.extend(a(v) if a else v for a, v in zip(adapters, row))
             sql = (f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(batch))}"
-                   f"{on_conflict} RETURNING {returning_sql}")
+                   f"{on_conflict}{returning_sql}")
             cursor.execute(sql, params)
-            out.extend(cursor.fetchall())
+            if returning:
+                out.extend(cursor.fetchall())
     return out
 
 
-def _pg_array_type(field: models.Field) -> str:
-    if isinstance(field, models.ForeignKey):
-        field = field.target_field
-    db_type = field.db_type(connection) or "text"
-    if isinstance(field, (models.AutoField, models.BigAutoField)):
-        db_type = "bigint"
-    # varchar(n)/numeric(p,s) arrays: the plain type is enough for unnest
-    return db_type.split("(")[0].strip() + "[]"
+def _pg_insert(table: str, columns: str, model_fields, rows, on_conflict: str, returning_sql: str) -> list[tuple]:
+    """COPY the rows in (psycopg formats COPY rows in C; a Python list per column bound
+    as an array is dumped item by item in Python, the billing run's largest CPU cost).
+    Without conflicts or keys to return they go straight into the table; otherwise
+    into a temporary table of the same columns, then one INSERT … SELECT … ON CONFLICT
+    DO NOTHING RETURNING."""
+    for index, field in enumerate(model_fields):
+        if isinstance(field, models.JSONField):
+            rows = _json_as_text(rows, index, field)
+    if not on_conflict and not returning_sql:
+        with _server_cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return []
+    staging = connection.ops.quote_name("_agrega_bulk_" + hashlib.md5(f"{table}({columns})".encode()).hexdigest()[:16])
+    with transaction.atomic(savepoint=False), _server_cursor() as cursor:
+        # Session-local, emptied at every commit; created once per connection.
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
+                       f"SELECT {columns} FROM {table} WITH NO DATA")
+        with cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging}{on_conflict}{returning_sql}")
+        out = cursor.fetchall() if returning_sql else []
+        cursor.execute(f"DELETE FROM {staging}")
+    return out
+
+
+def _json_as_text(rows, index: int, field: models.JSONField) -> list[tuple]:
+    """Column ``index`` as JSON text, each distinct object encoded once (a job's rows
+    often share one ``detail`` dict)."""
+    encoded: dict[int, str] = {}
+
+    def encode(value):
+        if value is None:
+            return None
+        text = encoded.get(id(value))
+        if text is None:
+            text = encoded[id(value)] = json.dumps(value, cls=field.encoder)
+        return text
+
+    return [row[:index] + (encode(row[index]),) + tuple(row[index + 1:]) for row in rows]
+
+
+def fetch_values(queryset) -> list[tuple]:
+    """The rows of a ``values_list`` queryset (plain columns, no converters needed).
+    On PostgreSQL they are read through a server-side-binding cursor in binary: parsing
+    timestamps from text costs the billing run more CPU than the query itself."""
+    if connection.vendor != "postgresql":
+        return list(queryset)
+    sql, params = queryset.query.sql_with_params()
+    with _server_cursor() as cursor:
+        cursor.execute(sql, params, binary=True)
+        return cursor.fetchall()
+
+
+def in_threads(fn, items, workers: int):
+    """``fn(item)`` for every item, by ``workers`` threads, each with its own database
+    connection (closed when the thread ends); results are yielded as they come. At most
+    ``workers`` items wait in the queue, so a producer reading from the database stays
+    just ahead. The first exception stops the feed and is raised once the threads end
+    (items already queued are still done: each is its own transaction)."""
+    tasks: queue.Queue = queue.Queue(maxsize=workers)
+    results: queue.Queue = queue.Queue()
+    stop = object()
+
+    def work():
+        try:
+            while (item := tasks.get()) is not stop:
+                try:
+                    results.put((True, fn(item)))
+                except BaseException as exc:  # handed to the caller's thread
+                    results.put((False, exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, name=f"agrega-bulk-{n}", daemon=True) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    pending = 0
+    try:
+        for item in items:
+            tasks.put(item)
+            pending += 1
+            while pending and not results.empty():
+                ok, value = results.get()
+                pending -= 1
+                if not ok:
+                    raise value
+                yield value
+        while pending:
+            ok, value = results.get()
+            pending -= 1
+            if not ok:
+                raise value
+            yield value
+    finally:
+        for _ in threads:
+            tasks.put(stop)
+        for thread in threads:
+            thread.join()
+
+
+def _server_cursor():
+    """A psycopg cursor with server-side binding on Django's own connection (same
+    transaction): the arrays travel as parameters, in binary, instead of being quoted
+    into the statement's text by Django's client-side binding (bench/README.md)."""
+    import psycopg
+
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)

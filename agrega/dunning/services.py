@@ -1,11 +1,12 @@
 """The dunning rules: the daily sweep, release on payment, and trust releases.
 
-The sweep is set-based: per stage, one UPDATE … RETURNING on the contracts per access
-status it changes, reading only the contract row (``oldest_open_due``, kept by the
-billing app). Under PostgreSQL's READ COMMITTED, a payment that commits while the sweep
-waits for a row's lock has already rewritten ``oldest_open_due`` on that row, and the
-UPDATE re-checks its WHERE on the new row version — so a paid contract is never blocked
-by a sweep that started before the payment (docs/decisions/0006-billing-and-dunning.md).
+The sweep is set-based and reads only the contract row (``oldest_open_due``, kept by the
+billing app): each contract is written once, to the stage its due date calls for, by an
+UPDATE … RETURNING that re-checks the state the new one was computed from. Under
+PostgreSQL's READ COMMITTED, a payment that commits while the sweep waits for a row's
+lock has already rewritten ``oldest_open_due`` on that row, and the UPDATE re-checks its
+WHERE on the new row version — so a paid contract is never blocked by a sweep that
+started before the payment (docs/decisions/0006-billing-and-dunning.md).
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from agrega.contracts.choices import ContractAction as Act
 from agrega.contracts.choices import ContractStatus as CS
 from agrega.contracts.models import Contract, ContractEvent
 from agrega.contracts.signals import contracts_changed
-from agrega.core.bulk import insert_returning
+from agrega.core.bulk import in_threads, insert_returning
 from agrega.core.errors import ApplicationError, FieldErrors, InvalidTransition, NotFound
 
 from .models import DunningAction, DunningNotice, DunningPolicy, DunningStage, TrustRelease
 from .presets import PRESETS
+from .selectors import DUNNING_BLOCKS, trust_release_availability
 
 # What each action does to a contract, by its access status now: (status, access).
 # Access statuses not listed keep theirs (a manual block stays manual); the stage is
@@ -40,9 +42,9 @@ EFFECTS: dict[str, dict[str, tuple[str, str]]] = {
                                     AS.OVERDUE: (CS.ACTIVE, AS.AUTOMATIC_BLOCK)},
     DunningAction.RESCIND: {a: (CS.NEGATIVADO, AS.DISABLED) for a in AS.values},
 }
-# Access statuses the dunning rules set, and so may lift.
-DUNNING_BLOCKS = (AS.OVERDUE, AS.AUTOMATIC_BLOCK)
 ID_CHUNK = 5000
+SWEEP_CHUNK = 2000  # contracts written per transaction by the sweep
+SWEEP_WORKERS = 2  # sweep chunks written at once on PostgreSQL (see _apply_policy)
 
 
 @dataclass
@@ -75,8 +77,10 @@ def policy_from_preset(*, preset: str, name: str | None = None, make_default: bo
     if preset not in PRESETS:
         raise ApplicationError("preset_unknown", f"Modelo desconhecido: {preset}. Use anatel ou simples.")
     label, stages = PRESETS[preset]
-    if preset == "simples" and block_after_days:
-        if not 1 <= block_after_days <= 365:
+    if block_after_days is not None and preset != "simples":
+        raise ApplicationError("days_not_applicable", "Dias para o bloqueio valem só para o modelo simples.")
+    if preset == "simples" and block_after_days is not None:
+        if not isinstance(block_after_days, int) or not 1 <= block_after_days <= 365:
             raise ApplicationError("days_invalid", "Dias para o bloqueio devem estar entre 1 e 365.")
         stages = ((block_after_days, DunningAction.BLOCK_AUTOMATIC),)
         label = f"Simples (bloqueio após {block_after_days} dias)"
@@ -136,11 +140,12 @@ def dunning_sweep(*, today: date | None = None, now=None) -> SweepResult:
     result.released = release_settled(today=today, now=now)
     default = default_policy()
     for policy in DunningPolicy.objects.prefetch_related("stages").order_by("id"):
-        stages = list(policy.stages.all())
+        stages = sorted(policy.stages.all(), key=lambda stage: stage.level)
+        if not stages:
+            continue
+        counts = _apply_policy(policy, stages, default=policy.pk == default.pk, today=today, now=now)
         for stage in stages:
-            with transaction.atomic():
-                changed, level_only = _apply_stage(policy, stage, default=policy.pk == default.pk,
-                                                   today=today, now=now)
+            changed, level_only = counts[stage.level]
             key = f"{policy.name} · {stage.level}: {stage.get_action_display()}"
             if changed or level_only:
                 result.by_stage[key] = result.by_stage.get(key, 0) + changed + level_only
@@ -156,49 +161,140 @@ def _policy_sql(policy_id: int, default: bool) -> tuple[str, list]:
     return "dunning_policy_id = %s", [policy_id]
 
 
-def _apply_stage(policy, stage: DunningStage, *, default: bool, today: date, now) -> tuple[int, int]:
-    cutoff = today - timedelta(days=stage.days_after_due)
+def _ids_sql(ids: list[int]) -> tuple[str, list]:
+    if connection.vendor == "postgresql":
+        return "id = ANY(%s)", [ids]
+    return f"id IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def _steps(stages: list[tuple], level: int, access: str, due: date) -> list[tuple]:
+    """The stages a contract goes through today, in order, as (stage, changed, from
+    status, to status, from access, to access): those above its level whose day has
+    come (``stages``: (stage, cutoff date, effects) in level order; a contiguous run,
+    since days grow with the level), until one ends the contract (rescission)."""
+    status, steps = CS.ACTIVE, []
+    for stage, cutoff, effects in stages:
+        if stage.level <= level or due > cutoff:
+            continue
+        if status != CS.ACTIVE:
+            break
+        effect = effects.get(access)
+        if effect:
+            steps.append((stage, True, status, effect[0], access, effect[1]))
+            status, access = effect
+        else:
+            steps.append((stage, False, status, status, access, access))
+    return steps
+
+
+def _apply_policy(policy, stages: list[DunningStage], *, default: bool, today: date, now) -> dict[int, list[int]]:
+    """Bring every contract of the policy to the stage its oldest open due date calls
+    for, in one write per contract however many stages it crosses today, and record
+    each stage crossed (event, notice) as if the stages had run one after the other.
+
+    The contracts are read once, then written in chunks, each its own transaction (on
+    PostgreSQL outside a transaction, ``SWEEP_WORKERS`` chunks at once, each on its own
+    connection: chunks share no contract). Each UPDATE re-checks the state it was
+    computed from (status, stage, access, no trust release, policy, and still owing
+    since the last stage's day): under READ COMMITTED that check runs on the row a
+    concurrent payment or operator just committed, so such a contract is skipped —
+    never blocked after being paid — and read again. Returns, per stage level,
+    [access changes, stage records only]."""
     policy_sql, policy_params = _policy_sql(policy.pk, default)
+    table = connection.ops.quote_name(Contract._meta.db_table)
     ops = connection.ops
-    base = (f"status = %s AND oldest_open_due <= %s AND dunning_level < %s AND trust_release_until IS NULL "
-            f"AND {policy_sql}")
-    base_params = [CS.ACTIVE, ops.adapt_datefield_value(cutoff), stage.level, *policy_params]
-    table = ops.quote_name(Contract._meta.db_table)
+    plan = [(stage, today - timedelta(days=stage.days_after_due), EFFECTS[stage.action]) for stage in stages]
+    candidates = (f"SELECT id, dunning_level, access_status, oldest_open_due FROM {table} "
+                  f"WHERE status = %s AND oldest_open_due <= %s AND dunning_level < %s "
+                  f"AND trust_release_until IS NULL AND {policy_sql}")
+    candidate_params = [CS.ACTIVE, ops.adapt_datefield_value(plan[0][1]), stages[-1].level, *policy_params]
     stamp = ops.adapt_datetimefield_value(now)
-    detail = {"level": stage.level, "days_after_due": stage.days_after_due, "policy": policy.name,
-              "action": stage.action}
-    events: list[tuple] = []
-    changed_ids: list[int] = []
-    effects = EFFECTS[stage.action]
     with connection.cursor() as cursor:
-        for from_access, (to_status, to_access) in effects.items():
+        cursor.execute(candidates, candidate_params)
+        rows = sorted(cursor.fetchall())  # here, not in a sort that spills to disk at 100,000 rows
+
+    def apply(todo):
+        counts = {stage.level: [0, 0] for stage in stages}
+        for _attempt in range(3):
+            with transaction.atomic():
+                todo = _apply_chunk(table, policy, plan, todo, counts, now=now, stamp=stamp,
+                                    policy_sql=policy_sql, policy_params=policy_params)
+            if not todo:
+                break
+            ids_sql, ids_params = _ids_sql([row[0] for row in todo])
+            with connection.cursor() as cursor:  # moved meanwhile: read their state again
+                cursor.execute(f"{candidates} AND {ids_sql} ORDER BY id", candidate_params + ids_params)
+                todo = cursor.fetchall()
+        return counts
+
+    chunks = (rows[start:start + SWEEP_CHUNK] for start in range(0, len(rows), SWEEP_CHUNK))
+    parallel = SWEEP_WORKERS > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block
+    totals = {stage.level: [0, 0] for stage in stages}
+    for counts in (in_threads(apply, chunks, SWEEP_WORKERS) if parallel else map(apply, chunks)):
+        for level, (changed, level_only) in counts.items():
+            totals[level][0] += changed
+            totals[level][1] += level_only
+    return totals
+
+
+def _apply_chunk(table, policy, plan, rows, counts, *, now, stamp, policy_sql, policy_params) -> list:
+    """Write one chunk (see ``_apply_policy``); returns the rows skipped because they
+    changed since they were read."""
+    ops = connection.ops
+    cutoffs = {stage.level: cutoff for stage, cutoff, _ in plan}
+    groups: dict[tuple, list] = defaultdict(list)
+    plans = {}
+    for row in rows:
+        contract_id, level, access, due = row
+        due = due if isinstance(due, date) else date.fromisoformat(due)
+        steps = _steps(plan, level, access, due)
+        if not steps:
+            continue
+        last = steps[-1]
+        changes = sum(1 for step in steps if step[1])
+        # the state it was read in, the state it goes to, and the day the last stage needs
+        groups[(level, access, last[0].level, last[3], last[5], changes, cutoffs[last[0].level])].append(contract_id)
+        plans[contract_id] = (row, steps)
+    written = []
+    with connection.cursor() as cursor:
+        for (level, access, to_level, to_status, to_access, changes, cutoff), ids in groups.items():
             ended = ", ended_at = %s" if to_status != CS.ACTIVE else ""
-            params = [stage.level, to_status, to_access, stamp] + ([stamp] if ended else [])
+            ids_sql, ids_params = _ids_sql(ids)
             cursor.execute(
-                f"UPDATE {table} SET dunning_level = %s, status = %s, access_status = %s, version = version + 1, "
-                f"updated_at = %s{ended} WHERE {base} AND access_status = %s RETURNING id",
-                params + base_params + [from_access],
+                f"UPDATE {table} SET dunning_level = %s, status = %s, access_status = %s, "
+                f"version = version + %s, updated_at = %s{ended} "
+                f"WHERE {ids_sql} AND status = %s AND dunning_level = %s AND access_status = %s "
+                f"AND trust_release_until IS NULL AND oldest_open_due <= %s AND {policy_sql} "
+                f"RETURNING id, oldest_open_due",
+                [to_level, to_status, to_access, changes, stamp] + ([stamp] if ended else []) + ids_params
+                + [CS.ACTIVE, level, access, ops.adapt_datefield_value(cutoff), *policy_params],
             )
-            ids = [row[0] for row in cursor.fetchall()]
-            changed_ids += ids
-            action = Act.RESCIND if to_status == CS.NEGATIVADO else Act.DUNNING_STAGE
-            events += [(i, action, CS.ACTIVE, to_status, from_access, to_access) for i in ids]
-        keep = list(effects)
-        not_in = f" AND access_status NOT IN ({', '.join(['%s'] * len(keep))})" if keep else ""
-        cursor.execute(
-            f"UPDATE {table} SET dunning_level = %s, updated_at = %s WHERE {base}{not_in} "
-            f"RETURNING id, access_status, oldest_open_due",
-            [stage.level, stamp] + base_params + keep,
-        )
-        level_only = cursor.fetchall()
-    action = Act.DUNNING_NOTICE if stage.action == DunningAction.NOTICE else Act.DUNNING_STAGE
-    events += [(i, action, CS.ACTIVE, CS.ACTIVE, access, access) for i, access, _ in level_only]
-    _insert_events(events, detail, now)
-    if stage.action == DunningAction.NOTICE:
-        insert_returning(DunningNotice, ["contract", "level", "oldest_due", "created_at", "send_error"],
-                         [(i, stage.level, due, now, "") for i, _, due in level_only])
+            written += cursor.fetchall()
+    events: dict[int, list] = defaultdict(list)
+    notices, changed_ids = [], []
+    for contract_id, due in sorted(written):
+        due = due if isinstance(due, date) else date.fromisoformat(due)
+        row, steps = plans.pop(contract_id)
+        if any(step[1] for step in steps):
+            changed_ids.append(contract_id)
+        for stage, changed, from_status, to_status, from_access, to_access in steps:
+            counts[stage.level][0 if changed else 1] += 1
+            if changed:
+                action = Act.RESCIND if to_status == CS.NEGATIVADO else Act.DUNNING_STAGE
+            else:
+                action = Act.DUNNING_NOTICE if stage.action == DunningAction.NOTICE else Act.DUNNING_STAGE
+            events[stage.level].append((contract_id, action, from_status, to_status, from_access, to_access))
+            if stage.action == DunningAction.NOTICE and not changed:
+                notices.append((contract_id, stage.level, due, now, ""))
+    for stage, _, _ in plan:  # a stage's records together, in stage order (as stage-by-stage runs wrote them)
+        if events[stage.level]:
+            _insert_events(events[stage.level], {"level": stage.level, "days_after_due": stage.days_after_due,
+                                                 "policy": policy.name, "action": stage.action}, now)
+    if notices:
+        insert_returning(DunningNotice, ["contract", "level", "oldest_due", "created_at", "send_error"], notices,
+                         returning=())
     _announce(changed_ids)
-    return len(changed_ids), len(level_only)
+    return [row for row, _ in plans.values()]
 
 
 def _insert_events(events: list[tuple], detail: dict, now) -> None:
@@ -210,6 +306,7 @@ def _insert_events(events: list[tuple], detail: dict, now) -> None:
             ["contract", "action", "actor", "actor_label", "from_status", "to_status", "from_access_status",
              "to_access_status", "detail", "created_at"],
             [(r[0], r[1], None, *r[3:]) for r in rows[start:start + ID_CHUNK]],
+            returning=(),
         )
 
 
@@ -275,23 +372,11 @@ def trust_release(*, contract_id: int, days: int | None = None, actor=None, note
             f"(régua {policy.name}).",
             fields={}, status_code=422,
         )
-    if contract.status != CS.ACTIVE or contract.access_status not in DUNNING_BLOCKS:
-        raise InvalidTransition(
-            "trust_release_not_blocked",
-            "O desbloqueio de confiança vale para contratos ativos bloqueados pela régua de cobrança "
-            f"(FA ou CA). Situação atual: status {contract.status}, acesso {contract.access_status}.",
-        )
-    window_start = now - timedelta(days=policy.trust_release_period_days)
-    used = list(TrustRelease.objects.filter(contract=contract, starts_at__gte=window_start)
-                .order_by("starts_at").values_list("starts_at", flat=True))
-    if len(used) >= policy.trust_release_max_uses:
-        next_at = timezone.localtime(used[0] + timedelta(days=policy.trust_release_period_days))
-        raise InvalidTransition(
-            "trust_release_limit",
-            f"Limite de {policy.trust_release_max_uses} desbloqueio(s) de confiança a cada "
-            f"{policy.trust_release_period_days} dias atingido. Próximo possível em {next_at:%d/%m/%Y %H:%M}.",
-            extra={"next_available_at": next_at.isoformat()},
-        )
+    availability = trust_release_availability(contract, now=now, policy=policy)
+    if not availability.available:
+        extra = ({"next_available_at": availability.next_available_at.isoformat()}
+                 if availability.next_available_at else None)
+        raise InvalidTransition(availability.code, availability.reason, extra=extra)
     before = contract.access_status
     ends_at = now + timedelta(days=days)
     release = TrustRelease.objects.create(

@@ -23,6 +23,16 @@ CREDENTIALS_HELP = (
     "estão em GET /api/integrations/platforms; EXA: client_id e client_secret."
 )
 
+REQUIRES_CONSENT_HELP = (
+    "Exige consentimento do cliente: nenhum usuário SVA é criado na plataforma sem o aceite "
+    "registrado para o produto do contrato (POST /api/contracts/{id}/consents)."
+)
+
+RECONCILE_REMOVE_UNKNOWN_HELP = (
+    "Política da reconciliação (POST /api/integrations/{id}/reconcile): usuários no prefixo da "
+    "integração que o Agrega não conhece, ou que excluiu, são removidos da plataforma; falso: só relatados."
+)
+
 
 class CredentialFieldOut(Schema):
     name: str
@@ -43,6 +53,8 @@ class IntegrationOut(Schema):
     base_url: str
     prefix: str
     auto_create_users: bool
+    requires_consent: bool
+    reconcile_remove_unknown: bool
     active: bool
     timeout_seconds: float
     credentials_set: bool
@@ -71,6 +83,8 @@ class IntegrationCreateIn(Schema):
     base_url: str
     prefix: str
     auto_create_users: bool = False
+    requires_consent: bool = Field(False, description=REQUIRES_CONSENT_HELP)
+    reconcile_remove_unknown: bool = Field(False, description=RECONCILE_REMOVE_UNKNOWN_HELP)
     active: bool = True
     timeout_seconds: float = 10.0
     credentials: dict[str, str] = Field(..., description=CREDENTIALS_HELP)
@@ -82,6 +96,8 @@ class IntegrationUpdateIn(Schema):
     base_url: str | None = None
     prefix: str | None = None
     auto_create_users: bool | None = None
+    requires_consent: bool | None = Field(None, description=REQUIRES_CONSENT_HELP)
+    reconcile_remove_unknown: bool | None = Field(None, description=RECONCILE_REMOVE_UNKNOWN_HELP)
     active: bool | None = None
     timeout_seconds: float | None = None
     credentials: dict[str, str] | None = Field(

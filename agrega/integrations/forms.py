@@ -46,6 +46,16 @@ class IntegrationForm(BootstrapFormMixin, forms.Form):
         "em contrato ativo), o usuário SVA é criado com os dados cadastrais do cliente. "
         "Não: o operador cadastra o usuário SVA na aba SVA do contrato.",
     )
+    requires_consent = forms.BooleanField(
+        label="Exige consentimento do cliente", required=False, initial=False,
+        help_text="Marcado: nenhum usuário SVA é criado na plataforma sem o aceite do cliente "
+        "registrado no contrato (aba SVA > Consentimentos). Quem já existe não é afetado.",
+    )
+    reconcile_remove_unknown = forms.BooleanField(
+        label="Reconciliação remove usuários desconhecidos", required=False, initial=False,
+        help_text="Marcado: a reconciliação remove da plataforma os usuários do seu prefixo que o Agrega "
+        "não conhece ou já excluiu. Desmarcado: eles só aparecem no relatório.",
+    )
     active = forms.BooleanField(label="Ativa", required=False, initial=True)
     timeout_seconds = forms.FloatField(
         label="Tempo limite (segundos)", initial=10.0, required=False, localize=True,
@@ -89,6 +99,8 @@ class IntegrationForm(BootstrapFormMixin, forms.Form):
         data = {k: self.cleaned_data.get(k) for k in ("name", "platform", "base_url", "prefix")}
         data = {k: (v or "") for k, v in data.items()}
         data["auto_create_users"] = bool(self.cleaned_data.get("auto_create_users"))
+        data["requires_consent"] = bool(self.cleaned_data.get("requires_consent"))
+        data["reconcile_remove_unknown"] = bool(self.cleaned_data.get("reconcile_remove_unknown"))
         data["active"] = bool(self.cleaned_data.get("active"))
         timeout = self.cleaned_data.get("timeout_seconds")
         data["timeout_seconds"] = 10.0 if timeout is None else timeout

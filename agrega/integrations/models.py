@@ -20,6 +20,11 @@ class SvaIntegration(models.Model):
         "exige consentimento do cliente", default=False,
         help_text="Nenhum usuário SVA é criado sem o aceite do cliente registrado no produto do contrato.",
     )
+    reconcile_remove_unknown = models.BooleanField(
+        "reconciliação remove usuários desconhecidos", default=False,
+        help_text="Na reconciliação, usuários no seu prefixo que o Agrega não conhece (ou já excluiu) "
+        "são removidos da plataforma; desmarcado, são apenas relatados.",
+    )
     active = models.BooleanField("ativa", default=True)
     timeout_seconds = models.FloatField("tempo limite (s)", default=10.0)
     # Circuit breaker, shared by every worker through the database.

@@ -25,9 +25,11 @@ from .connectors.base import (
 )
 from .connectors.registry import build_connector, connector_class, platform_choices
 from .models import SvaIntegration
+from .signals import integration_changed
 
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-FIELDS = ("name", "platform", "base_url", "prefix", "auto_create_users", "active", "timeout_seconds")
+FIELDS = ("name", "platform", "base_url", "prefix", "auto_create_users", "requires_consent", "active",
+          "timeout_seconds", "reconcile_remove_unknown")
 
 
 def integration_config(integration: SvaIntegration) -> IntegrationConfig:
@@ -119,6 +121,9 @@ def integration_update(
     if cleaned is not None:
         changes["credentials"] = [None, "alteradas"]  # never the values
     record_change(instance=integration, action="update", actor=actor, changes=changes)
+    if changes:
+        # Listeners (sva) follow rule changes, e.g. requires_consent gates creation.
+        integration_changed.send(sender=SvaIntegration, integration=integration, changed=set(changes))
     return integration
 
 

@@ -81,6 +81,8 @@ class IntegrationEditView(_IntegrationFormView):
             "base_url": integration.base_url,
             "prefix": integration.prefix,
             "auto_create_users": "1" if integration.auto_create_users else "0",
+            "requires_consent": integration.requires_consent,
+            "reconcile_remove_unknown": integration.reconcile_remove_unknown,
             "active": integration.active,
             "timeout_seconds": integration.timeout_seconds,
         }

@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from agrega.core.admin_base import ReadOnlyAdmin
 
-from .models import SvaCall, SvaUser
+from .models import ReconciliationRun, SvaCall, SvaUser
 from .selectors import desired_for, sync_status
 
 
@@ -32,3 +32,9 @@ class SvaUserAdmin(ReadOnlyAdmin):
     @admin.display(description="sincronização")
     def sync(self, obj):
         return sync_status(obj)
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(ReadOnlyAdmin):
+    list_display = ("id", "integration", "status", "started_at", "finished_at")
+    list_filter = ("status", "integration")

@@ -77,6 +77,13 @@ class SvaUser(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     # True once a creation was sent: from then on a lookup settles unknown outcomes.
     creation_attempted = models.BooleanField(default=False)
+    # Customer notices (agrega.notices): the confirmed state the customer was last told
+    # about; the notices job writes a notice when confirmed_state moves away from it.
+    # db_default too, so rows loaded with COPY (bench/) get it.
+    notified_state = models.CharField(
+        "estado avisado ao cliente", max_length=10, choices=SvaState.choices,
+        default=SvaState.ABSENT, db_default=SvaState.ABSENT,
+    )
 
     class Meta:
         verbose_name = "usuário SVA"
@@ -124,3 +131,109 @@ class SvaCall(models.Model):
         verbose_name = "chamada à plataforma"
         verbose_name_plural = "linha do tempo"
         indexes = [models.Index(fields=["sva_user", "-id"], name="sva_call_timeline")]
+
+
+# -- Reconciliation (agrega/sva/reconcile.py) -------------------------------------------
+
+
+class ReconciliationStatus(models.TextChoices):
+    RUNNING = "running", "Em execução"
+    DONE = "done", "Concluída"
+    FAILED = "failed", "Falhou"
+    INTERRUPTED = "interrupted", "Interrompida"
+
+
+class ReconciliationKind(models.TextChoices):
+    MISSING_ON_PLATFORM = "missing_on_platform", "Ausente na plataforma"
+    STATE_DIFFERS = "state_differs", "Situação diferente"
+    DATA_DIFFERS = "data_differs", "Dados diferentes"
+    UNKNOWN_ON_PLATFORM = "unknown_on_platform", "Desconhecido no Agrega"
+    DELETED_HERE_PRESENT_THERE = "deleted_here_present_there", "Excluído no Agrega, presente na plataforma"
+
+
+class ReconciliationAction(models.TextChoices):
+    MARKED_FOR_SYNC = "marked_for_sync", "Marcado para sincronizar"
+    ALREADY_PENDING = "already_pending", "Já pendente de sincronização"
+    REMOVED = "removed", "Removido da plataforma"
+    REPORTED = "reported", "Apenas relatado"
+    REMOVE_FAILED = "remove_failed", "Falha ao remover"
+
+
+class ReconciliationRun(models.Model):
+    """One comparison of an integration's users on the platform with Agrega's.
+
+    The row is also the lock: at most one run per integration is ``running`` (partial
+    unique constraint) and it holds a lease that the run renews page by page, so a run
+    killed mid-way stops blocking the next one once its lease expires."""
+
+    integration = models.ForeignKey(
+        "integrations.SvaIntegration", on_delete=models.PROTECT, related_name="reconciliation_runs"
+    )
+    status = models.CharField(
+        "situação", max_length=12, choices=ReconciliationStatus.choices, default=ReconciliationStatus.RUNNING
+    )
+    runner = models.CharField("executado por", max_length=100)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False,
+    )
+    actor_label = models.CharField(max_length=150, blank=True)
+    remove_unknown = models.BooleanField("remove desconhecidos", default=False)
+    page_size = models.PositiveIntegerField(default=500)
+    started_at = models.DateTimeField("início", auto_now_add=True)
+    finished_at = models.DateTimeField("fim", null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField("contagens", default=dict, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = "reconciliação"
+        verbose_name_plural = "reconciliações"
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration"], condition=Q(status="running"), name="one_running_reconciliation",
+                violation_error_message="Já há uma reconciliação em execução para esta integração.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Reconciliação {self.pk} (integração {self.integration_id})"
+
+
+class ReconciliationItem(models.Model):
+    """One difference found by a run, and what the run did about it."""
+
+    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=64)
+    sva_user = models.ForeignKey(
+        SvaUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="reconciliation_items"
+    )
+    kind = models.CharField("diferença", max_length=30, choices=ReconciliationKind.choices)
+    action = models.CharField("ação", max_length=20, choices=ReconciliationAction.choices)
+    message = models.CharField("descrição", max_length=500, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "diferença da reconciliação"
+        verbose_name_plural = "diferenças da reconciliação"
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.external_id}"
+
+
+class ReconciliationSeen(models.Model):
+    """External ids a running reconciliation met on the platform, written page by page
+    so that "missing on the platform" is found by a query, not by a set in memory.
+    Deleted when the run ends."""
+
+    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="+", db_index=False)
+    external_id = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "external_id"], name="reconciliation_seen_unique"),
+        ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import F, Q, QuerySet
 
+from agrega.consent.selectors import consent_gate_problems
 from agrega.contracts.choices import AccessStatus, ContractStatus
 from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile
 
@@ -255,11 +256,19 @@ def sva_effects_of(contract, *, to_status: str, to_access_status: str) -> list[S
             continue
         customer = item.contract.customer
         problems = customer_registration_problems(customer)
+        gate = consent_gate_problems(  # consent gate (agrega.consent, sva/services.py)
+            integration=integration, contract_id=item.contract_id, product_id=item.product_id)
         if problems:
             effects.append(SvaEffect(
                 "pending",
                 f"{label}: o usuário SVA será criado automaticamente, mas ficará pendente até o "
                 "cadastro do cliente ser corrigido — " + "; ".join(p["message"] for p in problems),
+            ))
+        elif gate:
+            effects.append(SvaEffect(
+                "pending",
+                f"{label}: o usuário SVA será criado automaticamente, mas ficará pendente até o "
+                "consentimento do cliente ser registrado — " + gate[0]["message"],
             ))
         else:
             effects.append(SvaEffect(

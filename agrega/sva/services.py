@@ -8,13 +8,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from agrega.consent.selectors import CONSENT_PROBLEM_FIELD, consent_gate_problems
 from agrega.contracts.choices import ContractStatus, ProductKind
 from agrega.contracts.models import Contract, ContractProduct
 from agrega.core.audit import record_change
 from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile
 from agrega.core.errors import ApplicationError, Conflict, FieldError, FieldErrors, InvalidTransition, NotFound
 
-from .choices import SvaOrigin
+from .choices import SvaOrigin, SvaState
 from .models import SvaUser
 from .selectors import customer_registration_problems
 
@@ -24,6 +25,24 @@ LIVE = Q(deleted_at__isnull=True)
 def bump(queryset: QuerySet[SvaUser]) -> int:
     """Mark users as needing convergence (one UPDATE, however many rows)."""
     return queryset.update(version=F("version") + 1, next_attempt_at=None)
+
+
+# Consent gate (agrega.consent): when the product's integration requires consent and the
+# (contract, product) has no valid one, a user not yet created on the platform keeps the
+# problem {"field": "consent", "code": "consent_missing"} in registration_problems: the
+# controller keeps it (controller/engine.py) and does not create the user, and the
+# contract's SVA tab shows it. Recording consent re-checks (consent_changed → receivers).
+# A user already on the platform is never gated: revoking consent does not remove it.
+def _consent_gate(user: SvaUser) -> list[dict]:
+    if user.creation_attempted or user.confirmed_state != SvaState.ABSENT:
+        return []
+    return consent_gate_problems(integration=user.integration, contract_id=user.contract_id,
+                                 product_id=user.contract_product.product_id)
+
+
+def not_created_on_platform(queryset: QuerySet[SvaUser]) -> QuerySet[SvaUser]:
+    """The users the consent gate applies to (no creation sent to the platform yet)."""
+    return queryset.filter(creation_attempted=False, confirmed_state=SvaState.ABSENT)
 
 
 def _live_user_for(item: ContractProduct) -> SvaUser | None:
@@ -59,6 +78,8 @@ def sva_user_auto_create(*, contract_product: ContractProduct, actor=None) -> Sv
     if _live_user_for(contract_product) is not None:
         return None
     problems = customer_registration_problems(contract_product.contract.customer)
+    problems += consent_gate_problems(  # consent gate, see _consent_gate
+        integration=integration, contract_id=contract_product.contract_id, product_id=product.pk)
     return _insert(SvaUser(
         integration=integration,
         contract=contract_product.contract,
@@ -130,6 +151,17 @@ def sva_user_create(
     elif not item.product.sva_integration.active:
         errors.add("integration_id", "integration_inactive", "A integração SVA está inativa.")
     errors.raise_if_any()
+
+    # Consent gate (see _consent_gate): manual creation is refused instead of held.
+    for problem in consent_gate_problems(integration=item.product.sva_integration, contract_id=contract.pk,
+                                         product_id=item.product_id):
+        raise ApplicationError(
+            problem["code"],
+            problem["message"] + " Registre o consentimento na aba SVA do contrato (Consentimentos) "
+            "antes de criar o usuário.",
+            status_code=422,
+            fields={"contract_product_id": [FieldError(problem["code"], problem["message"])]},
+        )
 
     if use_customer_data:
         problems = customer_registration_problems(contract.customer)
@@ -203,9 +235,16 @@ def sva_user_request_sync(*, sva_user: SvaUser, actor=None) -> SvaUser:
 
 def sva_users_refresh_registration(*, queryset: QuerySet[SvaUser]) -> None:
     """Re-run the registration check for users that follow customer data (after the
-    customer's e-mail, phone or document changed) and mark them for convergence."""
-    for user in queryset.filter(LIVE, use_customer_data=True).select_related("contract__customer"):
-        problems = customer_registration_problems(user.contract.customer)
+    customer's e-mail, phone or document changed) and the consent gate (after a consent
+    was recorded or revoked, or the integration's rule changed), and mark them for
+    convergence. Each check keeps the other's problems."""
+    users = queryset.filter(LIVE).select_related("contract__customer", "integration", "contract_product")
+    for user in users:
+        if user.use_customer_data:
+            problems = customer_registration_problems(user.contract.customer)
+        else:  # own data: checked by the controller, keep what it found
+            problems = [p for p in user.registration_problems if p.get("field") != CONSENT_PROBLEM_FIELD]
+        problems += _consent_gate(user)
         if problems != user.registration_problems:
             SvaUser.objects.filter(pk=user.pk).update(registration_problems=problems)
     bump(queryset.filter(LIVE))

@@ -15,7 +15,42 @@ MENU = [
                 "children": [
                     {"label": "Clientes", "url_name": "customers:list", "capability": Capability.VIEW},
                     {"label": "Produtos", "url_name": "catalog:list", "capability": Capability.VIEW},
+                    {"label": "Planos de Venda", "url_name": "plans:list", "capability": Capability.VIEW},
                     {"label": "Contrato", "url_name": "contracts:list", "capability": Capability.VIEW},
+                ],
+            },
+            {
+                "label": "Operações em massa",
+                "children": [
+                    {"label": "Importação", "url_name": "imports:list", "capability": Capability.VIEW},
+                    {"label": "Campanhas SVA", "url_name": "campaigns:list", "capability": Capability.VIEW},
+                ],
+            },
+        ],
+    },
+    {
+        "label": "Financeiro",
+        "icon": "cash-coin",
+        "children": [
+            {
+                "label": "Financeiro",
+                "children": [
+                    {"label": "Títulos", "url_name": "billing:invoice_list", "capability": Capability.VIEW},
+                    {"label": "Importar pagamentos", "url_name": "billing:import", "capability": Capability.VIEW},
+                    {"label": "Faturamento", "url_name": "billing:runs", "capability": Capability.VIEW},
+                    {"label": "Receita SCM/SVA", "url_name": "taxes:revenue", "capability": Capability.VIEW},
+                ],
+            }
+        ],
+    },
+    {
+        "label": "Relatórios",
+        "icon": "clipboard-data",
+        "children": [
+            {
+                "label": "SVA",
+                "children": [
+                    {"label": "SVA sem consentimento", "url_name": "consent:report", "capability": Capability.VIEW},
                 ],
             }
         ],
@@ -29,6 +64,13 @@ MENU = [
                 "children": [
                     {"label": "Integrações SVA", "url_name": "integrations:list",
                      "capability": Capability.VIEW},
+                ],
+            },
+            {
+                "label": "Cobrança e tributos",
+                "children": [
+                    {"label": "Régua de cobrança", "url_name": "dunning:list", "capability": Capability.VIEW},
+                    {"label": "Tributos (SCM/SVA)", "url_name": "taxes:rates", "capability": Capability.VIEW},
                 ],
             }
         ],

@@ -1,7 +1,7 @@
 """The monthly billing run: one título per contract and period, lines per product,
 pro rata for a partial first month, due on the billing day, idempotent."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest

@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from agrega.billing.models import Invoice
 from agrega.billing.services import billing_run, invoice_cancel, payment_register
 from agrega.contracts.choices import AccessStatus as AS
 from agrega.contracts.choices import ContractStatus as CS

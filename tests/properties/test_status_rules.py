@@ -43,6 +43,8 @@ def test_any_sequence_of_events_gives_the_rules_table_state(integration, make_pr
     # fixtures run once for all examples: one product (one package per integration)
     product = Product.objects.filter(sva_integration=integration).first() or make_product(integration)
     contract = make_contract()
+    # the customer owes an overdue título, so rescission for debt is possible
+    type(contract).objects.filter(pk=contract.pk).update(oldest_open_due="2020-01-10")
     item = contract_add_product(contract=contract, product_id=product.pk)
     status, access, removed, deleted, ever_active = "P", "AA", False, False, False
     for event in events:
@@ -79,3 +81,16 @@ def test_any_sequence_of_events_gives_the_rules_table_state(integration, make_pr
             gone = user.deleted_at is not None
             assert desired_for(user).state == expected_sva_state(status, access, removed, gone or deleted), (
                 events, status, access)
+
+
+@pytest.mark.django_db
+def test_rescission_needs_an_overdue_titulo(make_contract):
+    from agrega.contracts.services import contract_activate
+
+    contract = make_contract()
+    contract_activate(contract=contract)
+    with pytest.raises(ApplicationError) as exc:
+        contract_transition(contract=contract, action="rescind")
+    assert exc.value.code == "rescind_without_debt"
+    contract.refresh_from_db()
+    assert (contract.status, contract.access_status) == ("A", "A")

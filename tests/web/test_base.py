@@ -2,7 +2,6 @@
 
 import re
 
-import pytest
 
 
 def test_login_menu_and_logout(make_user, login, page, screenshot):

@@ -171,5 +171,5 @@ def test_sva_user_detail_page_loads_timeline(admin_page, make_integration, make_
     page.locator("#sva").get_by_role("link", name="EXA Detalhe").click()
     assert page.get_by_role("heading", name=re.compile(f"Usuário SVA {user.pk}")).is_visible()
     page.get_by_role("table", name="Linha do tempo").wait_for()
-    assert page.get_by_text(f"ID contrato").is_visible()
+    assert page.get_by_text("ID contrato").is_visible()
     screenshot("sva-usuario-detalhe")

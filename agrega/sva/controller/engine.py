@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from agrega.consent.selectors import CONSENT_PROBLEM_FIELD
 from agrega.integrations.connectors.base import (
     CallRecord,
     Connector,
@@ -117,7 +118,9 @@ def converge(connector: Connector, item: WorkItem, outcome: Outcome) -> None:
             outcome.registration_problems = registration_check(
                 {"email": desired.email, "phone": desired.phone, "document": desired.document},
                 from_customer=item.use_customer_data,
-            )
+            ) + [  # the consent gate is set and cleared by the services only (sva/services.py)
+                p for p in item.registration_problems if p.get("field") == CONSENT_PROBLEM_FIELD
+            ]
         return outcome.registration_problems
 
     want = RemoteStatus.ACTIVE if desired.state == SvaState.ACTIVE else RemoteStatus.BLOCKED

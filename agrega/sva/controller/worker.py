@@ -8,6 +8,7 @@ worker's claims simply expire.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -25,12 +26,13 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Subquery
 from django.utils import timezone
 
 from agrega.integrations.connectors.base import CallRecord, Connector, ConnectorError, ErrorKind
 from agrega.integrations.models import SvaIntegration
 from agrega.integrations.services import connector_for
+from agrega.sva.choices import SvaState
 from agrega.sva.models import SvaCall, SvaUser
 from agrega.sva.selectors import derive_desired
 
@@ -71,6 +73,7 @@ class CircuitBreaker:
         self._open_until: dict[int, float] = {}
         self._failures: dict[int, int] = {}
         self._probe_in_flight: set[int] = set()
+        self._probe_owner: dict[int, int] = {}  # integration -> thread holding the probe
         self._pause_until: dict[int, float] = {}
 
     def load(self, integration: SvaIntegration) -> None:
@@ -91,7 +94,19 @@ class CircuitBreaker:
             if integration_id in self._probe_in_flight:
                 return now + 1.0
             self._probe_in_flight.add(integration_id)
+            self._probe_owner[integration_id] = threading.get_ident()
             return None
+
+    def release_probe(self, integration_id: int) -> None:
+        """Give back the half-open slot this thread holds without judging the platform,
+        when its user needed no platform call (e.g. a block then a release before the
+        worker got to it). Without this the slot stayed taken for good and every later
+        user of the integration was deferred forever: the worker made no more calls to
+        a platform that had recovered (found by tests/faults, platform down)."""
+        with self._lock:
+            if self._probe_owner.get(integration_id) == threading.get_ident():
+                self._probe_in_flight.discard(integration_id)
+                del self._probe_owner[integration_id]
 
     def pause_for_rate_limit(self, integration_id: int, seconds: float) -> None:
         with self._lock:
@@ -112,6 +127,7 @@ class CircuitBreaker:
         """Returns (consecutive failures, open-until epoch or None) after this result."""
         with self._lock:
             self._probe_in_flight.discard(integration_id)
+            self._probe_owner.pop(integration_id, None)
             if success:
                 self._failures[integration_id] = 0
                 self._open_until.pop(integration_id, None)
@@ -217,10 +233,17 @@ class SvaWorker:
         # One statement (so one round-trip, in autocommit): lease the rows and return them.
         # On PostgreSQL the subquery locks with SKIP LOCKED, so workers never wait for
         # each other; SQLite serialises writers anyway.
-        sql = (f"UPDATE {table} SET claimed_until = %s, claimed_by = %s "
+        # A row still holding an (expired) lease was never written back: its worker died
+        # or lost its database connection after calls the platform may have applied. What
+        # it last recorded is then not to be trusted: mark the state unknown, so that the
+        # engine looks the user up first. Trusted, a block applied by a killed worker and
+        # then released by an operator was never undone (found by tests/faults).
+        sql = (f"UPDATE {table} SET claimed_until = %s, claimed_by = %s, confirmed_state = "
+               f"CASE WHEN claimed_until IS NULL THEN confirmed_state ELSE %s END "
                f"WHERE id IN (SELECT id FROM ({subquery}) AS claim) RETURNING id")
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, [connection.ops.adapt_datetimefield_value(lease), self.worker_id, *params])
+            cursor.execute(sql, [connection.ops.adapt_datetimefield_value(lease), self.worker_id,
+                                 SvaState.UNKNOWN.value, *params])
             ids = [row[0] for row in cursor.fetchall()]
         if not ids:
             return []
@@ -284,6 +307,8 @@ class SvaWorker:
                 "error": outcome.error if down else None,
                 "at": time.time(),
             }
+        else:
+            self.breaker.release_probe(item.integration_id)
         return outcome
 
     # -- writing outcomes ------------------------------------------------------------
@@ -352,14 +377,20 @@ class SvaWorker:
             )
 
     @staticmethod
+    @contextlib.contextmanager
     def _server_cursor():
         """A psycopg cursor with server-side binding on Django's own connection (same
         transaction). Django's default client-side binding quotes every parameter in
-        Python, which costs the main thread milliseconds per batch (bench/README.md)."""
+        Python, which costs the main thread milliseconds per batch (bench/README.md).
+
+        Its errors are psycopg's own, so they are wrapped as Django's (``DatabaseError``,
+        which the loop survives): unwrapped, a connection dropped while a batch was being
+        written killed the worker process (found by tests/faults)."""
         import psycopg
 
         connection.ensure_connection()
-        return psycopg.Cursor(connection.connection)
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+            yield cursor
 
     _CALL_COLUMNS = (
         ("sva_user_id", "bigint"), ("created_at", "timestamptz"), ("operation", "text"),
@@ -463,9 +494,12 @@ class SvaWorker:
                 last_attempt_at=now, last_success_at=now,
             )
             if outcome.registration_problems:
-                fields.update(last_error_code="registration_incomplete", last_error_message=(
-                    "Cadastro incompleto: " + "; ".join(p["message"] for p in outcome.registration_problems)
-                )[:500])
+                # waiting for the customer's data or consent: nothing was sent to the platform
+                only_consent = all(p.get("field") == "consent" for p in outcome.registration_problems)
+                code, label = (("consent_missing", "Aguardando consentimento: ") if only_consent
+                               else ("registration_incomplete", "Cadastro incompleto: "))
+                fields.update(last_error_code=code, last_error_message=(
+                    label + "; ".join(p["message"] for p in outcome.registration_problems))[:500])
             else:
                 fields.update(last_error_code="", last_error_message="")
             if "confirmed_state" in outcome.confirmed:
@@ -475,7 +509,7 @@ class SvaWorker:
             error = outcome.error
             fields.update(last_attempt_at=now, last_error_code=error.code[:64],
                           last_error_message=error.message[:500])
-            if error.kind in PARK_KINDS:
+            if error.kind in PARK_KINDS and not self._conflict_may_clear(item, error, now):
                 # Retrying cannot help; wait for a change of data (it bumps version).
                 fields.update(synced_version=item.version, next_attempt_at=None, failures=F("failures") + 1)
             else:
@@ -485,6 +519,28 @@ class SvaWorker:
             self.stats.failed += 1
         # Only the claim holder writes: a claim that expired belongs to another worker now.
         SvaUser.objects.filter(pk=item.id, claimed_by=self.worker_id).update(**fields)
+
+    @staticmethod
+    def _conflict_may_clear(item: WorkItem, error: ConnectorError, now) -> bool:
+        """Whether a duplicate e-mail may be held by this customer's own SVA user being
+        removed from the same platform (a product swapped for another, or removed and
+        added again): its deletion is still pending, or was confirmed so recently (within
+        a lease) that this call may have reached the platform before it. Then retry with
+        backoff instead of parking: parked, the new user waited for a change of data that
+        never came and was never created (found by tests/faults)."""
+        if error.code != "duplicate_email":
+            return False
+        customer = SvaUser.objects.filter(pk=item.id).values("contract__customer_id")[:1]
+        return (
+            SvaUser.objects.filter(
+                integration_id=item.integration_id, deleted_at__isnull=False,
+                contract__customer_id=Subquery(customer),
+            )
+            .exclude(pk=item.id)
+            .filter(Q(version__gt=F("synced_version"))
+                    | Q(last_success_at__gte=now - timedelta(seconds=_conf("LEASE_SECONDS"))))
+            .exists()
+        )
 
     def _write_integration_health(self, now) -> None:
         """Persist the breaker for the interface and other workers, only when it changed

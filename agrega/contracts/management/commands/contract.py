@@ -25,6 +25,7 @@ from agrega.core.management.base import (
     positive_int,
     table,
 )
+from agrega.plans.services import contract_create_from_plan
 
 # The CLI is an entry point over every app, so it may read the SVA users of a contract.
 from agrega.sva.management.commands.sva_user import sva_user_rows, sva_user_summary
@@ -207,6 +208,10 @@ class Command(AgregaCommand):
             help="dia de vencimento, 1 a 31 (padrão 10)",
         )
         create.add_argument("--description", default="", metavar="TEXTO", help="descrição")
+        create.add_argument(
+            "--plan", dest="plan_id", type=int, metavar="ID",
+            help="plano de venda: inclui os produtos do plano, nos valores do plano (`agrega plan list`)",
+        )
         self.add_actor(create)
 
         show = self.subcommand(
@@ -297,7 +302,14 @@ class Command(AgregaCommand):
         data = contract_data(contract)
         self.emit(data, lambda: ([title] if title else []) + contract_lines(contract, data))
 
-    def cmd_create(self, *, customer_id, billing_day=10, description="", as_user=None, **options):
+    def cmd_create(self, *, customer_id, billing_day=10, description="", plan_id=None, as_user=None, **options):
+        if plan_id is not None:  # Plano de venda (agrega.plans)
+            contract = contract_create_from_plan(
+                customer_id=customer_id, plan_id=plan_id, billing_day=billing_day,
+                description=description, actor=self.actor(as_user),
+            )
+            self._emit_contract(contract, f"Contrato {contract.pk} criado com o plano de venda {plan_id}.")
+            return
         contract = contract_create(
             customer_id=customer_id,
             billing_day=billing_day,

@@ -1,0 +1,75 @@
+"""Forms of the Financeiro pages. They only shape input; the services hold the rules and
+their ``ApplicationError`` is shown next to the fields it names."""
+
+from __future__ import annotations
+
+from django import forms
+
+from agrega.web.views import BootstrapFormMixin
+
+from .models import InvoiceStatus
+
+OVERDUE_CHOICES = [("", "Todos"), ("sim", "Só vencidos"), ("nao", "Não vencidos")]
+
+
+class InvoiceFilterForm(BootstrapFormMixin, forms.Form):
+    status = forms.ChoiceField(label="Situação", required=False,
+                               choices=[("", "Todas")] + list(InvoiceStatus.choices))
+    period = forms.CharField(label="Competência", required=False, max_length=7,
+                             widget=forms.TextInput(attrs={"type": "month", "placeholder": "AAAA-MM"}))
+    overdue = forms.ChoiceField(label="Vencidos", required=False, choices=OVERDUE_CHOICES)
+    q = forms.CharField(label="Cliente (nome, CPF/CNPJ) ou nº do contrato", required=False, max_length=200)
+    contract = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    cursor = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+    def clean_period(self):
+        from agrega.core.errors import ApplicationError
+
+        from .services import parse_period
+
+        value = self.cleaned_data["period"].strip()
+        if not value:
+            return None
+        try:
+            return parse_period(value)
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message) from None
+
+
+class PaymentForm(BootstrapFormMixin, forms.Form):
+    amount = forms.CharField(label="Valor pago (R$)", max_length=20,
+                             widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "109,90"}))
+    paid_on = forms.DateField(label="Data do pagamento", required=False,
+                              input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+                              widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                              help_text="Vazio: hoje.")
+    external_id = forms.CharField(label="Id do pagamento (opcional)", required=False, max_length=120,
+                                  help_text="Comprovante, PIX ou boleto: com ele, a mesma baixa nunca é "
+                                            "aplicada duas vezes.")
+    note = forms.CharField(label="Observação (opcional)", required=False, max_length=250)
+
+
+class CancelForm(BootstrapFormMixin, forms.Form):
+    reason = forms.CharField(label="Motivo do cancelamento", max_length=200,
+                             error_messages={"required": "Informe o motivo do cancelamento."})
+
+
+class PaymentImportForm(BootstrapFormMixin, forms.Form):
+    file = forms.FileField(label="Arquivo CSV", error_messages={"required": "Escolha o arquivo de pagamentos."})
+    provider = forms.CharField(label="Origem (banco ou cobrador)", max_length=60,
+                               error_messages={"required": "Informe a origem dos pagamentos."},
+                               help_text="O id de pagamento é único por origem: o mesmo arquivo importado "
+                                         "duas vezes não paga duas vezes.")
+
+
+class BillingRunForm(BootstrapFormMixin, forms.Form):
+    period = forms.CharField(label="Competência", max_length=7,
+                             widget=forms.TextInput(attrs={"type": "month", "placeholder": "AAAA-MM"}),
+                             error_messages={"required": "Informe a competência (AAAA-MM)."})
+
+
+class TrustReleaseForm(BootstrapFormMixin, forms.Form):
+    days = forms.IntegerField(label="Dias", min_value=1, required=False,
+                              error_messages={"min_value": "Pelo menos 1 dia."})
+    note = forms.CharField(label="Observação", required=False, max_length=250,
+                           widget=forms.Textarea(attrs={"rows": 2}))

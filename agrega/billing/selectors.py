@@ -1,0 +1,134 @@
+"""Reads for billing: títulos (filtered, keyset-friendly), one título with its lines and
+payments, billing runs, payment imports, and the billing summary of a contract (what its
+Financeiro tab and ``GET /api/contracts/{id}/billing`` show)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.utils import timezone
+
+from agrega.contracts.models import Contract
+from agrega.core.br import digits
+from agrega.dunning.selectors import TrustReleaseAvailability, trust_release_availability  # noqa: F401
+
+from .models import ZERO, BillingRun, Invoice, InvoiceStatus, Payment, PaymentImport
+from .services import contract_credit_balance
+
+
+def invoice_list(
+    *,
+    contract_id: int | None = None,
+    customer_id: int | None = None,
+    status: str | None = None,
+    period: date | None = None,
+    overdue: bool | None = None,
+    customer_q: str | None = None,
+    today: date | None = None,
+) -> QuerySet[Invoice]:
+    """``overdue``: True → open and past due; False → everything else. ``customer_q``
+    matches the customer's name, CPF/CNPJ digits, or a contract number."""
+    qs = Invoice.objects.select_related("customer")
+    if contract_id is not None:
+        qs = qs.filter(contract_id=contract_id)
+    if customer_id is not None:
+        qs = qs.filter(customer_id=customer_id)
+    if status:
+        qs = qs.filter(status=status)
+    if period is not None:
+        qs = qs.filter(period=period)
+    if overdue is not None:
+        late = Q(status=InvoiceStatus.OPEN, due_date__lt=today or timezone.localdate())
+        qs = qs.filter(late) if overdue else qs.exclude(late)
+    customer_q = (customer_q or "").strip()
+    if customer_q:
+        number = digits(customer_q)
+        match = Q(customer__name__icontains=customer_q)
+        if number:
+            match |= Q(customer__document__contains=number)
+        if customer_q.isdigit():
+            match |= Q(contract_id=int(customer_q))
+        qs = qs.filter(match)
+    return qs.order_by("id")
+
+
+def invoice_get(pk: int) -> Invoice | None:
+    return (
+        Invoice.objects.select_related("customer", "contract")
+        .prefetch_related("lines", Prefetch("payments", queryset=Payment.objects.order_by("id")))
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def is_overdue(invoice: Invoice, today: date | None = None) -> bool:
+    return invoice.status == InvoiceStatus.OPEN and invoice.due_date < (today or timezone.localdate())
+
+
+def billing_run_list() -> QuerySet[BillingRun]:
+    return BillingRun.objects.order_by("id")
+
+
+def payment_import_list() -> QuerySet[PaymentImport]:
+    return PaymentImport.objects.order_by("id")
+
+
+def payment_import_get(pk: int) -> PaymentImport | None:
+    return PaymentImport.objects.filter(pk=pk).first()
+
+
+# ---------------------------------------------------------------- a contract's billing
+
+@dataclass(frozen=True)
+class ContractBilling:
+    contract: Contract
+    open_balance: Decimal
+    open_invoices: int
+    overdue_balance: Decimal
+    oldest_open_due: date | None
+    credit_balance: Decimal
+    dunning_level: int
+    dunning_stage: str  # "2 — Suspensão parcial (FA), 16 dias após o vencimento" or "Em dia"
+    dunning_policy: str
+    trust_release_until: datetime | None
+    trust: TrustReleaseAvailability
+
+
+def contract_billing(contract: Contract, *, today: date | None = None) -> ContractBilling:
+    from agrega.dunning.models import DunningStage
+    from agrega.dunning.services import policy_for
+
+    today = today or timezone.localdate()
+    sums = Invoice.objects.filter(contract=contract, status=InvoiceStatus.OPEN).aggregate(
+        owed=Sum("amount"), paid=Sum("paid_amount"), n=Count("id"),
+        late_owed=Sum("amount", filter=Q(due_date__lt=today)),
+        late_paid=Sum("paid_amount", filter=Q(due_date__lt=today)),
+    )
+    policy = policy_for(contract)
+    stage_text = "Em dia (nenhuma etapa aplicada)"
+    if contract.dunning_level:
+        stage = DunningStage.objects.filter(policy=policy, level=contract.dunning_level).first()
+        stage_text = (
+            f"{stage.level} — {stage.get_action_display()}, {stage.days_after_due} dia(s) após o vencimento"
+            if stage else f"etapa {contract.dunning_level}"
+        )
+    return ContractBilling(
+        contract=contract,
+        open_balance=(sums["owed"] or ZERO) - (sums["paid"] or ZERO),
+        open_invoices=sums["n"] or 0,
+        overdue_balance=(sums["late_owed"] or ZERO) - (sums["late_paid"] or ZERO),
+        oldest_open_due=contract.oldest_open_due,
+        credit_balance=contract_credit_balance(contract.pk),
+        dunning_level=contract.dunning_level,
+        dunning_stage=stage_text,
+        dunning_policy=policy.name,
+        trust_release_until=contract.trust_release_until,
+        trust=trust_release_availability(contract, policy=policy),
+    )
+
+
+def contract_for_billing(pk: int) -> Contract | None:
+    return Contract.objects.select_related("customer", "dunning_policy").filter(pk=pk).first()

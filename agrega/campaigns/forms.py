@@ -1,0 +1,54 @@
+"""The form of a new campaign: the SVA product, the filters that choose the contracts,
+the rate."""
+
+from __future__ import annotations
+
+from django import forms
+
+from agrega.catalog.models import Product
+from agrega.contracts.choices import AccessStatus, ContractStatus
+from agrega.contracts.forms import coded_choices
+from agrega.plans.models import SalesPlan
+from agrega.web.views import BootstrapFormMixin
+
+from .models import DEFAULT_RATE_PER_SECOND
+
+
+class ProductChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.name} — {obj.sva_package_code}" if obj.sva_package_code else obj.name
+
+
+class CampaignForm(BootstrapFormMixin, forms.Form):
+    name = forms.CharField(label="Nome da campanha", max_length=120)
+    product = ProductChoice(
+        label="Produto SVA a incluir", empty_label="— escolha —",
+        queryset=Product.objects.filter(sva_integration__isnull=False, active=True).order_by("name"),
+        error_messages={"required": "Escolha o produto SVA."},
+    )
+    sales_plan = forms.ModelChoiceField(label="Plano de venda", required=False, empty_label="Todos",
+                                        queryset=SalesPlan.objects.order_by("name"))
+    city = forms.CharField(label="Cidade do cliente", required=False, max_length=100)
+    status = forms.ChoiceField(label="Status do contrato", required=False, choices=coded_choices(ContractStatus.choices))
+    access_status = forms.ChoiceField(label="Status de acesso", required=False,
+                                      choices=coded_choices(AccessStatus.choices))
+    has_product = ProductChoice(label="Contratos que TÊM o produto", required=False, empty_label="—",
+                                queryset=Product.objects.order_by("name"))
+    lacks_product = ProductChoice(label="Contratos que NÃO TÊM o produto", required=False, empty_label="—",
+                                  queryset=Product.objects.order_by("name"))
+    rate_per_second = forms.DecimalField(
+        label="Ritmo (contratos por segundo)", initial=DEFAULT_RATE_PER_SECOND, min_value=0.01, max_value=100,
+        decimal_places=2, localize=True,
+        help_text="Limita quantos usuários SVA são criados por segundo, para não inundar a fila do worker nem a plataforma.",
+    )
+
+    def filters(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "sales_plan_id": data["sales_plan"].pk if data.get("sales_plan") else None,
+            "city": data.get("city") or None,
+            "status": data.get("status") or None,
+            "access_status": data.get("access_status") or None,
+            "has_product_id": data["has_product"].pk if data.get("has_product") else None,
+            "lacks_product_id": data["lacks_product"].pk if data.get("lacks_product") else None,
+        }

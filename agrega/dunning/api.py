@@ -1,0 +1,153 @@
+"""/api/dunning/policies (the réguas: CONFIGURE to change) and /api/dunning-sweeps
+(apply the régua now: OPERATE). Two first path segments, because the API authorizes a
+write by its first segment (agrega.core.api.WRITE_CAPABILITY)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from django.http import HttpRequest
+from ninja import Router, Schema, Status
+
+from agrega.core.api import ErrorOut
+
+from . import config
+from .models import DunningAction
+
+router = Router(tags=["Régua de cobrança"])
+sweeps_router = Router(tags=["Régua de cobrança"])
+
+WRITE_ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+ACTIONS_DOC = ", ".join(f"`{value}` ({label})" for value, label in DunningAction.choices)
+
+
+class StageOut(Schema):
+    level: int
+    days_after_due: int
+    action: str
+    action_display: str
+
+    @staticmethod
+    def resolve_action_display(obj) -> str:
+        return obj.get_action_display()
+
+
+class PolicyOut(Schema):
+    id: int
+    name: str
+    preset: str
+    is_default: bool
+    trust_release_days: int
+    trust_release_max_uses: int
+    trust_release_period_days: int
+    contracts_count: int
+    stages: list[StageOut]
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_stages(obj):
+        return list(obj.stages.all())
+
+    @staticmethod
+    def resolve_contracts_count(obj) -> int:
+        return getattr(obj, "contracts_count", 0)
+
+
+class ActionOut(Schema):
+    value: str
+    label: str
+
+
+class PolicyCreateIn(Schema):
+    preset: str
+    name: str | None = None
+    make_default: bool = False
+    block_after_days: int | None = None
+
+
+class StageIn(Schema):
+    days_after_due: int
+    action: str
+
+
+class StagesIn(Schema):
+    stages: list[StageIn]
+
+
+class PolicyPatchIn(Schema):
+    name: str | None = None
+    is_default: bool | None = None
+    trust_release_days: int | None = None
+    trust_release_max_uses: int | None = None
+    trust_release_period_days: int | None = None
+
+
+class SweepIn(Schema):
+    today: date | None = None
+
+
+class SweepOut(Schema):
+    today: date
+    released: int
+    trust_expired: int
+    by_stage: dict[str, int]
+    access_changed: int
+    notices: int
+
+
+@router.get("/policies", response={200: list[PolicyOut], 401: ErrorOut}, summary="Listar réguas de cobrança",
+            description="A padrão primeiro. `contracts_count`: contratos que escolheram esta régua (os demais "
+                        "seguem a padrão).")
+def policy_list(request: HttpRequest):
+    return list(config.policy_list())
+
+
+@router.get("/actions", response={200: list[ActionOut], 401: ErrorOut}, summary="Ações possíveis numa etapa")
+def action_list(request: HttpRequest):
+    return [{"value": v, "label": label} for v, label in DunningAction.choices]
+
+
+@router.post(
+    "/policies", response={201: PolicyOut, **WRITE_ERRORS}, summary="Criar régua a partir de um modelo",
+    description="`preset`: `anatel` (aviso, suspensão parcial em 15 dias, total em mais 30, rescisão em mais "
+                "30 — RGC) ou `simples` (bloqueio CA após `block_after_days` dias, 15 se omitido). "
+                "`make_default`: passa a ser a régua padrão.",
+)
+def policy_create(request: HttpRequest, payload: PolicyCreateIn):
+    return Status(201, config.policy_create(**payload.dict(), actor=request.user))
+
+
+@router.get("/policies/{policy_id}", response={200: PolicyOut, 401: ErrorOut, 404: ErrorOut},
+            summary="Consultar régua")
+def policy_detail(request: HttpRequest, policy_id: int):
+    return config.policy_get(policy_id)
+
+
+@router.put(
+    "/policies/{policy_id}/stages", response={200: PolicyOut, **WRITE_ERRORS}, summary="Substituir etapas",
+    description="Lista completa, em ordem: os dias após o vencimento crescem de uma etapa para a seguinte "
+                f"(1 a 3650). Ações: {ACTIONS_DOC}.",
+)
+def policy_stages(request: HttpRequest, policy_id: int, payload: StagesIn):
+    stages = [s.dict() for s in payload.stages]
+    return config.policy_replace_stages(policy_id=policy_id, stages=stages, actor=request.user)
+
+
+@router.patch(
+    "/policies/{policy_id}", response={200: PolicyOut, **WRITE_ERRORS}, summary="Alterar régua",
+    description="Nome, limites do desbloqueio de confiança (dias 1–30, usos 0–30 por período de 1–365 dias) "
+                "e `is_default: true` para torná-la a padrão (a padrão não é desmarcada: marque outra).",
+)
+def policy_patch(request: HttpRequest, policy_id: int, payload: PolicyPatchIn):
+    return config.policy_update(policy_id=policy_id, actor=request.user, **payload.dict(exclude_unset=True))
+
+
+@sweeps_router.post(
+    "", response={200: SweepOut, **WRITE_ERRORS}, summary="Aplicar a régua de cobrança agora",
+    description="Expira desbloqueios de confiança, libera quem não deve nada vencido e aplica cada etapa. "
+                "`today` (opcional, AAAA-MM-DD): não pode ser futura nem anterior a uma execução manual já feita.",
+)
+def sweep(request: HttpRequest, payload: SweepIn | None = None):
+    today = payload.today if payload is not None else None
+    return config.sweep_run(today=today, actor=request.user).as_dict()

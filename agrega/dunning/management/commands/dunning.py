@@ -1,0 +1,149 @@
+"""``agrega dunning …``: a régua de cobrança.
+
+    agrega dunning policies
+    agrega dunning preset anatel --default
+    agrega dunning preset simples --days 20 --name "Bloqueio em 20 dias"
+    agrega dunning stages 3 --stage 5:notice --stage 20:block_automatic
+    agrega dunning update 3 --trust-days 5 --trust-uses 2 --trust-period 60 --default
+    agrega dunning sweep [--date AAAA-MM-DD]
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+
+from agrega.core.management.base import AgregaCommand, key_values, positive_int, table
+from agrega.dunning import config
+from agrega.dunning.models import DunningAction, DunningPolicy
+
+
+def policy_data(policy: DunningPolicy) -> dict:
+    return {
+        "id": policy.pk, "name": policy.name, "preset": policy.preset, "is_default": policy.is_default,
+        "trust_release_days": policy.trust_release_days, "trust_release_max_uses": policy.trust_release_max_uses,
+        "trust_release_period_days": policy.trust_release_period_days,
+        "contracts_count": getattr(policy, "contracts_count", 0),
+        "stages": [{"level": s.level, "days_after_due": s.days_after_due, "action": s.action,
+                    "action_display": s.get_action_display()} for s in policy.stages.all()],
+    }
+
+
+def policy_lines(data: dict) -> list[str]:
+    lines = [f"Régua {data['id']} — {data['name']}{' (padrão)' if data['is_default'] else ''}",
+             *key_values([
+                 ("Modelo", data["preset"] or "personalizada"),
+                 ("Desbloqueio de confiança", (f"até {data['trust_release_days']} dia(s), "
+                                               f"{data['trust_release_max_uses']} uso(s) a cada "
+                                               f"{data['trust_release_period_days']} dias")),
+                 ("Contratos que a escolheram", data["contracts_count"]),
+             ])]
+    rows = [(s["level"], f"{s['days_after_due']} dia(s) após o vencimento", s["action_display"], s["action"])
+            for s in data["stages"]]
+    lines += ["  " + line for line in table(("Etapa", "Quando", "Ação", "Código"), rows)]
+    return lines
+
+
+def stage_arg(text: str) -> dict:
+    """``16:partial_suspension`` → {days_after_due: 16, action: partial_suspension}."""
+    days, sep, action = text.partition(":")
+    if not sep or not days.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"etapa inválida: {text!r} (use DIAS:AÇÃO, ex.: 16:partial_suspension)")
+    return {"days_after_due": int(days), "action": action.strip()}
+
+
+def date_arg(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"data inválida: {text!r} (use AAAA-MM-DD)") from None
+
+
+def sweep_lines(data: dict) -> list[str]:
+    lines = [f"Régua aplicada em {date.fromisoformat(data['today']):%d/%m/%Y}.",
+             *key_values([
+                 ("Liberados (nada vencido)", data["released"]),
+                 ("Desbloqueios de confiança expirados", data["trust_expired"]),
+                 ("Acessos alterados", data["access_changed"]),
+                 ("Avisos de débito", data["notices"]),
+             ])]
+    if data["by_stage"]:
+        lines.append("Por etapa:")
+        lines += [f"  {name}: {count}" for name, count in data["by_stage"].items()]
+    else:
+        lines.append("Nenhum contrato mudou de etapa.")
+    return lines
+
+
+class Command(AgregaCommand):
+    help = "Régua de cobrança: réguas, etapas, desbloqueio de confiança e execução."
+
+    def add_subcommands(self, sub):
+        actions = ", ".join(DunningAction.values)
+        self.subcommand(sub, "policies", self.cmd_policies, help="Lista as réguas com suas etapas.")
+        preset = self.subcommand(sub, "preset", self.cmd_preset, help="Cria uma régua a partir de um modelo.",
+                                 epilog="anatel: aviso (1 dia), suspensão parcial (16), total (46), rescisão (76).\n"
+                                        "simples: bloqueio automático (CA) após --days dias (padrão 15).")
+        preset.add_argument("preset", choices=("anatel", "simples"), help="modelo")
+        preset.add_argument("--name", help="nome da régua (padrão: o do modelo)")
+        preset.add_argument("--days", dest="block_after_days", type=positive_int, metavar="N",
+                            help="simples: dias após o vencimento para bloquear")
+        preset.add_argument("--default", dest="make_default", action="store_true", help="torna a régua padrão")
+        self.add_actor(preset)
+        stages = self.subcommand(sub, "stages", self.cmd_stages, help="Substitui as etapas de uma régua.",
+                                 epilog=f"Ações: {actions}.")
+        stages.add_argument("policy_id", type=positive_int, metavar="ID")
+        stages.add_argument("--stage", dest="stages", type=stage_arg, action="append", required=True,
+                            metavar="DIAS:AÇÃO", help="uma por etapa, em ordem (ex.: 16:partial_suspension)")
+        self.add_actor(stages)
+        update = self.subcommand(sub, "update", self.cmd_update,
+                                 help="Altera nome, limites do desbloqueio de confiança ou torna a régua padrão.")
+        update.add_argument("policy_id", type=positive_int, metavar="ID")
+        update.add_argument("--name")
+        update.add_argument("--trust-days", dest="trust_release_days", type=int, metavar="N",
+                            help="dias máximos de um desbloqueio de confiança (1–30)")
+        update.add_argument("--trust-uses", dest="trust_release_max_uses", type=int, metavar="N",
+                            help="usos permitidos por período (0–30)")
+        update.add_argument("--trust-period", dest="trust_release_period_days", type=int, metavar="N",
+                            help="período dos usos, em dias (1–365)")
+        update.add_argument("--default", dest="is_default", action="store_true", default=None,
+                            help="torna esta a régua padrão")
+        self.add_actor(update)
+        sweep = self.subcommand(sub, "sweep", self.cmd_sweep, help="Aplica a régua agora a todos os contratos.")
+        sweep.add_argument("--date", dest="today", type=date_arg, metavar="AAAA-MM-DD",
+                           help="data de referência (padrão: hoje; não pode ser futura)")
+        self.add_actor(sweep)
+
+    def _show(self, policy, prefix: str | None = None):
+        data = policy_data(policy)
+        self.emit(data, lambda: ([prefix] if prefix else []) + policy_lines(data))
+
+    def cmd_policies(self, **options):
+        data = [policy_data(p) for p in config.policy_list()]
+
+        def lines():
+            out = []
+            for item in data:
+                out += policy_lines(item) + [""]
+            return out[:-1] or ["Nenhuma régua cadastrada."]
+
+        self.emit(data, lines)
+
+    def cmd_preset(self, *, preset, name=None, block_after_days=None, make_default=False, as_user=None, **options):
+        policy = config.policy_create(preset=preset, name=name, make_default=make_default,
+                                      block_after_days=block_after_days, actor=self.actor(as_user))
+        self._show(policy, "Régua criada.")
+
+    def cmd_stages(self, *, policy_id, stages, as_user=None, **options):
+        policy = config.policy_replace_stages(policy_id=policy_id, stages=stages, actor=self.actor(as_user))
+        self._show(policy, "Etapas salvas.")
+
+    def cmd_update(self, *, policy_id, as_user=None, **options):
+        changes = self.given(options, ("name", "trust_release_days", "trust_release_max_uses",
+                                       "trust_release_period_days", "is_default"))
+        policy = config.policy_update(policy_id=policy_id, actor=self.actor(as_user), **changes)
+        self._show(policy, "Régua salva.")
+
+    def cmd_sweep(self, *, today=None, as_user=None, **options):
+        data = config.sweep_run(today=today, actor=self.actor(as_user)).as_dict()
+        self.emit(data, lambda: sweep_lines(data))

@@ -1,0 +1,139 @@
+"""The notice texts: the defaults, the variables a template may use, and a Django template
+engine of its own — no loaders, no {% load %}, no autoescape (plain-text e-mail) — so a
+template edited on the page can only reach the few plain values given to it."""
+
+from __future__ import annotations
+
+import re
+
+from django.template import Context, Engine, TemplateSyntaxError
+from django.template.base import VariableNode
+from django.template.loader_tags import ExtendsNode, IncludeNode
+
+from .models import NoticeEvent
+
+# name → what it holds (shown on the template page and in the API documentation).
+VARIABLES: dict[str, str] = {
+    "cliente": "nome do cliente",
+    "contrato": "número do contrato",
+    "produto": "nome do produto SVA",
+    "pacote": "código do pacote SVA na plataforma",
+    "email": "e-mail de acesso ao serviço (o e-mail cadastrado)",
+    "usuario": "o mesmo que email: o usuário de acesso",
+    "telefone": "celular cadastrado, ex.: (11) 98765-4321",
+    "plataforma": "nome da plataforma, ex.: EXA",
+    "como_usar": "as instruções de “Como usar” da integração",
+}
+
+DEFAULT_HOW_TO_USE = (
+    "1. Baixe o aplicativo {{ plataforma }} na loja de aplicativos do seu celular (Google Play ou App Store).\n"
+    "2. Abra o aplicativo e entre com o seu e-mail ({{ email }}){% if telefone %} e o celular {{ telefone }}"
+    "{% endif %}, os mesmos cadastrados no seu contrato.\n"
+    "3. Siga as instruções do aplicativo para ativar as proteções. O serviço já está incluído no seu plano."
+)
+
+_SIGNATURE = "\n\nEm caso de dúvida, fale com a nossa central de atendimento.\n"
+
+DEFAULTS: dict[str, tuple[str, str]] = {
+    NoticeEvent.CREATED: (
+        "Seu acesso ao {{ produto }} está pronto",
+        "Olá, {{ cliente }}!\n\n"
+        "Seu acesso ao {{ produto }} ({{ plataforma }}), incluído no seu contrato {{ contrato }}, foi criado "
+        "e já está ativo.\n\n"
+        "Como começar a usar:\n{{ como_usar }}\n\n"
+        "Seu usuário de acesso: {{ email }}" + _SIGNATURE,
+    ),
+    NoticeEvent.BLOCKED: (
+        "Seu acesso ao {{ produto }} foi bloqueado",
+        "Olá, {{ cliente }}!\n\n"
+        "O seu acesso ao {{ produto }} ({{ plataforma }}) foi bloqueado porque acompanha a situação do seu "
+        "contrato {{ contrato }}. Assim que a situação do contrato for regularizada, o acesso é liberado "
+        "automaticamente e avisaremos você por este e-mail." + _SIGNATURE,
+    ),
+    NoticeEvent.RELEASED: (
+        "Seu acesso ao {{ produto }} foi liberado",
+        "Olá, {{ cliente }}!\n\n"
+        "O seu acesso ao {{ produto }} ({{ plataforma }}), do contrato {{ contrato }}, foi liberado e já pode "
+        "ser usado novamente.\n\n"
+        "Como usar:\n{{ como_usar }}\n\n"
+        "Seu usuário de acesso: {{ email }}" + _SIGNATURE,
+    ),
+}
+
+# Tags that would reach beyond the given values (files, other libraries, the context dump).
+_FORBIDDEN_TAGS = ("load", "include", "extends", "debug", "ssi", "templatetag", "url", "csrf_token")
+_TAG = re.compile(r"{%\s*(\w+)")
+
+ENGINE = Engine(loaders=[], libraries={}, autoescape=False, debug=False, string_if_invalid="")
+
+
+class TemplateProblem(ValueError):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# Django's template errors are in English; the common ones, said in Portuguese.
+_ERRORS = (
+    (re.compile(r"Unclosed tag on line (\d+): '(\w+)'\. Looking for one of: (.+)\."),
+     "tag {{% {1} %}} da linha {0} não foi fechada (falta {{% {last} %}})"),
+    (re.compile(r"Invalid block tag on line (\d+): '(\w+)'.*"), "tag {{% {1} %}} desconhecida ou fora de lugar na linha {0}"),
+    (re.compile(r"Invalid filter: '(\w+)'"), "filtro “{0}” não existe"),
+    (re.compile(r"Empty variable tag on line (\d+)"), "variável vazia {{{{ }}}} na linha {0}"),
+)
+
+
+def _in_portuguese(message: str) -> str:
+    for pattern, text in _ERRORS:
+        match = pattern.fullmatch(message)
+        if match:
+            groups = match.groups()
+            return text.format(*groups, last=groups[-1].split(", ")[-1] if groups else "")
+    return message
+
+
+def compile_template(text: str, *, allowed: set[str] | None = None):
+    """Compile ``text``; TemplateProblem (with a Portuguese message) when it is not a
+    valid template, uses a forbidden tag or a variable not in ``allowed``."""
+    allowed = set(VARIABLES) if allowed is None else allowed
+    for tag in _TAG.findall(text):
+        if tag in _FORBIDDEN_TAGS:
+            raise TemplateProblem("template_tag_not_allowed", f"A tag {{% {tag} %}} não é permitida nos avisos.")
+    try:
+        template = ENGINE.from_string(text)
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem("template_invalid", f"Modelo inválido: {_in_portuguese(str(exc))}") from None
+    for node in template.nodelist.get_nodes_by_type(VariableNode):
+        var = node.filter_expression.var
+        name = getattr(var, "var", None)
+        if isinstance(name, str) and getattr(var, "literal", None) is None:
+            root = name.split(".")[0]
+            if root not in allowed:
+                raise TemplateProblem(
+                    "template_unknown_variable",
+                    f"Variável desconhecida: {{{{ {name} }}}}. Use: " + ", ".join(sorted(allowed)) + ".",
+                )
+    for node in template.nodelist.get_nodes_by_type(IncludeNode) + template.nodelist.get_nodes_by_type(ExtendsNode):
+        raise TemplateProblem("template_tag_not_allowed", "Inclusão de outros modelos não é permitida nos avisos.")
+    return template
+
+
+def render(text: str, context: dict, *, allowed: set[str] | None = None) -> str:
+    return compile_template(text, allowed=allowed).render(Context(context, autoescape=False))
+
+
+def one_line(text: str, limit: int = 250) -> str:
+    return " ".join(text.split())[:limit]
+
+
+SAMPLE_CONTEXT = {
+    "cliente": "Maria Souza",
+    "contrato": "1234",
+    "produto": "EXA Segurança Família",
+    "pacote": "EXA-SEG-FAMILIA",
+    "email": "maria.souza@example.com.br",
+    "usuario": "maria.souza@example.com.br",
+    "telefone": "(11) 98765-4321",
+    "plataforma": "EXA",
+}

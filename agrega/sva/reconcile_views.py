@@ -1,0 +1,109 @@
+"""Configurações > Integrações SVA > (integração) > Reconciliação: run a reconciliation
+now (administrador), the list of runs and one run's report. Rules live in
+``agrega/sva/reconcile.py``; these views only read and call it."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpResponseRedirect
+from django.urls import reverse
+from django.views.generic import TemplateView
+
+from agrega.core.errors import ApplicationError
+from agrega.core.roles import Capability
+from agrega.integrations.selectors import integration_get
+from agrega.web.permissions import CapabilityRequiredMixin
+from agrega.web.views import PAGE_SIZE, keyset_context
+
+from . import reconcile
+from .models import ReconciliationKind, ReconciliationStatus
+
+# The counts shown as columns in the list of runs.
+LIST_COUNTS = ("remote_users", "differences", "marked_for_sync", "already_pending", "removed", "reported")
+
+
+def _integration_or_404(pk: int):
+    integration = integration_get(pk)
+    if integration is None:
+        raise Http404("Integração SVA não encontrada.")
+    return integration
+
+
+def _newest_first(request, queryset, *, limit: int = PAGE_SIZE) -> dict:
+    """Runs newest first by ``?antes=<id>`` (keyset, no COUNT)."""
+    raw = request.GET.get("antes", "")
+    before = int(raw) if raw.isdigit() else None
+    if before is not None:
+        queryset = queryset.filter(pk__lt=before)
+    rows = list(queryset.order_by("-pk")[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "rows": rows,
+        "next_url": "?" + urlencode({"antes": rows[-1].pk}) if more and rows else "",
+        "first_url": "?" if before is not None else "",
+    }
+
+
+class ReconciliationListView(CapabilityRequiredMixin, TemplateView):
+    """GET: the runs of one integration; POST (CONFIGURE): reconcile now."""
+
+    template_name = "sva/reconcile/list.html"
+    action_capability = Capability.CONFIGURE
+
+    def get_context_data(self, pk, **kwargs):
+        context = super().get_context_data(**kwargs)
+        integration = _integration_or_404(pk)
+        context.update(_newest_first(self.request, reconcile.reconciliation_run_list(integration_id=pk)))
+        for run in context["rows"]:
+            run.shown_counts = [int(run.counts.get(key, 0)) for key in LIST_COUNTS]
+        job = settings.PERIODIC_JOBS.get("sva.reconcile", {})
+        every = job.get("every_seconds")
+        context.update(integration=integration, every_minutes=round(every / 60) if every else None)
+        return context
+
+    def post(self, request, pk):
+        integration = _integration_or_404(pk)
+        list_url = reverse("reconcile:list", args=[pk])
+        try:
+            run = reconcile.reconcile_integration(
+                integration, runner=f"web:{request.user.get_username()}"[:100], actor=request.user,
+                remove_unknown=request.POST.get("remove_unknown") == "1",
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(list_url)
+        if run.status == ReconciliationStatus.DONE:
+            differences = run.counts.get("differences", 0)
+            messages.success(request,
+                             f"Reconciliação {run.pk} concluída: {differences} diferença(s) encontrada(s).")
+        else:
+            messages.error(request, f"Reconciliação {run.pk} não concluída: {run.error_message}")
+        return HttpResponseRedirect(reverse("reconcile:detail", args=[pk, run.pk]))
+
+
+class ReconciliationDetailView(CapabilityRequiredMixin, TemplateView):
+    """One run: who ran it, its counts, and each difference with what was done."""
+
+    template_name = "sva/reconcile/detail.html"
+
+    def get_context_data(self, pk, run_pk, **kwargs):
+        context = super().get_context_data(**kwargs)
+        integration = _integration_or_404(pk)
+        run = reconcile.reconciliation_run_get(run_pk)
+        if run is None or run.integration_id != integration.pk:
+            raise Http404("Reconciliação não encontrada.")
+        kind = self.request.GET.get("diferenca", "")
+        if kind not in ReconciliationKind.values:
+            kind = ""
+        items = reconcile.reconciliation_item_list(run_id=run.pk, kind=kind or None).select_related("sva_user")
+        context.update(keyset_context(self.request, items))
+        context.update(
+            integration=integration, run=run, kind=kind, kinds=ReconciliationKind.choices,
+            counts=[(key, label, value) for key, label, value in reconcile.count_rows(run)
+                    if value or key in ("remote_users", "differences")],
+        )
+        return context

@@ -1,0 +1,36 @@
+"""Running a CLI command in-process (shared by the consent, plans and notices tests)."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+
+from django.core.management import call_command
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self):
+        return json.loads(self.out)
+
+
+def run(command: str, *args) -> Result:
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    try:
+        call_command(command, *[str(a) for a in args], stdout=out, stderr=err)
+    except SystemExit as exc:
+        code = exc.code
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def ok(command: str, *args) -> Result:
+    result = run(command, *args)
+    assert result.code == 0, result.err
+    return result

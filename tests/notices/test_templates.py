@@ -1,0 +1,64 @@
+"""Notice texts: a bad template is refused on save with the field and a clear message,
+nothing is saved; the defaults; the preview."""
+
+import pytest
+
+from agrega.core.errors import ApplicationError
+from agrega.notices.models import NoticeSettings, NoticeTemplate
+from agrega.notices.rendering import DEFAULTS
+from agrega.notices.selectors import integration_texts
+from agrega.notices.services import notice_texts_save, preview_notice
+
+pytestmark = pytest.mark.django_db
+
+
+def refused(integration, **kw) -> dict[str, list[tuple[str, str]]]:
+    with pytest.raises(ApplicationError) as exc:
+        notice_texts_save(integration=integration, **kw)
+    assert exc.value.status_code == 422
+    return {name: [(e.code, e.message) for e in errors] for name, errors in exc.value.fields.items()}
+
+
+def test_bad_templates_are_refused_and_nothing_is_saved(integration):
+    fields = refused(integration, how_to_use="Use {{ como_usar }}", events={
+        "created": {"enabled": True, "subject": "Oi {{ cliente|sobrenome }}", "body": "{% if cliente %}sem fim"},
+        "blocked": {"enabled": True, "subject": "Bloqueado {{ nome_cliente }}", "body": "{% load static %}x"},
+        "released": {"enabled": True, "subject": "", "body": "{% include 'web/base.html' %}"},
+    })
+    assert fields["created.subject"][0][0] == "template_invalid"
+    assert fields["created.subject"][0][1] == "Modelo inválido: filtro “sobrenome” não existe"
+    assert fields["created.body"] == [
+        ("template_invalid", "Modelo inválido: tag {% if %} da linha 1 não foi fechada (falta {% endif %})")]
+    assert fields["blocked.subject"] == [(
+        "template_unknown_variable",
+        "Variável desconhecida: {{ nome_cliente }}. Use: cliente, como_usar, contrato, email, pacote, "
+        "plataforma, produto, telefone, usuario.")]
+    assert fields["blocked.body"][0][0] == "template_tag_not_allowed"
+    assert fields["released.subject"][0][0] == "template_required"
+    assert fields["released.body"][0][0] == "template_tag_not_allowed"
+    assert fields["how_to_use"][0][0] == "template_unknown_variable"  # como_usar inside itself
+    assert not NoticeTemplate.objects.exists() and not NoticeSettings.objects.exists()
+    assert refused(integration, events={"created": {"subject": "{{ cliente|date:1|nope }}", "body": "x"}})[
+        "created.subject"][0][0] == "template_invalid"
+
+
+def test_saving_own_texts_and_back_to_the_default(integration, django_user_model):
+    admin = django_user_model.objects.create_user("admin-avisos", password="x")
+    notice_texts_save(integration=integration, actor=admin, events={
+        "blocked": {"enabled": True, "subject": "Acesso suspenso: {{ produto }}", "body": "Regularize, {{ cliente }}."},
+    })
+    texts = integration_texts(integration)
+    assert texts["events"]["blocked"]["custom"] and texts["events"]["blocked"]["updated_by"] == "admin-avisos"
+    assert texts["events"]["created"]["subject"] == DEFAULTS["created"][0] and not texts["events"]["created"]["custom"]
+    subject, body = DEFAULTS["blocked"]
+    notice_texts_save(integration=integration, events={"blocked": {"enabled": True, "subject": subject, "body": body}})
+    assert not NoticeTemplate.objects.filter(integration=integration).exists()
+
+
+def test_preview_renders_with_sample_values_or_says_why_not(integration):
+    ok = preview_notice(integration=integration, event="created", subject="Olá {{ cliente }}",
+                        body="Use {{ email }}.\n{{ como_usar }}", how_to_use="Baixe o app {{ plataforma }}.")
+    assert ok == {"ok": True, "subject": "Olá Maria Souza",
+                  "body": "Use maria.souza@example.com.br.\nBaixe o app EXA.\n"}
+    bad = preview_notice(integration=integration, event="created", subject="{{ x }}", body="y")
+    assert bad["ok"] is False and bad["code"] == "template_unknown_variable"

@@ -1,0 +1,93 @@
+"""Reconciliation against the real EXA sandbox.
+
+``platform`` is the partner API of the sandbox, reached with the integration's own
+credentials: the tests use it the way someone using EXA's own panel would change users
+behind Agrega's back (delete, block, edit, create under our prefix).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from django.db import connection
+from django.db.models import F
+
+from agrega.contracts.services import contract_add_product, contract_transition
+from agrega.core.br import make_cpf
+from agrega.integrations.connectors.base import RemoteStatus, UserSpec
+from agrega.integrations.services import connector_for
+from agrega.sva.models import SvaUser
+
+_n = itertools.count(1)
+
+
+@pytest.fixture
+def platform(integration):
+    connector = connector_for(integration)
+    yield connector
+    connector.close()
+
+
+def spec(external_id: str | None = None, *, status: RemoteStatus = RemoteStatus.ACTIVE, **kw) -> UserSpec:
+    """A user as someone would type it in the platform's panel."""
+    n = next(_n) + int(time.time()) % 100000 * 100
+    data = dict(
+        external_id=external_id or "painel-" + uuid.uuid4().hex[:12],
+        name=f"Pessoa {n}", email=f"pessoa{n}-{uuid.uuid4().hex[:6]}@example.com.br",
+        phone="+55119" + f"{n % 100000000:08d}", document=make_cpf(n + 7000000),
+        package_code="EXA-SEG-BASICO", status=status,
+    )
+    data.update(kw)
+    return UserSpec(**data)
+
+
+@pytest.fixture
+def synced_users(integration, make_product, make_contract, converge):
+    """``n`` active contracts with one SVA user each, converged on the platform."""
+
+    def make(n: int, package: str = "EXA-SEG-BASICO") -> list[SvaUser]:
+        product = make_product(integration, package=package)
+        for _ in range(n):
+            contract = make_contract()
+            contract_add_product(contract=contract, product_id=product.pk)
+            contract_transition(contract=contract, action="activate")
+        converge()
+        users = list(SvaUser.objects.filter(integration=integration).order_by("id"))
+        assert all(u.confirmed_state == "active" for u in users)
+        return users
+
+    return make
+
+
+def database_url() -> str:
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    return f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def agrega_process(*args: str, **env) -> subprocess.Popen:
+    """A real ``agrega`` command on this test's database (stdout and stderr kept apart)."""
+    agrega = os.path.join(os.path.dirname(sys.executable), "agrega")
+    return subprocess.Popen([agrega, *args], env={**os.environ, "DATABASE_URL": database_url(), **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+
+
+def wait_until(check, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def pending_count() -> int:
+    return SvaUser.objects.filter(version__gt=F("synced_version")).count()

@@ -1,0 +1,192 @@
+"""Reconciliation through the API (real tokens, real roles, the real sandbox) and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from agrega.core.models import ApiToken
+from agrega.core.roles import assign_role
+from agrega.sva.models import ReconciliationRun
+from agrega.sva.reconcile import _start
+from tests.api.conftest import ApiClient, error
+
+from .conftest import spec
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(role: str) -> ApiClient:
+    user = get_user_model().objects.create_user(role.replace(" ", "-"), password="senha-de-teste-123")
+    assign_role(user, role)
+    return ApiClient(ApiToken.issue(user=user, name="testes")[1])
+
+
+@pytest.fixture
+def admin():
+    return client_for("administrador")
+
+
+def test_post_reconcile_answers_with_the_report(admin, integration, synced_users, platform, exa_account):
+    users = synced_users(3)
+    platform.block_user(users[0].external_id)
+    stranger = platform.create_user(spec())
+
+    response = admin.post(f"/integrations/{integration.pk}/reconcile", {"page_size": 2})
+    assert response.status_code == 201, response.content
+    run = response.json()
+    assert run["status"] == "done" and run["status_label"] == "Concluída"
+    assert run["integration_id"] == integration.pk and run["integration_name"] == integration.name
+    assert run["runner"] == "api:administrador" and run["actor"] == "administrador"
+    assert run["page_size"] == 2 and run["remove_unknown"] is False
+    assert run["differences"] == 2 and run["counts"]["pages"] == 2 and run["counts"]["remote_users"] == 4
+    by_kind = {i["kind"]: i for i in run["items"]}
+    assert by_kind["state_differs"]["sva_user_id"] == users[0].pk
+    assert by_kind["state_differs"]["action"] == "marked_for_sync"
+    assert by_kind["state_differs"]["action_label"] == "Marcado para sincronizar"
+    assert by_kind["unknown_on_platform"]["external_id"] == stranger.external_id
+    assert by_kind["unknown_on_platform"]["action"] == "reported"
+    assert run["items_next_cursor"] is None
+
+    # Removal asked for this run only.
+    response = admin.post(f"/integrations/{integration.pk}/reconcile", {"remove_unknown": True})
+    assert response.status_code == 201
+    actions = {i["kind"]: i["action"] for i in response.json()["items"]}
+    assert actions["unknown_on_platform"] == "removed"
+    assert exa_account.user(stranger.external_id) is None
+
+
+def test_post_without_a_body_follows_the_policy(admin, integration, synced_users, platform, exa_account):
+    synced_users(1)
+    stranger = platform.create_user(spec())
+    assert admin.patch(f"/integrations/{integration.pk}", {"reconcile_remove_unknown": True}).status_code == 200
+    assert admin.get(f"/integrations/{integration.pk}").json()["reconcile_remove_unknown"] is True
+    response = admin.post(f"/integrations/{integration.pk}/reconcile")
+    assert response.status_code == 201, response.content
+    assert response.json()["remove_unknown"] is True
+    assert [i["action"] for i in response.json()["items"]] == ["removed"]
+    assert exa_account.user(stranger.external_id) is None
+
+
+def test_list_detail_and_items(admin, integration, synced_users, platform):
+    users = synced_users(3)
+    for user in users:
+        platform.delete_user(user.external_id)
+    first = admin.post(f"/integrations/{integration.pk}/reconcile").json()
+    second = admin.post(f"/integrations/{integration.pk}/reconcile").json()
+    assert [i["action"] for i in second["items"]] == ["already_pending"] * 3  # the worker has not run
+
+    listed = admin.walk("/reconciliations", {"integration_id": integration.pk}, limit=1)
+    assert [r["id"] for r in listed] == [first["id"], second["id"]]
+    assert admin.get("/reconciliations", {"integration_id": integration.pk + 1000}).json()["items"] == []
+    assert [r["id"] for r in admin.get("/reconciliations", {"status": "done"}).json()["items"]] == \
+        [first["id"], second["id"]]
+
+    detail = admin.get(f"/reconciliations/{first['id']}").json()
+    assert detail["counts"]["missing_on_platform"] == 3 and len(detail["items"]) == 3
+    assert {i["sva_user_id"] for i in detail["items"]} == {u.pk for u in users}
+
+    items = admin.walk(f"/reconciliations/{first['id']}/items", {"kind": "missing_on_platform"}, limit=2)
+    assert len(items) == 3
+    assert admin.get(f"/reconciliations/{first['id']}/items", {"kind": "data_differs"}).json()["items"] == []
+    assert error(admin.get(f"/reconciliations/{first['id']}/items", {"kind": "nada"}), 422)["code"] == "invalid_input"
+
+    labels = {c["key"]: c["label"] for c in admin.get("/reconciliations/count-labels").json()}
+    assert labels["missing_on_platform"] == "Ausentes na plataforma"
+    assert set(detail["counts"]) <= set(labels)
+
+
+def test_errors(admin, integration, synced_users):
+    synced_users(1)
+    assert error(admin.post("/integrations/999999/reconcile"), 404)["code"] == "integration_not_found"
+    assert error(admin.get("/reconciliations/999999"), 404)["code"] == "reconciliation_not_found"
+    assert error(admin.post(f"/integrations/{integration.pk}/reconcile", {"page_size": 0}), 422)["code"] == \
+        "invalid_input"
+    # Another machine holds the lock of this integration.
+    running = _start(integration, runner="outra:1", actor=None, remove_unknown=False, page_size=500)
+    body = error(admin.post(f"/integrations/{integration.pk}/reconcile"), 409)
+    assert body["code"] == "reconcile_running" and "já em execução" in body["message"]
+    assert body["running_run_id"] == running.pk
+    assert ReconciliationRun.objects.count() == 1
+    running.delete()
+    assert admin.patch(f"/integrations/{integration.pk}", {"active": False}).status_code == 200
+    assert error(admin.post(f"/integrations/{integration.pk}/reconcile"), 409)["code"] == "integration_inactive"
+
+
+@pytest.mark.parametrize("role", ["operador", "somente leitura"])
+def test_only_administrators_run_it_everyone_reads_it(role, admin, integration, synced_users):
+    synced_users(1)
+    run_id = admin.post(f"/integrations/{integration.pk}/reconcile").json()["id"]
+    other = client_for(role)
+    assert error(other.post(f"/integrations/{integration.pk}/reconcile"), 403)["code"] == "forbidden"
+    assert ReconciliationRun.objects.count() == 1
+    assert other.get(f"/reconciliations/{run_id}").status_code == 200
+    assert other.get("/reconciliations").status_code == 200
+    assert error(ApiClient(None).get("/reconciliations"), 401)["code"] == "not_authenticated"
+
+
+def test_openapi_documents_the_routes(admin):
+    paths = admin.get("/openapi.json").json()["paths"]
+    assert "post" in paths["/api/integrations/{integration_id}/reconcile"]
+    assert "get" in paths["/api/reconciliations"] and "get" in paths["/api/reconciliations/{run_id}"]
+
+
+# -- CLI -------------------------------------------------------------------------------
+
+
+def run_cli(*args) -> tuple[int, str, str]:
+    from io import StringIO
+
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("reconcile", *args, stdout=out, stderr=err)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_prints_the_report(integration, synced_users, platform, exa_account, converge):
+    users = synced_users(2)
+    platform.delete_user(users[1].external_id)
+    code, out, err = run_cli("--integration", str(integration.pk))
+    assert code == 0, err
+    run = ReconciliationRun.objects.get()
+    assert f"Reconciliação {run.pk} — integração {integration.pk}" in out and "concluída" in out
+    assert "Ausentes na plataforma" in out and "Marcados para sincronizar" in out
+    assert users[1].external_id in out and "Marcado para sincronizar" in out
+    converge()
+    assert exa_account.user(users[1].external_id) is not None
+
+    code, out, _ = run_cli("--show", str(run.pk), "--json")
+    assert code == 0 and json.loads(out)["items"][0]["kind"] == "missing_on_platform"
+
+
+def test_cli_all_integrations_remove_unknown_and_json(integration, synced_users, platform, exa_account):
+    synced_users(1)
+    stranger = platform.create_user(spec())
+    code, out, _ = run_cli("--remove-unknown", "--json", "--page-size", "1")
+    assert code == 0
+    [run] = json.loads(out)["runs"]
+    assert run["remove_unknown"] is True and run["counts"]["pages"] == 2
+    assert [(i["kind"], i["action"]) for i in run["items"]] == [("unknown_on_platform", "removed")]
+    assert exa_account.user(stranger.external_id) is None
+
+
+def test_cli_refusals(integration, synced_users, sandbox_admin):
+    synced_users(1)
+    code, _, err = run_cli("--integration", "999999")
+    assert code == 2 and "integration_not_found" in err
+    code, _, err = run_cli("--show", "999999")
+    assert code == 2 and "reconciliation_not_found" in err
+    running = _start(integration, runner="outra:1", actor=None, remove_unknown=False, page_size=500)
+    code, out, err = run_cli("--integration", str(integration.pk), "--json")
+    assert code == 2 and json.loads(out)["error"]["code"] == "reconcile_running"
+    assert "erro [reconcile_running]" in err
+    running.delete()
+    sandbox_admin.set_faults(down=True, prefix=integration.prefix)
+    code, out, err = run_cli("--integration", str(integration.pk))
+    assert code == 3 and "falhou" in out and "platform_unavailable" in out
