@@ -189,6 +189,10 @@ PERIODIC_JOBS = {
     "dunning.expire_trust_releases": {"call": "agrega.dunning.jobs.expire_trust_releases", "every_seconds": 300},
     "core.purge": {"call": "agrega.core.jobs.purge_expired_records", "every_seconds": 3600},
     "notices.run": {"call": "agrega.notices.jobs.run", "every_seconds": 60},
+    # campaigns started from the interface run in a thread of the web process; this job
+    # takes over one whose process died (agrega/campaigns/services.py)
+    "campaigns.run": {"call": "agrega.campaigns.services.run_due_campaigns", "every_seconds": 30},
+    "imports.run": {"call": "agrega.imports.services.run_due_imports", "every_seconds": 60},
     "sva.reconcile": {"call": "agrega.sva.reconcile.reconcile_job",
                       "every_seconds": int(os.environ.get("AGREGA_RECONCILE_EVERY", "3600"))},
 }

@@ -11,7 +11,7 @@ works on a copy (``CREATE DATABASE … TEMPLATE``), dropped afterwards.
 
     .venv/bin/python bench/synthetic.py --contracts 100000          # build (or reuse)
     .venv/bin/python bench/synthetic.py --contracts 100000 --force  # build again
-    .venv/bin/python bench/synthetic.py --drop-all                   # drop every agrega_bench_* dataset
+    .venv/bin/python bench/synthetic.py --drop-all                   # drop these datasets and copies
 
 The calendar is fixed: the billing bench bills ``BILL_PERIOD`` (December 2026), the
 sweep runs on ``SWEEP_TODAY`` (5 December 2026), before that billing.
@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -497,15 +498,18 @@ def generate(name: str, contracts: int, seed: int) -> None:
     connection.close()
 
 
+DATASET_NAME = re.compile(r"^agrega_bench_\d+[km]?(_s\d+)?(_(billing|sweep|bare))?$")
+
+
 def drop_all() -> None:
+    """Drop this module's datasets and any copy left behind (other benches' databases,
+    e.g. ``agrega_bench_import``, and the test databases are left alone)."""
     with admin() as conn:
-        names = [r[0] for r in conn.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'agrega\\_bench%' ORDER BY 1")]
+        names = [r[0] for r in conn.execute("SELECT datname FROM pg_database ORDER BY 1")]
     for name in names:
-        if name.startswith("agrega_bench_tests"):
-            continue  # the test database, not a dataset
-        drop(name)
-        print(f"dropped {name}")
+        if DATASET_NAME.match(name):
+            drop(name)
+            print(f"dropped {name}")
 
 
 def main() -> None:
@@ -513,7 +517,7 @@ def main() -> None:
     parser.add_argument("--contracts", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--force", action="store_true", help="build again even if a dataset exists")
-    parser.add_argument("--drop-all", action="store_true", help="drop every agrega_bench_* dataset and copy")
+    parser.add_argument("--drop-all", action="store_true", help="drop this module's datasets and copies")
     parser.add_argument("--generate-into", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drop_all:

@@ -224,10 +224,11 @@ def sva_user_delete(*, sva_user: SvaUser, actor=None) -> SvaUser:
 
 @transaction.atomic
 def sva_user_request_sync(*, sva_user: SvaUser, actor=None) -> SvaUser:
-    """"Sincronizar agora": forget the backoff and converge at the next worker pass."""
+    """"Sincronizar agora": forget the backoff and converge at the next worker pass. A
+    worker's lease is left alone: it may be working on the user right now."""
     record_change(instance=sva_user, action="sync_requested", actor=actor)
     SvaUser.objects.filter(pk=sva_user.pk).update(
-        version=F("version") + 1, next_attempt_at=None, failures=0, claimed_until=None
+        version=F("version") + 1, next_attempt_at=None, failures=0
     )
     sva_user.refresh_from_db()
     return sva_user

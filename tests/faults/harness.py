@@ -500,6 +500,7 @@ class Run:
         timeline_problems = check_timelines(self.fleet, self.calls)
         injected = Counter(self.delta["faults"]) + self.extra_faults
         duplicates = sum(n - 1 for n in Counter(u["external_id"] for u in platform).values())
+        refused_emails = self.delta["duplicates_refused"].get("duplicate_email", 0)
         self.figures.append(Figures(
             scenario=self.name, database=connection.vendor,
             workers=len(self.workers.all), users=len(self.fleet.history),
@@ -508,7 +509,7 @@ class Run:
             faults=sum(injected.values()),
             fault_detail=", ".join(f"{k} {v}" for k, v in sorted(injected.items())),
             retries=count_retries(self.calls), duplicates=duplicates,
-            refused="{}/{}".format(self.refused_external_ids, self.delta["duplicates_refused"].get("duplicate_email", 0)),
+            refused=f"{self.refused_external_ids}/{refused_emails}",
             divergent=len({who for who, _ in final}),
             converge_seconds=self.converge_seconds, bound_seconds=self.bound,
             passed=not (final or timeline_problems or stop_error or self.converge_seconds is None),

@@ -94,7 +94,7 @@ def test_several_workers_at_once(fault_run, count):
     assert run.refused_external_ids == 0, "two workers worked on one user, or a creation was repeated"
 
 
-def wait_for_connections(app: str, workers, seconds: float = 20.0) -> None:
+def wait_for_connections(app: str, workers, seconds: float = 30.0) -> None:
     """Until every worker has a database connection again (they reconnect after 1 s)."""
     deadline = time.monotonic() + seconds
     while True:
