@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db.models import Count, F, Min
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 
@@ -61,8 +62,8 @@ def render_metrics() -> str:
                "the customer's registration data).", waiting)
     lag = []
     for r in pending.filter(registration_problems=[]).values("integration_id").annotate(
-            oldest=Min("last_attempt_at"), first=Min("created_at")).order_by():
-        since = r["oldest"] or r["first"]
+            oldest=Min(Coalesce("changed_at", "created_at"))).order_by():
+        since = r["oldest"]
         lag.append(({"integration": name_of(r["integration_id"])}, (now - since).total_seconds() if since else 0))
     out.family("agrega_sva_convergence_lag_seconds", "gauge",
                "Age of the oldest unconfirmed change per integration (0 when converged).",

@@ -55,6 +55,8 @@ class SvaUser(models.Model):
 
     # Convergence bookkeeping.
     version = models.PositiveBigIntegerField(default=1)
+    # when ``version`` last moved: the age of a pending change (convergence lag metric)
+    changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     synced_version = models.PositiveBigIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)

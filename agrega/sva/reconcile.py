@@ -269,7 +269,7 @@ class _Reconciliation:
             SvaUser.objects.filter(pk=user.pk, version=user.version, synced_version__gte=user.version)
             .filter(_not_leased(timezone.now()))
             .update(confirmed_state=SvaState.UNKNOWN, creation_attempted=True,
-                    version=F("version") + 1, next_attempt_at=None)
+                    version=F("version") + 1, next_attempt_at=None, changed_at=timezone.now())
         )
         if not updated:
             self._item(kind, ReconciliationAction.ALREADY_PENDING, user.external_id, user, detail,

@@ -24,7 +24,7 @@ LIVE = Q(deleted_at__isnull=True)
 
 def bump(queryset: QuerySet[SvaUser]) -> int:
     """Mark users as needing convergence (one UPDATE, however many rows)."""
-    return queryset.update(version=F("version") + 1, next_attempt_at=None)
+    return queryset.update(version=F("version") + 1, next_attempt_at=None, changed_at=timezone.now())
 
 
 # Consent gate (agrega.consent): when the product's integration requires consent and the
@@ -216,7 +216,9 @@ def sva_user_delete(*, sva_user: SvaUser, actor=None) -> SvaUser:
     user.registration_problems = []
     user.version = F("version") + 1
     user.next_attempt_at = None
-    user.save(update_fields=["deleted_at", "deleted_by", "registration_problems", "version", "next_attempt_at"])
+    user.changed_at = user.deleted_at
+    user.save(update_fields=["deleted_at", "deleted_by", "registration_problems", "version", "next_attempt_at",
+                             "changed_at"])
     user.refresh_from_db()
     record_change(instance=user, action="delete", actor=actor)
     return user
@@ -228,7 +230,7 @@ def sva_user_request_sync(*, sva_user: SvaUser, actor=None) -> SvaUser:
     worker's lease is left alone: it may be working on the user right now."""
     record_change(instance=sva_user, action="sync_requested", actor=actor)
     SvaUser.objects.filter(pk=sva_user.pk).update(
-        version=F("version") + 1, next_attempt_at=None, failures=0
+        version=F("version") + 1, next_attempt_at=None, failures=0, changed_at=timezone.now()
     )
     sva_user.refresh_from_db()
     return sva_user

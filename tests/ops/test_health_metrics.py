@@ -110,3 +110,26 @@ def test_the_configured_console_handler_redacts_and_a_real_flow_leaks_nothing(
     assert "cliente [cpf] [e-mail]" in output
     for secret in (customer.document, customer.email, "91234-5678", "912345678", integration.credentials["client_secret"]):
         assert secret not in output
+
+
+def test_convergence_lag_is_the_age_of_the_oldest_pending_change(integration, make_product, make_contract, converge):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from agrega.contracts.services import contract_activate, contract_add_product, contract_block_manual
+    from agrega.sva.models import SvaUser
+
+    contract = make_contract()
+    contract_add_product(contract=contract, product_id=make_product(integration).pk)
+    contract_activate(contract=contract)
+    converge()
+    SvaUser.objects.update(last_attempt_at=timezone.now() - timedelta(days=30))  # an old attempt must not count
+    contract_block_manual(contract=contract)
+    SvaUser.objects.update(changed_at=timezone.now() - timedelta(seconds=120))
+    text = Client().get("/metrics").content.decode()
+    lag = float(re.search(r'agrega_sva_convergence_lag_seconds\{integration="[^"]+"\} ([\d.e+]+)', text).group(1))
+    assert 120 <= lag < 600
+    converge()
+    text = Client().get("/metrics").content.decode()
+    assert re.search(r'agrega_sva_convergence_lag_seconds\{integration="[^"]+"\} 0\n', text)
