@@ -99,7 +99,9 @@ def _pg_insert(table: str, columns: str, model_fields, rows, on_conflict: str, r
         with cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging}{on_conflict}{returning_sql}")
+        # in the order copied (RETURNING then follows the order of ``rows``, as callers expect)
+        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} ORDER BY ctid"
+                       f"{on_conflict}{returning_sql}")
         out = cursor.fetchall() if returning_sql else []
         cursor.execute(f"DELETE FROM {staging}")
     return out
