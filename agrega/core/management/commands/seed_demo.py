@@ -49,6 +49,10 @@ class Command(BaseCommand):
     def handle(self, *args, sandbox_url, **options):
         import httpx
 
+        if not Contract.objects.exists():
+            # a new demo database: the demo's own sandbox starts empty too, or users left
+            # there by an earlier demo (same e-mails) would refuse the new ones
+            httpx.post(f"{sandbox_url}/_sandbox/reset", timeout=10).raise_for_status()
         httpx.post(f"{sandbox_url}/_sandbox/partners", json={
             "prefix": DEMO_PREFIX, "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
             "packages": DEMO_PACKAGES,
