@@ -22,6 +22,8 @@ def pick_in_lupa(page, label: str, search: str, row_text: str):
     page.get_by_role("button", name=f"Lupa: {label}").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_role("searchbox").fill(search)
+    # the search answers by htmx: pick from its rows, not from the list it replaces
+    page.wait_for_load_state("networkidle")
     row = dialog.get_by_role("row").filter(has_text=row_text)
     row.get_by_role("button", name="Selecionar").click()
     dialog.wait_for(state="hidden")

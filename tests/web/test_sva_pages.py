@@ -101,7 +101,7 @@ def test_manual_creation_with_typed_data_is_validated(
     page.get_by_label("Usuário (e-mail)", exact=True).fill("nao-e-email")
     page.get_by_label("Telefone", exact=True).fill("123")
     page.get_by_role("button", name="Salvar").click()
-    assert page.get_by_text("Dados do usuário SVA inválidos.").is_visible()
+    page.get_by_text("Dados do usuário SVA inválidos.").wait_for()  # the form comes back with its errors
     assert page.locator("#id_email + .invalid-feedback, #id_email ~ .invalid-feedback").first.inner_text() \
         .startswith("Usuário (e-mail):")
     assert page.locator("#id_phone ~ .invalid-feedback").inner_text().startswith("Telefone:")
