@@ -3,17 +3,13 @@ services; Portuguese text by default, JSON with --json, exit 2 with ``erro [code
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
 from agrega.billing.models import BillingRun, Invoice, Payment, PaymentImport
@@ -29,34 +25,9 @@ from tests.billing.fixtures_billing import (  # noqa: F401
     security,
 )
 
+from .helpers import Result, ok, run  # noqa: F401
+
 pytestmark = pytest.mark.django_db
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json(self):
-        return json.loads(self.out)
-
-
-def run(command: str, *args) -> Result:
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    try:
-        call_command(command, *[str(a) for a in args], stdout=out, stderr=err)
-    except SystemExit as exc:
-        code = exc.code
-    return Result(code, out.getvalue(), err.getvalue())
-
-
-def ok(command: str, *args) -> Result:
-    result = run(command, *args)
-    assert result.code == 0, result.err
-    return result
 
 
 def test_billing_run_and_runs(active_contract, role_user):

@@ -4,51 +4,23 @@ platform) with ``erro [code]`` on stderr and never a traceback."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 
 from agrega.contracts.models import Contract
 from agrega.core.br import make_cpf
 from agrega.sva.models import SvaUser
 
+from .helpers import Result, ok, run  # noqa: F401
+
 pytestmark = pytest.mark.django_db
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json(self):
-        return json.loads(self.out)
-
-
-def run(command: str, *args) -> Result:
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    try:
-        call_command(command, *[str(a) for a in args], stdout=out, stderr=err)
-    except SystemExit as exc:
-        code = exc.code
-    return Result(code, out.getvalue(), err.getvalue())
-
-
-def ok(command: str, *args) -> Result:
-    result = run(command, *args)
-    assert result.code == 0, result.err
-    return result
 
 
 # -- customer ------------------------------------------------------------------------------

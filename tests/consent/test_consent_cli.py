@@ -4,7 +4,7 @@
 import pytest
 
 from agrega.contracts.services import contract_activate, contract_add_product
-from tests.consent.helpers import ok, run
+from tests.cli.helpers import ok, run
 
 pytestmark = pytest.mark.django_db
 

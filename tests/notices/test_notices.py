@@ -164,7 +164,7 @@ def test_a_mail_server_that_is_down_fails_retries_and_never_raises(active_user, 
 
 
 def test_the_file_backend_and_the_cli(active_user, settings, tmp_path):
-    from tests.consent.helpers import ok
+    from tests.cli.helpers import ok
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     settings.EMAIL_FILE_PATH = str(tmp_path)

@@ -4,7 +4,7 @@ import pytest
 from django.core.management.base import CommandError
 
 from agrega.contracts.models import Contract
-from tests.consent.helpers import ok, run
+from tests.cli.helpers import ok, run
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""Running a CLI command in-process (shared by the consent, plans and notices tests)."""
+"""Running a CLI command in-process, as the CLI tests of every app do."""
 
 from __future__ import annotations
 
