@@ -85,18 +85,6 @@ def money(value) -> Decimal:
     return amount.quantize(CENT)
 
 
-@dataclass(frozen=True)
-class LineDraft:
-    contract_product_id: int
-    product_id: int
-    description: str
-    fiscal_class: str
-    unit_price: Decimal
-    days: int
-    days_in_period: int
-    amount: Decimal
-
-
 def prorate_line(
     *, period: date, price: Decimal, starts_on: date | None, ends_before: date | None
 ) -> tuple[int, int, Decimal]:
@@ -113,10 +101,6 @@ def prorate_line(
     if days >= total:
         return total, total, price
     return days, total, (price * days / total).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def _local_date(moment: datetime | None) -> date | None:
-    return timezone.localtime(moment).date() if moment else None
 
 
 # ---------------------------------------------------------------- the billing run
@@ -269,7 +253,7 @@ def _local_midnight(day: date) -> datetime:
 
 
 def _local_date_converter():
-    """``_local_date`` for a chunk: the current time zone looked up once, and each
+    """Local date of a moment, for a chunk: the current time zone looked up once, and each
     distinct moment converted once (a contract's products share its activation time)."""
     zone = timezone.get_current_timezone()
     seen: dict = {}
