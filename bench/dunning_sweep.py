@@ -34,7 +34,10 @@ import synthetic  # noqa: E402
 TARGET_RATIO = 3.0
 # The Anatel régua of the default policy (dunning/presets.py), which every synthetic
 # contract follows: days late → level, and what the level does to the access status.
-OVERDUE = "status = 'A' AND oldest_open_due <= %(d1)s AND dunning_level < 4 AND trust_release_until IS NULL"
+# The overdue contracts are found through the open títulos (index invoice_open_by_due),
+# as the sweep finds them: Contract.oldest_open_due has no index (docs/decisions/0006).
+OVERDUE = ("status = 'A' AND oldest_open_due <= %(d1)s AND dunning_level < 4 AND trust_release_until IS NULL "
+           "AND id IN (SELECT contract_id FROM billing_invoice WHERE status = 'open' AND due_date <= %(d1)s)")
 LEVEL = ("CASE WHEN oldest_open_due <= %(d76)s THEN 4 WHEN oldest_open_due <= %(d46)s THEN 3 "
          "WHEN oldest_open_due <= %(d16)s THEN 2 ELSE 1 END")
 BARE_UPDATE = f"""

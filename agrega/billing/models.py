@@ -49,8 +49,14 @@ class Invoice(models.Model):
     machines at once) without billing anyone twice; a cancelled título stays in place
     so a later run does not bill the period again."""
 
-    contract = models.ForeignKey("contracts.Contract", on_delete=models.PROTECT, related_name="invoices")
-    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="invoices")
+    # Indexed by ``uniq_invoice_contract_period`` (contract first): no index of its own.
+    contract = models.ForeignKey("contracts.Contract", on_delete=models.PROTECT, related_name="invoices",
+                                 db_index=False)
+    # The contract's customer, copied by the services (the contract's own foreign key
+    # guards it); no database constraint, and one index (Meta), not two. Why each
+    # constraint left out is safe: docs/decisions/0006-billing-and-dunning.md.
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="invoices",
+                                 db_constraint=False, db_index=False)
     period = models.DateField("competência")
     issued_on = models.DateField("emissão")
     due_date = models.DateField("vencimento")
@@ -62,7 +68,9 @@ class Invoice(models.Model):
     paid_at = models.DateField("data do pagamento", null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField("motivo do cancelamento", max_length=200, blank=True)
-    billing_run = models.ForeignKey(BillingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The run that created it (a label for the operator; never looked up by run).
+    billing_run = models.ForeignKey(BillingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                    db_constraint=False, db_index=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -75,8 +83,10 @@ class Invoice(models.Model):
             models.CheckConstraint(condition=Q(paid_amount__gte=0), name="invoice_paid_not_negative"),
         ]
         indexes = [
-            # the dunning sweep and "what is overdue" read only the open ones
-            models.Index(fields=["contract", "due_date"], condition=Q(status="open"), name="invoice_open_due"),
+            # what is overdue, by due date (the dunning sweep finds its contracts here, so
+            # no index on Contract.oldest_open_due has to follow every billing run);
+            # a contract's own títulos are found by uniq_invoice_contract_period
+            models.Index(fields=["due_date", "contract"], condition=Q(status="open"), name="invoice_open_by_due"),
             models.Index(fields=["period", "status"]),
             models.Index(fields=["customer"]),
         ]
@@ -96,13 +106,22 @@ class Invoice(models.Model):
 
 class InvoiceLine(models.Model):
     """One product of the contract on the título; ``fiscal_class`` is copied so the tax
-    report keeps its figures when the product is later reclassified."""
+    report keeps its figures when the product is later reclassified.
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    ``contract_product`` and ``product`` are historical copies (description, class and
+    price are copied too): no database constraint and no index, never looked up from
+    the line's side (docs/decisions/0006-billing-and-dunning.md)."""
+
+    # Written only by the billing run, in the transaction that inserted the título and
+    # with the id that insert returned; títulos are never deleted (a cancelled one stays):
+    # no database constraint, 2.5 checks per título at commit saved (decisions/0006).
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines", db_constraint=False)
     contract_product = models.ForeignKey(
-        "contracts.ContractProduct", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "contracts.ContractProduct", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        db_constraint=False, db_index=False,
     )
-    product = models.ForeignKey("catalog.Product", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    product = models.ForeignKey("catalog.Product", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                db_constraint=False, db_index=False)
     description = models.CharField(max_length=250)
     fiscal_class = models.CharField(max_length=5, choices=Product.FiscalClass.choices)
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
@@ -161,7 +180,6 @@ class CreditEntry(models.Model):
         ordering = ["id"]
         verbose_name = "crédito"
         verbose_name_plural = "créditos"
-        indexes = [models.Index(fields=["contract"])]
 
 
 class PaymentImport(models.Model):

@@ -25,16 +25,22 @@ class Contract(models.Model):
     )
     billing_day = models.PositiveSmallIntegerField("dia de vencimento", default=10)
     description = models.CharField("descrição", max_length=200, blank=True)
+    # Mostly empty: indexed only where set (Meta), so the billing run's and the sweep's
+    # writes add no index entries for it.
     sales_plan = models.ForeignKey(
         "plans.SalesPlan", verbose_name="plano de venda", null=True, blank=True,
-        on_delete=models.PROTECT, related_name="contracts",
+        on_delete=models.PROTECT, related_name="contracts", db_index=False,
     )
     # Billing state the dunning sweep reads from the row itself, so its UPDATE is one
     # statement and a payment committing meanwhile is seen (docs/decisions/0006).
+    # Deliberately in no index: the billing run sets it on nearly every contract each
+    # month, and with no indexed column changed that write is a HOT update (no index
+    # entries; the table keeps room for it, see the fillfactor in migration 0005). The
+    # sweep finds overdue contracts through the open títulos (billing's invoice_open_by_due).
     oldest_open_due = models.DateField("vencimento mais antigo em aberto", null=True, blank=True)
     dunning_policy = models.ForeignKey(
         "dunning.DunningPolicy", verbose_name="régua de cobrança", null=True, blank=True,
-        on_delete=models.PROTECT, related_name="contracts",
+        on_delete=models.PROTECT, related_name="contracts", db_index=False,
     )
     dunning_level = models.PositiveSmallIntegerField("etapa da régua aplicada", default=0)
     trust_release_until = models.DateTimeField("desbloqueio de confiança até", null=True, blank=True)
@@ -50,8 +56,13 @@ class Contract(models.Model):
         ordering = ["id"]
         indexes = [
             models.Index(fields=["status", "access_status"]),
-            models.Index(fields=["oldest_open_due"], condition=Q(oldest_open_due__isnull=False), name="contract_open_due"),
             models.Index(fields=["trust_release_until"], condition=Q(trust_release_until__isnull=False), name="contract_trust_until"),
+            # release_settled's daily look for contracts the régua or a trust release touched
+            models.Index(fields=["id"], condition=Q(dunning_level__gt=0) | Q(trust_release_until__isnull=False),
+                         name="contract_in_dunning"),
+            models.Index(fields=["sales_plan"], condition=Q(sales_plan__isnull=False), name="contract_sales_plan"),
+            models.Index(fields=["dunning_policy"], condition=Q(dunning_policy__isnull=False),
+                         name="contract_dunning_policy"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -89,12 +100,20 @@ class ContractProduct(models.Model):
 
 
 class ContractEvent(models.Model):
-    """Histórico: who did what to the contract, and what the statuses were before/after."""
+    """Histórico: who did what to the contract, and what the statuses were before/after.
 
-    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="events")
+    Written only by the services that hold the contract row (locked or just updated) and
+    contracts are never deleted by Agrega (invoices protect them), so ``contract`` has
+    no database constraint: the dunning sweep writes hundreds of thousands of events and
+    each would be checked at commit (docs/decisions/0006-billing-and-dunning.md). The
+    ORM still cascades a deletion."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="events", db_constraint=False)
     action = models.CharField(max_length=30, choices=ContractAction.choices)
+    # never looked up by actor: no index (the jobs' events have none)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False,
     )
     actor_label = models.CharField(max_length=150, blank=True)
     from_status = models.CharField(max_length=1, blank=True)

@@ -77,6 +77,41 @@ def insert_returning(
     return out
 
 
+def insert_new(
+    model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence], *, conflict: Sequence[str], key: str
+) -> list[tuple]:
+    """``insert_returning(model, fields, rows, conflict=conflict, returning=("id", key))``
+    for rows that are new but for a rare race (the billing run: its chunks hold only
+    contracts not billed yet, unless a second run bills the same ones at this moment).
+
+    On PostgreSQL the ids are taken from the table's sequence and the rows COPYed straight
+    into the table, inside a savepoint: no staging table, no ``INSERT … SELECT``. If one
+    of them collides after all, the savepoint is rolled back and the rows go the careful
+    way (``ON CONFLICT DO NOTHING``), so what another run inserted is skipped, as before."""
+    if not rows:
+        return []
+    meta = model._meta
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        key_at = list(fields).index(key)
+        model_fields = [meta.pk] + [meta.get_field(name) for name in fields]
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in model_fields)
+        table = connection.ops.quote_name(meta.db_table)
+        try:
+            with transaction.atomic(), server_cursor() as cursor:
+                cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                               [meta.db_table, meta.pk.column, len(rows)])
+                ids = [row[0] for row in cursor.fetchall()]
+                with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    for pk, row in zip(ids, rows):
+                        copy.write_row((pk, *row))
+            return [(pk, row[key_at]) for pk, row in zip(ids, rows)]
+        except psycopg.errors.UniqueViolation:
+            pass
+    return insert_returning(model, fields, rows, conflict=conflict, returning=(meta.pk.name, key))
+
+
 def _pg_insert(table: str, columns: str, model_fields, rows, on_conflict: str, returning_sql: str) -> list[tuple]:
     """COPY the rows in (psycopg formats COPY rows in C; a Python list per column bound
     as an array is dumped item by item in Python, the billing run's largest CPU cost).
@@ -87,12 +122,12 @@ def _pg_insert(table: str, columns: str, model_fields, rows, on_conflict: str, r
         if isinstance(field, models.JSONField):
             rows = _json_as_text(rows, index, field)
     if not on_conflict and not returning_sql:
-        with _server_cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        with server_cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
         return []
     staging = connection.ops.quote_name("_agrega_bulk_" + hashlib.md5(f"{table}({columns})".encode()).hexdigest()[:16])
-    with transaction.atomic(savepoint=False), _server_cursor() as cursor:
+    with transaction.atomic(savepoint=False), server_cursor() as cursor:
         # Session-local, emptied at every commit; created once per connection.
         cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
                        f"SELECT {columns} FROM {table} WITH NO DATA")
@@ -130,7 +165,7 @@ def fetch_values(queryset) -> list[tuple]:
     if connection.vendor != "postgresql":
         return list(queryset)
     sql, params = queryset.query.sql_with_params()
-    with _server_cursor() as cursor:
+    with server_cursor() as cursor:
         cursor.execute(sql, params, binary=True)
         return cursor.fetchall()
 
@@ -182,7 +217,7 @@ def in_threads(fn, items, workers: int):
             thread.join()
 
 
-def _server_cursor():
+def server_cursor():
     """A psycopg cursor with server-side binding on Django's own connection (same
     transaction): the arrays travel as parameters, in binary, instead of being quoted
     into the statement's text by Django's client-side binding (bench/README.md)."""

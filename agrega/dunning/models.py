@@ -86,9 +86,14 @@ class TrustRelease(models.Model):
 
 
 class DunningNotice(models.Model):
-    """A notice of debt the sweep issued (Anatel asks for it before any suspension)."""
+    """A notice of debt the sweep issued (Anatel asks for it before any suspension).
 
-    contract = models.ForeignKey("contracts.Contract", on_delete=models.CASCADE, related_name="dunning_notices")
+    Written only by the sweep, for contracts its UPDATE just wrote in the same
+    transaction: no database constraint on ``contract`` (one check per notice at
+    commit; docs/decisions/0006-billing-and-dunning.md)."""
+
+    contract = models.ForeignKey("contracts.Contract", on_delete=models.CASCADE, related_name="dunning_notices",
+                                 db_constraint=False)
     level = models.PositiveSmallIntegerField()
     oldest_due = models.DateField()
     created_at = models.DateTimeField(auto_now_add=True)

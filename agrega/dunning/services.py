@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from agrega.billing.models import Invoice, InvoiceStatus
 from agrega.contracts.choices import AccessStatus as AS
 from agrega.contracts.choices import ContractAction as Act
 from agrega.contracts.choices import ContractStatus as CS
@@ -202,12 +203,19 @@ def _apply_policy(policy, stages: list[DunningStage], *, default: bool, today: d
     [access changes, stage records only]."""
     policy_sql, policy_params = _policy_sql(policy.pk, default)
     table = connection.ops.quote_name(Contract._meta.db_table)
+    invoices = connection.ops.quote_name(Invoice._meta.db_table)
     ops = connection.ops
     plan = [(stage, today - timedelta(days=stage.days_after_due), EFFECTS[stage.action]) for stage in stages]
+    # Found through the open títulos due by the first stage's day (billing's index
+    # invoice_open_by_due): the same contracts as ``oldest_open_due <= cutoff``, which
+    # decides, but no index on the contract has to follow every billing run.
+    first_cutoff = ops.adapt_datefield_value(plan[0][1])
     candidates = (f"SELECT id, dunning_level, access_status, oldest_open_due FROM {table} "
                   f"WHERE status = %s AND oldest_open_due <= %s AND dunning_level < %s "
-                  f"AND trust_release_until IS NULL AND {policy_sql}")
-    candidate_params = [CS.ACTIVE, ops.adapt_datefield_value(plan[0][1]), stages[-1].level, *policy_params]
+                  f"AND trust_release_until IS NULL AND {policy_sql} "
+                  f"AND id IN (SELECT contract_id FROM {invoices} WHERE status = %s AND due_date <= %s)")
+    candidate_params = [CS.ACTIVE, first_cutoff, stages[-1].level, *policy_params, InvoiceStatus.OPEN,
+                        first_cutoff]
     stamp = ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
         cursor.execute(candidates, candidate_params)

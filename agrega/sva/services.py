@@ -5,7 +5,7 @@ happens here: the controller (sva/controller) converges after the commit."""
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from agrega.consent.selectors import CONSENT_PROBLEM_FIELD, consent_gate_problems
@@ -23,8 +23,21 @@ LIVE = Q(deleted_at__isnull=True)
 
 
 def bump(queryset: QuerySet[SvaUser]) -> int:
-    """Mark users as needing convergence (one UPDATE, however many rows)."""
-    return queryset.update(version=F("version") + 1, next_attempt_at=None, changed_at=timezone.now())
+    """Mark users as needing convergence (one UPDATE, however many rows).
+
+    A user already pending, leased to no worker and not waiting for a retry keeps its
+    version: the worker converges it from what its contract is when it claims it. Its
+    row is still written (and so locked until this transaction ends: a worker's claim,
+    FOR UPDATE SKIP LOCKED, skips it meanwhile and cannot read the state from before the
+    change), but with no indexed column changed, so that write can be a HOT update.
+    Any other user gets a new version (never HOT: ``version`` is in the condition of the
+    claim index sva_user_pending_work) and loses its retry wait."""
+    waiting = Q(version__gt=F("synced_version"), claimed_until__isnull=True, next_attempt_at__isnull=True)
+    return queryset.update(
+        version=Case(When(waiting, then=F("version")), default=F("version") + 1),
+        changed_at=Case(When(waiting, then=F("changed_at")), default=Value(timezone.now())),
+        next_attempt_at=None,
+    )
 
 
 # Consent gate (agrega.consent): when the product's integration requires consent and the

@@ -136,3 +136,74 @@ def test_contract_without_products_gets_no_invoice(make_contract):
     contract = make_contract()
     contract_activate(contract=contract)
     assert billing_run(period=timezone.localdate().replace(day=1)).invoices_created == 0
+
+
+def test_a_chunk_reads_its_id_range_but_bills_only_its_own_contracts(active_contract, make_contract):
+    """A chunk's products and credits are read by id range when its contracts fill most of
+    it; a contract inside the range that is not in the chunk (billed already) gets
+    nothing more, and the chunk's contracts get only their own lines."""
+    from agrega.billing.models import CreditEntry
+    from agrega.billing.services import _chunk_contracts
+    from agrega.contracts.services import contract_activate
+
+    first, middle, last = (make_contract(billing_day=10) for _ in range(3))
+    for contract in (first, middle, last):
+        contract_add_product(contract=contract, product_id=active_contract.internet.pk)
+    contract_activate(contract=middle)
+    Contract.objects.filter(pk=middle.pk).update(activated_at=at(date(2026, 8, 1)))
+    middle.products.update(added_at=at(date(2026, 8, 1)))
+    CreditEntry.objects.create(contract=middle, amount=Decimal("5.00"), description="crédito")
+    assert billing_run(period=date(2026, 11, 1)).invoices_created == 1  # only the middle one is active
+    for contract in (first, last):
+        contract_activate(contract=contract)
+        Contract.objects.filter(pk=contract.pk).update(activated_at=at(date(2026, 8, 1)))
+        contract.products.update(added_at=at(date(2026, 8, 1)))
+    ids = [first.pk, last.pk]
+    assert "contract_id__gte" in str(_chunk_contracts(ids))  # the range, with the middle one inside it
+    run = billing_run(period=date(2026, 11, 1), chunk_size=2)
+    assert (run.invoices_created, run.lines_created) == (2, 2)
+    for contract in (first, middle, last):
+        invoice = Invoice.objects.get(contract=contract)
+        assert invoice.lines.count() == 1 and invoice.lines.get().contract_product.contract_id == contract.pk
+    assert Invoice.objects.get(contract=first).credit_applied == Decimal("0.00")  # not the middle one's credit
+    assert Invoice.objects.get(contract=middle).credit_applied == Decimal("5.00")
+
+
+def test_chunk_contracts_uses_the_ids_when_they_are_spread_out():
+    from agrega.billing.services import _chunk_contracts
+
+    assert "contract_id__in" in str(_chunk_contracts([1, 5000, 90000]))
+    assert "contract_id__gte" in str(_chunk_contracts([10, 11, 13]))
+
+
+def test_a_new_invoice_leaves_an_older_open_due_date_in_place(active_contract):
+    contract = active_contract(activated_on=date(2026, 8, 3), billing_day=20)
+    billing_run(period=date(2026, 10, 1), today=date(2026, 10, 1))
+    billing_run(period=date(2026, 11, 1), today=date(2026, 11, 1))
+    contract.refresh_from_db()
+    assert contract.oldest_open_due == date(2026, 10, 20)  # October still open: not November's
+    assert Invoice.objects.filter(contract=contract, status=InvoiceStatus.OPEN).count() == 2
+
+
+def test_a_contract_billed_meanwhile_by_another_run_is_skipped_not_billed_twice(active_contract, monkeypatch):
+    """The títulos of a chunk are written in one go (COPY with ids from the sequence on
+    PostgreSQL); when one collides with a título another run has just written, the chunk
+    falls back to ON CONFLICT DO NOTHING: that contract is skipped, the others billed."""
+    from agrega.billing import services
+
+    first = active_contract(activated_on=date(2026, 8, 1))
+    second = active_contract(activated_on=date(2026, 8, 1))
+    real = services._bill_chunk
+
+    def racing(run, period, today, contracts):
+        Invoice.objects.create(contract=second, customer=second.customer, period=period, issued_on=today,
+                               due_date=date(2026, 11, 10), amount=Decimal("1.00"))
+        return real(run, period, today, contracts)
+
+    monkeypatch.setattr(services, "_bill_chunk", racing)
+    run = billing_run(period=date(2026, 11, 1), workers=1)
+    assert (run.invoices_created, run.lines_created) == (1, 2)
+    assert run.total_amount == Decimal("109.90")
+    assert Invoice.objects.get(contract=first).lines.count() == 2
+    theirs = Invoice.objects.get(contract=second)
+    assert theirs.amount == Decimal("1.00") and theirs.lines.count() == 0
