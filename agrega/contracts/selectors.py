@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 
 from agrega.core.br import digits
 
@@ -42,9 +42,26 @@ def contract_list(
     return qs.order_by("id")
 
 
+def contract_summaries(
+    *,
+    status: str | None = None,
+    access_status: str | None = None,
+    customer_id: int | None = None,
+    customer_q: str | None = None,
+) -> QuerySet[Contract]:
+    """``contract_list`` for a list that shows only the customer's name: annotated as
+    ``customer_name`` instead of a whole customer row read and built into a model for
+    every contract of the page (bench/README.md, "api_load")."""
+    return contract_list(
+        status=status, access_status=access_status, customer_id=customer_id, customer_q=customer_q
+    ).select_related(None).annotate(customer_name=F("customer__name"))
+
+
 def contract_get(pk: int) -> Contract | None:
     """The contract with its customer, every product it ever held (removed ones too) and
-    its SVA users (through the reverse relation, so this app need not import ``sva``)."""
+    its SVA users (through the reverse relation, so this app need not import ``sva``),
+    each with its product joined in the same query."""
+    sva_user_model = Contract._meta.get_field("sva_users").related_model
     return (
         Contract.objects.select_related("customer")
         .prefetch_related(
@@ -52,7 +69,10 @@ def contract_get(pk: int) -> Contract | None:
                 "products",
                 queryset=ContractProduct.objects.select_related("product").order_by("id"),
             ),
-            "sva_users__contract_product__product",
+            Prefetch(
+                "sva_users",
+                queryset=sva_user_model.objects.select_related("contract_product__product"),
+            ),
         )
         .filter(pk=pk)
         .first()

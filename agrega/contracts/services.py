@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from agrega.catalog.models import Product
@@ -104,15 +103,17 @@ def _event(contract: Contract, action: str, *, actor, before: tuple[str, str], d
 
 def _locked(contract: Contract | int) -> Contract:
     pk = contract.pk if isinstance(contract, Contract) else contract
-    found = Contract.objects.select_for_update().filter(pk=pk).first()
+    # The customer comes in the same query (answers show it); only the contract row is locked.
+    found = Contract.objects.select_for_update(of=("self",)).select_related("customer").filter(pk=pk).first()
     if found is None:
         raise NotFound("Contrato", "contract_not_found")
     return found
 
 
 def _bump(contract: Contract) -> None:
-    Contract.objects.filter(pk=contract.pk).update(version=F("version") + 1)
-    contract.refresh_from_db(fields=["version"])
+    """Called on a row ``_locked`` holds, so the version read with the lock is current."""
+    contract.version += 1
+    Contract.objects.filter(pk=contract.pk).update(version=contract.version)
 
 
 @transaction.atomic
@@ -158,9 +159,8 @@ def contract_transition(*, contract: Contract | int, action: str, actor=None, no
         contract.ended_at = None
     elif action in (Act.DEACTIVATE, Act.CANCEL, Act.RESCIND):
         contract.ended_at = now
-    contract.version = F("version") + 1
+    contract.version += 1  # the row is locked since _locked: no concurrent writer to lose
     contract.save(update_fields=["status", "access_status", "activated_at", "ended_at", "version", "updated_at"])
-    contract.refresh_from_db(fields=["version"])
     _event(contract, action, actor=actor, before=before, detail={"note": note} if note else None)
     contracts_changed.send(sender=Contract, contract_ids=[contract.pk])
     if action == Act.ACTIVATE:

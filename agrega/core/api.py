@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 from typing import Generic, TypeVar
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import DataError
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from ninja import NinjaAPI, Schema
@@ -17,6 +19,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 
 from .errors import ApplicationError
 from .models import ApiToken, hash_token
+from .roles import _ORDER as ROLE_ORDER
 from .roles import Capability, has_capability, user_role
 
 T = TypeVar("T")
@@ -79,9 +82,13 @@ class TokenAuth(HttpBearer):
         return authorize(request, user)
 
     def _user_for(self, token: str):
+        """The token's user with their role, read in one query: the role is asked on every
+        request (``authorize``), and reading the groups was a second query on every API
+        call (bench/README.md, "api_load")."""
         found = (
             ApiToken.objects.select_related("user")
             .filter(key_hash=hash_token(token), revoked_at__isnull=True, user__is_active=True)
+            .annotate(**_role_flags())
             .first()
         )
         if found is None:
@@ -89,7 +96,22 @@ class TokenAuth(HttpBearer):
         now = timezone.now()
         if found.last_used_at is None or now - found.last_used_at > timedelta(minutes=5):
             ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
-        return found.user
+        user = found.user
+        # the same answer as roles.user_role would read from the groups (strongest first)
+        user._agrega_role = next((role for role in ROLE_ORDER if getattr(found, _flag(role))), None)
+        return user
+
+
+def _flag(role) -> str:
+    return f"has_role_{role.name.lower()}"
+
+
+@cache
+def _role_flags() -> dict:
+    """One EXISTS per role over the user's groups, to annotate on the token query."""
+    groups = get_user_model().groups.through.objects
+    return {_flag(role): Exists(groups.filter(user_id=OuterRef("user_id"), group__name=role.value))
+            for role in ROLE_ORDER}
 
 
 class SessionAuth(APIKeyCookie):
@@ -126,14 +148,17 @@ class Page(Schema, Generic[T]):
 
 
 def keyset_page(queryset: QuerySet, *, cursor: int | None, limit: int) -> tuple[list, int | None]:
-    """Items with id > cursor, ordered by id; no COUNT, so it stays fast on big tables."""
+    """Items with id > cursor, ordered by id; no COUNT, so it stays fast on big tables.
+    Model instances, or dicts from ``.values(…, "id", …)``."""
     limit = max(1, min(limit, MAX_LIMIT))
     if cursor is not None:
         queryset = queryset.filter(pk__gt=cursor)
     rows = list(queryset.order_by("pk")[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, (rows[-1].pk if more and rows else None)
+    if not (more and rows):
+        return rows, None
+    return rows, (rows[-1]["id"] if isinstance(rows[-1], dict) else rows[-1].pk)
 
 
 def _error(api, request, status: int, code: str, message: str, fields=None, extra=None):

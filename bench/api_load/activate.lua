@@ -1,0 +1,3 @@
+-- wrk script for bench/api_load.py: activate (POST; paths from APILOAD_PATHS, see common.lua).
+package.path = os.getenv("APILOAD_DIR") .. "/?.lua;" .. package.path
+require("common").install("POST")
