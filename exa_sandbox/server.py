@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8765, help="0 escolhe uma porta livre")
     parser.add_argument("--data", metavar="ARQUIVO.json",
                         help="carrega o estado ao iniciar e salva (atômico, ~1 s e ao parar)")
+    parser.add_argument("--load", metavar="ARQUIVO.json",
+                        help="carrega o estado deste arquivo ao iniciar e nunca o salva (sementes "
+                        "grandes para benchmarks: mesmo formato de --data)")
     parser.add_argument("--partner", action="append", type=parse_partner, default=[],
                         metavar="PREFIXO:CLIENT_ID:CLIENT_SECRET",
                         help="cadastra um parceiro (pode repetir)")
@@ -78,6 +81,7 @@ def serve(
     port: int = 8765,
     *,
     data_path: str | None = None,
+    load_path: str | None = None,
     partners: Sequence[tuple[str, str, str]] = (),
     packages: list[dict[str, str]] | None = None,
     faults: dict[str, Any] | None = None,
@@ -87,6 +91,8 @@ def serve(
 ) -> None:
     """Build the state, bind the socket and run until SIGINT/SIGTERM."""
     store = Store(token_ttl=token_ttl)
+    if load_path and not load_file(store, load_path):
+        raise ApiError(422, "invalid_fields", f"Arquivo não encontrado: {load_path}.")
     if data_path:
         load_file(store, data_path)
     for prefix, client_id, client_secret in partners:
@@ -147,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.host,
             args.port,
             data_path=args.data,
+            load_path=args.load,
             partners=args.partner,
             packages=args.packages,
             faults=faults,

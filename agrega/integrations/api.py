@@ -34,6 +34,12 @@ RECONCILE_REMOVE_UNKNOWN_HELP = (
 )
 
 
+RATE_LIMIT_HELP = (
+    "Limite de requisições por segundo que a plataforma impõe a esta conta; o worker espaça as "
+    "chamadas para não ultrapassá-lo (0: sem limite)."
+)
+
+
 class CredentialFieldOut(Schema):
     name: str
     label: str
@@ -57,6 +63,7 @@ class IntegrationOut(Schema):
     reconcile_remove_unknown: bool
     active: bool
     timeout_seconds: float
+    rate_limit_rps: float
     credentials_set: bool
     credential_fields: list[str]
     circuit_open_until: datetime | None
@@ -87,6 +94,7 @@ class IntegrationCreateIn(Schema):
     reconcile_remove_unknown: bool = Field(False, description=RECONCILE_REMOVE_UNKNOWN_HELP)
     active: bool = True
     timeout_seconds: float = 10.0
+    rate_limit_rps: float = Field(0.0, description=RATE_LIMIT_HELP)
     credentials: dict[str, str] = Field(..., description=CREDENTIALS_HELP)
 
 
@@ -100,6 +108,7 @@ class IntegrationUpdateIn(Schema):
     reconcile_remove_unknown: bool | None = Field(None, description=RECONCILE_REMOVE_UNKNOWN_HELP)
     active: bool | None = None
     timeout_seconds: float | None = None
+    rate_limit_rps: float | None = Field(None, description=RATE_LIMIT_HELP)
     credentials: dict[str, str] | None = Field(
         None, description=CREDENTIALS_HELP + " Substituídas só quando enviadas."
     )

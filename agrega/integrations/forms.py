@@ -61,6 +61,11 @@ class IntegrationForm(BootstrapFormMixin, forms.Form):
         label="Tempo limite (segundos)", initial=10.0, required=False, localize=True,
         help_text="Quanto esperar por cada resposta da plataforma (0,5 a 120).",
     )
+    rate_limit_rps = forms.FloatField(
+        label="Limite de requisições por segundo", initial=0, required=False, localize=True, min_value=0,
+        help_text="O limite que a plataforma impõe à sua conta. O worker espaça as chamadas para não "
+        "ultrapassá-lo. 0: sem limite.",
+    )
 
     def __init__(self, *args, platform: str | None = None, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -104,6 +109,8 @@ class IntegrationForm(BootstrapFormMixin, forms.Form):
         data["active"] = bool(self.cleaned_data.get("active"))
         timeout = self.cleaned_data.get("timeout_seconds")
         data["timeout_seconds"] = 10.0 if timeout is None else timeout
+        rate = self.cleaned_data.get("rate_limit_rps")
+        data["rate_limit_rps"] = 0.0 if rate is None else rate
         return data
 
     def credentials(self) -> dict[str, str] | None:

@@ -27,6 +27,11 @@ class SvaIntegration(models.Model):
     )
     active = models.BooleanField("ativa", default=True)
     timeout_seconds = models.FloatField("tempo limite (s)", default=10.0)
+    rate_limit_rps = models.FloatField(
+        "limite de requisições por segundo", default=0.0,
+        help_text="O limite que a plataforma impõe a esta conta; o Agrega espaça as chamadas para "
+        "não ultrapassá-lo (0: sem limite).",
+    )
     # Circuit breaker, shared by every worker through the database.
     circuit_open_until = models.DateTimeField(null=True, blank=True, editable=False)
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)

@@ -29,7 +29,7 @@ from .signals import integration_changed
 
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 FIELDS = ("name", "platform", "base_url", "prefix", "auto_create_users", "requires_consent", "active",
-          "timeout_seconds", "reconcile_remove_unknown")
+          "timeout_seconds", "reconcile_remove_unknown", "rate_limit_rps")
 
 
 def integration_config(integration: SvaIntegration) -> IntegrationConfig:
@@ -38,6 +38,7 @@ def integration_config(integration: SvaIntegration) -> IntegrationConfig:
         prefix=integration.prefix,
         credentials=integration.credentials,
         timeout_seconds=integration.timeout_seconds,
+        rate_limit_rps=integration.rate_limit_rps or 0.0,
     )
 
 
@@ -59,6 +60,10 @@ def _validate(integration: SvaIntegration, credentials: dict | None, *, creating
         errors.add("prefix", "prefix_invalid", "Prefixo inválido: letras, números, '-', '_' ou '.', até 64.")
     if not (0.5 <= float(integration.timeout_seconds or 0) <= 120):
         errors.add("timeout_seconds", "timeout_invalid", "Tempo limite deve estar entre 0,5 e 120 segundos.")
+    rate = integration.rate_limit_rps
+    if rate is None or isinstance(rate, bool) or not (0 <= float(rate) <= 100_000):
+        errors.add("rate_limit_rps", "rate_limit_invalid",
+                   "Limite de requisições deve estar entre 0 (sem limite) e 100.000 por segundo.")
     cleaned = None
     if integration.platform in known and (credentials is not None or creating):
         fields = connector_class(integration.platform).credential_fields

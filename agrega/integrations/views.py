@@ -85,6 +85,7 @@ class IntegrationEditView(_IntegrationFormView):
             "reconcile_remove_unknown": integration.reconcile_remove_unknown,
             "active": integration.active,
             "timeout_seconds": integration.timeout_seconds,
+            "rate_limit_rps": integration.rate_limit_rps,
         }
         return self.render_form(IntegrationForm(initial=initial, editing=True), integration)
 

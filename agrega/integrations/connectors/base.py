@@ -38,6 +38,9 @@ class IntegrationConfig:
     prefix: str
     credentials: dict[str, str]
     timeout_seconds: float = 10.0
+    # The platform's limit of requests per second for this account; the connector
+    # spaces its calls to stay under it (connectors/pacing.py). 0: no pacing.
+    rate_limit_rps: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,7 @@ class CallRecord:
     response: dict[str, Any] = field(default_factory=dict)
     error_code: str = ""
     external_id: str = ""
+    at: float = 0.0  # when the answer (or the failure) came, epoch seconds; 0: unknown
 
 
 CallRecorder = Callable[[CallRecord], None]

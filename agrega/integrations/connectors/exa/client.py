@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 import httpx
 
+from ..pacing import RatePacer
+
 USER_AGENT = "Agrega-EXA-Connector/0.1"
 
 
@@ -40,6 +42,16 @@ class Exchange:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+def _seconds(retry_after: str | None) -> float:
+    """Retry-After in seconds for the pacer, at most 10 s (a thread waiting in the pacer
+    does not see a stop request; longer waits are the worker's, which does). An HTTP
+    date, rare, counts as 1 s."""
+    try:
+        return min(max(0.0, float(retry_after or 1.0)), 10.0)
+    except ValueError:
+        return 1.0
+
+
 def _segment(value: str) -> str:
     return quote(value, safe="")
 
@@ -54,8 +66,10 @@ class ExaClient:
         timeout: float,
         http_client: httpx.Client | None = None,
         max_connections: int = 64,
+        pacer: RatePacer | None = None,
     ):
         self.base_url = base_url.rstrip("/")
+        self.pacer = pacer  # spaces every call, the token call included (pacing.py)
         self._owns_http = http_client is None
         self.http = http_client or httpx.Client(
             timeout=httpx.Timeout(timeout),
@@ -154,6 +168,8 @@ class ExaClient:
             mutates=mutates, external_id=external_id,
         )
         headers = {"Authorization": f"Bearer {token}"} if token else None
+        if self.pacer is not None:
+            self.pacer.acquire()  # before the clock starts: waiting our turn is not the platform's time
         started = time.perf_counter()
         try:
             response = self.http.request(
@@ -164,6 +180,8 @@ class ExaClient:
         else:
             exchange.status_code = response.status_code
             exchange.headers = response.headers
+            if response.status_code == 429 and self.pacer is not None:
+                self.pacer.hold(_seconds(response.headers.get("retry-after")))
             if response.content:
                 try:
                     exchange.payload = response.json()

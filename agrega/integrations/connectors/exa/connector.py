@@ -33,6 +33,7 @@ from ..base import (
     RemoteUserPage,
     UserSpec,
 )
+from ..pacing import shared_pacer
 from .client import ExaClient, Exchange
 
 log = logging.getLogger(__name__)
@@ -218,6 +219,7 @@ class ExaConnector:
             timeout=config.timeout_seconds,
             http_client=http_client,
             max_connections=max_connections,
+            pacer=shared_pacer(("exa", config.base_url, config.prefix), config.rate_limit_rps),
         )
         self._token_lock = threading.Lock()
         self._token: tuple[str, float] | None = None  # (token, refresh at, monotonic)

@@ -59,6 +59,7 @@ def integration_data(integration: SvaIntegration) -> dict:
         "auto_create_users": integration.auto_create_users,
         "active": integration.active,
         "timeout_seconds": integration.timeout_seconds,
+        "rate_limit_rps": integration.rate_limit_rps,
         "credentials_set": bool(integration.credentials_encrypted),
         "circuit_open": circuit_open,
         "circuit_open_until": integration.circuit_open_until,
@@ -95,6 +96,8 @@ def integration_lines(integration: SvaIntegration) -> list[str]:
                 ("Permite criar usuários automaticamente", fmt_bool(integration.auto_create_users)),
                 ("Ativa", fmt_bool(integration.active)),
                 ("Tempo limite", f"{integration.timeout_seconds:g} s"),
+                ("Limite de requisições", f"{integration.rate_limit_rps:g}/s" if integration.rate_limit_rps
+                 else "sem limite"),
                 (
                     "Credenciais",
                     "configuradas (nunca exibidas)"
@@ -194,6 +197,13 @@ class Command(AgregaCommand):
             metavar="SEGUNDOS",
             help="tempo limite das chamadas (0,5 a 120 s)",
         )
+        parser.add_argument(
+            "--rate-limit",
+            dest="rate_limit_rps",
+            type=float,
+            metavar="REQ_POR_S",
+            help="limite de requisições por segundo da plataforma; o worker espaça as chamadas (0: sem limite)",
+        )
         state = parser.add_mutually_exclusive_group()
         state.add_argument(
             "--inactive",
@@ -233,6 +243,7 @@ class Command(AgregaCommand):
         "auto_create_users",
         "active",
         "timeout_seconds",
+        "rate_limit_rps",
     )
 
     def cmd_create(self, **options):
