@@ -249,7 +249,15 @@ def document_default_errors(schema: dict) -> dict:
 
 
 class AgregaNinjaAPI(NinjaAPI):
-    """NinjaAPI whose OpenAPI document declares the default error answers."""
+    """NinjaAPI whose OpenAPI document declares the default error answers.
 
-    def get_openapi_schema(self, *args, **kwargs):
-        return document_default_errors(super().get_openapi_schema(*args, **kwargs))
+    The document is built once per process and prefix: building it takes most of a
+    second of CPU (over a hundred operations), and the routes never change at run time."""
+
+    def get_openapi_schema(self, path_prefix=None, path_params=None):
+        cache = self.__dict__.setdefault("_openapi_documents", {})
+        key = (path_prefix, tuple(sorted((path_params or {}).items())))
+        if key not in cache:
+            cache[key] = document_default_errors(
+                super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params))
+        return cache[key]
