@@ -138,12 +138,15 @@ def _check_demo_converged(sandbox_url: str, seconds: float = 60.0) -> bool:
 
 
 def web(argv: list[str]) -> int:
-    """Production-style web server (gunicorn, threads) with static files by WhiteNoise."""
+    """Production-style web server (gunicorn) with static files by WhiteNoise.
+
+    Sync workers by default: the requests are CPU-bound, and under load 2 processes of 1
+    thread answered with half the p99 of 2 × 4 threads (bench/README.md, "api_load")."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agrega.settings")
     from gunicorn.app.wsgiapp import run
 
     sys.argv = ["gunicorn", "agrega.wsgi:application", "--workers", os.environ.get("AGREGA_WEB_WORKERS", "2"),
-                "--threads", "4", "--access-logfile", "-",
+                "--threads", os.environ.get("AGREGA_WEB_THREADS", "1"), "--access-logfile", "-",
                 # the path without its query string: searches carry CPFs, e-mails, phones
                 "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms "%(a)s"', *argv]
     if not any(a.startswith("--bind") or a == "-b" for a in argv):
