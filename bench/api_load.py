@@ -64,44 +64,9 @@ OPERATOR = "bench-operador"
 
 # ---------------------------------------------------------------- databases
 
-def admin():
-    return synthetic.admin()
-
-
-def _check_name(name: str) -> None:
-    if not name.startswith("agrega_apiload") or not name.replace("_", "").isalnum():
-        raise SystemExit(f"refusing to touch database {name!r}: this bench's databases are agrega_apiload*")
-
-
-def drop(name: str) -> None:
-    _check_name(name)
-    with admin() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def clone(template: str, name: str) -> float:
-    _check_name(name)
-    start = time.perf_counter()
-    with admin() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
-    return time.perf_counter() - start
-
-
 def django_env(database: str) -> dict:
     return {**os.environ, "DATABASE_URL": synthetic.db_url(database), "DJANGO_SETTINGS_MODULE": "agrega.settings",
             "AGREGA_LOG_LEVEL": "WARNING"}
-
-
-def base_marker(name: str) -> dict | None:
-    import psycopg
-
-    try:
-        with psycopg.connect(synthetic.db_url(name)) as conn:
-            row = conn.execute("SELECT params FROM bench_apiload").fetchone()
-            return row[0] if row else None
-    except psycopg.Error:
-        return None
 
 
 def ensure_base(contracts: int, precontracts: int) -> str:
@@ -111,11 +76,11 @@ def ensure_base(contracts: int, precontracts: int) -> str:
     name = f"agrega_apiload_base_{synthetic.label(contracts)}"
     wanted = {"version": BASE_VERSION, "contracts": contracts, "precontracts": precontracts,
               "template_rows": synthetic.marker(template).get("rows")}
-    have = base_marker(name)
+    have = synthetic.marker(name, "bench_apiload")
     if have == wanted:
         print(f"base {name}: reused ({precontracts:,} pré-contratos)", flush=True)
         return name
-    seconds = clone(template, name)
+    seconds = synthetic.clone(template, name)
     print(f"base {name}: copied from {template} in {seconds:.1f}s; adding {precontracts:,} pré-contratos …",
           flush=True)
     start = time.perf_counter()
@@ -223,7 +188,7 @@ def children(pid: int) -> list[int]:
 
 
 def backend_pids(database: str) -> list[int]:
-    with admin() as conn:
+    with synthetic.admin() as conn:
         return [r[0] for r in conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [database])]
 
@@ -318,7 +283,7 @@ def ensure_wrk() -> None:
 
 def one_round(base: str, config: str, args, round_no: int, folder: Path) -> dict[str, dict]:
     name = "agrega_apiload_run"
-    seconds = clone(base, name)
+    seconds = synthetic.clone(base, name)
     results: dict[str, dict] = {}
     server = None
     try:
@@ -371,7 +336,7 @@ def one_round(base: str, config: str, args, round_no: int, folder: Path) -> dict
     finally:
         if server is not None:
             server.stop()
-        drop(name)
+        synthetic.drop(name)
     return results
 
 
@@ -448,7 +413,7 @@ def main() -> None:
         return
     if args.drop_base:
         for name in (f"agrega_apiload_base_{synthetic.label(args.contracts)}", "agrega_apiload_run"):
-            drop(name)
+            synthetic.drop(name)
             print(f"dropped {name}")
         return
     args.endpoints = [e for e in args.endpoints.split(",") if e]

@@ -41,7 +41,8 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SERVER_URL = os.environ.get("BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432")
+import synthetic  # noqa: E402  (bench/synthetic.py: the bench databases' server, clone, drop, marker)
+
 GENERATOR_VERSION = 1
 TZ = ZoneInfo("America/Sao_Paulo")
 SWEEP_TODAY = date(2026, 12, 5)
@@ -68,63 +69,22 @@ def seed_path(n: int) -> Path:
     return SEED_DIR / f"convergence-{label(n)}.json"
 
 
-def db_url(name: str) -> str:
-    return f"{SERVER_URL}/{name}"
-
-
-def admin():
-    import psycopg
-
-    return psycopg.connect(db_url("postgres"), autocommit=True)
-
-
-def _check(name: str) -> None:
-    if not name.startswith("agrega_converge_") or not name.replace("_", "").isalnum():
-        raise SystemExit(f"refusing to touch database {name!r}")
-
-
-def drop(name: str) -> None:
-    _check(name)
-    with admin() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def clone(template: str, name: str) -> float:
-    _check(name)
-    start = time.perf_counter()
-    with admin() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
-    return time.perf_counter() - start
-
-
-def marker(name: str) -> dict | None:
-    import psycopg
-
-    try:
-        with psycopg.connect(db_url(name)) as conn:
-            row = conn.execute("SELECT params FROM bench_dataset").fetchone()
-            return row[0] if row else None
-    except psycopg.Error:
-        return None
-
-
 def django_env(name: str) -> dict:
-    return {**os.environ, "DATABASE_URL": db_url(name), "DJANGO_SETTINGS_MODULE": "agrega.settings",
+    return {**os.environ, "DATABASE_URL": synthetic.db_url(name), "DJANGO_SETTINGS_MODULE": "agrega.settings",
             "AGREGA_LOG_LEVEL": "WARNING"}
 
 
 def ensure_dataset(n: int, *, force: bool = False) -> str:
     name = dataset_name(n)
     wanted = {"users": n, "version": GENERATOR_VERSION}
-    have = None if force else marker(name)
+    have = None if force else synthetic.marker(name)
     if have is not None and {k: have.get(k) for k in wanted} == wanted and seed_path(n).exists():
         subprocess.run([sys.executable, "-m", "django", "migrate", "-v0"], env=django_env(name), cwd=ROOT,
                        check=True)
         print(f"dataset {name}: reused", flush=True)
         return name
-    drop(name)
-    with admin() as conn:
+    synthetic.drop(name)
+    with synthetic.admin() as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     start = time.perf_counter()
     subprocess.run([sys.executable, __file__, "--generate-into", name, "--users", str(n)],
@@ -328,14 +288,14 @@ def one_repetition(args, template: str, r: int) -> dict:
 
     n, rate = args.users, args.rate
     database = run_name(n)
-    copy_s = clone(template, database)
+    copy_s = synthetic.clone(template, database)
     sandbox_args = ["--load", str(seed_path(n)), "--rate-limit-rps", str(rate), "--log-level", "warning"]
     if args.latency_ms:
         sandbox_args += ["--latency-ms", str(args.latency_ms)]
     worker = None
     try:
         with SandboxProcess(args=sandbox_args, startup_timeout=120) as sandbox, \
-                psycopg.connect(db_url(database), autocommit=True) as db:
+                psycopg.connect(synthetic.db_url(database), autocommit=True) as db:
             loaded = sandbox_users(sandbox.url)["users"][PREFIX]
             assert loaded == {"total": n, "active": n, "blocked": 0}, loaded
             db.execute("UPDATE integrations_svaintegration SET base_url = %s, updated_at = now()"
@@ -407,7 +367,7 @@ def one_repetition(args, template: str, r: int) -> dict:
                 except subprocess.TimeoutExpired:
                     w.kill()
         if not args.keep:
-            drop(database)
+            synthetic.drop(database)
     for s in samplers:
         s.stop_event.set()
     seconds = done - committed
@@ -477,7 +437,7 @@ def main() -> int:
     print(f"  first timeline row after       {med('first_call_seconds'):>10.1f} s  (worker start-up included)")
     print(f"  worker peak RSS                {max(r['peak_rss_mib'] for r in rows):>10.0f} MiB sampled, "
           f"VmHWM {max(r['vmhwm_mib'] for r in rows):.0f} MiB  (target < 200 MB)")
-    print(f"  load average (1 min) before/after: "
+    print("  load average (1 min) before/after: "
           + "; ".join(f"{r['load_before'][0]:.1f}/{r['load_after'][0]:.1f}" for r in rows))
     print(f"  users not blocked on the sandbox at the end: {max(r['not_blocked_on_sandbox'] for r in rows)}")
     print(json.dumps({"rows": rows}, default=str))

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -58,37 +57,6 @@ PER_CUSTOMER = sum(Decimal(price) for _, price, _ in SERVICES)
 
 # ---------------------------------------------------------------- databases
 
-def _check(name: str) -> None:
-    if not re.fullmatch(r"agrega_tryton_[a-z0-9_]+", name):
-        raise SystemExit(f"refusing to touch database {name!r}: this bench uses agrega_tryton_* only")
-
-
-def drop(name: str) -> None:
-    _check(name)
-    with synthetic.admin() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def clone(template: str, name: str) -> float:
-    _check(name)
-    start = time.perf_counter()
-    with synthetic.admin() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
-    return time.perf_counter() - start
-
-
-def marker(name: str) -> dict | None:
-    import psycopg
-
-    try:
-        with psycopg.connect(synthetic.db_url(name)) as conn:
-            row = conn.execute("SELECT params FROM bench_peer_dataset").fetchone()
-            return row[0] if row else None
-    except psycopg.Error:
-        return None
-
-
 def set_marker(name: str, params: dict) -> None:
     import psycopg
 
@@ -113,11 +81,11 @@ def ensure_agrega(customers: int) -> str:
     wanted = {"side": "agrega", "customers": customers, "version": WORKLOAD_VERSION}
     env = {**os.environ, "DATABASE_URL": synthetic.db_url(name), "DJANGO_SETTINGS_MODULE": "agrega.settings",
            "AGREGA_LOG_LEVEL": "WARNING"}
-    have = marker(name)
+    have = synthetic.marker(name, "bench_peer_dataset")
     if have is not None and {k: have.get(k) for k in wanted} == wanted:
         subprocess.run([sys.executable, "-m", "django", "migrate", "-v0"], env=env, cwd=HERE.parent, check=True)
         return name
-    drop(name)
+    synthetic.drop(name)
     with synthetic.admin() as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     start = time.perf_counter()
@@ -182,16 +150,16 @@ def ensure_tryton(customers: int) -> str:
     version = tryton_version()
     wanted = {"side": "tryton", "customers": customers, "version": WORKLOAD_VERSION, "tryton": version,
               "driver": _driver_digest()}
-    have = marker(name)
+    have = synthetic.marker(name, "bench_peer_dataset")
     if have is not None and {k: have.get(k) for k in wanted} == wanted:
         return name
     start = time.perf_counter()
-    clone(f"{PREFIX}base", name)
+    synthetic.clone(f"{PREFIX}base", name)
     try:
         subprocess.run([str(TRYTON_PYTHON), str(PEERS / "tryton_driver.py"), "setup", "--db", name,
                         "--customers", str(customers)], check=True, stdout=subprocess.DEVNULL)
     except BaseException:
-        drop(name)
+        synthetic.drop(name)
         raise
     set_marker(name, wanted)
     print(f"  tryton template {name}: set up in {time.perf_counter() - start:.0f}s", flush=True)
@@ -228,7 +196,7 @@ def agrega_child() -> None:
 
 def measure_agrega(template: str, customers: int) -> dict:
     work = f"{template}_run"
-    clone(template, work)
+    synthetic.clone(template, work)
     try:
         want = billing_run.expected(work)
         got, _ = synthetic.run_child(__file__, [], work)
@@ -238,13 +206,13 @@ def measure_agrega(template: str, customers: int) -> dict:
             if have != should:
                 problems.append(f"{what}: {have} (expected {should})")
     finally:
-        drop(work)
+        synthetic.drop(work)
     return {**got, "problems": problems}
 
 
 def measure_tryton(template: str, customers: int) -> dict:
     work = f"{template}_run"
-    clone(template, work)
+    synthetic.clone(template, work)
     try:
         proc = subprocess.run([str(TRYTON_PYTHON), str(PEERS / "tryton_driver.py"), "invoice", "--db", work,
                                "--customers", str(customers)], capture_output=True, text=True)
@@ -254,7 +222,7 @@ def measure_tryton(template: str, customers: int) -> dict:
             raise SystemExit(f"tryton driver failed (exit {proc.returncode})")
         got = json.loads(lines[-1])
     finally:
-        drop(work)
+        synthetic.drop(work)
     return got
 
 
@@ -296,7 +264,7 @@ def drop_all() -> None:
     with synthetic.admin() as conn:
         names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'agrega\\_tryton\\_%'")]
     for name in names:
-        drop(name)
+        synthetic.drop(name)
         print(f"dropped {name}")
 
 

@@ -79,9 +79,15 @@ def admin():
     return psycopg.connect(db_url("postgres"), autocommit=True)
 
 
+# Every bench's databases (this dataset, api_load, convergence, peer_billing): the only
+# names ``drop`` and ``clone`` will touch.
+BENCH_DB_PREFIXES = ("agrega_bench", "agrega_apiload", "agrega_converge_", "agrega_tryton_")
+
+
 def _check_name(name: str) -> None:
-    if not name.startswith("agrega_bench") or not name.replace("_", "").isalnum():
-        raise SystemExit(f"refusing to touch database {name!r}: bench databases are agrega_bench*")
+    if not name.startswith(BENCH_DB_PREFIXES) or not name.replace("_", "").isalnum():
+        raise SystemExit(f"refusing to touch database {name!r}: bench databases are "
+                         + ", ".join(p + "*" for p in BENCH_DB_PREFIXES))
 
 
 def exists(name: str) -> bool:
@@ -125,12 +131,13 @@ def copies(template: str, *names: str):
             drop(name)
 
 
-def marker(name: str) -> dict | None:
+def marker(name: str, table: str = "bench_dataset") -> dict | None:
+    """The parameters a bench recorded in ``table`` when it built ``name`` (None: not built)."""
     import psycopg
 
     try:
         with psycopg.connect(db_url(name)) as conn:
-            row = conn.execute("SELECT params FROM bench_dataset").fetchone()
+            row = conn.execute(f"SELECT params FROM {table}").fetchone()
             return row[0] if row else None
     except psycopg.Error:
         return None
