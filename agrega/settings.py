@@ -230,4 +230,7 @@ SVA_WORKER = {
     "CIRCUIT_FAILURE_THRESHOLD": int(os.environ.get("AGREGA_SVA_CIRCUIT_THRESHOLD", "5")),
     "CIRCUIT_OPEN_SECONDS": float(os.environ.get("AGREGA_SVA_CIRCUIT_OPEN", "30")),
     "SWITCH_INTERVAL_SECONDS": float(os.environ.get("AGREGA_SVA_SWITCH_INTERVAL", "0.0005")),
+    # how often a worker brings the pending-work queue in step with the users (sva/pending.py;
+    # at start too; 0 turns it off)
+    "QUEUE_REPAIR_SECONDS": float(os.environ.get("AGREGA_SVA_QUEUE_REPAIR", "600")),
 }

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SERVER_URL = os.environ.get("BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432")
-GENERATOR_VERSION = 2  # 2: contracts built with the schema's fillfactor (contracts migration 0005)
+GENERATOR_VERSION = 3  # 2: contracts built with the schema's fillfactor (contracts 0005); 3: SVA users too (sva 0005)
 TZ = ZoneInfo("America/Sao_Paulo")
 
 HISTORY = (date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1))

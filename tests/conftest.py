@@ -29,3 +29,26 @@ def sandbox_admin(exa_sandbox):
 def _fast_password_hashing(settings):
     """Tests create and log in many users; the production hasher is slow on purpose."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _pending_users_are_queued(request):
+    """After every test that used the database: each SVA user ahead of its platform
+    (version > synced_version) has its row in the worker's queue (sva/pending.py). A
+    write path that forgets the queue leaves a user the worker never claims; this
+    catches it where it happens, not where a worker's repair would hide it."""
+    yield
+    if request.node.get_closest_marker("queue_out_of_step"):
+        return
+    if not {"db", "transactional_db", "django_db_setup"} & set(request.fixturenames):
+        return
+    from django.db.models import F
+
+    from agrega.sva.models import SvaUser
+
+    try:
+        missing = list(SvaUser.objects.filter(version__gt=F("synced_version"), pending_work__isnull=True)
+                       .values_list("pk", flat=True)[:10])
+    except Exception:  # the test left no usable database (dropped, closed): nothing to check
+        return
+    assert not missing, f"usuários SVA pendentes fora da fila do worker: {missing}"

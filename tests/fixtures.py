@@ -26,6 +26,9 @@ def fast_retries(settings):
         "CIRCUIT_FAILURE_THRESHOLD": 5,
         "IDLE_POLL_SECONDS": 0.05,
         "CONCURRENCY": 8,
+        # no queue repair in-process: a write path that forgets the queue must show (the
+        # repair has its own tests in tests/sva/test_pending_queue.py)
+        "QUEUE_REPAIR_SECONDS": 0,
     }
     return settings.SVA_WORKER
 

@@ -11,6 +11,7 @@ from agrega.sva.models import SvaUser
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.queue_out_of_step  # rows made with the ORM, to test the database's constraints
 def test_one_live_sva_user_per_contract_product(integration, make_product, make_contract):
     contract = make_contract()
     item = contract_add_product(contract=contract, product_id=make_product(integration).pk)
@@ -23,6 +24,7 @@ def test_one_live_sva_user_per_contract_product(integration, make_product, make_
     SvaUser.objects.create(integration=integration, contract=contract, contract_product=item, origin="manual")
 
 
+@pytest.mark.queue_out_of_step  # rows made with the ORM, to test the database's constraints
 def test_external_id_is_unique(integration, make_product, make_contract):
     contract = make_contract()
     product = make_product(integration)

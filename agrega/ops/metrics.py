@@ -51,7 +51,8 @@ def render_metrics() -> str:
         ({"integration": name_of(r["integration_id"]), "state": r["confirmed_state"] or "none"}, r["n"])
         for r in live.values("integration_id", "confirmed_state").annotate(n=Count("id")).order_by()
     ))
-    pending = SvaUser.objects.filter(version__gt=F("synced_version"))
+    # through the worker's queue (sva/pending.py): the pending users without reading them all
+    pending = SvaUser.objects.filter(pending_work__isnull=False, version__gt=F("synced_version"))
     waiting = []
     for kind, qs in (("sync", pending.filter(registration_problems=[])),
                      ("registration", pending.exclude(registration_problems=[]))):

@@ -10,7 +10,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 
 from .choices import SvaOrigin, SvaState
 
@@ -101,16 +101,39 @@ class SvaUser(models.Model):
                 violation_error_message="Este produto do contrato já tem um usuário SVA.",
             )
         ]
-        indexes = [
-            models.Index(
-                fields=["next_attempt_at", "id"],
-                condition=Q(version__gt=F("synced_version")),
-                name="sva_user_pending_work",
-            ),
-        ]
+        # No index names version, synced_version, next_attempt_at or the lease: the
+        # pending users are found through SvaPendingWork, so the bumps of a dunning
+        # sweep and the worker's writes change no indexed column (HOT updates on
+        # PostgreSQL, with the free space of migration 0005's fillfactor).
 
     def __str__(self) -> str:
         return f"Usuário SVA {self.pk} ({self.external_id})"
+
+
+class SvaPendingWork(models.Model):
+    """The worker's queue: one narrow row per user whose ``version`` is ahead of its
+    ``synced_version``, due at ``due_at`` (when it changed, or its retry time).
+
+    ``SvaUser`` stays the truth (version vs synced_version); this table is the index of
+    that truth the worker claims from, kept beside it so that marking 10,000 users
+    pending writes 10,000 small rows instead of rewriting 10,000 wide ones in every
+    index of ``sva_svauser`` (docs/decisions/0007-pending-work-queue.md). Written only
+    through ``agrega.sva.pending``, always after the user's row in the same transaction.
+    """
+
+    # No database constraint: the row is written right after its user's, in the same
+    # transaction, and deleted with it (on_delete); the check would cost a lookup per row.
+    sva_user = models.OneToOneField(
+        SvaUser, on_delete=models.CASCADE, primary_key=True, related_name="pending_work", db_constraint=False
+    )
+    due_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "trabalho pendente"
+        indexes = [models.Index(fields=["due_at", "sva_user"], name="sva_pending_due")]
+
+    def __str__(self) -> str:
+        return f"Pendente {self.sva_user_id} (desde {self.due_at:%d/%m/%Y %H:%M})"
 
 
 class SvaCall(models.Model):

@@ -45,6 +45,7 @@ from agrega.integrations.connectors.base import CallRecord, ConnectorError, Erro
 from agrega.integrations.models import SvaIntegration
 from agrega.integrations.services import connector_for
 
+from . import pending
 from .choices import SvaState
 from .models import (
     ReconciliationAction,
@@ -265,12 +266,15 @@ class _Reconciliation:
         leased): the worker never sees a half-done correction, and a user is never
         corrected twice. ``creation_attempted`` makes the worker look the user up before
         any creation, and keeps the consent gate (for users never sent) out of the way."""
-        updated = (
-            SvaUser.objects.filter(pk=user.pk, version=user.version, synced_version__gte=user.version)
-            .filter(_not_leased(timezone.now()))
-            .update(confirmed_state=SvaState.UNKNOWN, creation_attempted=True,
-                    version=F("version") + 1, next_attempt_at=None, changed_at=timezone.now())
-        )
+        with transaction.atomic():  # the user and its queue row (sva/pending.py) together
+            updated = (
+                SvaUser.objects.filter(pk=user.pk, version=user.version, synced_version__gte=user.version)
+                .filter(_not_leased(timezone.now()))
+                .update(confirmed_state=SvaState.UNKNOWN, creation_attempted=True,
+                        version=F("version") + 1, next_attempt_at=None, changed_at=timezone.now())
+            )
+            if updated:
+                pending.mark([user.pk])
         if not updated:
             self._item(kind, ReconciliationAction.ALREADY_PENDING, user.external_id, user, detail,
                        f"{described} — já pendente de sincronização.")

@@ -4,8 +4,9 @@ happens here: the controller (sva/controller) converges after the commit."""
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
-from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
+from django.core.exceptions import EmptyResultSet
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from agrega.consent.selectors import CONSENT_PROBLEM_FIELD, consent_gate_problems
@@ -15,6 +16,7 @@ from agrega.core.audit import record_change
 from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile
 from agrega.core.errors import ApplicationError, Conflict, FieldError, FieldErrors, InvalidTransition, NotFound
 
+from . import pending
 from .choices import SvaOrigin, SvaState
 from .models import SvaUser
 from .selectors import customer_registration_problems
@@ -23,20 +25,26 @@ LIVE = Q(deleted_at__isnull=True)
 
 
 def bump(queryset: QuerySet[SvaUser]) -> int:
-    """Mark users as needing convergence (one UPDATE, however many rows).
+    """Mark users as needing convergence: a new version, no retry wait, and a row in
+    the worker's queue due now (``pending.update_and_mark``: one statement on
+    PostgreSQL, however many users). The user's row is written first and stays locked
+    until this transaction ends: a worker's claim (FOR UPDATE SKIP LOCKED) skips it
+    meanwhile, so it cannot converge from the state before the change.
 
-    A user already pending, leased to no worker and not waiting for a retry keeps its
-    version: the worker converges it from what its contract is when it claims it. Its
-    row is still written (and so locked until this transaction ends: a worker's claim,
-    FOR UPDATE SKIP LOCKED, skips it meanwhile and cannot read the state from before the
-    change), but with no indexed column changed, so that write can be a HOT update.
-    Any other user gets a new version (never HOT: ``version`` is in the condition of the
-    claim index sva_user_pending_work) and loses its retry wait."""
-    waiting = Q(version__gt=F("synced_version"), claimed_until__isnull=True, next_attempt_at__isnull=True)
-    return queryset.update(
-        version=Case(When(waiting, then=F("version")), default=F("version") + 1),
-        changed_at=Case(When(waiting, then=F("changed_at")), default=Value(timezone.now())),
-        next_attempt_at=None,
+    ``changed_at`` (the convergence lag) keeps the oldest change not yet taken by a
+    worker: it moves only for a user not pending, or leased, or waiting for a retry."""
+    now = timezone.now()
+    try:
+        ids_sql, ids_params = queryset.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # e.g. contract_id__in=[]: nothing to bump
+        return 0
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    return pending.update_and_mark(
+        ids_sql, list(ids_params),
+        "version = version + 1, next_attempt_at = NULL, changed_at = CASE WHEN version > synced_version "
+        "AND claimed_until IS NULL AND next_attempt_at IS NULL "
+        "THEN changed_at ELSE %s END",
+        [stamp], now=now,
     )
 
 
@@ -66,6 +74,7 @@ def _insert(user: SvaUser, *, actor=None) -> SvaUser:
     try:
         with transaction.atomic():
             user.save()
+            pending.mark([user.pk])
             record_change(instance=user, action="create", actor=actor, changes={
                 "origin": [None, user.origin], "contract_product_id": [None, user.contract_product_id],
                 "use_customer_data": [None, user.use_customer_data],
@@ -232,6 +241,7 @@ def sva_user_delete(*, sva_user: SvaUser, actor=None) -> SvaUser:
     user.changed_at = user.deleted_at
     user.save(update_fields=["deleted_at", "deleted_by", "registration_problems", "version", "next_attempt_at",
                              "changed_at"])
+    pending.mark([user.pk], now=user.deleted_at)
     user.refresh_from_db()
     record_change(instance=user, action="delete", actor=actor)
     return user
@@ -245,6 +255,7 @@ def sva_user_request_sync(*, sva_user: SvaUser, actor=None) -> SvaUser:
     SvaUser.objects.filter(pk=sva_user.pk).update(
         version=F("version") + 1, next_attempt_at=None, failures=0, changed_at=timezone.now()
     )
+    pending.mark([sva_user.pk])
     sva_user.refresh_from_db()
     return sva_user
 

@@ -1,7 +1,7 @@
-"""bump: what it marks for convergence. A user already pending, leased to no worker and
-not waiting for a retry keeps its version (the worker will read the contract as it is
-then) but is written all the same, so no worker claims it before the change that bumped
-it commits. Every other user gets a new version and loses its retry wait."""
+"""bump: what it marks for convergence. Every user gets a new version, loses its retry
+wait and is queued for the worker (sva/pending.py) due now — a user already queued
+earlier keeps its place. Its row is written first, so no worker claims it before the
+change that bumped it commits."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from agrega.contracts import services as contracts
-from agrega.sva.models import SvaUser
+from agrega.sva.models import SvaPendingWork, SvaUser
 from agrega.sva.services import bump
 
 
@@ -30,24 +30,32 @@ def _four_users(integration, make_product, make_contract):
     synced, free, leased, retrying = users
     now = timezone.now()
     SvaUser.objects.filter(pk=synced.pk).update(synced_version=F("version"))
+    SvaPendingWork.objects.filter(sva_user=synced).delete()  # as the worker's settle does
     SvaUser.objects.filter(pk=leased.pk).update(claimed_until=now + timedelta(minutes=1), claimed_by="w1")
     SvaUser.objects.filter(pk=retrying.pk).update(next_attempt_at=now + timedelta(hours=1))
     return {u.pk: SvaUser.objects.values_list("version", flat=True).get(pk=u.pk) for u in users}, users
 
 
 @pytest.mark.django_db
-def test_bump_gives_a_new_version_to_all_but_the_users_already_pending_and_free(integration, make_product, make_contract):
+def test_bump_gives_every_user_a_new_version_and_a_queue_row_due_now(integration, make_product, make_contract):
     before, (synced, free, leased, retrying) = _four_users(integration, make_product, make_contract)
     changed_at = SvaUser.objects.values_list("changed_at", flat=True).get(pk=free.pk)
+    due_free = SvaPendingWork.objects.get(sva_user=free).due_at
+    SvaPendingWork.objects.filter(sva_user=retrying).update(due_at=timezone.now() + timedelta(hours=1))
+    started = timezone.now()
     with transaction.atomic():
-        bump(SvaUser.objects.filter(pk__in=before))
+        assert bump(SvaUser.objects.filter(pk__in=before)) == 4
     after = dict(SvaUser.objects.filter(pk__in=before).values_list("pk", "version"))
-    assert after[free.pk] == before[free.pk]
+    assert after == {pk: version + 1 for pk, version in before.items()}
     assert SvaUser.objects.values_list("changed_at", flat=True).get(pk=free.pk) == changed_at  # pending since
-    for user in (synced, leased, retrying):
-        assert after[user.pk] == before[user.pk] + 1
+    assert SvaUser.objects.values_list("changed_at", flat=True).get(pk=synced.pk) >= started
     assert SvaUser.objects.get(pk=retrying.pk).next_attempt_at is None
     assert SvaUser.objects.filter(pk__in=before, version__gt=F("synced_version")).count() == 4  # all pending
+    due = dict(SvaPendingWork.objects.filter(sva_user__in=before).values_list("sva_user_id", "due_at"))
+    assert set(due) == set(before)
+    assert due[free.pk] == due_free  # queued earlier: keeps its place in line
+    assert started <= due[synced.pk] <= timezone.now()
+    assert due[retrying.pk] <= timezone.now()  # its retry wait is gone here too
 
 
 @pytest.mark.django_db(transaction=True)

@@ -32,6 +32,7 @@ from django.utils import timezone
 from agrega.integrations.connectors.base import CallRecord, Connector, ConnectorError, ErrorKind
 from agrega.integrations.models import SvaIntegration
 from agrega.integrations.services import connector_for
+from agrega.sva import pending as pending_queue
 from agrega.sva.choices import SvaState
 from agrega.sva.models import SvaCall, SvaUser
 from agrega.sva.selectors import derive_desired
@@ -173,6 +174,7 @@ class SvaWorker:
         self._integration_rows: dict[int, SvaIntegration] = {}
         self._integrations_read_at = 0.0
         self._deadline: float | None = None
+        self._repaired_at: float | None = None
         self._executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sva")
 
     # -- connectors ----------------------------------------------------------------
@@ -200,8 +202,10 @@ class SvaWorker:
     # -- claiming ------------------------------------------------------------------
     def _claimable(self):
         now = timezone.now()
+        # Through the queue (sva/pending.py): its index on (due_at, user) gives the users
+        # due, oldest first; the user's own columns still decide.
         return (
-            SvaUser.objects.filter(version__gt=F("synced_version"))
+            SvaUser.objects.filter(pending_work__due_at__lte=now, version__gt=F("synced_version"))
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
             .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
             .filter(integration__active=True)
@@ -213,9 +217,25 @@ class SvaWorker:
             return []
         started = time.perf_counter()
         try:
+            self._repair_queue()
             return self._claim(limit)
         finally:
             self.stats.claim_seconds += time.perf_counter() - started
+
+    def _repair_queue(self) -> None:
+        """At start and every QUEUE_REPAIR_SECONDS: queue pending users that have no row
+        (loaded with SQL, restored from a backup), drop rows no longer pending (left by a
+        worker that lost its lease). Every write path keeps the queue in step; this is
+        the net under them (sva/pending.py)."""
+        now = time.monotonic()
+        every = _conf("QUEUE_REPAIR_SECONDS")
+        if every <= 0 or (self._repaired_at is not None and now - self._repaired_at < every):
+            return  # 0: never (tests)
+        self._repaired_at = now
+        queued, dropped = pending_queue.repair()
+        if queued or dropped:
+            log.info("worker %s: pending-work queue repaired (%s queued, %s dropped)", self.worker_id, queued,
+                     dropped)
 
     # Columns the controller needs, read in the same query that loads the claim: the
     # contract, product and customer as they are now (plain values, no model instances).
@@ -231,7 +251,7 @@ class SvaWorker:
     def _claim(self, limit: int) -> list[tuple[WorkItem, Connector]]:
         self._tune_session()
         lease = timezone.now() + timedelta(seconds=_conf("LEASE_SECONDS"))
-        qs = self._claimable().order_by("next_attempt_at", "id").values("id")[:limit]
+        qs = self._claimable().order_by("pending_work__due_at", "pending_work__sva_user_id").values("id")[:limit]
         if connection.features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True, of=("self",))
         with transaction.atomic():  # Django compiles FOR UPDATE only inside a transaction
@@ -375,11 +395,12 @@ class SvaWorker:
         ("id", "bigint"), ("claimed_by", "text"),
     )
 
-    def _write_converged(self, rows: list[tuple]) -> None:
+    def _write_converged(self, rows: list[tuple]) -> list[int]:
+        """Returns the ids written (those whose claim this worker still held)."""
         if connection.vendor != "postgresql":
             with connection.cursor() as cursor:
                 cursor.executemany(self._fast_sql(), rows)  # in-process for SQLite: cheap
-            return
+            return [row[-2] for row in rows]  # SQLite serialises writers: the lease held
         # PostgreSQL: one statement of constant size for the whole batch, each column as
         # one array (unnest): psycopg parses it once and caches it, and sends the values
         # in binary. A VALUES list of hundreds of placeholders is re-parsed every time.
@@ -393,9 +414,10 @@ class SvaWorker:
                 "failures = 0, next_attempt_at = NULL, last_error_code = '', last_error_message = '', "
                 "claimed_until = NULL, claimed_by = '' "
                 f"FROM unnest({arrays}) AS v({', '.join(names)}) "
-                "WHERE u.id = v.id AND u.claimed_by = v.claimed_by",
+                "WHERE u.id = v.id AND u.claimed_by = v.claimed_by RETURNING u.id",
                 [list(column) for column in zip(*rows)],
             )
+            return [row[0] for row in cursor.fetchall()]
 
     @staticmethod
     @contextlib.contextmanager
@@ -467,6 +489,7 @@ class SvaWorker:
         adapt = connection.ops.adapt_datetimefield_value
         calls = []
         fast_rows = []
+        written = []  # users this worker wrote back (and so holds locked until the commit)
         with transaction.atomic():
             for outcome in outcomes:
                 item = outcome.item
@@ -492,16 +515,19 @@ class SvaWorker:
                     ))
                     self.stats.converged += 1
                     continue
-                self._write_one(outcome, now)
+                if self._write_one(outcome, now):
+                    written.append(item.id)
             if fast_rows:
-                self._write_converged(fast_rows)
+                written += self._write_converged(fast_rows)
+            pending_queue.settle(written, now=now)
             if calls:
                 self._insert_calls(calls)
             self.stats.calls += len(calls)
             self._write_integration_health(now)
 
-    def _write_one(self, outcome: Outcome, now) -> None:
-        """Errors, deferrals and registration problems: rarer, so plain ORM."""
+    def _write_one(self, outcome: Outcome, now) -> bool:
+        """Errors, deferrals and registration problems: rarer, so plain ORM. Returns
+        whether the user was written (this worker still held its claim)."""
         item = outcome.item
         fields: dict = dict(outcome.confirmed)
         fields.update(claimed_until=None, claimed_by="")
@@ -540,7 +566,7 @@ class SvaWorker:
                     seconds=self._backoff(current + 1, error)))
             self.stats.failed += 1
         # Only the claim holder writes: a claim that expired belongs to another worker now.
-        SvaUser.objects.filter(pk=item.id, claimed_by=self.worker_id).update(**fields)
+        return bool(SvaUser.objects.filter(pk=item.id, claimed_by=self.worker_id).update(**fields))
 
     @staticmethod
     def _conflict_may_clear(item: WorkItem, error: ConnectorError, now) -> bool:

@@ -1,0 +1,149 @@
+"""The worker's queue of pending users (agrega/sva/pending.py): every write path queues
+what it makes pending, the worker's write-back settles what it converged or must retry
+later, and the repair brings any other state back in step."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from agrega.contracts.services import contract_add_product, contract_transition
+from agrega.sva import pending
+from agrega.sva.controller.worker import SvaWorker
+from agrega.sva.models import SvaPendingWork, SvaUser
+from agrega.sva.services import bump, sva_user_delete, sva_user_request_sync
+
+pytestmark = pytest.mark.django_db
+
+# Columns a bump or the worker's write-back change: no index or constraint of the users'
+# table may name one, so those writes can be HOT updates on PostgreSQL.
+WRITTEN = {"version", "synced_version", "changed_at", "next_attempt_at", "claimed_until", "claimed_by",
+           "failures", "last_attempt_at", "last_success_at", "last_error_code", "last_error_message",
+           "confirmed_state", "confirmed_package", "confirmed_email", "confirmed_phone", "confirmed_document",
+           "confirmed_name", "confirmed_at", "creation_attempted", "remote_id", "registration_problems",
+           "notified_state"}
+
+
+@pytest.fixture
+def users(integration, make_product, make_contract):
+    product = make_product(integration)
+    for _ in range(3):
+        contract = make_contract()
+        contract_add_product(contract=contract, product_id=product.pk)
+        contract_transition(contract=contract, action="activate")
+    return list(SvaUser.objects.order_by("id"))
+
+
+def queued() -> dict[int, object]:
+    return dict(SvaPendingWork.objects.values_list("sva_user_id", "due_at"))
+
+
+def test_new_users_are_queued_and_the_worker_empties_the_queue(users, exa_account, converge):
+    assert set(queued()) == {u.pk for u in users}
+    converge()
+    assert queued() == {}
+    assert not SvaUser.objects.filter(version__gt=F("synced_version")).exists()
+
+
+def test_every_write_path_queues_its_user(users, exa_account, converge):
+    converge()
+    first, second, third = users
+    contract_transition(contract=first.contract, action="block_manual")  # contracts_changed → bump
+    sva_user_request_sync(sva_user=second)
+    sva_user_delete(sva_user=third)
+    assert set(queued()) == {first.pk, second.pk, third.pk}
+    converge()
+    assert queued() == {}
+
+
+def test_a_failed_call_waits_in_the_queue_until_its_retry_time(users, exa_account, sandbox_admin, converge,
+                                                              settings):
+    converge()
+    settings.SVA_WORKER = {**settings.SVA_WORKER, "BACKOFF_BASE_SECONDS": 60, "BACKOFF_MAX_SECONDS": 60,
+                           "CIRCUIT_FAILURE_THRESHOLD": 100}
+    user = users[0]
+    sandbox_admin.set_faults(error_rate=1.0, seed=1)
+    contract_transition(contract=user.contract, action="block_manual")
+    worker = SvaWorker(concurrency=2)
+    try:
+        worker.run(until_idle=True, max_seconds=10)
+    finally:
+        worker.close()
+    user.refresh_from_db()
+    assert user.version > user.synced_version and user.failures >= 1
+    assert user.next_attempt_at > timezone.now() + timedelta(seconds=20)
+    assert queued() == {user.pk: user.next_attempt_at}  # not claimed again before then
+    sandbox_admin.clear_faults()
+    sva_user_request_sync(sva_user=user)  # "sincronizar agora": due at once again
+    assert queued()[user.pk] <= timezone.now()
+    converge()
+    assert queued() == {}
+
+
+def test_settle_keeps_users_bumped_again_and_drops_the_converged(users):
+    first, second, _ = users
+    SvaUser.objects.filter(pk=first.pk).update(synced_version=F("version"))
+    later = timezone.now() + timedelta(minutes=5)
+    SvaUser.objects.filter(pk=second.pk).update(next_attempt_at=later)
+    with transaction.atomic():
+        pending.settle([first.pk, second.pk])
+    rows = queued()
+    assert first.pk not in rows
+    assert rows[second.pk] == later
+
+
+@pytest.mark.queue_out_of_step
+def test_repair_queues_pending_users_without_a_row_and_drops_stale_rows(users):
+    first, second, third = users
+    SvaPendingWork.objects.filter(sva_user__in=[first, second]).delete()  # e.g. loaded with SQL
+    SvaUser.objects.filter(pk=third.pk).update(synced_version=F("version"))  # its row is now stale
+    retry = timezone.now() + timedelta(minutes=3)
+    SvaUser.objects.filter(pk=second.pk).update(next_attempt_at=retry)
+    assert pending.repair() == (2, 1)
+    rows = queued()
+    assert set(rows) == {first.pk, second.pk}
+    assert rows[second.pk] == retry  # due at its retry time
+    assert pending.repair() == (0, 0)
+
+
+def test_the_worker_repairs_the_queue_when_it_starts(users, exa_account, converge, settings):
+    SvaPendingWork.objects.all().delete()
+    settings.SVA_WORKER = {**settings.SVA_WORKER, "QUEUE_REPAIR_SECONDS": 600}
+    converge()
+    assert not SvaUser.objects.filter(version__gt=F("synced_version")).exists()
+
+
+def test_bump_of_many_users_is_one_write_each(users):
+    with transaction.atomic():
+        assert bump(SvaUser.objects.all()) == 3
+        assert bump(SvaUser.objects.none()) == 0
+    assert SvaPendingWork.objects.count() == 3
+
+
+def test_no_index_of_the_users_table_names_a_column_that_bumps_or_the_worker_write():
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, SvaUser._meta.db_table)
+    for name, constraint in constraints.items():
+        if constraint["index"] or constraint["unique"]:
+            assert not set(constraint["columns"]) & WRITTEN, name
+    for index in SvaUser._meta.indexes:
+        assert index.condition is None or not ({c for c in WRITTEN if c in str(index.condition)}), index.name
+
+
+def test_on_postgresql_a_bump_is_a_hot_update(users):
+    if connection.vendor != "postgresql":
+        pytest.skip("HOT updates are PostgreSQL's")
+    with transaction.atomic(), connection.cursor() as cursor:
+        def counts():
+            cursor.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = %s",
+                           [SvaUser._meta.db_table])
+            return cursor.fetchone()
+        before = counts()
+        bump(SvaUser.objects.all())
+        after = counts()
+    assert after[0] - before[0] == 3
+    assert after[1] - before[1] == 3
