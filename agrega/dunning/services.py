@@ -11,6 +11,7 @@ started before the payment (docs/decisions/0006-billing-and-dunning.md).
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -247,62 +248,128 @@ def _apply_policy(policy, stages: list[DunningStage], *, default: bool, today: d
 
 def _apply_chunk(table, policy, plan, rows, counts, *, now, stamp, policy_sql, policy_params) -> list:
     """Write one chunk (see ``_apply_policy``); returns the rows skipped because they
-    changed since they were read."""
-    ops = connection.ops
+    changed since they were read.
+
+    Contracts that start from the same (stage, access status) and reach the same stage
+    go through the same steps, so each such group is one write: on PostgreSQL one
+    statement updates the group and inserts its events and notices from the rows the
+    UPDATE returned (no per-contract work in Python); elsewhere the UPDATE returns them
+    and the records follow."""
     cutoffs = {stage.level: cutoff for stage, cutoff, _ in plan}
-    groups: dict[tuple, list] = defaultdict(list)
-    plans = {}
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    steps_of: dict[tuple, list] = {}
+    keys: dict[tuple, tuple | None] = {}  # (level, access, due) → group key (None: nothing to do)
+    read = {}
     for row in rows:
         contract_id, level, access, due = row
-        due = due if isinstance(due, date) else date.fromisoformat(due)
-        steps = _steps(plan, level, access, due)
-        if not steps:
-            continue
-        last = steps[-1]
-        changes = sum(1 for step in steps if step[1])
-        # the state it was read in, the state it goes to, and the day the last stage needs
-        groups[(level, access, last[0].level, last[3], last[5], changes, cutoffs[last[0].level])].append(contract_id)
-        plans[contract_id] = (row, steps)
-    written = []
-    with connection.cursor() as cursor:
-        for (level, access, to_level, to_status, to_access, changes, cutoff), ids in groups.items():
-            ended = ", ended_at = %s" if to_status != CS.ACTIVE else ""
-            ids_sql, ids_params = _ids_sql(ids)
-            cursor.execute(
-                f"UPDATE {table} SET dunning_level = %s, status = %s, access_status = %s, "
-                f"version = version + %s, updated_at = %s{ended} "
-                f"WHERE {ids_sql} AND status = %s AND dunning_level = %s AND access_status = %s "
-                f"AND trust_release_until IS NULL AND oldest_open_due <= %s AND {policy_sql} "
-                f"RETURNING id, oldest_open_due",
-                [to_level, to_status, to_access, changes, stamp] + ([stamp] if ended else []) + ids_params
-                + [CS.ACTIVE, level, access, ops.adapt_datefield_value(cutoff), *policy_params],
-            )
-            written += cursor.fetchall()
-    events: dict[int, list] = defaultdict(list)
-    notices, changed_ids = [], []
-    for contract_id, due in sorted(written):
-        due = due if isinstance(due, date) else date.fromisoformat(due)
-        row, steps = plans.pop(contract_id)
+        state = (level, access, due)
+        if state not in keys:
+            day = due if isinstance(due, date) else date.fromisoformat(due)
+            steps = _steps(plan, level, access, day)
+            key = None
+            if steps:
+                last = steps[-1]
+                changes = sum(1 for step in steps if step[1])
+                # the state it was read in, the state it goes to, and the day the last stage needs
+                key = (level, access, last[0].level, last[3], last[5], changes, cutoffs[last[0].level])
+                steps_of[key] = steps
+            keys[state] = key
+        key = keys[state]
+        if key is not None:
+            groups[key].append(contract_id)
+            read[contract_id] = row
+    write = _write_group_pg if connection.vendor == "postgresql" else _write_group
+    changed_ids = []
+    for key, ids in groups.items():
+        steps = steps_of[key]
+        written = write(table, policy, key, steps, ids, now=now, stamp=stamp, policy_sql=policy_sql,
+                        policy_params=policy_params)
+        for contract_id in written:
+            del read[contract_id]
+        for stage, changed, *_ in steps:
+            counts[stage.level][0 if changed else 1] += len(written)
         if any(step[1] for step in steps):
-            changed_ids.append(contract_id)
-        for stage, changed, from_status, to_status, from_access, to_access in steps:
-            counts[stage.level][0 if changed else 1] += 1
-            if changed:
-                action = Act.RESCIND if to_status == CS.NEGATIVADO else Act.DUNNING_STAGE
-            else:
-                action = Act.DUNNING_NOTICE if stage.action == DunningAction.NOTICE else Act.DUNNING_STAGE
-            events[stage.level].append((contract_id, action, from_status, to_status, from_access, to_access))
-            if stage.action == DunningAction.NOTICE and not changed:
-                notices.append((contract_id, stage.level, due, now, ""))
-    for stage, _, _ in plan:  # a stage's records together, in stage order (as stage-by-stage runs wrote them)
-        if events[stage.level]:
-            _insert_events(events[stage.level], {"level": stage.level, "days_after_due": stage.days_after_due,
-                                                 "policy": policy.name, "action": stage.action}, now)
-    if notices:
-        insert_returning(DunningNotice, ["contract", "level", "oldest_due", "created_at", "send_error"], notices,
-                         returning=())
-    _announce(changed_ids)
-    return [row for row, _ in plans.values()]
+            changed_ids += written
+    _announce(sorted(changed_ids))
+    return list(read.values())
+
+
+def _group_update(table, key, ids, *, stamp, policy_sql, policy_params) -> tuple[str, list]:
+    """The UPDATE of one group, re-checking the state its steps were computed from."""
+    level, access, to_level, to_status, to_access, changes, cutoff = key
+    ended = ", ended_at = %s" if to_status != CS.ACTIVE else ""
+    ids_sql, ids_params = _ids_sql(ids)
+    return (
+        f"UPDATE {table} SET dunning_level = %s, status = %s, access_status = %s, "
+        f"version = version + %s, updated_at = %s{ended} "
+        f"WHERE {ids_sql} AND status = %s AND dunning_level = %s AND access_status = %s "
+        f"AND trust_release_until IS NULL AND oldest_open_due <= %s AND {policy_sql} "
+        f"RETURNING id, oldest_open_due",
+        [to_level, to_status, to_access, changes, stamp] + ([stamp] if ended else []) + ids_params
+        + [CS.ACTIVE, level, access, connection.ops.adapt_datefield_value(cutoff), *policy_params],
+    )
+
+
+def _step_records(policy, steps) -> tuple[list[tuple], list[int]]:
+    """Per step: the event's (action, from/to status, from/to access, detail); and the
+    levels of the notices (a notice stage that changed nothing)."""
+    events, notice_levels = [], []
+    for stage, changed, from_status, to_status, from_access, to_access in steps:
+        if changed:
+            action = Act.RESCIND if to_status == CS.NEGATIVADO else Act.DUNNING_STAGE
+        else:
+            action = Act.DUNNING_NOTICE if stage.action == DunningAction.NOTICE else Act.DUNNING_STAGE
+        detail = {"level": stage.level, "days_after_due": stage.days_after_due, "policy": policy.name,
+                  "action": stage.action}
+        events.append((str(action), from_status, to_status, from_access, to_access, detail))
+        if stage.action == DunningAction.NOTICE and not changed:
+            notice_levels.append(stage.level)
+    return events, notice_levels
+
+
+def _write_group_pg(table, policy, key, steps, ids, *, now, stamp, policy_sql, policy_params) -> list[int]:
+    """PostgreSQL: the group's UPDATE, its events (in step order, then contract) and its
+    notices in one statement; returns the ids written."""
+    update, params = _group_update(table, key, ids, stamp=stamp, policy_sql=policy_sql,
+                                   policy_params=policy_params)
+    events, notice_levels = _step_records(policy, steps)
+    quote = connection.ops.quote_name
+    values = ", ".join(["(%s::int, %s, %s, %s, %s, %s, %s::jsonb)"] * len(events))
+    sql = (f"WITH w AS ({update}), ev AS (INSERT INTO {quote(ContractEvent._meta.db_table)} "
+           "(contract_id, action, actor_id, actor_label, from_status, to_status, from_access_status, "
+           "to_access_status, detail, created_at) "
+           "SELECT w.id, s.action, NULL, %s, s.fs, s.ts, s.fa, s.ta, s.detail, %s "
+           f"FROM w CROSS JOIN (VALUES {values}) AS s(ord, action, fs, ts, fa, ta, detail) ORDER BY s.ord, w.id)")
+    params += ["régua de cobrança", stamp]
+    for order, (action, fs, ts, fa, ta, detail) in enumerate(events):
+        params += [order, action, fs, ts, fa, ta, json.dumps(detail)]
+    if notice_levels:
+        levels = ", ".join(["(%s::smallint)"] * len(notice_levels))
+        sql += (f", nt AS (INSERT INTO {quote(DunningNotice._meta.db_table)} "
+                "(contract_id, level, oldest_due, created_at, send_error) "
+                f"SELECT w.id, n.level, w.oldest_open_due, %s, '' FROM w CROSS JOIN (VALUES {levels}) AS n(level))")
+        params += [stamp, *notice_levels]
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " SELECT id FROM w", params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _write_group(table, policy, key, steps, ids, *, now, stamp, policy_sql, policy_params) -> list[int]:
+    """Any other database: the UPDATE returns the rows written, then their events and
+    notices are inserted."""
+    update, params = _group_update(table, key, ids, stamp=stamp, policy_sql=policy_sql,
+                                   policy_params=policy_params)
+    with connection.cursor() as cursor:
+        cursor.execute(update, params)
+        written = sorted(cursor.fetchall())
+    events, notice_levels = _step_records(policy, steps)
+    for action, fs, ts, fa, ta, detail in events:
+        _insert_events([(cid, action, fs, ts, fa, ta) for cid, _ in written], detail, now)
+    if notice_levels:
+        insert_returning(DunningNotice, ["contract", "level", "oldest_due", "created_at", "send_error"],
+                         [(cid, level, due if isinstance(due, date) else date.fromisoformat(due), now, "")
+                          for level in notice_levels for cid, due in written], returning=())
+    return [cid for cid, _ in written]
 
 
 def _insert_events(events: list[tuple], detail: dict, now) -> None:
