@@ -110,13 +110,12 @@ def demo(argv: list[str]) -> int:
 def _check_demo_converged(sandbox_url: str, seconds: float = 60.0) -> bool:
     """Wait until the worker has converged every demo SVA user; compare with the sandbox."""
     import httpx
-    from django.db.models import F
 
-    from agrega.sva.models import SvaUser
+    from agrega.sva.models import SvaPendingWork
     from agrega.sva.selectors import desired_for, sva_user_queryset
 
     deadline = time.monotonic() + seconds
-    while SvaUser.objects.filter(version__gt=F("synced_version")).exists():
+    while SvaPendingWork.objects.exists():
         if time.monotonic() > deadline:
             print("Os usuários SVA não convergiram a tempo.", file=sys.stderr)
             return False

@@ -307,7 +307,7 @@ def one_repetition(args, template: str, r: int) -> dict:
                                  stdout=subprocess.PIPE, text=True).stdout
             sweep = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
             committed = sweep["committed_at"]
-            pending = db.execute("SELECT count(*) FROM sva_svauser WHERE version > synced_version").fetchone()[0]
+            pending = db.execute("SELECT count(*) FROM sva_svapendingwork").fetchone()[0]  # sva/pending.py
             if pending != n:
                 raise SystemExit(f"the sweep bumped {pending} SVA users, expected {n}: {sweep['result']}")
             load_before = os.getloadavg()
@@ -329,7 +329,8 @@ def one_repetition(args, template: str, r: int) -> dict:
             while True:
                 time.sleep(0.25)
                 confirmed = db.execute(
-                    "SELECT count(*) FROM sva_svauser WHERE synced_version = version AND confirmed_state = 'blocked'"
+                    "SELECT count(*) FROM sva_svauser u WHERE confirmed_state = 'blocked' "
+                    "AND NOT EXISTS (SELECT 1 FROM sva_svapendingwork q WHERE q.sva_user_id = u.id)"
                 ).fetchone()[0]
                 if confirmed == n and done_agrega is None:
                     done_agrega = time.time()

@@ -157,7 +157,7 @@ def verify(sweep_db: str, bare_db: str, want: dict, got: dict) -> list[str]:
         bumped, bumped_right = conn.execute(
             "SELECT count(*), count(*) FILTER (WHERE c.status <> 'A' OR c.access_status IN ('FA', 'CA')) "
             "FROM sva_svauser u JOIN contracts_contract c ON c.id = u.contract_id "
-            "WHERE u.version > u.synced_version").fetchone()
+            "JOIN sva_svapendingwork q ON q.sva_user_id = u.id").fetchone()  # queued: sva/pending.py
     with psycopg.connect(synthetic.db_url(bare_db)) as conn:
         state_bare = conn.execute(STATE).fetchone()
     if state_sweep != state_bare:

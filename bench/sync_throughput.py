@@ -84,15 +84,13 @@ def make_users(n: int, sandbox_url: str, prefix: str, secret: str):
 
 
 def run_worker(concurrency: int) -> float:
-    from django.db.models import F
-
     from agrega.sva.controller.worker import SvaWorker
-    from agrega.sva.models import SvaUser
+    from agrega.sva.models import SvaPendingWork
 
     worker = SvaWorker(concurrency=concurrency)
     start = time.perf_counter()
     try:
-        while SvaUser.objects.filter(version__gt=F("synced_version")).exists():
+        while SvaPendingWork.objects.exists():
             worker.run(until_idle=True)
     finally:
         elapsed = time.perf_counter() - start

@@ -8,7 +8,6 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from django.db.models import F
 
 from agrega.core.br import make_cpf
 
@@ -142,7 +141,7 @@ def make_contract(db, make_customer):
 def converge(fast_retries):
     """Run the real worker in this process until every SVA user has converged (or fail)."""
     from agrega.sva.controller.worker import SvaWorker
-    from agrega.sva.models import SvaUser
+    from agrega.sva.models import SvaPendingWork
 
     def run(timeout: float = 15.0, *, allow_errors: bool = False):
         deadline = time.monotonic() + timeout
@@ -150,7 +149,7 @@ def converge(fast_retries):
         try:
             while True:
                 worker.run(until_idle=True, max_seconds=max(0.1, deadline - time.monotonic()))
-                pending = SvaUser.objects.filter(version__gt=F("synced_version")).count()
+                pending = SvaPendingWork.objects.count()
                 if pending == 0:
                     break
                 if time.monotonic() > deadline:

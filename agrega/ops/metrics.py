@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Count, F, Min
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Min
 from django.utils import timezone
 
 
@@ -51,8 +50,8 @@ def render_metrics() -> str:
         ({"integration": name_of(r["integration_id"]), "state": r["confirmed_state"] or "none"}, r["n"])
         for r in live.values("integration_id", "confirmed_state").annotate(n=Count("id")).order_by()
     ))
-    # through the worker's queue (sva/pending.py): the pending users without reading them all
-    pending = SvaUser.objects.filter(pending_work__isnull=False, version__gt=F("synced_version"))
+    # the worker's queue (sva/pending.py) is what is pending
+    pending = SvaUser.objects.filter(pending_work__isnull=False)
     waiting = []
     for kind, qs in (("sync", pending.filter(registration_problems=[])),
                      ("registration", pending.exclude(registration_problems=[]))):
@@ -63,7 +62,7 @@ def render_metrics() -> str:
                "the customer's registration data).", waiting)
     lag = []
     for r in pending.filter(registration_problems=[]).values("integration_id").annotate(
-            oldest=Min(Coalesce("changed_at", "created_at"))).order_by():
+            oldest=Min("pending_work__queued_at")).order_by():
         since = r["oldest"]
         lag.append(({"integration": name_of(r["integration_id"])}, (now - since).total_seconds() if since else 0))
     out.family("agrega_sva_convergence_lag_seconds", "gauge",

@@ -1,9 +1,10 @@
 """Usuário SVA: the customer's account on a platform, tied to one contract product.
 
 Each row keeps what Agrega wants (derived from contract, product and customer: see
-``selectors.desired_for``) and what the platform last confirmed. ``version`` moves on
-every change that may alter the desired state; the controller converges rows whose
-``synced_version`` is behind (docs/decisions/0002-convergence.md).
+``selectors.desired_for``) and what the platform last confirmed. A user waits for the
+controller while it has a row in ``SvaPendingWork`` (every change queues one); changes
+of the user itself also move its ``version``, and the controller records the version it
+converged as ``synced_version`` (docs/decisions/0002-convergence.md, 0007).
 """
 
 import uuid
@@ -11,6 +12,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 
 from .choices import SvaOrigin, SvaState
 
@@ -55,7 +57,7 @@ class SvaUser(models.Model):
 
     # Convergence bookkeeping.
     version = models.PositiveBigIntegerField(default=1)
-    # when ``version`` last moved: the age of a pending change (convergence lag metric)
+    # when ``version`` last moved (a change of the user itself)
     changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     synced_version = models.PositiveBigIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -102,38 +104,44 @@ class SvaUser(models.Model):
             )
         ]
         # No index names version, synced_version, next_attempt_at or the lease: the
-        # pending users are found through SvaPendingWork, so the bumps of a dunning
-        # sweep and the worker's writes change no indexed column (HOT updates on
-        # PostgreSQL, with the free space of migration 0005's fillfactor).
+        # pending users are found through SvaPendingWork, so the worker's writes change
+        # no indexed column (HOT updates on PostgreSQL, with the free space of migration
+        # 0005's fillfactor).
 
     def __str__(self) -> str:
         return f"Usuário SVA {self.pk} ({self.external_id})"
 
 
 class SvaPendingWork(models.Model):
-    """The worker's queue: one narrow row per user whose ``version`` is ahead of its
-    ``synced_version``, due at ``due_at`` (when it changed, or its retry time).
+    """The worker's queue, and the truth of what is pending: one narrow row per user
+    whose platform account may differ from what Agrega wants now.
 
-    ``SvaUser`` stays the truth (version vs synced_version); this table is the index of
-    that truth the worker claims from, kept beside it so that marking 10,000 users
-    pending writes 10,000 small rows instead of rewriting 10,000 wide ones in every
-    index of ``sva_svauser`` (docs/decisions/0007-pending-work-queue.md). Written only
-    through ``agrega.sva.pending``, always after the user's row in the same transaction.
+    A change of the contract, customer or product (``services.bump``) only upserts this
+    row: it does not write the user's wide row, so a dunning sweep that blocks 100,000
+    contracts appends 100,000 small rows instead of rewriting a page of ``sva_svauser``
+    per user (docs/decisions/0007-pending-work-queue.md). Changes of the user itself
+    (deletion, "sincronizar agora", reconciliation, creation) also move its ``version``.
+    ``bumps`` counts the changes since the row was queued: the worker deletes the row
+    only if it is unchanged since its claim, so a change made meanwhile is never lost.
+    Written only through ``agrega.sva.pending``.
     """
 
-    # No database constraint: the row is written right after its user's, in the same
-    # transaction, and deleted with it (on_delete); the check would cost a lookup per row.
+    # No database constraint: written with or right after its user, in one transaction,
+    # and deleted with it (on_delete); the check would cost a lookup per row.
     sva_user = models.OneToOneField(
         SvaUser, on_delete=models.CASCADE, primary_key=True, related_name="pending_work", db_constraint=False
     )
     due_at = models.DateTimeField()
+    # first queued (the convergence lag metric): kept while the row lives
+    queued_at = models.DateTimeField(db_default=Now())
+    bumps = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         verbose_name = "trabalho pendente"
         indexes = [models.Index(fields=["due_at", "sva_user"], name="sva_pending_due")]
 
     def __str__(self) -> str:
-        return f"Pendente {self.sva_user_id} (desde {self.due_at:%d/%m/%Y %H:%M})"
+        return f"Pendente {self.sva_user_id} (desde {self.queued_at:%d/%m/%Y %H:%M})"
 
 
 class SvaCall(models.Model):

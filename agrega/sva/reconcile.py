@@ -11,7 +11,7 @@ What a run does with each difference:
   never races the worker. (``unknown`` rather than what the page showed: the worker reads
   the live state, and customer notices, which follow the confirmed state, do not announce
   a drift that is being undone);
-* a user the worker holds (``version > synced_version`` or leased) → reported as
+* a user the worker holds (queued, see sva/pending.py, or leased) → reported as
   "already pending", untouched; one the worker wrote after the page was read is left
   alone (counted, not reported: the page may be stale);
 * on the platform under our prefix but unknown here, or deleted here → reported, and
@@ -57,7 +57,7 @@ from .models import (
     SvaCall,
     SvaUser,
 )
-from .selectors import desired_for, sva_user_queryset
+from .selectors import desired_for, is_pending, sva_user_queryset
 
 log = logging.getLogger("agrega.sva.reconcile")
 
@@ -202,7 +202,7 @@ class _Reconciliation:
     def _busy(self, user: SvaUser, since) -> str | None:
         """"pending" when the worker holds or will take the user; "changed" when it wrote
         the user after ``since`` (what we read from the platform may predate that)."""
-        if user.version > user.synced_version or (user.claimed_until and user.claimed_until > timezone.now()):
+        if is_pending(user) or (user.claimed_until and user.claimed_until > timezone.now()):
             return "pending"
         if user.last_attempt_at and user.last_attempt_at >= since:
             return "changed"
@@ -268,7 +268,8 @@ class _Reconciliation:
         any creation, and keeps the consent gate (for users never sent) out of the way."""
         with transaction.atomic():  # the user and its queue row (sva/pending.py) together
             updated = (
-                SvaUser.objects.filter(pk=user.pk, version=user.version, synced_version__gte=user.version)
+                SvaUser.objects.filter(pk=user.pk, version=user.version, synced_version__gte=user.version,
+                                       pending_work__isnull=True)
                 .filter(_not_leased(timezone.now()))
                 .update(confirmed_state=SvaState.UNKNOWN, creation_attempted=True,
                         version=F("version") + 1, next_attempt_at=None, changed_at=timezone.now())
@@ -292,7 +293,7 @@ class _Reconciliation:
                        f"{what}: relatado (a política da integração não remove).")
             return
         if user is not None and not SvaUser.objects.filter(
-            pk=user.pk, version=user.version, synced_version__gte=user.version
+            pk=user.pk, version=user.version, synced_version__gte=user.version, pending_work__isnull=True
         ).filter(_not_leased(timezone.now())).exists():
             self._item(kind, ReconciliationAction.ALREADY_PENDING, remote.external_id, user, detail,
                        f"{what}: já pendente de sincronização.")

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from agrega.consent.selectors import consent_gate_problems
 from agrega.contracts.choices import AccessStatus, ContractStatus
 from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile
 
 from .choices import SvaState, SyncStatus
-from .models import SvaCall, SvaUser
+from .models import SvaCall, SvaPendingWork, SvaUser
 
 # Registration fields as the customer's form names them (seed: "Validação cadastral").
 CUSTOMER_FIELDS = {"email": "email", "phone": "mobile_phone", "document": "document"}
@@ -102,12 +102,22 @@ def desired_for(sva_user: SvaUser) -> Desired:
     )
 
 
+def is_pending(sva_user: SvaUser) -> bool:
+    """Whether the user waits for the worker: it has a row in the queue (sva/pending.py).
+    Read from the ``pending`` annotation of ``sva_user_queryset`` when there is one."""
+    annotated = getattr(sva_user, "pending", None)
+    if annotated is not None:
+        return annotated
+    return SvaPendingWork.objects.filter(sva_user_id=sva_user.pk).exists()
+
+
 def sync_status(sva_user: SvaUser) -> str:
-    if sva_user.deleted_at is not None and sva_user.version <= sva_user.synced_version:
+    pending = is_pending(sva_user)
+    if sva_user.deleted_at is not None and not pending:
         return SyncStatus.REMOVED
     if sva_user.registration_problems:
         return SyncStatus.REGISTRATION
-    if sva_user.version <= sva_user.synced_version:
+    if not pending:
         return SyncStatus.ERROR if sva_user.last_error_code else SyncStatus.SYNCED
     if sva_user.last_error_code:
         return SyncStatus.RETRYING if sva_user.next_attempt_at else SyncStatus.ERROR
@@ -117,7 +127,7 @@ def sync_status(sva_user: SvaUser) -> str:
 def sva_user_queryset() -> QuerySet[SvaUser]:
     return SvaUser.objects.select_related(
         "integration", "contract__customer", "contract_product__product"
-    )
+    ).annotate(pending=Exists(SvaPendingWork.objects.filter(sva_user=OuterRef("pk"))))
 
 
 def sva_user_list(
@@ -134,23 +144,21 @@ def sva_user_list(
         qs = qs.filter(sync_status_q(sync_status))
         include_removed = include_removed or sync_status == SyncStatus.REMOVED
     if not include_removed:
-        qs = qs.exclude(deleted_at__isnull=False, version__lte=F("synced_version"))
+        qs = qs.exclude(deleted_at__isnull=False, pending=False)
     if contract_id is not None:
         qs = qs.filter(contract_id=contract_id)
     if integration_id is not None:
         qs = qs.filter(integration_id=integration_id)
     if confirmed_state:
         qs = qs.filter(confirmed_state=confirmed_state)
-    if pending is True:
-        qs = qs.filter(version__gt=F("synced_version"))
-    elif pending is False:
-        qs = qs.filter(version__lte=F("synced_version"))
+    if pending is not None:
+        qs = qs.filter(pending=pending)
     return qs.order_by("id")
 
 
 def sync_status_q(status: str) -> Q:
     """The rows whose ``sync_status()`` is ``status``, as one filter (same precedence)."""
-    behind = Q(version__gt=F("synced_version"))
+    behind = Q(pending_work__isnull=False)
     failed = ~Q(last_error_code="")
     removed = Q(deleted_at__isnull=False) & ~behind
     if status == SyncStatus.REMOVED:

@@ -4,8 +4,7 @@ happens here: the controller (sva/controller) converges after the commit."""
 
 from __future__ import annotations
 
-from django.core.exceptions import EmptyResultSet
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -25,27 +24,13 @@ LIVE = Q(deleted_at__isnull=True)
 
 
 def bump(queryset: QuerySet[SvaUser]) -> int:
-    """Mark users as needing convergence: a new version, no retry wait, and a row in
-    the worker's queue due now (``pending.update_and_mark``: one statement on
-    PostgreSQL, however many users). The user's row is written first and stays locked
-    until this transaction ends: a worker's claim (FOR UPDATE SKIP LOCKED) skips it
-    meanwhile, so it cannot converge from the state before the change.
-
-    ``changed_at`` (the convergence lag) keeps the oldest change not yet taken by a
-    worker: it moves only for a user not pending, or leased, or waiting for a retry."""
-    now = timezone.now()
-    try:
-        ids_sql, ids_params = queryset.order_by().values("pk").query.sql_with_params()
-    except EmptyResultSet:  # e.g. contract_id__in=[]: nothing to bump
-        return 0
-    stamp = connection.ops.adapt_datetimefield_value(now)
-    return pending.update_and_mark(
-        ids_sql, list(ids_params),
-        "version = version + 1, next_attempt_at = NULL, changed_at = CASE WHEN version > synced_version "
-        "AND claimed_until IS NULL AND next_attempt_at IS NULL "
-        "THEN changed_at ELSE %s END",
-        [stamp], now=now,
-    )
+    """Mark users as needing convergence after a change of their contract, customer or
+    product: each gets its queue row due now (``pending.mark_matching``: one statement,
+    however many users). The user's own row is not written — the worker derives what
+    the platform should hold from the contract as it is when it claims the user, and a
+    change that commits after that claim leaves the queue row changed, so the user is
+    converged again (docs/decisions/0007-pending-work-queue.md)."""
+    return pending.mark_matching(queryset)
 
 
 # Consent gate (agrega.consent): when the product's integration requires consent and the

@@ -25,7 +25,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import F
 from django.utils import timezone
 
 from agrega.contracts.services import (
@@ -37,7 +36,7 @@ from agrega.contracts.services import (
 from agrega.core.br import make_cpf
 from agrega.customers.services import customer_create, customer_update
 from agrega.integrations.models import SvaIntegration
-from agrega.sva.models import SvaCall, SvaUser
+from agrega.sva.models import SvaCall, SvaPendingWork, SvaUser
 from agrega.sva.selectors import desired_for, sva_user_queryset
 
 # Short timings so that a scenario converges in seconds (production defaults: README).
@@ -217,7 +216,7 @@ class Fleet:
     def _note_confirmed(self, contract_id: int) -> None:
         """Before a change: which users had the platform already confirm their last
         desired state? That state must then show in their timeline."""
-        for user in SvaUser.objects.filter(contract_id=contract_id, version=F("synced_version")):
+        for user in SvaUser.objects.filter(contract_id=contract_id, pending_work__isnull=True):
             steps = self.history.get(user.pk)
             if steps and user.confirmed_state == steps[-1].state:
                 steps[-1].confirmed = True
@@ -326,7 +325,7 @@ def wait_converged(fleet: Fleet, account, bound: float) -> tuple[float | None, l
     """(seconds until everything converged, []) or (None, the divergences after ``bound``)."""
     started = time.monotonic()
     while True:
-        if not SvaUser.objects.filter(version__gt=F("synced_version")).exists():
+        if not SvaPendingWork.objects.exists():
             problems = divergences(fleet, account.users())
             if not problems:
                 return time.monotonic() - started, []

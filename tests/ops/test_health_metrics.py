@@ -121,7 +121,7 @@ def test_convergence_lag_is_the_age_of_the_oldest_pending_change(integration, ma
     from django.utils import timezone
 
     from agrega.contracts.services import contract_activate, contract_add_product, contract_block_manual
-    from agrega.sva.models import SvaUser
+    from agrega.sva.models import SvaPendingWork, SvaUser
 
     contract = make_contract()
     contract_add_product(contract=contract, product_id=make_product(integration).pk)
@@ -129,7 +129,7 @@ def test_convergence_lag_is_the_age_of_the_oldest_pending_change(integration, ma
     converge()
     SvaUser.objects.update(last_attempt_at=timezone.now() - timedelta(days=30))  # an old attempt must not count
     contract_block_manual(contract=contract)
-    SvaUser.objects.update(changed_at=timezone.now() - timedelta(seconds=120))
+    SvaPendingWork.objects.update(queued_at=timezone.now() - timedelta(seconds=120))  # queued 2 min ago
     text = Client().get("/metrics").content.decode()
     lag = float(re.search(r'agrega_sva_convergence_lag_seconds\{integration="[^"]+"\} ([\d.e+]+)', text).group(1))
     assert 120 <= lag < 600

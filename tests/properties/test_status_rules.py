@@ -5,7 +5,7 @@ ativo … liberação do contrato"; "permanece bloqueado … em atraso … bloqu
 automático e inativação"), not from the code under test."""
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from agrega.contracts.services import contract_add_product, contract_remove_product, contract_transition
@@ -37,6 +37,8 @@ def expected_sva_state(status, access, removed, deleted):
 @pytest.mark.django_db
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from(EVENTS), min_size=1, max_size=12))
+# found by this test: activating again after the operator deleted the user creates a new one
+@example(events=["activate", "deactivate", "delete_user", "activate"])
 def test_any_sequence_of_events_gives_the_rules_table_state(integration, make_product, make_contract, events):
     from agrega.catalog.models import Product
 
@@ -70,6 +72,8 @@ def test_any_sequence_of_events_gives_the_rules_table_state(integration, make_pr
         if done:
             status, access = new_status or status, new_access
             ever_active = ever_active or event == "activate"
+            if event == "activate" and not removed:
+                deleted = False  # automatic creation: a new user beside the deleted one
         contract.refresh_from_db()
         assert (contract.status, contract.access_status) == (status, access)
         users = list(SvaUser.objects.filter(contract=contract).select_related(

@@ -16,13 +16,12 @@ import uuid
 
 import pytest
 from django.db import connection
-from django.db.models import F
 
 from agrega.contracts.services import contract_add_product, contract_transition
 from agrega.core.br import make_cpf
 from agrega.integrations.connectors.base import RemoteStatus, UserSpec
 from agrega.integrations.services import connector_for
-from agrega.sva.models import SvaUser
+from agrega.sva.models import SvaPendingWork, SvaUser
 
 _n = itertools.count(1)
 
@@ -90,4 +89,4 @@ def wait_until(check, seconds: float, what: str):
 
 
 def pending_count() -> int:
-    return SvaUser.objects.filter(version__gt=F("synced_version")).count()
+    return SvaPendingWork.objects.count()

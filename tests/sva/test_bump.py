@@ -1,11 +1,12 @@
-"""bump: what it marks for convergence. Every user gets a new version, loses its retry
-wait and is queued for the worker (sva/pending.py) due now — a user already queued
-earlier keeps its place. Its row is written first, so no worker claims it before the
-change that bumped it commits."""
+"""bump: a change of a contract, customer or product queues its users for the worker
+(sva/pending.py) without writing their rows: due now, or at the earlier time a user was
+already queued for, one more change counted. The worker deletes a row only if no change
+came since it claimed the user, so a change made during a convergence is never lost."""
 
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -14,12 +15,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from agrega.contracts import services as contracts
+from agrega.sva import pending
 from agrega.sva.models import SvaPendingWork, SvaUser
 from agrega.sva.services import bump
 
 
 def _four_users(integration, make_product, make_contract):
-    """Four users, one per contract: synced, pending and free, leased, waiting a retry."""
+    """Four users, one per contract: converged (no queue row), queued, leased, waiting
+    for a retry an hour from now."""
     product = make_product(integration)
     users = []
     for _ in range(4):
@@ -27,58 +30,75 @@ def _four_users(integration, make_product, make_contract):
         contracts.contract_add_product(contract=contract, product_id=product.pk)
         contracts.contract_activate(contract=contract)
         users.append(SvaUser.objects.get(contract=contract))
-    synced, free, leased, retrying = users
+    synced, queued, leased, retrying = users
     now = timezone.now()
     SvaUser.objects.filter(pk=synced.pk).update(synced_version=F("version"))
     SvaPendingWork.objects.filter(sva_user=synced).delete()  # as the worker's settle does
     SvaUser.objects.filter(pk=leased.pk).update(claimed_until=now + timedelta(minutes=1), claimed_by="w1")
     SvaUser.objects.filter(pk=retrying.pk).update(next_attempt_at=now + timedelta(hours=1))
-    return {u.pk: SvaUser.objects.values_list("version", flat=True).get(pk=u.pk) for u in users}, users
+    SvaPendingWork.objects.filter(sva_user=retrying).update(due_at=now + timedelta(hours=1))
+    return users
+
+
+def rows() -> dict[int, tuple]:
+    return {r[0]: r[1:] for r in SvaPendingWork.objects.values_list("sva_user_id", "due_at", "bumps")}
 
 
 @pytest.mark.django_db
-def test_bump_gives_every_user_a_new_version_and_a_queue_row_due_now(integration, make_product, make_contract):
-    before, (synced, free, leased, retrying) = _four_users(integration, make_product, make_contract)
-    changed_at = SvaUser.objects.values_list("changed_at", flat=True).get(pk=free.pk)
-    due_free = SvaPendingWork.objects.get(sva_user=free).due_at
-    SvaPendingWork.objects.filter(sva_user=retrying).update(due_at=timezone.now() + timedelta(hours=1))
+def test_bump_queues_every_user_due_now_without_writing_it(integration, make_product, make_contract):
+    users = _four_users(integration, make_product, make_contract)
+    synced, queued, leased, retrying = users
+    versions = dict(SvaUser.objects.values_list("pk", "version"))
+    before = rows()
     started = timezone.now()
     with transaction.atomic():
-        assert bump(SvaUser.objects.filter(pk__in=before)) == 4
-    after = dict(SvaUser.objects.filter(pk__in=before).values_list("pk", "version"))
-    assert after == {pk: version + 1 for pk, version in before.items()}
-    assert SvaUser.objects.values_list("changed_at", flat=True).get(pk=free.pk) == changed_at  # pending since
-    assert SvaUser.objects.values_list("changed_at", flat=True).get(pk=synced.pk) >= started
-    assert SvaUser.objects.get(pk=retrying.pk).next_attempt_at is None
-    assert SvaUser.objects.filter(pk__in=before, version__gt=F("synced_version")).count() == 4  # all pending
-    due = dict(SvaPendingWork.objects.filter(sva_user__in=before).values_list("sva_user_id", "due_at"))
-    assert set(due) == set(before)
-    assert due[free.pk] == due_free  # queued earlier: keeps its place in line
-    assert started <= due[synced.pk] <= timezone.now()
-    assert due[retrying.pk] <= timezone.now()  # its retry wait is gone here too
+        assert bump(SvaUser.objects.filter(pk__in=[u.pk for u in users])) == 4
+    after = rows()
+    assert dict(SvaUser.objects.values_list("pk", "version")) == versions  # the users' rows untouched
+    assert started <= after[synced.pk][0] <= timezone.now() and after[synced.pk][1] == 0  # queued anew
+    assert after[queued.pk] == (before[queued.pk][0], 1)  # keeps its place in line, one change more
+    assert after[leased.pk][1] == 1
+    assert after[retrying.pk][0] <= timezone.now()  # its retry wait is gone: due now
+    assert bump(SvaUser.objects.none()) == 0
+    assert bump(SvaUser.objects.filter(contract_id__in=[])) == 0
+
+
+@pytest.mark.django_db
+def test_settle_deletes_a_row_only_if_no_change_came_since_the_claim(integration, make_product, make_contract):
+    users = _four_users(integration, make_product, make_contract)
+    queued, other = users[1], users[2]
+    claimed = rows()
+    SvaUser.objects.filter(pk__in=[queued.pk, other.pk]).update(synced_version=F("version"),
+                                                                claimed_until=None, claimed_by="")
+    bump(SvaUser.objects.filter(pk=other.pk))  # a change while the worker held it
+    with transaction.atomic():
+        pending.settle([(queued.pk, claimed[queued.pk][1]), (other.pk, claimed[other.pk][1])])
+    left = rows()
+    assert queued.pk not in left
+    assert other.pk in left and left[other.pk][1] == claimed[other.pk][1] + 1
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_user_kept_pending_cannot_be_claimed_until_the_bump_commits(integration, make_product, make_contract):
+def test_a_change_committing_while_the_worker_settles_keeps_the_user_queued(
+        integration, make_product, make_contract):
     if not connection.features.has_select_for_update_skip_locked:
-        pytest.skip("SQLite serialises writers: no claim can run beside the bump")
-    before, (_, free, _, _) = _four_users(integration, make_product, make_contract)
-    seen = {}
+        pytest.skip("SQLite serialises writers: no settle can run beside the change")
+    users = _four_users(integration, make_product, make_contract)
+    user = users[1]
+    claimed = rows()[user.pk][1]
+    SvaUser.objects.filter(pk=user.pk).update(synced_version=F("version"))
 
-    def worker_claim(key):
-        try:  # what the worker's claim does: FOR UPDATE SKIP LOCKED
+    def worker_settle():
+        try:
             with transaction.atomic():
-                seen[key] = list(SvaUser.objects.select_for_update(skip_locked=True)
-                                 .filter(pk=free.pk).values_list("pk", flat=True))
+                pending.settle([(user.pk, claimed)])  # waits for the change's lock on the row
         finally:
             connections.close_all()
 
     with transaction.atomic():
-        bump(SvaUser.objects.filter(pk__in=before))
-        thread = threading.Thread(target=worker_claim, args=("during",))
+        bump(SvaUser.objects.filter(pk=user.pk))
+        thread = threading.Thread(target=worker_settle)
         thread.start()
-        thread.join()
-    thread = threading.Thread(target=worker_claim, args=("after",))
-    thread.start()
+        time.sleep(0.3)
     thread.join()
-    assert seen == {"during": [], "after": [free.pk]}
+    assert rows()[user.pk][1] == claimed + 1  # re-checked on the committed row: kept

@@ -8,11 +8,10 @@ import time
 
 import pytest
 from django.db import connection
-from django.db.models import F
 
 from agrega.contracts.services import contract_add_product, contract_transition
 from agrega.sva.controller.worker import SvaWorker
-from agrega.sva.models import SvaUser
+from agrega.sva.models import SvaPendingWork
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,7 +27,7 @@ def database_url() -> str:
 def wait_converged(seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if not SvaUser.objects.filter(version__gt=F("synced_version")).exists():
+        if not SvaPendingWork.objects.exists():
             return True
         time.sleep(0.1)
     return False

@@ -175,6 +175,7 @@ class SvaWorker:
         self._integrations_read_at = 0.0
         self._deadline: float | None = None
         self._repaired_at: float | None = None
+        self._claimed_bumps: dict[int, int | None] = {}  # user id → its queue row's bumps at the claim
         self._executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sva")
 
     # -- connectors ----------------------------------------------------------------
@@ -202,11 +203,10 @@ class SvaWorker:
     # -- claiming ------------------------------------------------------------------
     def _claimable(self):
         now = timezone.now()
-        # Through the queue (sva/pending.py): its index on (due_at, user) gives the users
-        # due, oldest first; the user's own columns still decide.
+        # The queue (sva/pending.py) is the work: its index on (due_at, user) gives the
+        # users due, oldest first (a retry waits there, at its retry time).
         return (
-            SvaUser.objects.filter(pending_work__due_at__lte=now, version__gt=F("synced_version"))
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            SvaUser.objects.filter(pending_work__due_at__lte=now)
             .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
             .filter(integration__active=True)
             .filter(Q(integration__circuit_open_until__isnull=True) | Q(integration__circuit_open_until__lte=now))
@@ -246,6 +246,7 @@ class SvaWorker:
         "registration_problems", "contract__status", "contract__access_status", "contract__customer__name",
         "contract__customer__email", "contract__customer__mobile_phone", "contract__customer__document",
         "contract_product__removed_at", "contract_product__product__sva_package_code",
+        "pending_work__bumps",
     )
 
     def _claim(self, limit: int) -> list[tuple[WorkItem, Connector]]:
@@ -279,6 +280,9 @@ class SvaWorker:
         self.stats.claimed += len(rows)
         work = []
         for r in rows:
+            # read with the contract, in one snapshot: a change committed after this
+            # read changes the row's bumps, and the settle then keeps the user queued
+            self._claimed_bumps[r["id"]] = r["pending_work__bumps"]
             own = not r["use_customer_data"]
             desired = derive_desired(
                 contract_status=r["contract__status"],
@@ -519,7 +523,10 @@ class SvaWorker:
                     written.append(item.id)
             if fast_rows:
                 written += self._write_converged(fast_rows)
-            pending_queue.settle(written, now=now)
+            bumps = [self._claimed_bumps.pop(outcome.item.id, None) for outcome in outcomes]
+            mine = set(written)
+            pending_queue.settle((outcome.item.id, claimed) for outcome, claimed in zip(outcomes, bumps)
+                                 if outcome.item.id in mine)
             if calls:
                 self._insert_calls(calls)
             self.stats.calls += len(calls)
@@ -585,7 +592,7 @@ class SvaWorker:
                 contract__customer_id=Subquery(customer),
             )
             .exclude(pk=item.id)
-            .filter(Q(version__gt=F("synced_version"))
+            .filter(Q(pending_work__isnull=False)
                     | Q(last_success_at__gte=now - timedelta(seconds=_conf("LEASE_SECONDS"))))
             .exists()
         )
