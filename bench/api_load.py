@@ -10,6 +10,7 @@ targets at 20 connections (reads p99 ≤ 50 ms, actions p99 ≤ 100 ms).
 
     ./run bench api_load                                  # gunicorn sync:2, 3 rounds, 10 s per endpoint
     ./run bench api_load --configs sync:2,sync:3,sync:5,gthread:2x4 --rounds 2 --seconds 6
+    ./run bench api_load --configs sync:2,granian:2 --rounds 2    # gunicorn vs granian (pip install granian)
     ./run bench api_load --connections 2                  # service time without queueing
     ./run bench api_load --drop-base                      # drop this bench's databases
     ./run bench api_load --profile contract_detail        # py-spy on one worker during that endpoint
@@ -211,24 +212,34 @@ def free_port() -> int:
 
 
 class Server:
-    """gunicorn with production settings (DEBUG off, persistent connections) on 127.0.0.1."""
+    """gunicorn (or granian) with production settings (DEBUG off, persistent connections)
+    on 127.0.0.1."""
 
     def __init__(self, database: str, config: str, log: Path, source: Path | None = None):
         kind, _, size = config.partition(":")
         workers, _, threads = size.partition("x")
         self.port = free_port()
-        command = [str(VENV_BIN / "gunicorn"), "agrega.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-                   "--workers", workers, "--worker-class", kind, "--backlog", "2048",
-                   "--timeout", "60", "--error-logfile", str(log), "--log-level", "warning"]
-        if threads:
-            command += ["--threads", threads]
+        if kind == "granian":  # granian:2 = 2 worker processes, one Python thread each, keep-alive
+            if not (VENV_BIN / "granian").exists():
+                raise SystemExit("granian is not installed (it is no dependency): .venv/bin/pip install granian")
+            command = [str(VENV_BIN / "granian"), "--interface", "wsgi", "agrega.wsgi:application",
+                       "--host", "127.0.0.1", "--port", str(self.port), "--workers", workers,
+                       "--blocking-threads", threads or "1", "--runtime-mode", "st", "--backlog", "2048",
+                       "--log-level", "warning", "--no-access-log"]
+        else:
+            command = [str(VENV_BIN / "gunicorn"), "agrega.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+                       "--workers", workers, "--worker-class", kind, "--backlog", "2048",
+                       "--timeout", "60", "--error-logfile", str(log), "--log-level", "warning"]
+            if threads:
+                command += ["--threads", threads]
         env = {**os.environ, "DATABASE_URL": synthetic.db_url(database), "DJANGO_SETTINGS_MODULE": "agrega.settings",
                "AGREGA_DEBUG": "0", "AGREGA_SECRET_KEY": os.urandom(24).hex(),
                "AGREGA_ALLOWED_HOSTS": "127.0.0.1"}
         env.pop("AGREGA_LOG_LEVEL", None)  # production default (INFO)
         if source is not None:  # another copy of the code (A/B): first on sys.path, before the editable install
             env["PYTHONPATH"] = str(source)
-        self.proc = subprocess.Popen(command, env=env, cwd=source or ROOT)
+        self._log = open(log, "ab")
+        self.proc = subprocess.Popen(command, env=env, cwd=source or ROOT, stderr=self._log)
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 60
         while True:
@@ -239,7 +250,7 @@ class Server:
             except OSError:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"gunicorn did not start (see {log})")
+                raise SystemExit(f"the server did not start (see {log})")
             time.sleep(0.3)
 
     def stop(self) -> None:
@@ -250,6 +261,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._log.close()
 
 
 def run_wrk(server: Server, endpoint: str, paths: Path, token: str, *, seconds: float, connections: int,
@@ -392,7 +404,8 @@ def main() -> None:
     parser.add_argument("--precontracts", type=int, default=12_000,
                         help="pré-contratos in the base copy (activate needs one per request)")
     parser.add_argument("--configs", default="sync:2",
-                        help="gunicorn worker class:count[xthreads], comma-separated (e.g. sync:3,gthread:2x4); "
+                        help="gunicorn worker class:count[xthreads], comma-separated (e.g. sync:3,gthread:2x4), "
+                             "or granian:count[xthreads] (granian's WSGI server); "
                              "sync:2 measured best on 2 cores (bench/README.md)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10, help="wrk duration per endpoint")

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core.api import ErrorOut, Page, keyset_page
+from agrega.core.api import ErrorOut, Page, PreparedQuery, keyset_page, prepared_keyset_page
 from agrega.core.errors import NotFound
 from agrega.sva import selectors as sva_selectors
 from agrega.sva.choices import SyncStatus
@@ -113,13 +113,17 @@ class ContractDetailOut(ContractOut):
     products: list[ContractProductOut]
     sva_users: list[ContractSvaUserOut]
 
+    # product_list / sva_user_list: read by the detail endpoint (_contract_detail);
+    # other callers hand over a contract_get() contract, with its prefetched relations
     @staticmethod
     def resolve_products(obj):
-        return list(obj.products.all())
+        listed = obj.__dict__.get("product_list")
+        return listed if listed is not None else list(obj.products.all())
 
     @staticmethod
     def resolve_sva_users(obj):
-        users = obj.sva_users.all()
+        users = obj.__dict__.get("sva_user_list")
+        users = users if users is not None else obj.sva_users.all()
         return [u for u in users if sva_selectors.sync_status(u) != SyncStatus.REMOVED]
 
 
@@ -172,10 +176,9 @@ def contract_list(
     cursor: int | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
-    qs = selectors.contract_summaries(
-        status=status, access_status=access_status, customer_id=customer_id
-    ).values(*_SUMMARY_COLUMNS)
-    rows, next_cursor = keyset_page(qs, cursor=cursor, limit=limit)
+    # compiled once per shape of the list; "" filters nothing, as in the selector
+    filters = {"status": status or None, "access_status": access_status or None, "customer_id": customer_id}
+    rows, next_cursor = prepared_keyset_page(_summary_rows, filters, cursor=cursor, limit=limit, binary=True)
     return ContractPage.model_construct(items=[_summary(row) for row in rows], next_cursor=next_cursor)
 
 
@@ -187,6 +190,10 @@ def contract_list(
 ContractPage = Page[ContractOut]
 _SUMMARY_COLUMNS = ("id", "customer_id", "customer_name", "status", "access_status", "billing_day",
                     "description", "version", "activated_at", "ended_at", "created_at", "updated_at")
+
+
+def _summary_rows(**filters):
+    return selectors.contract_summaries(**filters).values(*_SUMMARY_COLUMNS)
 
 
 def _summary(row: dict) -> ContractOut:
@@ -215,9 +222,28 @@ def contract_create(request: HttpRequest, payload: ContractCreateIn):
     description="Com os produtos (inclusive os removidos, `removed: true`) e os usuários SVA.",
 )
 def contract_detail(request: HttpRequest, contract_id: int):
-    contract = selectors.contract_get(contract_id)
+    contract = _contract_detail(contract_id)
     if contract is None:
         raise NotFound("Contrato", "contract_not_found")
+    return contract
+
+
+_CONTRACT = PreparedQuery(selectors.contract_with_customer, int)
+_PRODUCTS = PreparedQuery(selectors.contract_products_of, int)
+_SVA_USERS = PreparedQuery(selectors.contract_sva_users_of, int)
+
+
+def _contract_detail(pk: int) -> Contract | None:
+    """What ``selectors.contract_get`` reads (same three queries), compiled once."""
+    found = _CONTRACT.fetch(pk)
+    if not found:
+        return None
+    contract = found[0]
+    contract.product_list = _PRODUCTS.fetch(pk)
+    users = _SVA_USERS.fetch(pk)
+    for user in users:
+        user.contract = contract  # as prefetch_related sets the reverse side
+    contract.sva_user_list = users
     return contract
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 
 from agrega.core.br import digits
 
@@ -61,7 +61,6 @@ def contract_get(pk: int) -> Contract | None:
     """The contract with its customer, every product it ever held (removed ones too) and
     its SVA users (through the reverse relation, so this app need not import ``sva``),
     each with its product joined in the same query."""
-    sva_user_model = Contract._meta.get_field("sva_users").related_model
     return (
         Contract.objects.select_related("customer")
         .prefetch_related(
@@ -69,14 +68,40 @@ def contract_get(pk: int) -> Contract | None:
                 "products",
                 queryset=ContractProduct.objects.select_related("product").order_by("id"),
             ),
-            Prefetch(
-                "sva_users",
-                queryset=sva_user_model.objects.select_related("contract_product__product"),
-            ),
+            Prefetch("sva_users", queryset=_sva_users_with_product()),
         )
         .filter(pk=pk)
         .first()
     )
+
+
+# The contract detail's three reads, one query each; the API compiles them once per
+# connection (core.api.PreparedQuery): contract_get builds and compiles the same three on
+# every call, which was most of the detail's CPU (bench/README.md, "api_load").
+
+def contract_with_customer(pk: int) -> QuerySet[Contract]:
+    return Contract.objects.select_related("customer").filter(pk=pk)[:1]
+
+
+def contract_products_of(contract_id: int) -> QuerySet[ContractProduct]:
+    """Every product the contract ever held (removed ones too), with the product."""
+    return ContractProduct.objects.select_related("product").filter(contract_id=contract_id).order_by("id")
+
+
+def contract_sva_users_of(contract_id: int) -> QuerySet:
+    """The contract's SVA users, each with its product."""
+    return _sva_users_with_product().filter(contract_id=contract_id)
+
+
+def _sva_users_with_product() -> QuerySet:
+    """SVA users (through the reverse relation, so this app need not import ``sva``) with
+    their product and whether they wait in the worker's queue, annotated ``pending`` as
+    ``sva.selectors.sva_user_queryset`` does: the sync status reads it instead of one
+    query per user."""
+    sva_user_model = Contract._meta.get_field("sva_users").related_model
+    queue = sva_user_model._meta.get_field("pending_work").related_model
+    return sva_user_model.objects.select_related("contract_product__product").annotate(
+        pending=Exists(queue.objects.filter(sva_user=OuterRef("pk"))))
 
 
 def contract_exists(pk: int) -> bool:

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agrega.catalog.models import Product
+from agrega.core.api import PreparedQuery
 from agrega.core.errors import ApplicationError, FieldErrors, InvalidTransition, NotFound
 from agrega.customers.models import Customer
 
@@ -101,13 +102,25 @@ def _event(contract: Contract, action: str, *, actor, before: tuple[str, str], d
     )
 
 
+def _locked_query(pk: int):
+    # The customer comes in the same query (answers show it); only the contract row is locked.
+    return Contract.objects.select_for_update(of=("self",)).select_related("customer").filter(pk=pk)[:1]
+
+
+# Every action starts here: compiled once per connection (core.api.PreparedQuery), since
+# building the locking query cost more CPU than running it (bench/README.md, "api_load").
+_LOCKED = PreparedQuery(_locked_query, int)
+
+
 def _locked(contract: Contract | int) -> Contract:
     pk = contract.pk if isinstance(contract, Contract) else contract
-    # The customer comes in the same query (answers show it); only the contract row is locked.
-    found = Contract.objects.select_for_update(of=("self",)).select_related("customer").filter(pk=pk).first()
-    if found is None:
+    connection = transaction.get_connection()
+    if connection.features.has_select_for_update and connection.get_autocommit():  # as the ORM refuses
+        raise transaction.TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+    found = _LOCKED.fetch(pk)
+    if not found:
         raise NotFound("Contrato", "contract_not_found")
-    return found
+    return found[0]
 
 
 def _bump(contract: Contract) -> None:

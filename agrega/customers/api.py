@@ -7,7 +7,7 @@ from datetime import datetime
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core.api import ErrorOut, Page, keyset_page
+from agrega.core.api import ErrorOut, Page, prepared_keyset_page
 from agrega.core.br import format_document, format_mobile
 from agrega.core.errors import NotFound
 
@@ -93,8 +93,10 @@ def customer_list(
     cursor: int | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
-    qs = selectors.customer_list(q=q, document=document, city=city, state=state)
-    items, next_cursor = keyset_page(qs, cursor=cursor, limit=limit)
+    # compiled once per shape of the search (core.api.prepared_keyset_page)
+    terms = selectors.customer_list_terms(q=q, document=document, city=city, state=state)
+    items, next_cursor = prepared_keyset_page(selectors.customer_list_query, terms, cursor=cursor,
+                                              limit=limit)
     return {"items": items, "next_cursor": next_cursor}
 
 

@@ -19,19 +19,54 @@ def customer_list(
     state: str | None = None,
 ) -> QuerySet[Customer]:
     """``q`` matches the name or e-mail (case-insensitive) or the document's digits."""
-    qs = Customer.objects.all()
+    return customer_list_query(**customer_list_terms(q=q, document=document, city=city, state=state))
+
+
+def customer_list_terms(
+    *,
+    q: str | None = None,
+    document: str | None = None,
+    city: str | None = None,
+    state: str | None = None,
+) -> dict[str, str]:
+    """The list's filters as ``customer_list_query`` takes them (trimmed, the digits
+    apart), only those given. Split from the query so the API can compile that once
+    (core.api.PreparedQuery) and run it with each request's terms."""
+    terms = {}
     q = (q or "").strip()
     if q:
-        match = Q(name__icontains=q) | Q(email__icontains=q)
+        terms["q"] = q
         if digits(q):
-            match |= Q(document__contains=digits(q))
-        qs = qs.filter(match)
+            terms["q_digits"] = digits(q)
     if document:
-        qs = qs.filter(document=digits(document))
+        terms["document"] = digits(document)
     if city:
-        qs = qs.filter(city__iexact=city.strip())
+        terms["city"] = city.strip()
     if state:
-        qs = qs.filter(state=state.strip().upper())
+        terms["state"] = state.strip().upper()
+    return terms
+
+
+def customer_list_query(
+    *,
+    q: str | None = None,
+    q_digits: str | None = None,
+    document: str | None = None,
+    city: str | None = None,
+    state: str | None = None,
+) -> QuerySet[Customer]:
+    qs = Customer.objects.all()
+    if q is not None:
+        match = Q(name__icontains=q) | Q(email__icontains=q)
+        if q_digits is not None:
+            match |= Q(document__contains=q_digits)
+        qs = qs.filter(match)
+    if document is not None:
+        qs = qs.filter(document=document)
+    if city is not None:
+        qs = qs.filter(city__iexact=city)
+    if state is not None:
+        qs = qs.filter(state=state)
     return qs.order_by("id")
 
 
