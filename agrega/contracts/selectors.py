@@ -76,7 +76,7 @@ def contract_get(pk: int) -> Contract | None:
 
 
 # The contract detail's three reads, one query each; the API compiles them once per
-# connection (core.api.PreparedQuery): contract_get builds and compiles the same three on
+# connection (core.prepared.PreparedQuery): contract_get builds and compiles the same three on
 # every call, which was most of the detail's CPU (bench/README.md, "api_load").
 
 def contract_with_customer(pk: int) -> QuerySet[Contract]:

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agrega.catalog.models import Product
-from agrega.core.api import PreparedQuery
+from agrega.core.prepared import PreparedQuery
 from agrega.core.errors import ApplicationError, FieldErrors, InvalidTransition, NotFound
 from agrega.customers.models import Customer
 
@@ -107,7 +107,7 @@ def _locked_query(pk: int):
     return Contract.objects.select_for_update(of=("self",)).select_related("customer").filter(pk=pk)[:1]
 
 
-# Every action starts here: compiled once per connection (core.api.PreparedQuery), since
+# Every action starts here: compiled once per connection (core.prepared.PreparedQuery), since
 # building the locking query cost more CPU than running it (bench/README.md, "api_load").
 _LOCKED = PreparedQuery(_locked_query, int)
 

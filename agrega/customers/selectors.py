@@ -31,7 +31,7 @@ def customer_list_terms(
 ) -> dict[str, str]:
     """The list's filters as ``customer_list_query`` takes them (trimmed, the digits
     apart), only those given. Split from the query so the API can compile that once
-    (core.api.PreparedQuery) and run it with each request's terms."""
+    (core.prepared.PreparedQuery) and run it with each request's terms."""
     terms = {}
     q = (q or "").strip()
     if q:

@@ -1,4 +1,4 @@
-"""Reads compiled once (core.api.PreparedQuery) answer exactly what the ORM would.
+"""Reads compiled once (core.prepared.PreparedQuery) answer exactly what the ORM would.
 
 The token, the contract detail's three reads, the contract list's page and the row an
 action locks are compiled to SQL once per connection and then run with each request's
@@ -17,7 +17,8 @@ from ninja.responses import NinjaJSONEncoder
 from agrega.contracts import selectors, services
 from agrega.contracts.api import ContractDetailOut, ContractOut
 from agrega.contracts.models import Contract
-from agrega.core.api import PreparedQuery, keyset_page
+from agrega.core.api import keyset_page
+from agrega.core.prepared import PreparedQuery
 from agrega.core.models import ApiToken
 from agrega.core.roles import assign_role
 from agrega.customers.models import Customer

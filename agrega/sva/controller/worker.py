@@ -223,10 +223,10 @@ class SvaWorker:
             self.stats.claim_seconds += time.perf_counter() - started
 
     def _repair_queue(self) -> None:
-        """At start and every QUEUE_REPAIR_SECONDS: queue pending users that have no row
-        (loaded with SQL, restored from a backup), drop rows no longer pending (left by a
-        worker that lost its lease). Every write path keeps the queue in step; this is
-        the net under them (sva/pending.py)."""
+        """At start and every QUEUE_REPAIR_SECONDS: queue users whose version is ahead
+        and have no row (loaded with SQL, restored from a backup), drop rows whose user
+        is gone. Every write path keeps the queue in step; this is the net under them
+        (sva/pending.py)."""
         now = time.monotonic()
         every = _conf("QUEUE_REPAIR_SECONDS")
         if every <= 0 or (self._repaired_at is not None and now - self._repaired_at < every):
@@ -402,9 +402,13 @@ class SvaWorker:
     def _write_converged(self, rows: list[tuple]) -> list[int]:
         """Returns the ids written (those whose claim this worker still held)."""
         if connection.vendor != "postgresql":
-            with connection.cursor() as cursor:
-                cursor.executemany(self._fast_sql(), rows)  # in-process for SQLite: cheap
-            return [row[-2] for row in rows]  # SQLite serialises writers: the lease held
+            written = []
+            with connection.cursor() as cursor:  # in-process for SQLite: cheap row by row
+                for row in rows:
+                    cursor.execute(self._fast_sql(), row)
+                    if cursor.rowcount:
+                        written.append(row[-2])
+            return written
         # PostgreSQL: one statement of constant size for the whole batch, each column as
         # one array (unnest): psycopg parses it once and caches it, and sends the values
         # in binary. A VALUES list of hundreds of placeholders is re-parsed every time.
@@ -493,7 +497,7 @@ class SvaWorker:
         adapt = connection.ops.adapt_datetimefield_value
         calls = []
         fast_rows = []
-        written = []  # users this worker wrote back (and so holds locked until the commit)
+        written = []  # users this worker wrote back (it still held their claim): only those are settled
         with transaction.atomic():
             for outcome in outcomes:
                 item = outcome.item
