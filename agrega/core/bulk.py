@@ -9,13 +9,14 @@ returned — which is what makes a re-run create nothing twice.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import queue
 import threading
 from collections.abc import Sequence
 
-from django.db import connection, connections, models, transaction
+from django.db import IntegrityError, connection, connections, models, transaction
 
 SQLITE_MAX_VARIABLES = 30000
 
@@ -107,8 +108,9 @@ def insert_new(
                     for pk, row in zip(ids, rows):
                         copy.write_row((pk, *row))
             return [(pk, row[key_at]) for pk, row in zip(ids, rows)]
-        except psycopg.errors.UniqueViolation:
-            pass
+        except IntegrityError as exc:
+            if not isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
+                raise
     return insert_returning(model, fields, rows, conflict=conflict, returning=(meta.pk.name, key))
 
 
@@ -217,11 +219,17 @@ def in_threads(fn, items, workers: int):
             thread.join()
 
 
+@contextlib.contextmanager
 def server_cursor():
     """A psycopg cursor with server-side binding on Django's own connection (same
     transaction): the arrays travel as parameters, in binary, instead of being quoted
-    into the statement's text by Django's client-side binding (bench/README.md)."""
+    into the statement's text by Django's client-side binding (bench/README.md).
+
+    Its errors are psycopg's own, so they are wrapped as Django's (``DatabaseError`` and
+    its kinds), as every other cursor's are: unwrapped, a connection dropped while the
+    SVA worker wrote a batch killed the worker process (found by tests/faults)."""
     import psycopg
 
     connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor

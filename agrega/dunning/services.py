@@ -47,6 +47,7 @@ EFFECTS: dict[str, dict[str, tuple[str, str]]] = {
 ID_CHUNK = 5000
 SWEEP_CHUNK = 2000  # contracts written per transaction by the sweep
 SWEEP_WORKERS = 2  # sweep chunks written at once on PostgreSQL (see _apply_policy)
+ACTOR_LABEL = "régua de cobrança"  # who the history names for what the sweep does
 
 
 @dataclass
@@ -340,7 +341,7 @@ def _write_group_pg(table, policy, key, steps, ids, *, now, stamp, policy_sql, p
            "to_access_status, detail, created_at) "
            "SELECT w.id, s.action, NULL, %s, s.fs, s.ts, s.fa, s.ta, s.detail, %s "
            f"FROM w CROSS JOIN (VALUES {values}) AS s(ord, action, fs, ts, fa, ta, detail) ORDER BY s.ord, w.id)")
-    params += ["régua de cobrança", stamp]
+    params += [ACTOR_LABEL, stamp]
     for order, (action, fs, ts, fa, ta, detail) in enumerate(events):
         params += [order, action, fs, ts, fa, ta, json.dumps(detail)]
     if notice_levels:
@@ -373,7 +374,7 @@ def _write_group(table, policy, key, steps, ids, *, now, stamp, policy_sql, poli
 
 
 def _insert_events(events: list[tuple], detail: dict, now) -> None:
-    rows = [(cid, action, "", "régua de cobrança", fs, ts, fa, ta, detail, now)
+    rows = [(cid, action, "", ACTOR_LABEL, fs, ts, fa, ta, detail, now)
             for cid, action, fs, ts, fa, ta in events]
     for start in range(0, len(rows), ID_CHUNK):
         insert_returning(

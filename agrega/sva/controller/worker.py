@@ -8,7 +8,6 @@ worker's claims simply expire.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -29,6 +28,7 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.db.models import F, Q, Subquery
 from django.utils import timezone
 
+from agrega.core.bulk import server_cursor
 from agrega.integrations.connectors.base import CallRecord, Connector, ConnectorError, ErrorKind
 from agrega.integrations.models import SvaIntegration
 from agrega.integrations.services import connector_for
@@ -416,7 +416,7 @@ class SvaWorker:
         names = [c for c, _ in self._FAST_COLUMNS]
         arrays = ", ".join(f"%s::{t}[]" for _, t in self._FAST_COLUMNS)
         sets = ", ".join(f"{c} = v.{c}" for c in names if c not in ("id", "claimed_by", "confirmed_at"))
-        with self._server_cursor() as cursor:
+        with server_cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} AS u SET {sets}, confirmed_at = COALESCE(v.confirmed_at, u.confirmed_at), "
                 "failures = 0, next_attempt_at = NULL, last_error_code = '', last_error_message = '', "
@@ -426,22 +426,6 @@ class SvaWorker:
                 [list(column) for column in zip(*rows)],
             )
             return [row[0] for row in cursor.fetchall()]
-
-    @staticmethod
-    @contextlib.contextmanager
-    def _server_cursor():
-        """A psycopg cursor with server-side binding on Django's own connection (same
-        transaction). Django's default client-side binding quotes every parameter in
-        Python, which costs the main thread milliseconds per batch (bench/README.md).
-
-        Its errors are psycopg's own, so they are wrapped as Django's (``DatabaseError``,
-        which the loop survives): unwrapped, a connection dropped while a batch was being
-        written killed the worker process (found by tests/faults)."""
-        import psycopg
-
-        connection.ensure_connection()
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-            yield cursor
 
     _CALL_COLUMNS = (
         ("sva_user_id", "bigint"), ("created_at", "timestamptz"), ("operation", "text"),
@@ -459,7 +443,7 @@ class SvaWorker:
                 f"%s::{'text' if t == 'jsonb' else t}[]" for _, t in self._CALL_COLUMNS
             )
             select = ", ".join(f"{c}::jsonb" if t == "jsonb" else c for c, t in self._CALL_COLUMNS)
-            with self._server_cursor() as cursor:
+            with server_cursor() as cursor:
                 cursor.execute(
                     f"INSERT INTO {table} ({columns}) SELECT {select} FROM unnest({arrays}) AS v({columns})",
                     [list(column) for column in zip(*rows)],
@@ -650,6 +634,8 @@ class SvaWorker:
             except DatabaseError:
                 log.exception("worker %s: database error; retrying in 1 s", self.worker_id)
                 self.stats.database_errors += 1
+                for outcome in self._pending:  # not written: their users are claimed again after the lease
+                    self._claimed_bumps.pop(outcome.item.id, None)
                 self._pending.clear()
                 close_old_connections()
                 connection.close()
