@@ -26,8 +26,8 @@ def diff(before: dict, after: dict) -> dict:
     return {k: [_plain(before.get(k)), _plain(after.get(k))] for k in after if before.get(k) != after.get(k)}
 
 
-def record_change(*, instance, action: str, actor=None, changes: dict | None = None) -> ChangeRecord:
-    return ChangeRecord.objects.create(
+def _record(instance, action: str, actor, changes: dict | None) -> ChangeRecord:
+    return ChangeRecord(
         object_type=instance._meta.label_lower,
         object_id=str(instance.pk),
         action=action,
@@ -35,3 +35,15 @@ def record_change(*, instance, action: str, actor=None, changes: dict | None = N
         actor_label=actor_label(actor),
         changes=changes or {},
     )
+
+
+def record_change(*, instance, action: str, actor=None, changes: dict | None = None) -> ChangeRecord:
+    record = _record(instance, action, actor, changes)
+    record.save(force_insert=True)
+    return record
+
+
+def record_changes(records: list[tuple[object, dict]], *, action: str, actor=None) -> None:
+    """``record_change`` for several objects of one action in one INSERT."""
+    if records:
+        ChangeRecord.objects.bulk_create([_record(instance, action, actor, changes) for instance, changes in records])

@@ -84,6 +84,29 @@ def mark_matching(queryset: QuerySet[SvaUser], *, now: datetime | None = None) -
         return cursor.rowcount
 
 
+def mark_contracts(contract_ids: list[int], *, now: datetime | None = None) -> int:
+    """``mark_matching`` for the live users of these contracts, in hand-written SQL:
+    every contract action runs it, and building the ORM query cost more than running it."""
+    if not contract_ids:
+        return 0
+    stamp = connection.ops.adapt_datetimefield_value(now or timezone.now())
+    users, queue = _tables()
+    insert = f"INSERT INTO {queue} (sva_user_id, due_at, queued_at, bumps) SELECT u.id, %s, %s, 0 FROM {users} AS u "
+    marked = 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"{insert} WHERE u.contract_id = ANY(%s) AND u.deleted_at IS NULL {_upsert_sql()}",
+                           [stamp, stamp, list(contract_ids)])
+            return cursor.rowcount
+        step = 3 * SQLITE_CHUNK  # one bound parameter per id here
+        for start in range(0, len(contract_ids), step):
+            chunk = contract_ids[start:start + step]
+            cursor.execute(f"{insert} WHERE u.contract_id IN ({', '.join(['%s'] * len(chunk))}) "
+                           f"AND u.deleted_at IS NULL {_upsert_sql()}", [stamp, stamp, *chunk])
+            marked += cursor.rowcount
+    return marked
+
+
 def settle(claims: Iterable[tuple[int, int]]) -> None:
     """After the worker wrote these users back (``claims``: (user id, ``bumps`` read
     at the claim)): delete the rows of users converged or parked, move those that wait

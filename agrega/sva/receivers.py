@@ -27,7 +27,7 @@ REGISTRATION_FIELDS = {"email", "mobile_phone", "document", "name"}
 
 @receiver(contracts_changed)
 def _contracts_changed(sender, contract_ids, **kwargs):
-    services.bump(SvaUser.objects.filter(services.LIVE, contract_id__in=contract_ids))
+    services.bump_contracts(list(contract_ids))
 
 
 @receiver(contract_activated)

@@ -11,9 +11,10 @@ from django.utils import timezone
 from agrega.consent.selectors import CONSENT_PROBLEM_FIELD, consent_gate_problems
 from agrega.contracts.choices import ContractStatus, ProductKind
 from agrega.contracts.models import Contract, ContractProduct
-from agrega.core.audit import record_change
+from agrega.core.audit import record_change, record_changes
 from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile
 from agrega.core.errors import ApplicationError, Conflict, FieldError, FieldErrors, InvalidTransition, NotFound
+from agrega.core.prepared import PreparedQuery
 
 from . import pending
 from .choices import SvaOrigin, SvaState
@@ -31,6 +32,11 @@ def bump(queryset: QuerySet[SvaUser]) -> int:
     change that commits after that claim leaves the queue row changed, so the user is
     converged again (docs/decisions/0007-pending-work-queue.md)."""
     return pending.mark_matching(queryset)
+
+
+def bump_contracts(contract_ids: list[int]) -> int:
+    """``bump`` for the live users of these contracts (the status actions, the sweep)."""
+    return pending.mark_contracts(contract_ids)
 
 
 # Consent gate (agrega.consent): when the product's integration requires consent and the
@@ -55,21 +61,39 @@ def _live_user_for(item: ContractProduct) -> SvaUser | None:
     return SvaUser.objects.filter(LIVE, contract_product=item).first()
 
 
+def _creation_changes(user: SvaUser) -> dict:
+    return {"origin": [None, user.origin], "contract_product_id": [None, user.contract_product_id],
+            "use_customer_data": [None, user.use_customer_data]}
+
+
 def _insert(user: SvaUser, *, actor=None) -> SvaUser:
     try:
         with transaction.atomic():
             user.save()
             pending.mark([user.pk])
-            record_change(instance=user, action="create", actor=actor, changes={
-                "origin": [None, user.origin], "contract_product_id": [None, user.contract_product_id],
-                "use_customer_data": [None, user.use_customer_data],
-            })
+            record_change(instance=user, action="create", actor=actor, changes=_creation_changes(user))
     except IntegrityError:
         raise Conflict(
             "sva_user_exists",
             "Este produto do contrato já tem um usuário SVA (um usuário por produto do contrato).",
         ) from None
     return user
+
+
+def _auto_user(item: ContractProduct, contract: Contract, registration: list[dict], actor) -> SvaUser:
+    """An automatic user of ``item``, kept with its registration and consent problems."""
+    integration = item.product.sva_integration
+    problems = registration + consent_gate_problems(  # consent gate, see _consent_gate
+        integration=integration, contract_id=contract.pk, product_id=item.product_id)
+    return SvaUser(
+        integration=integration,
+        contract=contract,
+        contract_product=item,
+        origin=SvaOrigin.AUTOMATIC,
+        use_customer_data=True,
+        registration_problems=problems,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
 
 
 def sva_user_auto_create(*, contract_product: ContractProduct, actor=None) -> SvaUser | None:
@@ -84,38 +108,48 @@ def sva_user_auto_create(*, contract_product: ContractProduct, actor=None) -> Sv
         return None
     if _live_user_for(contract_product) is not None:
         return None
-    problems = customer_registration_problems(contract_product.contract.customer)
-    problems += consent_gate_problems(  # consent gate, see _consent_gate
-        integration=integration, contract_id=contract_product.contract_id, product_id=product.pk)
-    return _insert(SvaUser(
-        integration=integration,
-        contract=contract_product.contract,
-        contract_product=contract_product,
-        origin=SvaOrigin.AUTOMATIC,
-        use_customer_data=True,
-        registration_problems=problems,
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
-    ), actor=actor)
+    contract = contract_product.contract
+    registration = customer_registration_problems(contract.customer)
+    return _insert(_auto_user(contract_product, contract, registration, actor), actor=actor)
 
 
-def sva_users_auto_create_for_contract(*, contract: Contract, actor=None) -> list[SvaUser]:
-    items = (
+def _auto_create_items(contract_id: int) -> QuerySet[ContractProduct]:
+    """The contract's SVA products that get a user automatically and have no live one."""
+    return (
         ContractProduct.objects.filter(
-            contract=contract,
+            contract_id=contract_id,
             removed_at__isnull=True,
             kind=ProductKind.SVA,
             product__sva_integration__auto_create_users=True,
             product__sva_integration__active=True,
         )
         .exclude(Exists(SvaUser.objects.filter(LIVE, contract_product=OuterRef("pk"))))
-        .select_related("product__sva_integration", "contract__customer")
+        .select_related("product__sva_integration")
+        .order_by("pk")
     )
-    created = []
-    for item in items:
-        user = sva_user_auto_create(contract_product=item, actor=actor)
-        if user is not None:
-            created.append(user)
-    return created
+
+
+# Every activation runs it: compiled once per connection, as building the query cost
+# more than running it (bench/README.md, "api_load").
+_AUTO_CREATE_ITEMS = PreparedQuery(_auto_create_items, int)
+
+
+def sva_users_auto_create_for_contract(*, contract: Contract, actor=None) -> list[SvaUser]:
+    """The automatic users of a contract just activated, in one INSERT for all its
+    products (plus one queue and one audit statement).
+
+    The caller holds the contract's row lock (``contracts.services``), as every creation
+    of an SVA user does (``sva_user_create`` locks it too), so no user of this contract
+    can appear between the query's "no live user" and the INSERT."""
+    items = _AUTO_CREATE_ITEMS.fetch(contract.pk)
+    if not items:
+        return []
+    registration = customer_registration_problems(contract.customer)
+    users = [_auto_user(item, contract, registration, actor) for item in items]
+    SvaUser.objects.bulk_create(users)
+    pending.mark([user.pk for user in users])
+    record_changes([(user, _creation_changes(user)) for user in users], action="create", actor=actor)
+    return users
 
 
 @transaction.atomic
