@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from agrega.contracts.services import contract_add_product, contract_remove_product, contract_transition
 from agrega.core.models import ChangeRecord
-from agrega.sva import pending
+from agrega.sva import pending, services
 from agrega.sva.models import SvaPendingWork, SvaUser
 from agrega.sva.services import bump_contracts, sva_user_create, sva_user_delete
 
@@ -77,6 +77,25 @@ def test_activation_creates_a_user_for_each_eligible_product_only(
                                   "use_customer_data": [None, True]}
     assert "consent" in {p["field"] for p in live[gated.pk].registration_problems}
     assert "consent" not in {p["field"] for p in live[eligible[0].pk].registration_problems}
+
+
+def test_the_prepared_items_query_answers_what_the_orm_does(make_integration, make_product, make_contract,
+                                                           exa_account):
+    auto = make_integration(auto_create_users=True)
+    manual_only = make_integration(auto_create_users=False, name="EXA manual", prefix=exa_account.prefix + "m")
+    mixed = make_contract()
+    for product in [_sva_product(make_product, auto) for _ in PACKAGES] + [_sva_product(make_product, manual_only)]:
+        contract_add_product(contract=mixed, product_id=product.pk)
+    empty = make_contract()
+
+    def answer(items):
+        return [(i.pk, i.contract_id, i.product_id, i.product.sva_integration.pk, i.product.sva_integration.prefix)
+                for i in items]
+
+    for contract in (mixed, empty, mixed):  # the second time through the compiled query
+        prepared = answer(services._AUTO_CREATE_ITEMS.fetch(contract.pk))
+        assert prepared == answer(services._auto_create_items(contract.pk))
+    assert len(prepared) == len(PACKAGES)
 
 
 def _pre_contract(make_contract, products):
