@@ -1,8 +1,8 @@
 """Reads compiled to SQL once per database connection and run with each request's
 values (``PreparedQuery``): the API's token check, contract detail and list, customer
 search, the row every contract action locks and the products an activation gives SVA
-users. Here, not in ``core.api``, so that
-services can use it without importing the API layer."""
+users. Here, not in ``core.api``, so that services can use it without importing the API
+layer."""
 
 from __future__ import annotations
 

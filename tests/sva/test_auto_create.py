@@ -43,7 +43,8 @@ def test_activation_creates_a_user_for_each_eligible_product_only(
     manual_only = make_integration(auto_create_users=False, name="EXA manual", prefix=exa_account.prefix + "m")
     inactive = make_integration(auto_create_users=True, name="EXA inativa", prefix=exa_account.prefix + "i")
     contract = make_contract(make_customer(mobile_phone=""))
-    eligible = [contract_add_product(contract=contract, product_id=_sva_product(make_product, auto).pk) for _ in range(2)]
+    eligible = [contract_add_product(contract=contract, product_id=_sva_product(make_product, auto).pk)
+                for _ in range(2)]
     gated = contract_add_product(contract=contract, product_id=_sva_product(make_product, consent).pk)
     not_auto = contract_add_product(contract=contract, product_id=_sva_product(make_product, manual_only).pk)
     removed = contract_add_product(contract=contract, product_id=_sva_product(make_product, auto).pk)
@@ -73,8 +74,8 @@ def test_activation_creates_a_user_for_each_eligible_product_only(
         assert "mobile_phone" in {p["field"] for p in user.registration_problems}
         assert SvaPendingWork.objects.filter(sva_user=user, bumps=0).exists()
         record = ChangeRecord.objects.get(object_type="sva.svauser", object_id=str(user.pk), action="create")
-        assert record.changes == {"origin": [None, "automatic"], "contract_product_id": [None, user.contract_product_id],
-                                  "use_customer_data": [None, True]}
+        assert record.changes == {"origin": [None, "automatic"], "use_customer_data": [None, True],
+                                  "contract_product_id": [None, user.contract_product_id]}
     assert "consent" in {p["field"] for p in live[gated.pk].registration_problems}
     assert "consent" not in {p["field"] for p in live[eligible[0].pk].registration_problems}
 
