@@ -69,6 +69,7 @@ def test_security_headers_on_pages_and_api():
     assert page["Referrer-Policy"] == "same-origin"
     assert "frame-ancestors 'none'" in page["Content-Security-Policy"]
     assert "default-src 'self'" in page["Content-Security-Policy"]
+    assert "script-src 'self';" in page["Content-Security-Policy"]  # no inline script, no eval
     api = client.get("/api/customers")
     assert api.status_code == 401 and api["Cache-Control"] == "no-store"
 

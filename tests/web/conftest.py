@@ -51,11 +51,18 @@ def make_user(transactional_db):
 
 @pytest.fixture
 def page(browser, live_server):
+    """A browser page; the test fails if the page broke the Content-Security-Policy
+    (an inline script or an eval refused) or threw a JavaScript error."""
     context = browser.new_context(base_url=live_server.url, locale="pt-BR", viewport={"width": 1400, "height": 900})
     context.set_default_timeout(10_000)
     page = context.new_page()
+    problems = []
+    page.on("console", lambda message: problems.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    page.on("pageerror", lambda error: problems.append(f"JavaScript error: {error}"))
     yield page
     context.close()
+    assert not problems, problems
 
 
 @pytest.fixture

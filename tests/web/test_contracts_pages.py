@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from playwright.sync_api import expect
 
 from agrega.contracts import services
 from agrega.contracts.models import Contract
@@ -162,6 +163,20 @@ def test_add_sva_product_with_lupa_then_remove(admin_page, make_integration, mak
     screenshot("contrato-produtos")
     open_tab(page, "Histórico")
     assert page.locator("#historico").get_by_text("Produto removido").is_visible()
+
+
+def test_changing_the_product_type_clears_a_product_it_would_not_list(admin_page, make_integration, make_product,
+                                                                     make_contract):
+    page = admin_page
+    make_product(make_integration(auto_create_users=False), name="EXA Troca de Tipo")
+    contract = make_contract()
+    page.goto(f"/contratos/{contract.pk}/produtos/novo/")
+    page.get_by_label("SVA", exact=True).check()
+    pick_in_lupa(page, "Produto/Serviço", "Troca", "EXA Troca de Tipo")
+    expect(page.locator("#id_product_label")).not_to_have_value("")
+    page.get_by_label("Outro", exact=True).check()  # web/static/web/pages.js
+    expect(page.locator("#id_product_label")).to_have_value("")
+    expect(page.locator("#id_product")).to_have_value("")
 
 
 def test_only_valid_actions_and_refusals_show_the_service_message(admin_page, make_contract):

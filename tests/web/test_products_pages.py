@@ -124,3 +124,24 @@ def test_product_form_errors_keep_everything_unsaved(make_user, login, page):
     page.get_by_role("tab", name="Planejamento").click()
     expect(page.get_by_text("Valor inválido: use um número não negativo")).to_be_visible()
     assert not Product.objects.exists()
+
+
+def test_removing_the_integration_clears_the_lupa_and_the_package(make_user, login, page, make_integration):
+    """The x beside the lupa (web/static/web/pages.js, no inline script: the CSP refuses them)."""
+    from agrega.catalog.models import Product
+
+    integration = make_integration(auto_create_users=False)
+    make_user("ana", "administrador")
+    login("ana")
+    _new_product(page, "Produto sem SVA", "9,90")
+    _pick_integration(page, integration)
+    expect(page.locator("[data-catalogue=ok]")).to_be_visible()
+    page.get_by_role("button", name="Remover integração").click()
+    expect(page.locator("#id_sva_integration_id_label")).to_have_value("")
+    expect(page.locator("#id_sva_integration_id")).to_have_value("")
+    expect(page.locator("#package-field")).to_contain_text("Escolha primeiro a integração SVA")  # htmx reloaded it
+    page.get_by_role("tab", name="Produto").click()
+    page.select_option("#id_fiscal_class", "SCM")
+    page.get_by_role("button", name="Salvar").click()
+    expect(page.get_by_text("Produto “Produto sem SVA” salvo.")).to_be_visible()
+    assert Product.objects.get(name="Produto sem SVA").sva_integration_id is None
