@@ -1,6 +1,7 @@
 """Writes for consent: record the customer's acceptance of an SVA product on a contract,
-and revoke it. Each is one transaction; the author is recorded (``actor``) and the SVA
-users of that (contract, product) are re-checked through ``consent_changed``.
+and revoke it. Each is one transaction; the author is recorded (``actor``), the
+contract's Histórico shows it, and the SVA users of that (contract, product) are
+re-checked through ``consent_changed``.
 
 Revoking does not remove an SVA user that already exists on the platform: the account
 follows the contract (the seed's rules), and the charge shows in the report of SVA
@@ -17,7 +18,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from agrega.catalog.models import Product
+from agrega.contracts.choices import ContractAction
 from agrega.contracts.models import Contract
+from agrega.contracts.services import contract_history_note
 from agrega.core.audit import actor_label, record_change
 from agrega.core.errors import Conflict, FieldErrors, NotFound
 
@@ -105,6 +108,10 @@ def consent_record(
         "contract_id": [None, contract.pk], "product_id": [None, product.pk],
         "consented_at": [None, when.isoformat()], "channel": [None, channel], "evidence_ref": [None, evidence_ref],
     })
+    contract_history_note(contract=contract, action=ContractAction.CONSENT_RECORDED, actor=actor, detail={
+        "consent_id": record.pk, "product_id": product.pk, "product": product.name, "channel": channel,
+        "channel_label": ConsentChannel(channel).label, "evidence_ref": evidence_ref,
+    })
     consent_changed.send(sender=ConsentRecord, contract_id=contract.pk, product_id=product.pk)
     return record
 
@@ -132,5 +139,8 @@ def consent_revoke(*, consent_id: int, reason: str = "", actor=None) -> ConsentR
     record.save(update_fields=["revoked_at", "revoke_reason", "revoked_by", "revoked_by_label"])
     record_change(instance=record, action="revoke", actor=actor,
                   changes={"revoked_at": [None, record.revoked_at.isoformat()], "revoke_reason": [None, reason]})
+    contract_history_note(contract=record.contract_id, action=ContractAction.CONSENT_REVOKED, actor=actor, detail={
+        "consent_id": record.pk, "product_id": record.product_id, "product": record.product.name, "reason": reason,
+    })
     consent_changed.send(sender=ConsentRecord, contract_id=record.contract_id, product_id=record.product_id)
     return record

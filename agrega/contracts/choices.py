@@ -42,3 +42,5 @@ class ContractAction(models.TextChoices):
     PAYMENT_RELEASE = "payment_release", "Desbloqueio por pagamento"
     TRUST_RELEASE = "trust_release", "Desbloqueio de confiança"
     TRUST_EXPIRED = "trust_expired", "Fim do desbloqueio de confiança"
+    CONSENT_RECORDED = "consent_recorded", "Consentimento registrado"
+    CONSENT_REVOKED = "consent_revoked", "Consentimento revogado"

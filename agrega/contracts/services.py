@@ -11,8 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from agrega.catalog.models import Product
-from agrega.core.prepared import PreparedQuery
 from agrega.core.errors import ApplicationError, FieldErrors, InvalidTransition, NotFound
+from agrega.core.prepared import PreparedQuery
 from agrega.customers.models import Customer
 
 from .choices import AccessStatus as AS
@@ -100,6 +100,20 @@ def _event(contract: Contract, action: str, *, actor, before: tuple[str, str], d
         detail=detail or {},
         **_actor_fields(actor),
     )
+
+
+# Histórico entries written by other apps about the contract, without changing it.
+NOTE_ACTIONS = frozenset({Act.CONSENT_RECORDED, Act.CONSENT_REVOKED})
+
+
+def contract_history_note(*, contract: Contract | int, action: str, detail: dict, actor=None) -> None:
+    """Add to the contract's Histórico something another app did about it (a consent
+    recorded or revoked): the contract's statuses are the same before and after."""
+    if action not in NOTE_ACTIONS:
+        raise ApplicationError("action_unknown", f"Ação desconhecida: {action}.")
+    if not isinstance(contract, Contract):
+        contract = Contract.objects.only("status", "access_status").get(pk=contract)
+    _event(contract, action, actor=actor, before=(contract.status, contract.access_status), detail=detail)
 
 
 def _locked_query(pk: int):

@@ -188,6 +188,9 @@ def _event_rows(contract) -> list[dict]:
             detail.get("product") and f"Produto: {detail['product']}",
             detail.get("kind") and f"tipo {detail['kind']}",
             detail.get("note") and f"Observação: {detail['note']}",
+            detail.get("channel_label") and f"canal: {detail['channel_label']}",
+            detail.get("evidence_ref") and f"evidência: {detail['evidence_ref']}",
+            detail.get("reason") and f"Motivo: {detail['reason']}",
         ]))
         rows.append({
             "event": event,

@@ -10,8 +10,13 @@ from django.utils import timezone
 from agrega.consent.models import ConsentRecord
 from agrega.consent.selectors import consent_exists_q, has_consent, sva_without_consent
 from agrega.consent.services import consent_record, consent_revoke
-from agrega.contracts.models import Contract, ContractProduct
-from agrega.contracts.services import contract_activate, contract_add_product, contract_remove_product
+from agrega.contracts.models import Contract, ContractEvent, ContractProduct
+from agrega.contracts.services import (
+    contract_activate,
+    contract_add_product,
+    contract_history_note,
+    contract_remove_product,
+)
 from agrega.core.errors import ApplicationError
 from agrega.core.models import ChangeRecord
 
@@ -99,6 +104,33 @@ def test_revoke_records_who_and_why_once(sva, make_contract, operator):
     with pytest.raises(ApplicationError) as exc:
         consent_revoke(consent_id=999999)
     assert exc.value.code == "consent_not_found"
+
+
+def test_record_and_revoke_show_in_the_contract_historico(sva, make_contract, operator):
+    contract = make_contract()
+    contract_activate(contract=contract)
+    before = list(ContractEvent.objects.filter(contract=contract).values_list("pk", flat=True))
+    record = consent_record(contract_id=contract.pk, product_id=sva.pk, channel="telefone",
+                            evidence_ref="Protocolo 77", actor=operator)
+    consent_revoke(consent_id=record.pk, reason="pedido do cliente")
+    recorded, revoked = ContractEvent.objects.filter(contract=contract).exclude(pk__in=before).order_by("pk")
+    assert (recorded.action, recorded.get_action_display()) == ("consent_recorded", "Consentimento registrado")
+    assert recorded.actor == operator and recorded.actor_label == "operadora-consent"
+    assert recorded.detail == {"consent_id": record.pk, "product_id": sva.pk, "product": "EXA Segurança",
+                               "channel": "telefone", "channel_label": "Telefone (gravação)",
+                               "evidence_ref": "Protocolo 77"}
+    assert (revoked.action, revoked.actor_label) == ("consent_revoked", "sistema")
+    assert revoked.detail == {"consent_id": record.pk, "product_id": sva.pk, "product": "EXA Segurança",
+                              "reason": "pedido do cliente"}
+    for event in (recorded, revoked):  # the contract itself did not change
+        assert (event.from_status, event.to_status) == ("A", "A")
+        assert (event.from_access_status, event.to_access_status) == ("A", "A")
+    with pytest.raises(ApplicationError):  # refused: nothing half-written in the Histórico
+        consent_record(contract_id=contract.pk, product_id=sva.pk, channel="pombo", evidence_ref="x")
+    assert ContractEvent.objects.filter(contract=contract).count() == len(before) + 2
+    with pytest.raises(ApplicationError) as exc:
+        contract_history_note(contract=contract, action="activate", detail={})
+    assert exc.value.code == "action_unknown"
 
 
 def test_consent_exists_q_filters_querysets(sva, make_contract):

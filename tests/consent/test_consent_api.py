@@ -44,6 +44,14 @@ def test_record_list_revoke(api, api_user, sva, make_contract):
     assert error(api.post(f"/consents/{body['id']}/revoke"), 409)["code"] == "consent_already_revoked"
     assert api.get("/consents", {"contract_id": contract.pk, "valid": "true"}).json()["items"] == []
 
+    # the contract's Histórico shows both, in order, with who did them
+    events = api.walk(f"/contracts/{contract.pk}/events")
+    assert [(e["action"], e["action_display"], e["actor_label"]) for e in events] == [
+        ("create", "Criação", "sistema"),
+        ("consent_recorded", "Consentimento registrado", api_user.username),
+        ("consent_revoked", "Consentimento revogado", api_user.username)]
+    assert events[1]["detail"]["evidence_ref"] == "Gravação 5531" and events[2]["detail"]["reason"] == "cliente pediu"
+
 
 def test_errors_name_the_fields(api, sva, make_contract, make_product):
     contract = make_contract()

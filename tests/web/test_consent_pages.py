@@ -14,7 +14,7 @@ from agrega.contracts import services
 from agrega.integrations.models import SvaIntegration
 from agrega.sva.models import SvaUser
 
-from .fixtures_contracts import admin_page, sva_row  # noqa: F401
+from .fixtures_contracts import admin_page, open_tab, sva_row  # noqa: F401
 
 
 def _active(make_contract, product, **kw):
@@ -111,6 +111,12 @@ def test_revoke_and_the_report_with_csv(admin_page, make_integration, make_produ
     assert record.revoked_at and record.revoke_reason == "cliente ligou pedindo" and record.revoked_by_label == "admin-web"
     page.locator("#consentimentos summary").click()
     assert "Revogado em" in page.get_by_role("table", name="Registros de consentimento").inner_text()
+    open_tab(page, "Histórico")  # the contract's Histórico shows the revocation, with who and why
+    row = page.locator("#historico tr").filter(has_text="Consentimento revogado").first
+    assert "admin-web" in row.inner_text() and "Motivo: cliente ligou pedindo" in row.inner_text()
+    assert "EXA Backup Relatório" in row.inner_text()
+    recorded = page.locator("#historico tr").filter(has_text="Consentimento registrado").first
+    assert "canal: Site / área do cliente" in recorded.inner_text() and "evidência: ip" in recorded.inner_text()
     page.goto("/consentimentos/relatorio-sva-sem-consentimento/")
     rows = page.locator("#without-consent tr[data-contract]")
     assert rows.count() == 2 and "consentimento revogado" in rows.nth(1).inner_text()
