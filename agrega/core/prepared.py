@@ -35,9 +35,18 @@ class PreparedQuery:
 
     _INT_LIMIT = 2**63
 
-    def __init__(self, build: Callable[..., QuerySet], *kinds: type, binary: bool = False):
+    def __init__(self, build: Callable[..., QuerySet], *kinds: type, binary: bool = False,
+                 prepare: bool = True):
         self.build = build
         self.kinds = kinds  # int or str, one per value
+        # prepare=False: compiled once all the same, but planned by PostgreSQL for each
+        # call, for a join whose best plan depends on its values. PostgreSQL keeps a
+        # prepared statement's generic plan for the life of the connection; made while
+        # the tables were small (an import into an empty database), the plan for the
+        # products an activation gives SVA users went through every contract product of
+        # the SVA product instead of the contract's own: linear in the table, per
+        # activation (bench/README.md, "import_customers").
+        self.prepare = prepare
         # binary: PostgreSQL sends the rows in binary, which psycopg reads in C (its text
         # datetime loader, which Django installs, is Python: 4 µs a timestamp). Not for
         # JSON columns, which Django decodes from text itself.
@@ -78,7 +87,7 @@ class PreparedQuery:
                  "converters": compiler.get_converters(fields), "width": compiler.col_count,
                  # a LIKE pattern is left to a plan made for it (a generic plan could not
                  # pick the trigram index for a pattern it does not know)
-                 "prepare": not any(like for found in positions for _, like in found)}
+                 "prepare": self.prepare and not any(like for found in positions for _, like in found)}
         if queryset._iterable_class is ModelIterable:
             klass_info, select = compiler.klass_info, compiler.select
             start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1

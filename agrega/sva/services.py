@@ -130,8 +130,9 @@ def _auto_create_items(contract_id: int) -> QuerySet[ContractProduct]:
 
 
 # Every activation runs it: compiled once per connection, as building the query cost
-# more than running it (bench/README.md, "api_load").
-_AUTO_CREATE_ITEMS = PreparedQuery(_auto_create_items, int)
+# more than running it (bench/README.md, "api_load"); planned for each contract, as a
+# plan kept from an emptier database can scan the whole table (core.prepared).
+_AUTO_CREATE_ITEMS = PreparedQuery(_auto_create_items, int, prepare=False)
 
 
 def sva_users_auto_create_for_contract(*, contract: Contract, actor=None) -> list[SvaUser]:

@@ -152,3 +152,18 @@ def test_bump_contracts_queues_the_live_users_of_those_contracts_only(integratio
         expected = before[user.pk] + 1 if user.contract_id in wanted and user.pk != deleted.pk else before[user.pk]
         assert after[user.pk] == expected, user
     assert bump_contracts([]) == 0
+
+
+def test_the_items_query_is_planned_for_each_contract_not_kept_prepared(integration, make_product, make_contract):
+    """A prepared statement keeps one generic plan for the connection's life: made while
+    the tables were small, it scanned every contract product of the SVA product (core.prepared)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("server-side prepared statements are PostgreSQL's")
+    for _ in range(3):  # enough for the locking query to be prepared, and this one not
+        contract_transition(contract=_pre_contract(make_contract, [_sva_product(make_product, integration)]),
+                            action="activate")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        statements = [row[0] for row in cursor.fetchall()]
+    assert any("FOR UPDATE" in s and "contracts_contract" in s for s in statements)  # _locked is prepared
+    assert not any("sva_svauser" in s and "contracts_contractproduct" in s and "EXISTS" in s for s in statements)
