@@ -163,7 +163,12 @@ def keyset_page(queryset: QuerySet, *, cursor: int | None, limit: int) -> tuple[
     limit = max(1, min(limit, MAX_LIMIT))
     if cursor is not None:
         queryset = queryset.filter(pk__gt=cursor)
-    rows = list(queryset.order_by("pk")[: limit + 1])
+    return _page(list(queryset.order_by("pk")[: limit + 1]), limit)
+
+
+def _page(rows: list, limit: int) -> tuple[list, int | None]:
+    """Up to ``limit`` of ``rows`` (read with one more, to know whether more follow) and
+    the cursor of the next page."""
     more = len(rows) > limit
     rows = rows[:limit]
     if not (more and rows):
@@ -196,12 +201,7 @@ def prepared_keyset_page(build: Callable[..., QuerySet], filters: dict, *, curso
 
         kinds = [type(v) for v in given.values()] + ([int] if cursor is not None else [])
         prepared = _KEYSET_QUERIES[key] = PreparedQuery(page, *kinds, binary=binary)
-    rows = prepared.fetch(*given.values(), *([cursor] if cursor is not None else []))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    if not (more and rows):
-        return rows, None
-    return rows, (rows[-1]["id"] if isinstance(rows[-1], dict) else rows[-1].pk)
+    return _page(prepared.fetch(*given.values(), *([cursor] if cursor is not None else [])), limit)
 
 
 def _error(api, request, status: int, code: str, message: str, fields=None, extra=None):

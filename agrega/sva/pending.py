@@ -39,6 +39,10 @@ def _tables() -> tuple[str, str]:
     return quote(SvaUser._meta.db_table), quote(SvaPendingWork._meta.db_table)
 
 
+def _insert_sql() -> str:
+    return f"INSERT INTO {_tables()[1]} (sva_user_id, due_at, queued_at, bumps)"
+
+
 def _upsert_sql() -> str:
     _, queue = _tables()
     earliest = "LEAST" if connection.vendor == "postgresql" else "MIN"
@@ -52,17 +56,15 @@ def mark(ids: Iterable[int], *, now: datetime | None = None) -> int:
     if not ids:
         return 0
     stamp = connection.ops.adapt_datetimefield_value(now or timezone.now())
-    _, queue = _tables()
-    columns = "(sva_user_id, due_at, queued_at, bumps)"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"INSERT INTO {queue} {columns} SELECT unnest(%s::bigint[]), %s, %s, 0 "
+            cursor.execute(f"{_insert_sql()} SELECT unnest(%s::bigint[]), %s, %s, 0 "
                            f"{_upsert_sql()}", [ids, stamp, stamp])
             return len(ids)
         for start in range(0, len(ids), SQLITE_CHUNK):
             chunk = ids[start:start + SQLITE_CHUNK]
             values = ", ".join(["(%s, %s, %s, 0)"] * len(chunk))
-            cursor.execute(f"INSERT INTO {queue} {columns} VALUES {values} {_upsert_sql()}",
+            cursor.execute(f"{_insert_sql()} VALUES {values} {_upsert_sql()}",
                            [value for pk in chunk for value in (pk, stamp, stamp)])
     return len(ids)
 
@@ -75,10 +77,9 @@ def mark_matching(queryset: QuerySet[SvaUser], *, now: datetime | None = None) -
     except EmptyResultSet:  # e.g. contract_id__in=[]: nobody
         return 0
     stamp = connection.ops.adapt_datetimefield_value(now or timezone.now())
-    _, queue = _tables()
     with connection.cursor() as cursor:
         # "WHERE true": SQLite needs it to tell the upsert from a join of the SELECT
-        cursor.execute(f"INSERT INTO {queue} (sva_user_id, due_at, queued_at, bumps) "
+        cursor.execute(f"{_insert_sql()} "
                        f"SELECT matching.queued_id, %s, %s, 0 FROM ({ids_sql}) AS matching WHERE true {_upsert_sql()}",
                        [stamp, stamp, *ids_params])
         return cursor.rowcount
@@ -90,8 +91,8 @@ def mark_contracts(contract_ids: list[int], *, now: datetime | None = None) -> i
     if not contract_ids:
         return 0
     stamp = connection.ops.adapt_datetimefield_value(now or timezone.now())
-    users, queue = _tables()
-    insert = f"INSERT INTO {queue} (sva_user_id, due_at, queued_at, bumps) SELECT u.id, %s, %s, 0 FROM {users} AS u "
+    users, _ = _tables()
+    insert = f"{_insert_sql()} SELECT u.id, %s, %s, 0 FROM {users} AS u "
     marked = 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -145,7 +146,7 @@ def repair(*, now: datetime | None = None) -> tuple[int, int]:
     users, queue = _tables()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {queue} (sva_user_id, due_at, queued_at, bumps) "
+            f"{_insert_sql()} "
             f"SELECT u.id, COALESCE(u.next_attempt_at, %s), COALESCE(u.changed_at, %s), 0 FROM {users} AS u "
             f"WHERE u.version > u.synced_version "
             f"AND NOT EXISTS (SELECT 1 FROM {queue} AS q WHERE q.sva_user_id = u.id) "
