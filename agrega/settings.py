@@ -16,9 +16,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("AGREGA_VAR_DIR", BASE_DIR / "var"))
 
 DEBUG = os.environ.get("AGREGA_DEBUG", "0") == "1"
+# Without DEBUG, Agrega refuses to start on the development key or without a credentials
+# key of its own (core/keys.py; `agrega generate-keys` makes both).
 SECRET_KEY = os.environ.get("AGREGA_SECRET_KEY", "agrega-insecure-development-key-change-me")
-# Key for the platform credentials at rest (Fernet). Falls back to one derived from
-# SECRET_KEY so the demo works with zero set-up; production sets its own.
+# Key for the platform credentials at rest (Fernet); with DEBUG on, empty falls back to one
+# derived from SECRET_KEY.
 CREDENTIALS_KEY = os.environ.get("AGREGA_CREDENTIALS_KEY", "")
 # Shared secret of the payment webhook (HMAC-SHA256 of the body, docs/payments.md);
 # empty turns the webhook off (503 webhook_disabled).
