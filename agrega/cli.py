@@ -35,8 +35,9 @@ def _wait_http(url: str, seconds: float = 20.0) -> bool:
     return False
 
 
-class _Stop(Exception):
-    """SIGTERM or SIGINT reached the demo: stop its children and leave."""
+class _Stop(BaseException):
+    """SIGTERM or SIGINT reached the demo: stop its children and leave (a BaseException,
+    like KeyboardInterrupt, so no `except Exception` on the way swallows it)."""
 
 
 def _raise_stop(signum, frame):
