@@ -35,16 +35,73 @@ def _wait_http(url: str, seconds: float = 20.0) -> bool:
     return False
 
 
+class _Stop(BaseException):
+    """SIGTERM or SIGINT reached the demo: stop its children and leave (a BaseException,
+    like KeyboardInterrupt, so no `except Exception` on the way swallows it)."""
+
+
+def _raise_stop(signum, frame):
+    raise _Stop(signum)
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    """Each child leads its own process group (gunicorn's workers are in it too)."""
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _stop_children(procs: list[subprocess.Popen], seconds: float = 10.0) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            _signal_group(proc, signal.SIGTERM)
+    deadline = time.monotonic() + seconds
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+    for proc in procs:  # anything its leader left behind in the group
+        _signal_group(proc, signal.SIGKILL)
+
+
 def demo(argv: list[str]) -> int:
+    """The whole demo as one service: SIGTERM or SIGINT (Ctrl+C) stops the sandbox, the
+    worker and the web (each in its own process group, so nothing is left behind)."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="agrega demo", description="Demo completa numa máquina.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--sandbox-port", type=int, default=8765)
+    parser.add_argument("--host", default="127.0.0.1", help="endereço onde tudo escuta (padrão 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="porta da web (padrão 8000)")
+    parser.add_argument("--sandbox-port", type=int, default=8765, help="porta do EXA sandbox (padrão 8765)")
     parser.add_argument("--check", action="store_true", help="sobe tudo, verifica e encerra")
     args = parser.parse_args(argv)
 
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    procs: list[subprocess.Popen] = []
+    try:
+        return _run_demo(args, procs)
+    except (_Stop, KeyboardInterrupt):
+        print("\n» Encerrando a demo…", flush=True)
+        return 0
+    finally:
+        for sig in previous:  # a second signal must not cut the clean-up short
+            signal.signal(sig, signal.SIG_IGN)
+        _stop_children(procs)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run_demo(args, procs: list[subprocess.Popen]) -> int:
+    from agrega.core.keys import demo_secrets
+
+    var_dir = Path(os.environ.get("AGREGA_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
+    # The demo's own keys (var/demo-secrets.env, mode 600, reused next time): Agrega refuses
+    # development secrets (core/keys.py), and the payment webhook is on with its secret.
+    for name, value in demo_secrets(var_dir).items():
+        os.environ.setdefault(name, value)
     _django_setup()
     from django.conf import settings
     from django.core.management import call_command
@@ -52,59 +109,50 @@ def demo(argv: list[str]) -> int:
     Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)
     sandbox_url = f"http://{args.host}:{args.sandbox_port}"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    procs: list[subprocess.Popen] = []
 
     def start(*cmd: str) -> subprocess.Popen:
-        proc = subprocess.Popen([sys.executable, "-m", *cmd], env=env)
+        proc = subprocess.Popen([sys.executable, "-m", *cmd], env=env, start_new_session=True)
         procs.append(proc)
         return proc
 
-    try:
-        print("» Preparando o banco de dados…", flush=True)
-        call_command("migrate", interactive=False, verbosity=0)
-        print(f"» EXA sandbox em {sandbox_url}", flush=True)
-        start("exa_sandbox", "--host", args.host, "--port", str(args.sandbox_port),
-              "--data", str(Path(settings.VAR_DIR) / "exa-sandbox.json"))
-        if not _wait_http(sandbox_url + "/_sandbox/faults"):
-            print("O EXA sandbox não respondeu.", file=sys.stderr)
-            return 1
-        call_command("seed_demo", sandbox_url=sandbox_url)
-        print("» Worker SVA", flush=True)
-        start("agrega.cli", "worker")
-        web_url = f"http://{args.host}:{args.port}"
-        print(f"» Web em {web_url}", flush=True)
-        start("agrega.cli", "web", "--bind", f"{args.host}:{args.port}")
-        if not _wait_http(web_url + "/api/openapi.json", 30):
-            print("O servidor web não respondeu.", file=sys.stderr)
-            return 1
-        print(
-            "\n"
-            "Agrega está no ar.\n"
-            f"  API (documentação):  {web_url}/api/docs\n"
-            f"  Administração:       {web_url}/admin/\n"
-            f"  EXA sandbox:         {sandbox_url}/\n"
-            "  Logins (senha agrega-demo): admin (administrador), operador (operador),\n"
-            "                      leitura (somente leitura)\n"
-            "  Token de API:        veja var/demo-token.txt\n"
-            "Ctrl+C encerra.\n",
-            flush=True,
-        )
-        if args.check:
-            return 0 if _check_demo_converged(sandbox_url) else 1
-        while all(p.poll() is None for p in procs):
-            time.sleep(0.5)
+    print("» Preparando o banco de dados…", flush=True)
+    call_command("migrate", interactive=False, verbosity=0)
+    print(f"» EXA sandbox em {sandbox_url}", flush=True)
+    start("exa_sandbox", "--host", args.host, "--port", str(args.sandbox_port),
+          "--data", str(Path(settings.VAR_DIR) / "exa-sandbox.json"))
+    if not _wait_http(sandbox_url + "/_sandbox/faults"):
+        print("O EXA sandbox não respondeu.", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    call_command("seed_demo", sandbox_url=sandbox_url)
+    print("» Worker SVA", flush=True)
+    start("agrega.cli", "worker")
+    web_url = f"http://{args.host}:{args.port}"
+    print(f"» Web em {web_url}", flush=True)
+    start("agrega.cli", "web", "--bind", f"{args.host}:{args.port}")
+    if not _wait_http(web_url + "/api/openapi.json", 30):
+        print("O servidor web não respondeu.", file=sys.stderr)
+        return 1
+    print(
+        "\n"
+        "Agrega está no ar.\n"
+        f"  API (documentação):  {web_url}/api/docs\n"
+        f"  Administração:       {web_url}/admin/\n"
+        f"  EXA sandbox:         {sandbox_url}/\n"
+        "  Logins (senha agrega-demo): admin (administrador), operador (operador),\n"
+        "                      leitura (somente leitura)\n"
+        "  Token de API:        veja var/demo-token.txt\n"
+        f"  Webhook de pagamentos: {web_url}/api/payments/webhook\n"
+        f"    segredo (HMAC):    {os.environ['AGREGA_PAYMENT_WEBHOOK_SECRET']}\n"
+        "  Chaves da demo:      var/demo-secrets.env\n"
+        "Ctrl+C encerra.\n",
+        flush=True,
+    )
+    if args.check:
+        return 0 if _check_demo_converged(sandbox_url) else 1
+    while all(p.poll() is None for p in procs):
+        time.sleep(0.5)
+    print("Um dos processos da demo parou; encerrando os outros.", file=sys.stderr)
+    return 1
 
 
 def _check_demo_converged(sandbox_url: str, seconds: float = 60.0) -> bool:

@@ -16,14 +16,17 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("AGREGA_VAR_DIR", BASE_DIR / "var"))
 
 DEBUG = os.environ.get("AGREGA_DEBUG", "0") == "1"
+# Without DEBUG, Agrega refuses to start on the development key or without a credentials
+# key of its own (core/keys.py; `agrega generate-keys` makes both).
 SECRET_KEY = os.environ.get("AGREGA_SECRET_KEY", "agrega-insecure-development-key-change-me")
-# Key for the platform credentials at rest (Fernet). Falls back to one derived from
-# SECRET_KEY so the demo works with zero set-up; production sets its own.
+# Key for the platform credentials at rest (Fernet); with DEBUG on, empty falls back to one
+# derived from SECRET_KEY.
 CREDENTIALS_KEY = os.environ.get("AGREGA_CREDENTIALS_KEY", "")
 # Shared secret of the payment webhook (HMAC-SHA256 of the body, docs/payments.md);
 # empty turns the webhook off (503 webhook_disabled).
 PAYMENT_WEBHOOK_SECRET = os.environ.get("AGREGA_PAYMENT_WEBHOOK_SECRET", "")
-# With a token, /metrics asks Prometheus for `Authorization: Bearer <token>`.
+# /metrics answers clients on INTERNAL_NETWORKS; others must send `Authorization: Bearer
+# <token>` (no token set: refused).
 METRICS_TOKEN = os.environ.get("AGREGA_METRICS_TOKEN", "")
 ALLOWED_HOSTS = os.environ.get("AGREGA_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
@@ -112,11 +115,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Password logins go through the throttled backend (agrega/core/throttle.py).
 AUTHENTICATION_BACKENDS = ["agrega.core.throttle.ThrottledModelBackend"]
+# Failures count per (username, address): after PER_USERNAME the pair waits LOCK_SECONDS,
+# doubling per further failure up to MAX_LOCK_SECONDS; one address may fail PER_IP times
+# in WINDOW_SECONDS across usernames.
 LOGIN_THROTTLE = {
     "PER_USERNAME": int(os.environ.get("AGREGA_LOGIN_MAX_FAILURES", "5")),
     "PER_IP": int(os.environ.get("AGREGA_LOGIN_MAX_FAILURES_PER_IP", "20")),
     "WINDOW_SECONDS": int(os.environ.get("AGREGA_LOGIN_WINDOW_SECONDS", "900")),
+    "LOCK_SECONDS": int(os.environ.get("AGREGA_LOGIN_LOCK_SECONDS", "30")),
+    "MAX_LOCK_SECONDS": int(os.environ.get("AGREGA_LOGIN_MAX_LOCK_SECONDS", "3600")),
 }
+# The client's address (login throttling, /metrics): REMOTE_ADDR, or — only when that is
+# one of these proxies (IPs or CIDRs, comma-separated) — read from their header.
+TRUSTED_PROXIES = os.environ.get("AGREGA_TRUSTED_PROXIES", "")
+TRUSTED_PROXY_HEADER = os.environ.get("AGREGA_TRUSTED_PROXY_HEADER", "X-Forwarded-For")
+# Clients that may read /metrics without its token (core/net.py).
+INTERNAL_NETWORKS = os.environ.get("AGREGA_INTERNAL_NETWORKS", "127.0.0.0/8,::1/128")
 IDEMPOTENCY_TTL_HOURS = int(os.environ.get("AGREGA_IDEMPOTENCY_TTL_HOURS", "24"))
 
 # Security headers. Behind HTTPS (production) set AGREGA_HTTPS=1: secure cookies, HSTS,
@@ -133,8 +147,12 @@ if os.environ.get("AGREGA_HTTPS") == "1":
     SECURE_HSTS_SECONDS = 31536000
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Checked wherever a person chooses a password (validate_password); the demo's seed sets
+# its logins' password (agrega-demo) directly.
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "pt-br"

@@ -37,6 +37,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SERVER_URL = os.environ.get("BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432")
+# Agrega refuses development secrets without DEBUG (agrega/core/keys.py): the benchmarks'
+# `agrega web`/`worker` processes get fixed bench keys (stable, so a kept database decrypts).
+os.environ.setdefault("AGREGA_SECRET_KEY", "agrega-bench-secret-key-not-for-production-0123456789")
+os.environ.setdefault("AGREGA_CREDENTIALS_KEY", "YmVuY2gtY3JlZGVudGlhbHMta2V5LTMyLWJ5dGVzLSE=")
 GENERATOR_VERSION = 3  # 2: contracts built with the schema's fillfactor (contracts 0005); 3: SVA users too (sva 0005)
 TZ = ZoneInfo("America/Sao_Paulo")
 

@@ -16,7 +16,6 @@ Rules of the figures:
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date
@@ -25,6 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import Count, DecimalField, Sum
 
 from agrega.catalog.models import Product
+from agrega.core import csvio
 from agrega.core.errors import ApplicationError, FieldErrors
 
 from .models import ZERO, Invoice, InvoiceLine, InvoiceStatus
@@ -222,7 +222,7 @@ def revenue_report_csv(report: RevenueReport) -> str:
     UTF-8 with BOM (so accents show right). One row per class, one column per tax."""
     out = io.StringIO()
     out.write("\ufeff")
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer = csvio.writer(out, lineterminator="\r\n")
     names = report.tax_names
     writer.writerow(["Receita por classe fiscal (SCM/SVA)", f"Competência {report.period_label}",
                      f"Títulos {report.invoices}"])

@@ -8,8 +8,6 @@ that process dies."""
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
@@ -17,6 +15,7 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
+from agrega.core import csvio
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
 from agrega.web.permissions import CapabilityRequiredMixin
@@ -162,11 +161,7 @@ class CampaignReportCsvView(CapabilityRequiredMixin, View):
     def get(self, request, pk):
         campaign = _campaign_or_404(pk)
 
-        class Echo:
-            def write(self, value):
-                return value
-
-        writer = csv.writer(Echo(), delimiter=";")
+        writer = csvio.line_writer()
 
         def rows():
             yield "\ufeff" + writer.writerow(report.HEADER)

@@ -4,8 +4,6 @@ with its CSV. Views read through selectors and write through services."""
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -17,6 +15,7 @@ from django.views.generic import TemplateView
 from agrega.catalog.models import Product
 from agrega.contracts.choices import ProductKind
 from agrega.contracts.selectors import contract_get
+from agrega.core import csvio
 from agrega.core.br import format_document
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
@@ -128,9 +127,7 @@ def _csv_value(value) -> str:
         return ""
     if hasattr(value, "tzinfo"):
         return timezone.localtime(value).strftime("%d/%m/%Y %H:%M")
-    text = str(value)
-    # A cell starting like a formula is shown as text by spreadsheets (no formula injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    return str(value)  # a cell that starts like a formula: core.csvio's writer neutralises it
 
 
 class WithoutConsentReportView(CapabilityRequiredMixin, TemplateView):
@@ -154,7 +151,7 @@ class WithoutConsentReportView(CapabilityRequiredMixin, TemplateView):
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         response["Content-Disposition"] = f'attachment; filename="sva-sem-consentimento-{stamp}.csv"'
         response.write("\ufeff")  # spreadsheets open UTF-8 correctly with the BOM
-        writer = csv.writer(response, delimiter=";")
+        writer = csvio.writer(response)
         writer.writerow(CSV_HEADERS)
         for item in qs.iterator(chunk_size=2000):
             row = without_consent_row(item)

@@ -2,27 +2,30 @@
 
 Fernet (AES-128-CBC + HMAC) from ``cryptography``. The key comes from
 ``settings.CREDENTIALS_KEY`` (a urlsafe base64 Fernet key, or several separated by
-commas: the first encrypts, all decrypt — that is how a key is rotated). Without one,
-a key is derived from SECRET_KEY so the demo works without set-up.
+commas: the first encrypts, all decrypt — that is how a key is rotated). Without one
+(only allowed with DEBUG on: core/keys.py), a key is derived from SECRET_KEY. The derived
+key always decrypts, last, so an installation that used it can rotate to a real key.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
+from .keys import DEV_SECRET_KEY, derived_credentials_key
+
 
 @lru_cache(maxsize=4)
 def _fernet(credentials_key: str, secret_key: str) -> MultiFernet:
     keys = [k.strip() for k in credentials_key.split(",") if k.strip()]
-    if not keys:
-        digest = hashlib.sha256(("agrega-credentials:" + secret_key).encode()).digest()
-        keys = [base64.urlsafe_b64encode(digest).decode()]
+    # decrypt-only fallbacks: the key derived from this SECRET_KEY, and from the
+    # development one (a demo database made before the demo had keys of its own)
+    for derived in (derived_credentials_key(secret_key), derived_credentials_key(DEV_SECRET_KEY)):
+        if derived not in keys:
+            keys.append(derived)
     return MultiFernet([Fernet(k.encode()) for k in keys])
 
 

@@ -1,6 +1,12 @@
-"""Login throttling: after too many failed passwords for one username (or from one
-address) in a window, refuse logins for that username (or address) until the window
-passes. Counted in the database, so all web processes agree.
+"""Login throttling that an attacker cannot turn against the account's owner.
+
+Failures are counted per (username, client address) pair: after ``PER_USERNAME``
+failures of one pair, that pair waits ``LOCK_SECONDS``, doubling with each further
+failure up to ``MAX_LOCK_SECONDS`` — so guessing from one address slows to a few tries
+an hour, while the same user from another address is not locked out. Across usernames,
+one address may fail ``PER_IP`` times in ``WINDOW_SECONDS``. A success clears the pair's
+failures. The client address is the socket's, or the trusted proxy's header
+(core/net.py). Counted in the database, so all web processes agree.
 
 Applied in the authentication backend, so the operators' login page and the admin's
 both obey it; the login form shows why and for how long."""
@@ -13,45 +19,61 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from .models import LoginFailure
+from .net import client_ip
+
+# how long a pair's failures keep counting towards its growing lock
+PAIR_MEMORY = timedelta(hours=24)
 
 
-def _limits() -> tuple[int, int, timedelta]:
+def _limits() -> dict:
     cfg = settings.LOGIN_THROTTLE
-    return cfg["PER_USERNAME"], cfg["PER_IP"], timedelta(seconds=cfg["WINDOW_SECONDS"])
-
-
-def client_ip(request) -> str:
-    return (request.META.get("REMOTE_ADDR") or "") if request is not None else ""
+    return {"per_pair": cfg["PER_USERNAME"], "per_ip": cfg["PER_IP"],
+            "window": timedelta(seconds=cfg["WINDOW_SECONDS"]),
+            "lock": cfg.get("LOCK_SECONDS", 30), "max_lock": cfg.get("MAX_LOCK_SECONDS", 3600)}
 
 
 def _norm(username) -> str:
     return str(username or "").strip().lower()[:150]
 
 
+def pair_lock_seconds(failures: int) -> float:
+    """How long a pair waits after its ``failures``-th failure (0 below the limit)."""
+    limits = _limits()
+    if failures < limits["per_pair"]:
+        return 0
+    return min(limits["max_lock"], limits["lock"] * 2 ** min(failures - limits["per_pair"], 40))
+
+
 def blocked_for(username, ip: str) -> int:
     """Seconds until ``username`` from ``ip`` may try again (0: may try now)."""
-    per_user, per_ip, window = _limits()
-    since = timezone.now() - window
-    waits = []
-    for field, value, limit in (("username", _norm(username), per_user), ("ip", ip, per_ip)):
-        if not value:
-            continue
-        recent = LoginFailure.objects.filter(created_at__gte=since, **{field: value}).order_by("-created_at")
-        times = list(recent.values_list("created_at", flat=True)[:limit])
-        if len(times) >= limit:
-            waits.append((times[-1] + window - timezone.now()).total_seconds())
-    return max(0, math.ceil(max(waits))) if waits else 0
+    limits = _limits()
+    now = timezone.now()
+    waits = [0.0]
+    name = _norm(username)
+    if name:
+        pair = LoginFailure.objects.filter(username=name, ip=ip[:45], created_at__gte=now - PAIR_MEMORY)
+        stats = pair.aggregate(n=Count("id"), last=Max("created_at"))
+        if stats["n"]:
+            waits.append((stats["last"] + timedelta(seconds=pair_lock_seconds(stats["n"])) - now).total_seconds())
+    if ip:
+        recent = LoginFailure.objects.filter(ip=ip[:45], created_at__gte=now - limits["window"])
+        times = list(recent.order_by("-created_at").values_list("created_at", flat=True)[: limits["per_ip"]])
+        if len(times) >= limits["per_ip"]:
+            waits.append((times[-1] + limits["window"] - now).total_seconds())
+    return max(0, math.ceil(max(waits)))
 
 
 def record_failure(username, ip: str) -> None:
     LoginFailure.objects.create(username=_norm(username), ip=ip[:45])
 
 
-def clear_failures(username) -> None:
-    LoginFailure.objects.filter(username=_norm(username)).delete()
+def clear_failures(username, ip: str) -> None:
+    """A success forgets the pair's failures (not other addresses' — those may be an attacker's)."""
+    LoginFailure.objects.filter(username=_norm(username), ip=ip[:45]).delete()
 
 
 def purge_old(days: int = 7) -> int:
@@ -67,5 +89,5 @@ class ThrottledModelBackend(ModelBackend):
         if user is None:
             record_failure(username, ip)
         else:
-            clear_failures(username)
+            clear_failures(username, ip)
         return user

@@ -7,8 +7,6 @@ periodic runner (``services.run_due_imports``)."""
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
@@ -16,6 +14,7 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
+from agrega.core import csvio
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
 from agrega.web.permissions import CapabilityRequiredMixin
@@ -74,7 +73,7 @@ class ImportTemplateView(CapabilityRequiredMixin, View):
     def get(self, request):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="modelo-clientes-contratos.csv"'
-        writer = csv.writer(response, delimiter=";")
+        writer = csvio.writer(response)
         writer.writerow([c.name for c in COLUMNS])
         writer.writerow(["12345", "Maria da Silva", "529.982.247-25", "maria@example.com.br", "(11) 98765-4321",
                          "Rua das Flores", "100", "Centro", "São Paulo", "SP", "01310-100", "10",
@@ -184,11 +183,7 @@ class ImportRowsCsvView(CapabilityRequiredMixin, View):
     def get(self, request, pk):
         job = _job_or_404(pk)
 
-        class Echo:
-            def write(self, value):
-                return value
-
-        writer = csv.writer(Echo(), delimiter=";")
+        writer = csvio.line_writer()
         labels = dict(RowStatus.choices)
 
         def rows():

@@ -60,11 +60,24 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     ),
 }
 
-# Tags that would reach beyond the given values (files, other libraries, the context dump).
-_FORBIDDEN_TAGS = ("load", "include", "extends", "debug", "ssi", "templatetag", "url", "csrf_token")
+# Only tags and filters that can neither reach beyond the given values (files, other
+# libraries, the context dump) nor make the output grow without bound (loops, {% lorem %},
+# {% with %} doubling, |ljust:"999999999", |stringformat:"999999999s"…): a whitelist.
+ALLOWED_TAGS = frozenset({"if", "elif", "else", "endif", "firstof", "now", "comment", "endcomment"})
+ALLOWED_FILTERS = frozenset({
+    "default", "default_if_none", "upper", "lower", "title", "capfirst", "truncatechars", "truncatewords",
+    "cut", "date", "time", "first", "last", "length", "yesno", "slice", "striptags", "pluralize", "wordcount",
+})
+MAX_TEMPLATE_CHARS = 20_000  # the text an operator writes
+MAX_OUTPUT_CHARS = 50_000  # what one template may produce
 _TAG = re.compile(r"{%\s*(\w+)")
+_CODE = re.compile(r"{{.*?}}|{%.*?%}", re.S)
+_FILTER = re.compile(r"\|\s*(\w+)")
 
 ENGINE = Engine(loaders=[], libraries={}, autoescape=False, debug=False, string_if_invalid="")
+# what the engine knows but a notice may not use (an unknown name gets Django's own error)
+_BUILTIN_TAGS = frozenset().union(*(lib.tags for lib in ENGINE.template_builtins)) | {"load"}
+_BUILTIN_FILTERS = frozenset().union(*(lib.filters for lib in ENGINE.template_builtins))
 
 
 class TemplateProblem(ValueError):
@@ -97,9 +110,17 @@ def compile_template(text: str, *, allowed: set[str] | None = None):
     """Compile ``text``; TemplateProblem (with a Portuguese message) when it is not a
     valid template, uses a forbidden tag or a variable not in ``allowed``."""
     allowed = set(VARIABLES) if allowed is None else allowed
+    if len(text) > MAX_TEMPLATE_CHARS:
+        raise TemplateProblem("template_too_long", f"Modelo longo demais: no máximo {MAX_TEMPLATE_CHARS} caracteres.")
     for tag in _TAG.findall(text):
-        if tag in _FORBIDDEN_TAGS:
-            raise TemplateProblem("template_tag_not_allowed", f"A tag {{% {tag} %}} não é permitida nos avisos.")
+        if tag not in ALLOWED_TAGS and tag in _BUILTIN_TAGS:
+            raise TemplateProblem("template_tag_not_allowed", f"A tag {{% {tag} %}} não é permitida nos avisos. "
+                                  "Use: " + ", ".join(sorted(ALLOWED_TAGS - {"endif", "endcomment"})) + ".")
+    for code in _CODE.findall(text):
+        for name in _FILTER.findall(code):
+            if name not in ALLOWED_FILTERS and name in _BUILTIN_FILTERS:
+                raise TemplateProblem("template_filter_not_allowed", f"O filtro “{name}” não é permitido nos "
+                                      "avisos. Use: " + ", ".join(sorted(ALLOWED_FILTERS)) + ".")
     try:
         template = ENGINE.from_string(text)
     except TemplateSyntaxError as exc:
@@ -120,7 +141,11 @@ def compile_template(text: str, *, allowed: set[str] | None = None):
 
 
 def render(text: str, context: dict, *, allowed: set[str] | None = None) -> str:
-    return compile_template(text, allowed=allowed).render(Context(context, autoescape=False))
+    out = compile_template(text, allowed=allowed).render(Context(context, autoescape=False))
+    if len(out) > MAX_OUTPUT_CHARS:
+        raise TemplateProblem("template_output_too_long",
+                              f"O aviso montado passa de {MAX_OUTPUT_CHARS} caracteres: encurte o modelo.")
+    return out
 
 
 def one_line(text: str, limit: int = 250) -> str:

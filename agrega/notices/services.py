@@ -47,18 +47,21 @@ _HOW_TO_USE_VARIABLES = set(VARIABLES) - {"como_usar"}
 # -- texts ----------------------------------------------------------------------------------
 
 
-def _check(errors: FieldErrors, field: str, text: str, *, allowed=None, required=True) -> None:
+def _check(errors: FieldErrors, field: str, text: str, *, allowed=None, required=True, how_to_use: str = ""):
+    """Render ``text`` with the sample values (``como_usar``: the instructions being saved,
+    so their size counts); the rendered text, or "" after adding the problem to ``errors``."""
     if not text.strip():
         if required:
             errors.add(field, "template_required", "Informe o texto.")
-        return
-    context = dict(SAMPLE_CONTEXT, como_usar="(instruções)")
+        return ""
+    context = dict(SAMPLE_CONTEXT, como_usar=how_to_use or "(instruções)")
     try:
-        render(text, context, allowed=allowed)
+        return render(text, context, allowed=allowed)
     except TemplateProblem as exc:
         errors.add(field, exc.code, exc.message)
     except Exception as exc:  # a filter that fails on the sample values, e.g. a bad argument
         errors.add(field, "template_render_error", f"O modelo não pôde ser montado: {type(exc).__name__}: {exc}")
+    return ""
 
 
 @transaction.atomic
@@ -72,6 +75,9 @@ def notice_texts_save(*, integration, events: dict, how_to_use: str = "", actor=
     unknown = set(events) - set(NoticeEvent.values)
     for event in sorted(unknown):
         errors.add(event, "event_unknown", f"Evento desconhecido: {event}.")
+    how_to_use = (how_to_use or "").replace("\r\n", "\n").strip()
+    sample_how_to_use = _check(errors, "how_to_use", how_to_use or DEFAULT_HOW_TO_USE,
+                               allowed=_HOW_TO_USE_VARIABLES, required=False).strip()
     cleaned = {}
     for event, data in events.items():
         if event in unknown:
@@ -82,11 +88,9 @@ def notice_texts_save(*, integration, events: dict, how_to_use: str = "", actor=
             errors.add(f"{event}.subject", "subject_multiline", "O assunto deve ter uma linha.")
         elif len(subject) > 200:
             errors.add(f"{event}.subject", "subject_too_long", "Assunto: no máximo 200 caracteres.")
-        _check(errors, f"{event}.subject", subject)
-        _check(errors, f"{event}.body", body)
+        _check(errors, f"{event}.subject", subject, how_to_use=sample_how_to_use)
+        _check(errors, f"{event}.body", body, how_to_use=sample_how_to_use)
         cleaned[event] = (subject, body, bool(data.get("enabled", True)))
-    how_to_use = (how_to_use or "").replace("\r\n", "\n").strip()
-    _check(errors, "how_to_use", how_to_use, allowed=_HOW_TO_USE_VARIABLES, required=False)
     errors.raise_if_any("Modelo de aviso inválido: corrija os campos indicados. Nada foi salvo.")
 
     who = actor_label(actor)

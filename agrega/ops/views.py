@@ -6,6 +6,8 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
+from agrega.core.net import is_internal
+
 from .health import liveness, readiness
 from .metrics import render_metrics
 
@@ -23,12 +25,14 @@ def readyz(request):
 
 @require_GET
 def metrics(request):
-    """Open on a private network by default; with AGREGA_METRICS_TOKEN set, Prometheus
-    must send ``Authorization: Bearer <token>``."""
-    token = settings.METRICS_TOKEN
-    if token:
+    """Open to clients on AGREGA_INTERNAL_NETWORKS (loopback by default; the address a
+    trusted proxy reports, core/net.py); anyone else must send ``Authorization: Bearer
+    <AGREGA_METRICS_TOKEN>`` — and without a token set, is refused."""
+    if not is_internal(request):
+        token = settings.METRICS_TOKEN
         sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(sent.encode(), token.encode()):
-            return JsonResponse({"error": {"code": "unauthorized", "message": "Token de métricas inválido."}},
-                                status=401)
+        if not token or not hmac.compare_digest(sent.encode(), token.encode()):
+            message = ("Token de métricas inválido." if token else
+                       "Métricas só para a rede interna: configure AGREGA_METRICS_TOKEN para acesso externo.")
+            return JsonResponse({"error": {"code": "unauthorized", "message": message}}, status=401)
     return HttpResponse(render_metrics(), content_type="text/plain; version=0.0.4; charset=utf-8")

@@ -19,6 +19,7 @@ from agrega.contracts.views import sva_rows
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
 from agrega.web.permissions import CapabilityRequiredMixin
+from agrega.web.views import safe_next
 
 from . import selectors, services
 from .choices import SvaState, SyncStatus, operation_label
@@ -163,7 +164,7 @@ class SvaUserSyncView(CapabilityRequiredMixin, View):
         user = _user_or_404(pk)
         services.sva_user_request_sync(sva_user=user)
         messages.info(request, "Sincronização solicitada: o usuário SVA será conferido com a plataforma agora.")
-        return HttpResponseRedirect(request.POST.get("next") or _contract_url(user))
+        return HttpResponseRedirect(safe_next(request, _contract_url(user)))
 
 
 class SvaUserDeleteView(CapabilityRequiredMixin, View):

@@ -10,6 +10,8 @@ Helpers (reusable by any app's views):
   errors next to the form fields (the rest as a form-level error).
 * ``lupa_field(request, default)``: the ``?field=`` of a lupa rows view (the id of the
   input that receives the chosen id), checked to be a plain element id.
+* ``safe_next(request, default)``: the ``next`` a form sent, only when it stays on this
+  site (every redirect built from user input goes through it; no open redirect).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.db.models import QuerySet
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.generic import TemplateView
 
 from agrega.core.errors import ApplicationError
@@ -28,6 +31,21 @@ from .permissions import CapabilityRequiredMixin
 
 PAGE_SIZE = 50
 _ELEMENT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,60}$")
+
+
+def safe_redirect_target(request, target: str, default: str) -> str:
+    """``target`` when it is a URL on this site (Django's ``url_has_allowed_host_and_scheme``:
+    no other host, no ``//host``, no backslash tricks, no ``javascript:``), else ``default``."""
+    target = (target or "").strip()
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return target
+    return default
+
+
+def safe_next(request, default: str) -> str:
+    """The ``next`` of the form (POST) or of the query string, checked; else ``default``."""
+    return safe_redirect_target(request, request.POST.get("next") or request.GET.get("next") or "", default)
 
 
 def keyset_context(request, queryset: QuerySet, *, limit: int = PAGE_SIZE) -> dict:

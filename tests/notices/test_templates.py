@@ -62,3 +62,42 @@ def test_preview_renders_with_sample_values_or_says_why_not(integration):
                   "body": "Use maria.souza@example.com.br.\nBaixe o app EXA.\n"}
     bad = preview_notice(integration=integration, event="created", subject="{{ x }}", body="y")
     assert bad["ok"] is False and bad["code"] == "template_unknown_variable"
+
+
+@pytest.mark.parametrize("body,code", [
+    ("{% lorem 999999 w %}", "template_tag_not_allowed"),
+    ("{% for a in cliente %}{% for b in cliente %}{{ a }}{% endfor %}{% endfor %}", "template_tag_not_allowed"),
+    ("{% with a=cliente %}{{ a }}{% endwith %}", "template_tag_not_allowed"),
+    ("{% widthratio 1 1 999999999 %}", "template_tag_not_allowed"),
+    ("{% cycle 'a' 'b' %}", "template_tag_not_allowed"),
+    ("{% filter upper %}x{% endfilter %}", "template_tag_not_allowed"),
+    ("{{ cliente|ljust:'999999999' }}", "template_filter_not_allowed"),
+    ("{{ cliente|center:'999999999' }}", "template_filter_not_allowed"),
+    ("{{ contrato|stringformat:'999999999s' }}", "template_filter_not_allowed"),
+    ("{% if cliente|rjust:'99999999' %}x{% endif %}", "template_filter_not_allowed"),
+    ("{{ cliente|floatformat:'-999999' }}", "template_filter_not_allowed"),
+    ("x" * 20_001, "template_too_long"),
+    ("{{email}}" * 2000, "template_output_too_long"),
+])
+def test_templates_that_could_produce_unbounded_output_are_refused_on_save(integration, body, code):
+    fields = refused(integration, events={"created": {"enabled": True, "subject": "Oi", "body": body}})
+    assert fields["created.body"][0][0] == code, fields
+    assert fields["created.body"][0][1]  # a message in Portuguese for the page
+    assert not NoticeTemplate.objects.exists()
+
+
+def test_instructions_count_in_the_size_of_the_notices_that_use_them(integration):
+    """``{{ como_usar }}`` a thousand times is small until the instructions are long."""
+    how_to_use = "Baixe o aplicativo {{ plataforma }}. " * 500
+    fields = refused(integration, how_to_use=how_to_use,
+                     events={"created": {"enabled": True, "subject": "Oi", "body": "{{ como_usar }}" * 10}})
+    assert fields["created.body"][0][0] == "template_output_too_long"
+
+
+def test_allowed_tags_and_filters_still_work(integration):
+    body = ("{% if telefone %}Cel.: {{ telefone }}{% else %}sem celular{% endif %} "
+            "{{ cliente|upper|truncatechars:40 }} {% firstof telefone email %} {# nota #}"
+            "{% comment %}interno{% endcomment %} {{ produto|default:'EXA' }}")
+    notice_texts_save(integration=integration, events={"created": {"enabled": True, "subject": "Oi", "body": body}})
+    preview = preview_notice(integration=integration, event="created", subject="Oi", body=body)
+    assert preview["ok"] and "MARIA SOUZA" in preview["body"] and "interno" not in preview["body"]

@@ -56,9 +56,38 @@ def test_metrics_expose_users_calls_circuit_jobs_and_contracts(integration, make
 
 def test_metrics_token_when_configured(settings):
     settings.METRICS_TOKEN = "s3gredo"
-    assert Client().get("/metrics").status_code == 401
-    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer errado").status_code == 401
-    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer s3gredo").status_code == 200
+    outside = {"REMOTE_ADDR": "203.0.113.9"}
+    assert Client().get("/metrics", **outside).status_code == 401
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer errado", **outside).status_code == 401
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer s3gredo", **outside).status_code == 200
+    assert Client().get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200  # loopback: internal
+
+
+@pytest.mark.parametrize("remote,headers,status", [
+    ("127.0.0.1", {}, 200), ("::1", {}, 200), ("10.1.2.3", {}, 401), ("192.168.0.5", {}, 401),
+    ("203.0.113.9", {}, 401),
+    # a client's own X-Forwarded-For is ignored when no proxy is trusted
+    ("203.0.113.9", {"HTTP_X_FORWARDED_FOR": "127.0.0.1"}, 401),
+])
+def test_metrics_without_a_token_only_for_internal_addresses(settings, remote, headers, status):
+    settings.METRICS_TOKEN = ""
+    answer = Client().get("/metrics", REMOTE_ADDR=remote, **headers)
+    assert answer.status_code == status
+    if status == 401:
+        assert "AGREGA_METRICS_TOKEN" in answer.json()["error"]["message"]
+
+
+def test_metrics_behind_a_trusted_proxy_use_the_forwarded_address(settings):
+    """A proxy on the same machine must not make every outside client look internal."""
+    settings.METRICS_TOKEN = ""
+    settings.TRUSTED_PROXIES = "127.0.0.1"
+    assert Client().get("/metrics", REMOTE_ADDR="127.0.0.1",
+                        HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 401
+    assert Client().get("/metrics", REMOTE_ADDR="127.0.0.1",
+                        HTTP_X_FORWARDED_FOR="127.0.0.1").status_code == 200
+    settings.INTERNAL_NETWORKS = "10.0.0.0/8"
+    assert Client().get("/metrics", REMOTE_ADDR="127.0.0.1",
+                        HTTP_X_FORWARDED_FOR="10.4.4.4").status_code == 200
 
 
 def test_security_headers_on_pages_and_api():

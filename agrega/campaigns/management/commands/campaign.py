@@ -9,13 +9,13 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 import time
 
 from agrega.campaigns import report, selectors, services
 from agrega.campaigns.models import Campaign, CampaignStatus, ItemStatus
 from agrega.contracts.choices import AccessStatus, ContractStatus
+from agrega.core import csvio
 from agrega.core.errors import NotFound
 from agrega.core.management.base import AgregaCommand, fmt_datetime, key_values, positive_int, table
 
@@ -210,7 +210,7 @@ class Command(AgregaCommand):
 
 def write_report_csv(campaign, items, path: str) -> None:
     with open(path, "w", newline="", encoding="utf-8-sig") as out:
-        writer = csv.writer(out, delimiter=";")
+        writer = csvio.writer(out)
         writer.writerow(report.HEADER)
         for item in items.iterator(chunk_size=2000):
             writer.writerow(report.row(item))

@@ -1,0 +1,114 @@
+"""`agrega demo` behaves like a service: a signal stops every process it started, the
+payment webhook is on with a secret it prints, and its keys live in var/ (mode 600)."""
+
+import os
+import re
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agrega.core.keys import demo_secrets
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process under ``pid`` (from /proc)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_every_child_and_the_webhook_is_on(tmp_path, sig):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("AGREGA_SECRET_KEY", "AGREGA_CREDENTIALS_KEY", "AGREGA_PAYMENT_WEBHOOK_SECRET",
+                        "DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
+    env.update(PYTHONPATH=str(ROOT), AGREGA_VAR_DIR=str(tmp_path), AGREGA_LOG_LEVEL="WARNING",
+               AGREGA_WEB_WORKERS="2", PYTHONUNBUFFERED="1")
+    port, sandbox_port = _free_port(), _free_port()
+    demo = subprocess.Popen([sys.executable, "-m", "agrega.cli", "demo", "--port", str(port),
+                             "--sandbox-port", str(sandbox_port)], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read():
+        for line in demo.stdout:
+            lines.append(line)
+            if "Ctrl+C encerra" in line:
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert ready.wait(180), "".join(lines)
+        children = _descendants(demo.pid)
+        assert len(children) >= 4, children  # sandbox, worker, gunicorn master and its workers
+
+        secrets_file = tmp_path / "demo-secrets.env"
+        assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+        saved = dict(line.split("=", 1) for line in secrets_file.read_text().split() if "=" in line)
+        printed = re.search(r"segredo \(HMAC\):\s+(\S+)", "".join(lines)).group(1)
+        assert printed == saved["AGREGA_PAYMENT_WEBHOOK_SECRET"]
+        answer = httpx.post(f"http://127.0.0.1:{port}/api/payments/webhook", content=b"{}",
+                            headers={"Content-Type": "application/json"}, timeout=10)
+        assert answer.status_code != 503 and "webhook_disabled" not in answer.text
+
+        demo.send_signal(sig)
+        assert demo.wait(60) == 0, "".join(lines)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in children if _alive(pid)], "".join(lines)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        for pid in _descendants(demo.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def test_demo_secrets_are_made_once_and_reused(tmp_path):
+    first = demo_secrets(tmp_path)
+    assert set(first) == {"AGREGA_SECRET_KEY", "AGREGA_CREDENTIALS_KEY", "AGREGA_PAYMENT_WEBHOOK_SECRET"}
+    path = tmp_path / "demo-secrets.env"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.chmod(0o644)
+    assert demo_secrets(tmp_path) == first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert demo_secrets(tmp_path / "other") != first
