@@ -4,7 +4,7 @@ The expectations below are written from the roles as designed (docs/decisions/00
 somente leitura sees everything and changes nothing; operador works customers,
 contracts, SVA users, títulos, payments, consents, campaigns and imports; administrador
 also configures integrations, products, plans, taxes and the régua, and answers LGPD
-requests. A new API resource or page that is not listed here fails the test until
+requests and administers users. A new API resource or page that is not listed here fails the test until
 someone decides who may use it."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ API_WRITES = {
     "payments": OPERATE, "billing": OPERATE, "consents": OPERATE, "campaigns": OPERATE,
     "imports": OPERATE, "dunning-sweeps": OPERATE, "tokens": VIEW,
     "integrations": CONFIGURE, "products": CONFIGURE, "plans": CONFIGURE, "tax-rates": CONFIGURE,
-    "dunning": CONFIGURE, "reconciliations": CONFIGURE,
+    "dunning": CONFIGURE, "reconciliations": CONFIGURE, "users": CONFIGURE,
 }
 # Operations whose rule is not the resource's (method, path regex) → capability.
 API_EXCEPTIONS = [
@@ -39,6 +39,7 @@ API_EXCEPTIONS = [
     ("POST", r"^/customers/\{[^}]+\}/anonymize$", CONFIGURE),
     ("POST", r"^/integrations/\{[^}]+\}/reconcile$", CONFIGURE),
     ("POST", r"^/payments/webhook$", PUBLIC),  # authenticated by its HMAC signature
+    ("GET", r"^/users(/.*)?$", CONFIGURE),  # who has access: administrators only, even to read
 ]
 READ_METHODS = {"GET", "HEAD"}
 
