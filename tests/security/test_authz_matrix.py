@@ -120,8 +120,13 @@ PAGE_RULES = {
     # pages that list (everyone sees) and hold the form to act (OPERATE)
     "billing:import": (VIEW, OPERATE), "billing:import_detail": (VIEW, OPERATE), "billing:runs": (VIEW, OPERATE),
     "plans:items_preview": (VIEW, None),  # the products of a plan, shown on the contract form
+    # Configurações > Usuários: who has access is for administrators only, even to see
+    "users:list": (CONFIGURE, None), "users:detail": (CONFIGURE, None), "users:create": (CONFIGURE, CONFIGURE),
+    "users:role": (CONFIGURE, CONFIGURE), "users:deactivate": (CONFIGURE, CONFIGURE),
+    "users:reactivate": (CONFIGURE, CONFIGURE), "users:password": (CONFIGURE, CONFIGURE),
+    "users:revoke_token": (CONFIGURE, CONFIGURE),
 }
-CONFIGURE_NAMESPACES = {"integrations", "catalog", "plans", "dunning", "taxes", "notices", "reconcile"}
+CONFIGURE_NAMESPACES = {"integrations", "catalog", "plans", "dunning", "taxes", "notices", "reconcile", "users"}
 ACTION_WORDS = ("create", "edit", "delete", "remove", "cancel", "action", "revoke", "sync", "new", "upload",
                 "start", "pause", "remap", "mapping", "check", "default", "sweep", "trust_release", "add",
                 "anonymize", "validate", "field", "preview", "retry", "texts", "pay", "run", "import")
