@@ -81,20 +81,28 @@ def _get_user_for_update(user_id):
 
 
 def _lock_active_admins() -> list[int]:
-    """The ids of the active administrators, their rows locked: two administrators
-    demoting each other at once cannot both pass the "one remains" check."""
+    """The ids of the active administrators, read after locking their rows (in id order).
+
+    Called before the user's own row is locked, so two administrators demoting each
+    other wait for one another instead of deadlocking. The ids are read again after the
+    lock: a transaction that waited for it still holds the snapshot taken before the
+    other committed (READ COMMITTED), and a demotion changes the groups, not the rows
+    locked, so only a fresh read sees it."""
     from django.db.models import Q
 
     from .roles import Role
 
     groups = _users().model.groups.through.objects.filter(group__name=Role.ADMIN.value).values("user_id")
-    return list(_users().select_for_update().filter(Q(is_superuser=True) | Q(pk__in=groups), is_active=True)
-                .order_by("pk").values_list("pk", flat=True))
+
+    def admins():
+        return _users().filter(Q(is_superuser=True) | Q(pk__in=groups), is_active=True).order_by("pk")
+
+    list(admins().select_for_update().values_list("pk", flat=True))
+    return list(admins().values_list("pk", flat=True))
 
 
-def _keep_an_admin(user, *, actor, what: str) -> None:
+def _keep_an_admin(user, admins: list[int], *, actor, what: str) -> None:
     """Refuse a change that leaves no active administrator (``what``: the change, for the message)."""
-    admins = _lock_active_admins()
     if user.pk in admins and len(admins) == 1:
         whom = "você é" if actor is not None and actor.pk == user.pk else f"'{user.get_username()}' é"
         raise Conflict("last_admin",
@@ -199,12 +207,13 @@ def user_set_role(*, actor, user_id: int, role: str):
     errors = FieldErrors()
     _check_role(role, errors)
     errors.raise_if_any()
+    admins = _lock_active_admins()
     user = _get_user_for_update(user_id)
     before = _user_facts(user)
     if before["role"] == role and not (user.is_superuser and role != Role.ADMIN):
         return user
     if role != Role.ADMIN:
-        _keep_an_admin(user, actor=actor, what="tirar o papel de administrador")
+        _keep_an_admin(user, admins, actor=actor, what="tirar o papel de administrador")
         if user.is_superuser or user.is_staff:
             # a superuser is an administrator whatever their groups say
             user.is_superuser = user.is_staff = False
@@ -231,10 +240,11 @@ def user_deactivate(*, actor, user_id: int):
     """The user can no longer log in; their tokens are revoked and their sessions end at once."""
     from .audit import record_change
 
+    admins = _lock_active_admins()
     user = _get_user_for_update(user_id)
     if not user.is_active:
         return user
-    _keep_an_admin(user, actor=actor, what="desativar este usuário")
+    _keep_an_admin(user, admins, actor=actor, what="desativar este usuário")
     user.is_active = False
     user.save(update_fields=["is_active"])
     revoked = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
