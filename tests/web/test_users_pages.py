@@ -103,3 +103,17 @@ def test_other_roles_do_not_see_the_page_or_the_menu_entry(make_user, role):
     assert client.get(LIST).status_code == 403
     assert client.post(f"{LIST}{user.pk}/papel/", {"role": "administrador"}).status_code == 403
     assert LIST not in client.get("/").content.decode()
+
+
+def test_an_administrator_acting_on_themselves(make_user):
+    """Resetting one's own password keeps one logged in; deactivating oneself (another
+    administrator remaining) logs one out at once."""
+    ana = make_user("ana", "administrador")
+    make_user("bia", "administrador")
+    client = Client()
+    client.login(username="ana", password=PASSWORD)
+    response = client.post(f"{LIST}{ana.pk}/senha/", {"password": "nova-senha-da-ana-1"})
+    assert response.status_code == 302 and client.get(LIST).status_code == 200
+    response = client.post(f"{LIST}{ana.pk}/desativar/")
+    assert response.status_code == 302 and "/entrar/" in response.url
+    assert client.get(LIST).status_code == 302  # to the login page
