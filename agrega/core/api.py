@@ -304,8 +304,8 @@ def install_error_handlers(api) -> None:
 _ERROR_REF = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
 _DEFAULT_ERRORS = {
     "400": "Corpo inválido (JSON malformado).",
-    "401": "Sem autenticação.",
-    "403": "O papel do usuário não permite.",
+    "401": "Sem autenticação, ou token ausente, malformado, revogado ou de usuário desativado (not_authenticated).",
+    "403": "O papel do usuário não permite (ou, numa sessão do navegador, faltou o token CSRF: csrf_failed).",
     "404": "Não encontrado.",
     "409": "Recusado pelas regras (transição inválida, conflito).",
     "422": "Dados inválidos (cada campo com seu código).",

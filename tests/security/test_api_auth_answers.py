@@ -101,6 +101,17 @@ def test_a_session_write_without_csrf_token_is_still_refused(session):
     assert not ApiToken.objects.exists()
 
 
+def test_every_unsafe_operation_refuses_a_session_without_csrf_token(session):
+    problems = []
+    writes = [(m, p) for m, p in sorted(set(secured_operations())) if m != "GET"]
+    assert len(writes) > 20
+    for method, path in writes:
+        response = send(session, method, path)
+        if response.status_code != 403 or response.json()["error"]["code"] != "csrf_failed":
+            problems.append(f"{method} {path} → {response.status_code} {response.content[:120]!r}")
+    assert not problems, "\n".join(problems)
+
+
 def test_a_session_write_with_csrf_token_is_accepted(session):
     session.get("/")  # the page sets the CSRF cookie
     token = session.cookies["csrftoken"].value
