@@ -18,6 +18,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
+from ninja.utils import check_csrf
 
 from .errors import ApplicationError
 from .prepared import PreparedQuery
@@ -49,14 +50,19 @@ WRITE_CAPABILITY: dict[str, str] = {
     "billing": Capability.OPERATE,
     "plans": Capability.CONFIGURE,  # planos de venda
     "consents": Capability.OPERATE,
+    "users": Capability.CONFIGURE,  # user administration
+}
+# Resources that even reading needs more than VIEW for.
+READ_CAPABILITY: dict[str, str] = {
+    "users": Capability.CONFIGURE,  # who has access, their roles and tokens: administrators only
 }
 
 
 def required_capability(request) -> str:
+    resource = request.path_info.split("/api/", 1)[-1].split("/", 1)[0]
     if request.method in SAFE_METHODS:
-        return Capability.VIEW
-    path = request.path_info.split("/api/", 1)[-1]
-    return WRITE_CAPABILITY.get(path.split("/", 1)[0], Capability.CONFIGURE)
+        return READ_CAPABILITY.get(resource, Capability.VIEW)
+    return WRITE_CAPABILITY.get(resource, Capability.CONFIGURE)
 
 
 def authorize(request, user):
@@ -72,10 +78,34 @@ def authorize(request, user):
     return user
 
 
+def not_authenticated() -> ApplicationError:
+    return ApplicationError("not_authenticated",
+                            "Autenticação necessária: envie 'Authorization: Bearer <token>'.",
+                            status_code=401)
+
+
 class TokenAuth(HttpBearer):
-    """``Authorization: Bearer agr_…``; only the token's hash is stored."""
+    """``Authorization: Bearer agr_…``; only the token's hash is stored.
+
+    A request that sends an ``Authorization`` header is judged by it alone: a missing,
+    malformed, unknown, revoked or deactivated user's token is 401 at once, on every
+    method. Left to ninja, it fell through to the session check, whose CSRF check answered
+    a token client's POST with 403 "CSRF check Failed"."""
 
     openapi_scheme = "bearer"
+
+    def __call__(self, request):
+        header = request.headers.get(self.header)
+        if header is None:
+            return None  # no token: the session may authenticate
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != self.openapi_scheme or not token or " " in token:
+            raise not_authenticated()
+        user = self.authenticate(request, token)
+        if user is None:
+            raise not_authenticated()
+        return user
 
     def authenticate(self, request, token: str):
         user = self._user_for(token)
@@ -125,16 +155,29 @@ def _role_flags() -> dict:
 
 
 class SessionAuth(APIKeyCookie):
-    """The browser's login session (CSRF-checked on writes, as Django does for forms)."""
+    """The browser's login session (CSRF-checked on writes, as Django does for forms).
+
+    CSRF is asked only of a request that a session authenticates: without one there is
+    nothing to forge, and the answer is 401 ``not_authenticated``, not a CSRF 403."""
 
     param_name = settings.SESSION_COOKIE_NAME
 
     def __init__(self) -> None:
         super().__init__(csrf=True)
 
-    def authenticate(self, request, key):
+    def _get_key(self, request):
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
+            return None
+        if not getattr(request, "_ninja_csrf_exempt", False) and check_csrf(request):
+            raise ApplicationError("csrf_failed",
+                                   "Verificação CSRF falhou: recarregue a página e tente de novo.",
+                                   status_code=403)
+        return request.COOKIES.get(self.param_name)
+
+    def authenticate(self, request, key):
+        user = getattr(request, "user", None)
+        if key is None or user is None or not user.is_authenticated:
             return None
         return authorize(request, user)
 
@@ -261,8 +304,8 @@ def install_error_handlers(api) -> None:
 _ERROR_REF = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
 _DEFAULT_ERRORS = {
     "400": "Corpo inválido (JSON malformado).",
-    "401": "Sem autenticação.",
-    "403": "O papel do usuário não permite.",
+    "401": "Sem autenticação, ou token ausente, malformado, revogado ou de usuário desativado (not_authenticated).",
+    "403": "O papel do usuário não permite (ou, numa sessão do navegador, faltou o token CSRF: csrf_failed).",
     "404": "Não encontrado.",
     "409": "Recusado pelas regras (transição inválida, conflito).",
     "422": "Dados inválidos (cada campo com seu código).",

@@ -72,7 +72,13 @@ MENU = [
                     {"label": "Régua de cobrança", "url_name": "dunning:list", "capability": Capability.VIEW},
                     {"label": "Tributos (SCM/SVA)", "url_name": "taxes:rates", "capability": Capability.VIEW},
                 ],
-            }
+            },
+            {
+                "label": "Acesso",
+                "children": [
+                    {"label": "Usuários", "url_name": "users:list", "capability": Capability.CONFIGURE},
+                ],
+            },
         ],
     },
 ]

@@ -4,7 +4,7 @@ The expectations below are written from the roles as designed (docs/decisions/00
 somente leitura sees everything and changes nothing; operador works customers,
 contracts, SVA users, títulos, payments, consents, campaigns and imports; administrador
 also configures integrations, products, plans, taxes and the régua, and answers LGPD
-requests. A new API resource or page that is not listed here fails the test until
+requests and administers users. A new API resource or page that is not listed here fails the test until
 someone decides who may use it."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ API_WRITES = {
     "payments": OPERATE, "billing": OPERATE, "consents": OPERATE, "campaigns": OPERATE,
     "imports": OPERATE, "dunning-sweeps": OPERATE, "tokens": VIEW,
     "integrations": CONFIGURE, "products": CONFIGURE, "plans": CONFIGURE, "tax-rates": CONFIGURE,
-    "dunning": CONFIGURE, "reconciliations": CONFIGURE,
+    "dunning": CONFIGURE, "reconciliations": CONFIGURE, "users": CONFIGURE,
 }
 # Operations whose rule is not the resource's (method, path regex) → capability.
 API_EXCEPTIONS = [
@@ -39,6 +39,7 @@ API_EXCEPTIONS = [
     ("POST", r"^/customers/\{[^}]+\}/anonymize$", CONFIGURE),
     ("POST", r"^/integrations/\{[^}]+\}/reconcile$", CONFIGURE),
     ("POST", r"^/payments/webhook$", PUBLIC),  # authenticated by its HMAC signature
+    ("GET", r"^/users(/.*)?$", CONFIGURE),  # who has access: administrators only, even to read
 ]
 READ_METHODS = {"GET", "HEAD"}
 
@@ -119,8 +120,13 @@ PAGE_RULES = {
     # pages that list (everyone sees) and hold the form to act (OPERATE)
     "billing:import": (VIEW, OPERATE), "billing:import_detail": (VIEW, OPERATE), "billing:runs": (VIEW, OPERATE),
     "plans:items_preview": (VIEW, None),  # the products of a plan, shown on the contract form
+    # Configurações > Usuários: who has access is for administrators only, even to see
+    "users:list": (CONFIGURE, None), "users:detail": (CONFIGURE, None), "users:create": (CONFIGURE, CONFIGURE),
+    "users:role": (CONFIGURE, CONFIGURE), "users:deactivate": (CONFIGURE, CONFIGURE),
+    "users:reactivate": (CONFIGURE, CONFIGURE), "users:password": (CONFIGURE, CONFIGURE),
+    "users:revoke_token": (CONFIGURE, CONFIGURE),
 }
-CONFIGURE_NAMESPACES = {"integrations", "catalog", "plans", "dunning", "taxes", "notices", "reconcile"}
+CONFIGURE_NAMESPACES = {"integrations", "catalog", "plans", "dunning", "taxes", "notices", "reconcile", "users"}
 ACTION_WORDS = ("create", "edit", "delete", "remove", "cancel", "action", "revoke", "sync", "new", "upload",
                 "start", "pause", "remap", "mapping", "check", "default", "sweep", "trust_release", "add",
                 "anonymize", "validate", "field", "preview", "retry", "texts", "pay", "run", "import")

@@ -106,4 +106,10 @@
     document.getElementById('id_' + event + '_body').value = defaults.body;
     document.getElementById('id_' + event + '_enabled').checked = true;
   });
+
+  /* Any page: a form with data-confirm asks before it is sent (e.g. deactivating a user). */
+  document.addEventListener('submit', function (e) {
+    var form = e.target.closest('form[data-confirm]');
+    if (form && !window.confirm(form.dataset.confirm)) e.preventDefault();
+  });
 })();
