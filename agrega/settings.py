@@ -25,6 +25,10 @@ CREDENTIALS_KEY = os.environ.get("AGREGA_CREDENTIALS_KEY", "")
 PAYMENT_WEBHOOK_SECRET = os.environ.get("AGREGA_PAYMENT_WEBHOOK_SECRET", "")
 # With a token, /metrics asks Prometheus for `Authorization: Bearer <token>`.
 METRICS_TOKEN = os.environ.get("AGREGA_METRICS_TOKEN", "")
+# Egress policy (agrega/core/egress.py, docs/operations.md): calls to platforms never go to
+# loopback/private/link-local/reserved addresses unless listed here (CIDR, address,
+# address:port or host:port, comma-separated). Empty (the default) is strict.
+AGREGA_EGRESS_ALLOW = [e.strip() for e in os.environ.get("AGREGA_EGRESS_ALLOW", "").split(",") if e.strip()]
 ALLOWED_HOSTS = os.environ.get("AGREGA_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
 INSTALLED_APPS = [
