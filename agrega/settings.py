@@ -29,6 +29,9 @@ METRICS_TOKEN = os.environ.get("AGREGA_METRICS_TOKEN", "")
 # loopback/private/link-local/reserved addresses unless listed here (CIDR, address,
 # address:port or host:port, comma-separated). Empty (the default) is strict.
 AGREGA_EGRESS_ALLOW = [e.strip() for e in os.environ.get("AGREGA_EGRESS_ALLOW", "").split(",") if e.strip()]
+# Largest file an upload may carry (CSV imports, payment files), enforced while the body
+# streams in (agrega/core/uploads.py); payment files have their own, smaller limit.
+AGREGA_UPLOAD_MAX_BYTES = int(float(os.environ.get("AGREGA_UPLOAD_MAX_MB", "32")) * 1024 * 1024)
 ALLOWED_HOSTS = os.environ.get("AGREGA_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
 INSTALLED_APPS = [
@@ -64,6 +67,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Bounds multipart bodies before anything reads them (idempotency's digest, CSRF, views).
+    "agrega.core.uploads.UploadLimitMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "agrega.ops.middleware.SecurityHeadersMiddleware",
     "agrega.core.idempotency.IdempotencyMiddleware",
