@@ -285,3 +285,28 @@ def test_check_never_echoes_the_remote_body(make_integration, exa_account, sandb
         http.close()
     assert result["code"] == "credentials_refused"
     assert result["message"] == "A plataforma recusou as credenciais (ou o prefixo)."
+
+
+def test_a_name_is_resolved_once_and_the_checked_address_is_the_one_connected(make_integration, listener,
+                                                                              settings, monkeypatch):
+    """DNS rebinding: the name answers an allowed address the first time and a refused one
+    after; the connection must go to the first (checked) answer, never to a second lookup."""
+    settings.AGREGA_EGRESS_ALLOW = [f"127.0.0.1:{listener.port}"]  # the address, not the name
+    real = socket.getaddrinfo
+    lookups = []
+
+    def rebinding(host, port, *args, **kwargs):
+        if host == "rebind.test":
+            lookups.append(host)
+            answer = "127.0.0.1" if len(lookups) == 1 else "10.9.9.9"
+            return real(answer, port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    integration = make_integration(base_url=f"http://rebind.test:{listener.port}", timeout_seconds=0.5)
+    integration_check_credentials(integration=integration)
+    assert lookups == ["rebind.test"] and listener.connections == 1
+    assert b"Host: rebind.test" in listener.received  # the URL's name still travels in Host
+    # The next connection resolves again, gets the refused answer, and is refused.
+    assert integration_check_credentials(integration=integration)["code"] == "egress_refused"
+    assert listener.connections == 1
