@@ -310,3 +310,21 @@ def test_a_name_is_resolved_once_and_the_checked_address_is_the_one_connected(ma
     # The next connection resolves again, gets the refused answer, and is refused.
     assert integration_check_credentials(integration=integration)["code"] == "egress_refused"
     assert listener.connections == 1
+
+
+def test_the_cli_asks_for_the_credentials_again_on_a_url_change(integration, exa_account, listener, monkeypatch):
+    from tests.cli.helpers import run
+
+    monkeypatch.delenv("AGREGA_CLIENT_SECRET", raising=False)
+    result = run("integration", "update", integration.pk, "--url", listener.url)
+    assert result.code != 0 and "credentials_required_on_url_change" in result.err
+    assert SvaIntegration.objects.get(pk=integration.pk).base_url == exa_account.url
+    result = run("integration", "check", integration.pk)
+    assert result.code == 0, result.err
+    time.sleep(0.3)
+    assert listener.connections == 0
+    # With the secret typed again (the client id is kept), the new URL is saved.
+    monkeypatch.setenv("AGREGA_CLIENT_SECRET", "outro-segredo")
+    result = run("integration", "update", integration.pk, "--url", listener.url)
+    assert result.code == 0, result.err
+    assert SvaIntegration.objects.get(pk=integration.pk).base_url == listener.url
