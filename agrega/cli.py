@@ -78,6 +78,11 @@ def demo(argv: list[str]) -> int:
     parser.add_argument("--sandbox-port", type=int, default=8765, help="porta do EXA sandbox (padrão 8765)")
     parser.add_argument("--check", action="store_true", help="sobe tudo, verifica e encerra")
     args = parser.parse_args(argv)
+    # The demo's EXA sandbox is on this machine: allow exactly it (here and in the worker
+    # and web children); the egress policy stays strict for every other local address.
+    sandbox_egress = f"{args.host}:{args.sandbox_port}"
+    os.environ["AGREGA_EGRESS_ALLOW"] = ",".join(
+        e for e in (os.environ.get("AGREGA_EGRESS_ALLOW", ""), sandbox_egress) if e)
 
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     procs: list[subprocess.Popen] = []

@@ -28,6 +28,13 @@ PAYMENT_WEBHOOK_SECRET = os.environ.get("AGREGA_PAYMENT_WEBHOOK_SECRET", "")
 # /metrics answers clients on INTERNAL_NETWORKS; others must send `Authorization: Bearer
 # <token>` (no token set: refused).
 METRICS_TOKEN = os.environ.get("AGREGA_METRICS_TOKEN", "")
+# Egress policy (agrega/core/egress.py, docs/operations.md): calls to platforms never go to
+# loopback/private/link-local/reserved addresses unless listed here (CIDR, address,
+# address:port or host:port, comma-separated). Empty (the default) is strict.
+AGREGA_EGRESS_ALLOW = [e.strip() for e in os.environ.get("AGREGA_EGRESS_ALLOW", "").split(",") if e.strip()]
+# Largest file an upload may carry (CSV imports, payment files), enforced while the body
+# streams in (agrega/core/uploads.py); payment files have their own, smaller limit.
+AGREGA_UPLOAD_MAX_BYTES = int(float(os.environ.get("AGREGA_UPLOAD_MAX_MB", "32")) * 1024 * 1024)
 ALLOWED_HOSTS = os.environ.get("AGREGA_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
 INSTALLED_APPS = [
@@ -63,6 +70,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Bounds multipart bodies before anything reads them (idempotency's digest, CSRF, views).
+    "agrega.core.uploads.UploadLimitMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "agrega.ops.middleware.SecurityHeadersMiddleware",
     "agrega.core.idempotency.IdempotencyMiddleware",

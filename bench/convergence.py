@@ -39,6 +39,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("AGREGA_EGRESS_ALLOW", "127.0.0.1/32")  # the sandbox, here and in the workers
 sys.path.insert(0, str(ROOT))
 
 import synthetic  # noqa: E402  (bench/synthetic.py: the bench databases' server, clone, drop, marker)

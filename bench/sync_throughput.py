@@ -41,6 +41,7 @@ def setup_django(tmpdir: str) -> str:
         os.environ["DATABASE_URL"] = f"sqlite:///{tmpdir}/bench.sqlite3"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agrega.settings")
     os.environ.setdefault("AGREGA_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("AGREGA_EGRESS_ALLOW", "127.0.0.1/32")  # the sandbox (docs/operations.md)
     import django
 
     django.setup()

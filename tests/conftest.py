@@ -7,9 +7,18 @@ between them. ``sandbox_admin`` drives it and clears the fault switches after ea
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from exa_sandbox.testing import SandboxAdmin, SandboxProcess
+
+# The EXA sandbox listens on 127.0.0.1, which the egress policy refuses by default
+# (agrega/core/egress.py). The tests allow it explicitly, in-process (fixture below) and
+# in the processes they start (workers, fault harness) — the production default stays
+# strict, and tests/security/test_egress.py proves it with the allow list emptied.
+SANDBOX_EGRESS_ALLOW = "127.0.0.1/32"
+os.environ["AGREGA_EGRESS_ALLOW"] = SANDBOX_EGRESS_ALLOW
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +32,11 @@ def sandbox_admin(exa_sandbox):
     with SandboxAdmin(exa_sandbox.url) as admin:
         yield admin
         admin.clear_faults()
+
+
+@pytest.fixture(autouse=True)
+def _sandbox_egress_allowed(settings):
+    settings.AGREGA_EGRESS_ALLOW = [SANDBOX_EGRESS_ALLOW]
 
 
 @pytest.fixture(autouse=True)

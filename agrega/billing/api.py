@@ -372,7 +372,8 @@ def payment_webhook(request: HttpRequest):
 
 @payments_router.post(
     "/imports",
-    response={201: PaymentImportDetailOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    response={201: PaymentImportDetailOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 413: ErrorOut,
+              422: ErrorOut},
     summary="Importar arquivo de pagamentos (CSV)",
     description="multipart: `file` e `provider` (a origem, ex.: o banco). Colunas "
     "`id_pagamento;titulo;valor;data_pagamento` (separador ; ou ,; UTF-8 ou latin-1). Cada linha "

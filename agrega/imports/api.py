@@ -120,16 +120,35 @@ def import_list(request: HttpRequest, status: str | None = None, cursor: int | N
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.post("/dry-run", response={200: ReportOut, **ERRORS}, summary="Simular um arquivo (não grava nada)",
-             description="Valida todas as linhas e diz o que a importação faria; nada é gravado, nem a importação.")
+class DryRunQueuedOut(Schema):
+    job: ImportJobOut
+    progress_url: str
+    report_url: str
+
+
+@router.post("/dry-run", response={200: ReportOut, 202: DryRunQueuedOut, 413: ErrorOut, **ERRORS},
+             summary="Simular um arquivo (não grava nada)",
+             description="Valida todas as linhas e diz o que a importação faria; nenhum cliente ou contrato é "
+             f"gravado. Até {services.SYNC_MAX_LINES} linhas: o relatório na resposta (200). Acima disso a "
+             "simulação roda em segundo plano (202): a resposta traz a importação criada com o arquivo "
+             "(`job`), onde acompanhar o progresso (`progress_url`) e, ao fim, o relatório (`report_url`). "
+             "Arquivo acima do limite: 413 `file_too_large`, recusado sem ser lido por inteiro.")
 def import_dry_run(request: HttpRequest, file: UploadedFile = File(...), mapping: str | None = Form(None)):
-    table = read_table(file.read())
+    content = file.read()  # bounded while it streamed in (core/uploads.py)
+    table = read_table(content)
     given = _mapping(mapping)
     clean = check_mapping(given if given is not None else guess_mapping(table.headers), table.headers)
-    return services.validate_file(table=table, mapping=clean)
+    if table.count() <= services.SYNC_MAX_LINES:
+        return services.validate_file(table=table, mapping=clean)
+    job = services.import_job_create(file_name=file.name or "arquivo.csv", content=content, mapping=clean,
+                                     actor=request.user)
+    job = services.import_job_request_validation(job=job, actor=request.user)
+    services.run_in_background(services.import_job_validate, job_id=job.pk)
+    return Status(202, {"job": job, "progress_url": f"/api/imports/{job.pk}",
+                        "report_url": f"/api/imports/{job.pk}/report"})
 
 
-@router.post("", response={201: ImportJobOut, **ERRORS}, summary="Enviar um arquivo",
+@router.post("", response={201: ImportJobOut, 413: ErrorOut, **ERRORS}, summary="Enviar um arquivo",
              description="Cria a importação (status `uploaded`) com o arquivo; `mapping` (JSON, opcional) "
              "liga nossas colunas aos cabeçalhos do arquivo — sem ele, os cabeçalhos conhecidos são reconhecidos.")
 def import_create(request: HttpRequest, file: UploadedFile = File(...), mapping: str | None = Form(None)):
@@ -159,10 +178,11 @@ def import_mapping(request: HttpRequest, job_id: int, payload: MappingIn):
 
 @router.post("/{job_id}/validate", response={200: ImportJobOut, 202: ImportJobOut, **ERRORS},
              summary="Simular a importação (guarda o relatório)",
-             description="Em segundo plano (202; acompanhe em `GET /imports/{id}`), ou até o fim com `wait=true`.")
+             description="Em segundo plano (202; acompanhe em `GET /imports/{id}`), ou até o fim com `wait=true` "
+             f"— só para arquivos de até {services.SYNC_MAX_LINES} linhas; maiores rodam sempre em segundo plano.")
 def import_validate(request: HttpRequest, job_id: int, wait: bool = False):
     job = services.import_job_request_validation(job=services.import_job_get(job_id), actor=request.user)
-    if wait:
+    if wait and job.total_lines <= services.SYNC_MAX_LINES:
         return services.import_job_validate(job_id=job.pk)
     services.run_in_background(services.import_job_validate, job_id=job.pk)
     return Status(202, job)
@@ -171,10 +191,11 @@ def import_validate(request: HttpRequest, job_id: int, wait: bool = False):
 @router.post("/{job_id}/start", response={200: ImportJobOut, 202: ImportJobOut, **ERRORS},
              summary="Importar (ou retomar)",
              description="Depois da simulação, ou para retomar uma importação pausada ou interrompida. "
-             "Em segundo plano (202), ou até o fim com `wait=true`.")
+             "Em segundo plano (202), ou até o fim com `wait=true` — só para arquivos de até "
+             f"{services.SYNC_MAX_LINES} linhas; maiores rodam sempre em segundo plano.")
 def import_start(request: HttpRequest, job_id: int, wait: bool = False):
     job = services.import_job_start(job=services.import_job_get(job_id), actor=request.user)
-    if wait:
+    if wait and job.total_lines <= services.SYNC_MAX_LINES:
         return services.import_job_run(job_id=job.pk, actor=request.user)
     services.run_in_background(services.import_job_run, job_id=job.pk, actor=request.user)
     return Status(202, job)

@@ -42,6 +42,7 @@ from agrega.contracts.services import contract_activate
 from agrega.core.audit import actor_label
 from agrega.core.errors import ApplicationError, Conflict, InvalidTransition, NotFound
 from agrega.core.models import ChangeRecord
+from agrega.core.uploads import check_size
 from agrega.customers.models import Customer
 
 from . import bulk
@@ -54,7 +55,9 @@ log = logging.getLogger("agrega.imports")
 BATCH_SIZE = 500
 VALIDATE_CHUNK = 1000
 LEASE_SECONDS = 60
-MAX_FILE_BYTES = 100 * 1024 * 1024
+# A dry run or import of at most this many lines may run inside the request (?wait=true,
+# POST /imports/dry-run); a larger one always runs in the background with its progress.
+SYNC_MAX_LINES = 2000
 # Statuses from which a run may start (RUNNING only when its runner is gone).
 RUNNABLE = (ImportStatus.UPLOADED, ImportStatus.VALIDATED, ImportStatus.PAUSED, ImportStatus.FAILED)
 
@@ -77,8 +80,7 @@ def file_digest(content: bytes) -> str:
 def import_job_create(*, file_name: str, content: bytes, mapping: dict | None = None, actor=None) -> ImportJob:
     """Keep the file and what was detected in it (encoding, separator, headers, a
     mapping guessed from the headers unless one is given). Writes only the job."""
-    if len(content) > MAX_FILE_BYTES:
-        raise ApplicationError("file_too_large", "Arquivo grande demais (máximo 100 MB).", status_code=422)
+    check_size(len(content))  # bounded while streaming already (core/uploads.py); bytes given directly too
     table = read_table(content)
     if mapping is not None:
         mapping = check_mapping(mapping, table.headers)

@@ -46,8 +46,12 @@ def connector_for(integration: SvaIntegration, *, recorder: CallRecorder | None 
     return build_connector(integration.platform, integration_config(integration), recorder=recorder)
 
 
-def _validate(integration: SvaIntegration, credentials: dict | None, *, creating: bool) -> dict | None:
+def _validate(integration: SvaIntegration, credentials: dict | None, *, creating: bool,
+              moved: bool = False) -> dict | None:
     errors = FieldErrors()
+    if moved and credentials is None:
+        errors.add("credentials", "credentials_required_on_url_change",
+                   "Ao trocar a URL ou a plataforma, informe as credenciais de novo.")
     if not (integration.name or "").strip():
         errors.add("name", "name_required", "Informe um nome para a integração.")
     known = dict(platform_choices())
@@ -115,7 +119,10 @@ def integration_update(
         if key in FIELDS and value is not None:
             setattr(integration, key, value)
     integration.base_url = (integration.base_url or "").rstrip("/")
-    cleaned = _validate(integration, credentials, creating=False)
+    # The stored secret was entered for the old address: it never goes to a new one
+    # nobody typed it for (a URL changed by mistake, or by someone who should not see it).
+    moved = (integration.platform, integration.base_url) != (before["platform"], before["base_url"])
+    cleaned = _validate(integration, credentials, creating=False, moved=moved)
     if cleaned is not None:
         integration.set_credentials(cleaned)
     # New credentials or URL: give the platform a fresh chance.
@@ -144,26 +151,87 @@ def _platform_error(exc: ConnectorError) -> ApplicationError:
     )
 
 
-def integration_check_credentials(*, integration: SvaIntegration) -> dict:
-    """Ask the platform whether it accepts the credentials. Returns {ok, code, message}."""
-    connector = connector_for(integration)
+# "Testar conexão" answers one message per class of failure, never the platform's own
+# words: an answer that told a closed port from a silent or non-HTTP one (or echoed a
+# remote body) would make the button a port scanner for whoever may edit a URL.
+CHECK_MESSAGES = {
+    "connect_failed": "Não foi possível conectar à plataforma. Verifique a URL e a rede.",
+    "credentials_refused": "A plataforma recusou as credenciais (ou o prefixo).",
+    "egress_refused": "Destino não permitido pela política de saída do Agrega.",
+    "platform_unavailable": "A plataforma está indisponível no momento. Tente mais tarde.",
+    "invalid_response": "Resposta inválida da plataforma. Verifique a URL.",
+    "credentials_required_on_url_change": (
+        "Para testar outra URL ou plataforma, informe as credenciais de novo: as salvas só vão "
+        "para o endereço em que foram cadastradas."
+    ),
+}
+
+
+def check_failure_class(exc: ConnectorError) -> str:
+    """The generic class of a failed connection test (a key of CHECK_MESSAGES)."""
+    if exc.kind == ErrorKind.CONFIG:
+        return "egress_refused"
+    if exc.kind == ErrorKind.AUTH:
+        return "credentials_refused"
+    if exc.status_code is None:  # no HTTP answer: refused, silent, not HTTP, bad URL
+        return "connect_failed" if exc.kind in (ErrorKind.TRANSIENT, ErrorKind.UNKNOWN_OUTCOME) \
+            else "invalid_response"
+    if exc.kind == ErrorKind.RATE_LIMITED or exc.status_code in (502, 503, 504):
+        return "platform_unavailable"
+    return "invalid_response"
+
+
+def _check_result(code: str) -> dict:
+    return {"ok": False, "code": code, "message": CHECK_MESSAGES[code]}
+
+
+def integration_check_credentials(
+    *, integration: SvaIntegration, platform: str | None = None, base_url: str | None = None,
+    credentials: dict | None = None,
+) -> dict:
+    """Ask the platform whether it accepts the credentials. Returns {ok, code, message}.
+
+    With ``platform``/``base_url``/``credentials`` (the edit form, not yet saved) the test
+    uses those; the stored credentials are used only for the stored platform and URL.
+    """
+    platform = platform or integration.platform
+    base_url = (base_url or integration.base_url).rstrip("/")
+    typed = {k: str(v).strip() for k, v in (credentials or {}).items() if v and str(v).strip()}
+    unsaved = (platform, base_url) != (integration.platform, integration.base_url) or bool(typed)
+    if unsaved:
+        try:
+            fields = [f.name for f in connector_class(platform).credential_fields]
+        except LookupError:
+            return _check_result("invalid_response")
+        if set(fields) - set(typed):
+            return _check_result("credentials_required_on_url_change")
+        config = IntegrationConfig(base_url=base_url, prefix=integration.prefix,
+                                   credentials={f: typed[f] for f in fields},
+                                   timeout_seconds=integration.timeout_seconds, rate_limit_rps=0.0)
+        connector = build_connector(platform, config)
+    else:
+        connector = connector_for(integration)
     now = timezone.now()
     try:
         connector.check_credentials()
         packages = connector.list_packages()
     except ConnectorError as exc:
-        # The health shown on the dashboard and the integration list follows the test.
-        SvaIntegration.objects.filter(pk=integration.pk).update(
-            last_error_code=exc.code[:64], last_error_message=exc.message[:500], last_error_at=now)
-        return {"ok": False, "code": exc.code, "message": exc.message}
+        result = _check_result(check_failure_class(exc))
+        if not unsaved:
+            # The health shown on the dashboard and the integration list follows the test.
+            SvaIntegration.objects.filter(pk=integration.pk).update(
+                last_error_code=result["code"], last_error_message=result["message"], last_error_at=now)
+        return result
     finally:
         connector.close()
-    SvaIntegration.objects.filter(pk=integration.pk).update(
-        last_success_at=now, consecutive_failures=0, circuit_open_until=None)
+    if not unsaved:
+        SvaIntegration.objects.filter(pk=integration.pk).update(
+            last_success_at=now, consecutive_failures=0, circuit_open_until=None)
     return {
         "ok": True,
         "code": "ok",
-        "message": f"Conexão estabelecida: credenciais aceitas, {len(packages)} pacote(s) disponível(is).",
+        "message": f"Conexão estabelecida: credenciais aceitas, {len(packages)} pacote(s) disponível(is)."
+        + (" (Ainda não salvo.)" if unsaved else ""),
     }
 
 

@@ -19,7 +19,7 @@ from agrega.web.selectors import platform_labels, with_circuit_state
 from agrega.web.views import apply_service_error, keyset_context
 
 from . import selectors, services
-from .forms import IntegrationForm, service_field_map
+from .forms import CREDENTIAL_PREFIX, IntegrationForm, service_field_map
 
 
 def _get_integration(pk: int):
@@ -118,13 +118,19 @@ class CredentialFieldsView(CapabilityRequiredMixin, View):
 
 
 class IntegrationCheckView(CapabilityRequiredMixin, View):
-    """Testar conexão: asks the platform to accept the stored credentials (POST only)."""
+    """Testar conexão (POST only). From the list: the saved platform, URL and credentials.
+    From the edit form (htmx posts its fields): what is typed there, not yet saved — the
+    service refuses to send the saved credentials to a URL or platform typed but not saved."""
 
     capability = Capability.CONFIGURE
 
     def post(self, request, pk: int):
         integration = _get_integration(pk)
-        result = services.integration_check_credentials(integration=integration)
+        typed = {name[len(CREDENTIAL_PREFIX):]: value for name, value in request.POST.items()
+                 if name.startswith(CREDENTIAL_PREFIX)}
+        result = services.integration_check_credentials(
+            integration=integration, platform=request.POST.get("platform") or None,
+            base_url=(request.POST.get("base_url") or "").strip() or None, credentials=typed)
         if request.htmx:
             return render(request, "integrations/_check_result.html",
                           {"result": result, "integration": integration})

@@ -108,7 +108,7 @@ def test_patch_keeps_credentials_unless_given(api, created, exa_account):
                          {"credentials": {"client_id": exa_account.client_id, "client_secret": "errado"}})
     assert response.status_code == 200 and response.json()["credentials_set"] is True
     check = api.post(f"/integrations/{created['id']}/check").json()
-    assert check == {"ok": False, "code": "invalid_credentials", "message": check["message"]}
+    assert check == {"ok": False, "code": "credentials_refused", "message": check["message"]}
     assert "credenciais" in check["message"]
     assert error(api.get(f"/integrations/{created['id']}/packages"), 400)["code"] == "platform_invalid_credentials"
 

@@ -99,6 +99,10 @@ class ErrorKind(str, enum.Enum):
     CONFLICT: the platform refuses because of other data (e.g. e-mail already used
         by another user, external id already exists).
     INVALID: the platform refused the data we sent (a field it does not accept).
+    CONFIG: nothing was sent: Agrega's own configuration forbids the call (the egress
+        policy refused the integration's address, ``egress_refused``). Not a sign the
+        platform is unwell; retried with backoff until an operator fixes the URL or
+        the allow list.
     """
 
     TRANSIENT = "transient"
@@ -108,6 +112,7 @@ class ErrorKind(str, enum.Enum):
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
     INVALID = "invalid"
+    CONFIG = "config"
 
 
 class ConnectorError(Exception):

@@ -170,6 +170,7 @@ class SvaWorker:
         self.stats = WorkerStats()
         self._connectors: dict[int, tuple[float, Connector]] = {}
         self._integration_health: dict[int, dict] = {}
+        self._integration_config_errors: dict[int, ConnectorError] = {}  # egress refused
         self._health_written: dict[int, tuple[int, float]] = {}  # id -> (failures, monotonic time)
         self._integration_rows: dict[int, SvaIntegration] = {}
         self._integrations_read_at = 0.0
@@ -343,7 +344,12 @@ class SvaWorker:
         finally:
             _tls.calls = None
         made_calls = bool(outcome.calls)
-        if made_calls:
+        if outcome.error is not None and outcome.error.kind == ErrorKind.CONFIG:
+            # Refused by Agrega's own egress policy: nothing reached the platform, so it
+            # says nothing about its health (no breaker count, no success either).
+            self.breaker.release_probe(item.integration_id)
+            self._integration_config_errors[item.integration_id] = outcome.error
+        elif made_calls:
             down = outcome.error is not None and outcome.error.kind in PLATFORM_DOWN_KINDS
             failures, open_until = self.breaker.record(item.integration_id, success=not down)
             self._integration_health[item.integration_id] = {
@@ -588,6 +594,10 @@ class SvaWorker:
     def _write_integration_health(self, now) -> None:
         """Persist the breaker for the interface and other workers, only when it changed
         (or every 30 s while healthy, to refresh ``last_success_at``)."""
+        for integration_id, error in self._integration_config_errors.items():
+            SvaIntegration.objects.filter(pk=integration_id).update(
+                last_error_code=error.code[:64], last_error_message=error.message[:500], last_error_at=now)
+        self._integration_config_errors.clear()
         for integration_id, health in self._integration_health.items():
             error = health["error"]
             written = self._health_written.get(integration_id)

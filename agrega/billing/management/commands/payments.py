@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from agrega.billing import selectors
-from agrega.billing.imports import STATUS_LABELS, payments_import_csv
+from agrega.billing.imports import MAX_BYTES, STATUS_LABELS, payments_import_csv
 from agrega.billing.models import PaymentImport
 from agrega.core.errors import ApplicationError, NotFound
 from agrega.core.management.base import EXIT_ERROR, AgregaCommand, fmt_datetime, key_values, positive_int, table
+from agrega.core.uploads import read_file
 
 
 def import_data(record: PaymentImport, *, full: bool = True) -> dict:
@@ -66,7 +67,7 @@ class Command(AgregaCommand):
     def cmd_import(self, *, file, provider, as_user=None, **options):
         path = Path(file)
         try:
-            content = path.read_bytes()
+            content = read_file(path, MAX_BYTES)  # refused at the limit, never read whole first
         except OSError as exc:
             raise ApplicationError("file_unreadable", f"Não foi possível ler {file}: {exc.strerror}.") from None
         record = payments_import_csv(content=content, file_name=path.name, provider=provider,

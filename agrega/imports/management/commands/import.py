@@ -17,6 +17,7 @@ from pathlib import Path
 
 from agrega.core.errors import ApplicationError, FieldError
 from agrega.core.management.base import AgregaCommand, fmt_datetime, key_values, positive_int, table
+from agrega.core.uploads import read_file
 from agrega.imports import selectors, services
 from agrega.imports.layout import COLUMNS, read_table
 from agrega.imports.models import ImportJob, ImportStatus, RowStatus
@@ -84,7 +85,7 @@ class Command(AgregaCommand):
     @staticmethod
     def _read(path: str) -> bytes:
         try:
-            return Path(path).read_bytes()
+            return read_file(path)  # refused at the upload limit, never read whole first
         except OSError as exc:
             raise ApplicationError("file_unreadable", f"Não foi possível ler o arquivo {path}: {exc.strerror}.",
                                    fields={"file": [FieldError("file_unreadable", str(exc))]}) from None

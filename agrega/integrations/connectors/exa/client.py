@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 import httpx
 
+from agrega.core import egress
+
 from ..pacing import RatePacer
 
 USER_AGENT = "Agrega-EXA-Connector/0.1"
@@ -71,7 +73,8 @@ class ExaClient:
         self.base_url = base_url.rstrip("/")
         self.pacer = pacer  # spaces every call, the token call included (pacing.py)
         self._owns_http = http_client is None
-        self.http = http_client or httpx.Client(
+        # Every call goes through the egress policy (agrega/core/egress.py).
+        self.http = http_client or egress.client(
             timeout=httpx.Timeout(timeout),
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections

@@ -20,6 +20,8 @@ from typing import Any, Callable
 
 import httpx
 
+from agrega.core import egress
+
 from ..base import (
     CallRecord,
     CallRecorder,
@@ -66,6 +68,10 @@ _MESSAGES = {
     "missing_credentials": "Credenciais da EXA não configuradas (Client ID e Client secret).",
     "platform_unreachable": (
         "Não foi possível conectar à plataforma EXA. Verifique a URL da integração e a rede."
+    ),
+    "egress_refused": (
+        "A URL da integração EXA aponta para um destino não permitido pela política de saída "
+        "(endereço local, privado ou reservado). Corrija a URL ou inclua o destino em AGREGA_EGRESS_ALLOW."
     ),
     "invalid_url": "A URL da integração EXA é inválida.",
     "timeout_unknown_outcome": (
@@ -373,6 +379,8 @@ class ExaConnector:
         """Map one exchange that did not succeed to a ConnectorError (see the docs)."""
         error = exchange.error
         if error is not None:
+            if isinstance(error, egress.EgressRefused):
+                return self._error(ErrorKind.CONFIG, "egress_refused")
             if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
                 return self._error(ErrorKind.TRANSIENT, "platform_unreachable")
             if isinstance(error, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
