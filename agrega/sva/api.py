@@ -54,6 +54,9 @@ class SvaUserOut(Schema):
     last_success_at: datetime | None
     last_error_code: str
     last_error_message: str
+    # the platform refused the data for good: no new attempt until the customer, the
+    # contract or the product changes (or POST .../sync)
+    retries_stopped: bool
     confirmed_at: datetime | None
     created_at: datetime
     deleted_at: datetime | None
@@ -87,6 +90,10 @@ class SvaUserOut(Schema):
     @staticmethod
     def resolve_sync_status(obj) -> str:
         return selectors.sync_status(obj)
+
+    @staticmethod
+    def resolve_retries_stopped(obj) -> bool:
+        return selectors.retries_stopped(obj)
 
 
 class SvaUserCreateIn(Schema):

@@ -124,6 +124,16 @@ def sync_status(sva_user: SvaUser) -> str:
     return SyncStatus.PENDING
 
 
+STOPPED_HINT = "Sem novas tentativas até corrigir os dados (cliente, contrato ou produto)."
+
+
+def retries_stopped(sva_user: SvaUser) -> bool:
+    """The platform refused the user's data for good (400, 409, 413, 422: a permanent
+    error, controller/worker.py): the worker will not try again until a change of the
+    customer, the contract or the product queues it (or "Sincronizar agora")."""
+    return sync_status(sva_user) == SyncStatus.ERROR and not is_pending(sva_user)
+
+
 def sva_user_queryset() -> QuerySet[SvaUser]:
     return SvaUser.objects.select_related(
         "integration", "contract__customer", "contract_product__product"
