@@ -300,6 +300,27 @@ def _sva_account(contract: Contract, product: Product, kind: str) -> tuple[int, 
     return contract.customer_id, integration.pk
 
 
+def sva_account_refusal(*, customer_id: int, product_ids: list[int]) -> Conflict | None:
+    """The ``sva_account_exists`` refusal for adding these products to a new contract of
+    this customer, or None: for writers that insert items in bulk (CSV imports) and meet
+    the constraint, to report it as ``contract_add_product`` does."""
+    seen: dict[int, Product] = {}
+    for product in Product.objects.select_related("sva_integration").filter(pk__in=product_ids).order_by("pk"):
+        integration = product.sva_integration
+        if integration is None or not platform_allows(integration.platform, "one_account_per_customer"):
+            continue
+        holder = _account_holder(customer_id, integration.pk) if customer_id else None
+        if holder is not None:
+            return _account_exists(holder, product)
+        if integration.pk in seen:
+            message = (f"Os produtos “{seen[integration.pk].name}” e “{product.name}” são da mesma integração "
+                       f"SVA ({integration.platform.upper()}), que permite uma conta por cliente: inclua só um.")
+            return Conflict("sva_account_exists", message,
+                            fields={"product_id": [FieldError("sva_account_exists", message)]})
+        seen[integration.pk] = product
+    return None
+
+
 def _account_holder(customer_id: int, integration_id: int) -> ContractProduct | None:
     return (ContractProduct.objects.filter(sva_account_customer=customer_id, sva_account_integration=integration_id,
                                            removed_at__isnull=True)

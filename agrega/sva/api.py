@@ -57,6 +57,8 @@ class SvaUserOut(Schema):
     # the platform refused the data for good: no new attempt until the customer, the
     # contract or the product changes (or POST .../sync)
     retries_stopped: bool
+    # cancelled contract: when the user is removed here and on the platform (retention)
+    removal_scheduled_at: datetime | None
     confirmed_at: datetime | None
     created_at: datetime
     deleted_at: datetime | None
@@ -94,6 +96,10 @@ class SvaUserOut(Schema):
     @staticmethod
     def resolve_retries_stopped(obj) -> bool:
         return selectors.retries_stopped(obj)
+
+    @staticmethod
+    def resolve_removal_scheduled_at(obj) -> datetime | None:
+        return selectors.scheduled_removal_at(obj)
 
 
 class SvaUserCreateIn(Schema):

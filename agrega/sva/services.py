@@ -248,8 +248,9 @@ def sva_user_create(
 
 
 @transaction.atomic
-def sva_user_delete(*, sva_user: SvaUser, actor=None) -> SvaUser:
-    """Remove the user here and on the platform (the controller deletes it there)."""
+def sva_user_delete(*, sva_user: SvaUser, actor=None, reason: str = "") -> SvaUser:
+    """Remove the user here and on the platform (the controller deletes it there).
+    ``reason`` goes to the audit record (e.g. "retention": sva/retention.py)."""
     user = SvaUser.objects.select_for_update().filter(pk=sva_user.pk).first()
     if user is None or user.deleted_at is not None:
         raise NotFound("Usuário SVA", "sva_user_not_found")
@@ -263,7 +264,7 @@ def sva_user_delete(*, sva_user: SvaUser, actor=None) -> SvaUser:
                              "changed_at"])
     pending.mark([user.pk], now=user.deleted_at)
     user.refresh_from_db()
-    record_change(instance=user, action="delete", actor=actor)
+    record_change(instance=user, action="delete", actor=actor, changes={"motivo": reason} if reason else None)
     return user
 
 

@@ -133,6 +133,7 @@ class SvaUserDetailView(CapabilityRequiredMixin, TemplateView):
             values=selectors.registration_values(user),
             stopped=selectors.retries_stopped(user),
             stopped_hint=selectors.STOPPED_HINT,
+            removal_at=selectors.scheduled_removal_at(user),
         )
         return ctx
 

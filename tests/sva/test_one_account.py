@@ -174,3 +174,31 @@ def test_ten_parallel_adds_make_one_account(same_contract, integration, make_pro
     user = SvaUser.objects.get(integration=integration)
     assert user.contract_product_id == added[0]
     assert selectors.desired_for(user).state == "active"
+
+
+@pytest.mark.django_db
+def test_csv_import_refuses_a_second_account_per_line(integration, make_product, make_customer):
+    """Imports insert items in bulk: the constraint refuses the batch, the line alone is
+    then rejected with the same code and a message naming the holder."""
+    from agrega.imports import services as imports
+    from agrega.imports.models import ImportRow
+    from tests.imports.helpers import csv_bytes, row
+
+    product, other = make_product(integration), make_product(integration, package="EXA-BACKUP-100")
+    existing = make_customer()
+    content = csv_bytes([
+        row(1, produtos=str(product.pk)),                              # line 2: applied
+        row(2, cpf_cnpj=row(1)["cpf_cnpj"], produtos=str(product.pk)),  # line 3: same customer again
+        row(3, produtos=f"{product.pk}|{other.pk}"),                     # line 4: two of the integration
+        row(4, cpf_cnpj=existing.document, produtos=str(other.pk)),      # line 5: applied
+    ])
+    job = imports.import_job_create(file_name="clientes.csv", content=content, mapping=None, actor=None)
+    job = imports.import_job_run(job_id=job.pk, batch_size=10)
+    assert (job.applied, job.rejected) == (2, 2)
+    rows = {r.ref: r for r in ImportRow.objects.filter(job=job)}
+    for ref in ("CT-000002", "CT-000003"):
+        assert rows[ref].status == "rejected"
+        assert rows[ref].messages[-1]["code"] == "sva_account_exists", rows[ref].messages
+    holder = ContractProduct.objects.get(product=product)
+    assert f"contrato {holder.contract_id}" in rows["CT-000002"].messages[-1]["message"]
+    assert ContractProduct.objects.filter(product__sva_integration=integration).count() == 2
