@@ -165,3 +165,27 @@ def test_one_bad_user_does_not_slow_500_others(make_integration, make_product, m
     assert SvaUser.objects.filter(integration=integration, confirmed_state="active").count() == size
     row = SvaIntegration.objects.get(pk=integration.pk)
     assert row.consecutive_failures == 0 and row.circuit_open_until is None
+
+
+def test_reconciliation_reports_a_refused_user_without_trying_again(integration, make_product, make_contract,
+                                                                     make_customer, exa_account, sandbox_admin,
+                                                                     fast_retries):
+    """Missing on the platform because the platform refused it: reconciliation reports
+    it, and does not hand it to the worker (that would repeat the refused call each run)."""
+    from agrega.sva.models import ReconciliationItem
+    from agrega.sva.reconcile import reconcile_integration
+
+    product = make_product(integration)
+    bad_email = f"recusado.{exa_account.prefix}@example.com.br"
+    sandbox_admin.set_faults(prefix=exa_account.prefix, refuse_emails=[bad_email], refuse_status=422)
+    [bad] = make_users(make_contract, make_customer, product, 1, email=bad_email)
+    make_users(make_contract, make_customer, product, 2)
+    run_passes()
+    time.sleep(0.05)
+    run = reconcile_integration(integration, runner="test")
+    user = SvaUser.objects.get(contract=bad)
+    item = ReconciliationItem.objects.get(run=run)
+    assert (item.sva_user_id, item.kind, item.action) == (user.pk, "missing_on_platform", "reported")
+    assert "sem novas tentativas até corrigir os dados" in item.message
+    assert not SvaPendingWork.objects.exists()
+    assert run_passes()[0] == 0 and len(platform_calls(user)) == 1
