@@ -9,7 +9,7 @@ import re
 from agrega.contracts import services
 from agrega.sva.models import SvaUser
 
-from .fixtures_contracts import admin_page, open_tab, sva_row  # noqa: F401
+from .fixtures_contracts import admin_page, open_tab, pick_in_lupa, sva_row  # noqa: F401
 
 
 def _active_contract(make_contract, product, customer=None, **kw):
@@ -210,3 +210,24 @@ def test_refused_data_and_cancelled_contract_are_explained(
     row = sva_row(page, "EXA Cancelado")
     assert row.locator("[data-removal]").inner_text() == f"contrato cancelado: será removido em {when}"
     screenshot("sva-contrato-cancelado")
+
+
+def test_a_second_account_for_the_customer_is_refused_on_the_product_page(
+    admin_page, integration, make_product, make_customer, make_contract, screenshot,
+):
+    page = admin_page
+    customer = make_customer()
+    product = make_product(integration, name="EXA Conta Única")
+    first = _active_contract(make_contract, product, customer)
+    user = SvaUser.objects.get(contract=first)
+    second = make_contract(customer)
+    page.goto(f"/contratos/{second.pk}/produtos/novo/")
+    page.get_by_label("SVA", exact=True).check()
+    pick_in_lupa(page, "Produto/Serviço", "Conta Única", "EXA Conta Única")
+    page.get_by_role("button", name="Salvar").click()
+    feedback = page.locator("#id_product ~ .invalid-feedback, .invalid-feedback").filter(has_text="já tem")
+    feedback.first.wait_for()
+    text = feedback.first.inner_text()
+    assert f"usuário SVA {user.pk}" in text and f"contrato {first.pk}" in text
+    screenshot("contrato-produto-conta-unica")
+    assert not second.products.exists()
