@@ -355,7 +355,7 @@ def _account_exists(holder: ContractProduct, product: Product) -> Conflict:
     message = (f"O cliente já tem uma conta na {platform}: {who} no contrato {holder.contract_id}. "
                f"A {platform} permite uma conta por cliente: remova esse produto antes de incluir outro desta "
                "integração.")
-    if holder.product_id == product.pk and holder.contract_id:
+    if holder.product_id == product.pk:
         message = (f"O cliente já tem este produto na {platform}: {who} no contrato {holder.contract_id}. "
                    f"A {platform} permite uma conta por cliente.")
     return Conflict("sva_account_exists", message,
