@@ -222,6 +222,8 @@ PERIODIC_JOBS = {
     "imports.run": {"call": "agrega.imports.services.run_due_imports", "every_seconds": 60},
     "sva.reconcile": {"call": "agrega.sva.reconcile.reconcile_job",
                       "every_seconds": int(os.environ.get("AGREGA_RECONCILE_EVERY", "3600"))},
+    # SVA users of cancelled contracts are removed after the retention period (sva/retention.py)
+    "sva.remove_cancelled": {"call": "agrega.sva.retention.remove_cancelled_job", "every_seconds": 3600},
 }
 JOBS_POLL_SECONDS = float(os.environ.get("AGREGA_JOBS_POLL", "15"))
 
@@ -261,3 +263,6 @@ SVA_WORKER = {
     # at start too; 0 turns it off)
     "QUEUE_REPAIR_SECONDS": float(os.environ.get("AGREGA_SVA_QUEUE_REPAIR", "600")),
 }
+# Days an SVA user of a cancelled contract (status D) stays, blocked, before the job
+# sva.remove_cancelled removes it here and on the platform (LGPD: no account kept forever).
+SVA_CANCELLED_RETENTION_DAYS = int(os.environ.get("AGREGA_SVA_RETENTION_DAYS", "30"))

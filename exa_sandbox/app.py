@@ -174,6 +174,14 @@ class SandboxApp:
                     lost = True
                 elif fate is not None:
                     raise fate
+                if faults.settings.refuse_emails:
+                    try:
+                        data = json.loads(body) if body else None
+                    except ValueError:
+                        data = None
+                    refused = faults.refusal(operation, data)
+                    if refused is not None:
+                        raise refused
         try:
             result: tuple[int, Any] | ApiError = self._apply(
                 operation, scope, prefix, external_id, body

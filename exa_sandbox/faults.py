@@ -11,7 +11,7 @@ import math
 import random
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from .store import ApiError
@@ -33,6 +33,10 @@ class FaultSettings:
     down: bool = False  # every partner call answers 503
     seed: int | None = None
     prefix: str | None = None  # when set, only this partner's calls are affected
+    # Users whose data this platform refuses for good: a create or update carrying one of
+    # these e-mails (case-insensitive) answers ``refuse_status`` and is not applied.
+    refuse_emails: list[str] = field(default_factory=list)
+    refuse_status: int = 422  # 400, 409, 413 or 422
 
 
 _NAMES = {f.name for f in fields(FaultSettings)}
@@ -69,6 +73,14 @@ def validate(changes: dict[str, Any]) -> dict[str, Any]:
                 if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                     raise ValueError("Deve ser um inteiro ou null.")
                 clean[name] = value
+            elif name == "refuse_emails":
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise ValueError("Deve ser uma lista de e-mails.")
+                clean[name] = [v.strip().lower() for v in value if v.strip()]
+            elif name == "refuse_status":
+                if value not in REFUSALS:
+                    raise ValueError("Deve ser 400, 409, 413 ou 422.")
+                clean[name] = value
             elif name == "prefix":
                 if value is not None and not isinstance(value, str):
                     raise ValueError("Deve ser texto ou null.")
@@ -101,7 +113,7 @@ class Faults:
             self._buckets.clear()
         s = self.settings
         self.active = bool(
-            s.down or s.latency_ms or s.latency_jitter_ms or s.rate_limit_rps
+            s.down or s.latency_ms or s.latency_jitter_ms or s.rate_limit_rps or s.refuse_emails
             or any(getattr(s, name) for name in RATE_FIELDS)
         )
 
@@ -158,6 +170,19 @@ class Faults:
             return "lost_response"
         return None
 
+    def refusal(self, operation: str, data: Any) -> ApiError | None:
+        """A permanent refusal of this create or update (``refuse_emails``): the same
+        request is refused every time, however often it is repeated."""
+        s = self.settings
+        if not s.refuse_emails or operation not in ("create_user", "update_user") or not isinstance(data, dict):
+            return None
+        email = data.get("email")
+        if not isinstance(email, str) or email.strip().lower() not in s.refuse_emails:
+            return None
+        self.injected["refuse"] += 1
+        code, message, wrong = REFUSALS[s.refuse_status]
+        return ApiError(s.refuse_status, code, message, fields=dict(wrong) or None)
+
     def _take(self, partner: str, rate: float) -> float:
         """Token bucket (capacity = one second of traffic); seconds to wait, or 0."""
         now = time.monotonic()
@@ -175,6 +200,14 @@ _SERVER_ERRORS = {
     500: ("internal_error", "Erro interno da plataforma."),
     502: ("bad_gateway", "Falha num serviço interno da plataforma."),
     503: ("platform_unavailable", "Plataforma indisponível."),
+}
+
+# What ``refuse_emails`` answers, by ``refuse_status``.
+REFUSALS = {
+    400: ("invalid_json", "Requisição inválida.", {}),
+    409: ("duplicate_email", "E-mail já cadastrado para outro usuário.", {"email": "Já usado por outro usuário."}),
+    413: ("payload_too_large", "Corpo da requisição grande demais.", {}),
+    422: ("invalid_fields", "Dados inválidos.", {"email": "Recusado pela plataforma."}),
 }
 
 GATEWAY_TIMEOUT = ("gateway_timeout", "A plataforma não concluiu a operação a tempo.")

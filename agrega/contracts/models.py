@@ -88,12 +88,28 @@ class ContractProduct(models.Model):
     price = models.DecimalField("valor", max_digits=12, decimal_places=2, null=True, blank=True)
     added_at = models.DateTimeField(auto_now_add=True)
     removed_at = models.DateTimeField(null=True, blank=True)
+    # The platform account this item holds, for platforms that allow one account per
+    # customer (connector flag ``one_account_per_customer``): the customer and the SVA
+    # integration, copied here so that the unique constraint below can say "one live
+    # item per customer and integration" (a constraint, not a check-then-insert: two
+    # contracts of one customer are locked separately). Cleared when the contract is
+    # cancelled (its account is then blocked and removed after the retention period).
+    sva_account_customer = models.BigIntegerField(null=True, blank=True, editable=False)
+    sva_account_integration = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "produto do contrato"
         verbose_name_plural = "produtos do contrato"
         ordering = ["id"]
         indexes = [models.Index(fields=["product", "removed_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sva_account_customer", "sva_account_integration"],
+                condition=Q(removed_at__isnull=True, sva_account_customer__isnull=False),
+                name="one_sva_account_per_customer",
+                violation_error_message="O cliente já tem uma conta nesta plataforma SVA.",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.product} no {self.contract}"

@@ -7,13 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agrega.catalog.models import Product
-from agrega.core.errors import ApplicationError, FieldErrors, InvalidTransition, NotFound
+from agrega.core.errors import ApplicationError, Conflict, FieldError, FieldErrors, InvalidTransition, NotFound
 from agrega.core.prepared import PreparedQuery
 from agrega.customers.models import Customer
+from agrega.integrations.connectors.registry import platform_allows
 
 from .choices import AccessStatus as AS
 from .choices import ContractAction as Act
@@ -188,6 +189,11 @@ def contract_transition(*, contract: Contract | int, action: str, actor=None, no
         contract.ended_at = now
     contract.version += 1  # the row is locked since _locked: no concurrent writer to lose
     contract.save(update_fields=["status", "access_status", "activated_at", "ended_at", "version", "updated_at"])
+    if action == Act.CANCEL:
+        # The cancelled contract's accounts are on their way out (blocked now, removed
+        # after the retention period: sva.retention): the customer may sign again.
+        ContractProduct.objects.filter(contract=contract, sva_account_customer__isnull=False).update(
+            sva_account_customer=None, sva_account_integration=None)
     _event(contract, action, actor=actor, before=before, detail={"note": note} if note else None)
     contracts_changed.send(sender=Contract, contract_ids=[contract.pk])
     if action == Act.ACTIVATE:
@@ -252,12 +258,110 @@ def contract_add_product(
         except (InvalidOperation, ValueError):
             errors.add("price", "price_invalid", "Valor inválido.")
     errors.raise_if_any()
-    item = ContractProduct.objects.create(contract=contract, product=product, kind=kind, price=price)
+    account = _sva_account(contract, product, kind)
+    replaced = None
+    if account:
+        holder = _account_holder(*account)
+        if holder is not None:
+            if not _replaces_in_place(holder, contract, product):
+                raise _account_exists(holder, product)
+            replaced = _replace(holder, contract, actor)
+    try:
+        with transaction.atomic():  # a savepoint: the constraint may refuse the INSERT
+            item = ContractProduct.objects.create(
+                contract=contract, product=product, kind=kind, price=price,
+                sva_account_customer=account[0] if account else None,
+                sva_account_integration=account[1] if account else None,
+            )
+    except IntegrityError:
+        # Another contract of this customer took the account after our check (its own
+        # lock): the constraint refused; name the winner, as the check would have.
+        holder = _account_holder(*account) if account else None
+        if holder is None:
+            raise
+        raise _account_exists(holder, product) from None
     _bump(contract)
-    _event(contract, Act.ADD_PRODUCT, actor=actor, before=(contract.status, contract.access_status),
-           detail={"contract_product_id": item.pk, "product_id": product.pk, "product": product.name, "kind": kind})
-    contract_product_added.send(sender=ContractProduct, contract_product=item, actor=actor)
+    detail = {"contract_product_id": item.pk, "product_id": product.pk, "product": product.name, "kind": kind}
+    if replaced is not None:
+        detail["replaces_contract_product_id"] = replaced.pk
+    _event(contract, Act.ADD_PRODUCT, actor=actor, before=(contract.status, contract.access_status), detail=detail)
+    contract_product_added.send(sender=ContractProduct, contract_product=item, actor=actor, replaces=replaced)
     return item
+
+
+def _sva_account(contract: Contract, product: Product, kind: str) -> tuple[int, int] | None:
+    """(customer, integration) when this item holds a platform account that must be the
+    customer's only one on that integration (connector flag one_account_per_customer)."""
+    integration = product.sva_integration
+    if kind != ProductKind.SVA or integration is None:
+        return None
+    if not platform_allows(integration.platform, "one_account_per_customer"):
+        return None
+    return contract.customer_id, integration.pk
+
+
+def sva_account_refusal(*, customer_id: int, product_ids: list[int]) -> Conflict | None:
+    """The ``sva_account_exists`` refusal for adding these products to a new contract of
+    this customer, or None: for writers that insert items in bulk (CSV imports) and meet
+    the constraint, to report it as ``contract_add_product`` does."""
+    seen: dict[int, Product] = {}
+    for product in Product.objects.select_related("sva_integration").filter(pk__in=product_ids).order_by("pk"):
+        integration = product.sva_integration
+        if integration is None or not platform_allows(integration.platform, "one_account_per_customer"):
+            continue
+        holder = _account_holder(customer_id, integration.pk) if customer_id else None
+        if holder is not None:
+            return _account_exists(holder, product)
+        if integration.pk in seen:
+            message = (f"Os produtos “{seen[integration.pk].name}” e “{product.name}” são da mesma integração "
+                       f"SVA ({integration.platform.upper()}), que permite uma conta por cliente: inclua só um.")
+            return Conflict("sva_account_exists", message,
+                            fields={"product_id": [FieldError("sva_account_exists", message)]})
+        seen[integration.pk] = product
+    return None
+
+
+def _account_holder(customer_id: int, integration_id: int) -> ContractProduct | None:
+    return (ContractProduct.objects.filter(sva_account_customer=customer_id, sva_account_integration=integration_id,
+                                           removed_at__isnull=True)
+            .select_related("product__sva_integration").first())
+
+
+def _replaces_in_place(holder: ContractProduct, contract: Contract, product: Product) -> bool:
+    """Another product of the integration on the same contract, on a platform that changes
+    an account's package in place: the new product replaces the old and keeps its account."""
+    return (holder.contract_id == contract.pk and holder.product_id != product.pk
+            and platform_allows(product.sva_integration.platform, "can_change_package"))
+
+
+def _replace(holder: ContractProduct, contract: Contract, actor) -> ContractProduct:
+    """Remove ``holder`` from the contract without removing its account: the receiver of
+    ``contract_product_added`` (``replaces``) moves the account to the new item."""
+    holder.removed_at = timezone.now()
+    holder.save(update_fields=["removed_at"])
+    _event(contract, Act.REMOVE_PRODUCT, actor=actor, before=(contract.status, contract.access_status),
+           detail={"contract_product_id": holder.pk, "product_id": holder.product_id, "product": holder.product.name,
+                   "replaced": True})
+    return holder
+
+
+def _account_exists(holder: ContractProduct, product: Product) -> Conflict:
+    """The refusal, naming the customer's account (its SVA user, if created) and contract."""
+    platform = product.sva_integration.platform.upper()
+    users = getattr(holder, "sva_users", None)  # the SVA app's reverse relation; contracts does not import it
+    user = users.filter(deleted_at__isnull=True).order_by("id").first() if users is not None else None
+    who = f"o usuário SVA {user.pk} (produto “{holder.product.name}”)" if user else \
+        f"o produto “{holder.product.name}” (usuário SVA ainda não criado)"
+    message = (f"O cliente já tem uma conta na {platform}: {who} no contrato {holder.contract_id}. "
+               f"A {platform} permite uma conta por cliente: remova esse produto antes de incluir outro desta "
+               "integração.")
+    if holder.product_id == product.pk:
+        message = (f"O cliente já tem este produto na {platform}: {who} no contrato {holder.contract_id}. "
+                   f"A {platform} permite uma conta por cliente.")
+    return Conflict("sva_account_exists", message,
+                    fields={"product_id": [FieldError("sva_account_exists", message)]},
+                    extra={"contract_id": holder.contract_id, "contract_product_id": holder.pk,
+                           "sva_user_id": user.pk if user else None})
 
 
 @transaction.atomic

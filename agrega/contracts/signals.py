@@ -10,7 +10,8 @@ from django.dispatch import Signal
 contracts_changed = Signal()
 # kwargs: contract, actor — the contract became active (status A, access A)
 contract_activated = Signal()
-# kwargs: contract_product, actor
+# kwargs: contract_product, actor, replaces — the item it replaced on the same contract
+# (another product of the same SVA integration, whose account it keeps), or None
 contract_product_added = Signal()
 # kwargs: contract_product, actor
 contract_product_removed = Signal()

@@ -80,6 +80,9 @@ def sva_rows(contract) -> list[dict]:
             "sync_label": SyncStatus(sync).label,
             "platform": user.integration.platform.upper(),
             "deleting": user.deleted_at is not None,
+            # why the worker will not try again, or ""
+            "stopped": sva_selectors.STOPPED_HINT if sva_selectors.retries_stopped(user) else "",
+            "removal_at": sva_selectors.scheduled_removal_at(user),  # cancelled contract: retention
         })
     return rows
 

@@ -31,14 +31,14 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from itertools import islice
 
-from django.db import close_old_connections, connection, transaction
+from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agrega.contracts.choices import AccessStatus, ContractAction, ContractStatus
 from agrega.contracts.models import Contract, ContractEvent, ContractProduct
-from agrega.contracts.services import contract_activate
+from agrega.contracts.services import contract_activate, sva_account_refusal
 from agrega.core.audit import actor_label
 from agrega.core.errors import ApplicationError, Conflict, InvalidTransition, NotFound
 from agrega.core.models import ChangeRecord
@@ -382,6 +382,8 @@ def _settle(job, records, indexes, catalog, first_index, actor, runner) -> None:
         error = exc
     # One line whose writes failed: reject it (nothing of it was kept).
     line = _parse(records, indexes, catalog, first_index)[0]
+    if isinstance(error, IntegrityError) and "sva_account" in str(error):  # the constraint's name (PostgreSQL) or columns
+        error = _account_refusal(line) or error
     if isinstance(error, ApplicationError):
         line.messages.append({"field": "", "code": error.code, "message": error.message, "level": ERROR})
     else:
@@ -391,6 +393,14 @@ def _settle(job, records, indexes, catalog, first_index, actor, runner) -> None:
                               "level": ERROR})
     with transaction.atomic():
         _record(job, [line], {}, runner)
+
+
+def _account_refusal(line: Line) -> ApplicationError | None:
+    """A line refused by the one-account-per-customer constraint, reported as
+    ``contract_add_product`` reports it (``sva_account_exists``, naming the holder)."""
+    customer_id = Customer.objects.filter(document=line.customer.get("document", "")).values_list(
+        "pk", flat=True).first()
+    return sva_account_refusal(customer_id=customer_id, product_ids=[p.product_id for p in line.products])
 
 
 def _write(job: ImportJob, lines: list[Line], actor, runner: str) -> None:
@@ -425,7 +435,10 @@ def _write(job: ImportJob, lines: list[Line], actor, runner: str) -> None:
         line.contract_id = contract_id
     items = [(line, product) for line in to_apply for product in line.products]
     item_ids = [pk for (pk,) in bulk.insert(ContractProduct, [
-        {"contract": line.contract_id, "product": product.product_id, "kind": product.kind, "price": product.price}
+        {"contract": line.contract_id, "product": product.product_id, "kind": product.kind, "price": product.price,
+         # one platform account per customer: the constraint refuses a second (see _settle)
+         "sva_account_customer": customer_ids[line.customer["document"]] if product.account_integration else None,
+         "sva_account_integration": product.account_integration}
         for line, product in items])]
     events = [{"contract": line.contract_id, "action": ContractAction.CREATE, "actor": person_id,
                "actor_label": label, "from_status": "", "to_status": ContractStatus.PRE_CONTRACT,

@@ -15,6 +15,7 @@ from agrega.catalog.models import Product
 from agrega.contracts.choices import ContractStatus, ProductKind
 from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile, digits, document_kind
 from agrega.customers.services import UF
+from agrega.integrations.connectors.registry import platform_allows
 from agrega.plans.models import SalesPlan
 
 from .layout import LABELS
@@ -48,6 +49,9 @@ class ProductLine:
     kind: str
     price: Decimal | None
     is_sva: bool
+    # the SVA integration whose single account per customer this item holds
+    # (contracts.ContractProduct.sva_account_integration), or None
+    account_integration: int | None = None
 
 
 @dataclass
@@ -95,7 +99,7 @@ class Catalog:
         self.products: dict[int, Product] = {}
         self.by_code: dict[str, list[Product]] = {}
         self.by_name: dict[str, list[Product]] = {}
-        for product in Product.objects.all():
+        for product in Product.objects.select_related("sva_integration"):
             self.products[product.pk] = product
             if product.sva_package_code:
                 self.by_code.setdefault(product.sva_package_code.lower(), []).append(product)
@@ -227,8 +231,10 @@ def _contract(line: Line, values: dict[str, str], catalog: Catalog) -> None:
 
 
 def _product_line(product: Product, price) -> ProductLine:
+    integration = product.sva_integration
+    one_account = integration is not None and platform_allows(integration.platform, "one_account_per_customer")
     return ProductLine(product.pk, product.name, ProductKind.SVA if product.is_sva else ProductKind.OTHER,
-                       price, product.is_sva)
+                       price, product.is_sva, integration.pk if one_account else None)
 
 
 def parse_line(index: int, line_number: int, values: dict[str, str], catalog: Catalog,

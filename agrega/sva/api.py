@@ -54,6 +54,11 @@ class SvaUserOut(Schema):
     last_success_at: datetime | None
     last_error_code: str
     last_error_message: str
+    # the platform refused the data for good: no new attempt until the customer, the
+    # contract or the product changes (or POST .../sync)
+    retries_stopped: bool
+    # cancelled contract: when the user is removed here and on the platform (retention)
+    removal_scheduled_at: datetime | None
     confirmed_at: datetime | None
     created_at: datetime
     deleted_at: datetime | None
@@ -87,6 +92,14 @@ class SvaUserOut(Schema):
     @staticmethod
     def resolve_sync_status(obj) -> str:
         return selectors.sync_status(obj)
+
+    @staticmethod
+    def resolve_retries_stopped(obj) -> bool:
+        return selectors.retries_stopped(obj)
+
+    @staticmethod
+    def resolve_removal_scheduled_at(obj) -> datetime | None:
+        return selectors.scheduled_removal_at(obj)
 
 
 class SvaUserCreateIn(Schema):

@@ -36,7 +36,15 @@ def _contract_activated(sender, contract, actor=None, **kwargs):
 
 
 @receiver(contract_product_added)
-def _product_added(sender, contract_product, actor=None, **kwargs):
+def _product_added(sender, contract_product, actor=None, replaces=None, **kwargs):
+    if replaces is not None:  # the platform changes the package in place: keep the account
+        services.sva_user_move(from_item=replaces, to_item=contract_product, actor=actor)
+    if contract_product.sva_account_customer is not None:
+        # The customer is back: the account of a cancelled contract waiting for its
+        # removal (sva.retention) would hold the e-mail the new one needs; remove it now.
+        services.sva_users_remove_cancelled(
+            customer_id=contract_product.sva_account_customer,
+            integration_id=contract_product.sva_account_integration, actor=actor)
     if contract_product.contract.status == ContractStatus.ACTIVE:
         services.sva_user_auto_create(contract_product=contract_product, actor=actor)
 

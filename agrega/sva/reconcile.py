@@ -358,6 +358,15 @@ class _Reconciliation:
         if never_sent and busy == "pending":
             self.counts["awaiting_creation"] += 1  # new: the worker has not created it yet
             return
+        if never_sent and not busy and user.last_error_code:
+            # The platform refused its creation for good (a permanent error: the worker
+            # stopped trying until its data changes). Handing it to the worker again
+            # would repeat the same refused call every run: reported only.
+            self._item(ReconciliationKind.MISSING_ON_PLATFORM, ReconciliationAction.REPORTED, user.external_id,
+                       user, {"agrega": {"state": desired.state, "error": user.last_error_code}},
+                       f"Ausente na plataforma: criação recusada ({user.last_error_code}) — sem novas "
+                       "tentativas até corrigir os dados.")
+            return
         detail = {"agrega": {"state": desired.state, "confirmed_state": user.confirmed_state}}
         described = (f"Ausente na plataforma (Agrega: {STATE_LABELS[desired.state]}, último estado "
                      f"confirmado: {STATE_LABELS.get(user.confirmed_state, user.confirmed_state)})")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from agrega.consent.selectors import consent_gate_problems
 from agrega.contracts.choices import AccessStatus, ContractStatus
@@ -124,6 +125,25 @@ def sync_status(sva_user: SvaUser) -> str:
     return SyncStatus.PENDING
 
 
+def scheduled_removal_at(sva_user: SvaUser):
+    """When the user of a cancelled contract will be removed (sva/retention.py), or None."""
+    from .retention import removal_at
+
+    contract = sva_user.contract
+    return removal_at(contract_status=contract.status, ended_at=contract.ended_at,
+                      deleted=sva_user.deleted_at is not None)
+
+
+STOPPED_HINT = "Sem novas tentativas até corrigir os dados (cliente, contrato ou produto)."
+
+
+def retries_stopped(sva_user: SvaUser) -> bool:
+    """The platform refused the user's data for good (400, 409, 413, 422: a permanent
+    error, controller/worker.py): the worker will not try again until a change of the
+    customer, the contract or the product queues it (or "Sincronizar agora")."""
+    return sync_status(sva_user) == SyncStatus.ERROR and not is_pending(sva_user)
+
+
 def sva_user_queryset() -> QuerySet[SvaUser]:
     return SvaUser.objects.select_related(
         "integration", "contract__customer", "contract_product__product"
@@ -233,7 +253,11 @@ def sva_effects_of(contract, *, to_status: str, to_access_status: str) -> list[S
         elif after == SvaState.ACTIVE:
             effects.append(SvaEffect("activate", f"{label}: será ativado na {where}"))
         elif after == SvaState.BLOCKED:
-            effects.append(SvaEffect("block", f"{label}: ficará bloqueado na {where}"))
+            removal = ""
+            if to_status == ContractStatus.CANCELLED:  # sva/retention.py
+                from .retention import retention
+                removal = f" e será removido em {timezone.localdate() + retention():%d/%m/%Y}"
+            effects.append(SvaEffect("block", f"{label}: ficará bloqueado na {where}{removal}"))
         else:
             effects.append(SvaEffect("none", f"{label}: será removido da {where}"))
 

@@ -248,8 +248,9 @@ def sva_user_create(
 
 
 @transaction.atomic
-def sva_user_delete(*, sva_user: SvaUser, actor=None) -> SvaUser:
-    """Remove the user here and on the platform (the controller deletes it there)."""
+def sva_user_delete(*, sva_user: SvaUser, actor=None, reason: str = "") -> SvaUser:
+    """Remove the user here and on the platform (the controller deletes it there).
+    ``reason`` goes to the audit record (e.g. "retention": sva/retention.py)."""
     user = SvaUser.objects.select_for_update().filter(pk=sva_user.pk).first()
     if user is None or user.deleted_at is not None:
         raise NotFound("Usuário SVA", "sva_user_not_found")
@@ -263,8 +264,38 @@ def sva_user_delete(*, sva_user: SvaUser, actor=None) -> SvaUser:
                              "changed_at"])
     pending.mark([user.pk], now=user.deleted_at)
     user.refresh_from_db()
-    record_change(instance=user, action="delete", actor=actor)
+    record_change(instance=user, action="delete", actor=actor, changes={"motivo": reason} if reason else None)
     return user
+
+
+def sva_user_move(*, from_item: ContractProduct, to_item: ContractProduct, actor=None) -> SvaUser | None:
+    """The live user of ``from_item`` now belongs to ``to_item`` (same contract: a product
+    replaced by another of the same integration, on a platform that changes the package
+    in place). Same external id, so the worker updates the account's package instead of
+    deleting it and creating another."""
+    user = SvaUser.objects.select_for_update().filter(LIVE, contract_product=from_item).first()
+    if user is None:
+        return None
+    before = user.contract_product_id
+    SvaUser.objects.filter(pk=user.pk).update(contract_product=to_item, version=F("version") + 1,
+                                              next_attempt_at=None, changed_at=timezone.now())
+    pending.mark([user.pk])
+    user.refresh_from_db()
+    record_change(instance=user, action="update", actor=actor,
+                  changes={"contract_product_id": [before, to_item.pk]})
+    return user
+
+
+def sva_users_remove_cancelled(*, customer_id: int, integration_id: int, actor=None) -> int:
+    """Remove at once the customer's users of this integration on cancelled contracts
+    (otherwise removed after the retention period): the customer has a new one."""
+    users = SvaUser.objects.filter(LIVE, integration_id=integration_id, contract__customer_id=customer_id,
+                                   contract__status=ContractStatus.CANCELLED)
+    removed = 0
+    for user in users:
+        sva_user_delete(sva_user=user, actor=actor)
+        removed += 1
+    return removed
 
 
 @transaction.atomic

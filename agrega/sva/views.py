@@ -132,6 +132,9 @@ class SvaUserDetailView(CapabilityRequiredMixin, TemplateView):
             desired_label=SvaState(selectors.desired_for(user).state).label,
             confirmed_label=SvaState(user.confirmed_state).label,
             values=selectors.registration_values(user),
+            stopped=selectors.retries_stopped(user),
+            stopped_hint=selectors.STOPPED_HINT,
+            removal_at=selectors.scheduled_removal_at(user),
         )
         return ctx
 

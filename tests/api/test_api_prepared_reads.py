@@ -39,8 +39,9 @@ def contracts(api, make_customer, make_product, integration):
     ana, bia = make_customer(name="Ana Souza"), make_customer(name="Bia Lima")
     first = api.post("/contracts", {"customer_id": ana.pk, "description": "Casa"}).json()["id"]
     sva = api.post(f"/contracts/{first}/products", {"product_id": make_product(integration).pk}).json()["id"]
-    other = api.post(f"/contracts/{first}/products",
-                     {"product_id": make_product(integration, package="EXA-SEG-FAMILIA").pk}).json()["id"]
+    # not a second product of the integration: EXA allows one account per customer
+    # (another product of it would replace the first, contracts.services.contract_add_product)
+    other = api.post(f"/contracts/{first}/products", {"product_id": make_product(name="Instalação").pk}).json()["id"]
     assert api.post(f"/contracts/{first}/activate").status_code == 200
     assert api.delete(f"/contracts/{first}/products/{other}").status_code == 200
     second = api.post("/contracts", {"customer_id": bia.pk}).json()["id"]

@@ -37,7 +37,7 @@ from agrega.core.br import make_cpf
 from agrega.customers.services import customer_create, customer_update
 from agrega.integrations.models import SvaIntegration
 from agrega.sva.models import SvaCall, SvaPendingWork, SvaUser
-from agrega.sva.selectors import desired_for, sva_user_queryset
+from agrega.sva.selectors import desired_for, retries_stopped, sva_user_queryset, sync_status
 
 # Short timings so that a scenario converges in seconds (production defaults: README).
 WORKER_ENV = {
@@ -186,6 +186,9 @@ class Fleet:
     changes: Counter = field(default_factory=Counter)
     # When each user was asked to change (start and end of the change's transaction).
     touched: dict[int, list[tuple]] = field(default_factory=lambda: defaultdict(list))
+    # Customers whose data the platform refuses for good (the sandbox's refuse_emails):
+    # their users must end in "erro", absent from the platform, with no attempt pending.
+    refused_customers: set = field(default_factory=set)
 
     def __post_init__(self):
         self.random = random.Random(self.seed)
@@ -299,6 +302,12 @@ def divergences(fleet: Fleet, platform_users: list[dict]) -> list[tuple[str, str
         desired = desired_for(user)
         remote = on_platform.get(user.external_id)
         who = user.external_id
+        if user.contract.customer_id in fleet.refused_customers and desired.state != "absent":
+            if remote is not None:
+                problems.append((who, "refused by the platform, yet on it"))
+            if not retries_stopped(user):
+                problems.append((who, f"refused by the platform but not stopped ({sync_status(user)})"))
+            continue
         if user.version != user.synced_version:
             problems.append((who, f"version {user.version} != synced {user.synced_version}"))
         if user.claimed_by:
@@ -379,7 +388,11 @@ def check_timelines(fleet: Fleet, calls: dict[int, list[SvaCall]]) -> list[str]:
     the platform confirmed before the next change is among them, and the last one is
     the final desired state."""
     problems = []
+    refused = set(SvaUser.objects.filter(contract__customer_id__in=fleet.refused_customers)
+                  .values_list("pk", flat=True))
     for user_id, steps in fleet.history.items():
+        if user_id in refused:
+            continue  # never on the platform: checked by divergences
         # Every user starts absent from the platform.
         seen = _compress(["absent"] + [s for s in map(_state_seen, calls.get(user_id, [])) if s is not None])
         wanted = _compress(["absent"] + [s.state for s in steps])

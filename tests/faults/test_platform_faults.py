@@ -147,3 +147,36 @@ def test_platform_down_for_a_while(fault_run):
     open_seconds = float(WORKER_ENV["AGREGA_SVA_CIRCUIT_OPEN"])
     assert refused <= threshold + CONCURRENCY + 2 * down_for / open_seconds, (refused, down_for)
     assert run.error_calls("platform_unavailable"), "the timelines show the 503 answers"
+
+
+def test_one_customer_whose_data_is_refused_for_good(fault_run):
+    """The platform refuses one customer's data for good (413) while 80 others are
+    activated and changed: that user gets one call per change of its contract (none
+    between), ends in "erro" with no attempt pending; the others converge; the circuit
+    breaker never opens (it is for the platform's health, not one user's data)."""
+    from agrega.sva.models import SvaUser
+
+    run = fault_run("data refused for good (413)", size=81, seed=51)
+    bad_contract, others = run.fleet.contracts[0], run.fleet.contracts[1:]
+    run.fleet.refused_customers.add(bad_contract.customer_id)
+    run.faults(refuse_emails=[bad_contract.customer.email], refuse_status=413)
+    run.workers.start(1, concurrency=CONCURRENCY, wait=False)
+    run.fleet.activate_all()
+    run.workers.wait_started()
+    opened = False
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        run.fleet.run_program(0.3, among=others)
+        opened = opened or circuit_opened(run.integration)
+    for action in ("block_manual", "release"):  # two changes of the refused contract: two attempts
+        run.fleet.change(bad_contract, action)
+        time.sleep(0.5)
+    run.converge(bound=30)
+    opened = opened or circuit_opened(run.integration)
+    run.finish()
+
+    assert not opened, "a refused user's data opened the circuit breaker"
+    user = SvaUser.objects.get(contract=bad_contract)
+    attempts = [c for c in run.calls[user.pk] if c.operation != "auth_token"]
+    assert [c.error_code for c in attempts] == ["payload_too_large"] * 3, attempts
+    assert run.delta["faults"]["refuse"] == 3

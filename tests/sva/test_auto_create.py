@@ -29,6 +29,19 @@ def _sva_product(make_product, integration):
     return make_product(integration, package=PACKAGES[next(_used.setdefault(integration.prefix, itertools.count()))])
 
 
+@pytest.fixture
+def integrations(make_integration, exa_account):
+    """Three integrations creating users automatically: a contract holds one product of
+    each at most (EXA allows one account per customer, contracts.services)."""
+    return [make_integration(auto_create_users=True, name=f"EXA auto {n}", prefix=f"{exa_account.prefix}a{n}")
+            for n in range(3)]
+
+
+def _products(make_product, integrations, count=3):
+    """One SVA product of each of the first ``count`` integrations."""
+    return [_sva_product(make_product, integration) for integration in integrations[:count]]
+
+
 def _live(contract) -> dict[int, SvaUser]:
     return {u.contract_product_id: u for u in SvaUser.objects.filter(contract=contract, deleted_at__isnull=True)}
 
@@ -36,18 +49,19 @@ def _live(contract) -> dict[int, SvaUser]:
 def test_activation_creates_a_user_for_each_eligible_product_only(
     make_integration, make_product, make_contract, make_customer, exa_account
 ):
-    auto = make_integration(auto_create_users=True)
+    auto, auto_also, auto_removed = (make_integration(auto_create_users=True, name=f"EXA {n}",
+                                                      prefix=f"{exa_account.prefix}{n}") for n in (1, 3, 4))
     auto_too = make_integration(auto_create_users=True, name="EXA 2", prefix=exa_account.prefix + "b")
     consent = make_integration(auto_create_users=True, requires_consent=True, name="EXA consentimento",
                                prefix=exa_account.prefix + "c")
     manual_only = make_integration(auto_create_users=False, name="EXA manual", prefix=exa_account.prefix + "m")
     inactive = make_integration(auto_create_users=True, name="EXA inativa", prefix=exa_account.prefix + "i")
     contract = make_contract(make_customer(mobile_phone=""))
-    eligible = [contract_add_product(contract=contract, product_id=_sva_product(make_product, auto).pk)
-                for _ in range(2)]
+    eligible = [contract_add_product(contract=contract, product_id=_sva_product(make_product, i).pk)
+                for i in (auto, auto_also)]
     gated = contract_add_product(contract=contract, product_id=_sva_product(make_product, consent).pk)
     not_auto = contract_add_product(contract=contract, product_id=_sva_product(make_product, manual_only).pk)
-    removed = contract_add_product(contract=contract, product_id=_sva_product(make_product, auto).pk)
+    removed = contract_add_product(contract=contract, product_id=_sva_product(make_product, auto_removed).pk)
     contract_remove_product(contract=contract, contract_product_id=removed.pk)
     already = contract_add_product(contract=contract, product_id=_sva_product(make_product, auto_too).pk)
     existing = sva_user_create(contract_id=contract.pk, integration_id=auto_too.pk, contract_product_id=already.pk,
@@ -56,8 +70,8 @@ def test_activation_creates_a_user_for_each_eligible_product_only(
     off = contract_add_product(contract=contract, product_id=_sva_product(make_product, inactive).pk)
     inactive.active = False
     inactive.save(update_fields=["active"])
-    other = make_contract()
-    contract_add_product(contract=other, product_id=_sva_product(make_product, auto_too).pk)
+    other = make_contract()  # another customer
+    contract_add_product(contract=other, product_id=_sva_product(make_product, auto).pk)
 
     contract_transition(contract=contract, action="activate")
 
@@ -81,11 +95,10 @@ def test_activation_creates_a_user_for_each_eligible_product_only(
 
 
 def test_the_prepared_items_query_answers_what_the_orm_does(make_integration, make_product, make_contract,
-                                                           exa_account):
-    auto = make_integration(auto_create_users=True)
+                                                           exa_account, integrations):
     manual_only = make_integration(auto_create_users=False, name="EXA manual", prefix=exa_account.prefix + "m")
     mixed = make_contract()
-    for product in [_sva_product(make_product, auto) for _ in PACKAGES] + [_sva_product(make_product, manual_only)]:
+    for product in _products(make_product, integrations) + [_sva_product(make_product, manual_only)]:
         contract_add_product(contract=mixed, product_id=product.pk)
     empty = make_contract()
 
@@ -106,8 +119,8 @@ def _pre_contract(make_contract, products):
     return contract
 
 
-def test_activation_costs_the_same_statements_for_one_product_or_three(integration, make_product, make_contract):
-    products = [_sva_product(make_product, integration) for _ in PACKAGES]
+def test_activation_costs_the_same_statements_for_one_product_or_three(integrations, make_product, make_contract):
+    products = _products(make_product, integrations)
     counts = []
     for some in (products[:1], products):
         contract = _pre_contract(make_contract, some)
@@ -120,8 +133,8 @@ def test_activation_costs_the_same_statements_for_one_product_or_three(integrati
     assert counts[0] == counts[1]
 
 
-def test_reactivation_creates_a_new_user_where_the_old_one_was_deleted(integration, make_product, make_contract):
-    contract = _pre_contract(make_contract, [_sva_product(make_product, integration) for _ in range(2)])
+def test_reactivation_creates_a_new_user_where_the_old_one_was_deleted(integrations, make_product, make_contract):
+    contract = _pre_contract(make_contract, _products(make_product, integrations, 2))
     contract_transition(contract=contract, action="activate")
     first = _live(contract)
     gone = next(iter(first.values()))
@@ -135,9 +148,9 @@ def test_reactivation_creates_a_new_user_where_the_old_one_was_deleted(integrati
     assert again[kept].pk == first[kept].pk
 
 
-def test_bump_contracts_queues_the_live_users_of_those_contracts_only(integration, make_product, make_contract,
+def test_bump_contracts_queues_the_live_users_of_those_contracts_only(integrations, make_product, make_contract,
                                                                       monkeypatch):
-    products = [_sva_product(make_product, integration) for _ in range(2)]
+    products = _products(make_product, integrations, 2)
     contracts = [_pre_contract(make_contract, products) for _ in range(5)]
     for contract in contracts:
         contract_transition(contract=contract, action="activate")

@@ -9,7 +9,7 @@ import re
 from agrega.contracts import services
 from agrega.sva.models import SvaUser
 
-from .fixtures_contracts import admin_page, open_tab, sva_row  # noqa: F401
+from .fixtures_contracts import admin_page, open_tab, pick_in_lupa, sva_row  # noqa: F401
 
 
 def _active_contract(make_contract, product, customer=None, **kw):
@@ -173,3 +173,61 @@ def test_sva_user_detail_page_loads_timeline(admin_page, make_integration, make_
     page.get_by_role("table", name="Linha do tempo").wait_for()
     assert page.get_by_text("ID contrato").is_visible()
     screenshot("sva-usuario-detalhe")
+
+
+def test_refused_data_and_cancelled_contract_are_explained(
+    admin_page, integration, make_product, make_customer, make_contract, converge, exa_account, sandbox_admin,
+    screenshot,
+):
+    """A user whose data the platform refused for good says that no new attempt comes
+    until the data is corrected; a cancelled contract's user says when it is removed."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    page = admin_page
+    refused_email = f"recusado.{exa_account.prefix}@example.com.br"
+    sandbox_admin.set_faults(prefix=exa_account.prefix, refuse_emails=[refused_email], refuse_status=413)
+    product = make_product(integration, name="EXA Recusado")
+    refused = _active_contract(make_contract, product, make_customer(email=refused_email))
+    cancelled = _active_contract(make_contract, make_product(integration, name="EXA Cancelado",
+                                                             package="EXA-BACKUP-100"))
+    converge(allow_errors=True)
+    cancelled = services.contract_cancel(contract=cancelled)
+
+    page.goto(f"/contratos/{refused.pk}/#sva")
+    row = sva_row(page, "EXA Recusado")
+    assert row.locator("[data-col=sync]").inner_text().strip() == "Erro"
+    assert "grandes demais (HTTP 413)" in row.inner_text() and "payload_too_large" in row.inner_text()
+    assert row.locator("[data-retries-stopped]").inner_text() == \
+        "Sem novas tentativas até corrigir os dados (cliente, contrato ou produto)."
+    screenshot("sva-erro-permanente")
+    row.get_by_role("link", name="EXA Recusado").click()
+    assert "Sem novas tentativas até corrigir os dados" in page.locator("[data-retries-stopped]").inner_text()
+
+    page.goto(f"/contratos/{cancelled.pk}/#sva")
+    when = timezone.localtime(cancelled.ended_at + timedelta(days=30)).strftime("%d/%m/%Y")
+    row = sva_row(page, "EXA Cancelado")
+    assert row.locator("[data-removal]").inner_text() == f"contrato cancelado: será removido em {when}"
+    screenshot("sva-contrato-cancelado")
+
+
+def test_a_second_account_for_the_customer_is_refused_on_the_product_page(
+    admin_page, integration, make_product, make_customer, make_contract, screenshot,
+):
+    page = admin_page
+    customer = make_customer()
+    product = make_product(integration, name="EXA Conta Única")
+    first = _active_contract(make_contract, product, customer)
+    user = SvaUser.objects.get(contract=first)
+    second = make_contract(customer)
+    page.goto(f"/contratos/{second.pk}/produtos/novo/")
+    page.get_by_label("SVA", exact=True).check()
+    pick_in_lupa(page, "Produto/Serviço", "Conta Única", "EXA Conta Única")
+    page.get_by_role("button", name="Salvar").click()
+    feedback = page.locator("#id_product ~ .invalid-feedback, .invalid-feedback").filter(has_text="já tem")
+    feedback.first.wait_for()
+    text = feedback.first.inner_text()
+    assert f"usuário SVA {user.pk}" in text and f"contrato {first.pk}" in text
+    screenshot("contrato-produto-conta-unica")
+    assert not second.products.exists()

@@ -98,11 +98,16 @@ class ErrorKind(str, enum.Enum):
     NOT_FOUND: the user (or package) does not exist on the platform.
     CONFLICT: the platform refuses because of other data (e.g. e-mail already used
         by another user, external id already exists).
-    INVALID: the platform refused the data we sent (a field it does not accept).
+    INVALID: the platform refused the data we sent (a field it does not accept, a body
+        too large): the same request is refused again, whatever the platform's health.
     CONFIG: nothing was sent: Agrega's own configuration forbids the call (the egress
         policy refused the integration's address, ``egress_refused``). Not a sign the
         platform is unwell; retried with backoff until an operator fixes the URL or
         the allow list.
+
+    CONFLICT and INVALID are *permanent* (``PERMANENT_KINDS``): the controller stops
+    trying the user until its data or its contract changes, and never counts them
+    against the platform's health (the circuit breaker).
     """
 
     TRANSIENT = "transient"
@@ -113,6 +118,10 @@ class ErrorKind(str, enum.Enum):
     CONFLICT = "conflict"
     INVALID = "invalid"
     CONFIG = "config"
+
+
+# Refusals that will not change on retry: only a change of the data sent can clear them.
+PERMANENT_KINDS = frozenset({ErrorKind.CONFLICT, ErrorKind.INVALID})
 
 
 class ConnectorError(Exception):
@@ -140,6 +149,11 @@ class ConnectorError(Exception):
         self.status_code = status_code
         self.retry_after = retry_after
         self.fields = fields or {}
+
+    @property
+    def permanent(self) -> bool:
+        """True when repeating the same request cannot succeed (see ``PERMANENT_KINDS``)."""
+        return self.kind in PERMANENT_KINDS
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"ConnectorError({self.kind.value}, {self.code!r}, status={self.status_code})"
@@ -175,6 +189,16 @@ class Connector(Protocol):
     platform: str
     label: str
     credential_fields: tuple[CredentialField, ...]
+    # What the platform allows, declared by each connector (class attributes):
+    # one_account_per_customer: the platform keys an account by the customer's data
+    #   (e-mail, document), so a customer has at most one account per integration;
+    #   Agrega refuses a second product of the integration for the same customer
+    #   (a database constraint, contracts.ContractProduct.sva_customer).
+    # can_change_package: the platform changes an account's package in place, so a
+    #   second product of the integration on the same contract replaces the first one
+    #   and keeps the account (its package is updated by the worker).
+    one_account_per_customer: bool
+    can_change_package: bool
 
     def check_credentials(self) -> None:
         """Raise ConnectorError(kind=AUTH, ...) when refused; return None when accepted."""

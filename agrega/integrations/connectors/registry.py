@@ -35,3 +35,12 @@ def build_connector(
     platform: str, config: IntegrationConfig, recorder: CallRecorder | None = None
 ) -> Connector:
     return connector_class(platform)(config, recorder=recorder)
+
+
+def platform_allows(platform: str, capability: str) -> bool:
+    """A connector's declared capability (``one_account_per_customer``,
+    ``can_change_package``: connectors/base.py); False for an unknown platform."""
+    try:
+        return bool(getattr(connector_class(platform), capability, False))
+    except LookupError:
+        return False

@@ -145,6 +145,10 @@ def converge(connector: Connector, item: WorkItem, outcome: Outcome) -> None:
             else:
                 if exc.kind == ErrorKind.UNKNOWN_OUTCOME:
                     outcome.confirmed["confirmed_state"] = SvaState.UNKNOWN
+                elif exc.permanent:
+                    # refused, so not applied: the next attempt (after a change of data)
+                    # creates at once, without looking up a user that cannot exist
+                    outcome.confirmed["creation_attempted"] = False
                 raise
         _remember(outcome, remote)
 

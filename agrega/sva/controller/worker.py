@@ -29,7 +29,13 @@ from django.db.models import F, Q, Subquery
 from django.utils import timezone
 
 from agrega.core.bulk import server_cursor
-from agrega.integrations.connectors.base import CallRecord, Connector, ConnectorError, ErrorKind
+from agrega.integrations.connectors.base import (
+    PERMANENT_KINDS,
+    CallRecord,
+    Connector,
+    ConnectorError,
+    ErrorKind,
+)
 from agrega.integrations.models import SvaIntegration
 from agrega.integrations.services import connector_for
 from agrega.sva import pending as pending_queue
@@ -43,8 +49,11 @@ log = logging.getLogger("agrega.sva.worker")
 
 # Errors that say "the platform is unwell" (count towards the circuit breaker).
 PLATFORM_DOWN_KINDS = {ErrorKind.TRANSIENT, ErrorKind.UNKNOWN_OUTCOME}
-# Errors that only the data can fix: park the user until something changes.
-PARK_KINDS = {ErrorKind.CONFLICT, ErrorKind.INVALID}
+# Errors that only the data can fix (400, 409, 413, 422: base.PERMANENT_KINDS): park the
+# user — status "erro", no further attempt — until its data, contract or product changes
+# (that queues it again, sva/pending.py). They say nothing about the platform's health:
+# the platform answered, so they never count towards the circuit breaker.
+PARK_KINDS = PERMANENT_KINDS
 # A call refused with 429 is tried again in the same pass this many times (after the
 # platform's Retry-After) before the user is written back to wait for a later pass.
 RATE_LIMIT_RETRIES = 3

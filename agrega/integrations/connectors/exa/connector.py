@@ -99,7 +99,8 @@ _MESSAGES = {
     "conflict": "A plataforma EXA recusou a operação por conflito com outros dados.",
     "package_not_found": "A plataforma EXA recusou: o pacote informado não existe neste prefixo.",
     "invalid_fields": "A plataforma EXA recusou os dados: {labels}.",
-    "invalid_request": "A plataforma EXA recusou a requisição ({code}).",
+    "invalid_request": "A plataforma EXA recusou a requisição ({wire_code}).",
+    "payload_too_large": "A plataforma EXA recusou os dados: grandes demais (HTTP 413).",
     "unexpected_response": "Resposta inesperada da plataforma EXA (HTTP {status}).",
 }
 
@@ -206,6 +207,10 @@ class ExaConnector:
         CredentialField("client_id", "Client ID", secret=False),
         CredentialField("client_secret", "Client secret", secret=True),
     )
+    # EXA keys accounts by e-mail (unique per partner): one account per customer. Its
+    # PATCH changes ``package_code`` in place (docs/connectors/exa.md).
+    one_account_per_customer = True
+    can_change_package = True
 
     def __init__(
         self,
@@ -412,6 +417,8 @@ class ExaConnector:
             return self._error(
                 ErrorKind.CONFLICT, found, status=status, fields=self._fields(wire_fields)
             )
+        if status == 413:  # the same body is refused again: only other data can pass
+            return self._error(ErrorKind.INVALID, "payload_too_large", status=status)
         if status in (400, 422):
             fields = self._fields(wire_fields)
             if code == "package_not_found":
@@ -424,7 +431,7 @@ class ExaConnector:
                     labels=labels,
                 )
             return self._error(
-                ErrorKind.INVALID, "invalid_request", status=status, code=code or status
+                ErrorKind.INVALID, "invalid_request", status=status, wire_code=code or status
             )
         return self._unexpected(status)
 
