@@ -30,3 +30,18 @@ def test_a_refused_document_names_its_reason(value, code, words):
     assert result.code == 2
     line = next(line for line in result.err.splitlines() if line.startswith("  document: "))
     assert line.startswith(f"  document: [{code}] ") and words in line
+
+
+def test_customer_update_refused_with_the_platform_reason(make_integration, make_product, make_contract):
+    from agrega.contracts.services import contract_add_product
+    from agrega.sva.services import sva_user_create
+
+    integration = make_integration(auto_create_users=False)
+    contract = make_contract()
+    item = contract_add_product(contract=contract, product_id=make_product(integration).pk)
+    sva_user_create(contract_id=contract.pk, integration_id=integration.pk, contract_product_id=item.pk)
+    result = run("customer", "update", contract.customer_id, "--email", "joão@exemplo.com.br")
+    assert result.code == 2
+    assert result.err.startswith("erro [validation_failed]: O cliente tem usuário SVA")
+    line = next(line for line in result.err.splitlines() if line.startswith("  email: "))
+    assert line.startswith("  email: [email_local_not_accepted] ") and "plataforma EXA" in line

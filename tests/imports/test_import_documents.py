@@ -46,3 +46,26 @@ def test_alphanumeric_cnpj_is_imported_and_each_bad_document_names_its_reason():
     assert job.applied == 1
     customer = Customer.objects.get()
     assert (customer.document, customer.person_type) == ("12ABC34501DE35", "J")
+
+
+def test_a_line_whose_customer_exa_cannot_take_is_refused_only_with_an_exa_product(integration, make_product):
+    sva = make_product(integration, name="EXA Segurança")
+    internet = make_product(name="Fibra 300", price="89.90", fiscal_class="SCM")
+    content = csv_bytes([
+        row(1, email="joão@exemplo.com.br", produtos=f"{sva.pk}"),                 # line 2: refused
+        row(2, nome="Loja 😀", produtos=f"{sva.pk}|{internet.pk}"),                 # line 3: refused
+        row(3, email="joão@exemplo.com.br", produtos=f"{internet.pk}"),            # line 4: no SVA user
+        row(4, email="maria@café.com.br", produtos=f"{sva.pk}"),                   # line 5: punycode: fine
+    ])
+    report = dry_run(content)
+    assert report["applied"] == 2 and report["rejected"] == 2
+    (email,) = messages(report, 2)
+    assert (email["field"], email["code"]) == ("email", "email_local_not_accepted")
+    assert "A plataforma EXA não aceita acentos" in email["message"]
+    (name,) = messages(report, 3)
+    assert (name["field"], name["code"]) == ("nome", "name_character_not_accepted")
+    assert not [m for m in messages_or_empty(report, 4) if m["level"] == "error"]
+
+
+def messages_or_empty(report, line: int) -> list[dict]:
+    return next((e["messages"] for e in report["lines"] if e["line"] == line), [])
