@@ -61,3 +61,30 @@ def test_documents_show_formatted_and_are_found_however_typed(make_user, login, 
     page.get_by_role("button", name="Salvar").click()
     expect(page.locator("#customer-document")).to_have_text("12.ABC.345/01DE-35")
     assert Customer.objects.get(name="Beta Telecom").document == "12ABC34501DE35"
+
+
+def test_customer_edit_says_what_exa_refuses_as_typed_and_on_save(make_user, login, page, make_customer,
+                                                                  make_integration, make_product, make_contract):
+    from agrega.contracts.services import contract_add_product
+    from agrega.customers.models import Customer
+    from agrega.sva.services import sva_user_create
+
+    make_user("edu", "operador")
+    login("edu")
+    customer = make_customer(email="joao@exemplo.com.br")
+    integration = make_integration(auto_create_users=False)
+    contract = make_contract(customer)
+    item = contract_add_product(contract=contract, product_id=make_product(integration).pk)
+    sva_user_create(contract_id=contract.pk, integration_id=integration.pk, contract_product_id=item.pk)
+
+    page.goto(f"/clientes/{customer.pk}/editar/")
+    page.fill("#id_email", "")
+    page.locator("#id_email").press_sequentially("joão@exemplo.com.br")
+    expect(page.locator("#live-email [data-live=error]")).to_contain_text("A plataforma EXA não aceita acentos")
+    page.get_by_role("button", name="Salvar").click()
+    expect(page.locator("[data-field-error=email]")).to_contain_text("informe outro e-mail")
+    assert Customer.objects.get(pk=customer.pk).email == "joao@exemplo.com.br"
+    # an IDN domain: EXA takes it converted
+    page.fill("#id_email", "")
+    page.locator("#id_email").press_sequentially("joao@café.com.br")
+    expect(page.locator("#live-email [data-live=ok]")).to_contain_text("joao@café.com.br")
