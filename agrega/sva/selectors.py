@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from agrega.consent.selectors import consent_gate_problems
 from agrega.contracts.choices import AccessStatus, ContractStatus
 from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile
-from agrega.integrations.connectors.base import DataRules
+from agrega.integrations.connectors.base import RULE_CODES, DataRules
 from agrega.integrations.connectors.registry import connector_class
 
 from .choices import SvaState, SyncStatus
@@ -57,7 +57,8 @@ def platform_rules(integration) -> tuple[DataRules | None, str]:
 def customer_platform_problems(customer, changed: set[str]) -> list[dict]:
     """The ``changed`` registration fields of ``customer`` that a platform where the
     customer has a live SVA user following the customer's data could not take; each
-    problem names the platform and what to do."""
+    problem names the platform and what to do. Data invalid anywhere (core.br) is the
+    customer's own checks' to report, not this one's."""
     from .services import LIVE
 
     keys = {key for key, field in CUSTOMER_FIELDS.items() if field in changed}
@@ -68,15 +69,10 @@ def customer_platform_problems(customer, changed: set[str]) -> list[dict]:
     problems = []
     for integration in integrations.values():
         for problem in customer_registration_problems(customer, integration):
-            if problem["field"] in changed and problem not in problems and problem["code"] in PLATFORM_CODES:
+            if problem["field"] in changed and problem not in problems and problem["code"] in RULE_CODES:
                 problems.append(problem)
     return problems
 
-
-# Codes of DataRules.problems (integrations/connectors/base.py): a platform's refusal, as
-# opposed to data invalid anywhere (core.br), which the customer's own checks report.
-PLATFORM_CODES = {"email_local_not_accepted", "email_domain_not_accepted", "email_too_long", "name_too_long",
-                  "name_character_not_accepted", "phone_not_accepted", "document_not_accepted"}
 
 
 def registration_values(sva_user: SvaUser) -> dict[str, str]:

@@ -197,3 +197,16 @@ def test_exa_takes_every_document_agrega_accepts(exa, document):
     connector, _ = exa
     assert EXA_DATA_RULES.problems("EXA", document=document) == []
     assert connector.create_user(spec(document=document)).document == document
+
+
+@PURE
+@given(st.one_of(names, latin_names), emails(), st.sampled_from(list(NameCharset)), st.sampled_from(list(EmailDomain)),
+       st.booleans(), st.integers(1, 260))
+def test_every_problem_has_a_declared_code(name, email, charset, domain, local_unicode, max_length):
+    from agrega.integrations.connectors.base import RULE_CODES
+
+    rules = DataRules(name_charset=charset, email_domain=domain, email_local_unicode=local_unicode,
+                      name_max_length=max_length, email_max_length=max_length, alphanumeric_cnpj=False,
+                      phone_pattern=r"\+55119[0-9]{8}")
+    for p in rules.problems("X", name=name, email=email, phone="+5521987654321", document="12ABC34501DE35"):
+        assert p.code in RULE_CODES and p.message.startswith("A plataforma X")

@@ -118,6 +118,13 @@ class RuleProblem:
 
 _E164 = r"\+[1-9][0-9]{7,14}"
 
+# Every code ``DataRules.problems`` gives: a platform's refusal, as opposed to data
+# invalid anywhere (core.br).
+RULE_CODES = frozenset({
+    "email_local_not_accepted", "email_domain_not_accepted", "email_too_long", "name_too_long",
+    "name_character_not_accepted", "phone_not_accepted", "document_not_accepted",
+})
+
 
 @dataclass(frozen=True)
 class DataRules:
