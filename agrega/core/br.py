@@ -133,12 +133,18 @@ def format_document(document: str | None) -> str:
 
 def document_search_term(value: str | None) -> str | None:
     """A search box's text as a piece of a document (compact, upper case) when it looks
-    like one: digits, ASCII letters and separators with at least one digit ("529.982",
-    "12.abc.345"). None for anything else (a name, an e-mail)."""
+    like one: at most 14 digits and ASCII letters with at least one digit, typed with the
+    document's punctuation or with no more letters than digits ("529.982", "12.abc.345",
+    "12abc345"). None for anything else: a name, even with digits ("Maria bd5b07",
+    "Loja 2"), an e-mail."""
     value = (value or "").strip()
     if not value or not _DOCUMENT_FRAGMENT.fullmatch(value):
         return None
-    return compact_document(value)
+    compact = compact_document(value)
+    letters = sum(c.isalpha() for c in compact)
+    if len(compact) > 14 or (letters > len(compact) - letters and not any(c in value for c in "./-")):
+        return None
+    return compact
 
 
 def clean_mobile(value: str | None) -> str:

@@ -36,7 +36,7 @@ def test_documents_show_formatted_and_are_found_however_typed(make_user, login, 
 
     page.goto("/contratos/")
     expect(page.locator("table")).to_contain_text("12.ABC.345/01DE-35")
-    page.fill("input[name=q]", "12abc")
+    page.fill("input[name=q]", "12.abc.345")
     page.locator("input[name=q]").press("Enter")
     page.wait_for_load_state()
     expect(page.locator("table")).to_contain_text("Provedor Alfa Ltda")
