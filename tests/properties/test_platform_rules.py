@@ -19,8 +19,14 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from agrega.core.br import InvalidValue, clean_email, clean_mobile
-from agrega.integrations.connectors.base import DataRules, EmailDomain, IntegrationConfig, NameCharset, \
-    RemoteStatus, UserSpec
+from agrega.integrations.connectors.base import (
+    DataRules,
+    EmailDomain,
+    IntegrationConfig,
+    NameCharset,
+    RemoteStatus,
+    UserSpec,
+)
 from agrega.integrations.connectors.exa.rules import EXA_DATA_RULES
 from agrega.integrations.connectors.registry import build_connector
 
