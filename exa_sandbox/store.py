@@ -29,7 +29,9 @@ EMAIL_RE = re.compile(
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
 PHONE_RE = re.compile(r"^\+55[1-9][0-9][0-9]{8,9}$")  # +55, DDD, 8 or 9 digits
-DOCUMENT_RE = re.compile(r"^(?:[0-9]{11}|[0-9]{14})$")  # CPF or CNPJ, digits only
+# CPF (11 digits) or CNPJ (14: 12 digits or upper-case letters, the alphanumeric CNPJ of
+# July 2026, then 2 check digits)
+DOCUMENT_RE = re.compile(r"^(?:[0-9]{11}|[0-9A-Z]{12}[0-9]{2})$")
 PACKAGE_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 USER_FIELDS = ("name", "email", "phone", "document", "package_code")
@@ -284,6 +286,8 @@ class Store:
             name = data["name"]
             if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
                 fields["name"] = f"Nome obrigatório, até {MAX_NAME} caracteres."
+            elif not all(c.isprintable() and ord(c) < 256 for c in name):
+                fields["name"] = "Nome só com caracteres Latin-1 visíveis (sem emoji nem controles)."
         if "email" in data:
             email = data["email"]
             if not isinstance(email, str) or len(email) > MAX_EMAIL or not EMAIL_RE.match(email):
@@ -295,7 +299,10 @@ class Store:
         if "document" in data:
             document = data["document"]
             if not isinstance(document, str) or not DOCUMENT_RE.match(document):
-                fields["document"] = "Documento inválido: CPF (11 dígitos) ou CNPJ (14 dígitos)."
+                fields["document"] = (
+                    "Documento inválido: CPF (11 dígitos) ou CNPJ (14 caracteres: 12 dígitos ou "
+                    "letras maiúsculas e 2 dígitos)."
+                )
         if "package_code" in data and not isinstance(data["package_code"], str):
             fields["package_code"] = "Código de pacote inválido."
         if fields:

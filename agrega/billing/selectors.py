@@ -12,7 +12,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from agrega.contracts.models import Contract
-from agrega.core.br import digits
+from agrega.core.br import document_search_term
 from agrega.dunning.selectors import TrustReleaseAvailability, trust_release_availability  # noqa: F401
 
 from .models import ZERO, BillingRun, Invoice, InvoiceStatus, Payment, PaymentImport
@@ -30,7 +30,7 @@ def invoice_list(
     today: date | None = None,
 ) -> QuerySet[Invoice]:
     """``overdue``: True → open and past due; False → everything else. ``customer_q``
-    matches the customer's name, CPF/CNPJ digits, or a contract number."""
+    matches the customer's name, a piece of the CPF/CNPJ, or a contract number."""
     qs = Invoice.objects.select_related("customer")
     if contract_id is not None:
         qs = qs.filter(contract_id=contract_id)
@@ -45,7 +45,7 @@ def invoice_list(
         qs = qs.filter(late) if overdue else qs.exclude(late)
     customer_q = (customer_q or "").strip()
     if customer_q:
-        number = digits(customer_q)
+        number = document_search_term(customer_q)
         match = Q(customer__name__icontains=customer_q)
         if number:
             match |= Q(customer__document__contains=number)

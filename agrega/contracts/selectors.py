@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 
-from agrega.core.br import digits
+from agrega.core.br import document_search_term
 
 from .models import Contract, ContractEvent, ContractProduct
-
-_DOCUMENT_ONLY = re.compile(r"[\d.\-/ ]+")
 
 
 def contract_list(
@@ -21,12 +17,13 @@ def contract_list(
     customer_q: str | None = None,
 ) -> QuerySet[Contract]:
     """``customer_q`` matches the customer's name (case-insensitive) or document: a full
-    CPF/CNPJ uses the unique index; other digits match a part of the document."""
+    CPF/CNPJ (any punctuation, letters in any case) uses the unique index; another piece
+    of a document matches a part of it."""
     qs = Contract.objects.select_related("customer")
     customer_q = (customer_q or "").strip()
     if customer_q:
-        number = digits(customer_q)
-        if len(number) in (11, 14) and _DOCUMENT_ONLY.fullmatch(customer_q):
+        number = document_search_term(customer_q)
+        if number and len(number) in (11, 14):
             qs = qs.filter(customer__document=number)
         else:
             match = Q(customer__name__icontains=customer_q)

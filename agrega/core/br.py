@@ -8,12 +8,35 @@ rule per field.
 from __future__ import annotations
 
 import re
+import string
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from stdnum.br import cnpj, cpf
 
 _NON_DIGITS = re.compile(r"\D+")
+
+# What a typed CPF/CNPJ may hold: ASCII digits and letters (the alphanumeric CNPJ, from
+# July 2026) and the punctuation people type (. / - and spaces), nothing else.
+DOCUMENT_SEPARATORS = frozenset(" ./-")
+_DOCUMENT_CHARS = frozenset(string.digits + string.ascii_uppercase)
+_DOCUMENT_FRAGMENT = re.compile(r"[0-9A-Za-z./\- ]*[0-9][0-9A-Za-z./\- ]*")
+
+DOCUMENT_MESSAGES = {
+    "document_required": "Informe o CPF ou o CNPJ.",
+    "document_invalid_character": (
+        "CPF/CNPJ inválido: caractere não permitido {char} (use letras, números e a pontuação . / -)."
+    ),
+    "cpf_letters": "CPF inválido: o CPF tem só números (caractere {char}).",
+    "cnpj_check_letters": "CNPJ inválido: os dois últimos caracteres (dígitos verificadores) são números.",
+    "document_invalid": (
+        "CPF/CNPJ inválido: tamanho errado ({length} caracteres); o CPF tem 11 dígitos e o "
+        "CNPJ tem 14 caracteres."
+    ),
+    "document_same_digits": "CPF/CNPJ inválido: todos os dígitos iguais.",
+    "cpf_invalid": "CPF inválido: os dígitos verificadores não conferem.",
+    "cnpj_invalid": "CNPJ inválido: os dígitos verificadores não conferem.",
+}
 
 
 class InvalidValue(ValueError):
@@ -27,26 +50,65 @@ def digits(value: str | None) -> str:
     return _NON_DIGITS.sub("", value or "")
 
 
+def _shown(char: str) -> str:
+    """A refused character as the message shows it (spaces and controls visible)."""
+    if char.isprintable() and not char.isspace():
+        return f"«{char}»"
+    return f"U+{ord(char):04X}"
+
+
+def compact_document(value: str | None) -> str:
+    """The document as stored: separators (. / - and spaces) removed, letters in upper
+    case. Any other character is refused (``document_invalid_character``), so a typo is
+    reported instead of being silently dropped."""
+    out = []
+    for char in (value or "").strip():
+        if char in DOCUMENT_SEPARATORS:
+            continue
+        upper = char.upper() if char.isascii() else char
+        if upper not in _DOCUMENT_CHARS:
+            raise InvalidValue("document_invalid_character",
+                               DOCUMENT_MESSAGES["document_invalid_character"].format(char=_shown(char)))
+        out.append(upper)
+    return "".join(out)
+
+
+def cnpj_check_digits(base: str) -> str:
+    """The two check digits of a CNPJ's first 12 characters (digits or letters): each
+    character counts as its ASCII code minus 48 (Receita Federal, alphanumeric CNPJ)."""
+    return cnpj.calc_check_digits(base + "00")
+
+
 def clean_document(value: str | None) -> str:
-    """CPF (11 digits) or CNPJ (14 digits) with valid check digits; returns digits only."""
-    raw = digits(value)
+    """CPF (11 digits) or CNPJ (14 characters: 12 digits or upper-case letters, then 2
+    check digits) with valid check digits; returns it compact (see ``compact_document``).
+
+    Every refusal names its reason with its own code: ``document_required``,
+    ``document_invalid_character``, ``document_invalid`` (length),
+    ``document_same_digits``, ``cpf_invalid`` / ``cnpj_invalid`` (check digits).
+    """
+    raw = compact_document(value)
     if not raw:
-        raise InvalidValue("document_required", "Informe o CPF ou o CNPJ.")
-    if len(raw) in (11, 14) and len(set(raw)) == 1:
+        raise InvalidValue("document_required", DOCUMENT_MESSAGES["document_required"])
+    if len(raw) not in (11, 14):
+        raise InvalidValue("document_invalid", DOCUMENT_MESSAGES["document_invalid"].format(length=len(raw)))
+    if len(raw) == 11:
+        letter = next((c for c in raw if not c.isdigit()), None)
+        if letter is not None:
+            raise InvalidValue("document_invalid_character",
+                               DOCUMENT_MESSAGES["cpf_letters"].format(char=_shown(letter)))
+    elif not raw[12:].isdigit():
+        raise InvalidValue("document_invalid_character", DOCUMENT_MESSAGES["cnpj_check_letters"])
+    if len(set(raw)) == 1:
         # 111.111.111-11 and the like pass the check digits but are never issued
-        raise InvalidValue("cpf_invalid" if len(raw) == 11 else "cnpj_invalid",
-                           "CPF/CNPJ inválido: todos os dígitos iguais.")
+        raise InvalidValue("document_same_digits", DOCUMENT_MESSAGES["document_same_digits"])
     if len(raw) == 11:
         if not cpf.is_valid(raw):
-            raise InvalidValue("cpf_invalid", "CPF inválido: os dígitos verificadores não conferem.")
+            raise InvalidValue("cpf_invalid", DOCUMENT_MESSAGES["cpf_invalid"])
         return raw
-    if len(raw) == 14:
-        if not cnpj.is_valid(raw):
-            raise InvalidValue("cnpj_invalid", "CNPJ inválido: os dígitos verificadores não conferem.")
-        return raw
-    raise InvalidValue(
-        "document_invalid", "CPF/CNPJ inválido: o CPF tem 11 dígitos e o CNPJ tem 14."
-    )
+    if raw.startswith("000000000000") or cnpj_check_digits(raw[:12]) != raw[12:]:
+        raise InvalidValue("cnpj_invalid", DOCUMENT_MESSAGES["cnpj_invalid"])
+    return raw
 
 
 def document_kind(document: str) -> str:
@@ -54,12 +116,35 @@ def document_kind(document: str) -> str:
     return "J" if len(document) == 14 else "F"
 
 
-def format_document(document: str) -> str:
-    if len(document) == 11:
-        return cpf.format(document)
-    if len(document) == 14:
-        return cnpj.format(document)
-    return document
+def document_label(document: str) -> str:
+    return "CNPJ" if len(document) == 14 else "CPF"
+
+
+def format_document(document: str | None) -> str:
+    """000.000.000-00, 00.000.000/0000-00 or 12.ABC.345/01DE-35; anything that is not a
+    stored CPF/CNPJ (an anonymised placeholder, a legacy value) is shown as it is."""
+    document = document or ""
+    try:
+        clean = clean_document(document)
+    except InvalidValue:
+        return document
+    return cpf.format(clean) if len(clean) == 11 else cnpj.format(clean)
+
+
+def document_search_term(value: str | None) -> str | None:
+    """A search box's text as a piece of a document (compact, upper case) when it looks
+    like one: at most 14 digits and ASCII letters with at least one digit, typed with the
+    document's punctuation or with no more letters than digits ("529.982", "12.abc.345",
+    "12abc345"). None for anything else: a name, even with digits ("Maria bd5b07",
+    "Loja 2"), an e-mail."""
+    value = (value or "").strip()
+    if not value or not _DOCUMENT_FRAGMENT.fullmatch(value):
+        return None
+    compact = compact_document(value)
+    letters = sum(c.isalpha() for c in compact)
+    if len(compact) > 14 or (letters > len(compact) - letters and not any(c in value for c in "./-")):
+        return None
+    return compact
 
 
 def clean_mobile(value: str | None) -> str:

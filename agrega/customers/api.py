@@ -81,7 +81,8 @@ def _get(customer_id: int):
     "",
     response={200: Page[CustomerOut], 401: ErrorOut, 422: ErrorOut},
     summary="Listar clientes",
-    description="Filtros: `q` (nome, e-mail ou dígitos do CPF/CNPJ), `document`, `city`, `state`. "
+    description="Filtros: `q` (nome, e-mail ou parte do CPF/CNPJ, com ou sem pontuação), `document` (CPF ou CNPJ "
+    "completo, também o CNPJ alfanumérico; inválido: 422 com o motivo), `city`, `state`. "
     "Paginação por `cursor` (id do último item) e `limit`.",
 )
 def customer_list(

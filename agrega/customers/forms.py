@@ -26,8 +26,8 @@ class CustomerForm(BootstrapFormMixin, forms.Form):
     name = forms.CharField(label="Nome / razão social", max_length=200, required=False)
     document = forms.CharField(
         label="CPF/CNPJ", max_length=20, required=False,
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "000.000.000-00"}),
-        help_text="CPF (pessoa física) ou CNPJ (pessoa jurídica).",
+        widget=forms.TextInput(attrs={"autocapitalize": "characters", "placeholder": "000.000.000-00 ou 00.000.000/0000-00"}),
+        help_text="CPF (pessoa física) ou CNPJ (pessoa jurídica, também o CNPJ com letras).",
     )
     email = forms.CharField(
         label="E-mail principal", max_length=254, required=False,

@@ -6,7 +6,8 @@ from django.db import models
 class Customer(models.Model):
     """Registration data the SVA platforms need: document, e-mail and mobile phone.
 
-    ``document``, ``email`` and ``mobile_phone`` are stored normalised (digits; E.164) by
+    ``document``, ``email`` and ``mobile_phone`` are stored normalised (the CPF/CNPJ compact
+    and upper case, 14 characters at most for the alphanumeric CNPJ too; E.164) by
     the services; they may be blank, because an ISP's existing customers often lack
     them, and the SVA registration check then names what is missing.
     """

@@ -5,6 +5,8 @@ VIEW sees the list, a customer and the picker; OPERATE creates and edits.
 
 from __future__ import annotations
 
+import copy
+
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -130,6 +132,9 @@ def _live_check(field: str, value: str, customer_pk: int | None) -> tuple[bool |
         clean = _CLEANERS[field](value)
     except InvalidValue as exc:
         return False, exc.message
+    refused = _platform_refusal(field, clean, customer_pk)
+    if refused:
+        return False, refused
     if field == "document":
         other = selectors.customer_document_in_use(clean, exclude_pk=customer_pk)
         if other is not None:
@@ -139,6 +144,20 @@ def _live_check(field: str, value: str, customer_pk: int | None) -> tuple[bool |
     if field == "mobile_phone":
         return True, f"Celular válido: {format_mobile(clean)}"
     return True, f"E-mail válido: {clean}"
+
+
+def _platform_refusal(field: str, clean: str, customer_pk: int | None) -> str:
+    """What a platform where the customer has an SVA user says of the typed value (the
+    check the save makes, sva.selectors.customer_platform_problems), or ""."""
+    from agrega.sva.selectors import customer_platform_problems
+
+    customer = selectors.customer_get(customer_pk) if customer_pk is not None else None
+    if customer is None:
+        return ""
+    candidate = copy.copy(customer)
+    setattr(candidate, field, clean)
+    problems = customer_platform_problems(candidate, {field})
+    return problems[0]["message"] if problems else ""
 
 
 class CustomerFieldCheckView(CapabilityRequiredMixin, View):

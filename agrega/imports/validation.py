@@ -228,6 +228,34 @@ def _contract(line: Line, values: dict[str, str], catalog: Catalog) -> None:
         if missing:
             line.add("email" if "E-mail principal" in missing else "celular", "registration_incomplete",
                      f"sem {' e '.join(missing).lower()}: o usuário SVA ficará aguardando o cadastro.", WARNING)
+        _platform_rules(line, [catalog.products[p.product_id] for p in line.products if p.is_sva])
+
+
+# UserSpec field → the file's column
+_RULE_COLUMNS = {"name": "nome", "email": "email", "phone": "celular", "document": "cpf_cnpj"}
+
+
+def _platform_rules(line: Line, products: list[Product]) -> None:
+    """Data the platform of an SVA product could not take (its connector's DataRules):
+    the customer gets a user there when the integration creates users itself, so the
+    line is refused now rather than the user failing later."""
+    from agrega.sva.selectors import platform_rules
+
+    seen = set()
+    for product in products:
+        integration = product.sva_integration
+        if integration is None or integration.pk in seen or not (integration.auto_create_users and integration.active):
+            continue
+        seen.add(integration.pk)
+        rules, platform = platform_rules(integration)
+        if rules is None:
+            continue
+        data = line.customer
+        for problem in rules.problems(platform, name=data.get("name", ""), email=data.get("email"),
+                                      phone=data.get("mobile_phone"), document=data.get("document")):
+            column = _RULE_COLUMNS[problem.field]
+            if not any(m["field"] == column and m["code"] == problem.code for m in line.messages):
+                line.add(column, problem.code, problem.message)
 
 
 def _product_line(product: Product, price) -> ProductLine:

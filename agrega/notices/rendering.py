@@ -21,6 +21,7 @@ VARIABLES: dict[str, str] = {
     "email": "e-mail de acesso ao serviço (o e-mail cadastrado)",
     "usuario": "o mesmo que email: o usuário de acesso",
     "telefone": "celular cadastrado, ex.: (11) 98765-4321",
+    "documento": "CPF/CNPJ cadastrado, formatado, ex.: 529.982.247-25 ou 12.ABC.345/01DE-35",
     "plataforma": "nome da plataforma, ex.: EXA",
     "como_usar": "as instruções de “Como usar” da integração",
 }
@@ -160,5 +161,6 @@ SAMPLE_CONTEXT = {
     "email": "maria.souza@example.com.br",
     "usuario": "maria.souza@example.com.br",
     "telefone": "(11) 98765-4321",
+    "documento": "529.982.247-25",
     "plataforma": "EXA",
 }

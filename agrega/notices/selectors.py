@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from agrega.core.br import format_mobile
+from agrega.core.br import format_document, format_mobile
 
 from .models import CustomerNotice, NoticeEvent, NoticeSettings, NoticeTemplate
 from .rendering import DEFAULT_HOW_TO_USE, DEFAULTS
@@ -64,6 +64,7 @@ def notice_values(sva_user) -> dict:
         "email": values["email"],
         "usuario": values["email"],
         "telefone": phone,
+        "documento": format_document(values["document"]),
         "plataforma": platform_label(sva_user.integration),
     }
 

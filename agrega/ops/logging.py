@@ -20,10 +20,28 @@ _PATTERNS = (
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
+# The alphanumeric CNPJ (from July 2026), letters in any case, with or without its
+# punctuation: masked when its check digits hold, so ids and hashes of the same shape stay.
+_ALNUM_CNPJ = re.compile(
+    r"(?<![0-9A-Za-z])[0-9A-Za-z]{2}\.?[0-9A-Za-z]{3}\.?[0-9A-Za-z]{3}/?[0-9A-Za-z]{4}-?[0-9]{2}(?![0-9A-Za-z])"
+)
+
+
+def _alnum_cnpj(match: re.Match) -> str:
+    from agrega.core.br import InvalidValue, clean_document
+
+    text = match.group(0)
+    try:
+        clean_document(text)
+    except InvalidValue:
+        return text
+    return "[cnpj]"
+
+
 def redact(text: str) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
-    return text
+    return _ALNUM_CNPJ.sub(_alnum_cnpj, text)
 
 
 class RedactPersonalData(logging.Filter):

@@ -15,11 +15,11 @@ from agrega.contracts.signals import (
     contract_product_removed,
     contracts_changed,
 )
-from agrega.core.errors import Conflict
+from agrega.core.errors import Conflict, FieldError, ValidationFailed
 from agrega.customers.signals import customer_anonymized, customer_changed
 from agrega.integrations.signals import integration_changed
 
-from . import services
+from . import selectors, services
 from .models import SvaUser
 
 REGISTRATION_FIELDS = {"email", "mobile_phone", "document", "name"}
@@ -57,7 +57,18 @@ def _product_removed(sender, contract_product, actor=None, **kwargs):
 
 @receiver(customer_changed)
 def _customer_changed(sender, customer, changed, **kwargs):
+    """A change a platform where the customer has an SVA user could not take is refused
+    (rolled back with the customer's save) with the platform's reason; other changes
+    re-check the customer's users."""
     if changed & REGISTRATION_FIELDS:
+        problems = selectors.customer_platform_problems(customer, changed)
+        if problems:
+            fields: dict[str, list[FieldError]] = {}
+            for p in problems:
+                fields.setdefault(p["field"], []).append(FieldError(p["code"], p["message"]))
+            raise ValidationFailed(
+                fields, "O cliente tem usuário SVA em plataforma que não aceita estes dados: "
+                + "; ".join(p["message"] for p in problems))
         services.sva_users_refresh_registration(
             queryset=SvaUser.objects.filter(contract__customer=customer)
         )

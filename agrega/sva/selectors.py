@@ -11,13 +11,15 @@ from django.utils import timezone
 from agrega.consent.selectors import consent_gate_problems
 from agrega.contracts.choices import AccessStatus, ContractStatus
 from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile
+from agrega.integrations.connectors.base import RULE_CODES, DataRules
+from agrega.integrations.connectors.registry import connector_class
 
 from .choices import SvaState, SyncStatus
 from .models import SvaCall, SvaPendingWork, SvaUser
 
 # Registration fields as the customer's form names them (seed: "Validação cadastral").
-CUSTOMER_FIELDS = {"email": "email", "phone": "mobile_phone", "document": "document"}
-FIELD_LABELS = {"email": "E-mail principal", "phone": "Telefone celular", "document": "CPF/CNPJ"}
+CUSTOMER_FIELDS = {"email": "email", "phone": "mobile_phone", "document": "document", "name": "name"}
+FIELD_LABELS = {"email": "E-mail principal", "phone": "Telefone celular", "document": "CPF/CNPJ", "name": "Nome"}
 
 
 @dataclass(frozen=True)
@@ -35,9 +37,43 @@ def customer_registration_values(customer) -> dict[str, str]:
     return {"email": customer.email, "phone": customer.mobile_phone, "document": customer.document}
 
 
-def customer_registration_problems(customer) -> list[dict]:
-    """The registration check of the seed ("Validação cadastral") on a customer."""
-    return registration_check(customer_registration_values(customer), from_customer=True)
+def customer_registration_problems(customer, integration=None) -> list[dict]:
+    """The registration check of the seed ("Validação cadastral") on a customer, with
+    what ``integration``'s platform accepts when given (``platform_rules``)."""
+    rules, platform = platform_rules(integration) if integration is not None else (None, "")
+    return registration_check(customer_registration_values(customer), from_customer=True,
+                              name=customer.name, rules=rules, platform=platform)
+
+
+def platform_rules(integration) -> tuple[DataRules | None, str]:
+    """(what the integration's platform accepts, the platform's label), as its connector
+    declares them; (None, platform) when no connector serves the platform."""
+    try:
+        cls = connector_class(integration.platform)
+    except LookupError:
+        return None, integration.platform
+    return getattr(cls, "data_rules", None), cls.label
+
+
+def customer_platform_problems(customer, changed: set[str]) -> list[dict]:
+    """The ``changed`` registration fields of ``customer`` that a platform where the
+    customer has a live SVA user following the customer's data could not take; each
+    problem names the platform and what to do. Data invalid anywhere (core.br) is the
+    customer's own checks' to report, not this one's."""
+    from .services import LIVE
+
+    keys = {key for key, field in CUSTOMER_FIELDS.items() if field in changed}
+    if not keys:
+        return []
+    integrations = {u.integration_id: u.integration for u in SvaUser.objects.filter(
+        LIVE, contract__customer=customer, use_customer_data=True).select_related("integration")}
+    problems = []
+    for integration in integrations.values():
+        for problem in customer_registration_problems(customer, integration):
+            if problem["field"] in changed and problem not in problems and problem["code"] in RULE_CODES:
+                problems.append(problem)
+    return problems
+
 
 
 def registration_values(sva_user: SvaUser) -> dict[str, str]:
@@ -46,19 +82,34 @@ def registration_values(sva_user: SvaUser) -> dict[str, str]:
     return {"email": sva_user.email, "phone": sva_user.phone, "document": sva_user.document}
 
 
-def registration_check(values: dict[str, str], *, from_customer: bool) -> list[dict]:
-    """Every missing or invalid registration field, named, or [] when all are valid."""
+def registration_check(values: dict[str, str], *, from_customer: bool, name: str | None = None,
+                       rules: DataRules | None = None, platform: str = "") -> list[dict]:
+    """Every missing or invalid registration field, named, or [] when all are valid.
+
+    With ``rules`` (the platform's ``DataRules``), the valid values (and ``name``, always
+    the customer's) are also checked against what the platform accepts, so data that
+    could only fail there is held back here, with a message that says what to do."""
     problems = []
+    valid = {}
     checks = (("email", clean_email), ("phone", clean_mobile), ("document", clean_document))
     for key, clean in checks:
         try:
-            clean(values.get(key) or "")
+            valid[key] = clean(values.get(key) or "")
         except InvalidValue as exc:
             where = " no cadastro do cliente" if from_customer else ""
             problems.append({
                 "field": CUSTOMER_FIELDS[key] if from_customer else key,
                 "code": exc.code,
                 "message": f"{FIELD_LABELS[key]}{where}: {exc.message}",
+            })
+    if rules is not None:
+        for problem in rules.problems(platform, name=name, **valid):
+            customer_field = from_customer or problem.field == "name"
+            where = " no cadastro do cliente" if customer_field else ""
+            problems.append({
+                "field": CUSTOMER_FIELDS[problem.field] if customer_field else problem.field,
+                "code": problem.code,
+                "message": f"{FIELD_LABELS[problem.field]}{where}: {problem.message}",
             })
     return problems
 

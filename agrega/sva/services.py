@@ -19,9 +19,10 @@ from agrega.core.prepared import PreparedQuery
 from . import pending
 from .choices import SvaOrigin, SvaState
 from .models import SvaUser
-from .selectors import customer_registration_problems
+from .selectors import customer_registration_problems, platform_rules
 
 LIVE = Q(deleted_at__isnull=True)
+_OWN_LABELS = {"email": "Usuário (e-mail)", "phone": "Telefone", "document": "CPF/CNPJ"}
 
 
 def bump(queryset: QuerySet[SvaUser]) -> int:
@@ -109,7 +110,7 @@ def sva_user_auto_create(*, contract_product: ContractProduct, actor=None) -> Sv
     if _live_user_for(contract_product) is not None:
         return None
     contract = contract_product.contract
-    registration = customer_registration_problems(contract.customer)
+    registration = customer_registration_problems(contract.customer, integration)
     return _insert(_auto_user(contract_product, contract, registration, actor), actor=actor)
 
 
@@ -145,8 +146,12 @@ def sva_users_auto_create_for_contract(*, contract: Contract, actor=None) -> lis
     items = _AUTO_CREATE_ITEMS.fetch(contract.pk)
     if not items:
         return []
-    registration = customer_registration_problems(contract.customer)
-    users = [_auto_user(item, contract, registration, actor) for item in items]
+    registration: dict[int, list[dict]] = {}  # per integration: what its platform accepts
+    for item in items:
+        integration = item.product.sva_integration
+        if integration.pk not in registration:
+            registration[integration.pk] = customer_registration_problems(contract.customer, integration)
+    users = [_auto_user(item, contract, registration[item.product.sva_integration_id], actor) for item in items]
     SvaUser.objects.bulk_create(users)
     pending.mark([user.pk for user in users])
     record_changes([(user, _creation_changes(user)) for user in users], action="create", actor=actor)
@@ -205,8 +210,9 @@ def sva_user_create(
             fields={"contract_product_id": [FieldError(problem["code"], problem["message"])]},
         )
 
+    integration = item.product.sva_integration
     if use_customer_data:
-        problems = customer_registration_problems(contract.customer)
+        problems = customer_registration_problems(contract.customer, integration)
         if problems:
             raise ApplicationError(
                 "registration_incomplete",
@@ -224,10 +230,16 @@ def sva_user_create(
             try:
                 cleaned[key] = clean(value)
             except InvalidValue as exc:
-                label = {"email": "Usuário (e-mail)", "phone": "Telefone", "document": "CPF/CNPJ"}[key]
-                errors.add(key, exc.code, f"{label}: {exc.message}")
+                errors.add(key, exc.code, f"{_OWN_LABELS[key]}: {exc.message}")
         errors.raise_if_any("Dados do usuário SVA inválidos.")
         email, phone, document = cleaned["email"], cleaned["phone"], cleaned["document"]
+        # what the platform accepts (its connector's DataRules): refused here, not there
+        rules, platform = platform_rules(integration)
+        if rules is not None:
+            for problem in rules.problems(platform, name=contract.customer.name, **cleaned):
+                label = "Nome no cadastro do cliente" if problem.field == "name" else _OWN_LABELS[problem.field]
+                errors.add(problem.field, problem.code, f"{label}: {problem.message}")
+        errors.raise_if_any("Dados do usuário SVA não aceitos pela plataforma.")
 
     if _live_user_for(item) is not None:
         raise Conflict(
@@ -319,7 +331,7 @@ def sva_users_refresh_registration(*, queryset: QuerySet[SvaUser]) -> None:
     users = queryset.filter(LIVE).select_related("contract__customer", "integration", "contract_product")
     for user in users:
         if user.use_customer_data:
-            problems = customer_registration_problems(user.contract.customer)
+            problems = customer_registration_problems(user.contract.customer, user.integration)
         else:  # own data: checked by the controller, keep what it found
             problems = [p for p in user.registration_problems if p.get("field") != CONSENT_PROBLEM_FIELD]
         problems += _consent_gate(user)

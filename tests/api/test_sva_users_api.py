@@ -287,3 +287,15 @@ def test_lists_do_not_query_per_row(api, integration, make_product, make_contrac
         add_active_contract()
     assert (queries("/sva-users"), queries(f"/contracts/{first.pk}")) == one
     assert len(api.get("/sva-users").json()["items"]) == 4
+
+
+def test_manual_user_with_an_alphanumeric_cnpj_and_named_document_errors(api, setup):
+    contract, item, integration = setup
+    body = manual(contract, item, integration, use_customer_data=False, email="empresa@exemplo.com",
+                  phone="(21) 99876-5432", document="12.abc.345/01de-36")
+    response = api.post("/sva-users", body)
+    assert field_codes(response) == {"document": ["cnpj_invalid"]}
+    assert "dígitos verificadores" in error(response, 422)["fields"]["document"][0]["message"]
+    body["document"] = "12.abc.345/01de-35"
+    user = api.post("/sva-users", body).json()
+    assert user["document"] == "12ABC34501DE35"

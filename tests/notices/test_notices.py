@@ -178,3 +178,15 @@ def test_the_file_backend_and_the_cli(active_user, settings, tmp_path):
     listed = ok("notices", "list", "--json").json
     assert [(n["event"], n["status"]) for n in listed] == [("created", "sent")]
     assert ok("notices", "run", "--json").json["written"]["users"] == 0
+
+
+def test_a_notice_shows_the_document_formatted(integration, make_product, make_customer, make_contract, converge):
+    customer = make_customer(document="12abc34501de35", name="Provedor Alfa Ltda")
+    contract = make_contract(customer)
+    contract_add_product(contract=contract, product_id=make_product(integration).pk)
+    contract_activate(contract=contract)
+    converge()
+    services.notice_texts_save(integration=integration, how_to_use="App {{ plataforma }}.", events={
+        "created": {"enabled": True, "subject": "Acesso de {{ cliente }}", "body": "CNPJ {{ documento }}."}})
+    assert services.enqueue_state_notices()["created"] == 1
+    assert CustomerNotice.objects.get(sva_user__contract=contract).body == "CNPJ 12.ABC.345/01DE-35.\n"

@@ -166,3 +166,12 @@ def test_convergence_lag_is_the_age_of_the_oldest_pending_change(integration, ma
     converge()
     text = Client().get("/metrics").content.decode()
     assert re.search(r'agrega_sva_convergence_lag_seconds\{integration="[^"]+"\} 0\n', text)
+
+
+def test_an_alphanumeric_cnpj_never_reaches_the_logs():
+    from agrega.ops.logging import redact
+
+    for shown in ("12ABC34501DE35", "12.ABC.345/01DE-35", "12.abc.345/01de-35"):
+        assert redact(f"cliente {shown} criado") == "cliente [cnpj] criado"
+    # the same shape without valid check digits (an id, a hash) stays
+    assert redact("lote 12ABC34501DE36 ok") == "lote 12ABC34501DE36 ok"

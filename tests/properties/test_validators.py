@@ -70,13 +70,14 @@ def test_valid_cpf_survives_any_punctuation_and_round_trips(seed, sep):
 
 @PROPERTY
 @given(st.text(max_size=30))
-def test_document_never_crashes_and_returns_only_digits(text):
+def test_document_never_crashes_and_returns_the_compact_form(text):
     try:
         result = clean_document(text)
     except InvalidValue as exc:
-        assert exc.code in {"document_required", "document_invalid", "cpf_invalid", "cnpj_invalid"}
+        assert exc.code in {"document_required", "document_invalid", "document_invalid_character",
+                            "document_same_digits", "cpf_invalid", "cnpj_invalid"}
     else:
-        assert result.isdigit() and len(result) in (11, 14)
+        assert result.isascii() and result.isalnum() and result.upper() == result and len(result) in (11, 14)
 
 
 @PROPERTY

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from agrega.contracts import services
+from agrega.core.br import format_document
 from agrega.sva.models import SvaUser
 
 from .fixtures_contracts import admin_page, open_tab, pick_in_lupa, sva_row  # noqa: F401
@@ -36,7 +37,8 @@ def test_manual_creation_with_customer_data_sync_timeline_and_delete(
     assert page.get_by_label("ID integração").input_value() == str(integration.pk)
     assert "EXA Família Manual" in page.get_by_label("ID produto").inner_text()
     assert page.get_by_label("Sim").is_checked()
-    for label, value in (("CPF/CNPJ", customer.document), ("Usuário (e-mail)", "manual.sim@example.com.br"),
+    for label, value in (("CPF/CNPJ", format_document(customer.document)),  # shown formatted
+                         ("Usuário (e-mail)", "manual.sim@example.com.br"),
                          ("Telefone", customer.mobile_phone)):
         field = page.get_by_label(label, exact=True)
         assert field.input_value() == value and not field.is_editable(), label

@@ -12,8 +12,12 @@ the SVA user's timeline can show what was sent and what came back.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Protocol, runtime_checkable
+
+import idna
 
 
 class RemoteStatus(str, enum.Enum):
@@ -62,7 +66,7 @@ class UserSpec:
     name: str
     email: str
     phone: str  # E.164, e.g. +5511987654321
-    document: str  # CPF (11 digits) or CNPJ (14 digits), digits only
+    document: str  # CPF (11 digits) or CNPJ (14 characters: digits or upper-case letters, then 2 digits)
     package_code: str
     status: RemoteStatus
 
@@ -85,6 +89,167 @@ class RemoteUser:
 class RemoteUserPage:
     users: list[RemoteUser]
     next_cursor: str | None
+
+
+class EmailDomain(str, enum.Enum):
+    """How a platform takes an e-mail's domain with accents (IDN, e.g. ``café.com.br``)."""
+
+    ASCII = "ascii"  # refused: only ASCII domains
+    PUNYCODE = "punycode"  # taken in its ASCII form (xn--caf-dma.com.br): converted when sent
+    UNICODE = "unicode"  # taken as typed
+
+
+class NameCharset(str, enum.Enum):
+    """Which characters a platform takes in a user's name (all: printable, no controls)."""
+
+    LATIN1 = "latin1"  # Latin-1: letters with Portuguese accents, digits, common punctuation
+    UNICODE = "unicode"  # any printable character
+
+
+@dataclass(frozen=True)
+class RuleProblem:
+    """Data a platform cannot take: the ``UserSpec`` field, a stable code, and Portuguese
+    text for the operator that says what to do."""
+
+    field: str
+    code: str
+    message: str
+
+
+_E164 = r"\+[1-9][0-9]{7,14}"
+
+# Every code ``DataRules.problems`` gives: a platform's refusal, as opposed to data
+# invalid anywhere (core.br).
+RULE_CODES = frozenset({
+    "email_local_not_accepted", "email_domain_not_accepted", "email_too_long", "name_too_long",
+    "name_character_not_accepted", "phone_not_accepted", "document_not_accepted",
+})
+
+
+@dataclass(frozen=True)
+class DataRules:
+    """What a platform accepts in a user's registration data, declared by its connector
+    (``Connector.data_rules``) so that Agrega refuses at entry, or converts, what the
+    platform could only refuse later. ``problems`` is the check; ``to_platform`` /
+    ``from_platform`` are the conversions the connector applies on the wire.
+
+    The defaults are the most permissive: a connector declares what it restricts.
+    """
+
+    email_local_unicode: bool = True  # False: only ASCII before the @
+    email_domain: EmailDomain = EmailDomain.UNICODE
+    email_max_length: int = 254  # counted in the form sent (after any conversion)
+    name_max_length: int = 200
+    name_charset: NameCharset = NameCharset.UNICODE
+    phone_pattern: str = _E164  # the whole phone as sent (E.164)
+    phone_example: str = "+5511987654321"
+    alphanumeric_cnpj: bool = True
+
+    # -- conversions ------------------------------------------------------------------
+
+    def platform_email(self, email: str) -> str:
+        """``email`` as the platform takes it (an IDN domain in punycode when it wants
+        that form); unchanged when nothing needs converting or it cannot be converted
+        (``problems`` names that)."""
+        local, at, domain = email.rpartition("@")
+        if not at or domain.isascii() or self.email_domain != EmailDomain.PUNYCODE:
+            return email
+        try:
+            return f"{local}@{idna.encode(domain).decode('ascii')}"  # IDNA 2008, as email-validator
+        except (idna.IDNAError, UnicodeError):
+            return email
+
+    def from_platform_email(self, email: str) -> str:
+        """The platform's form back to Agrega's (punycode labels decoded), so that what
+        the platform holds compares equal to what Agrega stores."""
+        local, at, domain = email.rpartition("@")
+        if not at or self.email_domain != EmailDomain.PUNYCODE or "xn--" not in domain.lower():
+            return email
+        try:
+            return f"{local}@{idna.decode(domain)}"
+        except (idna.IDNAError, UnicodeError):
+            return email
+
+    def to_platform(self, spec: UserSpec) -> UserSpec:
+        return replace(spec, email=self.platform_email(spec.email))
+
+    def from_platform(self, remote: RemoteUser) -> RemoteUser:
+        return replace(remote, email=self.from_platform_email(remote.email))
+
+    # -- the check --------------------------------------------------------------------
+
+    def problems(self, platform: str, *, name: str | None = None, email: str | None = None,
+                 phone: str | None = None, document: str | None = None) -> list[RuleProblem]:
+        """What ``platform`` (its label, e.g. "EXA") would refuse among the given values,
+        already valid by Agrega's own rules (core.br); a field not given is not checked."""
+        found: list[RuleProblem] = []
+        if name is not None:
+            found += self._name_problems(platform, name)
+        if email:
+            found += self._email_problems(platform, email)
+        if phone and not re.fullmatch(self.phone_pattern, phone):
+            found.append(RuleProblem(
+                "phone", "phone_not_accepted",
+                f"A plataforma {platform} não aceita este telefone ({phone}); ela aceita, por exemplo, "
+                f"{self.phone_example}: corrija o telefone celular."))
+        if document and not self.alphanumeric_cnpj and not document.isdigit():
+            found.append(RuleProblem(
+                "document", "document_not_accepted",
+                f"A plataforma {platform} ainda não aceita CNPJ com letras: fale com o suporte da "
+                "plataforma ou use outro documento."))
+        return found
+
+    def _name_problems(self, platform: str, name: str) -> list[RuleProblem]:
+        found = []
+        if len(name) > self.name_max_length:
+            found.append(RuleProblem(
+                "name", "name_too_long",
+                f"A plataforma {platform} aceita nomes de até {self.name_max_length} caracteres "
+                f"(este tem {len(name)}): abrevie o nome."))
+        bad = [c for c in dict.fromkeys(name) if not self._name_char_ok(c)]
+        if bad:
+            shown = " ".join(_shown_char(c) for c in bad[:5])
+            what = ("letras (com ou sem acento), números e pontuação comum" if self.name_charset == NameCharset.LATIN1
+                    else "caracteres visíveis")
+            found.append(RuleProblem(
+                "name", "name_character_not_accepted",
+                f"A plataforma {platform} aceita no nome só {what}: retire {shown} do nome."))
+        return found
+
+    def _name_char_ok(self, char: str) -> bool:
+        if not char.isprintable():
+            return False
+        return self.name_charset == NameCharset.UNICODE or ord(char) < 256
+
+    def _email_problems(self, platform: str, email: str) -> list[RuleProblem]:
+        local, _, domain = email.rpartition("@")
+        found = []
+        if not self.email_local_unicode and not local.isascii():
+            found.append(RuleProblem(
+                "email", "email_local_not_accepted",
+                f"A plataforma {platform} não aceita acentos nem outros caracteres especiais antes do @ "
+                f"(“{local}”): informe outro e-mail, só com letras sem acento, números e . _ - +."))
+        converted = self.platform_email(email)
+        if not domain.isascii() and (self.email_domain == EmailDomain.ASCII
+                                     or (self.email_domain == EmailDomain.PUNYCODE
+                                         and not converted.rpartition("@")[2].isascii())):
+            found.append(RuleProblem(
+                "email", "email_domain_not_accepted",
+                f"A plataforma {platform} não aceita domínio com acentos (“{domain}”): informe outro e-mail."))
+        sent = converted
+        if len(sent) > self.email_max_length:
+            found.append(RuleProblem(
+                "email", "email_too_long",
+                f"A plataforma {platform} aceita e-mails de até {self.email_max_length} caracteres "
+                f"(este tem {len(sent)} na forma enviada): informe um e-mail mais curto."))
+        return found
+
+
+def _shown_char(char: str) -> str:
+    if char.isprintable() and not char.isspace():
+        return f"«{char}»"
+    name = unicodedata.name(char, "")
+    return f"U+{ord(char):04X}" + (f" ({name})" if name else "")
 
 
 class ErrorKind(str, enum.Enum):
@@ -199,6 +364,9 @@ class Connector(Protocol):
     #   and keeps the account (its package is updated by the worker).
     one_account_per_customer: bool
     can_change_package: bool
+    # What the platform accepts in registration data: checked before anything is sent
+    # (sva.selectors.registration_check) and at entry (customers, manual SVA users, imports).
+    data_rules: DataRules
 
     def check_credentials(self) -> None:
         """Raise ConnectorError(kind=AUTH, ...) when refused; return None when accepted."""

@@ -117,7 +117,8 @@ def converge(connector: Connector, item: WorkItem, outcome: Outcome) -> None:
         if outcome.registration_problems is None:
             outcome.registration_problems = registration_check(
                 {"email": desired.email, "phone": desired.phone, "document": desired.document},
-                from_customer=item.use_customer_data,
+                from_customer=item.use_customer_data, name=desired.name,
+                rules=getattr(connector, "data_rules", None), platform=getattr(connector, "label", ""),
             ) + [  # the consent gate is set and cleared by the services only (sva/services.py)
                 p for p in item.registration_problems if p.get("field") == CONSENT_PROBLEM_FIELD
             ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from agrega.core.br import digits, format_document, format_mobile
+from agrega.core.br import digits, document_search_term, format_document, format_mobile
 from agrega.core.errors import NotFound
 from agrega.core.management.base import AgregaCommand, fmt_datetime, key_values, positive_int, table
 from agrega.customers.models import Customer
@@ -146,10 +146,11 @@ class Command(AgregaCommand):
         if q:
             term = q.strip()
             match = Q(name__icontains=term) | Q(email__icontains=term)
+            fragment = document_search_term(term)
+            if fragment:
+                match |= Q(document__startswith=fragment)
             if digits(term) and not any(ch.isalpha() for ch in term):
-                match |= Q(document__startswith=digits(term)) | Q(
-                    mobile_phone__contains=digits(term)
-                )
+                match |= Q(mobile_phone__contains=digits(term))
             queryset = queryset.filter(match)
         customers = list(queryset[:limit])
 

@@ -33,6 +33,7 @@ from ..base import (
     Connector,
     ConnectorError,
     CredentialField,
+    DataRules,
     ErrorKind,
     Package,
     RemoteStatus,
@@ -133,6 +134,18 @@ class ConnectorContractTests:
         assert connector.credential_fields
         assert all(isinstance(f, CredentialField) for f in connector.credential_fields)
         assert any(f.secret for f in connector.credential_fields)
+
+    def test_declares_its_data_rules_and_takes_what_they_let_through(self, connector: Connector) -> None:
+        """The declared rules are what the platform takes: a name, an e-mail and a
+        document at the edge of what they allow are created and read back unchanged."""
+        rules = connector.data_rules
+        assert isinstance(rules, DataRules)
+        name = ("José Conceição " * 20)[: rules.name_max_length]
+        assert rules.problems(connector.label, name=name) == []
+        spec = self.spec(name=name, email=f"x.{uuid.uuid4().hex[:8]}@ação.com.br", document="12ABC34501DE35")
+        if rules.problems(connector.label, email=spec.email, document=spec.document):
+            spec = self.spec(name=name)
+        self.assert_matches(connector.create_user(spec), spec)
 
     def test_check_credentials_accepts_good_ones(self, connector: Connector) -> None:
         assert connector.check_credentials() is None

@@ -37,6 +37,7 @@ from ..base import (
 )
 from ..pacing import shared_pacer
 from .client import ExaClient, Exchange
+from .rules import EXA_DATA_RULES
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,7 @@ def _retry_after(headers: httpx.Headers) -> float:
 
 
 def _user_body(spec: UserSpec, *, create: bool) -> dict[str, Any]:
+    spec = EXA_DATA_RULES.to_platform(spec)  # an IDN e-mail domain in punycode
     body: dict[str, Any] = {
         "name": spec.name,
         "email": spec.email,
@@ -154,7 +156,7 @@ def _user_body(spec: UserSpec, *, create: bool) -> dict[str, Any]:
 
 def _remote_user(payload: Any) -> RemoteUser:
     try:
-        return RemoteUser(
+        return EXA_DATA_RULES.from_platform(RemoteUser(
             external_id=str(payload["external_id"]),
             remote_id=str(payload["id"]),
             name=payload["name"],
@@ -163,8 +165,8 @@ def _remote_user(payload: Any) -> RemoteUser:
             document=payload["document"],
             package_code=payload["package_code"],
             status=RemoteStatus(payload["status"]),
-        )
-    except (KeyError, TypeError, ValueError):
+        ))
+    except (KeyError, TypeError, ValueError, AttributeError):
         raise ConnectorError(
             ErrorKind.TRANSIENT, "unexpected_response",
             _MESSAGES["unexpected_response"].format(status=200),
@@ -203,6 +205,7 @@ class ExaConnector:
 
     platform = "exa"
     label = "EXA"
+    data_rules = EXA_DATA_RULES
     credential_fields = (
         CredentialField("client_id", "Client ID", secret=False),
         CredentialField("client_secret", "Client secret", secret=True),
