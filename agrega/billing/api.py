@@ -15,6 +15,7 @@ from ninja.files import UploadedFile
 
 from agrega.core.api import ErrorOut, Page, keyset_page
 from agrega.core.errors import ApplicationError, NotFound
+from agrega.core.money import AmountIn
 from agrega.dunning import services as dunning_services
 
 from . import selectors, services
@@ -155,7 +156,7 @@ class PaymentResultOut(Schema):
 
 
 class PaymentIn(Schema):
-    amount: Decimal | str
+    amount: AmountIn
     paid_on: date | None = None
     note: str = ""
     external_id: str = ""
@@ -328,7 +329,7 @@ def invoice_detail(request: HttpRequest, invoice_id: int):
 )
 def invoice_pay(request: HttpRequest, invoice_id: int, payload: PaymentIn):
     outcome = services.payment_register(
-        invoice_id=invoice_id, amount=str(payload.amount), paid_on=payload.paid_on, note=payload.note,
+        invoice_id=invoice_id, amount=payload.amount, paid_on=payload.paid_on, note=payload.note,
         external_id=payload.external_id, actor=request.user,
     )
     return _payment_result(outcome)

@@ -10,12 +10,13 @@ import calendar
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection, transaction
 from django.db.models import Exists, F, Min, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
+from agrega.core.money import AmountInvalid, parse_amount
 from agrega.catalog.models import Product
 from agrega.contracts.choices import ContractStatus
 from agrega.contracts.models import Contract, ContractProduct
@@ -68,21 +69,8 @@ def due_date_for(period: date, billing_day: int) -> date:
 
 def money(value) -> Decimal:
     """A positive amount in BRL with two places, from what a person or a file wrote
-    ("10,50", "1.234,56", "10.5"); raises ApplicationError otherwise."""
-    text = str(value).strip().replace("R$", "").strip()
-    if "," in text:
-        text = text.replace(".", "").replace(",", ".")
-    try:
-        amount = Decimal(text)
-    except (InvalidOperation, ValueError):
-        raise ApplicationError("amount_invalid", f"Valor inválido: {value!r}.") from None
-    if not amount.is_finite() or amount <= 0:
-        raise ApplicationError("amount_invalid", "O valor deve ser maior que zero.")
-    if amount != amount.quantize(CENT):
-        raise ApplicationError("amount_invalid", "O valor tem mais de duas casas decimais.")
-    if amount >= Decimal("10000000000"):
-        raise ApplicationError("amount_invalid", "Valor acima do permitido.")
-    return amount.quantize(CENT)
+    ("10,50", "1.234,56", "10.5"); raises ``AmountInvalid`` otherwise (core/money.py)."""
+    return parse_amount(value)
 
 
 def prorate_line(

@@ -1,6 +1,6 @@
 """Form of Sistema > Cadastros > Produtos (tabs Produto, Planejamento and SVA).
 
-Light parsing only (e.g. "19,90" → "19.90"); the rules — one package per product per
+Light parsing only (the price by ``core.money.parse_amount``); the rules — one package per product per
 integration, the package must exist on the platform — are ``catalog.services``'.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django import forms
 
+from agrega.core.money import amount_form_field
 from agrega.web.views import BootstrapFormMixin, style_widget
 
 from .models import Product
@@ -26,8 +27,8 @@ class ProductForm(BootstrapFormMixin, forms.Form):
         label="Classe fiscal", choices=Product.FiscalClass.choices, initial=Product.FiscalClass.SVA,
         help_text="SVA é tributado de forma diferente de SCM (telecomunicações).",
     )
-    price = forms.CharField(
-        label="Valor mensal (R$)", required=False, max_length=20,
+    price = amount_form_field(
+        allow_zero=True, label="Valor mensal (R$)", required=False,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "0,00"}),
         help_text="Valor faturado por mês com o contrato, ex.: 19,90.",
     )
@@ -50,16 +51,11 @@ class ProductForm(BootstrapFormMixin, forms.Form):
             field.widget = forms.Select(choices=choices)
             style_widget(field.widget)
 
-    def clean_price(self) -> str:
-        value = (self.cleaned_data.get("price") or "").strip().replace("R$", "").replace(" ", "")
-        if "," in value:  # Brazilian notation: 1.234,56
-            value = value.replace(".", "").replace(",", ".")
-        return value
-
     def service_data(self) -> dict:
         data = {k: self.cleaned_data.get(k) for k in ("name", "fiscal_class", "sva_integration_id")}
         data["name"] = data["name"] or ""
-        data["price"] = self.cleaned_data.get("price") or ""
+        price = self.cleaned_data.get("price")
+        data["price"] = "" if price is None else price
         data["active"] = bool(self.cleaned_data.get("active"))
         data["sva_package_code"] = self.cleaned_data.get("sva_package_code") or ""
         return data

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
+from agrega.core.money import PriceIn
 from agrega.core.api import ErrorOut, Page, keyset_page, prepared_keyset_page
 from agrega.core.errors import NotFound
 from agrega.core.prepared import PreparedQuery
@@ -159,7 +160,7 @@ class NoteIn(Schema):
 class ContractProductIn(Schema):
     product_id: int
     kind: str | None = None
-    price: Decimal | None = None
+    price: PriceIn | None = None
 
 
 @router.get(

@@ -12,6 +12,7 @@ from ninja import Query, Router, Schema, Status
 
 from agrega.contracts.api import ContractDetailOut
 from agrega.contracts.selectors import contract_get
+from agrega.core.money import PriceIn
 from agrega.core.api import ErrorOut, Page, keyset_page
 from agrega.core.errors import NotFound
 
@@ -75,7 +76,7 @@ class PlanOut(Schema):
 
 class PlanItemIn(Schema):
     product_id: int
-    price: Decimal | None = None
+    price: PriceIn | None = None
 
 
 class PlanCreateIn(Schema):
