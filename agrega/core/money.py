@@ -36,9 +36,10 @@ CENT = Decimal("0.01")
 # payment of an ISP's customer, far below what overflows a column.
 MAX_AMOUNT = Decimal("9999999.99")
 
-_GROUPED = r"[1-9]\d{0,2}(?:\.\d{3})+"
-_COMMA = re.compile(rf"(?P<int>\d+|{_GROUPED})(?:,(?P<dec>\d{{1,2}}))?")
-_DOT = re.compile(r"(?P<int>\d+)\.(?P<dec>\d{1,2})")
+# ASCII digits only: ``\d`` would take "１２" or "١٢" for numbers.
+_GROUPED = r"[1-9][0-9]{0,2}(?:\.[0-9]{3})+"
+_COMMA = re.compile(rf"(?P<int>[0-9]+|{_GROUPED})(?:,(?P<dec>[0-9]{{1,2}}))?")
+_DOT = re.compile(r"(?P<int>[0-9]+)\.(?P<dec>[0-9]{1,2})")
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 EXAMPLE = "use, por exemplo, 1.234,56 ou 1234.56"
 
@@ -67,7 +68,7 @@ def _parse_text(text: str) -> Decimal:
         raise AmountInvalid("O valor não pode ser negativo.")
     match = _DOT.fullmatch(raw) or _COMMA.fullmatch(raw)
     if match is None:
-        if re.fullmatch(r"[\d.,]+", raw):
+        if re.fullmatch(r"[0-9.,]+", raw):
             raise AmountInvalid(f"Valor ambíguo ou com mais de duas casas decimais: '{_shown(raw)}'; {EXAMPLE}.")
         raise AmountInvalid(f"Valor inválido: '{_shown(raw)}'; {EXAMPLE}.")
     integer = match.group("int").replace(".", "")
@@ -149,12 +150,14 @@ def amount_form_field(*, allow_zero: bool = False, **kwargs):
             text = super().to_python(value)
             if text in self.empty_values:
                 return None
+            if len(text) > 30:
+                raise forms.ValidationError("Valor longo demais.", code="amount_invalid")
             try:
                 return parse_amount(text, allow_zero=allow_zero)
             except AmountInvalid as exc:
                 raise forms.ValidationError(exc.message, code="amount_invalid") from None
 
-    kwargs.setdefault("max_length", 30)
-    field = AmountField(**kwargs)
+    field = AmountField(**kwargs)  # no max_length validator: the cleaned value is a Decimal
     field.widget.attrs.setdefault("inputmode", "decimal")
+    field.widget.attrs.setdefault("maxlength", "30")
     return field
