@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, Min, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
@@ -391,15 +391,23 @@ def payment_register(
             if seen is not None:
                 return _same_payment(seen, invoice_id, amount, provider)
         held = hold_margin is not None and amount > invoice.balance + hold_margin
-        payment = Payment.objects.create(
-            invoice=invoice, amount=amount, paid_on=paid_on, method=method, provider=provider,
-            external_id=external_id, note=(note or "").strip()[:250], payment_import=payment_import,
-            actor=actor if getattr(actor, "is_authenticated", False) else None,
-            actor_label=_actor_label(actor),
-            status=PaymentStatus.HELD if held else PaymentStatus.APPLIED,
-            hold_reason=(f"Valor {format_brl(amount)} acima do saldo em aberto {format_brl(invoice.balance)} "
-                         f"mais a margem {format_brl(hold_margin)}: aguarda um operador.") if held else "",
-        )
+        try:
+            with transaction.atomic():
+                payment = Payment.objects.create(
+                    invoice=invoice, amount=amount, paid_on=paid_on, method=method, provider=provider,
+                    external_id=external_id, note=(note or "").strip()[:250], payment_import=payment_import,
+                    actor=actor if getattr(actor, "is_authenticated", False) else None,
+                    actor_label=_actor_label(actor),
+                    status=PaymentStatus.HELD if held else PaymentStatus.APPLIED,
+                    hold_reason=(f"Valor {format_brl(amount)} acima do saldo em aberto {format_brl(invoice.balance)} "
+                                 f"mais a margem {format_brl(hold_margin)}: aguarda um operador.") if held else "",
+                )
+        except IntegrityError:
+            # the same id committed meanwhile for another título (so under another lock)
+            seen = _seen(method, provider, external_id) if external_id else None
+            if seen is None:
+                raise
+            return _same_payment(seen, invoice_id, amount, provider)
         if not held:
             _apply(invoice, payment)
     return PaymentOutcome(payment, True)
