@@ -1,6 +1,6 @@
 """Form of Sistema > Cadastros > Produtos (tabs Produto, Planejamento and SVA).
 
-Light parsing only (the price by ``core.money.parse_amount``); the rules — one package per product per
+Light parsing only (the price is read by the service with ``core.money.parse_amount``); the rules — one package per product per
 integration, the package must exist on the platform — are ``catalog.services``'.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from django import forms
 
-from agrega.core.money import amount_form_field
 from agrega.web.views import BootstrapFormMixin, style_widget
 
 from .models import Product
@@ -27,8 +26,10 @@ class ProductForm(BootstrapFormMixin, forms.Form):
         label="Classe fiscal", choices=Product.FiscalClass.choices, initial=Product.FiscalClass.SVA,
         help_text="SVA é tributado de forma diferente de SCM (telecomunicações).",
     )
-    price = amount_form_field(
-        allow_zero=True, label="Valor mensal (R$)", required=False,
+    # Text as typed: the service reads it (core.money.parse_amount), so a bad price is shown
+    # together with the other fields' errors rather than alone.
+    price = forms.CharField(
+        label="Valor mensal (R$)", required=False, max_length=30,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "0,00"}),
         help_text="Valor faturado por mês com o contrato, ex.: 19,90.",
     )
@@ -54,8 +55,7 @@ class ProductForm(BootstrapFormMixin, forms.Form):
     def service_data(self) -> dict:
         data = {k: self.cleaned_data.get(k) for k in ("name", "fiscal_class", "sva_integration_id")}
         data["name"] = data["name"] or ""
-        price = self.cleaned_data.get("price")
-        data["price"] = "" if price is None else price
+        data["price"] = self.cleaned_data.get("price") or ""
         data["active"] = bool(self.cleaned_data.get("active"))
         data["sva_package_code"] = self.cleaned_data.get("sva_package_code") or ""
         return data
