@@ -8,9 +8,9 @@ from decimal import Decimal
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core.money import PriceIn
 from agrega.core.api import ErrorOut, Page, keyset_page
 from agrega.core.errors import NotFound
+from agrega.core.money import PriceIn
 
 from . import selectors, services
 

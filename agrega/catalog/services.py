@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
-from agrega.core.money import AmountInvalid, parse_amount
 from agrega.core.audit import diff, record_change
 from agrega.core.errors import ApplicationError, Conflict, FieldError, FieldErrors
+from agrega.core.money import AmountInvalid, parse_amount
 from agrega.integrations.connectors.base import ConnectorError
 from agrega.integrations.models import SvaIntegration
 from agrega.integrations.services import connector_for

@@ -14,9 +14,9 @@ from types import SimpleNamespace
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core.money import PriceIn
 from agrega.core.api import ErrorOut, Page, keyset_page, prepared_keyset_page
 from agrega.core.errors import NotFound
+from agrega.core.money import PriceIn
 from agrega.core.prepared import PreparedQuery
 from agrega.sva import selectors as sva_selectors
 from agrega.sva.choices import SyncStatus

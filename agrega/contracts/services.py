@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from agrega.core.money import AmountInvalid, parse_amount
 from agrega.catalog.models import Product
 from agrega.core.errors import ApplicationError, FieldErrors, InvalidTransition, NotFound
+from agrega.core.money import AmountInvalid, parse_amount
 from agrega.core.prepared import PreparedQuery
 from agrega.customers.models import Customer
 

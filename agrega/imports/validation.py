@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from agrega.core.money import AmountInvalid, parse_amount
 from agrega.catalog.models import Product
 from agrega.contracts.choices import ContractStatus, ProductKind
 from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile, digits, document_kind
+from agrega.core.money import AmountInvalid, parse_amount
 from agrega.customers.services import UF
 from agrega.plans.models import SalesPlan
 

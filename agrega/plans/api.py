@@ -12,9 +12,9 @@ from ninja import Query, Router, Schema, Status
 
 from agrega.contracts.api import ContractDetailOut
 from agrega.contracts.selectors import contract_get
-from agrega.core.money import PriceIn
 from agrega.core.api import ErrorOut, Page, keyset_page
 from agrega.core.errors import NotFound
+from agrega.core.money import PriceIn
 
 from . import selectors, services
 

@@ -8,12 +8,12 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
-from agrega.core.money import AmountInvalid, parse_amount
 from agrega.catalog.models import Product
 from agrega.contracts.models import Contract
 from agrega.contracts.services import contract_add_product, contract_create
 from agrega.core.audit import diff, record_change
 from agrega.core.errors import ApplicationError, Conflict, FieldError, FieldErrors, NotFound
+from agrega.core.money import AmountInvalid, parse_amount
 
 from .models import SalesPlan, SalesPlanItem
 
