@@ -22,9 +22,15 @@ SECRET_KEY = os.environ.get("AGREGA_SECRET_KEY", "agrega-insecure-development-ke
 # Key for the platform credentials at rest (Fernet); with DEBUG on, empty falls back to one
 # derived from SECRET_KEY.
 CREDENTIALS_KEY = os.environ.get("AGREGA_CREDENTIALS_KEY", "")
-# Shared secret of the payment webhook (HMAC-SHA256 of the body, docs/payments.md);
-# empty turns the webhook off (503 webhook_disabled).
+# Secrets of the payment webhook, one per provider ("banco1:secret1,gateway:secret2"); the
+# secret that verifies a delivery names its provider (docs/payments.md). The single
+# AGREGA_PAYMENT_WEBHOOK_SECRET still works, as provider "webhook". None set: webhook off.
 PAYMENT_WEBHOOK_SECRET = os.environ.get("AGREGA_PAYMENT_WEBHOOK_SECRET", "")
+PAYMENT_WEBHOOK_SECRETS = os.environ.get("AGREGA_PAYMENT_WEBHOOK_SECRETS", "")
+# Seconds a signed delivery's timestamp may be away from now (replays are refused after).
+PAYMENT_WEBHOOK_TOLERANCE = int(os.environ.get("AGREGA_PAYMENT_WEBHOOK_TOLERANCE", "300"))
+# A webhook payment above the título's open balance by more than this (BRL) is held for an operator.
+PAYMENT_HOLD_MARGIN = os.environ.get("AGREGA_PAYMENT_HOLD_MARGIN", "20.00")
 # /metrics answers clients on INTERNAL_NETWORKS; others must send `Authorization: Bearer
 # <token>` (no token set: refused).
 METRICS_TOKEN = os.environ.get("AGREGA_METRICS_TOKEN", "")

@@ -15,12 +15,13 @@ from ninja.files import UploadedFile
 
 from agrega.core.api import ErrorOut, Page, keyset_page
 from agrega.core.errors import ApplicationError, NotFound
+from agrega.core.money import AmountIn
 from agrega.dunning import services as dunning_services
 
 from . import selectors, services
 from .imports import MAX_BYTES, payments_import_csv
-from .models import InvoiceStatus
-from .webhooks import SIGNATURE_HEADER, payment_webhook_receive
+from .models import InvoiceStatus, PaymentStatus
+from .webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, payment_webhook_receive
 
 invoices_router = Router(tags=["Títulos"])
 payments_router = Router(tags=["Pagamentos"])
@@ -125,11 +126,21 @@ class PaymentOut(Schema):
     note: str
     actor_label: str
     payment_import_id: int | None
+    status: str
+    status_display: str
+    hold_reason: str
+    decided_at: datetime | None
+    decided_by: str
+    decision_note: str
     created_at: datetime
 
     @staticmethod
     def resolve_amount(obj) -> str:
         return _money(obj.amount)
+
+    @staticmethod
+    def resolve_status_display(obj) -> str:
+        return obj.get_status_display()
 
 
 class InvoiceDetailOut(InvoiceOut):
@@ -155,7 +166,7 @@ class PaymentResultOut(Schema):
 
 
 class PaymentIn(Schema):
-    amount: Decimal | str
+    amount: AmountIn
     paid_on: date | None = None
     note: str = ""
     external_id: str = ""
@@ -165,10 +176,15 @@ class CancelIn(Schema):
     reason: str = ""
 
 
-class WebhookIn(Schema):
-    """Documented here; the endpoint reads the raw body (the signature covers its bytes)."""
+class DecisionIn(Schema):
+    note: str = ""
 
-    provider: str
+
+class WebhookIn(Schema):
+    """Documented here; the endpoint reads the raw body (the signature covers its bytes).
+    ``provider`` is optional: the secret that signed names the provider."""
+
+    provider: str | None = None
     payment_id: str
     invoice_id: int
     amount: str
@@ -328,7 +344,7 @@ def invoice_detail(request: HttpRequest, invoice_id: int):
 )
 def invoice_pay(request: HttpRequest, invoice_id: int, payload: PaymentIn):
     outcome = services.payment_register(
-        invoice_id=invoice_id, amount=str(payload.amount), paid_on=payload.paid_on, note=payload.note,
+        invoice_id=invoice_id, amount=payload.amount, paid_on=payload.paid_on, note=payload.note,
         external_id=payload.external_id, actor=request.user,
     )
     return _payment_result(outcome)
@@ -354,20 +370,59 @@ def invoice_cancel(request: HttpRequest, invoice_id: int, payload: CancelIn):
               409: ErrorOut, 413: ErrorOut, 422: ErrorOut, 503: ErrorOut},
     summary="Webhook de pagamento (provedor de pagamentos)",
     description=(
-        "Sem token de usuário: o corpo é assinado com HMAC-SHA256 e o segredo "
-        "`AGREGA_PAYMENT_WEBHOOK_SECRET`, enviado em `" + SIGNATURE_HEADER + ": sha256=<hex>`. "
-        "Corpo: `{provider, payment_id, invoice_id, amount, paid_on}`. Idempotente por "
-        "`(provider, payment_id)`: a reentrega responde 200 com o mesmo pagamento. 201 na primeira "
-        "entrega; 401 `signature_invalid`; 503 `webhook_disabled` sem segredo configurado. "
-        "Veja docs/payments.md."
+        "Sem token de usuário: `" + TIMESTAMP_HEADER + ": <segundos Unix>` e `" + SIGNATURE_HEADER
+        + ": sha256=<hex>`, o HMAC-SHA256 de `<timestamp>.<corpo>` com o segredo do provedor "
+        "(`AGREGA_PAYMENT_WEBHOOK_SECRETS`); o segredo que confere define o provedor. "
+        "Corpo: `{payment_id, invoice_id, amount, paid_on}`. Idempotente por `payment_id`: a "
+        "reentrega responde 200 com o mesmo pagamento; o mesmo id vindo de outro provedor, 409 "
+        "`payment_id_other_provider`. Valor acima do saldo em aberto mais a margem "
+        "(`AGREGA_PAYMENT_HOLD_MARGIN`): o pagamento fica retido (`status: held`) até um operador "
+        "aplicar ou recusar. 401 `signature_invalid`, `timestamp_invalid`, `timestamp_expired`; "
+        "503 `webhook_disabled` sem segredo configurado. Veja docs/payments.md."
     ),
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": WebhookIn.model_json_schema()}}}},
 )
 def payment_webhook(request: HttpRequest):
     return _payment_result(
-        payment_webhook_receive(body=request.body, signature=request.headers.get(SIGNATURE_HEADER))
+        payment_webhook_receive(body=request.body, signature=request.headers.get(SIGNATURE_HEADER),
+                                timestamp=request.headers.get(TIMESTAMP_HEADER))
     )
+
+
+@payments_router.get("", response={200: Page[PaymentOut], 401: ErrorOut, 422: ErrorOut},
+                     summary="Listar pagamentos",
+                     description="Filtro `status` (" + ", ".join(PaymentStatus.values) + "): `held` lista os "
+                     "pagamentos retidos que aguardam um operador.")
+def payment_list(request: HttpRequest, status: PaymentStatus | None = None, cursor: int | None = None,
+                 limit: int = Query(50, ge=1, le=500)):
+    items, next_cursor = keyset_page(selectors.payment_list(status=status), cursor=cursor, limit=limit)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@payments_router.post(
+    "/{payment_id}/apply",
+    response={200: PaymentResultOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Aplicar pagamento retido",
+    description="O pagamento retido quita o título como qualquer pagamento (o excesso vira crédito). "
+    "409 `payment_not_held` se ele não está retido.",
+)
+def payment_apply(request: HttpRequest, payment_id: int, payload: DecisionIn | None = None):
+    payment = services.payment_hold_apply(payment_id=payment_id, note=(payload or DecisionIn()).note,
+                                          actor=request.user)
+    return Status(200, {"created": False, "payment": payment, "invoice": selectors.invoice_get(payment.invoice_id)})
+
+
+@payments_router.post(
+    "/{payment_id}/refuse",
+    response={200: PaymentResultOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Recusar pagamento retido",
+    description="`note` (motivo) obrigatório. O pagamento fica registrado como recusado e nunca é contado; "
+    "uma reentrega o encontra e não muda nada.",
+)
+def payment_refuse(request: HttpRequest, payment_id: int, payload: DecisionIn):
+    payment = services.payment_hold_refuse(payment_id=payment_id, note=payload.note, actor=request.user)
+    return Status(200, {"created": False, "payment": payment, "invoice": selectors.invoice_get(payment.invoice_id)})
 
 
 @payments_router.post(

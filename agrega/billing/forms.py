@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 
+from agrega.core.money import amount_form_field
 from agrega.web.views import BootstrapFormMixin
 
 from .models import InvoiceStatus
@@ -37,8 +38,8 @@ class InvoiceFilterForm(BootstrapFormMixin, forms.Form):
 
 
 class PaymentForm(BootstrapFormMixin, forms.Form):
-    amount = forms.CharField(label="Valor pago (R$)", max_length=20,
-                             widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "109,90"}))
+    amount = amount_form_field(label="Valor pago (R$)",
+                               widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "109,90"}))
     paid_on = forms.DateField(label="Data do pagamento", required=False,
                               input_formats=["%Y-%m-%d", "%d/%m/%Y"],
                               widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),

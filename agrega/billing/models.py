@@ -24,6 +24,12 @@ class PaymentMethod(models.TextChoices):
     CSV = "csv", "Arquivo de pagamentos"
 
 
+class PaymentStatus(models.TextChoices):
+    APPLIED = "applied", "Aplicado"
+    HELD = "held", "Retido (aguarda operador)"
+    REFUSED = "refused", "Recusado pelo operador"
+
+
 class BillingRun(models.Model):
     """One execution of the monthly billing for a period (the first day of the month)."""
 
@@ -136,8 +142,14 @@ class InvoiceLine(models.Model):
 
 
 class Payment(models.Model):
-    """A baixa. ``(method, external_id)`` is unique: the payer's payment id (webhook)
-    or the file's payment id (CSV) applies once, however often it arrives."""
+    """A baixa. ``(provider, external_id)`` is unique: the payer's payment id (webhook)
+    or the file's payment id (CSV) applies once, however often it arrives; a webhook's
+    payment id is unique whatever provider sent it, so a payment cannot be applied again
+    under another provider's name.
+
+    A webhook payment above the título's open balance by more than
+    ``PAYMENT_HOLD_MARGIN`` is **held** (status ``held``): recorded, but counted nowhere
+    until an operator applies it (then it settles like any payment) or refuses it."""
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
     amount = models.DecimalField(max_digits=12, decimal_places=2)
@@ -151,6 +163,13 @@ class Payment(models.Model):
     payment_import = models.ForeignKey(
         "billing.PaymentImport", null=True, blank=True, on_delete=models.SET_NULL, related_name="payments"
     )
+    status = models.CharField("situação", max_length=10, choices=PaymentStatus.choices,
+                              default=PaymentStatus.APPLIED)
+    # Why it was held, and who applied or refused it (and why): the operator's decision.
+    hold_reason = models.CharField("motivo da retenção", max_length=200, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=150, blank=True)
+    decision_note = models.CharField(max_length=250, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -161,7 +180,14 @@ class Payment(models.Model):
             models.UniqueConstraint(
                 fields=["provider", "external_id"], condition=~Q(external_id=""), name="uniq_payment_external_id"
             ),
+            models.UniqueConstraint(
+                fields=["external_id"], condition=Q(method="webhook") & ~Q(external_id=""),
+                name="uniq_webhook_payment_id",
+            ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["invoice"], condition=Q(status="held"), name="payment_held"),
         ]
 
 

@@ -132,3 +132,11 @@ def contract_billing(contract: Contract, *, today: date | None = None) -> Contra
 
 def contract_for_billing(pk: int) -> Contract | None:
     return Contract.objects.select_related("customer", "dunning_policy").filter(pk=pk).first()
+
+
+def payment_list(*, status: str | None = None) -> QuerySet[Payment]:
+    """Payments, oldest first; ``status="held"`` is the operators' queue of held payments."""
+    qs = Payment.objects.all()
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("id")

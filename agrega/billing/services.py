@@ -10,9 +10,9 @@ import calendar
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, Min, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
@@ -22,6 +22,7 @@ from agrega.contracts.models import Contract, ContractProduct
 from agrega.core.audit import record_change
 from agrega.core.bulk import fetch_values, in_threads, insert_new, insert_returning, server_cursor
 from agrega.core.errors import ApplicationError, Conflict, FieldErrors, InvalidTransition, NotFound
+from agrega.core.money import format_brl, parse_amount
 
 from .models import (
     ZERO,
@@ -32,6 +33,7 @@ from .models import (
     InvoiceStatus,
     Payment,
     PaymentMethod,
+    PaymentStatus,
 )
 from .signals import open_invoices_changed
 
@@ -68,21 +70,8 @@ def due_date_for(period: date, billing_day: int) -> date:
 
 def money(value) -> Decimal:
     """A positive amount in BRL with two places, from what a person or a file wrote
-    ("10,50", "1.234,56", "10.5"); raises ApplicationError otherwise."""
-    text = str(value).strip().replace("R$", "").strip()
-    if "," in text:
-        text = text.replace(".", "").replace(",", ".")
-    try:
-        amount = Decimal(text)
-    except (InvalidOperation, ValueError):
-        raise ApplicationError("amount_invalid", f"Valor inválido: {value!r}.") from None
-    if not amount.is_finite() or amount <= 0:
-        raise ApplicationError("amount_invalid", "O valor deve ser maior que zero.")
-    if amount != amount.quantize(CENT):
-        raise ApplicationError("amount_invalid", "O valor tem mais de duas casas decimais.")
-    if amount >= Decimal("10000000000"):
-        raise ApplicationError("amount_invalid", "Valor acima do permitido.")
-    return amount.quantize(CENT)
+    ("10,50", "1.234,56", "10.5"); raises ``AmountInvalid`` otherwise (core/money.py)."""
+    return parse_amount(value)
 
 
 def prorate_line(
@@ -368,10 +357,14 @@ def payment_register(
     note: str = "",
     actor=None,
     payment_import=None,
+    hold_margin: Decimal | None = None,
 ) -> PaymentOutcome:
-    """Settle (part of) a título. A payment id already applied for ``provider`` returns
-    the payment it created, unchanged. An over-payment settles the título and the
-    excess becomes credit for the contract's next títulos."""
+    """Settle (part of) a título. A payment id already applied for ``provider`` (for the
+    webhook: by any provider) returns the payment it created, unchanged. An over-payment
+    settles the título and the excess becomes credit for the contract's next títulos —
+    unless ``hold_margin`` is given and the amount passes the open balance by more than
+    it: then the payment is recorded as held and changes nothing until an operator
+    applies it (``payment_hold_apply``) or refuses it (``payment_hold_refuse``)."""
     errors = FieldErrors()
     try:
         amount = money(amount)
@@ -387,39 +380,73 @@ def payment_register(
     errors.raise_if_any()
     with transaction.atomic():
         if external_id:
-            seen = Payment.objects.filter(provider=provider, external_id=external_id).first()
+            seen = _seen(method, provider, external_id)
             if seen is not None:
-                return _same_payment(seen, invoice_id, amount)
+                return _same_payment(seen, invoice_id, amount, provider)
         invoice = _locked_invoice(invoice_id)
         if invoice.status == InvoiceStatus.CANCELLED:
             raise InvalidTransition("invoice_cancelled", "Título cancelado não recebe pagamento.")
         if external_id:  # a twin that committed while we waited for the lock
-            seen = Payment.objects.filter(provider=provider, external_id=external_id).first()
+            seen = _seen(method, provider, external_id)
             if seen is not None:
-                return _same_payment(seen, invoice_id, amount)
-        owed_before = invoice.balance
-        payment = Payment.objects.create(
-            invoice=invoice, amount=amount, paid_on=paid_on, method=method, provider=provider,
-            external_id=external_id, note=(note or "").strip()[:250], payment_import=payment_import,
-            actor=actor if getattr(actor, "is_authenticated", False) else None,
-            actor_label=_actor_label(actor),
-        )
-        invoice.paid_amount = F("paid_amount") + amount
-        invoice.save(update_fields=["paid_amount"])
-        invoice.refresh_from_db(fields=["paid_amount"])
-        excess = amount - owed_before if amount > owed_before else ZERO
-        if invoice.status == InvoiceStatus.OPEN and invoice.paid_amount >= invoice.amount:
-            invoice.status = InvoiceStatus.PAID
-            invoice.paid_at = paid_on
-            invoice.save(update_fields=["status", "paid_at"])
-        if excess > 0:
-            CreditEntry.objects.create(contract_id=invoice.contract_id, amount=excess, payment=payment,
-                                       description=f"Pagamento a maior no título {invoice.pk}")
-        _after_change([invoice.contract_id])
+                return _same_payment(seen, invoice_id, amount, provider)
+        held = hold_margin is not None and amount > invoice.balance + hold_margin
+        try:
+            with transaction.atomic():
+                payment = Payment.objects.create(
+                    invoice=invoice, amount=amount, paid_on=paid_on, method=method, provider=provider,
+                    external_id=external_id, note=(note or "").strip()[:250], payment_import=payment_import,
+                    actor=actor if getattr(actor, "is_authenticated", False) else None,
+                    actor_label=_actor_label(actor),
+                    status=PaymentStatus.HELD if held else PaymentStatus.APPLIED,
+                    hold_reason=(f"Valor {format_brl(amount)} acima do saldo em aberto {format_brl(invoice.balance)} "
+                                 f"mais a margem {format_brl(hold_margin)}: aguarda um operador.") if held else "",
+                )
+        except IntegrityError:
+            # the same id committed meanwhile for another título (so under another lock)
+            seen = _seen(method, provider, external_id) if external_id else None
+            if seen is None:
+                raise
+            return _same_payment(seen, invoice_id, amount, provider)
+        if not held:
+            _apply(invoice, payment)
     return PaymentOutcome(payment, True)
 
 
-def _same_payment(seen: Payment, invoice_id: int, amount: Decimal) -> PaymentOutcome:
+def _seen(method: str, provider: str, external_id: str) -> Payment | None:
+    """The payment this id already made: per provider, and for the webhook whatever
+    provider sent it (``uniq_webhook_payment_id``)."""
+    if method == PaymentMethod.WEBHOOK:
+        return Payment.objects.filter(method=method, external_id=external_id).first()
+    return Payment.objects.filter(provider=provider, external_id=external_id).first()
+
+
+def _apply(invoice: Invoice, payment: Payment) -> None:
+    """Count ``payment`` on the locked ``invoice``: settle it, credit the excess, and let
+    the dunning rules see it (release) in this transaction."""
+    owed_before = invoice.balance
+    amount = payment.amount
+    invoice.paid_amount = F("paid_amount") + amount
+    invoice.save(update_fields=["paid_amount"])
+    invoice.refresh_from_db(fields=["paid_amount"])
+    excess = amount - owed_before if amount > owed_before else ZERO
+    if invoice.status == InvoiceStatus.OPEN and invoice.paid_amount >= invoice.amount:
+        invoice.status = InvoiceStatus.PAID
+        invoice.paid_at = payment.paid_on
+        invoice.save(update_fields=["status", "paid_at"])
+    if excess > 0:
+        CreditEntry.objects.create(contract_id=invoice.contract_id, amount=excess, payment=payment,
+                                   description=f"Pagamento a maior no título {invoice.pk}")
+    _after_change([invoice.contract_id])
+
+
+def _same_payment(seen: Payment, invoice_id: int, amount: Decimal, provider: str = "") -> PaymentOutcome:
+    if seen.method == PaymentMethod.WEBHOOK and provider and seen.provider != provider:
+        raise Conflict(
+            "payment_id_other_provider",
+            f"O id de pagamento {seen.external_id} já foi recebido de outro provedor ({seen.provider}); "
+            "um pagamento não é aplicado de novo sob outro nome.",
+        )
     if seen.invoice_id != int(invoice_id) or seen.amount != amount:
         raise Conflict(
             "payment_id_reused",
@@ -427,6 +454,57 @@ def _same_payment(seen: Payment, invoice_id: int, amount: Decimal) -> PaymentOut
             f"com valor {seen.amount}; não é possível reutilizá-lo com outros dados.",
         )
     return PaymentOutcome(seen, False)
+
+
+def _locked_held_payment(payment_id: int) -> tuple[Payment, Invoice]:
+    invoice_id = Payment.objects.filter(pk=payment_id).values_list("invoice_id", flat=True).first()
+    if invoice_id is None:
+        raise NotFound("Pagamento", "payment_not_found")
+    invoice = _locked_invoice(invoice_id)
+    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    if payment.status != PaymentStatus.HELD:
+        raise InvalidTransition(
+            "payment_not_held",
+            f"O pagamento {payment.pk} não está retido (situação: {payment.get_status_display()}).",
+        )
+    return payment, invoice
+
+
+@transaction.atomic
+def payment_hold_apply(*, payment_id: int, note: str = "", actor=None) -> Payment:
+    """An operator applies a held payment: it settles the título like any payment (the
+    excess becomes credit, the contract is released)."""
+    payment, invoice = _locked_held_payment(payment_id)
+    if invoice.status == InvoiceStatus.CANCELLED:
+        raise InvalidTransition("invoice_cancelled", "Título cancelado não recebe pagamento: recuse o pagamento.")
+    _decide(payment, PaymentStatus.APPLIED, note, actor)
+    _apply(invoice, payment)
+    return payment
+
+
+@transaction.atomic
+def payment_hold_refuse(*, payment_id: int, note: str = "", actor=None) -> Payment:
+    """An operator refuses a held payment: it stays recorded (a redelivery finds it and
+    changes nothing) and is never counted; the money is returned outside Agrega."""
+    note = (note or "").strip()
+    if not note:
+        errors = FieldErrors()
+        errors.add("note", "note_required", "Informe o motivo da recusa.")
+        errors.raise_if_any()
+    payment, _invoice = _locked_held_payment(payment_id)
+    _decide(payment, PaymentStatus.REFUSED, note, actor)
+    return payment
+
+
+def _decide(payment: Payment, status: str, note: str, actor) -> None:
+    before = payment.status
+    payment.status = status
+    payment.decided_at = timezone.now()
+    payment.decided_by = _actor_label(actor)[:150]
+    payment.decision_note = (note or "").strip()[:250]
+    payment.save(update_fields=["status", "decided_at", "decided_by", "decision_note"])
+    record_change(instance=payment, action="apply" if status == PaymentStatus.APPLIED else "refuse", actor=actor,
+                  changes={"status": [before, status], "observação": payment.decision_note})
 
 
 def contract_credit_balance(contract_id: int) -> Decimal:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("titulos/<int:pk>/cancelar/", views.InvoiceCancelView.as_view(), name="invoice_cancel"),
     path("pagamentos/importar/", views.PaymentImportView.as_view(), name="import"),
     path("pagamentos/importacoes/<int:pk>/", views.PaymentImportDetailView.as_view(), name="import_detail"),
+    path("pagamentos/retidos/", views.HeldPaymentsView.as_view(), name="held_payments"),
     path("faturamento/", views.BillingRunView.as_view(), name="runs"),
     path("contratos/<int:pk>/desbloqueio-de-confianca/", views.TrustReleaseView.as_view(), name="trust_release"),
 ]

@@ -18,6 +18,7 @@ from django.views.generic import TemplateView
 
 from agrega.contracts.choices import AccessStatus
 from agrega.core.errors import ApplicationError
+from agrega.core.money import format_brl
 from agrega.core.roles import Capability
 from agrega.dunning.services import trust_release
 from agrega.web.permissions import CapabilityRequiredMixin
@@ -33,6 +34,7 @@ from .forms import (
     TrustReleaseForm,
 )
 from .imports import STATUS_LABELS, payments_import_csv
+from .models import PaymentStatus
 
 PAGE_SIZE = 25
 RECENT = 50  # earlier imports and billing runs shown, newest first
@@ -141,7 +143,48 @@ def _payment_message(outcome, access_before) -> str:
 
 
 def _brl(value) -> str:
-    return f"{value:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
+    """``1234.5`` → ``1.234,50`` (``format_brl`` without the "R$ " the messages write)."""
+    return format_brl(value).removeprefix("R$ ")
+
+
+class HeldPaymentsView(CapabilityRequiredMixin, View):
+    """Financeiro > Pagamentos retidos: webhook payments above the título's open balance
+    by more than the margin; POST applies or refuses one (``action`` = apply | refuse)."""
+
+    action_capability = Capability.OPERATE
+    template_name = "billing/held_payments.html"
+
+    def _render(self, *, error="", failed=None, note="", status=200):
+        payments = list(selectors.payment_list(status=PaymentStatus.HELD).select_related("invoice__customer"))
+        return render(self.request, self.template_name, {
+            "payments": payments, "error": error, "failed": failed, "note": note,
+        }, status=status)
+
+    def get(self, request):
+        return self._render()
+
+    def post(self, request):
+        payment_id = request.POST.get("payment", "")
+        action = request.POST.get("action", "")
+        note = request.POST.get("note", "")[:250]
+        if not payment_id.isdigit() or len(payment_id) > 12 or action not in ("apply", "refuse"):
+            return self._render(error="Escolha um pagamento e uma ação (aplicar ou recusar).", status=422)
+        try:
+            if action == "apply":
+                payment = services.payment_hold_apply(payment_id=int(payment_id), note=note, actor=request.user)
+                text = (f"Pagamento {payment.pk} de R$ {_brl(payment.amount)} aplicado ao título "
+                        f"{payment.invoice_id}.")
+            else:
+                payment = services.payment_hold_refuse(payment_id=int(payment_id), note=note, actor=request.user)
+                text = f"Pagamento {payment.pk} recusado: não será contado."
+        except ApplicationError as exc:
+            message = exc.message
+            if exc.fields:
+                message = " ".join(e.message for errs in exc.fields.values() for e in errs)
+            return self._render(error=message, failed=int(payment_id), note=note,
+                                status=404 if exc.status_code == 404 else 422)
+        messages.success(request, text)
+        return HttpResponseRedirect(reverse("billing:held_payments"))
 
 
 class InvoiceCancelView(CapabilityRequiredMixin, View):

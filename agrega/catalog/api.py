@@ -10,6 +10,7 @@ from ninja import Query, Router, Schema, Status
 
 from agrega.core.api import ErrorOut, Page, keyset_page
 from agrega.core.errors import NotFound
+from agrega.core.money import PriceIn
 
 from . import selectors, services
 
@@ -35,7 +36,7 @@ class ProductSavedOut(ProductOut):
 
 class ProductCreateIn(Schema):
     name: str
-    price: Decimal | None = None
+    price: PriceIn | None = None
     fiscal_class: str | None = None
     active: bool | None = None
     sva_integration_id: int | None = None
@@ -44,7 +45,7 @@ class ProductCreateIn(Schema):
 
 class ProductUpdateIn(Schema):
     name: str | None = None
-    price: Decimal | None = None
+    price: PriceIn | None = None
     fiscal_class: str | None = None
     active: bool | None = None
     sva_integration_id: int | None = None

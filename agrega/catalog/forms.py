@@ -1,6 +1,6 @@
 """Form of Sistema > Cadastros > Produtos (tabs Produto, Planejamento and SVA).
 
-Light parsing only (e.g. "19,90" → "19.90"); the rules — one package per product per
+Light parsing only (the price is read by the service with ``core.money.parse_amount``); the rules — one package per product per
 integration, the package must exist on the platform — are ``catalog.services``'.
 """
 
@@ -26,8 +26,10 @@ class ProductForm(BootstrapFormMixin, forms.Form):
         label="Classe fiscal", choices=Product.FiscalClass.choices, initial=Product.FiscalClass.SVA,
         help_text="SVA é tributado de forma diferente de SCM (telecomunicações).",
     )
+    # Text as typed: the service reads it (core.money.parse_amount), so a bad price is shown
+    # together with the other fields' errors rather than alone.
     price = forms.CharField(
-        label="Valor mensal (R$)", required=False, max_length=20,
+        label="Valor mensal (R$)", required=False, max_length=30,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "0,00"}),
         help_text="Valor faturado por mês com o contrato, ex.: 19,90.",
     )
@@ -49,12 +51,6 @@ class ProductForm(BootstrapFormMixin, forms.Form):
             field = self.fields["sva_package_code"]
             field.widget = forms.Select(choices=choices)
             style_widget(field.widget)
-
-    def clean_price(self) -> str:
-        value = (self.cleaned_data.get("price") or "").strip().replace("R$", "").replace(" ", "")
-        if "," in value:  # Brazilian notation: 1.234,56
-            value = value.replace(".", "").replace(",", ".")
-        return value
 
     def service_data(self) -> dict:
         data = {k: self.cleaned_data.get(k) for k in ("name", "fiscal_class", "sva_integration_id")}

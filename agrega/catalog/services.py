@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 
 from agrega.core.audit import diff, record_change
 from agrega.core.errors import ApplicationError, Conflict, FieldError, FieldErrors
+from agrega.core.money import AmountInvalid, parse_amount
 from agrega.integrations.connectors.base import ConnectorError
 from agrega.integrations.models import SvaIntegration
 from agrega.integrations.services import connector_for
@@ -52,13 +52,9 @@ def _validate(product: Product, *, check_catalogue: bool) -> list[str]:
     if not product.name:
         errors.add("name", "name_required", "Informe a descrição do produto.")
     try:
-        product.price = Decimal(str(product.price)).quantize(Decimal("0.01"))
-        if product.price < 0 or not product.price.is_finite():
-            raise InvalidOperation
-        if product.price >= Decimal("1e10"):
-            raise InvalidOperation
-    except (InvalidOperation, ValueError):
-        errors.add("price", "price_invalid", "Valor inválido: use um número não negativo, ex.: 19.90.")
+        product.price = parse_amount(product.price, allow_zero=True)
+    except AmountInvalid as exc:
+        errors.add("price", exc.code, exc.message)
     if product.fiscal_class not in Product.FiscalClass.values:
         errors.add("fiscal_class", "fiscal_class_invalid", "Classe fiscal inválida.")
     product.sva_package_code = (product.sva_package_code or "").strip()

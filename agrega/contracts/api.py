@@ -16,6 +16,7 @@ from ninja import Query, Router, Schema, Status
 
 from agrega.core.api import ErrorOut, Page, keyset_page, prepared_keyset_page
 from agrega.core.errors import NotFound
+from agrega.core.money import PriceIn
 from agrega.core.prepared import PreparedQuery
 from agrega.sva import selectors as sva_selectors
 from agrega.sva.choices import SyncStatus
@@ -159,7 +160,7 @@ class NoteIn(Schema):
 class ContractProductIn(Schema):
     product_id: int
     kind: str | None = None
-    price: Decimal | None = None
+    price: PriceIn | None = None
 
 
 @router.get(

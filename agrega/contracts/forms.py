@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 
 from agrega.core.errors import ApplicationError
+from agrega.core.money import amount_form_field
 
 from .choices import AccessStatus, ContractStatus, ProductKind
 
@@ -67,8 +68,8 @@ class ContractProductForm(forms.Form):
         label="Produto/Serviço", widget=forms.HiddenInput,
         error_messages={"required": "Escolha o produto na lupa."},
     )
-    price = forms.DecimalField(
-        label="Valor (opcional)", required=False, min_value=0, max_digits=12, decimal_places=2, localize=True,
+    price = amount_form_field(
+        allow_zero=True, label="Valor (opcional)", required=False,
         help_text="Vazio: o valor do cadastro do produto.",
     )
 

@@ -5,13 +5,13 @@ their intent. An invalid transition raises and changes nothing."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agrega.catalog.models import Product
 from agrega.core.errors import ApplicationError, Conflict, FieldError, FieldErrors, InvalidTransition, NotFound
+from agrega.core.money import AmountInvalid, parse_amount
 from agrega.core.prepared import PreparedQuery
 from agrega.customers.models import Customer
 from agrega.integrations.connectors.registry import platform_allows
@@ -252,11 +252,9 @@ def contract_add_product(
         errors.add("kind", "product_not_sva", "Este produto não tem integração SVA (aba SVA do produto).")
     if price is not None:
         try:
-            price = Decimal(str(price)).quantize(Decimal("0.01"))
-            if price < 0:
-                raise InvalidOperation
-        except (InvalidOperation, ValueError):
-            errors.add("price", "price_invalid", "Valor inválido.")
+            price = parse_amount(price, allow_zero=True)
+        except AmountInvalid as exc:
+            errors.add("price", exc.code, exc.message)
     errors.raise_if_any()
     account = _sva_account(contract, product, kind)
     replaced = None

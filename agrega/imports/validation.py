@@ -9,11 +9,12 @@ A line is a list of messages, each ``{"field", "code", "message", "level"}`` wit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from agrega.catalog.models import Product
 from agrega.contracts.choices import ContractStatus, ProductKind
 from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile, digits, document_kind
+from agrega.core.money import AmountInvalid, parse_amount
 from agrega.customers.services import UF
 from agrega.integrations.connectors.registry import platform_allows
 from agrega.plans.models import SalesPlan
@@ -21,7 +22,6 @@ from agrega.plans.models import SalesPlan
 from .layout import LABELS
 
 ERROR, WARNING, INFO = "error", "warning", "info"
-CENT = Decimal("0.01")
 MAX_LENGTH = {"nome": 200, "endereco": 200, "numero": 20, "bairro": 100, "cidade": 100,
               "descricao": 200, "contrato_ref": 100}
 CUSTOMER_FIELDS = {  # our column → Customer field
@@ -82,14 +82,8 @@ class Line:
 
 
 def parse_price(text: str) -> Decimal:
-    """``9,90``, ``1.234,56`` or ``9.90`` → Decimal; raises InvalidOperation otherwise."""
-    raw = text.strip().replace("R$", "").strip()
-    if "," in raw:
-        raw = raw.replace(".", "").replace(",", ".")
-    value = Decimal(raw)
-    if not value.is_finite() or value < 0 or value != value.quantize(CENT) or value >= Decimal("1e10"):
-        raise InvalidOperation
-    return value.quantize(CENT)
+    """``9,90``, ``1.234,56`` or ``9.90`` → Decimal (core/money.py); raises AmountInvalid."""
+    return parse_amount(text, allow_zero=True)
 
 
 class Catalog:
@@ -213,8 +207,8 @@ def _contract(line: Line, values: dict[str, str], catalog: Catalog) -> None:
         if price_text.strip():
             try:
                 price = parse_price(price_text)
-            except (InvalidOperation, ValueError):
-                line.add("produtos", "price_invalid", f"valor inválido para '{ref.strip()}': '{price_text.strip()}'.")
+            except AmountInvalid as exc:
+                line.add("produtos", exc.code, f"valor inválido para '{ref.strip()}': {exc.message}")
                 continue
         if product.pk in chosen and price is None:
             continue  # listed again without a price: the plan's line stays

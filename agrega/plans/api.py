@@ -14,6 +14,7 @@ from agrega.contracts.api import ContractDetailOut
 from agrega.contracts.selectors import contract_get
 from agrega.core.api import ErrorOut, Page, keyset_page
 from agrega.core.errors import NotFound
+from agrega.core.money import PriceIn
 
 from . import selectors, services
 
@@ -75,7 +76,7 @@ class PlanOut(Schema):
 
 class PlanItemIn(Schema):
     product_id: int
-    price: Decimal | None = None
+    price: PriceIn | None = None
 
 
 class PlanCreateIn(Schema):

@@ -16,11 +16,9 @@ class PlanForm(BootstrapFormMixin, forms.Form):
 
 
 def brazilian_decimal(value: str) -> str:
-    """"1.234,56" or "R$ 99,90" → "1234.56" / "99.90"; other text is left for the service to refuse."""
-    value = (value or "").strip().replace("R$", "").replace(" ", "")
-    if "," in value:
-        value = value.replace(".", "").replace(",", ".")
-    return value
+    """The text as typed ("1.234,56", "R$ 99,90"): the service reads it with
+    ``core.money.parse_amount`` (one reading of "1.234" everywhere)."""
+    return (value or "").strip()
 
 
 class ItemRows:

@@ -4,7 +4,7 @@ input; every change records its author (``record_change``)."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
@@ -13,24 +13,21 @@ from agrega.contracts.models import Contract
 from agrega.contracts.services import contract_add_product, contract_create
 from agrega.core.audit import diff, record_change
 from agrega.core.errors import ApplicationError, Conflict, FieldError, FieldErrors, NotFound
+from agrega.core.money import AmountInvalid, parse_amount
 
 from .models import SalesPlan, SalesPlanItem
 
 FIELDS = ("name", "description", "active")
-MAX_PRICE = Decimal("1e10")
 
 
 def _price(value, errors: FieldErrors, field: str) -> Decimal | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
-        price = Decimal(str(value).strip()).quantize(Decimal("0.01"))
-        if not price.is_finite() or price < 0 or price >= MAX_PRICE:
-            raise InvalidOperation
-    except (InvalidOperation, ValueError):
-        errors.add(field, "price_invalid", "Valor inválido: use um número não negativo, ex.: 99.90.")
+        return parse_amount(value, allow_zero=True)
+    except AmountInvalid as exc:
+        errors.add(field, exc.code, exc.message)
         return None
-    return price
 
 
 def _clean_items(items, errors: FieldErrors, *, prefix: str = "items") -> list[tuple[Product, Decimal | None]]:

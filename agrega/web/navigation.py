@@ -37,6 +37,7 @@ MENU = [
                 "children": [
                     {"label": "Títulos", "url_name": "billing:invoice_list", "capability": Capability.VIEW},
                     {"label": "Importar pagamentos", "url_name": "billing:import", "capability": Capability.VIEW},
+                    {"label": "Pagamentos retidos", "url_name": "billing:held_payments", "capability": Capability.VIEW},
                     {"label": "Faturamento", "url_name": "billing:runs", "capability": Capability.VIEW},
                     {"label": "Receita SCM/SVA", "url_name": "taxes:revenue", "capability": Capability.VIEW},
                 ],

@@ -138,7 +138,7 @@ def test_add_product_validation(api, contract, make_product):
     assert field_codes(api.post(f"/contracts/{pk}/products", {"product_id": plain.pk, "kind": "X"})) == {
         "kind": ["kind_invalid"]}
     assert field_codes(api.post(f"/contracts/{pk}/products", {"product_id": plain.pk, "price": "-3"})) == {
-        "price": ["price_invalid"]}
+        "price": ["amount_invalid"]}
     assert field_codes(api.post(f"/contracts/{pk}/products", {"product_id": inactive.pk})) == {
         "product_id": ["product_inactive"]}
     act(api, pk, "cancel")

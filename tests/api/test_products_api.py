@@ -68,7 +68,7 @@ def test_one_package_one_product_per_integration(api, integration):
     "changes, field, code",
     [
         ({"name": ""}, "name", "name_required"),
-        ({"price": "-1"}, "price", "price_invalid"),
+        ({"price": "-1"}, "price", "amount_invalid"),
         ({"fiscal_class": "XYZ"}, "fiscal_class", "fiscal_class_invalid"),
         ({"sva_package_code": ""}, "sva_package_code", "sva_package_required"),
         ({"sva_integration_id": 999999}, "sva_integration_id", "integration_not_found"),
@@ -83,8 +83,8 @@ def test_create_validation(api, integration, changes, field, code):
 
 def test_price_must_be_a_number(api):
     response = api.post("/products", {"name": "X", "price": "dez reais"})
-    assert error(response, 422)["code"] == "invalid_input"
-    assert "price" in field_codes(response)
+    assert error(response, 422)["code"] == "validation_failed"
+    assert field_codes(response)["price"] == ["amount_invalid"]
 
 
 def test_patch(api, integration):

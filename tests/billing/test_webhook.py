@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -21,11 +22,15 @@ from agrega.contracts.choices import AccessStatus as AS
 from .fixtures_billing import active_contract, billed, blocked, internet, role_user, security  # noqa: F401
 
 SECRET = "segredo-do-webhook-de-teste"
+OTHER_SECRET = "segredo-do-outro-banco"
 
 
 @pytest.fixture
 def webhook_secret(settings):
-    settings.PAYMENT_WEBHOOK_SECRET = SECRET
+    settings.PAYMENT_WEBHOOK_SECRET = ""
+    settings.PAYMENT_WEBHOOK_SECRETS = f"gateway:{SECRET}, outro-banco:{OTHER_SECRET}"
+    settings.PAYMENT_WEBHOOK_TOLERANCE = 300
+    settings.PAYMENT_HOLD_MARGIN = "20.00"
     return SECRET
 
 
@@ -39,21 +44,32 @@ def api_token_for(role_user):
     return make
 
 
-def signature(body: bytes, secret: str = SECRET) -> str:
+def now() -> str:
+    return str(int(time.time()))
+
+
+def signature(body: bytes, secret: str = SECRET, timestamp: str | None = None) -> str:
     # the provider's side, written independently of agrega.billing.webhooks.sign
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    message = (timestamp or now()).encode("ascii") + b"." + body
+    return "sha256=" + hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
 def delivery(invoice, *, payment_id="PAY-1", amount="109.90", provider="gateway", paid_on=None) -> bytes:
-    return json.dumps({"provider": provider, "payment_id": payment_id, "invoice_id": invoice.pk,
-                       "amount": amount, "paid_on": str(paid_on or timezone.localdate())}).encode()
+    data = {"payment_id": payment_id, "invoice_id": invoice.pk, "amount": amount,
+            "paid_on": str(paid_on or timezone.localdate())}
+    if provider is not None:
+        data["provider"] = provider
+    return json.dumps(data).encode()
 
 
-def post(body: bytes, sig: str | None = "auto", **headers):
+def post(body: bytes, sig: str | None = "auto", *, secret: str = SECRET, timestamp: str | None = "now", **headers):
+    timestamp = now() if timestamp == "now" else timestamp
     if sig == "auto":
-        sig = signature(body)
+        sig = signature(body, secret, timestamp)
     if sig is not None:
         headers["X-Agrega-Signature"] = sig
+    if timestamp is not None:
+        headers["X-Agrega-Timestamp"] = timestamp
     return Client().post("/api/payments/webhook", body, content_type="application/json", headers=headers)
 
 
@@ -87,16 +103,16 @@ def test_redelivery_with_other_data_is_a_conflict(webhook_secret, billed):
     reused = post(delivery(invoice, amount="60.00"))
     assert reused.status_code == 409 and reused.json()["error"]["code"] == "payment_id_reused"
     assert post(delivery(other, amount="50.00")).json()["error"]["code"] == "payment_id_reused"
-    # the same payment id from another provider is another payment
-    assert post(delivery(invoice, amount="59.90", provider="outro-banco")).status_code == 201
     invoice.refresh_from_db()
-    assert invoice.paid_amount == Decimal("109.90")
+    assert invoice.paid_amount == Decimal("50.00")
 
 
 @pytest.mark.parametrize("make_sig", [
     lambda body: None,                                          # no header
     lambda body: "sha256=" + "0" * 64,                           # wrong
-    lambda body: signature(body, "outro-segredo"),              # other secret
+    lambda body: signature(body, "outro-segredo"),              # unknown secret
+    lambda body: signature(body, timestamp=str(int(time.time()) - 1)),  # another timestamp than the header's
+    lambda body: "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest(),  # old scheme: body only
     lambda body: signature(body + b" "),                         # other body
     lambda body: signature(body).replace("sha256=", ""),         # no scheme
     lambda body: signature(body).upper(),                         # not the hex we sent
@@ -112,6 +128,7 @@ def test_bad_signature_is_401_and_changes_nothing(webhook_secret, billed, make_s
 
 def test_no_secret_configured_means_the_webhook_is_off(settings, billed):
     settings.PAYMENT_WEBHOOK_SECRET = ""
+    settings.PAYMENT_WEBHOOK_SECRETS = ""
     _, invoice = billed()
     body = delivery(invoice)
     response = post(body, signature(body))
@@ -132,23 +149,23 @@ def test_signed_but_invalid_body(webhook_secret, billed):
     for raw, status, code in [
         (b"{not json", 400, "invalid_json"),
         (b"[1, 2]", 400, "invalid_json"),
-        (json.dumps({"provider": "gw"}).encode(), 422, "validation_failed"),
+        (json.dumps({"provider": "gateway"}).encode(), 422, "validation_failed"),
         (delivery(invoice, amount="abc"), 422, "validation_failed"),
         (delivery(invoice, paid_on=timezone.localdate() + timedelta(days=3)), 422, "validation_failed"),
-        (json.dumps({"provider": "gw", "payment_id": "X", "invoice_id": 999999, "amount": "1.00",
+        (json.dumps({"payment_id": "X", "invoice_id": 999999, "amount": "1.00",
                      "paid_on": "2026-01-02"}).encode(), 404, "invoice_not_found"),
     ]:
         response = post(raw)
         assert response.status_code == status, (raw, response.content)
         assert response.json()["error"]["code"] == code
-    fields = post(json.dumps({"provider": "gw"}).encode()).json()["error"]["fields"]
+    fields = post(json.dumps({"provider": "gateway"}).encode()).json()["error"]["fields"]
     assert {"payment_id", "invoice_id", "amount", "paid_on"} <= set(fields)
     assert not Payment.objects.exists()
 
 
 def test_amount_as_json_number_and_partial_payment(webhook_secret, billed):
     _, invoice = billed()
-    raw = json.dumps({"provider": "gw", "payment_id": 77, "invoice_id": str(invoice.pk), "amount": 9.9,
+    raw = json.dumps({"payment_id": 77, "invoice_id": str(invoice.pk), "amount": 9.9,
                       "paid_on": str(timezone.localdate())}).encode()
     response = post(raw)
     assert response.status_code == 201, response.content
@@ -177,9 +194,10 @@ def test_concurrent_redeliveries_over_http_apply_once(webhook_secret, blocked, l
         def send():
             with httpx.Client(base_url=live_server.url, timeout=30) as client:
                 barrier.wait()
+                stamp = now()
                 response = client.post("/api/payments/webhook", content=body,
-                                       headers={"Content-Type": "application/json",
-                                                "X-Agrega-Signature": signature(body)})
+                                       headers={"Content-Type": "application/json", "X-Agrega-Timestamp": stamp,
+                                                "X-Agrega-Signature": signature(body, timestamp=stamp)})
                 results.append((response.status_code, response.json()))
 
         threads = [threading.Thread(target=send) for _ in range(3)]

@@ -301,7 +301,7 @@ def test_product_create_update_list_show(integration):
     bad = run("product", "create", "--name", "Caro", "--price", "abc", "--fiscal-class", "XYZ")
     assert bad.code == 2
     assert (
-        "  price: [price_invalid] " in bad.err
+        "  price: [amount_invalid] " in bad.err
         and "  fiscal_class: [fiscal_class_invalid] " in bad.err
     )
 

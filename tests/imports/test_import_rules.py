@@ -80,7 +80,7 @@ def test_dry_run_reports_every_problem_of_every_line_and_writes_nothing(products
     assert codes(lines, 10) == {"product_inactive"}
     assert codes(lines, 11) == {"state_invalid", "zip_code_invalid"}
     assert codes(lines, 12) == {"status_invalid", "name_required"}
-    assert codes(lines, 13) == {"price_invalid"}
+    assert codes(lines, 13) == {"amount_invalid"}
     assert codes(lines, 14) == {"document_required"}
     assert 2 not in {e["line"] for e in lines}  # the good line has nothing to say
     message = next(e for e in lines if e["line"] == 3)["messages"][0]["message"]

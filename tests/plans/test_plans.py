@@ -68,7 +68,7 @@ def test_item_rules_name_each_row_and_write_nothing(products, make_product):
         ])
     assert field_codes(exc) == {
         "name": ["name_required"],
-        "items.0.price": ["price_invalid"],
+        "items.0.price": ["amount_invalid"],
         "items.1.product_id": ["product_inactive"],
         "items.3.product_id": ["duplicate_product"],
         "items.4.product_id": ["product_not_found"],

@@ -119,6 +119,7 @@ PAGE_RULES = {
     "dunning:sweep": (OPERATE, OPERATE),  # running the régua is daily operation
     # pages that list (everyone sees) and hold the form to act (OPERATE)
     "billing:import": (VIEW, OPERATE), "billing:import_detail": (VIEW, OPERATE), "billing:runs": (VIEW, OPERATE),
+    "billing:held_payments": (VIEW, OPERATE),
     "plans:items_preview": (VIEW, None),  # the products of a plan, shown on the contract form
     # Configurações > Usuários: who has access is for administrators only, even to see
     "users:list": (CONFIGURE, None), "users:detail": (CONFIGURE, None), "users:create": (CONFIGURE, CONFIGURE),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -368,3 +369,39 @@ def test_billing_run_from_the_faturamento_page(make_user, login, page, screensho
     runs.get_by_role("link", name=f"{months_ago(1):%m/%Y}").click()
     assert page.get_by_role("table", name="Títulos").locator("[data-invoice]").count() == 3
     assert Invoice.objects.filter(contract__in=contracts, period=months_ago(1)).count() == 3
+
+
+def test_held_payments_page_applies_one_and_refuses_another(make_user, login, page, screenshot, blocked):
+    """A webhook payment far above the balance waits on Financeiro > Pagamentos retidos;
+    the operator applies one (the título is paid, the contract released) and refuses the
+    other (the reason is required)."""
+    make_user("retidos-web", "operador")
+    contract, invoice = blocked()
+    kept = payment_register(invoice_id=invoice.pk, amount="10.990,00", method="webhook", provider="gateway",
+                            external_id="E-HOLD-1", hold_margin=Decimal("20.00")).payment
+    twin = payment_register(invoice_id=invoice.pk, amount="1.099,00", method="webhook", provider="gateway",
+                            external_id="E-HOLD-2", hold_margin=Decimal("20.00")).payment
+    assert kept.status == twin.status == "held"
+    login("retidos-web")
+    page.get_by_role("button", name="Financeiro").click()
+    page.get_by_role("link", name="Pagamentos retidos").click()
+    table = page.get_by_role("table", name="Pagamentos retidos")
+    assert "R$ 10.990,00" in table.locator(f"[data-payment='{kept.pk}']").inner_text()
+    screenshot("pagamentos-retidos")
+
+    twin_row = table.locator(f"[data-payment='{twin.pk}']")
+    twin_row.get_by_role("button", name="Recusar").click()
+    assert "Informe o motivo da recusa." in page.get_by_role("alert").first.inner_text()
+    table.locator(f"[data-payment='{twin.pk}']").get_by_label(f"Observação do pagamento {twin.pk}").fill("duplicado")
+    table.locator(f"[data-payment='{twin.pk}']").get_by_role("button", name="Recusar").click()
+    page.wait_for_url(re.compile(r"/financeiro/pagamentos/retidos/$"))
+    table.locator(f"[data-payment='{kept.pk}']").get_by_role("button", name="Aplicar").click()
+    page.wait_for_url(re.compile(r"/financeiro/pagamentos/retidos/$"))
+    assert page.get_by_text("Nenhum pagamento retido.").is_visible()
+    invoice.refresh_from_db()
+    contract.refresh_from_db()
+    assert invoice.status == "paid" and invoice.paid_amount == Decimal("10990.00")
+    assert contract.access_status == AS.ACTIVE
+    page.goto(page.url.replace("/financeiro/pagamentos/retidos/", f"/financeiro/titulos/{invoice.pk}/"))
+    payments = page.get_by_role("table", name="Pagamentos do título")
+    assert "Recusado pelo operador" in payments.locator(f"[data-payment='{twin.pk}']").inner_text()

@@ -122,7 +122,7 @@ def test_product_form_errors_keep_everything_unsaved(make_user, login, page):
     page.get_by_role("button", name="Salvar").click()
     expect(page.get_by_text("Informe a descrição do produto.")).to_be_visible()
     page.get_by_role("tab", name="Planejamento").click()
-    expect(page.get_by_text("Valor inválido: use um número não negativo")).to_be_visible()
+    expect(page.get_by_text("Valor inválido: 'dezenove'; use, por exemplo, 1.234,56 ou 1234.56.")).to_be_visible()
     assert not Product.objects.exists()
 
 

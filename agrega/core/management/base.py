@@ -25,6 +25,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from agrega.core.errors import ApplicationError, FieldError
+from agrega.core.money import format_brl
 
 EXIT_OK = 0
 EXIT_ERROR = 2
@@ -67,8 +68,7 @@ def fmt_datetime(value: datetime | None) -> str:
 def fmt_money(value: Decimal | None) -> str:
     if value is None:
         return DASH
-    text = f"{Decimal(value):,.2f}"  # 1,234.56
-    return "R$ " + text.replace(",", "_").replace(".", ",").replace("_", ".")
+    return format_brl(value)
 
 
 def fmt_bool(value: bool) -> str:

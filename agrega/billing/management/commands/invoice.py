@@ -31,7 +31,10 @@ def payment_data(payment: Payment) -> dict:
         "id": payment.pk, "invoice_id": payment.invoice_id, "amount": _m(payment.amount),
         "paid_on": payment.paid_on, "method": payment.method, "provider": payment.provider,
         "external_id": payment.external_id, "note": payment.note, "actor": payment.actor_label,
-        "payment_import_id": payment.payment_import_id, "created_at": payment.created_at,
+        "payment_import_id": payment.payment_import_id, "status": payment.status,
+        "status_label": payment.get_status_display(), "hold_reason": payment.hold_reason,
+        "decided_at": payment.decided_at, "decided_by": payment.decided_by, "decision_note": payment.decision_note,
+        "created_at": payment.created_at,
     }
 
 
@@ -89,9 +92,9 @@ def invoice_lines(invoice: Invoice) -> list[str]:
         lines.append("  nenhum pagamento.")
     else:
         rows = [(p.pk, fmt_date(p.paid_on), fmt_money(p.amount), p.get_method_display(), p.provider,
-                 p.external_id, p.actor_label, p.note) for p in payments]
+                 p.external_id, p.get_status_display(), p.actor_label, p.note) for p in payments]
         lines += ["  " + row for row in table(
-            ("ID", "Data", "Valor", "Forma", "Origem", "Id do pagamento", "Por", "Observação"), rows)]
+            ("ID", "Data", "Valor", "Forma", "Origem", "Id do pagamento", "Situação", "Por", "Observação"), rows)]
     return lines
 
 

@@ -1,4 +1,5 @@
-"""``agrega payments …``: importa um arquivo de pagamentos (CSV) e mostra os relatórios.
+"""``agrega payments …``: importa um arquivo de pagamentos (CSV) e mostra os relatórios;
+lista os pagamentos retidos (webhook acima do saldo mais a margem) e os aplica ou recusa.
 
 ``import`` sai com 2 quando alguma linha foi recusada (o relatório diz qual e por quê);
 linhas boas são aplicadas mesmo assim, e uma só vez, ainda que o arquivo seja importado
@@ -8,12 +9,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agrega.billing import selectors
+from agrega.billing import selectors, services
 from agrega.billing.imports import MAX_BYTES, STATUS_LABELS, payments_import_csv
-from agrega.billing.models import PaymentImport
+from agrega.billing.models import PaymentImport, PaymentStatus
 from agrega.core.errors import ApplicationError, NotFound
-from agrega.core.management.base import EXIT_ERROR, AgregaCommand, fmt_datetime, key_values, positive_int, table
+from agrega.core.management.base import (
+    EXIT_ERROR,
+    AgregaCommand,
+    fmt_datetime,
+    fmt_money,
+    key_values,
+    positive_int,
+    table,
+)
 from agrega.core.uploads import read_file
+
+from .invoice import fmt_date, payment_data
 
 
 def import_data(record: PaymentImport, *, full: bool = True) -> dict:
@@ -64,6 +75,22 @@ class Command(AgregaCommand):
         show = self.subcommand(sub, "show", self.cmd_show, help="Mostra uma importação e o relatório por linha.")
         show.add_argument("id", type=int, help="ID da importação")
 
+        held = self.subcommand(sub, "held", self.cmd_held,
+                               help="Lista os pagamentos retidos (acima do saldo mais a margem).")
+        held.add_argument("--limit", type=positive_int, default=100, metavar="N", help="máximo (padrão 100)")
+
+        apply = self.subcommand(sub, "apply", self.cmd_apply,
+                                help="Aplica um pagamento retido (quita o título; o excesso vira crédito).")
+        apply.add_argument("id", type=int, help="ID do pagamento")
+        apply.add_argument("--note", default="", metavar="TEXTO", help="observação")
+        self.add_actor(apply)
+
+        refuse = self.subcommand(sub, "refuse", self.cmd_refuse,
+                                 help="Recusa um pagamento retido (fica registrado e nunca é contado).")
+        refuse.add_argument("id", type=int, help="ID do pagamento")
+        refuse.add_argument("--note", required=True, metavar="TEXTO", help="motivo da recusa")
+        self.add_actor(refuse)
+
     def cmd_import(self, *, file, provider, as_user=None, **options):
         path = Path(file)
         try:
@@ -96,3 +123,25 @@ class Command(AgregaCommand):
         if record is None:
             raise NotFound("Importação de pagamentos", "payment_import_not_found")
         self.emit(import_data(record), lambda: import_lines(record))
+
+    def cmd_held(self, *, limit=100, **options):
+        payments = list(selectors.payment_list(status=PaymentStatus.HELD)[:limit])
+
+        def lines():
+            if not payments:
+                return ["Nenhum pagamento retido."]
+            rows = [(p.pk, p.invoice_id, fmt_date(p.paid_on), fmt_money(p.amount), p.provider, p.external_id,
+                     p.hold_reason) for p in payments]
+            return [*table(("ID", "Título", "Data", "Valor", "Origem", "Id do pagamento", "Motivo"), rows),
+                    f"{len(payments)} pagamento(s) retido(s): agrega payments apply ID | refuse ID --note …"]
+
+        self.emit([payment_data(p) for p in payments], lines)
+
+    def cmd_apply(self, *, id, note="", as_user=None, **options):
+        payment = services.payment_hold_apply(payment_id=id, note=note, actor=self.actor(as_user))
+        self.emit(payment_data(payment), lambda: [
+            f"Pagamento {payment.pk} aplicado ao título {payment.invoice_id}: {fmt_money(payment.amount)}."])
+
+    def cmd_refuse(self, *, id, note, as_user=None, **options):
+        payment = services.payment_hold_refuse(payment_id=id, note=note, actor=self.actor(as_user))
+        self.emit(payment_data(payment), lambda: [f"Pagamento {payment.pk} recusado: {payment.decision_note}"])

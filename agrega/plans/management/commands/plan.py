@@ -18,7 +18,7 @@ def item_arg(value: str) -> dict:
     product, _, price = value.partition(":")
     if not product.strip().isdigit():
         raise argparse.ArgumentTypeError(f"use PRODUTO ou PRODUTO:VALOR, ex.: 3:99.90 (recebido {value!r})")
-    return {"product_id": int(product), "price": price.strip().replace(",", ".") or None}
+    return {"product_id": int(product), "price": price.strip() or None}
 
 
 def plan_data(plan: SalesPlan) -> dict:
@@ -153,7 +153,7 @@ class Command(AgregaCommand):
         self._emit(plan, f"Plano de venda {plan.pk} alterado.")
 
     def cmd_add_item(self, *, id, product_id, price=None, as_user=None, **options):
-        price = price.replace(",", ".") if price else None
+        price = price or None
         item = plan_add_item(plan=id, product_id=product_id, price=price, actor=self.actor(as_user))
         self._emit(item.plan, f"Produto incluído no plano {id} (item {item.pk}).")
 
