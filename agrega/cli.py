@@ -148,6 +148,7 @@ def _run_demo(args, procs: list[subprocess.Popen]) -> int:
         "  Token de API:        veja var/demo-token.txt\n"
         f"  Webhook de pagamentos: {web_url}/api/payments/webhook\n"
         f"    segredo (HMAC):    {os.environ['AGREGA_PAYMENT_WEBHOOK_SECRET']}\n"
+        "    (provedor \"webhook\"; assine \"<X-Agrega-Timestamp>.<corpo>\", veja docs/payments.md)\n"
         "  Chaves da demo:      var/demo-secrets.env\n"
         "Ctrl+C encerra.\n",
         flush=True,
