@@ -13,7 +13,10 @@ from django.http import HttpRequest
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from agrega.core.api import ErrorOut, Page, keyset_page
+from agrega.core.api import ErrorOut, InputSchema, Page, keyset_page
+from agrega.core.text import ModelText
+from agrega.billing.models import Invoice, Payment
+from agrega.dunning.models import TrustRelease
 from agrega.core.errors import ApplicationError, NotFound
 from agrega.dunning import services as dunning_services
 
@@ -154,18 +157,18 @@ class PaymentResultOut(Schema):
     invoice: InvoiceOut
 
 
-class PaymentIn(Schema):
+class PaymentIn(InputSchema):
     amount: Decimal | str
     paid_on: date | None = None
-    note: str = ""
-    external_id: str = ""
+    note: ModelText(Payment, "note") = ""
+    external_id: ModelText(Payment, "external_id") = ""
 
 
-class CancelIn(Schema):
-    reason: str = ""
+class CancelIn(InputSchema):
+    reason: ModelText(Invoice, "cancel_reason") = ""
 
 
-class WebhookIn(Schema):
+class WebhookIn(InputSchema):
     """Documented here; the endpoint reads the raw body (the signature covers its bytes)."""
 
     provider: str
@@ -175,7 +178,7 @@ class WebhookIn(Schema):
     paid_on: date
 
 
-class BillingRunIn(Schema):
+class BillingRunIn(InputSchema):
     period: str
 
 
@@ -228,9 +231,9 @@ class PaymentImportDetailOut(PaymentImportOut):
     report: list[ImportLineOut]
 
 
-class TrustReleaseIn(Schema):
+class TrustReleaseIn(InputSchema):
     days: int | None = None
-    note: str = ""
+    note: ModelText(TrustRelease, "note") = ""
 
 
 class TrustReleaseOut(Schema):

@@ -10,7 +10,10 @@ from decimal import Decimal
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core.api import ErrorOut, Page, keyset_page
+from agrega.core.api import ErrorOut, InputSchema, Page, keyset_page
+from agrega.core.text import ModelText
+from agrega.campaigns.models import Campaign
+from agrega.customers.models import Customer
 from agrega.core.errors import NotFound
 
 from . import selectors, services
@@ -20,22 +23,22 @@ router = Router(tags=["Campanhas SVA"])
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
-class FiltersIn(Schema):
+class FiltersIn(InputSchema):
     sales_plan_id: int | None = None
-    city: str | None = None
+    city: ModelText(Customer, "city") | None = None
     status: str | None = None
     access_status: str | None = None
     has_product_id: int | None = None
     lacks_product_id: int | None = None
 
 
-class PreviewIn(Schema):
+class PreviewIn(InputSchema):
     product_id: int
     filters: FiltersIn = FiltersIn()
 
 
 class CampaignIn(PreviewIn):
-    name: str
+    name: ModelText(Campaign, "name")
     rate_per_second: Decimal | None = None
 
 
@@ -51,7 +54,7 @@ class PreviewOut(Schema):
 
 class CampaignOut(Schema):
     id: int
-    name: str
+    name: ModelText(Campaign, "name")
     product_id: int
     product_name: str
     filters: dict

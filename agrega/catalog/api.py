@@ -8,7 +8,9 @@ from decimal import Decimal
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core.api import ErrorOut, Page, keyset_page
+from agrega.core.api import ErrorOut, InputSchema, Page, keyset_page
+from agrega.core.text import ModelText, Text
+from agrega.catalog.models import Product
 from agrega.core.errors import NotFound
 
 from . import selectors, services
@@ -33,22 +35,22 @@ class ProductSavedOut(ProductOut):
     warnings: list[str]
 
 
-class ProductCreateIn(Schema):
-    name: str
+class ProductCreateIn(InputSchema):
+    name: ModelText(Product, "name")
     price: Decimal | None = None
-    fiscal_class: str | None = None
+    fiscal_class: Text(5) | None = None
     active: bool | None = None
     sva_integration_id: int | None = None
-    sva_package_code: str | None = None
+    sva_package_code: ModelText(Product, "sva_package_code") | None = None
 
 
-class ProductUpdateIn(Schema):
-    name: str | None = None
+class ProductUpdateIn(InputSchema):
+    name: ModelText(Product, "name") | None = None
     price: Decimal | None = None
-    fiscal_class: str | None = None
+    fiscal_class: Text(5) | None = None
     active: bool | None = None
     sva_integration_id: int | None = None
-    sva_package_code: str | None = None
+    sva_package_code: ModelText(Product, "sva_package_code") | None = None
 
 
 def _saved(product, warnings: list[str]) -> ProductSavedOut:

@@ -13,7 +13,9 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
 from agrega.contracts.selectors import contract_exists
-from agrega.core.api import ErrorOut, Page, keyset_page
+from agrega.core.api import ErrorOut, InputSchema, Page, keyset_page
+from agrega.core.text import ModelText
+from agrega.consent.models import ConsentRecord
 from agrega.core.errors import NotFound
 
 from . import selectors, services
@@ -36,7 +38,7 @@ class ConsentOut(Schema):
     consented_at: datetime
     channel: str
     channel_display: str
-    evidence_ref: str
+    evidence_ref: ModelText(ConsentRecord, "evidence_ref")
     valid: bool
     actor_id: int | None
     actor_label: str
@@ -62,15 +64,15 @@ class ConsentOut(Schema):
         return obj.get_channel_display()
 
 
-class ConsentIn(Schema):
+class ConsentIn(InputSchema):
     product_id: int
     channel: str
-    evidence_ref: str
+    evidence_ref: ModelText(ConsentRecord, "evidence_ref")
     consented_at: datetime | None = None
 
 
-class RevokeIn(Schema):
-    reason: str = ""
+class RevokeIn(InputSchema):
+    reason: ModelText(ConsentRecord, "revoke_reason") = ""
 
 
 class WithoutConsentOut(Schema):

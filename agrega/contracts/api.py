@@ -14,7 +14,8 @@ from types import SimpleNamespace
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core.api import ErrorOut, Page, keyset_page, prepared_keyset_page
+from agrega.core.api import ErrorOut, InputSchema, Page, keyset_page, prepared_keyset_page
+from agrega.core.text import ModelText, Text
 from agrega.core.errors import NotFound
 from agrega.core.prepared import PreparedQuery
 from agrega.sva import selectors as sva_selectors
@@ -146,17 +147,17 @@ class ContractEventOut(Schema):
         return obj.get_action_display()
 
 
-class ContractCreateIn(Schema):
+class ContractCreateIn(InputSchema):
     customer_id: int
     billing_day: int = 10
-    description: str = ""
+    description: ModelText(Contract, "description") = ""
 
 
-class NoteIn(Schema):
-    note: str = ""
+class NoteIn(InputSchema):
+    note: Text(500, multiline=True) = ""
 
 
-class ContractProductIn(Schema):
+class ContractProductIn(InputSchema):
     product_id: int
     kind: str | None = None
     price: Decimal | None = None

@@ -9,14 +9,16 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
 from . import selectors, services
-from .api import ErrorOut, Page, keyset_page
+from .api import ErrorOut, InputSchema, Page, keyset_page
+from .text import ModelText
+from .models import ApiToken
 
 router = Router(tags=["Tokens de API"])
 
 
 class TokenOut(Schema):
     id: int
-    name: str
+    name: ModelText(ApiToken, "name")
     key_prefix: str
     created_at: datetime
     last_used_at: datetime | None
@@ -27,8 +29,8 @@ class TokenCreatedOut(TokenOut):
     token: str
 
 
-class TokenCreateIn(Schema):
-    name: str
+class TokenCreateIn(InputSchema):
+    name: ModelText(ApiToken, "name")
 
 
 @router.post(

@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from agrega.core.api import ErrorOut, Page, keyset_page
+from agrega.core.api import ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.errors import ApplicationError
 
 from . import selectors, services
@@ -98,7 +98,7 @@ class ImportRowOut(Schema):
     messages: list[MessageOut]
 
 
-class MappingIn(Schema):
+class MappingIn(InputSchema):
     mapping: dict[str, str]
 
 

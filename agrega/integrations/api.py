@@ -11,7 +11,9 @@ from datetime import datetime
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from agrega.core.api import ErrorOut, Page, keyset_page
+from agrega.core.api import ErrorOut, InputSchema, Page, keyset_page
+from agrega.core.text import ModelText
+from agrega.integrations.models import SvaIntegration
 from agrega.core.errors import NotFound
 
 from . import selectors, services
@@ -41,7 +43,7 @@ RATE_LIMIT_HELP = (
 
 
 class CredentialFieldOut(Schema):
-    name: str
+    name: ModelText(SvaIntegration, "name")
     label: str
     secret: bool
 
@@ -54,10 +56,10 @@ class PlatformOut(Schema):
 
 class IntegrationOut(Schema):
     id: int
-    name: str
+    name: ModelText(SvaIntegration, "name")
     platform: str
     base_url: str
-    prefix: str
+    prefix: ModelText(SvaIntegration, "prefix")
     auto_create_users: bool
     requires_consent: bool
     reconcile_remove_unknown: bool
@@ -84,11 +86,11 @@ class IntegrationOut(Schema):
         return selectors.integration_credential_names(obj)
 
 
-class IntegrationCreateIn(Schema):
-    name: str
+class IntegrationCreateIn(InputSchema):
+    name: ModelText(SvaIntegration, "name")
     platform: str
     base_url: str
-    prefix: str
+    prefix: ModelText(SvaIntegration, "prefix")
     auto_create_users: bool = False
     requires_consent: bool = Field(False, description=REQUIRES_CONSENT_HELP)
     reconcile_remove_unknown: bool = Field(False, description=RECONCILE_REMOVE_UNKNOWN_HELP)
@@ -98,11 +100,11 @@ class IntegrationCreateIn(Schema):
     credentials: dict[str, str] = Field(..., description=CREDENTIALS_HELP)
 
 
-class IntegrationUpdateIn(Schema):
-    name: str | None = None
+class IntegrationUpdateIn(InputSchema):
+    name: ModelText(SvaIntegration, "name") | None = None
     platform: str | None = None
     base_url: str | None = None
-    prefix: str | None = None
+    prefix: ModelText(SvaIntegration, "prefix") | None = None
     auto_create_users: bool | None = None
     requires_consent: bool | None = Field(None, description=REQUIRES_CONSENT_HELP)
     reconcile_remove_unknown: bool | None = Field(None, description=RECONCILE_REMOVE_UNKNOWN_HELP)
@@ -122,7 +124,7 @@ class CheckOut(Schema):
 
 class PackageOut(Schema):
     code: str
-    name: str
+    name: ModelText(SvaIntegration, "name")
     description: str
 
 

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
 from agrega.contracts.selectors import contract_exists
-from agrega.core.api import ErrorOut, Page, keyset_page
+from agrega.core.api import ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.errors import NotFound
 
 from . import selectors, services
@@ -89,7 +89,7 @@ class SvaUserOut(Schema):
         return selectors.sync_status(obj)
 
 
-class SvaUserCreateIn(Schema):
+class SvaUserCreateIn(InputSchema):
     contract_id: int
     integration_id: int
     contract_product_id: int

@@ -16,7 +16,7 @@ from datetime import datetime
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from agrega.core.api import ErrorOut, Page, keyset_page
+from agrega.core.api import ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.errors import NotFound
 from agrega.integrations.selectors import integration_get
 
@@ -29,7 +29,7 @@ router = Router(tags=["Reconciliação"])
 ITEMS_IN_DETAIL = 500
 
 
-class ReconcileIn(Schema):
+class ReconcileIn(InputSchema):
     remove_unknown: bool | None = Field(
         None, description="Remover da plataforma os usuários desconhecidos ou excluídos no Agrega. "
         "Omitido: segue a política da integração (reconcile_remove_unknown).")
