@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from agrega.core.api import ErrorOut, InputSchema, Page, keyset_page
+from agrega.core.api import Choice, Cursor, ErrorOut, Id, InputSchema, Page, keyset_page
 from agrega.core.text import ModelText
 from agrega.billing.models import Invoice, Payment
 from agrega.dunning.models import TrustRelease
@@ -295,12 +295,12 @@ INVOICE_LIST_HELP = (
                      summary="Listar títulos", description=INVOICE_LIST_HELP)
 def invoice_list(
     request: HttpRequest,
-    contract_id: int | None = None,
-    customer_id: int | None = None,
-    status: InvoiceStatus | None = None,
+    contract_id: Id | None = None,
+    customer_id: Id | None = None,
+    status: Choice(InvoiceStatus) = None,
     period: str | None = Query(None, pattern=r"^\d{4}-\d{2}$", description="competência AAAA-MM"),
     overdue: bool | None = None,
-    cursor: int | None = None,
+    cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
     qs = selectors.invoice_list(
@@ -393,7 +393,7 @@ def payment_import(request: HttpRequest, file: File[UploadedFile], provider: For
 
 @payments_router.get("/imports", response={200: Page[PaymentImportOut], 401: ErrorOut, 422: ErrorOut},
                      summary="Importações de pagamentos")
-def payment_import_list(request: HttpRequest, cursor: int | None = None, limit: int = Query(50, ge=1, le=500)):
+def payment_import_list(request: HttpRequest, cursor: Cursor | None = None, limit: int = Query(50, ge=1, le=500)):
     items, next_cursor = keyset_page(selectors.payment_import_list(), cursor=cursor, limit=limit)
     return {"items": items, "next_cursor": next_cursor}
 
@@ -423,7 +423,7 @@ def billing_run_create(request: HttpRequest, payload: BillingRunIn):
 
 @billing_router.get("/runs", response={200: Page[BillingRunOut], 401: ErrorOut, 422: ErrorOut},
                     summary="Faturamentos executados")
-def billing_run_list(request: HttpRequest, cursor: int | None = None, limit: int = Query(50, ge=1, le=500)):
+def billing_run_list(request: HttpRequest, cursor: Cursor | None = None, limit: int = Query(50, ge=1, le=500)):
     items, next_cursor = keyset_page(selectors.billing_run_list(), cursor=cursor, limit=limit)
     return {"items": items, "next_cursor": next_cursor}
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core.api import ErrorOut, InputSchema, Page, keyset_page
+from agrega.core.api import Cursor, ErrorOut, Id, InputSchema, Page, keyset_page
 from agrega.core.text import ModelText, Text
 from agrega.catalog.models import Product
 from agrega.core.errors import NotFound
@@ -74,10 +74,10 @@ def _get(product_id: int):
 def product_list(
     request: HttpRequest,
     q: str | None = None,
-    sva_integration_id: int | None = None,
+    sva_integration_id: Id | None = None,
     is_sva: bool | None = None,
     active: bool | None = None,
-    cursor: int | None = None,
+    cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
     qs = selectors.product_list(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
 from decimal import Decimal
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -21,6 +21,8 @@ from ninja.parser import Parser
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
+from pydantic import BeforeValidator
+from pydantic import Field as PydanticField
 from pydantic import field_validator
 
 from .errors import ApplicationError, FieldError, ValidationFailed
@@ -149,6 +151,20 @@ AUTH = [TokenAuth(), SessionAuth()]
 
 DB_INT_MAX = 2**63 - 1
 TEXT_MAX = 10_000  # a string field with no rule of its own (core.text.TEXT_FIELD_MAX_LENGTH)
+# An id or a cursor in a query: within what the database stores, so a huge or negative
+# one is a 422 on every database (not an empty page on one and an error on another).
+Id = Annotated[int, PydanticField(ge=1, le=DB_INT_MAX)]
+Cursor = Annotated[int, PydanticField(ge=0, le=DB_INT_MAX)]
+
+
+def _empty_is_none(value):
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def Choice(choices):  # noqa: N802
+    """A filter over a closed set (an enum or a Literal): an unknown value is a 422, never
+    an empty list; ``?status=`` (an empty form field) filters nothing, like no filter."""
+    return Annotated[choices | None, BeforeValidator(_empty_is_none)]
 
 
 def _kinds(annotation) -> set:

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
 from . import selectors, services
-from .api import ErrorOut, InputSchema, Page, keyset_page
+from .api import Cursor, ErrorOut, InputSchema, Page, keyset_page
 from .text import ModelText
 from .models import ApiToken
 
@@ -52,7 +52,7 @@ def token_create(request: HttpRequest, payload: TokenCreateIn):
 def token_list(
     request: HttpRequest,
     include_revoked: bool = False,
-    cursor: int | None = None,
+    cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
     qs = selectors.api_token_list(user=request.user, include_revoked=include_revoked)

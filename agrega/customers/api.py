@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core.api import ErrorOut, InputSchema, Page, prepared_keyset_page
+from agrega.core.api import Choice, Cursor, ErrorOut, InputSchema, Page, prepared_keyset_page
 from agrega.core.text import ModelText, Text
 from agrega.customers.models import Customer
 from agrega.core.br import format_document, format_mobile
 from agrega.core.errors import NotFound
 
 from . import selectors, services
+
+# A UF, in either case: an unknown one in the filter is a 422, not an empty list.
+StateFilter = Annotated[Choice(Literal[tuple(sorted(services.UF))]),
+                        BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v)]
 
 router = Router(tags=["Clientes"])
 
@@ -91,8 +98,8 @@ def customer_list(
     q: str | None = None,
     document: str | None = None,
     city: str | None = None,
-    state: str | None = None,
-    cursor: int | None = None,
+    state: StateFilter = None,
+    cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
     # compiled once per shape of the search (core.api.prepared_keyset_page)

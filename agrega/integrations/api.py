@@ -7,16 +7,21 @@ whether they are set and the names of the fields stored.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from agrega.core.api import ErrorOut, InputSchema, Page, keyset_page
+from agrega.core.api import Choice, Cursor, ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.text import ModelText
 from agrega.integrations.models import SvaIntegration
 from agrega.core.errors import NotFound
 
 from . import selectors, services
+from .connectors.registry import PLATFORMS
+
+# the registered platforms: an unknown one in a filter is a 422, not an empty list
+PlatformName = Literal[tuple(PLATFORMS)]
 
 router = Router(tags=["Integrações SVA"])
 
@@ -152,9 +157,9 @@ def platform_list(request: HttpRequest):
 )
 def integration_list(
     request: HttpRequest,
-    platform: str | None = None,
+    platform: Choice(PlatformName) = None,
     active: bool | None = None,
-    cursor: int | None = None,
+    cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
     qs = selectors.integration_list(platform=platform, active=active)

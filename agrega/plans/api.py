@@ -12,7 +12,7 @@ from ninja import Query, Router, Schema, Status
 
 from agrega.contracts.api import ContractDetailOut
 from agrega.contracts.selectors import contract_get
-from agrega.core.api import ErrorOut, InputSchema, Page, keyset_page
+from agrega.core.api import Cursor, ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.text import ModelText
 from agrega.contracts.models import Contract
 from agrega.plans.models import SalesPlan
@@ -123,7 +123,7 @@ def plan_list(
     request: HttpRequest,
     q: str | None = None,
     active: bool | None = None,
-    cursor: int | None = None,
+    cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
     items, next_cursor = keyset_page(selectors.plan_list(q=q, active=active), cursor=cursor, limit=limit)
