@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "agrega.ops.middleware.SecurityHeadersMiddleware",
+    "agrega.core.middleware.InputLimitsMiddleware",  # 413 for the API, no control chars in pages' queries
     "agrega.core.idempotency.IdempotencyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

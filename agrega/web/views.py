@@ -22,6 +22,7 @@ from django.db.models import QuerySet
 from django.views.generic import TemplateView
 
 from agrega.core.errors import ApplicationError
+from agrega.core.params import parse_id
 
 from . import selectors
 from .permissions import CapabilityRequiredMixin
@@ -32,8 +33,7 @@ _ELEMENT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,60}$")
 
 def keyset_context(request, queryset: QuerySet, *, limit: int = PAGE_SIZE) -> dict:
     """Rows with id > ``?cursor=``, ordered by id; one extra row tells whether more exist."""
-    raw = request.GET.get("cursor", "")
-    cursor = int(raw) if raw.isdigit() else None
+    cursor = parse_id(request.GET.get("cursor", ""), minimum=0)
     if cursor is not None:
         queryset = queryset.filter(pk__gt=cursor)
     rows = list(queryset.order_by("pk")[: limit + 1])
