@@ -13,6 +13,7 @@ from django.utils import timezone
 from agrega.catalog.models import Product
 from agrega.core.errors import ApplicationError, FieldErrors, InvalidTransition, NotFound
 from agrega.core.prepared import PreparedQuery
+from agrega.core.text import clean_text_into
 from agrega.customers.models import Customer
 
 from .choices import AccessStatus as AS
@@ -151,8 +152,9 @@ def contract_create(*, customer_id: int, billing_day: int = 10, description: str
         errors.add("customer_id", "customer_not_found", "Cliente não encontrado.")
     if not isinstance(billing_day, int) or not 1 <= billing_day <= 31:
         errors.add("billing_day", "billing_day_invalid", "Dia de vencimento deve estar entre 1 e 31.")
+    description = clean_text_into(errors, "description", Contract, "description", description, label="Descrição")
     errors.raise_if_any()
-    contract = Contract.objects.create(customer=customer, billing_day=billing_day, description=description.strip())
+    contract = Contract.objects.create(customer=customer, billing_day=billing_day, description=description)
     _event(contract, Act.CREATE, actor=actor, before=("", ""))
     return contract
 
