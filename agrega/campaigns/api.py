@@ -13,7 +13,6 @@ from ninja import Query, Router, Schema, Status
 from agrega.core.api import Choice, Cursor, ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.text import ModelText
 from agrega.campaigns.models import Campaign
-from agrega.contracts.choices import AccessStatus, ContractStatus
 from agrega.customers.models import Customer
 from agrega.core.errors import NotFound
 
@@ -27,8 +26,8 @@ ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: Error
 class FiltersIn(InputSchema):
     sales_plan_id: int | None = None
     city: ModelText(Customer, "city") | None = None
-    status: ContractStatus | None = None
-    access_status: AccessStatus | None = None
+    status: str | None = None  # checked by the service (status_invalid), as from the CLI
+    access_status: str | None = None
     has_product_id: int | None = None
     lacks_product_id: int | None = None
 
