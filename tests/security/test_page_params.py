@@ -77,8 +77,6 @@ def test_pages_refuse_control_characters_in_the_query(admin):
 
 
 def test_a_bad_filter_is_a_friendly_answer(admin):
-    from agrega.contracts.models import Contract  # noqa: F401 — the page needs its app ready
-
     page = admin.get("/financeiro/titulos/", {"contract": HUGE})
     assert page.status_code in (200, 404)
     assert admin.get("/contratos/", {"q": "a\x00b"}).status_code == 400
