@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "agrega.core.uploads.UploadLimitMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "agrega.ops.middleware.SecurityHeadersMiddleware",
+    "agrega.core.middleware.InputLimitsMiddleware",  # 413 for the API, no control chars in pages' queries
     "agrega.core.idempotency.IdempotencyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -13,7 +13,10 @@ from django.http import HttpRequest
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from agrega.core.api import ErrorOut, Page, keyset_page
+from agrega.core.api import Choice, Cursor, ErrorOut, Id, InputSchema, Page, keyset_page
+from agrega.core.text import ModelText
+from agrega.billing.models import Invoice, Payment
+from agrega.dunning.models import TrustRelease
 from agrega.core.errors import ApplicationError, NotFound
 from agrega.core.money import AmountIn
 from agrega.dunning import services as dunning_services
@@ -165,19 +168,19 @@ class PaymentResultOut(Schema):
     invoice: InvoiceOut
 
 
-class PaymentIn(Schema):
+class PaymentIn(InputSchema):
     amount: AmountIn
     paid_on: date | None = None
-    note: str = ""
-    external_id: str = ""
+    note: ModelText(Payment, "note") = ""
+    external_id: ModelText(Payment, "external_id") = ""
 
 
-class CancelIn(Schema):
-    reason: str = ""
+class CancelIn(InputSchema):
+    reason: ModelText(Invoice, "cancel_reason") = ""
 
 
-class DecisionIn(Schema):
-    note: str = ""
+class DecisionIn(InputSchema):
+    note: ModelText(Payment, "decision_note") = ""
 
 
 class WebhookIn(Schema):
@@ -191,7 +194,7 @@ class WebhookIn(Schema):
     paid_on: date
 
 
-class BillingRunIn(Schema):
+class BillingRunIn(InputSchema):
     period: str
 
 
@@ -244,9 +247,9 @@ class PaymentImportDetailOut(PaymentImportOut):
     report: list[ImportLineOut]
 
 
-class TrustReleaseIn(Schema):
+class TrustReleaseIn(InputSchema):
     days: int | None = None
-    note: str = ""
+    note: ModelText(TrustRelease, "note") = ""
 
 
 class TrustReleaseOut(Schema):
@@ -308,12 +311,12 @@ INVOICE_LIST_HELP = (
                      summary="Listar títulos", description=INVOICE_LIST_HELP)
 def invoice_list(
     request: HttpRequest,
-    contract_id: int | None = None,
-    customer_id: int | None = None,
-    status: InvoiceStatus | None = None,
+    contract_id: Id | None = None,
+    customer_id: Id | None = None,
+    status: Choice(InvoiceStatus) = None,
     period: str | None = Query(None, pattern=r"^\d{4}-\d{2}$", description="competência AAAA-MM"),
     overdue: bool | None = None,
-    cursor: int | None = None,
+    cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
     qs = selectors.invoice_list(
@@ -446,7 +449,7 @@ def payment_import(request: HttpRequest, file: File[UploadedFile], provider: For
 
 @payments_router.get("/imports", response={200: Page[PaymentImportOut], 401: ErrorOut, 422: ErrorOut},
                      summary="Importações de pagamentos")
-def payment_import_list(request: HttpRequest, cursor: int | None = None, limit: int = Query(50, ge=1, le=500)):
+def payment_import_list(request: HttpRequest, cursor: Cursor | None = None, limit: int = Query(50, ge=1, le=500)):
     items, next_cursor = keyset_page(selectors.payment_import_list(), cursor=cursor, limit=limit)
     return {"items": items, "next_cursor": next_cursor}
 
@@ -476,7 +479,7 @@ def billing_run_create(request: HttpRequest, payload: BillingRunIn):
 
 @billing_router.get("/runs", response={200: Page[BillingRunOut], 401: ErrorOut, 422: ErrorOut},
                     summary="Faturamentos executados")
-def billing_run_list(request: HttpRequest, cursor: int | None = None, limit: int = Query(50, ge=1, le=500)):
+def billing_run_list(request: HttpRequest, cursor: Cursor | None = None, limit: int = Query(50, ge=1, le=500)):
     items, next_cursor = keyset_page(selectors.billing_run_list(), cursor=cursor, limit=limit)
     return {"items": items, "next_cursor": next_cursor}
 

@@ -7,6 +7,7 @@ from django import forms
 
 from agrega.core.money import amount_form_field
 from agrega.web.views import BootstrapFormMixin
+from agrega.core.params import DB_INT_MAX
 
 from .models import InvoiceStatus
 
@@ -20,8 +21,8 @@ class InvoiceFilterForm(BootstrapFormMixin, forms.Form):
                              widget=forms.TextInput(attrs={"type": "month", "placeholder": "AAAA-MM"}))
     overdue = forms.ChoiceField(label="Vencidos", required=False, choices=OVERDUE_CHOICES)
     q = forms.CharField(label="Cliente (nome, CPF/CNPJ) ou nº do contrato", required=False, max_length=200)
-    contract = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
-    cursor = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    contract = forms.IntegerField(required=False, min_value=1, max_value=DB_INT_MAX, widget=forms.HiddenInput)
+    cursor = forms.IntegerField(required=False, min_value=0, max_value=DB_INT_MAX, widget=forms.HiddenInput)
 
     def clean_period(self):
         from agrega.core.errors import ApplicationError

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from agrega.core.audit import actor_label
 from agrega.core.errors import ApplicationError, FieldErrors
+from agrega.core.text import clean_text_into, is_forbidden
 
 from .models import PaymentImport, PaymentMethod
 from .services import money, payment_register
@@ -94,11 +95,9 @@ def _rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
 def payments_import_csv(*, content: bytes, file_name: str, provider: str, actor=None) -> PaymentImport:
     """Apply every good line of the file once and store the per-line report."""
     errors = FieldErrors()
-    provider = (provider or "").strip()
-    if not provider:
+    provider = clean_text_into(errors, "provider", PaymentImport, "provider", provider, label="Origem")
+    if provider == "":
         errors.add("provider", "required", "Informe a origem dos pagamentos (ex.: o banco).")
-    elif len(provider) > 60:
-        errors.add("provider", "too_long", "Origem: no máximo 60 caracteres.")
     if not content:
         errors.add("file", "file_empty", "O arquivo está vazio.")
     elif len(content) > MAX_BYTES:
@@ -108,7 +107,7 @@ def payments_import_csv(*, content: bytes, file_name: str, provider: str, actor=
     index = {name: header.index(name) for name in COLUMNS}
     with transaction.atomic():
         record = PaymentImport.objects.create(
-            file_name=(file_name or "pagamentos.csv")[:200], sha256=hashlib.sha256(content).hexdigest(),
+            file_name=_file_name(file_name), sha256=hashlib.sha256(content).hexdigest(),
             provider=provider, actor_label=actor_label(actor),
         )
         seen: dict[str, tuple[int, tuple]] = {}
@@ -125,7 +124,17 @@ def payments_import_csv(*, content: bytes, file_name: str, provider: str, actor=
     return record
 
 
+def _file_name(name: str | None) -> str:
+    """The name as given, cut to the column and without control characters (it is only shown)."""
+    name = "".join("\ufffd" if is_forbidden(c) else c for c in (name or "")).strip()
+    return name[:200] or "pagamentos.csv"
+
+
 def _apply_line(row, line_no, index, provider, actor, record, seen) -> dict:
+    forbidden = next((c for cell_text in row for c in cell_text if is_forbidden(c, multiline=False)), None)
+    if forbidden:  # shown in the report without it (a NUL cannot even be stored there)
+        row = ["".join("\ufffd" if is_forbidden(c) else c for c in cell_text) for cell_text in row]
+
     def cell(name):
         position = index[name]
         return row[position].strip() if position < len(row) else ""
@@ -139,6 +148,9 @@ def _apply_line(row, line_no, index, provider, actor, record, seen) -> dict:
 
     if max(index.values()) >= len(row):
         return reject("line_invalid", f"A linha tem {len(row)} coluna(s), menos do que o cabeçalho pede.")
+    if forbidden:
+        return reject("text_control_chars", f"A linha contém caractere de controle (U+{ord(forbidden):04X}), que não "
+                      "é aceito em nenhuma coluna.")
     external_id = entry["external_id"]
     if not external_id:
         return reject("payment_id_missing",

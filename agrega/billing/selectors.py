@@ -14,6 +14,7 @@ from django.utils import timezone
 from agrega.contracts.models import Contract
 from agrega.core.br import document_search_term
 from agrega.dunning.selectors import TrustReleaseAvailability, trust_release_availability  # noqa: F401
+from agrega.core.params import parse_id
 
 from .models import ZERO, BillingRun, Invoice, InvoiceStatus, Payment, PaymentImport
 from .services import contract_credit_balance
@@ -49,8 +50,8 @@ def invoice_list(
         match = Q(customer__name__icontains=customer_q)
         if number:
             match |= Q(customer__document__contains=number)
-        if customer_q.isdigit():
-            match |= Q(contract_id=int(customer_q))
+        if parse_id(customer_q):
+            match |= Q(contract_id=parse_id(customer_q))
         qs = qs.filter(match)
     return qs.order_by("id")
 

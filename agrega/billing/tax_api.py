@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 
-from agrega.core.api import ErrorOut
+from agrega.core.api import ErrorOut, InputSchema
 
 from . import reports, taxes
 
@@ -32,12 +32,12 @@ class TaxRatesOut(Schema):
     classes: list[TaxClassOut]
 
 
-class TaxRateIn(Schema):
+class TaxRateIn(InputSchema):
     tax: str
     rate: str | int | float
 
 
-class TaxRatesIn(Schema):
+class TaxRatesIn(InputSchema):
     """Each class given has its taxes replaced by the list (an empty list removes them);
     a class left out keeps its taxes."""
 

@@ -10,32 +10,35 @@ from decimal import Decimal
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core.api import ErrorOut, Page, keyset_page
+from agrega.core.api import Choice, Cursor, ErrorOut, InputSchema, Page, keyset_page
+from agrega.core.text import ModelText
+from agrega.campaigns.models import Campaign
+from agrega.customers.models import Customer
 from agrega.core.errors import NotFound
 
 from . import selectors, services
-from .models import ItemStatus
+from .models import CampaignStatus, ItemStatus
 
 router = Router(tags=["Campanhas SVA"])
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
-class FiltersIn(Schema):
+class FiltersIn(InputSchema):
     sales_plan_id: int | None = None
-    city: str | None = None
-    status: str | None = None
+    city: ModelText(Customer, "city") | None = None
+    status: str | None = None  # checked by the service (status_invalid), as from the CLI
     access_status: str | None = None
     has_product_id: int | None = None
     lacks_product_id: int | None = None
 
 
-class PreviewIn(Schema):
+class PreviewIn(InputSchema):
     product_id: int
     filters: FiltersIn = FiltersIn()
 
 
 class CampaignIn(PreviewIn):
-    name: str
+    name: ModelText(Campaign, "name")
     rate_per_second: Decimal | None = None
 
 
@@ -51,7 +54,7 @@ class PreviewOut(Schema):
 
 class CampaignOut(Schema):
     id: int
-    name: str
+    name: ModelText(Campaign, "name")
     product_id: int
     product_name: str
     filters: dict
@@ -112,7 +115,7 @@ def _get(campaign_id: int):
 
 
 @router.get("", response={200: Page[CampaignOut], **ERRORS}, summary="Listar campanhas")
-def campaign_list(request: HttpRequest, status: str | None = None, cursor: int | None = None,
+def campaign_list(request: HttpRequest, status: Choice(CampaignStatus) = None, cursor: Cursor | None = None,
                   limit: int = Query(50, ge=1, le=500)):
     items, next_cursor = keyset_page(selectors.campaign_list(status=status), cursor=cursor, limit=limit)
     return {"items": items, "next_cursor": next_cursor}
@@ -172,8 +175,9 @@ def campaign_cancel(request: HttpRequest, campaign_id: int):
 @router.get("/{campaign_id}/items", response={200: Page[CampaignItemOut], **ERRORS},
             summary="Relatório: cada contrato e o motivo",
             description="Filtros: `status` (" + ", ".join(ItemStatus.values) + "), `reason`.")
-def campaign_items(request: HttpRequest, campaign_id: int, status: str | None = None, reason: str | None = None,
-                   cursor: int | None = None, limit: int = Query(100, ge=1, le=500)):
+def campaign_items(request: HttpRequest, campaign_id: int, status: Choice(ItemStatus) = None,
+                   reason: str | None = Query(None, max_length=40),
+                   cursor: Cursor | None = None, limit: int = Query(100, ge=1, le=500)):
     _get(campaign_id)
     qs = selectors.campaign_item_list(campaign_id=campaign_id, status=status, reason=reason)
     items, next_cursor = keyset_page(qs, cursor=cursor, limit=limit)

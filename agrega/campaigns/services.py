@@ -32,6 +32,8 @@ from agrega.contracts.models import Contract, ContractProduct
 from agrega.contracts.services import contract_add_product
 from agrega.core.audit import actor_label, record_change
 from agrega.core.errors import ApplicationError, Conflict, FieldErrors, InvalidTransition, NotFound
+from agrega.core.params import parse_id
+from agrega.core.text import clean_text_into
 from agrega.plans.models import SalesPlan
 from agrega.sva.models import SvaUser
 
@@ -79,9 +81,10 @@ def clean_filters(filters: dict | None, errors: FieldErrors | None = None) -> di
     clean: dict = {}
     for name in ("sales_plan_id", "has_product_id", "lacks_product_id"):
         if name in filters:
-            try:
-                clean[name] = int(filters[name])
-            except (TypeError, ValueError):
+            value = filters[name]
+            clean[name] = parse_id(value if isinstance(value, int) else str(value))
+            if clean[name] is None:  # letters, a negative or a 20-digit number: no id
+                del clean[name]
                 errors.add(name, "filter_invalid", "Deve ser um ID numérico.")
     if "sales_plan_id" in clean and not SalesPlan.objects.filter(pk=clean["sales_plan_id"]).exists():
         errors.add("sales_plan_id", "plan_not_found", "Plano de venda não encontrado.")
@@ -140,15 +143,15 @@ def campaign_preview(*, product_id: int, filters: dict | None) -> dict:
 def campaign_create(*, name: str, product_id: int, filters: dict | None = None, rate_per_second=None,
                     actor=None) -> Campaign:
     errors = FieldErrors()
-    name = (name or "").strip()
-    if not name:
+    name = clean_text_into(errors, "name", Campaign, "name", name, label="Nome")
+    if name == "":
         errors.add("name", "name_required", "Informe o nome da campanha.")
     product = _sva_product(product_id, errors)
     rate = _rate(rate_per_second, errors)
     clean = clean_filters(filters, errors)
     errors.raise_if_any()
     campaign = Campaign.objects.create(
-        name=name[:120], product=product, filters=clean, rate_per_second=rate,
+        name=name, product=product, filters=clean, rate_per_second=rate,
         created_by=actor if getattr(actor, "is_authenticated", False) else None, created_by_label=actor_label(actor))
     record_change(instance=campaign, action="create", actor=actor, changes={
         "name": [None, campaign.name], "product_id": [None, product.pk], "filters": [None, campaign.filters],

@@ -8,7 +8,9 @@ from decimal import Decimal
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core.api import ErrorOut, Page, keyset_page
+from agrega.core.api import Cursor, ErrorOut, Id, InputSchema, Page, keyset_page
+from agrega.core.text import ModelText, Text
+from agrega.catalog.models import Product
 from agrega.core.errors import NotFound
 from agrega.core.money import PriceIn
 
@@ -34,22 +36,22 @@ class ProductSavedOut(ProductOut):
     warnings: list[str]
 
 
-class ProductCreateIn(Schema):
-    name: str
+class ProductCreateIn(InputSchema):
+    name: ModelText(Product, "name")
     price: PriceIn | None = None
-    fiscal_class: str | None = None
+    fiscal_class: Text(5) | None = None
     active: bool | None = None
     sva_integration_id: int | None = None
-    sva_package_code: str | None = None
+    sva_package_code: ModelText(Product, "sva_package_code") | None = None
 
 
-class ProductUpdateIn(Schema):
-    name: str | None = None
+class ProductUpdateIn(InputSchema):
+    name: ModelText(Product, "name") | None = None
     price: PriceIn | None = None
-    fiscal_class: str | None = None
+    fiscal_class: Text(5) | None = None
     active: bool | None = None
     sva_integration_id: int | None = None
-    sva_package_code: str | None = None
+    sva_package_code: ModelText(Product, "sva_package_code") | None = None
 
 
 def _saved(product, warnings: list[str]) -> ProductSavedOut:
@@ -73,10 +75,10 @@ def _get(product_id: int):
 def product_list(
     request: HttpRequest,
     q: str | None = None,
-    sva_integration_id: int | None = None,
+    sva_integration_id: Id | None = None,
     is_sva: bool | None = None,
     active: bool | None = None,
-    cursor: int | None = None,
+    cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
     qs = selectors.product_list(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django import forms
 
 from agrega.web.views import BootstrapFormMixin, style_widget
+from agrega.core.params import DB_INT_MAX
 
 from .models import Product
 
@@ -33,7 +34,8 @@ class ProductForm(BootstrapFormMixin, forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "0,00"}),
         help_text="Valor faturado por mês com o contrato, ex.: 19,90.",
     )
-    sva_integration_id = forms.IntegerField(label="ID integração SVA", required=False, widget=forms.HiddenInput)
+    sva_integration_id = forms.IntegerField(label="ID integração SVA", required=False, min_value=1,
+                                            max_value=DB_INT_MAX, widget=forms.HiddenInput)
     sva_package_code = forms.CharField(
         label="Pacote SVA principal", max_length=64, required=False,
         help_text="Código do pacote informado pela plataforma. Cada pacote corresponde a um único produto.",

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from agrega.core.audit import diff, record_change
 from agrega.core.errors import ApplicationError, Conflict, FieldError, FieldErrors
 from agrega.core.money import AmountInvalid, parse_amount
+from agrega.core.text import clean_text_into
 from agrega.integrations.connectors.base import ConnectorError
 from agrega.integrations.models import SvaIntegration
 from agrega.integrations.services import connector_for
@@ -48,8 +49,9 @@ def _check_package(integration: SvaIntegration, code: str) -> str | None:
 def _validate(product: Product, *, check_catalogue: bool) -> list[str]:
     errors = FieldErrors()
     warnings: list[str] = []
-    product.name = (product.name or "").strip()
-    if not product.name:
+    name = clean_text_into(errors, "name", Product, "name", product.name, label="Descrição")
+    product.name = name or ""
+    if name == "":
         errors.add("name", "name_required", "Informe a descrição do produto.")
     try:
         product.price = parse_amount(product.price, allow_zero=True)

@@ -20,6 +20,7 @@ from agrega.integrations import selectors as integration_selectors
 from agrega.integrations import services as integration_services
 from agrega.web.permissions import CapabilityRequiredMixin
 from agrega.web.views import apply_service_error, keyset_context, lupa_field
+from agrega.core.params import parse_id
 
 from . import selectors, services
 from .forms import ProductForm
@@ -33,11 +34,8 @@ def _get_product(pk: int):
 
 
 def _integration(raw) -> object | None:
-    try:
-        pk = int(raw)
-    except (TypeError, ValueError):
-        return None
-    return integration_selectors.integration_get(pk)
+    pk = parse_id(raw)
+    return integration_selectors.integration_get(pk) if pk else None
 
 
 def _catalogue(integration) -> tuple[list | None, str]:

@@ -13,7 +13,9 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
 from agrega.contracts.selectors import contract_exists
-from agrega.core.api import ErrorOut, Page, keyset_page
+from agrega.core.api import Cursor, ErrorOut, Id, InputSchema, Page, keyset_page
+from agrega.core.text import ModelText
+from agrega.consent.models import ConsentRecord
 from agrega.core.errors import NotFound
 
 from . import selectors, services
@@ -36,7 +38,7 @@ class ConsentOut(Schema):
     consented_at: datetime
     channel: str
     channel_display: str
-    evidence_ref: str
+    evidence_ref: ModelText(ConsentRecord, "evidence_ref")
     valid: bool
     actor_id: int | None
     actor_label: str
@@ -62,15 +64,15 @@ class ConsentOut(Schema):
         return obj.get_channel_display()
 
 
-class ConsentIn(Schema):
+class ConsentIn(InputSchema):
     product_id: int
     channel: str
-    evidence_ref: str
+    evidence_ref: ModelText(ConsentRecord, "evidence_ref")
     consented_at: datetime | None = None
 
 
-class RevokeIn(Schema):
-    reason: str = ""
+class RevokeIn(InputSchema):
+    reason: ModelText(ConsentRecord, "revoke_reason") = ""
 
 
 class WithoutConsentOut(Schema):
@@ -127,10 +129,10 @@ def _consent(consent_id: int):
 )
 def consent_list(
     request: HttpRequest,
-    contract_id: int | None = None,
-    product_id: int | None = None,
+    contract_id: Id | None = None,
+    product_id: Id | None = None,
     valid: bool | None = None,
-    cursor: int | None = None,
+    cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
     qs = selectors.consent_list(contract_id=contract_id, product_id=product_id, valid=valid)
@@ -166,7 +168,7 @@ def consent_revoke(request: HttpRequest, consent_id: int, payload: RevokeIn | No
 def contract_consent_list(
     request: HttpRequest,
     contract_id: int,
-    cursor: int | None = None,
+    cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
     if not contract_exists(contract_id):
@@ -200,9 +202,9 @@ def contract_consent_create(request: HttpRequest, contract_id: int, payload: Con
 )
 def sva_without_consent(
     request: HttpRequest,
-    integration_id: int | None = None,
-    contract_id: int | None = None,
-    cursor: int | None = None,
+    integration_id: Id | None = None,
+    contract_id: Id | None = None,
+    cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
     qs = selectors.sva_without_consent(integration_id=integration_id, contract_id=contract_id)

@@ -23,6 +23,7 @@ from agrega.contracts.models import Contract
 from agrega.contracts.services import contract_history_note
 from agrega.core.audit import actor_label, record_change
 from agrega.core.errors import Conflict, FieldErrors, NotFound
+from agrega.core.text import clean_text_into
 
 from .models import ConsentChannel, ConsentRecord
 from .selectors import valid_consents
@@ -82,12 +83,11 @@ def consent_record(
     if channel not in ConsentChannel.values:
         errors.add("channel", "channel_invalid",
                    "Canal inválido. Opções: " + ", ".join(f"{v} ({label})" for v, label in ConsentChannel.choices))
-    evidence_ref = (evidence_ref or "").strip()
-    if not evidence_ref:
+    evidence_ref = clean_text_into(errors, "evidence_ref", ConsentRecord, "evidence_ref", evidence_ref,
+                                   label="Referência da evidência")
+    if evidence_ref == "":
         errors.add("evidence_ref", "evidence_required",
                    "Informe a referência da evidência (ex.: protocolo da ligação, nº do contrato assinado).")
-    elif len(evidence_ref) > 250:
-        errors.add("evidence_ref", "evidence_too_long", "Referência da evidência: no máximo 250 caracteres.")
     when = _when(consented_at, errors)
     errors.raise_if_any("Dados do consentimento inválidos.")
 
@@ -127,11 +127,9 @@ def consent_revoke(*, consent_id: int, reason: str = "", actor=None) -> ConsentR
             "consent_already_revoked",
             f"Este consentimento já foi revogado em {timezone.localtime(record.revoked_at):%d/%m/%Y %H:%M}.",
         )
-    reason = (reason or "").strip()
-    if len(reason) > 250:
-        errors = FieldErrors()
-        errors.add("reason", "reason_too_long", "Motivo: no máximo 250 caracteres.")
-        errors.raise_if_any()
+    errors = FieldErrors()
+    reason = clean_text_into(errors, "reason", ConsentRecord, "revoke_reason", reason, label="Motivo")
+    errors.raise_if_any()
     record.revoked_at = timezone.now()
     record.revoke_reason = reason
     record.revoked_by = _actor(actor)

@@ -22,6 +22,7 @@ from agrega.core.roles import Capability
 from agrega.integrations.selectors import integration_list
 from agrega.web.permissions import CapabilityRequiredMixin
 from agrega.web.views import apply_service_error, keyset_context
+from agrega.core.params import parse_id
 
 from . import selectors, services
 from .api import without_consent_row
@@ -57,8 +58,9 @@ class ConsentCreateView(CapabilityRequiredMixin, View):
         contract, products = self._setup(contract_pk)
         initial = {"consented_at": timezone.localtime().replace(second=0, microsecond=0)}
         wanted = request.GET.get("produto", "")
-        if wanted.isdigit() and any(p.pk == int(wanted) for p in products):
-            initial["product"] = int(wanted)
+        wanted = parse_id(wanted)
+        if wanted and any(p.pk == wanted for p in products):
+            initial["product"] = wanted
         return self._render(contract, products, ConsentForm(initial=initial, products=products))
 
     def post(self, request, contract_pk):

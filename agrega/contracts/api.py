@@ -14,7 +14,8 @@ from types import SimpleNamespace
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core.api import ErrorOut, Page, keyset_page, prepared_keyset_page
+from agrega.core.api import Choice, Cursor, ErrorOut, Id, InputSchema, Page, keyset_page, prepared_keyset_page
+from agrega.core.text import ModelText, Text
 from agrega.core.errors import NotFound
 from agrega.core.money import PriceIn
 from agrega.core.prepared import PreparedQuery
@@ -147,17 +148,17 @@ class ContractEventOut(Schema):
         return obj.get_action_display()
 
 
-class ContractCreateIn(Schema):
+class ContractCreateIn(InputSchema):
     customer_id: int
     billing_day: int = 10
-    description: str = ""
+    description: ModelText(Contract, "description") = ""
 
 
-class NoteIn(Schema):
-    note: str = ""
+class NoteIn(InputSchema):
+    note: Text(500, multiline=True) = ""
 
 
-class ContractProductIn(Schema):
+class ContractProductIn(InputSchema):
     product_id: int
     kind: str | None = None
     price: PriceIn | None = None
@@ -172,14 +173,16 @@ class ContractProductIn(Schema):
 )
 def contract_list(
     request: HttpRequest,
-    status: str | None = None,
-    access_status: str | None = None,
-    customer_id: int | None = None,
-    cursor: int | None = None,
+    status: Choice(ContractStatus) = None,
+    access_status: Choice(AccessStatus) = None,
+    customer_id: Id | None = None,
+    cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
-    # compiled once per shape of the list; "" filters nothing, as in the selector
-    filters = {"status": status or None, "access_status": access_status or None, "customer_id": customer_id}
+    # compiled once per shape of the list (plain str values: core.api.prepared_keyset_page);
+    # an unknown status is a 422 (the enum), never an empty page
+    filters = {"status": status.value if status else None,
+               "access_status": access_status.value if access_status else None, "customer_id": customer_id}
     rows, next_cursor = prepared_keyset_page(_summary_rows, filters, cursor=cursor, limit=limit, binary=True)
     return ContractPage.model_construct(items=[_summary(row) for row in rows], next_cursor=next_cursor)
 
@@ -301,7 +304,7 @@ def contract_cancel(request: HttpRequest, contract_id: int):
 def contract_events(
     request: HttpRequest,
     contract_id: int,
-    cursor: int | None = None,
+    cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
     if not selectors.contract_exists(contract_id):

@@ -7,6 +7,7 @@ from django import forms
 
 from agrega.core.errors import ApplicationError
 from agrega.core.money import amount_form_field
+from agrega.core.params import DB_INT_MAX
 
 from .choices import AccessStatus, ContractStatus, ProductKind
 
@@ -33,7 +34,7 @@ class ContractFilterForm(forms.Form):
         label="Status de acesso", choices=coded_choices(AccessStatus.choices), required=False
     )
     q = forms.CharField(label="Cliente (nome ou CPF/CNPJ)", required=False, max_length=200)
-    cursor = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    cursor = forms.IntegerField(required=False, min_value=0, max_value=DB_INT_MAX, widget=forms.HiddenInput)
 
 
 def _sales_plan_choices():
@@ -45,7 +46,7 @@ def _sales_plan_choices():
 
 class ContractCreateForm(forms.Form):
     customer = forms.IntegerField(
-        label="Cliente", widget=forms.HiddenInput,
+        label="Cliente", widget=forms.HiddenInput, min_value=1, max_value=DB_INT_MAX,
         error_messages={"required": "Escolha o cliente na lupa."},
     )
     billing_day = forms.IntegerField(
@@ -65,7 +66,7 @@ class ContractProductForm(forms.Form):
         label="Tipo", choices=ProductKind.choices, initial=ProductKind.SVA, widget=forms.RadioSelect
     )
     product = forms.IntegerField(
-        label="Produto/Serviço", widget=forms.HiddenInput,
+        label="Produto/Serviço", widget=forms.HiddenInput, min_value=1, max_value=DB_INT_MAX,
         error_messages={"required": "Escolha o produto na lupa."},
     )
     price = amount_form_field(

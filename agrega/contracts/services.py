@@ -13,6 +13,7 @@ from agrega.catalog.models import Product
 from agrega.core.errors import ApplicationError, Conflict, FieldError, FieldErrors, InvalidTransition, NotFound
 from agrega.core.money import AmountInvalid, parse_amount
 from agrega.core.prepared import PreparedQuery
+from agrega.core.text import clean_text_into
 from agrega.customers.models import Customer
 from agrega.integrations.connectors.registry import platform_allows
 
@@ -152,8 +153,9 @@ def contract_create(*, customer_id: int, billing_day: int = 10, description: str
         errors.add("customer_id", "customer_not_found", "Cliente não encontrado.")
     if not isinstance(billing_day, int) or not 1 <= billing_day <= 31:
         errors.add("billing_day", "billing_day_invalid", "Dia de vencimento deve estar entre 1 e 31.")
+    description = clean_text_into(errors, "description", Contract, "description", description, label="Descrição")
     errors.raise_if_any()
-    contract = Contract.objects.create(customer=customer, billing_day=billing_day, description=description.strip())
+    contract = Contract.objects.create(customer=customer, billing_day=billing_day, description=description)
     _event(contract, Act.CREATE, actor=actor, before=("", ""))
     return contract
 

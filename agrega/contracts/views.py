@@ -22,6 +22,7 @@ from agrega.sva import selectors as sva_selectors
 from agrega.sva.choices import SvaState, SyncStatus
 from agrega.web.permissions import CapabilityRequiredMixin
 from agrega.web.views import lupa_field
+from agrega.core.params import parse_id
 
 from . import selectors, services
 from .choices import AccessStatus, ContractAction, ContractStatus, ProductKind
@@ -128,7 +129,7 @@ class ContractCreateView(CapabilityRequiredMixin, View):
 
     def get(self, request):
         plan = request.GET.get("plano", "")  # "Novo contrato com este plano" (agrega.plans)
-        return self._render(ContractCreateForm(initial={"sales_plan": int(plan)} if plan.isdigit() else None))
+        return self._render(ContractCreateForm(initial={"sales_plan": parse_id(plan)} if parse_id(plan) else None))
 
     def post(self, request):
         form = ContractCreateForm(request.POST)
@@ -150,8 +151,8 @@ class ContractCreateView(CapabilityRequiredMixin, View):
                 with_plan = f" com os produtos do plano {contract.sales_plan.name}" if plan_id else ""
                 messages.success(request, f"Contrato {contract.pk} criado (pré-contrato){with_plan}.")
                 return HttpResponseRedirect(reverse("contracts:detail", args=[contract.pk]))
-        elif form.data.get("customer", "").isdigit():
-            customer = customer_get(int(form.data["customer"]))
+        elif parse_id(form.data.get("customer", "")):
+            customer = customer_get(parse_id(form.data["customer"]))
         return self._render(form, customer)
 
 
@@ -294,8 +295,8 @@ class ContractProductAddView(CapabilityRequiredMixin, View):
         contract = _contract_or_404(pk)
         form = ContractProductForm(request.POST)
         product = None
-        if form.data.get("product", "").isdigit():
-            product = product_list().filter(pk=int(form.data["product"])).first()
+        if parse_id(form.data.get("product", "")):
+            product = product_list().filter(pk=parse_id(form.data["product"])).first()
         if form.is_valid():
             try:
                 item = services.contract_add_product(

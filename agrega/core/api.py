@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
-from typing import Generic, TypeVar
+from decimal import Decimal
+from typing import Annotated, Generic, TypeVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -14,17 +15,23 @@ from django.db import DataError
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from ninja import NinjaAPI, Schema
+from ninja.parser import Parser
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
+from pydantic import BeforeValidator
+from pydantic import Field as PydanticField
+from pydantic import field_validator
 
-from .errors import ApplicationError
+from .errors import ApplicationError, FieldError, ValidationFailed
 from .prepared import PreparedQuery
 from .models import ApiToken, hash_token
 from .roles import _ORDER as ROLE_ORDER
 from .roles import Capability, has_capability, user_role
+from .text import find_forbidden
 
 T = TypeVar("T")
 MAX_LIMIT = 500
@@ -185,6 +192,74 @@ class SessionAuth(APIKeyCookie):
 AUTH = [TokenAuth(), SessionAuth()]
 
 
+DB_INT_MAX = 2**63 - 1
+TEXT_MAX = 10_000  # a string field with no rule of its own (core.text.TEXT_FIELD_MAX_LENGTH)
+# An id or a cursor in a query: within what the database stores, so a huge or negative
+# one is a 422 on every database (not an empty page on one and an error on another).
+Id = Annotated[int, PydanticField(ge=1, le=DB_INT_MAX)]
+Cursor = Annotated[int, PydanticField(ge=0, le=DB_INT_MAX)]
+
+
+def _empty_is_none(value):
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def Choice(choices):  # noqa: N802
+    """A filter over a closed set (an enum or a Literal): an unknown value is a 422, never
+    an empty list; ``?status=`` (an empty form field) filters nothing, like no filter."""
+    return Annotated[choices | None, BeforeValidator(_empty_is_none)]
+
+
+def _kinds(annotation) -> set:
+    """The plain types an annotation admits (Optional, unions and Annotated unwrapped;
+    a list contributes ("list", its item kinds))."""
+    from typing import Annotated, Union, get_args, get_origin
+    from types import UnionType
+
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _kinds(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        return set().union(*(_kinds(arg) for arg in get_args(annotation)))
+    if origin is list:
+        return {("list", frozenset(_kinds(get_args(annotation)[0])))}
+    return {annotation}
+
+
+def _strict_value(kinds: set, value, path: str):
+    from pydantic_core import PydanticCustomError
+
+    if value is None:
+        return
+    kinds = kinds - {type(None)}
+    if isinstance(value, list):
+        for item_kinds in (k[1] for k in kinds if isinstance(k, tuple)):
+            for item in value:
+                _strict_value(set(item_kinds), item, path)
+        return
+    if kinds & {int} and not kinds & {str, float, Decimal} and (
+            isinstance(value, bool) or not isinstance(value, int)):
+        raise PydanticCustomError("int_type", "deve ser um número inteiro (não um texto, decimal ou booleano).")
+    if kinds & {int} and isinstance(value, int) and not -DB_INT_MAX <= value <= DB_INT_MAX:
+        raise PydanticCustomError("value_out_of_range", "número fora do intervalo aceito.")
+    if kinds == {bool} and not isinstance(value, bool):
+        raise PydanticCustomError("bool_type", "deve ser true ou false.")
+    if isinstance(value, str) and len(value) > TEXT_MAX:
+        raise PydanticCustomError("text_too_long", f"muito longo (máximo {TEXT_MAX} caracteres).")
+
+
+class InputSchema(Schema):
+    """A request body: types checked strictly (``true`` or ``1.0`` is no id, ``"1"`` no
+    boolean), integers within what the database stores, every string bounded. Query
+    parameters stay lax ("12" is an id there): they are always strings."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict(cls, value, info):
+        _strict_value(_kinds(cls.model_fields[info.field_name].annotation), value, info.field_name)
+        return value
+
+
 class ErrorBody(Schema):
     code: str
     message: str
@@ -247,6 +322,31 @@ def prepared_keyset_page(build: Callable[..., QuerySet], filters: dict, *, curso
     return _page(prepared.fetch(*given.values(), *([cursor] if cursor is not None else [])), limit)
 
 
+def _refuse_control_chars(data, source: str) -> None:
+    found = find_forbidden(data)
+    if found:
+        path, char = found
+        raise ValidationFailed({path or source: [FieldError(
+            "text_control_chars", f"Caracteres de controle não são aceitos (U+{ord(char):04X}).")]})
+
+
+class CleanInputParser(Parser):
+    """The API's backstop for every field, whatever its schema: no NUL, control character
+    or lone surrogate in a JSON body or a query string (a NUL reaching PostgreSQL is a
+    server error; elsewhere it is garbage stored). Each free-text field adds its own rule
+    (``core.text.Text``)."""
+
+    def parse_body(self, request):
+        data = super().parse_body(request)
+        _refuse_control_chars(data, "body")
+        return data
+
+    def parse_querydict(self, data, list_fields, request):
+        result = super().parse_querydict(data, list_fields, request)
+        _refuse_control_chars(result, "query")
+        return result
+
+
 def _error(api, request, status: int, code: str, message: str, fields=None, extra=None):
     body = {"code": code, "message": message}
     if fields:
@@ -293,8 +393,19 @@ def install_error_handlers(api) -> None:
     def data_error(request, exc):
         return _error(api, request, 422, "value_out_of_range", "Valor fora do intervalo aceito pelo banco de dados.")
 
+    @api.exception_handler(RequestDataTooBig)
+    @api.exception_handler(TooManyFieldsSent)
+    @api.exception_handler(TooManyFilesSent)
+    def request_too_large(request, exc):
+        return _error(api, request, 413, "request_too_large",
+                      "Requisição grande demais (corpo, campos ou arquivos acima do limite aceito).")
+
     @api.exception_handler(HttpError)
     def http_error(request, exc: HttpError):
+        if isinstance(exc.__cause__, ApplicationError):  # the parser refused what it read
+            return application_error(request, exc.__cause__)
+        if isinstance(exc.__cause__, (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)):
+            return request_too_large(request, exc.__cause__)
         if exc.status_code == 400:  # ninja could not parse the body
             return _error(api, request, 400, "invalid_body", "Corpo da requisição inválido (JSON malformado?).")
         code = {403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
@@ -308,6 +419,7 @@ _DEFAULT_ERRORS = {
     "403": "O papel do usuário não permite (ou, numa sessão do navegador, faltou o token CSRF: csrf_failed).",
     "404": "Não encontrado.",
     "409": "Recusado pelas regras (transição inválida, conflito).",
+    "413": "Requisição grande demais.",
     "422": "Dados inválidos (cada campo com seu código).",
 }
 
@@ -322,6 +434,8 @@ def document_default_errors(schema: dict) -> dict:
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             wanted = {"400", "422"}
+            if method.lower() != "get":
+                wanted.add("413")
             if operation.get("security"):
                 wanted |= {"401", "403"}
             if "{" in path:
@@ -335,10 +449,15 @@ def document_default_errors(schema: dict) -> dict:
 
 
 class AgregaNinjaAPI(NinjaAPI):
-    """NinjaAPI whose OpenAPI document declares the default error answers.
+    """NinjaAPI whose OpenAPI document declares the default error answers, and whose
+    parser refuses control characters in any input (``CleanInputParser``).
 
     The document is built once per process and prefix: building it takes most of a
     second of CPU (over a hundred operations), and the routes never change at run time."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("parser", CleanInputParser())
+        super().__init__(*args, **kwargs)
 
     def get_openapi_schema(self, path_prefix=None, path_params=None):
         cache = self.__dict__.setdefault("_openapi_documents", {})

@@ -11,17 +11,16 @@ from django.utils import timezone
 from agrega.core.errors import Conflict, FieldErrors, NotFound
 
 from .models import ApiToken
+from .text import clean_text_into
 
 
 @transaction.atomic
 def api_token_create(*, user, name: str) -> tuple[ApiToken, str]:
     """A new token for ``user``; returns it with the raw value (shown only this once)."""
     errors = FieldErrors()
-    name = (name or "").strip()
-    if not name:
+    name = clean_text_into(errors, "name", ApiToken, "name", name, label="Nome do token")
+    if name == "":
         errors.add("name", "name_required", "Informe um nome para o token (ex.: erp, cli).")
-    elif len(name) > ApiToken._meta.get_field("name").max_length:
-        errors.add("name", "name_too_long", "Nome do token: no máximo 100 caracteres.")
     errors.raise_if_any()
     return ApiToken.issue(user=user, name=name)
 

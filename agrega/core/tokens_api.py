@@ -9,14 +9,16 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
 from . import selectors, services
-from .api import ErrorOut, Page, keyset_page
+from .api import Cursor, ErrorOut, InputSchema, Page, keyset_page
+from .text import ModelText
+from .models import ApiToken
 
 router = Router(tags=["Tokens de API"])
 
 
 class TokenOut(Schema):
     id: int
-    name: str
+    name: ModelText(ApiToken, "name")
     key_prefix: str
     created_at: datetime
     last_used_at: datetime | None
@@ -27,8 +29,8 @@ class TokenCreatedOut(TokenOut):
     token: str
 
 
-class TokenCreateIn(Schema):
-    name: str
+class TokenCreateIn(InputSchema):
+    name: ModelText(ApiToken, "name")
 
 
 @router.post(
@@ -50,7 +52,7 @@ def token_create(request: HttpRequest, payload: TokenCreateIn):
 def token_list(
     request: HttpRequest,
     include_revoked: bool = False,
-    cursor: int | None = None,
+    cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
     qs = selectors.api_token_list(user=request.user, include_revoked=include_revoked)

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core.api import ErrorOut, Page, prepared_keyset_page
+from agrega.core.api import Choice, Cursor, ErrorOut, InputSchema, Page, prepared_keyset_page
+from agrega.core.text import ModelText, Text
+from agrega.customers.models import Customer
 from agrega.core.br import format_document, format_mobile
 from agrega.core.errors import NotFound
 
 from . import selectors, services
+
+# A UF, in either case: an unknown one in the filter is a 422, not an empty list.
+StateFilter = Annotated[Choice(Literal[tuple(sorted(services.UF))]),
+                        BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v)]
 
 router = Router(tags=["Clientes"])
 
@@ -44,30 +53,30 @@ class CustomerOut(Schema):
         return format_mobile(obj.mobile_phone)
 
 
-class CustomerCreateIn(Schema):
-    name: str
-    document: str
-    email: str = ""
-    mobile_phone: str = ""
-    street: str = ""
-    number: str = ""
-    district: str = ""
-    city: str = ""
-    state: str = ""
-    zip_code: str = ""
+class CustomerCreateIn(InputSchema):
+    name: ModelText(Customer, "name")
+    document: Text(64)
+    email: Text(254) = ""
+    mobile_phone: Text(40) = ""
+    street: ModelText(Customer, "street") = ""
+    number: ModelText(Customer, "number") = ""
+    district: ModelText(Customer, "district") = ""
+    city: ModelText(Customer, "city") = ""
+    state: Text(40) = ""
+    zip_code: Text(16) = ""
 
 
-class CustomerUpdateIn(Schema):
-    name: str | None = None
-    document: str | None = None
-    email: str | None = None
-    mobile_phone: str | None = None
-    street: str | None = None
-    number: str | None = None
-    district: str | None = None
-    city: str | None = None
-    state: str | None = None
-    zip_code: str | None = None
+class CustomerUpdateIn(InputSchema):
+    name: ModelText(Customer, "name") | None = None
+    document: Text(64) | None = None
+    email: Text(254) | None = None
+    mobile_phone: Text(40) | None = None
+    street: ModelText(Customer, "street") | None = None
+    number: ModelText(Customer, "number") | None = None
+    district: ModelText(Customer, "district") | None = None
+    city: ModelText(Customer, "city") | None = None
+    state: Text(40) | None = None
+    zip_code: Text(16) | None = None
 
 
 def _get(customer_id: int):
@@ -90,8 +99,8 @@ def customer_list(
     q: str | None = None,
     document: str | None = None,
     city: str | None = None,
-    state: str | None = None,
-    cursor: int | None = None,
+    state: StateFilter = None,
+    cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
     # compiled once per shape of the search (core.api.prepared_keyset_page)
@@ -139,8 +148,8 @@ def _require_admin(request) -> None:
                                status_code=403)
 
 
-class AnonymizeIn(Schema):
-    reason: str = ""
+class AnonymizeIn(InputSchema):
+    reason: Text(500, multiline=True) = ""
 
 
 @router.get(

@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from agrega.core.audit import diff, record_change
 from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile, document_kind, digits
 from agrega.core.errors import Conflict, FieldError, FieldErrors, InvalidTransition
+from agrega.core.text import clean_model_text, clean_text
 
 from .models import Customer
 from .signals import customer_changed
@@ -15,6 +16,7 @@ EDITABLE_FIELDS = (
     "name", "document", "email", "mobile_phone", "street", "number", "district", "city",
     "state", "zip_code",
 )
+FREE_TEXT = ("name", "street", "number", "district", "city")
 UF = {
     "AC", "AL", "AP", "AM", "BA", "CE", "DF", "ES", "GO", "MA", "MT", "MS", "MG", "PA", "PB",
     "PR", "PE", "PI", "RJ", "RN", "RS", "RO", "RR", "SC", "SP", "SE", "TO",
@@ -28,12 +30,14 @@ def _clean(data: dict, *, partial: bool) -> dict:
     for name, value in data.items():
         if name not in EDITABLE_FIELDS:
             continue
-        value = "" if value is None else str(value).strip()
         try:
-            if name == "name":
-                if not value:
-                    raise InvalidValue("name_required", "Informe o nome ou a razão social.")
-            elif name == "document":
+            # one rule for free text (core.text): bounded, no control or invisible-only
+            value = "" if value is None else value
+            value = (clean_model_text(Customer, name, value) if name in FREE_TEXT
+                     else clean_text(value, max_length=64))
+            if name == "name" and not value:
+                raise InvalidValue("name_required", "Informe o nome ou a razão social.")
+            if name == "document":
                 value = clean_document(value)
             elif name == "email":
                 value = clean_email(value) if value else ""

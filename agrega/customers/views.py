@@ -20,6 +20,7 @@ from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
 from agrega.web.permissions import CapabilityRequiredMixin
 from agrega.web.views import apply_service_error, keyset_context, lupa_field
+from agrega.core.params import parse_id
 
 from . import selectors, services
 from .forms import LIVE_FIELDS, CustomerForm, initial_for
@@ -171,7 +172,7 @@ class CustomerFieldCheckView(CapabilityRequiredMixin, View):
         if field not in LIVE_FIELDS:
             raise Http404("Campo desconhecido.")
         raw_pk = request.GET.get("customer", "")
-        ok, message = _live_check(field, request.GET.get(field, ""), int(raw_pk) if raw_pk.isdigit() else None)
+        ok, message = _live_check(field, request.GET.get(field, ""), parse_id(raw_pk))
         return render(request, "customers/_live_check.html", {"ok": ok, "message": message, "field": field})
 
 

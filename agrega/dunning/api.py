@@ -9,7 +9,9 @@ from datetime import date, datetime
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
-from agrega.core.api import ErrorOut
+from agrega.core.api import ErrorOut, InputSchema
+from agrega.core.text import ModelText
+from agrega.dunning.models import DunningPolicy
 
 from . import config
 from .models import DunningAction
@@ -59,31 +61,31 @@ class ActionOut(Schema):
     label: str
 
 
-class PolicyCreateIn(Schema):
+class PolicyCreateIn(InputSchema):
     preset: str
-    name: str | None = None
+    name: ModelText(DunningPolicy, "name") | None = None
     make_default: bool = False
     block_after_days: int | None = None
 
 
-class StageIn(Schema):
+class StageIn(InputSchema):
     days_after_due: int
     action: str
 
 
-class StagesIn(Schema):
+class StagesIn(InputSchema):
     stages: list[StageIn]
 
 
-class PolicyPatchIn(Schema):
-    name: str | None = None
+class PolicyPatchIn(InputSchema):
+    name: ModelText(DunningPolicy, "name") | None = None
     is_default: bool | None = None
     trust_release_days: int | None = None
     trust_release_max_uses: int | None = None
     trust_release_period_days: int | None = None
 
 
-class SweepIn(Schema):
+class SweepIn(InputSchema):
     today: date | None = None
 
 

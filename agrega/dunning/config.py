@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from agrega.core.audit import actor_label, diff, record_change
 from agrega.core.errors import ApplicationError, FieldErrors, NotFound, ValidationFailed
+from agrega.core.text import clean_text_into
 from agrega.core.models import ChangeRecord
 
 from . import services
@@ -83,9 +84,8 @@ def policy_create(*, preset: str, name: str | None = None, make_default: bool = 
         else:
             _int_in(errors, "block_after_days", block_after_days, 1, 365,
                     "Dias para o bloqueio devem estar entre 1 e 365.")
-    name = " ".join((name or "").split())
-    if len(name) > 100:
-        errors.add("name", "name_too_long", "O nome pode ter no máximo 100 caracteres.")
+    name = clean_text_into(errors, "name", DunningPolicy, "name", " ".join((name or "").split()),
+                           label="Nome") or ""
     errors.raise_if_any()
     DunningPolicy.objects.select_for_update().filter(is_default=True).first()  # one default at a time
     policy = services.policy_from_preset(preset=preset, name=name or None, make_default=make_default,
@@ -128,11 +128,11 @@ def policy_update(*, policy_id: int, actor=None, name: str | None = None, is_def
         if checked is not None:
             values[field] = checked
     if name is not None:
-        name = " ".join(name.split())
-        if not name:
+        name = clean_text_into(errors, "name", DunningPolicy, "name", " ".join(name.split()), label="Nome")
+        if name is None:
+            pass
+        elif not name:
             errors.add("name", "name_required", "Informe o nome da régua.")
-        elif len(name) > 100:
-            errors.add("name", "name_too_long", "O nome pode ter no máximo 100 caracteres.")
         elif DunningPolicy.objects.filter(name=name).exclude(pk=policy_id).exists():
             errors.add("name", "policy_exists", f"Já existe uma régua chamada {name}.")
         else:

@@ -14,12 +14,12 @@ from django.http import HttpRequest
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from agrega.core.api import ErrorOut, Page, keyset_page
+from agrega.core.api import Choice, Cursor, ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.errors import ApplicationError
 
 from . import selectors, services
 from .layout import check_mapping, guess_mapping, read_table
-from .models import RowStatus
+from .models import ImportStatus, RowStatus
 
 router = Router(tags=["Importação"])
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -98,7 +98,7 @@ class ImportRowOut(Schema):
     messages: list[MessageOut]
 
 
-class MappingIn(Schema):
+class MappingIn(InputSchema):
     mapping: dict[str, str]
 
 
@@ -114,7 +114,7 @@ def _mapping(text: str | None) -> dict | None:
 
 @router.get("", response={200: Page[ImportJobOut], **ERRORS}, summary="Listar importações",
             description="Por `id`, paginadas por `cursor`. Filtro: `status`.")
-def import_list(request: HttpRequest, status: str | None = None, cursor: int | None = None,
+def import_list(request: HttpRequest, status: Choice(ImportStatus) = None, cursor: Cursor | None = None,
                 limit: int = Query(50, ge=1, le=500)):
     items, next_cursor = keyset_page(selectors.import_job_list(status=status), cursor=cursor, limit=limit)
     return {"items": items, "next_cursor": next_cursor}
@@ -208,7 +208,7 @@ def import_pause(request: HttpRequest, job_id: int):
 
 @router.get("/{job_id}/rows", response={200: Page[ImportRowOut], **ERRORS}, summary="Resultado de cada linha",
             description="Filtro `status`: " + ", ".join(RowStatus.values) + ".")
-def import_rows(request: HttpRequest, job_id: int, status: str | None = None, cursor: int | None = None,
+def import_rows(request: HttpRequest, job_id: int, status: Choice(RowStatus) = None, cursor: Cursor | None = None,
                 limit: int = Query(100, ge=1, le=500)):
     services.import_job_get(job_id)
     items, next_cursor = keyset_page(selectors.import_row_list(job_id=job_id, status=status), cursor=cursor,

@@ -15,6 +15,7 @@ from agrega.catalog.models import Product
 from agrega.contracts.choices import ContractStatus, ProductKind
 from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile, digits, document_kind
 from agrega.core.money import AmountInvalid, parse_amount
+from agrega.core.text import clean_text
 from agrega.customers.services import UF
 from agrega.integrations.connectors.registry import platform_allows
 from agrega.plans.models import SalesPlan
@@ -24,6 +25,7 @@ from .layout import LABELS
 ERROR, WARNING, INFO = "error", "warning", "info"
 MAX_LENGTH = {"nome": 200, "endereco": 200, "numero": 20, "bairro": 100, "cidade": 100,
               "descricao": 200, "contrato_ref": 100}
+OTHER_MAX_LENGTH = 2000  # any other column (products, plan, document…): still bounded
 CUSTOMER_FIELDS = {  # our column → Customer field
     "nome": "name", "cpf_cnpj": "document", "email": "email", "celular": "mobile_phone",
     "endereco": "street", "numero": "number", "bairro": "district", "cidade": "city",
@@ -80,6 +82,10 @@ class Line:
     def add(self, *args, **kwargs) -> None:
         self.messages.append(message(*args, **kwargs))
 
+    def refused(self, column: str) -> bool:
+        """The column's cell was refused already (no second message for it)."""
+        return any(m["field"] == column and m["level"] == ERROR for m in self.messages)
+
 
 def parse_price(text: str) -> Decimal:
     """``9,90``, ``1.234,56`` or ``9.90`` → Decimal (core/money.py); raises AmountInvalid."""
@@ -130,13 +136,14 @@ class Catalog:
 def _customer(line: Line, values: dict[str, str]) -> None:
     data: dict[str, str] = {}
     name = values.get("nome", "")
-    if not name:
+    if not name and not line.refused("nome"):
         line.add("nome", "name_required", "obrigatório.")
     data["name"] = name
     try:
         data["document"] = clean_document(values.get("cpf_cnpj", ""))
     except InvalidValue as exc:
-        line.add("cpf_cnpj", exc.code, exc.message, labelled=False)
+        if not line.refused("cpf_cnpj"):
+            line.add("cpf_cnpj", exc.code, exc.message, labelled=False)
     for column, clean in (("email", clean_email), ("celular", clean_mobile)):
         value = values.get(column, "")
         try:
@@ -153,9 +160,6 @@ def _customer(line: Line, values: dict[str, str]) -> None:
     data["zip_code"] = zip_code
     for column in ("endereco", "numero", "bairro", "cidade"):
         data[CUSTOMER_FIELDS[column]] = values.get(column, "")
-    for column, limit in MAX_LENGTH.items():
-        if len(values.get(column, "")) > limit:
-            line.add(column, "too_long", f"muito longo (máximo {limit} caracteres).")
     if "document" in data:
         data["person_type"] = document_kind(data["document"])
     line.customer = data
@@ -259,12 +263,28 @@ def _product_line(product: Product, price) -> ProductLine:
                        price, product.is_sva, integration.pk if one_account else None)
 
 
+def _clean_cells(line: Line, values: dict[str, str]) -> dict[str, str]:
+    """Every cell through the one rule for free text (core.text.clean_text): trimmed,
+    bounded, no NUL or control character, not invisible-only. A refused cell rejects its
+    line (the others still import) and is left out of the line's other checks."""
+    clean: dict[str, str] = {}
+    for column, value in values.items():
+        try:
+            clean[column] = clean_text(value, max_length=MAX_LENGTH.get(column, OTHER_MAX_LENGTH))
+        except InvalidValue as exc:
+            line.add(column, exc.code, exc.message)
+            clean[column] = ""
+    return clean
+
+
 def parse_line(index: int, line_number: int, values: dict[str, str], catalog: Catalog,
                first_index_of_ref: dict[str, int]) -> Line:
     """Every problem of one record (nothing read from the database but the catalogue)."""
+    line = Line(index=index, line=line_number, ref="")
+    values = _clean_cells(line, values)
     ref = values.get("contrato_ref", "")
-    line = Line(index=index, line=line_number, ref=ref)
-    if not ref:
+    line.ref = ref
+    if not ref and not line.refused("contrato_ref"):
         line.add("contrato_ref", "ref_required", "obrigatório (é o que impede importar o contrato duas vezes).")
     elif first_index_of_ref.get(ref, index) < index:
         line.add("contrato_ref", "ref_repeated", f"'{ref}' repetido no arquivo: vale só a primeira linha com ele.")

@@ -7,14 +7,21 @@ whether they are set and the names of the fields stored.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from agrega.core.api import ErrorOut, Page, keyset_page
+from agrega.core.api import Choice, Cursor, ErrorOut, InputSchema, Page, keyset_page
+from agrega.core.text import ModelText
+from agrega.integrations.models import SvaIntegration
 from agrega.core.errors import NotFound
 
 from . import selectors, services
+from .connectors.registry import PLATFORMS
+
+# the registered platforms: an unknown one in a filter is a 422, not an empty list
+PlatformName = Literal[tuple(PLATFORMS)]
 
 router = Router(tags=["Integrações SVA"])
 
@@ -41,7 +48,7 @@ RATE_LIMIT_HELP = (
 
 
 class CredentialFieldOut(Schema):
-    name: str
+    name: ModelText(SvaIntegration, "name")
     label: str
     secret: bool
 
@@ -54,10 +61,10 @@ class PlatformOut(Schema):
 
 class IntegrationOut(Schema):
     id: int
-    name: str
+    name: ModelText(SvaIntegration, "name")
     platform: str
     base_url: str
-    prefix: str
+    prefix: ModelText(SvaIntegration, "prefix")
     auto_create_users: bool
     requires_consent: bool
     reconcile_remove_unknown: bool
@@ -84,11 +91,11 @@ class IntegrationOut(Schema):
         return selectors.integration_credential_names(obj)
 
 
-class IntegrationCreateIn(Schema):
-    name: str
+class IntegrationCreateIn(InputSchema):
+    name: ModelText(SvaIntegration, "name")
     platform: str
     base_url: str
-    prefix: str
+    prefix: ModelText(SvaIntegration, "prefix")
     auto_create_users: bool = False
     requires_consent: bool = Field(False, description=REQUIRES_CONSENT_HELP)
     reconcile_remove_unknown: bool = Field(False, description=RECONCILE_REMOVE_UNKNOWN_HELP)
@@ -98,11 +105,11 @@ class IntegrationCreateIn(Schema):
     credentials: dict[str, str] = Field(..., description=CREDENTIALS_HELP)
 
 
-class IntegrationUpdateIn(Schema):
-    name: str | None = None
+class IntegrationUpdateIn(InputSchema):
+    name: ModelText(SvaIntegration, "name") | None = None
     platform: str | None = None
     base_url: str | None = None
-    prefix: str | None = None
+    prefix: ModelText(SvaIntegration, "prefix") | None = None
     auto_create_users: bool | None = None
     requires_consent: bool | None = Field(None, description=REQUIRES_CONSENT_HELP)
     reconcile_remove_unknown: bool | None = Field(None, description=RECONCILE_REMOVE_UNKNOWN_HELP)
@@ -122,7 +129,7 @@ class CheckOut(Schema):
 
 class PackageOut(Schema):
     code: str
-    name: str
+    name: ModelText(SvaIntegration, "name")
     description: str
 
 
@@ -150,9 +157,9 @@ def platform_list(request: HttpRequest):
 )
 def integration_list(
     request: HttpRequest,
-    platform: str | None = None,
+    platform: Choice(PlatformName) = None,
     active: bool | None = None,
-    cursor: int | None = None,
+    cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
     qs = selectors.integration_list(platform=platform, active=active)

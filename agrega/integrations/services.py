@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from agrega.core.audit import diff, record_change
 from agrega.core.errors import ApplicationError, Conflict, FieldErrors
+from agrega.core.text import clean_text_into
 
 from .connectors.base import (
     CallRecorder,
@@ -52,7 +53,9 @@ def _validate(integration: SvaIntegration, credentials: dict | None, *, creating
     if moved and credentials is None:
         errors.add("credentials", "credentials_required_on_url_change",
                    "Ao trocar a URL ou a plataforma, informe as credenciais de novo.")
-    if not (integration.name or "").strip():
+    name = clean_text_into(errors, "name", SvaIntegration, "name", integration.name, label="Nome")
+    integration.name = name or ""
+    if name == "":
         errors.add("name", "name_required", "Informe um nome para a integração.")
     known = dict(platform_choices())
     if integration.platform not in known:

@@ -12,7 +12,10 @@ from ninja import Query, Router, Schema, Status
 
 from agrega.contracts.api import ContractDetailOut
 from agrega.contracts.selectors import contract_get
-from agrega.core.api import ErrorOut, Page, keyset_page
+from agrega.core.api import Cursor, ErrorOut, InputSchema, Page, keyset_page
+from agrega.core.text import ModelText
+from agrega.contracts.models import Contract
+from agrega.plans.models import SalesPlan
 from agrega.core.errors import NotFound
 from agrega.core.money import PriceIn
 
@@ -74,30 +77,30 @@ class PlanOut(Schema):
         return selectors.plan_total(obj)
 
 
-class PlanItemIn(Schema):
+class PlanItemIn(InputSchema):
     product_id: int
     price: PriceIn | None = None
 
 
-class PlanCreateIn(Schema):
-    name: str
-    description: str = ""
+class PlanCreateIn(InputSchema):
+    name: ModelText(SalesPlan, "name")
+    description: ModelText(SalesPlan, "description") = ""
     active: bool = True
     items: list[PlanItemIn] = []
 
 
-class PlanUpdateIn(Schema):
-    name: str | None = None
-    description: str | None = None
+class PlanUpdateIn(InputSchema):
+    name: ModelText(SalesPlan, "name") | None = None
+    description: ModelText(SalesPlan, "description") | None = None
     active: bool | None = None
     items: list[PlanItemIn] | None = None
 
 
-class ContractFromPlanIn(Schema):
+class ContractFromPlanIn(InputSchema):
     customer_id: int
     plan_id: int
     billing_day: int = 10
-    description: str = ""
+    description: ModelText(Contract, "description") = ""
 
 
 class ContractFromPlanOut(ContractDetailOut):
@@ -121,7 +124,7 @@ def plan_list(
     request: HttpRequest,
     q: str | None = None,
     active: bool | None = None,
-    cursor: int | None = None,
+    cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
     items, next_cursor = keyset_page(selectors.plan_list(q=q, active=active), cursor=cursor, limit=limit)

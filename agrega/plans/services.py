@@ -14,6 +14,7 @@ from agrega.contracts.services import contract_add_product, contract_create
 from agrega.core.audit import diff, record_change
 from agrega.core.errors import ApplicationError, Conflict, FieldError, FieldErrors, NotFound
 from agrega.core.money import AmountInvalid, parse_amount
+from agrega.core.text import clean_text_into
 
 from .models import SalesPlan, SalesPlanItem
 
@@ -71,14 +72,12 @@ def _clean_items(items, errors: FieldErrors, *, prefix: str = "items") -> list[t
 
 
 def _validate_plan(plan: SalesPlan, errors: FieldErrors) -> None:
-    plan.name = (plan.name or "").strip()
-    plan.description = (plan.description or "").strip()
-    if not plan.name:
+    # one rule for free text (core.text): bounded by the column, no control characters
+    plan.name = clean_text_into(errors, "name", SalesPlan, "name", plan.name, label="Nome") or ""
+    plan.description = clean_text_into(errors, "description", SalesPlan, "description", plan.description,
+                                       label="Descrição") or ""
+    if not plan.name and "name" not in errors.errors:
         errors.add("name", "name_required", "Informe o nome do plano.")
-    elif len(plan.name) > 120:
-        errors.add("name", "name_too_long", "Nome: no máximo 120 caracteres.")
-    if len(plan.description) > 250:
-        errors.add("description", "description_too_long", "Descrição: no máximo 250 caracteres.")
 
 
 def _name_taken(name: str) -> Conflict:

@@ -15,6 +15,7 @@ from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
 from agrega.web.permissions import CapabilityRequiredMixin
 from agrega.web.views import apply_service_error, keyset_context
+from agrega.core.params import parse_id
 
 from . import selectors, services
 from .forms import ItemRows, PlanForm
@@ -134,8 +135,8 @@ class PlanItemsPreviewView(CapabilityRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        raw = self.request.GET.get("sales_plan", "")
-        plan = selectors.plan_get(int(raw)) if raw.isdigit() else None
+        plan_id = parse_id(self.request.GET.get("sales_plan", ""))
+        plan = selectors.plan_get(plan_id) if plan_id else None
         if plan is not None:
             ctx.update(plan=plan, items=_item_rows(plan), total=selectors.plan_total(plan))
         return ctx

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
 from agrega.contracts.selectors import contract_exists
-from agrega.core.api import ErrorOut, Page, keyset_page
+from agrega.core.api import Choice, Cursor, ErrorOut, Id, InputSchema, Page, keyset_page
 from agrega.core.errors import NotFound
 
 from . import selectors, services
@@ -102,7 +102,7 @@ class SvaUserOut(Schema):
         return selectors.scheduled_removal_at(obj)
 
 
-class SvaUserCreateIn(Schema):
+class SvaUserCreateIn(InputSchema):
     contract_id: int
     integration_id: int
     contract_product_id: int
@@ -147,13 +147,13 @@ LIST_HELP = (
 )
 def sva_user_list(
     request: HttpRequest,
-    contract_id: int | None = None,
-    integration_id: int | None = None,
-    confirmed_state: SvaState | None = None,
+    contract_id: Id | None = None,
+    integration_id: Id | None = None,
+    confirmed_state: Choice(SvaState) = None,
     pending: bool | None = None,
-    sync_status: SyncStatus | None = None,
+    sync_status: Choice(SyncStatus) = None,
     include_removed: bool = False,
-    cursor: int | None = None,
+    cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
     qs = selectors.sva_user_list(
@@ -220,7 +220,7 @@ def sva_user_sync(request: HttpRequest, sva_user_id: int):
 def sva_user_timeline(
     request: HttpRequest,
     sva_user_id: int,
-    cursor: int | None = None,
+    cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
     user = _get(sva_user_id)
@@ -238,7 +238,7 @@ def contract_sva_user_list(
     request: HttpRequest,
     contract_id: int,
     include_removed: bool = False,
-    cursor: int | None = None,
+    cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
     if not contract_exists(contract_id):

@@ -16,7 +16,7 @@ from datetime import datetime
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from agrega.core.api import ErrorOut, Page, keyset_page
+from agrega.core.api import Choice, Cursor, ErrorOut, Id, InputSchema, Page, keyset_page
 from agrega.core.errors import NotFound
 from agrega.integrations.selectors import integration_get
 
@@ -29,7 +29,7 @@ router = Router(tags=["Reconciliação"])
 ITEMS_IN_DETAIL = 500
 
 
-class ReconcileIn(Schema):
+class ReconcileIn(InputSchema):
     remove_unknown: bool | None = Field(
         None, description="Remover da plataforma os usuários desconhecidos ou excluídos no Agrega. "
         "Omitido: segue a política da integração (reconcile_remove_unknown).")
@@ -158,9 +158,9 @@ def integration_reconcile(request: HttpRequest, integration_id: int, payload: Re
 )
 def reconciliation_list(
     request: HttpRequest,
-    integration_id: int | None = None,
-    status: ReconciliationStatus | None = None,
-    cursor: int | None = None,
+    integration_id: Id | None = None,
+    status: Choice(ReconciliationStatus) = None,
+    cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
     qs = reconcile.reconciliation_run_list(integration_id=integration_id, status=status)
@@ -196,9 +196,9 @@ def reconciliation_detail(request: HttpRequest, run_id: int):
 def reconciliation_items(
     request: HttpRequest,
     run_id: int,
-    kind: ReconciliationKind | None = None,
-    action: ReconciliationAction | None = None,
-    cursor: int | None = None,
+    kind: Choice(ReconciliationKind) = None,
+    action: Choice(ReconciliationAction) = None,
+    cursor: Cursor | None = None,
     limit: int = Query(100, ge=1, le=500),
 ):
     run = _run_or_404(run_id)

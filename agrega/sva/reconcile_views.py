@@ -17,6 +17,7 @@ from agrega.core.roles import Capability
 from agrega.integrations.selectors import integration_get
 from agrega.web.permissions import CapabilityRequiredMixin
 from agrega.web.views import PAGE_SIZE, keyset_context
+from agrega.core.params import parse_id
 
 from . import reconcile
 from .models import ReconciliationKind, ReconciliationStatus
@@ -35,7 +36,7 @@ def _integration_or_404(pk: int):
 def _newest_first(request, queryset, *, limit: int = PAGE_SIZE) -> dict:
     """Runs newest first by ``?antes=<id>`` (keyset, no COUNT)."""
     raw = request.GET.get("antes", "")
-    before = int(raw) if raw.isdigit() else None
+    before = parse_id(raw, minimum=0)
     if before is not None:
         queryset = queryset.filter(pk__lt=before)
     rows = list(queryset.order_by("-pk")[: limit + 1])

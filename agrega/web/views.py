@@ -25,6 +25,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.generic import TemplateView
 
 from agrega.core.errors import ApplicationError
+from agrega.core.params import parse_id
 
 from . import selectors
 from .permissions import CapabilityRequiredMixin
@@ -50,8 +51,7 @@ def safe_next(request, default: str) -> str:
 
 def keyset_context(request, queryset: QuerySet, *, limit: int = PAGE_SIZE) -> dict:
     """Rows with id > ``?cursor=``, ordered by id; one extra row tells whether more exist."""
-    raw = request.GET.get("cursor", "")
-    cursor = int(raw) if raw.isdigit() else None
+    cursor = parse_id(request.GET.get("cursor", ""), minimum=0)
     if cursor is not None:
         queryset = queryset.filter(pk__gt=cursor)
     rows = list(queryset.order_by("pk")[: limit + 1])

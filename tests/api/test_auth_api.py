@@ -89,5 +89,5 @@ def test_other_users_tokens_are_invisible(api):
 
 def test_token_name_is_required(api):
     assert field_codes(api.post("/tokens", {"name": "  "})) == {"name": ["name_required"]}
-    assert field_codes(api.post("/tokens", {"name": "x" * 101})) == {"name": ["name_too_long"]}
+    assert field_codes(api.post("/tokens", {"name": "x" * 101})) == {"name": ["text_too_long"]}
     assert "name" in field_codes(api.post("/tokens", {}))

@@ -1,12 +1,18 @@
 """Schemathesis against the served OpenAPI document: generated requests (valid and
 invalid) to every operation find no server error and no answer outside the schema."""
 
+import os
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from agrega.wsgi import application
+
+# Examples per operation: small by default so the suite stays fast; CI's deep run sets
+# AGREGA_FUZZ_EXAMPLES=50 (.ci/run).
+EXAMPLES = int(os.environ.get("AGREGA_FUZZ_EXAMPLES", "4"))
 
 # Loaded from the running application, as a client would (no database needed for it).
 schema = schemathesis.openapi.from_wsgi("/api/openapi.json", application)
@@ -29,7 +35,7 @@ def keep_test_connection():
 @pytest.mark.django_db
 @pytest.mark.usefixtures("keep_test_connection")
 @schema.parametrize()
-@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_api_answers_within_its_schema(case, api_token, settings):
     # the webhook on, so it answers 401 (bad signature) rather than 503 (switched off)
     settings.PAYMENT_WEBHOOK_SECRET = "segredo-de-teste"

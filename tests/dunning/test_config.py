@@ -84,7 +84,7 @@ def test_create_anatel_copy_keeps_the_four_stages():
     ({"preset": "anatel", "block_after_days": 10}, {"block_after_days": ["block_days_not_applicable"]}),
     ({"preset": "simples", "block_after_days": 0}, {"block_after_days": ["value_out_of_range"]}),
     ({"preset": "simples", "block_after_days": 400}, {"block_after_days": ["value_out_of_range"]}),
-    ({"preset": "simples", "name": "x" * 101}, {"name": ["name_too_long"]}),
+    ({"preset": "simples", "name": "x" * 101}, {"name": ["text_too_long"]}),
 ])
 def test_create_refuses_bad_input(kw, fields):
     before = DunningPolicy.objects.count()
