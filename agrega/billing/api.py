@@ -397,7 +397,7 @@ def payment_webhook(request: HttpRequest):
                      summary="Listar pagamentos",
                      description="Filtro `status` (" + ", ".join(PaymentStatus.values) + "): `held` lista os "
                      "pagamentos retidos que aguardam um operador.")
-def payment_list(request: HttpRequest, status: PaymentStatus | None = None, cursor: int | None = None,
+def payment_list(request: HttpRequest, status: PaymentStatus | None = None, cursor: Cursor | None = None,
                  limit: int = Query(50, ge=1, le=500)):
     items, next_cursor = keyset_page(selectors.payment_list(status=status), cursor=cursor, limit=limit)
     return {"items": items, "next_cursor": next_cursor}

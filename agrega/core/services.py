@@ -11,7 +11,8 @@ from django.utils import timezone
 from agrega.core.errors import Conflict, FieldErrors, NotFound
 
 from .models import ApiToken
-from .text import clean_text_into
+from .br import InvalidValue
+from .text import clean_text, clean_text_into
 
 
 @transaction.atomic
@@ -165,6 +166,11 @@ def user_create(*, actor, username: str, name: str, email: str, role: str, passw
         else:
             if _users().filter(username__iexact=username).exists():
                 errors.add("username", "username_taken", f"Já existe um usuário '{username}'.")
+    try:
+        name = clean_text(name, max_length=NAME_MAX, field="Nome")
+    except InvalidValue as exc:
+        errors.add("name", exc.code, exc.message)
+        name = "-"  # reported; keep the checks below from adding a second error
     if not name:
         errors.add("name", "name_required", "Informe o nome da pessoa.")
     elif len(name) > NAME_MAX:

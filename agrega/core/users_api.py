@@ -7,12 +7,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
 from . import selectors, services
-from .api import ErrorOut, Page, keyset_page
+from .api import Cursor, ErrorOut, InputSchema, Page, keyset_page
 from .errors import NotFound
+from .text import ModelText, Text
 from .tokens_api import TokenOut
 
 router = Router(tags=["Usuários"])
@@ -38,20 +40,20 @@ class UserOut(Schema):
                 "date_joined": user.date_joined, "last_login": user.last_login}
 
 
-class UserCreateIn(Schema):
-    username: str
-    name: str
-    email: str
+class UserCreateIn(InputSchema):
+    username: ModelText(User, "username")
+    name: Text(300)
+    email: ModelText(User, "email")
     role: RoleName
-    password: str
+    password: Text(1024)
 
 
-class RoleIn(Schema):
+class RoleIn(InputSchema):
     role: RoleName
 
 
-class PasswordIn(Schema):
-    password: str | None = None
+class PasswordIn(InputSchema):
+    password: Text(1024) | None = None
 
 
 class PasswordResetOut(Schema):
@@ -69,7 +71,7 @@ def _user(user_id: int):
 @router.get("", response={200: Page[UserOut], 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
             summary="Listar usuários")
 def user_list(request: HttpRequest, include_inactive: bool = True, role: RoleName | None = None,
-              q: str | None = None, cursor: int | None = None, limit: int = Query(50, ge=1, le=500)):
+              q: str | None = None, cursor: Cursor | None = None, limit: int = Query(50, ge=1, le=500)):
     qs = selectors.user_list(include_inactive=include_inactive, role=role, q=q)
     items, next_cursor = keyset_page(qs, cursor=cursor, limit=limit)
     return {"items": [UserOut.of(u) for u in items], "next_cursor": next_cursor}
@@ -128,7 +130,7 @@ def user_reset_password(request: HttpRequest, user_id: int, payload: PasswordIn)
 @router.get("/{user_id}/tokens", response={200: Page[TokenOut], 401: ErrorOut, 403: ErrorOut, 404: ErrorOut,
                                            422: ErrorOut},
             summary="Tokens do usuário")
-def user_tokens(request: HttpRequest, user_id: int, include_revoked: bool = True, cursor: int | None = None,
+def user_tokens(request: HttpRequest, user_id: int, include_revoked: bool = True, cursor: Cursor | None = None,
                 limit: int = Query(50, ge=1, le=500)):
     _user(user_id)
     qs = selectors.user_tokens(user_id=user_id, include_revoked=include_revoked)

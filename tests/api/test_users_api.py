@@ -57,7 +57,7 @@ def test_create_checks_every_field_and_the_password_validators(api, settings):
     assert "password_too_similar" in field_codes(similar)["password"]
     assert field_codes(api.post("/users", {**NEW, "username": "OPERADORA"}))["username"] == ["username_taken"]
     assert "role" in field_codes(api.post("/users", {**NEW, "role": "chefe"}))
-    assert field_codes(api.post("/users", {**NEW, "username": "x" * 151}))["username"] == ["username_too_long"]
+    assert field_codes(api.post("/users", {**NEW, "username": "x" * 151}))["username"] == ["text_too_long"]
     assert get_user_model().objects.count() == 1
     assert not ChangeRecord.objects.filter(object_type="auth.user").exists()
 
@@ -159,3 +159,18 @@ def test_only_administrators(role):
     assert error(client.get("/users"), 403)["code"] == "forbidden"
     assert error(client.post("/users", NEW), 403)["code"] == "forbidden"
     assert error(client.post(f"/users/{user.pk}/role", {"role": "administrador"}), 403)["code"] == "forbidden"
+
+
+@pytest.mark.parametrize("field, value, code", [
+    ("name", "Joana\x00Silva", "text_control_chars"),
+    ("name", "\u200b\u200b", "text_blank"),
+    ("name", "J" * 400, "text_too_long"),
+    ("username", "j" * 200, "text_too_long"),
+    ("role", True, None),
+])
+def test_create_refuses_unclean_or_unbounded_values(api, field, value, code):
+    response = api.post("/users", {**NEW, field: value})
+    assert response.status_code == 422, response.content
+    assert not get_user_model().objects.filter(username=NEW["username"]).exists()
+    if code:
+        assert code in json.dumps(response.json())
