@@ -235,7 +235,8 @@ def run_tests(tree: Path, timeout: int, first: str | None = None) -> tuple[str, 
     failed = [line.split(" - ")[0] for line in proc.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
     if proc.returncode == 0:
         return "survived", elapsed, ""
-    return "killed", elapsed, (failed[0] if failed else proc.stdout.strip().splitlines()[-1:] or [""])[0][:160]
+    last = proc.stdout.strip().splitlines()[-1:] or [""]
+    return "killed", elapsed, (failed or last)[0][:160]
 
 
 def main() -> int:
