@@ -3,7 +3,8 @@ time and see whether a test notices.
 
 Each mutation replaces one exact snippet (it must occur once) in a copy of the tree
 (``git archive`` of a revision, or the working tree's tracked files), then runs
-``pytest -x -q`` on the billing, dunning and property tests against SQLite. A mutation
+``pytest -x -q`` on the billing and dunning tests and the billing properties against
+SQLite (one test database, migrated once). A mutation
 no test fails on "survived": a rule nothing guards. Results: docs/mutation-check.md.
 
     python tools/mutation_check.py                     # every mutation, working tree
@@ -29,7 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BILLING = "agrega/billing/services.py"
 DUNNING = "agrega/dunning/services.py"
-TESTS = ["tests/billing", "tests/dunning", "tests/properties", "tests/cli/test_billing_commands.py"]
+# The property tests of these rules (tests/properties' others are about contract
+# transitions and validators); the CLI's help-output test starts a process and checks no rule.
+TESTS = ["tests/billing", "tests/dunning", "tests/properties/test_billing_days.py",
+         "tests/cli/test_billing_commands.py"]
+DESELECT = ["tests/cli/test_billing_commands.py::test_console_script_help"]
 # The tests of the mutated app first: with -x a mutation is killed as soon as one fails.
 FIRST = {BILLING: "tests/billing", DUNNING: "tests/dunning"}
 
@@ -221,13 +226,32 @@ def copy_tree(rev: str | None, dest: Path) -> None:
             shutil.copy2(source, dest / name)
 
 
+def migrate_once(tree: Path) -> None:
+    """A migrated test database kept aside (the run below only rolls back), copied in
+    before each run: a transactional test flushes the tables, presets included."""
+    db = tree / "var" / "mutation-test.sqlite3"
+    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1", "AGREGA_TEST_SQLITE": str(db)}
+    env.pop("DATABASE_URL", None)
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--create-db", "--reuse-db",
+                    "tests/dunning/test_config.py::test_presets_installed_by_the_migration"],
+                   cwd=tree, env=env, check=True, capture_output=True)
+    shutil.copy2(db, db.with_suffix(".pristine"))
+
+
 def run_tests(tree: Path, timeout: int, first: str | None = None) -> tuple[str, float, str]:
-    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
+    db = tree / "var" / "mutation-test.sqlite3"
+    for leftover in (db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    shutil.copy2(db.with_suffix(".pristine"), db)
+    # one SQLite test database per tree, migrated once and reused (--reuse-db)
+    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1",
+           "AGREGA_TEST_SQLITE": str(db)}
     env.pop("DATABASE_URL", None)  # SQLite
     tests = sorted((t for t in TESTS if (tree / t).exists()), key=lambda t: t != first)
     started = time.monotonic()
     try:
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-rf", "-p", "no:cacheprovider", *tests],
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-rf", "-p", "no:cacheprovider", "--reuse-db",
+                               *(f"--deselect={name}" for name in DESELECT), *tests],
                               cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return "killed (timeout)", time.monotonic() - started, ""
@@ -260,6 +284,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mutation-") as tmp:
         tree = Path(tmp)
         copy_tree(args.rev, tree)
+        (tree / "var").mkdir(exist_ok=True)
+        migrate_once(tree)
         status, elapsed, _ = (("survived", 0.0, "") if args.skip_baseline else run_tests(tree, args.timeout))
         print(f"baseline: {status} ({elapsed:.0f}s)", flush=True)
         if status != "survived":

@@ -1,0 +1,97 @@
+"""The sweep's write re-checks the state it read (docs/decisions/0006, 5): what an
+operator, a payment or another sweep did between the sweep's read and its write wins.
+
+The interleaving is made deterministic by running the other action right after the
+sweep has read its candidates (``_apply_chunk`` is where the writes begin); everything
+else is the real sweep on the real database."""
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from agrega.billing.services import billing_run, payment_register
+from agrega.contracts.choices import AccessStatus as AS
+from agrega.contracts.choices import ContractStatus as CS
+from agrega.contracts.models import Contract, ContractEvent
+from agrega.contracts.services import contract_activate, contract_add_product, contract_block_manual
+from agrega.dunning import services
+from agrega.dunning.models import DunningNotice, DunningPolicy
+from agrega.dunning.services import dunning_sweep
+
+PERIOD = date(2026, 10, 1)
+DUE = date(2026, 10, 10)
+
+
+def at(day: date, hour: int = 12):
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()).replace(hour=hour))
+
+
+@pytest.fixture
+def overdue(make_contract, make_product):
+    """An active contract with one open título (R$ 100,00) due on DUE."""
+    product = make_product(name="Internet", price="100.00", fiscal_class="SCM")
+    contract = make_contract(billing_day=10)
+    contract_add_product(contract=contract, product_id=product.pk)
+    contract_activate(contract=contract)
+    Contract.objects.filter(pk=contract.pk).update(activated_at=at(date(2026, 8, 1)))
+    contract.products.update(added_at=at(date(2026, 8, 1)))
+    billing_run(period=PERIOD, today=PERIOD)
+    contract.refresh_from_db()
+    return contract
+
+
+@pytest.fixture
+def between_read_and_write(monkeypatch):
+    """Run ``action`` once, after the sweep read its candidates and before it writes."""
+
+    def install(action):
+        real = services._apply_chunk
+        done = []
+
+        def apply_chunk(*args, **kwargs):
+            if not done:
+                done.append(True)
+                action()
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(services, "_apply_chunk", apply_chunk)
+
+    return install
+
+
+def state(contract):
+    contract.refresh_from_db()
+    return contract.status, contract.access_status, contract.dunning_level
+
+
+def test_a_payment_between_read_and_write_leaves_the_contract_alone(overdue, between_read_and_write):
+    invoice = overdue.invoices.get()
+    between_read_and_write(lambda: payment_register(invoice_id=invoice.pk, amount="100,00",
+                                                    paid_on=DUE + timedelta(days=19)))
+    result = dunning_sweep(today=DUE + timedelta(days=20))
+    assert state(overdue) == (CS.ACTIVE, AS.ACTIVE, 0)
+    assert result.access_changed == 0 and not DunningNotice.objects.filter(contract=overdue).exists()
+
+
+def test_a_manual_block_between_read_and_write_stays_manual(overdue, between_read_and_write):
+    between_read_and_write(lambda: contract_block_manual(contract=overdue, note="pedido do cliente"))
+    dunning_sweep(today=DUE + timedelta(days=20))
+    # read again after the skip: the stages are recorded, the manual block kept
+    assert state(overdue) == (CS.ACTIVE, AS.MANUAL_BLOCK, 2)
+
+
+def test_another_sweep_between_read_and_write_is_not_repeated(overdue, between_read_and_write):
+    day = DUE + timedelta(days=1)  # the notice stage: no access change, only the level tells
+    between_read_and_write(lambda: dunning_sweep(today=day))
+    dunning_sweep(today=day)
+    assert state(overdue) == (CS.ACTIVE, AS.ACTIVE, 1)
+    assert DunningNotice.objects.filter(contract=overdue).count() == 1
+    assert ContractEvent.objects.filter(contract=overdue, action="dunning_notice").count() == 1
+
+
+def test_a_policy_without_stages_is_skipped(overdue):
+    """A régua saved without stages (e.g. from the admin) does not stop the sweep."""
+    DunningPolicy.objects.create(name="Vazia")
+    result = dunning_sweep(today=DUE + timedelta(days=20))
+    assert state(overdue) == (CS.ACTIVE, AS.OVERDUE, 2) and result.access_changed == 1
