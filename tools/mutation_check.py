@@ -123,6 +123,27 @@ MUTATIONS: list[tuple[str, str, str, str, str]] = [
      "if seen.invoice_id != int(invoice_id) or seen.amount != amount:", "if False:"),
     ("B41", BILLING, "a payment id reused with another amount is refused",
      "if seen.invoice_id != int(invoice_id) or seen.amount != amount:", "if seen.invoice_id != int(invoice_id):"),
+    # ---- billing: added with issue 15 (not in the code before it)
+    ("N01", BILLING, "catch-up: earlier months since the last finished run are billed",
+     "while month is not None and month < current:", "while False:"),
+    ("N02", BILLING, "catch-up: a month is closed by a run that began after it ended",
+     "if not finished.filter(period=month, started_at__gte=_local_midnight(following) + CATCH_UP_MARGIN).exists():",
+     "if True:"),
+    ("N03", BILLING, "minimum notice: only a first (or late) título",
+     "if due < earliest and contract_id not in known:", "if due < earliest:"),
+    ("N04", BILLING, "minimum notice applied",
+     "if due < earliest and contract_id not in known:", "if False:"),
+    ("N05", BILLING, "minimum notice: a late título (issued after its month) too",
+     "if period < period_start(today) or not close:", "if not close:"),
+    ("N06", BILLING, "paid_at: the payment that settled it by date, not by arrival",
+     'invoice.paid_at = _settled_on(invoice)\n            invoice.save(update_fields=["status", "paid_at"])',
+     'invoice.paid_at = paid_on\n            invoice.save(update_fields=["status", "paid_at"])'),
+    ("N07", BILLING, "paid_at: moves back when an earlier payment arrives later",
+     "elif invoice.status == InvoiceStatus.PAID and invoice.amount > 0:", "elif False:"),
+    ("N08", BILLING, "paid_at: settled when the total reaches the amount (boundary)",
+     "if total >= invoice.amount:", "if total > invoice.amount:"),
+    ("N09", BILLING, "paid_at of a título covered by credit: the day it was issued",
+     "today if status == InvoiceStatus.PAID else None", "due if status == InvoiceStatus.PAID else None"),
     # ---- dunning: policies
     ("D01", DUNNING, "unknown preset refused",
      "    if preset not in PRESETS:\n        raise", "    if False:\n        raise"),
@@ -263,6 +284,20 @@ def run_tests(tree: Path, timeout: int, first: str | None = None) -> tuple[str, 
     return "killed", elapsed, (failed or last)[0][:160]
 
 
+def table(before: list[dict], after: list[dict]) -> str:
+    """Markdown: every mutation that survived before, and what it is after."""
+    later = {r["id"]: r for r in after}
+    lines = ["| id | rule (guard removed or inverted) | before | after | caught by |", "|---|---|---|---|---|"]
+    for r in before:
+        if r["status"] != "survived":
+            continue
+        a = later.get(r["id"], {"status": "not run", "caught_by": ""})
+        caught = a["caught_by"].replace("FAILED ", "").replace("ERROR ", "")
+        lines.append(f"| {r['id']} | {r['rule']} | {r['status']} | {a['status']} | `{caught}` |" if caught
+                     else f"| {r['id']} | {r['rule']} | {r['status']} | {a['status']} | |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rev", help="git revision to test (default: the working tree)")
@@ -271,7 +306,12 @@ def main() -> int:
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--timeout", type=int, default=600)
     parser.add_argument("--skip-baseline", action="store_true", help="do not first run the unmutated tests")
+    parser.add_argument("--table", nargs=2, metavar=("BEFORE", "AFTER"),
+                        help="print the markdown table of two --json results and exit")
     args = parser.parse_args()
+    if args.table:
+        print(table(*(json.loads(Path(name).read_text()) for name in args.table)))
+        return 0
     chosen = MUTATIONS
     if args.only:
         wanted = set(args.only.split(","))

@@ -210,3 +210,14 @@ def test_a_titulo_covered_by_credit_is_paid_when_issued(activate, open_invoice):
     assert (november.status, november.amount, november.credit_applied) == (
         InvoiceStatus.PAID, Decimal("0.00"), Decimal("31.00"))
     assert november.paid_at == NOV  # the day it was issued, not its due date (10/11)
+
+
+def test_a_late_titulo_is_not_born_overdue_even_when_not_the_first(activate, settings):
+    """An outage of the job: September was billed in September, October is billed on
+    3/11 — due on 8/11, not on 10/10; November keeps its billing day."""
+    settings.BILLING_FIRST_DUE_MIN_DAYS = 5
+    contract = activate(at(date(2026, 8, 20)), billing_day=10)
+    run_current_period(now=at(date(2026, 9, 2), 1))
+    run_current_period(now=at(date(2026, 11, 3), 1))
+    dues = dict(Invoice.objects.filter(contract=contract).values_list("period", "due_date"))
+    assert dues == {date(2026, 9, 1): date(2026, 9, 10), OCT: date(2026, 11, 8), NOV: date(2026, 11, 10)}

@@ -1,0 +1,70 @@
+"""Rules of the billing services that no other test guarded (found by
+tools/mutation_check.py; docs/mutation-check.md)."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from agrega.billing.models import Invoice, Payment
+from agrega.billing.services import billing_run, prorate_line
+from agrega.contracts.models import Contract
+from agrega.contracts.services import contract_activate, contract_add_product
+from agrega.core.errors import ValidationFailed
+
+NOV = date(2026, 11, 1)
+
+
+def at(day: date, hour: int = 12):
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()).replace(hour=hour))
+
+
+@pytest.fixture
+def activate(make_contract, make_product):
+    product = make_product(name="Internet", price="30.00", fiscal_class="SCM")
+
+    def make(day: date, billing_day: int = 10):
+        contract = make_contract(billing_day=billing_day)
+        contract_add_product(contract=contract, product_id=product.pk)
+        contract_activate(contract=contract)
+        Contract.objects.filter(pk=contract.pk).update(activated_at=at(day))
+        contract.products.update(added_at=at(day))
+        return contract
+
+    return make
+
+
+@pytest.mark.parametrize("starts_on,ends_before", [
+    (date(2026, 12, 5), None),               # starts after the period
+    (None, date(2026, 10, 20)),              # removed before it
+    (date(2026, 11, 20), date(2026, 11, 10)),  # removed before it started
+])
+def test_prorate_outside_the_period_is_zero_days_and_zero_amount(starts_on, ends_before):
+    assert prorate_line(period=NOV, price=Decimal("30.00"), starts_on=starts_on, ends_before=ends_before) == (
+        0, 30, Decimal("0.00"))
+
+
+def test_a_run_examines_only_contracts_it_may_bill(activate):
+    """"N contrato(s) examinado(s)": not those activated after the period, nor those
+    already billed for it."""
+    billed = activate(date(2026, 9, 3))
+    activate(date(2026, 12, 2))  # after November
+    first = billing_run(period=NOV, today=date(2026, 12, 3))
+    assert (first.contracts_seen, first.invoices_created) == (1, 1)
+    again = billing_run(period=NOV, today=date(2026, 12, 3))
+    assert (again.contracts_seen, again.invoices_created) == (0, 0)
+    assert Invoice.objects.filter(contract=billed).count() == 1
+
+
+@pytest.mark.parametrize("amount", ["10.000.000.000,00", "10000000000", "99999999999,99"])
+def test_a_payment_above_the_limit_is_refused_and_changes_nothing(activate, amount):
+    from agrega.billing.services import payment_register
+
+    contract = activate(date(2026, 9, 3))
+    billing_run(period=NOV, today=NOV)
+    invoice = Invoice.objects.get(contract=contract)
+    with pytest.raises(ValidationFailed) as caught:
+        payment_register(invoice_id=invoice.pk, amount=amount, paid_on=date(2026, 11, 5))
+    assert [e.code for e in caught.value.fields["amount"]] == ["amount_invalid"]
+    assert not Payment.objects.exists()
