@@ -68,3 +68,32 @@ def test_a_payment_above_the_limit_is_refused_and_changes_nothing(activate, amou
         payment_register(invoice_id=invoice.pk, amount=amount, paid_on=date(2026, 11, 5))
     assert [e.code for e in caught.value.fields["amount"]] == ["amount_invalid"]
     assert not Payment.objects.exists()
+
+
+def test_products_added_to_the_pre_contract_bill_from_the_activation(make_contract, make_product):
+    """The usual order: products chosen on the pré-contrato (1/11), activated on 16/11 —
+    November is 15 of 30 days, not the whole month."""
+    product = make_product(name="Internet", price="30.00", fiscal_class="SCM")
+    contract = make_contract(billing_day=10)
+    contract_add_product(contract=contract, product_id=product.pk)
+    contract.products.update(added_at=at(NOV, 9))
+    contract_activate(contract=contract)
+    Contract.objects.filter(pk=contract.pk).update(activated_at=at(date(2026, 11, 16)))
+    billing_run(period=NOV, today=date(2026, 11, 16))
+    assert list(Invoice.objects.get(contract=contract).lines.values_list("days", "amount")) == [
+        (15, Decimal("15.00"))]
+
+
+def test_a_product_added_and_removed_the_same_day_gets_no_line(activate, make_product):
+    from agrega.contracts.services import contract_remove_product
+
+    contract = activate(date(2026, 9, 3))
+    extra = make_product(name="Teste de 1 dia", price="9.00", fiscal_class="SVA")
+    item = contract_add_product(contract=contract, product_id=extra.pk)
+    contract_remove_product(contract=contract, contract_product_id=item.pk)
+    item.refresh_from_db()
+    type(item).objects.filter(pk=item.pk).update(added_at=at(date(2026, 11, 10), 9),
+                                                 removed_at=at(date(2026, 11, 10), 15))
+    billing_run(period=NOV, today=date(2026, 11, 11))
+    assert list(Invoice.objects.get(contract=contract).lines.values_list("description", "days")) == [
+        ("Internet", 30)]
