@@ -97,3 +97,32 @@ def test_a_product_added_and_removed_the_same_day_gets_no_line(activate, make_pr
     billing_run(period=NOV, today=date(2026, 11, 11))
     assert list(Invoice.objects.get(contract=contract).lines.values_list("description", "days")) == [
         ("Internet", 30)]
+
+
+def test_cancelling_a_titulo_gives_its_credit_back(activate):
+    from agrega.billing.services import contract_credit_balance, invoice_cancel, payment_register
+
+    contract = activate(date(2026, 9, 3))
+    billing_run(period=date(2026, 10, 1), today=date(2026, 10, 1))
+    october = Invoice.objects.get(contract=contract)
+    payment_register(invoice_id=october.pk, amount="40,00", paid_on=date(2026, 10, 5))  # 10,00 of credit
+    billing_run(period=NOV, today=NOV)
+    november = Invoice.objects.get(contract=contract, period=NOV)
+    assert (november.amount, november.credit_applied) == (Decimal("20.00"), Decimal("10.00"))
+    assert contract_credit_balance(contract.pk) == Decimal("0.00")
+    invoice_cancel(invoice_id=november.pk, reason="cobrança indevida")
+    assert contract_credit_balance(contract.pk) == Decimal("10.00")
+
+
+def test_a_payment_id_longer_than_120_is_refused_and_changes_nothing(activate):
+    from agrega.billing.services import payment_register
+
+    contract = activate(date(2026, 9, 3))
+    billing_run(period=NOV, today=NOV)
+    invoice = Invoice.objects.get(contract=contract)
+    with pytest.raises(ValidationFailed) as caught:
+        payment_register(invoice_id=invoice.pk, amount="30,00", paid_on=date(2026, 11, 5), external_id="x" * 121)
+    assert [e.code for e in caught.value.fields["external_id"]] == ["external_id_invalid"]
+    assert not Payment.objects.exists()
+    payment_register(invoice_id=invoice.pk, amount="30,00", paid_on=date(2026, 11, 5), external_id="x" * 120)
+    assert Payment.objects.get().external_id == "x" * 120
