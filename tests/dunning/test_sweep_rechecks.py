@@ -95,3 +95,38 @@ def test_a_policy_without_stages_is_skipped(overdue):
     DunningPolicy.objects.create(name="Vazia")
     result = dunning_sweep(today=DUE + timedelta(days=20))
     assert state(overdue) == (CS.ACTIVE, AS.OVERDUE, 2) and result.access_changed == 1
+
+
+def test_nothing_is_applied_after_a_rescission(overdue):
+    """A régua may list stages after the rescission; a negativado contract goes through
+    none of them."""
+    from agrega.dunning.config import policy_create, policy_replace_stages
+
+    policy = policy_create(preset="simples", name="Rescinde cedo", make_default=True)
+    policy_replace_stages(policy_id=policy.pk, stages=[{"days_after_due": 5, "action": "rescind"},
+                                                       {"days_after_due": 10, "action": "notice"}])
+    dunning_sweep(today=DUE + timedelta(days=20))
+    assert state(overdue) == (CS.NEGATIVADO, AS.DISABLED, 1)
+    assert not DunningNotice.objects.filter(contract=overdue).exists()
+    assert list(ContractEvent.objects.filter(contract=overdue, action__in=["rescind", "dunning_notice",
+                                                                            "dunning_stage"])
+                .values_list("action", flat=True)) == ["rescind"]
+
+
+@pytest.mark.parametrize("kw,code", [
+    ({"preset": "desconhecido"}, "preset_unknown"),
+    ({"preset": "anatel", "block_after_days": 10}, "days_not_applicable"),
+    ({"preset": "simples", "block_after_days": 0}, "days_invalid"),
+    ({"preset": "simples", "block_after_days": 366}, "days_invalid"),
+    ({"preset": "simples", "block_after_days": "10"}, "days_invalid"),
+])
+def test_the_service_refuses_a_bad_preset_or_block_days_itself(db, kw, code):
+    """``policy_from_preset`` is also called without the configuration's checks
+    (``default_policy``): it keeps its own."""
+    from agrega.core.errors import ApplicationError
+    from agrega.dunning.services import policy_from_preset
+
+    count = DunningPolicy.objects.count()
+    with pytest.raises(ApplicationError) as caught:
+        policy_from_preset(name="Nova", **kw)
+    assert caught.value.code == code and DunningPolicy.objects.count() == count
