@@ -77,8 +77,10 @@ def test_a_payment_between_read_and_write_leaves_the_contract_alone(overdue, bet
 def test_a_manual_block_between_read_and_write_stays_manual(overdue, between_read_and_write):
     between_read_and_write(lambda: contract_block_manual(contract=overdue, note="pedido do cliente"))
     dunning_sweep(today=DUE + timedelta(days=20))
-    # read again after the skip: the stages are recorded, the manual block kept
+    # read again after the skip: the stages are recorded, the manual block kept, and the
+    # one notice is the notice stage's (the FA stage that changed nothing sends none)
     assert state(overdue) == (CS.ACTIVE, AS.MANUAL_BLOCK, 2)
+    assert list(DunningNotice.objects.filter(contract=overdue).values_list("level", flat=True)) == [1]
 
 
 def test_another_sweep_between_read_and_write_is_not_repeated(overdue, between_read_and_write):
@@ -130,3 +132,47 @@ def test_the_service_refuses_a_bad_preset_or_block_days_itself(db, kw, code):
     with pytest.raises(ApplicationError) as caught:
         policy_from_preset(name="Nova", **kw)
     assert caught.value.code == code and DunningPolicy.objects.count() == count
+
+
+# ---------------------------------------------------------------- release and trust releases
+
+def test_a_titulo_due_today_is_not_overdue_so_the_contract_is_released(overdue):
+    from agrega.dunning.services import release_settled
+
+    billing_run(period=date(2026, 11, 1), today=date(2026, 11, 1))  # due 10/11
+    dunning_sweep(today=DUE + timedelta(days=20))
+    assert state(overdue) == (CS.ACTIVE, AS.OVERDUE, 2)
+    october = overdue.invoices.get(period=PERIOD)
+    payment_register(invoice_id=october.pk, amount="100,00", paid_on=date(2026, 11, 9))
+    assert release_settled(today=date(2026, 11, 10), contract_ids=[overdue.pk]) == 1
+    assert state(overdue) == (CS.ACTIVE, AS.ACTIVE, 0)
+
+
+def test_paying_a_rescinded_contract_keeps_its_status_and_stage(overdue):
+    dunning_sweep(today=DUE + timedelta(days=80))
+    assert state(overdue) == (CS.NEGATIVADO, AS.DISABLED, 4)
+    payment_register(invoice_id=overdue.invoices.get().pk, amount="100,00", paid_on=DUE + timedelta(days=40))
+    assert state(overdue) == (CS.NEGATIVADO, AS.DISABLED, 4)
+
+
+def test_payment_ends_the_trust_release_at_that_moment(overdue):
+    from agrega.dunning.models import TrustRelease
+    from agrega.dunning.services import trust_release
+
+    dunning_sweep(today=DUE + timedelta(days=20))
+    release = trust_release(contract_id=overdue.pk)
+    before = timezone.now()
+    payment_register(invoice_id=overdue.invoices.get().pk, amount="100,00")
+    release = TrustRelease.objects.get(pk=release.pk)
+    assert release.ended_reason == "paid" and release.ended_at is not None and release.ended_at >= before
+
+
+def test_a_manual_block_during_a_trust_release_survives_its_expiry(overdue):
+    from agrega.dunning.services import expire_trust_releases, trust_release
+
+    dunning_sweep(today=DUE + timedelta(days=20))
+    now = at(DUE + timedelta(days=20))
+    trust_release(contract_id=overdue.pk, days=2, now=now)
+    contract_block_manual(contract=overdue, note="fraude")
+    assert expire_trust_releases(now=now + timedelta(days=2), today=DUE + timedelta(days=22)) == 0
+    assert state(overdue) == (CS.ACTIVE, AS.MANUAL_BLOCK, 2)
