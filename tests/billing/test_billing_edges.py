@@ -221,3 +221,11 @@ def test_a_late_titulo_is_not_born_overdue_even_when_not_the_first(activate, set
     run_current_period(now=at(date(2026, 11, 3), 1))
     dues = dict(Invoice.objects.filter(contract=contract).values_list("period", "due_date"))
     assert dues == {date(2026, 9, 1): date(2026, 9, 10), OCT: date(2026, 11, 8), NOV: date(2026, 11, 10)}
+
+
+def test_paid_at_is_the_payment_that_reached_exactly_the_amount(open_invoice):
+    pay(open_invoice, "20,00", date(2026, 10, 10))
+    pay(open_invoice, "11,00", date(2026, 10, 12))  # 31,00: settled, to the cent
+    assert open_invoice.paid_at == date(2026, 10, 12)
+    pay(open_invoice, "5,00", date(2026, 10, 30))  # credit, after it was settled
+    assert open_invoice.paid_at == date(2026, 10, 12)
