@@ -129,8 +129,8 @@ def test_a_first_titulo_is_due_no_sooner_than_the_minimum_notice(activate, setti
     assert (first.issued_on, first.due_date) == (date(2026, 11, 9), date(2026, 11, 14))
     contract.refresh_from_db()
     assert contract.oldest_open_due == date(2026, 11, 14)
-    # the following ones fall on the billing day, even when it is close
-    billing_run(period=DEC, now=at(DEC, 1))
+    # the following ones fall on the billing day, even when it is close (issued 8/12)
+    billing_run(period=DEC, now=at(date(2026, 12, 8), 1))
     assert Invoice.objects.get(contract=contract, period=DEC).due_date == date(2026, 12, 10)
     # a due date far enough is left alone
     far = activate(at(date(2026, 11, 2), 9), billing_day=20)
