@@ -233,6 +233,9 @@ PERIODIC_JOBS = {
     "sva.remove_cancelled": {"call": "agrega.sva.retention.remove_cancelled_job", "every_seconds": 3600},
 }
 JOBS_POLL_SECONDS = float(os.environ.get("AGREGA_JOBS_POLL", "15"))
+# A contract's first título (and one issued after its period ended, e.g. by the daily run's
+# catch-up) is due at least this many days after it is issued (billing.services; 0: off).
+BILLING_FIRST_DUE_MIN_DAYS = max(0, int(os.environ.get("AGREGA_FIRST_DUE_MIN_DAYS", "5")))
 
 # Customer notices (agrega/notices) go out through Django's e-mail backends.
 # AGREGA_EMAIL_BACKEND: "file" (default: one .log file per message in var/emails), "console",

@@ -46,6 +46,13 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_first_due_notice(settings):
+    """Most tests bill past months and expect those months' due dates; the minimum notice
+    of a first or late título is off here and tested on its own (tests/billing/test_billing_edges.py)."""
+    settings.BILLING_FIRST_DUE_MIN_DAYS = 0
+
+
+@pytest.fixture(autouse=True)
 def _pending_users_are_queued(request):
     """After every test that used the database: each SVA user ahead of its platform
     (version > synced_version) has its row in the worker's queue (sva/pending.py). A

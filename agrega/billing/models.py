@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from agrega.catalog.models import Product
 
@@ -34,7 +35,9 @@ class BillingRun(models.Model):
     """One execution of the monthly billing for a period (the first day of the month)."""
 
     period = models.DateField("competência")
-    started_at = models.DateTimeField(auto_now_add=True)
+    # the moment the run began (given by the daily job, so its catch-up can tell which
+    # periods a run covered after they ended)
+    started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     contracts_seen = models.PositiveIntegerField(default=0)
     invoices_created = models.PositiveIntegerField(default=0)

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, Min, OuterRef, Q, Subquery, Sum
+from django.db.models import Exists, F, Max, Min, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from agrega.catalog.models import Product
@@ -40,6 +41,9 @@ from .signals import open_invoices_changed
 CENT = Decimal("0.01")
 RUN_CHUNK = 5000  # contracts per transaction (bench/README.md: fewer statements; ~110 MiB peak)
 RUN_WORKERS = 2  # chunks billed at once on PostgreSQL (see billing_run)
+# A past period is closed for the daily catch-up once a run of it began this long after
+# it ended: every activation of the period had committed by then (billing_catch_up).
+CATCH_UP_MARGIN = timedelta(minutes=30)
 
 
 # ---------------------------------------------------------------- dates and amounts
@@ -95,7 +99,7 @@ def prorate_line(
 # ---------------------------------------------------------------- the billing run
 
 def billing_run(*, period: date, actor=None, chunk_size: int = RUN_CHUNK, today: date | None = None,
-                progress=None, workers: int = RUN_WORKERS) -> BillingRun:
+                progress=None, workers: int = RUN_WORKERS, now: datetime | None = None) -> BillingRun:
     """Create one título per active contract for ``period`` (first day of a month),
     with a line per product, due on the contract's billing day.
 
@@ -106,8 +110,9 @@ def billing_run(*, period: date, actor=None, chunk_size: int = RUN_CHUNK, today:
     connection: about two thirds of a run is the database's own work (bench/README.md),
     and one connection keeps it on one core."""
     period = period_start(period)
-    today = today or timezone.localdate()
-    run = BillingRun.objects.create(period=period, actor_label=_actor_label(actor))
+    started = now or timezone.now()
+    today = today or timezone.localdate(started)
+    run = BillingRun.objects.create(period=period, actor_label=_actor_label(actor), started_at=started)
     period_end = period.replace(day=days_in_month(period))
     # activated before the end of the period, in local time
     activated_before = timezone.make_aware(datetime.combine(period_end + timedelta(days=1), datetime.min.time()))
@@ -140,9 +145,31 @@ def billing_run(*, period: date, actor=None, chunk_size: int = RUN_CHUNK, today:
         run.total_amount += total
         if progress:
             progress(run)
-    run.finished_at = timezone.now()
+    run.finished_at = max(timezone.now(), started)
     run.save()
     return run
+
+
+def billing_catch_up(*, now: datetime | None = None, actor=None, **options) -> list[BillingRun]:
+    """The daily run: bill the current month and every earlier month the runs may have
+    missed, oldest first — a contract activated (or given its first product) after the
+    last run of its month, e.g. on the 31st at 23:00 after the 01:00 run, is billed for
+    that month by the next day's run, and an outage of the job is made up.
+
+    Months from the latest one a finished run billed; one is done once a run of it began
+    ``CATCH_UP_MARGIN`` after it ended. With no earlier run (a new installation), only
+    the current month. ``(contract, period)`` is unique, so nothing is billed twice."""
+    now = now or timezone.now()
+    current = period_start(timezone.localdate(now))
+    finished = BillingRun.objects.filter(finished_at__isnull=False)
+    month = finished.filter(period__lt=current).aggregate(p=Max("period"))["p"]
+    periods = []
+    while month is not None and month < current:
+        following = month.replace(day=days_in_month(month)) + timedelta(days=1)
+        if not finished.filter(period=month, started_at__gte=_local_midnight(following) + CATCH_UP_MARGIN).exists():
+            periods.append(month)
+        month = following
+    return [billing_run(period=period, actor=actor, now=now, **options) for period in [*periods, current]]
 
 
 def _bill_chunk(run: BillingRun, period: date, today: date, contracts: list[tuple]) -> tuple[int, int, Decimal]:
@@ -174,6 +201,7 @@ def _bill_chunk(run: BillingRun, period: date, today: date, contracts: list[tupl
     )
     local_date = _local_date_converter()
     dues = {day: due_date_for(period, day) for day in range(1, 32)}
+    earliest, known = _earliest_due(period, today, [c for c in contracts if dues[c[2]] < today + _notice()])
     now = timezone.now()
     invoice_rows, drafts = [], {}
     for contract_id, customer_id, billing_day, activated_at in contracts:
@@ -202,8 +230,10 @@ def _bill_chunk(run: BillingRun, period: date, today: date, contracts: list[tupl
         amount = gross - credit
         status = InvoiceStatus.OPEN if amount > 0 else InvoiceStatus.PAID
         due = dues[billing_day]
+        if due < earliest and contract_id not in known:
+            due = earliest
         invoice_rows.append((contract_id, customer_id, period, today, due, amount, credit, ZERO, status,
-                             due if status == InvoiceStatus.PAID else None, "", run.pk, now))
+                             today if status == InvoiceStatus.PAID else None, "", run.pk, now))
         drafts[contract_id] = (lines, credit, due if status == InvoiceStatus.OPEN else None)
     created = insert_new(
         Invoice,
@@ -236,6 +266,30 @@ def _bill_chunk(run: BillingRun, period: date, today: date, contracts: list[tupl
                      returning=())
     _lower_open_due(open_due)
     return len(created), len(line_rows), total
+
+
+def _notice() -> timedelta:
+    return timedelta(days=settings.BILLING_FIRST_DUE_MIN_DAYS)
+
+
+def _earliest_due(period: date, today: date, close: list[tuple]) -> tuple[date, set[int]]:
+    """A título is due at least ``BILLING_FIRST_DUE_MIN_DAYS`` after it is issued when it
+    is the contract's first (the customer was never told the billing day), or when it
+    is issued after its period ended (the catch-up: else it would be born overdue).
+    Returns that earliest due date and, of the contracts whose due date comes sooner
+    (``close``), those it does not apply to: already billed, for an on-time título."""
+    if not settings.BILLING_FIRST_DUE_MIN_DAYS:  # 0: off
+        return date.min, set()
+    earliest = today + _notice()
+    if period < period_start(today) or not close:
+        return earliest, set()
+    ids = [c[0] for c in close]
+    billed = set()
+    for start in range(0, len(ids), 10000):
+        billed.update(Contract.objects.filter(pk__in=ids[start:start + 10000])
+                      .filter(Exists(Invoice.objects.filter(contract=OuterRef("pk"))))
+                      .values_list("pk", flat=True))
+    return earliest, billed
 
 
 def _chunk_contracts(ids: list[int]) -> Q:
@@ -432,12 +486,29 @@ def _apply(invoice: Invoice, payment: Payment) -> None:
     excess = amount - owed_before if amount > owed_before else ZERO
     if invoice.status == InvoiceStatus.OPEN and invoice.paid_amount >= invoice.amount:
         invoice.status = InvoiceStatus.PAID
-        invoice.paid_at = payment.paid_on
+        invoice.paid_at = _settled_on(invoice)
         invoice.save(update_fields=["status", "paid_at"])
+    elif invoice.status == InvoiceStatus.PAID and invoice.amount > 0:
+        invoice.paid_at = _settled_on(invoice)  # a payment made earlier may arrive later
+        invoice.save(update_fields=["paid_at"])
     if excess > 0:
         CreditEntry.objects.create(contract_id=invoice.contract_id, amount=excess, payment=payment,
                                    description=f"Pagamento a maior no título {invoice.pk}")
     _after_change([invoice.contract_id])
+
+
+def _settled_on(invoice: Invoice) -> date:
+    """The day the título became fully paid: the date of the applied payment that, taken
+    in the order they were made (not the order they arrived in), brought the total to the
+    amount. Held and refused payments count nowhere."""
+    total = ZERO
+    day = None
+    for day, amount in (Payment.objects.filter(invoice=invoice, status=PaymentStatus.APPLIED)
+                        .order_by("paid_on", "id").values_list("paid_on", "amount")):
+        total += amount
+        if total >= invoice.amount:
+            break
+    return day
 
 
 def _same_payment(seen: Payment, invoice_id: int, amount: Decimal, provider: str = "") -> PaymentOutcome:

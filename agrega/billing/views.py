@@ -8,6 +8,7 @@ import re
 from datetime import date
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
@@ -279,7 +280,9 @@ class BillingRunView(CapabilityRequiredMixin, View):
 
     def _render(self, form, status=200):
         runs = list(selectors.billing_run_list().order_by("-id")[:RECENT])
-        return render(self.request, self.template_name, {"form": form, "runs": runs}, status=status)
+        return render(self.request, self.template_name, {"form": form, "runs": runs,
+                                                         "first_due_days": settings.BILLING_FIRST_DUE_MIN_DAYS},
+                      status=status)
 
     def get(self, request):
         return self._render(BillingRunForm(initial={"period": f"{timezone.localdate():%Y-%m}"}))
