@@ -373,7 +373,9 @@ def install_error_handlers(api) -> None:
             fields.setdefault(_field_path(err.get("loc", ())), []).append(
                 {"code": str(err.get("type", "invalid")), "message": str(err.get("msg", "inválido"))}
             )
-        return _error(api, request, 422, "invalid_input", "Dados de entrada inválidos.", fields)
+        codes = {e["code"] for errors in fields.values() for e in errors}
+        code = "amount_invalid" if codes == {"amount_invalid"} else "invalid_input"  # as ValidationFailed
+        return _error(api, request, 422, code, "Dados de entrada inválidos.", fields)
 
     @api.exception_handler(AuthenticationError)
     def auth_error(request, exc):

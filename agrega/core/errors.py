@@ -61,8 +61,12 @@ class ValidationFailed(ApplicationError):
 
     def __init__(self, fields: dict[str, list[FieldError]], message: str | None = None):
         names = ", ".join(sorted(fields))
+        codes = {error.code for errors in fields.values() for error in errors}
         super().__init__(
-            "validation_failed",
+            # An amount is the one input a program most often gets wrong (a float, an
+            # exponent, three decimals): when it is the only problem the top-level code
+            # says so, and the field carries the same code (core/money.py).
+            "amount_invalid" if codes == {"amount_invalid"} else "validation_failed",
             message or f"Dados inválidos nos campos: {names}.",
             fields=fields,
         )

@@ -29,6 +29,8 @@ ABSURD_JSON = [*ABSURD, 1e308, -1, 10 ** 30, 0.1 + 0.2, True, [], {"v": 1}]
 def field_code(response, field: str) -> str:
     body = response.json()["error"]
     assert response.status_code == 422, response.content
+    # the amount is the only problem: the top-level code names it too
+    assert body["code"] == body["fields"][field][0]["code"], body
     return body["fields"][field][0]["code"]
 
 

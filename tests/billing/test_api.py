@@ -158,7 +158,7 @@ def test_payment_refusals_change_nothing(operator, billed):
     future = operator.post(f"/invoices/{invoice.pk}/payments",
                            {"amount": "10", "paid_on": str(timezone.localdate() + timedelta(days=5))})
     assert error(future, 422)["fields"]["paid_on"][0]["code"] == "paid_on_future"
-    assert error(operator.post(f"/invoices/{invoice.pk}/payments", {"amount": "1,234"}), 422)["code"] == "validation_failed"
+    assert error(operator.post(f"/invoices/{invoice.pk}/payments", {"amount": "1,234"}), 422)["code"] == "amount_invalid"
     assert error(operator.post("/invoices/999999/payments", {"amount": "10"}), 404)["code"] == "invoice_not_found"
     assert error(operator.post(f"/invoices/{invoice.pk}/payments", {}), 422)["code"] == "invalid_input"
     invoice.refresh_from_db()

@@ -150,7 +150,7 @@ def test_signed_but_invalid_body(webhook_secret, billed):
         (b"{not json", 400, "invalid_json"),
         (b"[1, 2]", 400, "invalid_json"),
         (json.dumps({"provider": "gateway"}).encode(), 422, "validation_failed"),
-        (delivery(invoice, amount="abc"), 422, "validation_failed"),
+        (delivery(invoice, amount="abc"), 422, "amount_invalid"),
         (delivery(invoice, paid_on=timezone.localdate() + timedelta(days=3)), 422, "validation_failed"),
         (json.dumps({"payment_id": "X", "invoice_id": 999999, "amount": "1.00",
                      "paid_on": "2026-01-02"}).encode(), 404, "invoice_not_found"),
