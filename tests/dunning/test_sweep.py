@@ -159,7 +159,8 @@ def test_payment_id_applies_once_and_cannot_be_reused_for_other_data(billed):
     assert exc.value.code == "payment_id_reused"
 
 
-@pytest.mark.parametrize("amount", ["0", "-1", "abc", "1.001", "NaN", "Infinity"])
+# "1.001" is R$ 1.001,00 (a thousands group, core/money.py); three decimals are written "1,001"
+@pytest.mark.parametrize("amount", ["0", "-1", "abc", "1,001", "1.0015", "NaN", "Infinity"])
 def test_bad_amounts_are_refused_and_change_nothing(billed, amount):
     contract = billed()
     with pytest.raises(ApplicationError):
