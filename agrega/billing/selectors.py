@@ -12,7 +12,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from agrega.contracts.models import Contract
-from agrega.core.br import document_search_term
+from agrega.customers.selectors import customer_match
 from agrega.dunning.selectors import TrustReleaseAvailability, trust_release_availability  # noqa: F401
 
 from .models import ZERO, BillingRun, Invoice, InvoiceStatus, Payment, PaymentImport
@@ -45,10 +45,7 @@ def invoice_list(
         qs = qs.filter(late) if overdue else qs.exclude(late)
     customer_q = (customer_q or "").strip()
     if customer_q:
-        number = document_search_term(customer_q)
-        match = Q(customer__name__icontains=customer_q)
-        if number:
-            match |= Q(customer__document__contains=number)
+        match = customer_match(customer_q, prefix="customer__")
         if customer_q.isdigit():
             match |= Q(contract_id=int(customer_q))
         qs = qs.filter(match)
