@@ -45,7 +45,7 @@ def search_terms(q: str | None) -> dict[str, str]:
 
     * a CPF/CNPJ, whole (``q_document_exact``) or a piece (``q_document``), and/or a
       phone number (``q_phone``) — digits typed with any punctuation;
-    * text with "@": the start of an e-mail (``q_email``);
+    * text with "@": a piece of an e-mail (``q_email``);
     * anything else: words (``q_word0``…), each found anywhere in the name or e-mail,
       ignoring case and accents, so "maria souza" finds "Maria Aparecida Souza".
     """
@@ -79,7 +79,7 @@ def search_match(prefix: str = "", **terms: str) -> Q:
     if parts:
         return reduce(operator.or_, parts)
     if "q_email" in terms:
-        return Q(**{f"{prefix}email__istartswith": terms["q_email"]})
+        return Q(**{f"{prefix}email__icontains": terms["q_email"]})
     match = Q()
     for key in _WORD_KEYS:
         if key in terms:
