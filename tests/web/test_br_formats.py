@@ -82,10 +82,10 @@ def test_money_documents_and_phones_are_formatted_on_every_page(admin, make_cust
         "/produtos/": ["R$ 1.234,56"],
         f"/produtos/{product.pk}/": ["R$ 1.234,56"],
         "/planos-de-venda/": ["R$ 2.000,00"],
-        f"/contratos/{contract.pk}/": ["R$ 1.234,56", "12.ABC.345/01DE-35"],
+        f"/contratos/{contract.pk}/": ["R$ 1.234,56", "12.ABC.345/01DE-35", "(11) 98765-4321"],
         "/contratos/": ["12.ABC.345/01DE-35"],
         "/financeiro/titulos/": [shown, "12.ABC.345/01DE-35"],
-        f"/financeiro/titulos/{invoice.pk}/": [shown],
+        f"/financeiro/titulos/{invoice.pk}/": [shown, "12.ABC.345/01DE-35", "(11) 98765-4321"],
         "/clientes/": ["12.ABC.345/01DE-35", "(11) 98765-4321"],
         f"/clientes/{customer.pk}/": ["12.ABC.345/01DE-35", "(11) 98765-4321"],
     }
