@@ -96,3 +96,22 @@ def test_money_documents_and_phones_are_formatted_on_every_page(admin, make_cust
         assert not RAW_E164.search(html), url
         assert "12ABC34501DE35" not in html, url
         assert "1234.56" not in html and "1234,56" not in html, url
+
+
+@pytest.mark.parametrize("typed, saved", [("1.234", Decimal("1234.00")), ("1.234,56", Decimal("1234.56")),
+                                          ("R$ 99,9", Decimal("99.90"))])
+def test_product_form_reads_the_price_as_a_person_means_it(admin, typed, saved):
+    from agrega.catalog.models import Product
+
+    response = admin.post("/produtos/novo/", {"name": f"Fibra {typed}", "fiscal_class": "SCM", "price": typed,
+                                              "active": "on"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Product.objects.get(name=f"Fibra {typed}").price == saved
+
+
+def test_product_form_refuses_an_ambiguous_price_with_a_message(admin):
+    from agrega.catalog.models import Product
+
+    html = admin.post("/produtos/novo/", {"name": "Fibra ambígua", "fiscal_class": "SCM", "price": "1,234.56",
+                                          "active": "on"}).content.decode()
+    assert "Valor ambíguo" in html and not Product.objects.filter(name="Fibra ambígua").exists()
