@@ -83,3 +83,21 @@ def test_page_api_cli_contracts_and_titulos_use_the_same_search(people, role_use
     assert [c["id"] for c in data] == [maria.pk]
     data = ok("customer", "list", "--q", "98765-4321", "--json").json
     assert [c["id"] for c in data] == [maria.pk]
+
+
+def test_postgresql_serves_the_search_from_trigram_indexes(people):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's indexes; SQLite scans")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'customers_customer'")
+        names = {row[0] for row in cursor.fetchall()}
+        # a 4-row table: ask whether a bitmap scan of an index can serve it at all
+        cursor.execute("SET enable_seqscan = off; SET enable_indexscan = off")
+        try:
+            plan = selectors.customer_search(q="maria souza").explain()
+        finally:
+            cursor.execute("RESET enable_seqscan; RESET enable_indexscan")
+    assert {"customers_customer_name_fold_trgm", "customers_customer_mobile_trgm"} <= names
+    assert "customers_customer_name_fold_trgm" in plan
