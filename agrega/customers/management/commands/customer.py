@@ -104,7 +104,7 @@ class Command(AgregaCommand):
         anonymize.add_argument("--reason", default="", help="motivo / referência do pedido do titular")
         self.add_actor(anonymize)
         listing = self.subcommand(sub, "list", self.cmd_list, help="Lista clientes.")
-        listing.add_argument("--q", metavar="TEXTO", help="busca por nome, e-mail ou CPF/CNPJ")
+        listing.add_argument("--q", metavar="TEXTO", help="busca por palavras do nome (sem acentos), e-mail, CPF/CNPJ ou celular")
         listing.add_argument(
             "--limit", type=positive_int, default=50, metavar="N", help="máximo (padrão 50)"
         )
