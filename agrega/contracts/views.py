@@ -32,6 +32,19 @@ PAGE_SIZE = 25
 PICKER_SIZE = 20
 
 # How each action is offered on the page (the rules themselves are services.TRANSITIONS).
+# The confirmation after a transition, each in its own agreement ("Bloqueio manual
+# registrado", "Inativação registrada"): a label + a fixed ending got the gender wrong.
+ACTION_DONE = {
+    ContractAction.ACTIVATE: "Ativação registrada.",
+    ContractAction.BLOCK_MANUAL: "Bloqueio manual registrado.",
+    ContractAction.BLOCK_AUTOMATIC: "Bloqueio automático registrado.",
+    ContractAction.MARK_OVERDUE: "Financeiro em atraso registrado.",
+    ContractAction.RELEASE: "Desbloqueio registrado.",
+    ContractAction.DEACTIVATE: "Inativação registrada.",
+    ContractAction.CANCEL: "Cancelamento registrado.",
+    ContractAction.RESCIND: "Rescisão por débito registrada.",
+}
+
 ACTION_UI = {
     ContractAction.ACTIVATE: ("Ativar", "success", "check-circle"),
     ContractAction.RELEASE: ("Desbloquear", "success", "unlock"),
@@ -275,7 +288,7 @@ class ContractActionView(CapabilityRequiredMixin, View):
             return self._render(_contract_or_404(pk), rule, form, error=f"{exc.message} ({exc.code})")
         messages.success(
             request,
-            f"{ContractAction(rule.action).label} registrada. Os usuários SVA ficam pendentes até a "
+            f"{ACTION_DONE.get(rule.action, 'Ação registrada.')} Os usuários SVA ficam pendentes até a "
             "sincronização com a plataforma.",
         )
         return HttpResponseRedirect(reverse("contracts:detail", args=[pk]) + "#sva")
