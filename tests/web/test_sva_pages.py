@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
+
 from agrega.contracts import services
 from agrega.core.br import format_document
+from agrega.customers.services import customer_update
 from agrega.sva.models import SvaUser
 
 from .fixtures_contracts import admin_page, open_tab, pick_in_lupa, sva_row  # noqa: F401
@@ -200,12 +203,26 @@ def test_refused_data_and_cancelled_contract_are_explained(
     page.goto(f"/contratos/{refused.pk}/#sva")
     row = sva_row(page, "EXA Recusado")
     assert row.locator("[data-col=sync]").inner_text().strip() == "Erro"
-    assert "grandes demais (HTTP 413)" in row.inner_text() and "payload_too_large" in row.inner_text()
+    assert "grandes demais (HTTP 413)" in row.inner_text()
+    assert "payload_too_large" not in page.content()  # the label, never the internal code
     assert row.locator("[data-retries-stopped]").inner_text() == \
         "Sem novas tentativas até corrigir os dados (cliente, contrato ou produto)."
     screenshot("sva-erro-permanente")
     row.get_by_role("link", name="EXA Recusado").click()
     assert "Sem novas tentativas até corrigir os dados" in page.locator("[data-retries-stopped]").inner_text()
+
+    # The data is fixed: the user is queued again and its page says so, not "Erro" with the
+    # old message, then follows the worker by itself (no reload).
+    customer_update(customer=refused.customer, email=f"corrigido.{exa_account.prefix}@example.com.br")
+    page.reload()
+    state = page.locator("#sva-state")
+    expect(state).to_contain_text("Pendente")
+    expect(state).not_to_contain_text("grandes demais")
+    expect(state).not_to_contain_text("Erro")
+    converge()
+    expect(state).to_contain_text("Sincronizado")
+    expect(state).to_contain_text("EXA: Ativo")
+    expect(page.locator("#sva-state[data-live]")).to_have_count(0)  # settled: the polling stopped
 
     page.goto(f"/contratos/{cancelled.pk}/#sva")
     when = timezone.localtime(cancelled.ended_at + timedelta(days=30)).strftime("%d/%m/%Y")
