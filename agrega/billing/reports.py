@@ -25,6 +25,7 @@ from django.db.models import Count, DecimalField, Sum
 
 from agrega.catalog.models import Product
 from agrega.core import csvio
+from agrega.core.formats import format_decimal
 from agrega.core.errors import ApplicationError, FieldErrors
 
 from .models import ZERO, Invoice, InvoiceLine, InvoiceStatus
@@ -214,7 +215,7 @@ def revenue_report(*, period_from: date, period_to: date | None = None) -> Reven
 
 def br_decimal(value: Decimal) -> str:
     """``1234.5`` → ``1234,50``: the decimal comma Excel in Portuguese reads as a number."""
-    return format(Decimal(value).quantize(CENT), "f").replace(".", ",")
+    return format_decimal(value)
 
 
 def revenue_report_csv(report: RevenueReport) -> str:

@@ -12,7 +12,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from agrega.contracts.models import Contract
-from agrega.core.br import document_search_term
+from agrega.customers.selectors import customer_match
 from agrega.dunning.selectors import TrustReleaseAvailability, trust_release_availability  # noqa: F401
 from agrega.core.params import parse_id
 
@@ -46,12 +46,10 @@ def invoice_list(
         qs = qs.filter(late) if overdue else qs.exclude(late)
     customer_q = (customer_q or "").strip()
     if customer_q:
-        number = document_search_term(customer_q)
-        match = Q(customer__name__icontains=customer_q)
-        if number:
-            match |= Q(customer__document__contains=number)
-        if parse_id(customer_q):
-            match |= Q(contract_id=parse_id(customer_q))
+        match = customer_match(customer_q, prefix="customer__")
+        contract_id = parse_id(customer_q)  # bounded: a 30-digit number is no id
+        if contract_id:
+            match |= Q(contract_id=contract_id)
         qs = qs.filter(match)
     return qs.order_by("id")
 

@@ -205,7 +205,7 @@ class InvoiceCancelView(CapabilityRequiredMixin, View):
             try:
                 services.invoice_cancel(invoice_id=pk, reason=form.cleaned_data["reason"], actor=request.user)
             except ApplicationError as exc:
-                return self._render(invoice, form, error=f"{exc.message} ({exc.code})")
+                return self._render(invoice, form, error=exc.message)
             messages.success(request, f"Título {pk} cancelado.")
             return HttpResponseRedirect(reverse("billing:invoice_detail", args=[pk]))
         return self._render(invoice, form)
@@ -335,7 +335,7 @@ class TrustReleaseView(CapabilityRequiredMixin, View):
                 if exc.code == "trust_days_invalid":
                     form.add_error("days", exc.message)
                     return self._render(contract, form, status=422)
-                return self._render(_contract_or_404(pk), form, error=f"{exc.message} ({exc.code})", status=409)
+                return self._render(_contract_or_404(pk), form, error=exc.message, status=409)
             messages.success(
                 request,
                 f"Desbloqueio de confiança concedido: acesso liberado até "

@@ -16,7 +16,7 @@ from agrega.catalog.models import Product
 from agrega.contracts.choices import ProductKind
 from agrega.contracts.selectors import contract_get
 from agrega.core import csvio
-from agrega.core.br import format_document
+from agrega.core.formats import format_decimal, format_document
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
 from agrega.integrations.selectors import integration_list
@@ -160,7 +160,7 @@ class WithoutConsentReportView(CapabilityRequiredMixin, TemplateView):
             writer.writerow([
                 row["contract_id"], _csv_value(row["customer_name"]), format_document(row["customer_document"]),
                 _csv_value(row["product_name"]), row["sva_package_code"], _csv_value(row["integration_name"]),
-                "sim" if row["requires_consent"] else "não", f"{row['price']:.2f}".replace(".", ","),
+                "sim" if row["requires_consent"] else "não", format_decimal(row["price"]),
                 _csv_value(row["since"]), _csv_value(row["last_revoked_at"]),
             ])
         return response

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 
-from agrega.core.br import document_search_term
+from agrega.customers.selectors import customer_match
 
 from .models import Contract, ContractEvent, ContractProduct
 
@@ -16,20 +16,13 @@ def contract_list(
     customer_id: int | None = None,
     customer_q: str | None = None,
 ) -> QuerySet[Contract]:
-    """``customer_q`` matches the customer's name (case-insensitive) or document: a full
-    CPF/CNPJ (any punctuation, letters in any case) uses the unique index; another piece
-    of a document matches a part of it."""
+    """``customer_q`` finds the customer as the customers' search box does
+    (customers.selectors.search_terms): CPF/CNPJ, phone, e-mail or words of the name,
+    ignoring case and accents."""
     qs = Contract.objects.select_related("customer")
     customer_q = (customer_q or "").strip()
     if customer_q:
-        number = document_search_term(customer_q)
-        if number and len(number) in (11, 14):
-            qs = qs.filter(customer__document=number)
-        else:
-            match = Q(customer__name__icontains=customer_q)
-            if number:
-                match |= Q(customer__document__contains=number)
-            qs = qs.filter(match)
+        qs = qs.filter(customer_match(customer_q, prefix="customer__"))
     if status:
         qs = qs.filter(status=status)
     if access_status:

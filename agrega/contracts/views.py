@@ -32,6 +32,19 @@ PAGE_SIZE = 25
 PICKER_SIZE = 20
 
 # How each action is offered on the page (the rules themselves are services.TRANSITIONS).
+# The confirmation after a transition, each in its own agreement ("Bloqueio manual
+# registrado", "Inativação registrada"): a label + a fixed ending got the gender wrong.
+ACTION_DONE = {
+    ContractAction.ACTIVATE: "Ativação registrada.",
+    ContractAction.BLOCK_MANUAL: "Bloqueio manual registrado.",
+    ContractAction.BLOCK_AUTOMATIC: "Bloqueio automático registrado.",
+    ContractAction.MARK_OVERDUE: "Financeiro em atraso registrado.",
+    ContractAction.RELEASE: "Desbloqueio registrado.",
+    ContractAction.DEACTIVATE: "Inativação registrada.",
+    ContractAction.CANCEL: "Cancelamento registrado.",
+    ContractAction.RESCIND: "Rescisão por débito registrada.",
+}
+
 ACTION_UI = {
     ContractAction.ACTIVATE: ("Ativar", "success", "check-circle"),
     ContractAction.RELEASE: ("Desbloquear", "success", "unlock"),
@@ -84,6 +97,7 @@ def sva_rows(contract) -> list[dict]:
             # why the worker will not try again, or ""
             "stopped": sva_selectors.STOPPED_HINT if sva_selectors.retries_stopped(user) else "",
             "removal_at": sva_selectors.scheduled_removal_at(user),  # cancelled contract: retention
+            "problems": sva_selectors.registration_problems_to_fix(user),
         })
     return rows
 
@@ -129,7 +143,14 @@ class ContractCreateView(CapabilityRequiredMixin, View):
 
     def get(self, request):
         plan = request.GET.get("plano", "")  # "Novo contrato com este plano" (agrega.plans)
-        return self._render(ContractCreateForm(initial={"sales_plan": parse_id(plan)} if parse_id(plan) else None))
+        plan_id = parse_id(plan)
+        initial = {"sales_plan": plan_id} if plan_id else {}
+        # "Novo contrato" on a customer's page: the customer comes filled in.
+        customer_id = parse_id(request.GET.get("cliente", ""))
+        customer = customer_get(customer_id) if customer_id else None
+        if customer is not None:
+            initial["customer"] = customer.pk
+        return self._render(ContractCreateForm(initial=initial or None), customer)
 
     def post(self, request):
         form = ContractCreateForm(request.POST)
@@ -156,6 +177,18 @@ class ContractCreateView(CapabilityRequiredMixin, View):
         return self._render(form, customer)
 
 
+def sva_tab_context(contract, products) -> dict:
+    """What the SVA tab shows; ``sva_live`` while a user waits for the worker (the tab
+    then asks for itself again: ContractSvaLiveView)."""
+    rows = sva_rows(contract)
+    return {
+        "sva_products": [p for p in products if p.removed_at is None and p.kind == ProductKind.SVA],
+        "sva_users": rows,
+        "sva_waiting": _sva_waiting(contract, products),
+        "sva_live": any(sva_selectors.is_live(r["sync"]) for r in rows),
+    }
+
+
 class ContractDetailView(CapabilityRequiredMixin, TemplateView):
     template_name = "contracts/detail.html"
 
@@ -163,22 +196,35 @@ class ContractDetailView(CapabilityRequiredMixin, TemplateView):
         ctx = super().get_context_data(**kwargs)
         contract = _contract_or_404(pk)
         products = list(contract.products.all())
-        sva_products = [p for p in products if p.removed_at is None and p.kind == ProductKind.SVA]
         ctx.update(
             contract=contract,
             products=products,
-            sva_products=sva_products,
             actions=_actions(contract),
-            sva_users=sva_rows(contract),
-            sva_waiting=_sva_waiting(contract, products),
             events=_event_rows(contract),
             billing=billing_tab_context(contract),
+            **sva_tab_context(contract, products),
         )
         return ctx
 
 
+# htmx stops polling an element whose answer has this status (and still swaps it in).
+STOP_POLLING = 286
+
+
+class ContractSvaLiveView(CapabilityRequiredMixin, View):
+    """The SVA tab alone, asked for every second by the page while a user is pending or
+    retrying; once every user is settled the answer (status 286) ends the polling."""
+
+    def get(self, request, pk):
+        contract = _contract_or_404(pk)
+        ctx = {"contract": contract, **sva_tab_context(contract, list(contract.products.all()))}
+        return render(request, "sva/_contract_live.html", ctx,
+                      status=200 if ctx["sva_live"] else STOP_POLLING)
+
+
 def _event_rows(contract) -> list[dict]:
     status, access = dict(ContractStatus.choices), dict(AccessStatus.choices)
+    kinds = dict(ProductKind.choices)
 
     def change(labels, before, after):
         def coded(code):
@@ -190,7 +236,7 @@ def _event_rows(contract) -> list[dict]:
         detail = event.detail or {}
         text = "; ".join(filter(None, [
             detail.get("product") and f"Produto: {detail['product']}",
-            detail.get("kind") and f"tipo {detail['kind']}",
+            detail.get("kind") and f"tipo {kinds.get(detail['kind'], detail['kind'])}",
             detail.get("note") and f"Observação: {detail['note']}",
             detail.get("channel_label") and f"canal: {detail['channel_label']}",
             detail.get("evidence_ref") and f"evidência: {detail['evidence_ref']}",
@@ -272,10 +318,10 @@ class ContractActionView(CapabilityRequiredMixin, View):
         try:
             services.contract_transition(contract=contract, action=rule.action, actor=request.user, note=note)
         except ApplicationError as exc:
-            return self._render(_contract_or_404(pk), rule, form, error=f"{exc.message} ({exc.code})")
+            return self._render(_contract_or_404(pk), rule, form, error=exc.message)
         messages.success(
             request,
-            f"{ContractAction(rule.action).label} registrada. Os usuários SVA ficam pendentes até a "
+            f"{ACTION_DONE.get(rule.action, 'Ação registrada.')} Os usuários SVA ficam pendentes até a "
             "sincronização com a plataforma.",
         )
         return HttpResponseRedirect(reverse("contracts:detail", args=[pk]) + "#sva")
@@ -333,7 +379,7 @@ class ContractProductRemoveView(CapabilityRequiredMixin, View):
             item = services.contract_remove_product(contract=contract, contract_product_id=item_pk,
                                                     actor=request.user)
         except ApplicationError as exc:
-            messages.error(request, f"{exc.message} ({exc.code})")
+            messages.error(request, exc.message)
         else:
             messages.success(request, f"Produto {item.product.name} removido do contrato.")
         return HttpResponseRedirect(reverse("contracts:detail", args=[pk]) + "#produtos")

@@ -9,6 +9,9 @@ class CoreConfig(AppConfig):
     def ready(self):
         from django.core import checks
 
+        from . import search
         from .keys import check_production_keys
+
+        search.install()  # agrega_fold() on SQLite connections (core.search)
 
         checks.register(check_production_keys, "security")

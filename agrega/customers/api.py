@@ -90,7 +90,7 @@ def _get(customer_id: int):
     "",
     response={200: Page[CustomerOut], 401: ErrorOut, 422: ErrorOut},
     summary="Listar clientes",
-    description="Filtros: `q` (nome, e-mail ou parte do CPF/CNPJ, com ou sem pontuação), `document` (CPF ou CNPJ "
+    description="Filtros: `q` (palavras do nome em qualquer ordem, sem diferenciar maiúsculas e acentos; e-mail; CPF/CNPJ ou parte dele; celular digitado de qualquer forma), `document` (CPF ou CNPJ "
     "completo, também o CNPJ alfanumérico; inválido: 422 com o motivo), `city`, `state`. "
     "Paginação por `cursor` (id do último item) e `limit`.",
 )

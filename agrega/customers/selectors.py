@@ -2,13 +2,96 @@
 
 from __future__ import annotations
 
+import operator
+import re
+from functools import reduce
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
+from django.db.models.lookups import Contains
 
-from agrega.core.br import InvalidValue, clean_document, document_search_term
+from agrega.core.br import InvalidValue, clean_document, digits, document_search_term
 from agrega.core.errors import FieldError, ValidationFailed
+from agrega.core.search import Fold, fold
 
 from .models import Customer
+
+
+# At most this many words of a name are matched (each one anywhere in the name).
+MAX_WORDS = 6
+_PHONE = re.compile(r"\+?[0-9 ().\-]+")
+_WORD_KEYS = tuple(f"q_word{i}" for i in range(MAX_WORDS))
+SEARCH_KEYS = ("q_document_exact", "q_document", "q_phone", "q_email", *_WORD_KEYS)
+
+
+def phone_search_term(value: str) -> str | None:
+    """The digits of a phone number typed any way ("(11) 98765-4321", "+55 11 98765-4321",
+    "98765-4321", "011987654321"), without the country code and trunk zero, as a piece of
+    the stored E.164; None when the text is not a phone number (8 to 13 digits)."""
+    if not _PHONE.fullmatch(value):
+        return None
+    number = digits(value)
+    if not 8 <= len(number) <= 13:
+        return None
+    if len(number) >= 12 and number.startswith("55"):
+        number = number[2:]
+    elif len(number) == 12 and number.startswith("0"):
+        number = number[1:]
+    return number
+
+
+def search_terms(q: str | None) -> dict[str, str]:
+    """What a search box's text means, as terms for ``search_match`` (strings only, so
+    the API can compile the query once per shape, core.prepared):
+
+    * a CPF/CNPJ, whole (``q_document_exact``) or a piece (``q_document``), and/or a
+      phone number (``q_phone``) — digits typed with any punctuation;
+    * text with "@": a piece of an e-mail (``q_email``);
+    * anything else: words (``q_word0``…), each found anywhere in the name or e-mail,
+      ignoring case and accents, so "maria souza" finds "Maria Aparecida Souza".
+    """
+    q = (q or "").strip()
+    if not q:
+        return {}
+    terms = {}
+    number = document_search_term(q)
+    if number:
+        terms["q_document_exact" if len(number) in (11, 14) else "q_document"] = number
+    phone = phone_search_term(q)
+    if phone:
+        terms["q_phone"] = phone
+    if terms:
+        return terms
+    if "@" in q:
+        return {"q_email": q}
+    return dict(zip(_WORD_KEYS, fold(q).split()))
+
+
+def search_match(prefix: str = "", **terms: str) -> Q:
+    """The customers the ``search_terms`` select; ``prefix`` ("customer__") applies the
+    same rule to a contract's or a título's customer. One rule for pages, API and CLI."""
+    parts = []
+    if "q_document_exact" in terms:
+        parts.append(Q(**{f"{prefix}document": terms["q_document_exact"]}))
+    if "q_document" in terms:
+        parts.append(Q(**{f"{prefix}document__contains": terms["q_document"]}))
+    if "q_phone" in terms:
+        parts.append(Q(**{f"{prefix}mobile_phone__contains": terms["q_phone"]}))
+    if parts:
+        return reduce(operator.or_, parts)
+    if "q_email" in terms:
+        return Q(**{f"{prefix}email__icontains": terms["q_email"]})
+    match = Q()
+    for key in _WORD_KEYS:
+        if key in terms:
+            word = terms[key]
+            match &= Q(Contains(Fold(F(f"{prefix}name")), word)) | Q(**{f"{prefix}email__icontains": word})
+    return match
+
+
+def customer_match(q: str | None, *, prefix: str = "") -> Q | None:
+    """``search_match`` for a search box's text; None for an empty box."""
+    terms = search_terms(q)
+    return search_match(prefix, **terms) if terms else None
 
 
 def customer_list(
@@ -18,7 +101,7 @@ def customer_list(
     city: str | None = None,
     state: str | None = None,
 ) -> QuerySet[Customer]:
-    """``q`` matches the name or e-mail (case-insensitive) or a piece of the document."""
+    """``q`` as the search box reads it (``search_terms``), with the other filters."""
     return customer_list_query(**customer_list_terms(q=q, document=document, city=city, state=state))
 
 
@@ -36,13 +119,7 @@ def customer_list_terms(
     ``document`` is a whole CPF/CNPJ, typed with or without punctuation, letters in any
     case; one that is not valid is refused with its reason (ValidationFailed), as on
     the customer's form, rather than silently matching nothing."""
-    terms = {}
-    q = (q or "").strip()
-    if q:
-        terms["q"] = q
-        fragment = document_search_term(q)
-        if fragment:
-            terms["q_document"] = fragment
+    terms = search_terms(q)
     if document:
         try:
             terms["document"] = clean_document(document)
@@ -57,18 +134,17 @@ def customer_list_terms(
 
 def customer_list_query(
     *,
-    q: str | None = None,
-    q_document: str | None = None,
     document: str | None = None,
     city: str | None = None,
     state: str | None = None,
+    **search: str,
 ) -> QuerySet[Customer]:
     qs = Customer.objects.all()
-    if q is not None:
-        match = Q(name__icontains=q) | Q(email__icontains=q)
-        if q_document is not None:
-            match |= Q(document__contains=q_document)
-        qs = qs.filter(match)
+    if search:
+        unknown = set(search) - set(SEARCH_KEYS)
+        if unknown:
+            raise TypeError(f"unknown search terms: {sorted(unknown)}")
+        qs = qs.filter(search_match(**search))
     if document is not None:
         qs = qs.filter(document=document)
     if city is not None:
@@ -83,28 +159,12 @@ def customer_get(pk: int) -> Customer | None:
 
 
 def customer_search(*, q: str | None = None) -> QuerySet[Customer]:
-    """The web list's search box: one input for name, CPF/CNPJ or e-mail.
-
-    A full CPF/CNPJ (with or without punctuation, letters of an alphanumeric CNPJ in
-    any case) hits the unique index exactly; another piece of a document (digits,
-    letters and punctuation, at least one digit) matches its start; text with "@" matches the start of the
-    e-mail; anything else the name or the e-mail (case-insensitive). Ordered by id, for
-    keyset pagination.
-    """
-    qs = Customer.objects.all()
-    q = (q or "").strip()
-    if not q:
-        return qs.order_by("id")
-    number = document_search_term(q)
-    if number:
-        if len(number) in (11, 14):
-            qs = qs.filter(document=number)
-        else:
-            qs = qs.filter(document__startswith=number)
-    elif "@" in q:
-        qs = qs.filter(email__istartswith=q)
-    else:
-        qs = qs.filter(Q(name__icontains=q) | Q(email__icontains=q))
+    """The search box of the pages, the lupa and the CLI: a CPF/CNPJ (whole or a piece,
+    any punctuation), a phone number typed any way, the start of an e-mail, or words of
+    the name in any order, case and accents (``search_terms``). Ordered by id, for keyset
+    pagination."""
+    match = customer_match(q)
+    qs = Customer.objects.all() if match is None else Customer.objects.filter(match)
     return qs.order_by("id")
 
 

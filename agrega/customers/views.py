@@ -19,7 +19,7 @@ from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobi
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
 from agrega.web.permissions import CapabilityRequiredMixin
-from agrega.web.views import apply_service_error, keyset_context, lupa_field
+from agrega.web.views import apply_service_error, keyset_context, lupa_field, safe_next
 from agrega.core.params import parse_id
 
 from . import selectors, services
@@ -80,8 +80,15 @@ class _CustomerFormView(CapabilityRequiredMixin, View):
     customer = None
 
     def render_form(self, form, status=200):
+        # ?focus=<field>: a registration problem's "Corrigir" link opens the form on that
+        # field; ?next=: where the save returns (the page that showed the problem).
+        focus = self.request.GET.get("focus", "")
+        if focus in form.fields and not form.errors:
+            form.fields[focus].widget.attrs["autofocus"] = True
+        next_url = safe_next(self.request, "")
         return render(self.request, "customers/form.html",
-                      {"form": form, "customer": self.customer, "live_fields": LIVE_FIELDS}, status=status)
+                      {"form": form, "customer": self.customer, "live_fields": LIVE_FIELDS,
+                       "next_url": next_url}, status=status)
 
     def post(self, request, *args, **kwargs):
         form = CustomerForm(request.POST, customer_pk=self.customer.pk if self.customer else None)
@@ -92,7 +99,8 @@ class _CustomerFormView(CapabilityRequiredMixin, View):
                 apply_service_error(form, exc)
             else:
                 messages.success(request, f"Cliente “{customer.name}” salvo.")
-                return redirect("customers:detail", pk=customer.pk)
+                next_url = safe_next(request, "")
+                return redirect(next_url or reverse("customers:detail", kwargs={"pk": customer.pk}))
         return self.render_form(form, status=422)
 
 

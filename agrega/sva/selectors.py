@@ -82,6 +82,19 @@ def registration_values(sva_user: SvaUser) -> dict[str, str]:
     return {"email": sva_user.email, "phone": sva_user.phone, "document": sva_user.document}
 
 
+def registration_problems_to_fix(sva_user: SvaUser) -> list[dict]:
+    """The user's registration problems, each with ``customer_field``: the field of the
+    customer's form that fixes it ("" when the fix is elsewhere: consent, or the user's
+    own data), so a page can link straight to that field (``?focus=``)."""
+    form_fields = set(CUSTOMER_FIELDS.values())
+    out = []
+    for problem in sva_user.registration_problems or []:
+        field = problem.get("field", "")
+        fixable = field in form_fields and (sva_user.use_customer_data or field == "name")
+        out.append({**problem, "customer_field": field if fixable else ""})
+    return out
+
+
 def registration_check(values: dict[str, str], *, from_customer: bool, name: str | None = None,
                        rules: DataRules | None = None, platform: str = "") -> list[dict]:
     """Every missing or invalid registration field, named, or [] when all are valid.
@@ -164,6 +177,8 @@ def is_pending(sva_user: SvaUser) -> bool:
 
 
 def sync_status(sva_user: SvaUser) -> str:
+    """Queued again after a refusal (a fix of the data or "Sincronizar agora" bumped it)
+    is pending, not "Erro": the last error belongs to data that may be fixed by now."""
     pending = is_pending(sva_user)
     if sva_user.deleted_at is not None and not pending:
         return SyncStatus.REMOVED
@@ -171,9 +186,17 @@ def sync_status(sva_user: SvaUser) -> str:
         return SyncStatus.REGISTRATION
     if not pending:
         return SyncStatus.ERROR if sva_user.last_error_code else SyncStatus.SYNCED
-    if sva_user.last_error_code:
-        return SyncStatus.RETRYING if sva_user.next_attempt_at else SyncStatus.ERROR
+    if sva_user.last_error_code and sva_user.next_attempt_at:
+        return SyncStatus.RETRYING
     return SyncStatus.PENDING
+
+
+LIVE_SYNC = {SyncStatus.PENDING, SyncStatus.RETRYING}
+
+
+def is_live(sync: str) -> bool:
+    """Whether a page showing a user in this sync state should keep asking for it."""
+    return sync in LIVE_SYNC
 
 
 def scheduled_removal_at(sva_user: SvaUser):
@@ -240,11 +263,11 @@ def sync_status_q(status: str) -> Q:
     if status == SyncStatus.SYNCED:
         return ok & ~behind & ~failed
     if status == SyncStatus.ERROR:
-        return ok & failed & (~behind | Q(next_attempt_at__isnull=True))
+        return ok & failed & ~behind
     if status == SyncStatus.RETRYING:
         return ok & behind & failed & Q(next_attempt_at__isnull=False)
     if status == SyncStatus.PENDING:
-        return ok & behind & ~failed
+        return ok & behind & (~failed | Q(next_attempt_at__isnull=True))
     return Q(pk__in=[])
 
 

@@ -15,7 +15,6 @@ from django.views.generic import TemplateView
 
 from agrega.contracts.choices import ProductKind
 from agrega.contracts.selectors import contract_get
-from agrega.contracts.views import sva_rows
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
 from agrega.web.permissions import CapabilityRequiredMixin
@@ -115,28 +114,45 @@ class SvaUserCreateView(CapabilityRequiredMixin, View):
         return self._render(contract, items, form)
 
 
+def _state_context(user) -> dict:
+    """What sva/_detail_state.html shows of one user; ``live`` while it waits for the worker."""
+    sync = selectors.sync_status(user)
+    return dict(
+        sva_user=user,
+        contract=user.contract,
+        sync_label=SyncStatus(sync).label,
+        sync=sync,
+        live=selectors.is_live(sync),
+        desired_label=SvaState(selectors.desired_for(user).state).label,
+        confirmed_label=SvaState(user.confirmed_state).label,
+        values=selectors.registration_values(user),
+        stopped=selectors.retries_stopped(user),
+        stopped_hint=selectors.STOPPED_HINT,
+        removal_at=selectors.scheduled_removal_at(user),
+        problems=selectors.registration_problems_to_fix(user),
+    )
+
+
 class SvaUserDetailView(CapabilityRequiredMixin, TemplateView):
     template_name = "sva/detail.html"
 
     def get_context_data(self, pk, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        user = _user_or_404(pk)
-        row = next((r for r in sva_rows(user.contract) if r["user"].pk == user.pk), None)
-        sync = selectors.sync_status(user)
-        ctx.update(
-            sva_user=user,
-            row=row,
-            contract=user.contract,
-            sync_label=SyncStatus(sync).label,
-            sync=sync,
-            desired_label=SvaState(selectors.desired_for(user).state).label,
-            confirmed_label=SvaState(user.confirmed_state).label,
-            values=selectors.registration_values(user),
-            stopped=selectors.retries_stopped(user),
-            stopped_hint=selectors.STOPPED_HINT,
-            removal_at=selectors.scheduled_removal_at(user),
-        )
+        ctx.update(_state_context(_user_or_404(pk)))
         return ctx
+
+
+# htmx stops polling an element whose answer has this status (and still swaps it in).
+STOP_POLLING = 286
+
+
+class SvaUserStateView(CapabilityRequiredMixin, View):
+    """The state block of the user's page alone, asked for every second while the user is
+    pending or retrying; a settled user's answer (status 286) ends the polling."""
+
+    def get(self, request, pk):
+        ctx = _state_context(_user_or_404(pk))
+        return render(request, "sva/_detail_state.html", ctx, status=200 if ctx["live"] else STOP_POLLING)
 
 
 class SvaUserTimelineView(CapabilityRequiredMixin, TemplateView):

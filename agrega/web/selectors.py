@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlencode
 
 from django.db.models import BooleanField, Case, Count, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
@@ -19,7 +20,7 @@ from agrega.integrations.models import SvaIntegration
 from agrega.integrations.selectors import integration_list
 from agrega.sva.choices import SvaState, SyncStatus
 from agrega.sva.models import SvaUser
-from agrega.sva.selectors import sva_user_queryset, sync_status, sync_status_q
+from agrega.sva.selectors import registration_problems_to_fix, sva_user_queryset, sync_status, sync_status_q
 
 
 def sva_user_counts() -> dict[str, int]:
@@ -76,6 +77,7 @@ class SvaProblem:
     messages: list[str]
     seen_at: datetime | None
     url: str
+    fix_url: str = ""  # the customer's form on the offending field, back to the SVA tab after saving
 
 
 def contract_sva_url(contract_id: int) -> str:
@@ -85,6 +87,11 @@ def contract_sva_url(contract_id: int) -> str:
     except NoReverseMatch:
         base = f"/contratos/{contract_id}/"
     return base + "#sva"
+
+
+def customer_fix_url(customer_id: int, field: str, back: str) -> str:
+    """The customer's edit form opened on ``field``, returning to ``back`` once saved."""
+    return reverse("customers:edit", kwargs={"pk": customer_id}) + "?" + urlencode({"focus": field, "next": back})
 
 
 _PROBLEM_STATUSES = (SyncStatus.REGISTRATION, SyncStatus.ERROR, SyncStatus.RETRYING)
@@ -105,8 +112,12 @@ def latest_sva_problems(*, limit: int = 15) -> list[SvaProblem]:
     problems = []
     for user in rows:
         status = sync_status(user)
+        fix_url = ""
         if status == SyncStatus.REGISTRATION:
             messages = [p.get("message", "") for p in user.registration_problems]
+            field = next((p["customer_field"] for p in registration_problems_to_fix(user) if p["customer_field"]), "")
+            if field:
+                fix_url = customer_fix_url(user.contract.customer_id, field, contract_sva_url(user.contract_id))
         else:
             messages = [user.last_error_message or user.last_error_code]
         problems.append(SvaProblem(
@@ -120,5 +131,6 @@ def latest_sva_problems(*, limit: int = 15) -> list[SvaProblem]:
             messages=messages,
             seen_at=user.seen_at,
             url=contract_sva_url(user.contract_id),
+            fix_url=fix_url,
         ))
     return problems

@@ -10,6 +10,7 @@ app_name = "web"
 
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
+    path("inicio/estado/", views.DashboardLiveView.as_view(), name="dashboard_live"),
     path("entrar/", auth_views.LoginView.as_view(redirect_authenticated_user=True, authentication_form=LoginForm), name="login"),
     path("sair/", auth_views.LogoutView.as_view(), name="logout"),
 ]

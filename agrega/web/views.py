@@ -21,7 +21,9 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.db.models import QuerySet
+from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
 from django.views.generic import TemplateView
 
 from agrega.core.errors import ApplicationError
@@ -118,7 +120,29 @@ class DashboardView(CapabilityRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["counts"] = selectors.sva_user_counts()
-        context["integrations"] = selectors.integration_health()
-        context["problems"] = selectors.latest_sva_problems(limit=15)
+        context.update(dashboard_context())
         return context
+
+
+def dashboard_context() -> dict:
+    counts = selectors.sva_user_counts()
+    return {
+        "counts": counts,
+        "integrations": selectors.integration_health(),
+        "problems": selectors.latest_sva_problems(limit=15),
+        "live": counts["pending"] > 0,  # the page asks again while users wait for the worker
+    }
+
+
+# htmx stops polling an element whose answer has this status (and still swaps it in).
+STOP_POLLING = 286
+
+
+class DashboardLiveView(CapabilityRequiredMixin, View):
+    """Início's counts, problems and platforms alone, asked for every second while any
+    user is pending or retrying; the answer once none is (status 286) ends the polling."""
+
+    def get(self, request):
+        context = dashboard_context()
+        return render(request, "web/_dashboard_live.html", context,
+                      status=200 if context["live"] else STOP_POLLING)

@@ -93,6 +93,12 @@ def test_refused_data_gets_one_call_and_stops(status, integration, make_product,
 
     # The data changes (the customer's e-mail is corrected): one new attempt, which passes.
     customer_update(customer=bad.customer, email=f"corrigido{status}.{exa_account.prefix}@example.com.br")
+    # Until the worker tries, the user is "Pendente", not "Erro" with the message of the
+    # data that was just fixed — in the selector, in the list filters and in the counts.
+    queued = selectors.sva_user_get(user.pk)
+    assert selectors.sync_status(queued) == SyncStatus.PENDING and not selectors.retries_stopped(queued)
+    assert list(selectors.sva_user_list(sync_status=SyncStatus.PENDING, contract_id=bad.pk)) == [queued]
+    assert not selectors.sva_user_list(sync_status=SyncStatus.ERROR, contract_id=bad.pk).exists()
     assert run_passes()[0] == 1
     user.refresh_from_db()
     assert user.confirmed_state == "active" and user.last_error_code == ""

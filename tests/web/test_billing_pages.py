@@ -194,7 +194,9 @@ def test_trust_release_page_explains_why_not(client_as, billed):
     page = operator.get(f"/financeiro/contratos/{contract.pk}/desbloqueio-de-confianca/").content.decode()
     assert "Indisponível" in page and "FA ou CA" in page and "disabled" in page
     refused = operator.post(f"/financeiro/contratos/{contract.pk}/desbloqueio-de-confianca/", {"days": "1"})
-    assert refused.status_code == 409 and "trust_release_not_blocked" in refused.content.decode()
+    refused_text = refused.content.decode()
+    assert refused.status_code == 409 and "Disponível só para contratos ativos bloqueados" in refused_text
+    assert "trust_release_not_blocked" not in refused_text  # the message, not the internal code
     tab = operator.get(f"/contratos/{contract.pk}/").content.decode()
     assert "Desbloqueio de confiança indisponível" in tab
 

@@ -38,11 +38,14 @@ def test_dashboard_counts_health_and_problem_links(
     expect(counts.locator("[data-count=error] .stat-value")).to_have_text("0")
     expect(counts.locator("[data-count=registration] .stat-value")).to_have_text("1")
 
-    link = page.locator("#sva-problems a", has_text="Cliente Sem Celular")
-    expect(link).to_contain_text("Cadastro incompleto")
-    expect(link).to_contain_text("Telefone celular no cadastro do cliente: Informe o telefone celular.")
-    expect(link).to_have_attribute("href", re.compile(rf"/contratos/{problem.pk}/#sva$"))
-    expect(page.locator("#sva-problems a")).to_have_count(1)
+    item = page.locator("#sva-problems [data-contract]", has_text="Cliente Sem Celular")
+    expect(item).to_contain_text("Cadastro incompleto")
+    expect(item).to_contain_text("Telefone celular no cadastro do cliente: Informe o telefone celular.")
+    expect(item.get_by_role("link", name=re.compile("Cliente Sem Celular"))).to_have_attribute(
+        "href", re.compile(rf"/contratos/{problem.pk}/#sva$"))
+    expect(page.locator("#sva-problems [data-contract]")).to_have_count(1)
+    expect(item.locator("[data-fix]")).to_have_count(0)  # somente leitura: nothing to fix from here
+    expect(page.locator("#dashboard-live[data-live]")).to_have_count(0)  # nothing pending: no polling
 
     health = page.locator("#platform-health tr", has_text=integration.name)
     expect(health).to_contain_text("fechado")

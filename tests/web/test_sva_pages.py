@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
+
 from agrega.contracts import services
 from agrega.core.br import format_document
+from agrega.customers.services import customer_update
 from agrega.sva.models import SvaUser
 
 from .fixtures_contracts import admin_page, open_tab, pick_in_lupa, sva_row  # noqa: F401
@@ -162,6 +165,35 @@ def test_missing_mobile_is_named_on_the_tab_and_on_manual_creation(
     assert not SvaUser.objects.filter(contract=contract2).exists()
 
 
+def test_a_registration_problem_links_to_the_field_that_fixes_it(
+    admin_page, integration, make_product, make_customer, make_contract, converge, exa_account
+):
+    """On the tab and on the user's page, the problem opens the customer's form on the
+    offending field; the save returns to the user's page, which follows the worker."""
+    page = admin_page
+    product = make_product(integration, name="EXA Corrigir Aqui")
+    customer = make_customer(name="Cliente Corrigir", mobile_phone="")
+    contract = _active_contract(make_contract, product, customer)
+    converge()
+    user = SvaUser.objects.get(contract=contract)
+
+    page.goto(f"/contratos/{contract.pk}/#sva")
+    fix = page.locator("#sva").get_by_role("link", name="Corrigir no cadastro do cliente")
+    expect(fix).to_have_attribute("href", re.compile(rf"/clientes/{customer.pk}/editar/\?focus=mobile_phone&"))
+    page.goto(f"/usuarios-sva/{user.pk}/")
+    page.locator("#sva-state").get_by_role("link", name="Corrigir no cadastro do cliente").click()
+    expect(page.locator("#id_mobile_phone")).to_be_focused()
+    page.keyboard.type("(11) 97777-6666")
+    page.get_by_role("button", name="Salvar").click()
+    page.wait_for_url(re.compile(rf"/usuarios-sva/{user.pk}/$"))
+    state = page.locator("#sva-state")
+    expect(state).to_contain_text("Pendente")
+    expect(state.get_by_role("alert")).to_have_count(0)
+    converge()
+    expect(state).to_contain_text("Sincronizado")
+    expect(state).to_contain_text("EXA: Ativo")
+
+
 def test_sva_user_detail_page_loads_timeline(admin_page, make_integration, make_product, make_contract,
                                              converge, screenshot):
     page = admin_page
@@ -200,12 +232,26 @@ def test_refused_data_and_cancelled_contract_are_explained(
     page.goto(f"/contratos/{refused.pk}/#sva")
     row = sva_row(page, "EXA Recusado")
     assert row.locator("[data-col=sync]").inner_text().strip() == "Erro"
-    assert "grandes demais (HTTP 413)" in row.inner_text() and "payload_too_large" in row.inner_text()
+    assert "grandes demais (HTTP 413)" in row.inner_text()
+    assert "payload_too_large" not in page.content()  # the label, never the internal code
     assert row.locator("[data-retries-stopped]").inner_text() == \
         "Sem novas tentativas até corrigir os dados (cliente, contrato ou produto)."
     screenshot("sva-erro-permanente")
     row.get_by_role("link", name="EXA Recusado").click()
     assert "Sem novas tentativas até corrigir os dados" in page.locator("[data-retries-stopped]").inner_text()
+
+    # The data is fixed: the user is queued again and its page says so, not "Erro" with the
+    # old message, then follows the worker by itself (no reload).
+    customer_update(customer=refused.customer, email=f"corrigido.{exa_account.prefix}@example.com.br")
+    page.reload()
+    state = page.locator("#sva-state")
+    expect(state).to_contain_text("Pendente")
+    expect(state).not_to_contain_text("grandes demais")
+    expect(state).not_to_contain_text("Erro")
+    converge()
+    expect(state).to_contain_text("Sincronizado")
+    expect(state).to_contain_text("EXA: Ativo")
+    expect(page.locator("#sva-state[data-live]")).to_have_count(0)  # settled: the polling stopped
 
     page.goto(f"/contratos/{cancelled.pk}/#sva")
     when = timezone.localtime(cancelled.ended_at + timedelta(days=30)).strftime("%d/%m/%Y")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
-
-from agrega.core.br import digits, document_search_term, format_document, format_mobile
 from agrega.core.errors import NotFound
+from agrega.core.formats import format_document
+from agrega.core.formats import format_phone as format_mobile
 from agrega.core.management.base import AgregaCommand, fmt_datetime, key_values, positive_int, table
+from agrega.customers import selectors
 from agrega.customers.models import Customer
 from agrega.customers.services import customer_create, customer_update
 
@@ -104,7 +104,7 @@ class Command(AgregaCommand):
         anonymize.add_argument("--reason", default="", help="motivo / referência do pedido do titular")
         self.add_actor(anonymize)
         listing = self.subcommand(sub, "list", self.cmd_list, help="Lista clientes.")
-        listing.add_argument("--q", metavar="TEXTO", help="busca por nome, e-mail ou CPF/CNPJ")
+        listing.add_argument("--q", metavar="TEXTO", help="busca por palavras do nome (sem acentos), e-mail, CPF/CNPJ ou celular")
         listing.add_argument(
             "--limit", type=positive_int, default=50, metavar="N", help="máximo (padrão 50)"
         )
@@ -142,16 +142,7 @@ class Command(AgregaCommand):
         self.emit(customer_data(customer), [f"Cliente {customer.pk} anonimizado; contratos e títulos mantidos."])
 
     def cmd_list(self, *, q=None, limit=50, **options):
-        queryset = Customer.objects.order_by("id")
-        if q:
-            term = q.strip()
-            match = Q(name__icontains=term) | Q(email__icontains=term)
-            fragment = document_search_term(term)
-            if fragment:
-                match |= Q(document__startswith=fragment)
-            if digits(term) and not any(ch.isalpha() for ch in term):
-                match |= Q(mobile_phone__contains=digits(term))
-            queryset = queryset.filter(match)
+        queryset = selectors.customer_search(q=q)  # the same search as the pages and the API
         customers = list(queryset[:limit])
 
         def lines():
