@@ -162,3 +162,35 @@ def converge(fast_retries):
         return worker.stats
 
     return run
+
+
+@pytest.fixture
+def role_user(db):
+    """``role_user(username, role)``: a user with one of the roles (core/roles.py)."""
+    from django.contrib.auth import get_user_model
+
+    from agrega.core.roles import assign_role
+
+    def make(username: str, role: str):
+        user = get_user_model().objects.create_user(username, f"{username}@example.com.br", "senha-de-teste-123")
+        assign_role(user, role)
+        return user
+
+    return make
+
+
+def bearer_headers(user) -> dict[str, str]:
+    """Django test-client headers carrying a new API token of ``user``."""
+    from agrega.core.models import ApiToken
+
+    _, raw = ApiToken.issue(user=user, name="testes")
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+def logged_in_client(user):
+    """A Django test client with ``user``'s cookie session."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client

@@ -78,17 +78,3 @@ def blocked(billed):
         return contract, invoice
 
     return make
-
-
-@pytest.fixture
-def role_user(db):
-    from django.contrib.auth import get_user_model
-
-    from agrega.core.roles import assign_role
-
-    def make(username: str, role: str):
-        user = get_user_model().objects.create_user(username, f"{username}@example.com.br", "senha-de-teste-123")
-        assign_role(user, role)
-        return user
-
-    return make

@@ -13,7 +13,6 @@ from agrega.billing.models import BillingRun, Invoice, InvoiceStatus
 from agrega.billing.services import billing_run, invoice_cancel, payment_register
 from agrega.contracts.models import Contract
 from agrega.contracts.services import contract_activate, contract_add_product
-from tests.billing.fixtures_billing import role_user  # noqa: F401
 
 OCT, NOV, DEC = date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1)
 

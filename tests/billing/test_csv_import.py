@@ -18,7 +18,7 @@ from agrega.core.errors import ApplicationError
 from agrega.core.models import ApiToken
 from tests.api.conftest import ApiClient
 
-from .fixtures_billing import active_contract, billed, blocked, internet, role_user, security  # noqa: F401
+from .fixtures_billing import active_contract, billed, blocked, internet, security  # noqa: F401
 
 
 def by_line(record: PaymentImport) -> dict[int, dict]:

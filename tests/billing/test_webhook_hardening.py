@@ -17,7 +17,7 @@ from agrega.core.models import ApiToken
 from tests.api.conftest import ApiClient
 from tests.cli.helpers import run
 
-from .fixtures_billing import active_contract, billed, blocked, internet, role_user, security  # noqa: F401
+from .fixtures_billing import active_contract, billed, blocked, internet, security  # noqa: F401
 from .test_webhook import OTHER_SECRET, SECRET, delivery, post, signature, webhook_secret  # noqa: F401
 
 

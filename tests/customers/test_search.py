@@ -9,7 +9,6 @@ import pytest
 from django.test import Client
 
 from agrega.customers import selectors
-from tests.billing.fixtures_billing import role_user  # noqa: F401
 
 
 @pytest.fixture

@@ -13,13 +13,10 @@ import threading
 import time
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from agrega.contracts.services import contract_add_product, contract_transition
 from agrega.core.errors import ValidationFailed
-from agrega.core.models import ApiToken
-from agrega.core.roles import assign_role
 from agrega.integrations.connectors.base import ConnectorError, ErrorKind
 from agrega.integrations.models import SvaIntegration
 from agrega.integrations.services import (
@@ -29,6 +26,7 @@ from agrega.integrations.services import (
 )
 from agrega.sva.controller.worker import SvaWorker
 from agrega.sva.models import SvaUser
+from tests.fixtures import bearer_headers, logged_in_client
 
 pytestmark = pytest.mark.django_db
 
@@ -100,23 +98,18 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def admin(db):
-    user = get_user_model().objects.create_user("seguranca", password="senha-de-teste-123")
-    assign_role(user, "administrador")
-    return user
+def admin(role_user):
+    return role_user("seguranca", "administrador")
 
 
 @pytest.fixture
 def api(admin):
-    _, raw = ApiToken.issue(user=admin, name="testes")
-    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+    return bearer_headers(admin)
 
 
 @pytest.fixture
 def browser(admin):
-    client = Client()
-    client.force_login(admin)
-    return client
+    return logged_in_client(admin)
 
 
 # -- credentials never leave for a URL nobody typed them for ------------------------------

@@ -10,14 +10,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
-from agrega.core.models import ApiToken
-from agrega.core.roles import assign_role
 from agrega.imports import services
 from agrega.imports.models import ImportJob, ImportStatus
 
+from tests.fixtures import bearer_headers, logged_in_client
 from tests.imports.helpers import HEADER, csv_bytes, row
 
 MB = 1024 * 1024
@@ -74,23 +72,18 @@ def post_lazy(client: Client, path: str, body: LazyMultipart, **headers):
 
 
 @pytest.fixture
-def operator(db):
-    user = get_user_model().objects.create_user("uploader", password="senha-de-teste-123")
-    assign_role(user, "operador")
-    return user
+def operator(role_user):
+    return role_user("uploader", "operador")
 
 
 @pytest.fixture
 def api_headers(operator):
-    _, raw = ApiToken.issue(user=operator, name="testes")
-    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+    return bearer_headers(operator)
 
 
 @pytest.fixture
 def page_client(operator):
-    client = Client()
-    client.force_login(operator)
-    return client
+    return logged_in_client(operator)
 
 
 @pytest.mark.parametrize("path", ["/api/imports/dry-run", "/api/imports", "/api/payments/imports"])

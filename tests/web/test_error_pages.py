@@ -9,7 +9,6 @@ from django.db import connections
 from django.test import Client
 from django.urls import include, path
 
-from tests.billing.fixtures_billing import role_user  # noqa: F401
 
 
 def _boom(request):

@@ -9,7 +9,6 @@ from django.test import Client
 
 from agrega.contracts.choices import ContractAction
 from agrega.contracts.views import ACTION_DONE
-from tests.billing.fixtures_billing import role_user  # noqa: F401
 
 
 @pytest.fixture
