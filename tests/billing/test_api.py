@@ -23,7 +23,6 @@ from .fixtures_billing import (  # noqa: F401
     blocked,
     internet,
     months_ago,
-    role_user,
     security,
 )
 

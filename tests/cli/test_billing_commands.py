@@ -21,7 +21,6 @@ from tests.billing.fixtures_billing import (  # noqa: F401
     blocked,
     internet,
     months_ago,
-    role_user,
     security,
 )
 
