@@ -1,0 +1,164 @@
+"""Accessibility and phone layout, measured: axe-core (from npm, node_modules/axe-core) on
+every page of the navigation menu, the detail and edit pages behind them and every tab of
+a contract, at a desk (1366×768) and on a phone (390×844); on the phone no page may scroll
+sideways. Critical or serious violations fail; the per-page figures are printed at the end
+of the run (tests/web/conftest.py) and screenshots go to test-output/screenshots/."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from agrega.web.navigation import MENU
+
+from tests.fixtures import converge, fast_retries  # noqa: F401
+
+from .conftest import A11Y_RESULTS, SCREENSHOTS
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+AXE_SOURCE = AXE.read_text(encoding="utf-8") + "\n;void 0"  # a script, not a function
+SIZES = {"desk": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
+FAILING = ("critical", "serious")
+# pages screenshotted at both sizes (the main ones)
+MAIN_PAGES = {"web:dashboard", "customers:list", "contracts:list", "customers:detail", "billing:invoice_list",
+              "sva:detail", "dunning:edit"}
+
+
+def menu_url_names(entries=MENU) -> list[str]:
+    """Every page the menu links to, so a page added to the menu is measured too."""
+    names = []
+    for entry in entries:
+        if "url_name" in entry:
+            names.append(entry["url_name"])
+        names += menu_url_names(entry.get("children", []))
+    return names
+
+
+def detail_pages() -> list[tuple[str, str]]:
+    """The pages behind the menu's lists, on the demo data (seed_demo)."""
+    from agrega.billing.models import Invoice
+    from agrega.catalog.models import Product
+    from agrega.customers.models import Customer
+    from agrega.dunning.models import DunningPolicy
+    from agrega.integrations.models import SvaIntegration
+    from agrega.sva.models import SvaUser
+
+    customer = Customer.objects.order_by("pk").first()
+    product = Product.objects.filter(sva_integration__isnull=False).order_by("pk").first()
+    pages = [
+        ("customers:create", reverse("customers:create")),
+        ("customers:detail", reverse("customers:detail", args=[customer.pk])),
+        ("customers:edit", reverse("customers:edit", args=[customer.pk])),
+        ("contracts:create", reverse("contracts:create")),
+        ("catalog:create", reverse("catalog:create")),
+        ("catalog:detail", reverse("catalog:detail", args=[product.pk])),
+        ("catalog:edit", reverse("catalog:edit", args=[product.pk])),
+        ("plans:create", reverse("plans:create")),
+        ("integrations:create", reverse("integrations:create")),
+        ("integrations:edit", reverse("integrations:edit", args=[SvaIntegration.objects.first().pk])),
+        ("dunning:create", reverse("dunning:create")),
+        ("dunning:edit", reverse("dunning:edit", args=[DunningPolicy.objects.order_by("pk").first().pk])),
+        ("billing:invoice_detail", reverse("billing:invoice_detail", args=[Invoice.objects.first().pk])),
+        ("sva:detail", reverse("sva:detail", args=[SvaUser.objects.order_by("pk").first().pk])),
+    ]
+    return pages
+
+
+def run_axe(page) -> list[dict]:
+    """Load axe-core into the page and run it. ``page.add_script_tag`` would add an inline
+    script, which the app's Content-Security-Policy (script-src 'self') refuses, so the
+    source is evaluated through the DevTools protocol (``page.evaluate``), which the policy
+    does not govern; the page's own CSP stays as served."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_SOURCE)
+    return page.evaluate("""async () => {
+        const result = await axe.run(document, {resultTypes: ['violations']});
+        return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5), count: v.nodes.length}));
+    }""")
+
+
+def overflow(page) -> int:
+    """How many pixels the page scrolls sideways (0 when it fits)."""
+    return page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+
+
+@pytest.fixture
+def demo_data(transactional_db, exa_sandbox, converge):
+    """The demo's customers, contracts, títulos and régua, with the SVA users converged."""
+    call_command("seed_demo", sandbox_url=exa_sandbox.url, stdout=open("/dev/null", "w"))
+    from agrega.dunning.services import default_policy
+
+    default_policy()
+    converge(timeout=30, allow_errors=True)
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_every_page_has_no_serious_axe_violation_and_fits(size, browser, live_server, demo_data):
+    context = browser.new_context(base_url=live_server.url, locale="pt-BR", viewport=SIZES[size])
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    csp = []
+    page.on("console", lambda m: csp.append(m.text) if "Content Security Policy" in m.text else None)
+    try:
+        page.goto("/entrar/")
+        pages = [("web:login", None)]
+        failures, too_wide = [], []
+
+        def measure(name: str, shot: bool):
+            violations = run_axe(page)
+            wide = overflow(page) if size == "phone" else 0
+            A11Y_RESULTS.append({"page": name, "size": size, "violations": violations, "overflow": wide})
+            bad = [v for v in violations if v["impact"] in FAILING]
+            if bad:
+                failures.append((name, [(v["impact"], v["id"], v["nodes"][:2]) for v in bad]))
+            if wide > 0:
+                too_wide.append((name, wide))
+            if shot:
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                safe = re.sub(r"[^a-z0-9_-]+", "-", name.lower())
+                page.screenshot(path=str(SCREENSHOTS / f"a11y-{safe}-{size}.png"), full_page=True)
+
+        measure("web:login", shot=False)
+        page.fill("#id_username", "admin")
+        page.fill("#id_password", "agrega-demo")
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+
+        pages = [(name, reverse(name)) for name in menu_url_names()] + detail_pages()
+        for name, url in pages:
+            page.goto(url)
+            page.wait_for_load_state("networkidle")
+            measure(name, shot=name in MAIN_PAGES)
+
+        from agrega.contracts.models import Contract
+
+        for contract in Contract.objects.order_by("pk")[:2]:
+            page.goto(reverse("contracts:detail", args=[contract.pk]))
+            page.wait_for_load_state("networkidle")
+            tabs = page.get_by_role("tab")
+            for i in range(tabs.count()):
+                tab = tabs.nth(i)
+                label = re.sub(r"\s+", " ", tab.inner_text()).strip().split(" ")[0]
+                if size == "phone":
+                    tab.scroll_into_view_if_needed()
+                tab.click()
+                page.wait_for_load_state("networkidle")
+                measure(f"contracts:detail #{label}", shot=contract.pk == Contract.objects.order_by("pk")[0].pk)
+
+        # a failed save: the error summary is shown (and measured)
+        page.goto(reverse("customers:create"))
+        page.locator("main form button[type=submit]").last.click()
+        page.wait_for_load_state()
+        measure("customers:create (erro)", shot=False)
+
+        assert not failures, "axe-core: violações críticas/sérias:\n" + "\n".join(
+            f"{name}: {items}" for name, items in failures)
+        assert not too_wide, f"páginas que rolam para o lado a 390 px: {too_wide}"
+        assert not csp, csp
+    finally:
+        context.close()
