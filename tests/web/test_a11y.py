@@ -82,9 +82,25 @@ def run_axe(page) -> list[dict]:
     }""")
 
 
-def overflow(page) -> int:
-    """How many pixels the page scrolls sideways (0 when it fits)."""
-    return page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+def overflow(page) -> tuple[int, list[str]]:
+    """How many pixels the page scrolls sideways (0 when it fits), and the outermost
+    elements that stick out past the right edge (to say where)."""
+    return page.evaluate("""() => {
+        const wide = document.documentElement.scrollWidth - window.innerWidth;
+        const culprits = [];
+        if (wide > 0) {
+            for (const el of document.body.querySelectorAll('*')) {
+                const r = el.getBoundingClientRect();
+                const clipped = el.parentElement && el.parentElement.closest('.table-responsive');
+                if (!clipped && r.right > window.innerWidth + 1 && r.width > 0) {
+                    culprits.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+                        + (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : ''));
+                }
+                if (culprits.length >= 8) break;
+            }
+        }
+        return [wide, culprits];
+    }""")
 
 
 @pytest.fixture
@@ -111,13 +127,13 @@ def test_every_page_has_no_serious_axe_violation_and_fits(size, browser, live_se
 
         def measure(name: str, shot: bool):
             violations = run_axe(page)
-            wide = overflow(page) if size == "phone" else 0
+            wide, culprits = overflow(page) if size == "phone" else (0, [])
             A11Y_RESULTS.append({"page": name, "size": size, "violations": violations, "overflow": wide})
             bad = [v for v in violations if v["impact"] in FAILING]
             if bad:
                 failures.append((name, [(v["impact"], v["id"], v["nodes"][:2]) for v in bad]))
             if wide > 0:
-                too_wide.append((name, wide))
+                too_wide.append((name, wide, culprits))
             if shot:
                 SCREENSHOTS.mkdir(parents=True, exist_ok=True)
                 safe = re.sub(r"[^a-z0-9_-]+", "-", name.lower())
