@@ -178,3 +178,104 @@ def test_every_page_has_no_serious_axe_violation_and_fits(size, browser, live_se
         assert not csp, csp
     finally:
         context.close()
+
+
+def test_axe_runs_under_the_pages_content_security_policy(phone):
+    """The measurement is of the page as served: its CSP forbids inline scripts (so a
+    script tag cannot carry axe in) and axe still runs, through the DevTools protocol."""
+    page = phone
+    response = page.goto("/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    with pytest.raises(Exception, match="Content Security Policy"):
+        page.add_script_tag(path=str(AXE))
+    assert page.evaluate("() => typeof window.axe") == "undefined"
+    violations = run_axe(page)
+    assert isinstance(violations, list)
+    assert not [v for v in violations if v["impact"] in FAILING]
+
+
+@pytest.fixture
+def phone(browser, live_server, make_user):
+    """A phone-sized page (390×844), logged in as an administrator."""
+    make_user("celular", "administrador")
+    context = browser.new_context(base_url=live_server.url, locale="pt-BR", viewport=SIZES["phone"])
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.goto("/entrar/")
+    page.fill("#id_username", "celular")
+    page.fill("#id_password", "senha-de-teste-123")
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    yield page
+    context.close()
+
+
+def test_phone_menu_collapses_and_skip_link_jumps_to_the_content(phone):
+    page = phone
+    menu = page.get_by_role("navigation", name="Menu principal")
+    assert not menu.get_by_role("button", name="Sistema").is_visible()  # folded behind the toggler
+    toggler = menu.get_by_role("button", name="Abrir o menu")
+    assert toggler.is_visible()
+    toggler.click()
+    menu.get_by_role("button", name="Sistema").click()
+    menu.get_by_role("link", name="Clientes").click()
+    page.wait_for_url(re.compile("/clientes/$"))
+    assert overflow(page)[0] <= 0
+
+    page.keyboard.press("Tab")  # the first stop on every page is the skip link
+    skip = page.get_by_role("link", name="Pular para o conteúdo")
+    assert skip.evaluate("el => el === document.activeElement") and skip.is_visible()
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "conteudo"
+
+
+def test_required_fields_marked_and_failed_save_focuses_the_error_summary(make_user, login, page):
+    make_user("erros", "administrador")
+    login("erros")
+    page.goto(reverse("customers:create"))
+    name = page.get_by_label("Nome / razão social")  # the label reads "… (obrigatório)"
+    assert page.locator("label[for=id_name]").inner_text().endswith("(obrigatório)")
+    assert name.get_attribute("aria-required") == "true"
+    assert page.locator("#id_document").get_attribute("aria-required") == "true"
+    assert page.locator("#id_email").get_attribute("aria-required") is None
+
+    page.get_by_role("button", name="Salvar").click()
+    page.wait_for_load_state()
+    summary = page.locator("#error-summary")
+    assert summary.evaluate("el => el === document.activeElement")
+    assert "Nada foi salvo" in summary.inner_text()
+    summary.get_by_role("link", name="Nome / razão social").click()
+    assert page.evaluate("() => document.activeElement.id") == "id_name"
+
+
+def test_lupa_focuses_its_search_box_when_it_opens(make_user, login, page):
+    make_user("lupa", "administrador")
+    login("lupa")
+    page.goto(reverse("contracts:create"))
+    page.get_by_role("button", name="Lupa: Cliente").click()
+    dialog = page.get_by_role("dialog")
+    search = dialog.get_by_role("searchbox")
+    search.wait_for()
+    page.wait_for_function("() => document.activeElement && document.activeElement.matches('[data-lupa-search]')")
+    page.keyboard.type("maria")  # typing goes straight into the search
+    assert search.input_value() == "maria"
+
+
+def test_sva_tab_shows_state_and_sync_first_on_a_phone(
+    phone, make_integration, make_product, make_customer, make_contract, converge
+):
+    from agrega.contracts import services
+
+    product = make_product(make_integration(), name="EXA Celular")
+    contract = make_contract(make_customer())
+    services.contract_add_product(contract=contract, product_id=product.pk)
+    services.contract_activate(contract=contract)
+    converge()
+    page = phone
+    page.goto(reverse("contracts:detail", args=[contract.pk]) + "#sva")
+    row = page.locator("#sva tr[data-sva-user]").filter(has_text="EXA Celular")
+    for column in ("confirmed", "sync"):
+        box = row.locator(f"[data-col={column}]").bounding_box()
+        assert box["x"] + box["width"] <= SIZES["phone"]["width"], column  # on screen, no scrolling
+    assert row.locator("[data-col=sync]").inner_text().strip() == "Sincronizado"
+    assert overflow(page)[0] <= 0
