@@ -6,6 +6,7 @@ of the run (tests/web/conftest.py) and screenshots go to test-output/screenshots
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -20,7 +21,6 @@ from tests.fixtures import converge, fast_retries  # noqa: F401
 from .conftest import A11Y_RESULTS, SCREENSHOTS
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-AXE_SOURCE = AXE.read_text(encoding="utf-8") + "\n;void 0"  # a script, not a function
 SIZES = {"desk": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
 FAILING = ("critical", "serious")
 # pages screenshotted at both sizes (the main ones)
@@ -73,8 +73,10 @@ def run_axe(page) -> list[dict]:
     script, which the app's Content-Security-Policy (script-src 'self') refuses, so the
     source is evaluated through the DevTools protocol (``page.evaluate``), which the policy
     does not govern; the page's own CSP stays as served."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci` (axe-core is a devDependency in package.json)")
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.evaluate(AXE_SOURCE)
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;void 0")  # a script, not a function
     return page.evaluate("""async () => {
         const result = await axe.run(document, {resultTypes: ['violations']});
         return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
@@ -106,7 +108,7 @@ def overflow(page) -> tuple[int, list[str]]:
 @pytest.fixture
 def demo_data(transactional_db, exa_sandbox, converge):
     """The demo's customers, contracts, títulos and régua, with the SVA users converged."""
-    call_command("seed_demo", sandbox_url=exa_sandbox.url, stdout=open("/dev/null", "w"))
+    call_command("seed_demo", sandbox_url=exa_sandbox.url, stdout=io.StringIO())
     from agrega.dunning.services import default_policy
 
     default_policy()
@@ -122,7 +124,6 @@ def test_every_page_has_no_serious_axe_violation_and_fits(size, browser, live_se
     page.on("console", lambda m: csp.append(m.text) if "Content Security Policy" in m.text else None)
     try:
         page.goto("/entrar/")
-        pages = [("web:login", None)]
         failures, too_wide = [], []
 
         def measure(name: str, shot: bool):
@@ -153,7 +154,9 @@ def test_every_page_has_no_serious_axe_violation_and_fits(size, browser, live_se
 
         from agrega.contracts.models import Contract
 
-        for contract in Contract.objects.order_by("pk")[:2]:
+        # one contract of each status (pre-contract, active, suspended, inactive …)
+        contracts = {f"{c.status}/{c.access_status}": c for c in Contract.objects.order_by("-pk")}
+        for status, contract in sorted(contracts.items()):
             page.goto(reverse("contracts:detail", args=[contract.pk]))
             page.wait_for_load_state("networkidle")
             tabs = page.get_by_role("tab")
@@ -164,7 +167,13 @@ def test_every_page_has_no_serious_axe_violation_and_fits(size, browser, live_se
                     tab.scroll_into_view_if_needed()
                 tab.click()
                 page.wait_for_load_state("networkidle")
-                measure(f"contracts:detail #{label}", shot=contract.pk == Contract.objects.order_by("pk")[0].pk)
+                measure(f"contracts:detail {status} #{label}", shot=status == "A/A")
+
+        # a lupa, open with its rows
+        page.goto(reverse("contracts:create"))
+        page.get_by_role("button", name="Lupa: Cliente").click()
+        page.get_by_role("dialog").get_by_role("row").nth(1).wait_for()
+        measure("contracts:create (lupa)", shot=False)
 
         # a failed save: the error summary is shown (and measured)
         page.goto(reverse("customers:create"))
@@ -266,16 +275,17 @@ def test_sva_tab_shows_state_and_sync_first_on_a_phone(
 ):
     from agrega.contracts import services
 
-    product = make_product(make_integration(), name="EXA Celular")
+    product = make_product(make_integration(), name="EXA Família Celular")
     contract = make_contract(make_customer())
     services.contract_add_product(contract=contract, product_id=product.pk)
     services.contract_activate(contract=contract)
     converge()
     page = phone
     page.goto(reverse("contracts:detail", args=[contract.pk]) + "#sva")
-    row = page.locator("#sva tr[data-sva-user]").filter(has_text="EXA Celular")
+    row = page.locator("#sva tr[data-sva-user]").filter(has_text="EXA Família Celular")
+    visible = page.locator("#sva .table-responsive").first.bounding_box()  # what the scroll box shows
     for column in ("confirmed", "sync"):
         box = row.locator(f"[data-col={column}]").bounding_box()
-        assert box["x"] + box["width"] <= SIZES["phone"]["width"], column  # on screen, no scrolling
+        assert box["x"] + box["width"] <= visible["x"] + visible["width"], column  # no sideways scrolling
     assert row.locator("[data-col=sync]").inner_text().strip() == "Sincronizado"
     assert overflow(page)[0] <= 0
