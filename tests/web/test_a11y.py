@@ -127,6 +127,8 @@ def test_every_page_has_no_serious_axe_violation_and_fits(size, browser, live_se
         failures, too_wide = [], []
 
         def measure(name: str, shot: bool):
+            text = page.locator("body").inner_text()
+            assert "{#" not in text and "#}" not in text, f"{name}: a template comment reached the page"
             violations = run_axe(page)
             wide, culprits = overflow(page) if size == "phone" else (0, [])
             A11Y_RESULTS.append({"page": name, "size": size, "violations": violations, "overflow": wide})
