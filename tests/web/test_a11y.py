@@ -77,6 +77,7 @@ def run_axe(page) -> list[dict]:
         pytest.fail(f"{AXE} is missing: run `npm ci` (axe-core is a devDependency in package.json)")
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.evaluate(AXE.read_text(encoding="utf-8") + "\n;void 0")  # a script, not a function
+    page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')")
     return page.evaluate("""async () => {
         const result = await axe.run(document, {resultTypes: ['violations']});
         return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
@@ -117,7 +118,9 @@ def demo_data(transactional_db, exa_sandbox, converge):
 
 @pytest.mark.parametrize("size", list(SIZES))
 def test_every_page_has_no_serious_axe_violation_and_fits(size, browser, live_server, demo_data):
-    context = browser.new_context(base_url=live_server.url, locale="pt-BR", viewport=SIZES[size])
+    # reduced motion: Bootstrap's fades off, so axe never samples a colour mid-transition
+    context = browser.new_context(base_url=live_server.url, locale="pt-BR", viewport=SIZES[size],
+                                  reduced_motion="reduce")
     context.set_default_timeout(15_000)
     page = context.new_page()
     csp = []
