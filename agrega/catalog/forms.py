@@ -21,6 +21,7 @@ TABS = {
 
 
 class ProductForm(BootstrapFormMixin, forms.Form):
+    service_required = ("name",)
     name = forms.CharField(label="Descrição", max_length=200, required=False)
     active = forms.BooleanField(label="Ativo", required=False, initial=True)
     fiscal_class = forms.ChoiceField(

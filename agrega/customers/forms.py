@@ -23,6 +23,7 @@ FIELDS = ("name", "document", "email", "mobile_phone", "street", "number", "dist
 
 
 class CustomerForm(BootstrapFormMixin, forms.Form):
+    service_required = ("name", "document")
     name = forms.CharField(label="Nome / razão social", max_length=200, required=False)
     document = forms.CharField(
         label="CPF/CNPJ", max_length=20, required=False,

@@ -28,6 +28,7 @@ def credential_fields_for(platform: str):
 
 
 class IntegrationForm(BootstrapFormMixin, forms.Form):
+    service_required = ("name",)
     name = forms.CharField(label="Nome", max_length=100, required=False)
     platform = forms.ChoiceField(label="Plataforma", choices=())
     base_url = forms.CharField(

@@ -10,6 +10,7 @@ from agrega.web.views import BootstrapFormMixin
 
 
 class PlanForm(BootstrapFormMixin, forms.Form):
+    service_required = ("name",)
     name = forms.CharField(label="Nome", max_length=120, required=False)
     description = forms.CharField(label="Descrição", max_length=250, required=False)
     active = forms.BooleanField(label="Ativo (oferecido em novos contratos)", required=False, initial=True)

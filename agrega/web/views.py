@@ -66,12 +66,21 @@ def keyset_context(request, queryset: QuerySet, *, limit: int = PAGE_SIZE) -> di
 
 
 class BootstrapFormMixin:
-    """Adds ``form-control`` / ``form-select`` / ``form-check-input`` to every widget."""
+    """Adds ``form-control`` / ``form-select`` / ``form-check-input`` to every widget.
+
+    ``service_required`` names the fields the service refuses empty although the form
+    leaves them optional (so the service reports the error, once): they are marked
+    required on the page (asterisk, "obrigatório" for screen readers, aria-required)."""
+
+    service_required: tuple[str, ...] = ()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             style_widget(field.widget)
+        for name in self.service_required:
+            self.fields[name].marked_required = True
+            self.fields[name].widget.attrs["aria-required"] = "true"
 
 
 def style_widget(widget: forms.Widget) -> None:

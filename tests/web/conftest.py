@@ -85,3 +85,30 @@ def screenshot(page):
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
     return shot
+
+
+# Filled by test_a11y.py: one entry per page and size ({"page", "size", "violations", "overflow"}).
+A11Y_RESULTS: list[dict] = []
+IMPACTS = ("critical", "serious", "moderate", "minor")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """axe-core's violations by impact, per page and size, and the phone's sideways
+    overflow, like the fault table of tests/faults."""
+    if not A11Y_RESULTS:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.write_sep("=", "axe-core violations by impact (nodes) and phone overflow")
+    write(f"{'page':<42} {'size':<6} " + " ".join(f"{i[:4]:>5}" for i in IMPACTS) + "  overflow  rules")
+    totals = {(size, i): 0 for size in ("desk", "phone") for i in IMPACTS}
+    for r in A11Y_RESULTS:
+        counts = {i: sum(v["count"] for v in r["violations"] if v["impact"] == i) for i in IMPACTS}
+        for i in IMPACTS:
+            totals[(r["size"], i)] += counts[i]
+        rules = ",".join(sorted({v["id"] for v in r["violations"]}))
+        write(f"{r['page'][:42]:<42} {r['size']:<6} " + " ".join(f"{counts[i]:>5}" for i in IMPACTS)
+              + f"  {r['overflow']:>8}  {rules}")
+    for size in ("desk", "phone"):
+        pages = sum(1 for r in A11Y_RESULTS if r["size"] == size)
+        if pages:
+            write(f"total {size} ({pages} pages): " + ", ".join(f"{totals[(size, i)]} {i}" for i in IMPACTS))

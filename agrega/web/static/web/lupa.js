@@ -5,7 +5,12 @@
     var search = e.target.querySelector('[data-lupa-search]');
     if (search) htmx.trigger(search, 'lupa-open');
   });
-  document.addEventListener('shown.bs.modal', function (e) { e.target.dataset.lupaShown = '1'; });
+  /* Once open, the search box has the focus: the operator types at once. */
+  document.addEventListener('shown.bs.modal', function (e) {
+    e.target.dataset.lupaShown = '1';
+    var search = e.target.querySelector('[data-lupa-search]');
+    if (search) search.focus();
+  });
   document.addEventListener('hidden.bs.modal', function (e) { delete e.target.dataset.lupaShown; });
 
   /* "Selecionar": fill the hidden id and the read-only label, tell listeners, close the modal. */

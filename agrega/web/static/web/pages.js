@@ -7,6 +7,37 @@
     if (e.target.matches('[data-submit-on-change]') && e.target.form) e.target.form.submit();
   });
 
+  /* Any form page after a failed save: the error summary takes the focus, so a screen
+     reader reads it and the keyboard starts there. A wide table's scroll container can
+     be scrolled from the keyboard (it takes the focus; axe: scrollable-region-focusable). */
+  document.addEventListener('DOMContentLoaded', function () {
+    var summary = document.querySelector('[data-error-summary]');
+    if (summary) summary.focus();
+  });
+  function focusableScrollers(root) {
+    /* a table wider than a phone scrolls inside its own box, never the page */
+    root.querySelectorAll('main table.table').forEach(function (table) {
+      if (table.closest('.table-responsive')) return;
+      var box = document.createElement('div');
+      box.className = 'table-responsive';
+      table.parentNode.insertBefore(box, table);
+      box.appendChild(table);
+    });
+    root.querySelectorAll('.table-responsive:not([tabindex])').forEach(function (box) {
+      box.setAttribute('tabindex', '0');
+      if (box.hasAttribute('aria-label')) return;
+      var table = box.querySelector('table');
+      var caption = box.querySelector('caption');
+      var name = caption ? caption.textContent.trim() : (table && table.getAttribute('aria-label'));
+      if (name) {  /* a named region (a nameless one would repeat an anonymous landmark) */
+        box.setAttribute('role', 'region');
+        box.setAttribute('aria-label', name);
+      }
+    });
+  }
+  document.addEventListener('DOMContentLoaded', function () { focusableScrollers(document); });
+  document.addEventListener('htmx:afterSettle', function (e) { focusableScrollers(e.target.parentNode || document); });
+
   /* Any lupa field: the x clears the id and its label and tells listeners. */
   document.addEventListener('click', function (e) {
     var button = e.target.closest('[data-clear-field]');
