@@ -60,6 +60,26 @@ REASONS = {
     "no_consent": "Sem consentimento do cliente para este SVA (a integração exige): nada foi incluído.",
     "campaign_cancelled": "Não processado: a campanha foi cancelada.",
 }
+# The short Portuguese name of each reason, for the report's counts on the page (the code
+# stays in the API, the CLI and the CSV). A failure's reason is an error code: "outro motivo".
+REASON_LABELS = {
+    "sva_user_created": "usuário SVA criado",
+    "registration_incomplete": "cadastro incompleto",
+    "awaiting_activation": "aguarda ativação",
+    "manual_creation": "criação manual",
+    "integration_inactive": "integração inativa",
+    "sva_user_not_created": "usuário SVA não criado",
+    "already_has_product": "já tinha o produto",
+    "contract_cancelled": "contrato cancelado",
+    "no_consent": "sem consentimento",
+    "campaign_cancelled": "campanha cancelada",
+}
+
+
+def reason_label(code: str) -> str:
+    return REASON_LABELS.get(code, "outro motivo") if code else ""
+
+
 WARNING_REASONS = {"registration_incomplete", "manual_creation", "integration_inactive", "sva_user_not_created"}
 
 

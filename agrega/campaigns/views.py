@@ -115,7 +115,8 @@ class CampaignDetailView(CapabilityRequiredMixin, TemplateView):
             qs = selectors.campaign_item_list(campaign_id=campaign.pk, status=status)
             ctx.update(keyset_context(self.request, qs, limit=100), item_status=status or "",
                        item_statuses=ItemStatus.choices,
-                       reasons=[{**r, "status_label": dict(ItemStatus.choices)[r["status"]]}
+                       reasons=[{**r, "status_label": dict(ItemStatus.choices)[r["status"]],
+                                 "reason": services.reason_label(r["reason"])}
                                 for r in selectors.campaign_reasons(campaign.pk)])
         return ctx
 

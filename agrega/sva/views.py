@@ -155,6 +155,18 @@ class SvaUserStateView(CapabilityRequiredMixin, View):
         return render(request, "sva/_detail_state.html", ctx, status=200 if ctx["live"] else STOP_POLLING)
 
 
+def _call_error(call) -> str:
+    """The operator's words for a failed call: the connector's message kept in the answer's
+    summary; older calls without one get a generic sentence (the code stays in API and CLI)."""
+    if not call.error_code:
+        return ""
+    message = call.response.get("message") if isinstance(call.response, dict) else None
+    if isinstance(message, str) and message:
+        return message
+    status = f" (HTTP {call.status_code})" if call.status_code else ""
+    return f"A plataforma não atendeu a esta chamada{status}."
+
+
 class SvaUserTimelineView(CapabilityRequiredMixin, TemplateView):
     """The platform calls of one user, newest first (htmx partial, loaded on demand)."""
 
@@ -167,6 +179,7 @@ class SvaUserTimelineView(CapabilityRequiredMixin, TemplateView):
             {
                 "call": call,
                 "operation": operation_label(call.operation),
+                "error": _call_error(call),
                 "request": json.dumps(call.request, indent=2, ensure_ascii=False),
                 "response": json.dumps(call.response, indent=2, ensure_ascii=False),
             }

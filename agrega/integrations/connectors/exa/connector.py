@@ -354,6 +354,9 @@ class ExaConnector:
         if self._recorder is None:
             return exchange
         failure = None if exchange.ok else self._failure(exchange)
+        response = _summary(exchange)
+        if failure is not None:  # the operator's words for the failure, next to its code
+            response["message"] = failure.message
         record = CallRecord(
             operation=exchange.operation,
             method=exchange.method,
@@ -361,7 +364,7 @@ class ExaConnector:
             status_code=exchange.status_code,
             duration_ms=round(exchange.duration_ms, 2),
             request=_redact(exchange.request),
-            response=_summary(exchange),
+            response=response,
             error_code=failure.code if failure else "",
             external_id=exchange.external_id,
         )
