@@ -19,7 +19,8 @@ HOSTILE = ["//evil.example", "https://evil.example", "\\\\evil.example", "/\\evi
            "javascript:alert(1)", "http:evil.example", " //evil.example", "https:///evil.example"]
 PASSWORD = "senha-de-teste-123"
 # templates whose form sends a ``next`` → the view tested below for it
-NEXT_TEMPLATES = {"registration/login.html": "login", "sva/detail.html": "sva sync"}
+NEXT_TEMPLATES = {"registration/login.html": "login", "sva/detail.html": "sva sync",
+                  "customers/form.html": "customer edit"}
 # Python files that read ``next`` from a request: only the helper itself
 NEXT_READERS = {"web/views.py"}
 
@@ -91,3 +92,21 @@ def test_sva_sync_refuses_hostile_next(operator, make_integration, make_product,
         for answer in (client.post(url, {"next": target}), client.post(f"{url}?next={target}")):
             assert answer.status_code == 302 and _is_local(answer["Location"]), (target, answer["Location"])
     assert client.post(url, {"next": f"/usuarios-sva/{user.pk}/"})["Location"] == f"/usuarios-sva/{user.pk}/"
+
+
+def test_customer_edit_refuses_hostile_next(operator, make_customer):
+    """The "Corrigir o cadastro" link returns to the page that showed the problem (?next=)."""
+    from agrega.core.br import format_document
+
+    customer = make_customer()
+    client = Client()
+    client.force_login(operator)
+    url = f"/clientes/{customer.pk}/editar/"
+    data = {"name": customer.name, "document": format_document(customer.document), "email": customer.email,
+            "mobile_phone": customer.mobile_phone, "city": customer.city, "state": customer.state}
+    for target in HOSTILE:
+        assert "evil.example" not in client.get(url, {"next": target}).content.decode()
+        answer = client.post(f"{url}?next={target}", {**data, "next": target})
+        assert answer.status_code == 302 and _is_local(answer["Location"]), (target, answer["Location"])
+    answer = client.post(f"{url}?next=/contratos/", {**data, "next": "/contratos/"})
+    assert answer["Location"] == "/contratos/"

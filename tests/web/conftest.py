@@ -55,6 +55,11 @@ def page(browser, live_server):
     (an inline script or an eval refused) or threw a JavaScript error."""
     context = browser.new_context(base_url=live_server.url, locale="pt-BR", viewport={"width": 1400, "height": 900})
     context.set_default_timeout(10_000)
+    # expect() waits as long as an action may: a shared CI machine can take seconds to
+    # answer a poll (the default 5 s made live-state assertions flaky under load)
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=10_000)
     page = context.new_page()
     problems = []
     page.on("console", lambda message: problems.append(message.text)
