@@ -22,10 +22,11 @@ from django.utils import timezone
 
 from agrega.core.audit import actor_label
 from agrega.core.errors import ApplicationError, FieldErrors
+from agrega.core.money import parse_amount
 from agrega.core.text import clean_text_into, is_forbidden
 
 from .models import PaymentImport, PaymentMethod
-from .services import money, payment_register
+from .services import payment_register
 
 COLUMNS = ("id_pagamento", "titulo", "valor", "data_pagamento")
 MAX_BYTES = 10 * 1024 * 1024
@@ -162,7 +163,7 @@ def _apply_line(row, line_no, index, provider, actor, record, seen) -> dict:
         return reject("invoice_invalid", f"Título inválido: {cell('titulo')!r} (informe o número do título).")
     entry["invoice_id"] = invoice_id = int(invoice_text)
     try:
-        amount = money(cell("valor"))
+        amount = parse_amount(cell("valor"))
         paid_on = parse_date(cell("data_pagamento"))
     except ApplicationError as exc:
         return reject(exc.code, exc.message)

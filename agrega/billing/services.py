@@ -72,12 +72,6 @@ def due_date_for(period: date, billing_day: int) -> date:
     return period.replace(day=min(billing_day, days_in_month(period)))
 
 
-def money(value) -> Decimal:
-    """A positive amount in BRL with two places, from what a person or a file wrote
-    ("10,50", "1.234,56", "10.5"); raises ``AmountInvalid`` otherwise (core/money.py)."""
-    return parse_amount(value)
-
-
 def prorate_line(
     *, period: date, price: Decimal, starts_on: date | None, ends_before: date | None
 ) -> tuple[int, int, Decimal]:
@@ -421,7 +415,7 @@ def payment_register(
     applies it (``payment_hold_apply``) or refuses it (``payment_hold_refuse``)."""
     errors = FieldErrors()
     try:
-        amount = money(amount)
+        amount = parse_amount(amount)
     except ApplicationError as exc:
         errors.add("amount", exc.code, exc.message)
     paid_on = paid_on or timezone.localdate()

@@ -26,7 +26,7 @@ from pydantic import BeforeValidator
 from pydantic import Field as PydanticField
 from pydantic import field_validator
 
-from .errors import ApplicationError, FieldError, ValidationFailed
+from .errors import ApplicationError, FieldError, ValidationFailed, summary_code
 from .prepared import PreparedQuery
 from .models import ApiToken, hash_token
 from .roles import _ORDER as ROLE_ORDER
@@ -373,8 +373,7 @@ def install_error_handlers(api) -> None:
             fields.setdefault(_field_path(err.get("loc", ())), []).append(
                 {"code": str(err.get("type", "invalid")), "message": str(err.get("msg", "inválido"))}
             )
-        codes = {e["code"] for errors in fields.values() for e in errors}
-        code = "amount_invalid" if codes == {"amount_invalid"} else "invalid_input"  # as ValidationFailed
+        code = summary_code({e["code"] for errors in fields.values() for e in errors}, "invalid_input")
         return _error(api, request, 422, code, "Dados de entrada inválidos.", fields)
 
     @api.exception_handler(AuthenticationError)

@@ -54,6 +54,13 @@ class ApplicationError(Exception):
         return body
 
 
+def summary_code(field_codes: set[str], default: str) -> str:
+    """The top-level code of a request refused field by field. An amount is the input a
+    program most often gets wrong (a float, an exponent, three decimals): when it is the
+    only problem the top-level code says so (core/money.py); otherwise ``default``."""
+    return "amount_invalid" if field_codes == {"amount_invalid"} else default
+
+
 class ValidationFailed(ApplicationError):
     """One or more fields are invalid; ``fields`` names each."""
 
@@ -61,12 +68,8 @@ class ValidationFailed(ApplicationError):
 
     def __init__(self, fields: dict[str, list[FieldError]], message: str | None = None):
         names = ", ".join(sorted(fields))
-        codes = {error.code for errors in fields.values() for error in errors}
         super().__init__(
-            # An amount is the one input a program most often gets wrong (a float, an
-            # exponent, three decimals): when it is the only problem the top-level code
-            # says so, and the field carries the same code (core/money.py).
-            "amount_invalid" if codes == {"amount_invalid"} else "validation_failed",
+            summary_code({error.code for errors in fields.values() for error in errors}, "validation_failed"),
             message or f"Dados inválidos nos campos: {names}.",
             fields=fields,
         )
