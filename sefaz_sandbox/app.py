@@ -420,7 +420,7 @@ class SefazApp:
             if detail.findtext(N + "nProt") != record["n_prot"]:
                 return ret("222")
             authorised = dt.datetime.fromisoformat(record["dh_recbto"])
-            if received > authorised + dt.timedelta(hours=self.options.cancel_hours):
+            if received >= authorised + dt.timedelta(hours=self.options.cancel_hours):
                 return ret("501")
             n_prot = self.store.protocol(chave[:2], str(received.year))
             answer = ret("135", n_prot=n_prot)
