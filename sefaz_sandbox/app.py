@@ -97,6 +97,14 @@ def stamp(moment: dt.datetime) -> str:
     return moment.astimezone(BRT).strftime("%Y-%m-%dT%H:%M:%S-03:00")
 
 
+def cancel_deadline(authorised_at: str, hours: int) -> dt.datetime:
+    """Ajuste SINIEF 7/2022, cláusula décima quinta: the NFCom may be cancelled up to 120
+    hours after the last day of the month of its authorisation (local time)."""
+    moment = dt.datetime.fromisoformat(authorised_at).astimezone(BRT)
+    next_month = (moment.replace(day=28) + dt.timedelta(days=4)).replace(day=1, hour=0, minute=0, second=0)
+    return next_month + dt.timedelta(hours=hours)
+
+
 @dataclass
 class Answer:
     status: int
@@ -110,7 +118,7 @@ class Answer:
 class Options:
     max_age_days: int = 30  # dhEmi older than this: 228
     future_minutes: int = 5  # dhEmi later than now + this: 212
-    cancel_hours: int = 120  # cancellation deadline after the authorisation: 501
+    cancel_hours: int = 120  # after the end of the authorisation's month: 501
 
 
 class Rejection(Exception):
@@ -419,8 +427,7 @@ class SefazApp:
                 return ret("573")
             if detail.findtext(N + "nProt") != record["n_prot"]:
                 return ret("222")
-            authorised = dt.datetime.fromisoformat(record["dh_recbto"])
-            if received >= authorised + dt.timedelta(hours=self.options.cancel_hours):
+            if received >= cancel_deadline(record["dh_recbto"], self.options.cancel_hours):
                 return ret("501")
             n_prot = self.store.protocol(chave[:2], str(received.year))
             answer = ret("135", n_prot=n_prot)

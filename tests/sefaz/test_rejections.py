@@ -114,12 +114,12 @@ def test_cancellation_checks(client, a1, sefaz_admin):
     missing = client.registrar_evento(cancel_event(a1=a1, password=PASSWORD, cnpj=CNPJ, chave=unknown_key,
                                                    n_prot=result.n_prot))
     assert missing.c_stat == "217"
-    options = sefaz_admin.set_options(cancel_hours=0)
+    options = sefaz_admin.set_options(cancel_hours=-32 * 24)  # the deadline before the authorisation
     try:
         late = client.registrar_evento(cancel_event(a1=a1, password=PASSWORD, cnpj=CNPJ, chave=chave,
                                                     n_prot=result.n_prot))
     finally:
         sefaz_admin.set_options(cancel_hours=120)
-    assert options["cancel_hours"] == 0
+    assert options["cancel_hours"] == -32 * 24
     assert (late.c_stat, late.registered) == ("501", False)
     assert client.consultar(chave).situation == "authorised"

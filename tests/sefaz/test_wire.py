@@ -131,3 +131,17 @@ def test_state_survives_a_restart(tmp_path):
             found = sefaz.consultar(chave)
             assert (found.situation, found.n_prot) == ("authorised", n_prot)
             assert sefaz.autorizar(nfcom(a1=a1, password="p", cnpj=CNPJ)[1]).n_prot != n_prot
+
+
+@pytest.mark.parametrize(("authorised", "deadline"), [
+    ("2026-01-10T09:00:00-03:00", "2026-02-05T23:59:59-03:00"),  # 120 h after 31/01 ends
+    ("2026-02-28T23:59:00-03:00", "2026-03-05T23:59:59-03:00"),
+    ("2026-12-31T10:00:00-03:00", "2027-01-05T23:59:59-03:00"),
+    ("2026-06-01T02:00:00+00:00", "2026-06-05T23:59:59-03:00"),  # 31/05 23:00 in Brasília
+])
+def test_cancellation_deadline(authorised, deadline):
+    import datetime as dt
+
+    limit = sandbox_app.cancel_deadline(authorised, 120)
+    last_ok = dt.datetime.fromisoformat(deadline)
+    assert last_ok < limit <= last_ok + dt.timedelta(seconds=1)
