@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import gzip
 import time
 import zlib
 from dataclasses import dataclass
@@ -154,6 +153,18 @@ def soap_fault(reason: str, code: str = "Sender") -> Answer:
     return Answer(500 if code == "Receiver" else 400, etree.tostring(env, xml_declaration=True, encoding="utf-8"))
 
 
+MAX_XML = 8 * 1024 * 1024
+
+
+def gunzip(data: bytes, limit: int = MAX_XML) -> bytes:
+    """GZip-decompress at most ``limit`` bytes (a small body must not become gigabytes)."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    raw = inflater.decompress(data, limit)
+    if inflater.unconsumed_tail or not inflater.eof:
+        raise ValueError("conteúdo compactado grande demais ou truncado")
+    return raw
+
+
 def parse_xml(data: bytes) -> etree._Element:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False,
                              remove_blank_text=False)
@@ -250,7 +261,7 @@ class SefazApp:
     def _recepcao(self, data: bytes, cuf: str, client_cert, *, forced: bool) -> etree._Element:
         received = now_brt()
         try:
-            raw = gzip.decompress(base64.b64decode(b"".join(data.split()), validate=True))
+            raw = gunzip(base64.b64decode(b"".join(data.split()), validate=True))
         except (binascii.Error, OSError, EOFError, zlib.error, ValueError):
             self.store.note("recepcao", None, "244")
             return self._ret_nfcom(cuf, "244")

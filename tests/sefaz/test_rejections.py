@@ -14,6 +14,8 @@ from sefaz_sandbox.pki import make_a1
 from tests.sefaz.conftest import CNPJ, PASSWORD
 from tests.sefaz.nfcom_docs import BRT, cancel_event, nfcom, sign
 
+RAZAO_EXPIRED = "PROVEDOR VENCIDO"
+
 
 def _rejected(client, xml: bytes, code: str, sefaz_admin, chave: str | None = None):
     result = client.autorizar(xml)
@@ -37,7 +39,7 @@ def test_unsigned_document_is_refused(client, sefaz_admin):
 
 
 def test_wrong_check_digit(client, a1, sefaz_admin):
-    chave, xml = nfcom(a1=a1, password=PASSWORD, cnpj=CNPJ, dv="x")
+    chave, _ = nfcom(a1=a1, password=PASSWORD, cnpj=CNPJ, sign_it=False)
     good = check_digit(chave[:43])
     bad = str((int(good) + 1) % 10)
     chave, xml = nfcom(a1=a1, password=PASSWORD, cnpj=CNPJ, dv=bad)
@@ -123,3 +125,29 @@ def test_cancellation_checks(client, a1, sefaz_admin):
     assert options["cancel_hours"] == -32 * 24
     assert (late.c_stat, late.registered) == ("501", False)
     assert client.consultar(chave).situation == "authorised"
+
+
+def test_signature_by_an_expired_certificate(client, sefaz_sandbox, sefaz_admin):
+    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=400)
+    expired = make_a1(cnpj=CNPJ, razao=RAZAO_EXPIRED, password="z", ca=sefaz_sandbox.ca, not_before=past, days=30)
+    chave, xml = nfcom(a1=expired, password="z", cnpj=CNPJ)  # sent with the valid A1
+    result = _rejected(client, xml, "291", sefaz_admin, chave)
+    assert "vencido" in result.message
+
+
+def test_oversized_or_broken_compressed_payload(client, sefaz_admin):
+    import base64
+    import gzip
+
+    bomb = base64.b64encode(gzip.compress(b"<a>" + b" " * (9 * 1024 * 1024) + b"</a>")).decode()
+    assert len(bomb) < 100_000
+    for payload in (bomb, base64.b64encode(gzip.compress(b"<NFCom/>")[:-6]).decode(), "***"):
+        ret = client._call("recepcao", payload, writes=True)
+        assert ret.findtext(N + "cStat") == "244"
+
+
+def test_a_malformed_message_is_a_protocol_error(client):
+    from agrega.fiscal.sefaz.client import SefazProtocolError
+
+    with pytest.raises(SefazProtocolError):
+        client._call("consulta", "não é um elemento", writes=False)
