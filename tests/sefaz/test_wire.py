@@ -178,3 +178,15 @@ def test_agrega_sefaz_sandbox_command(tmp_path):
         process.send_signal(signal.SIGTERM)
         assert process.wait(15) == 0
     assert "Sandbox SEFAZ (NFCom) ouvindo em https://127.0.0.1:" in process.stdout.read().decode()
+
+
+def test_envelope_shape(client):
+    """SOAP 1.2 with nfcomCabecMsg (cUF, versaoDados) and nfcomDadosMsg in the service's
+    WSDL namespace; recepção carries text (the GZip+Base64 NFCom)."""
+    env = etree.fromstring(client.envelope("recepcao", "SDRzSQ=="))
+    soap = "{http://www.w3.org/2003/05/soap-envelope}"
+    ns = "{http://www.portalfiscal.inf.br/nfcom/wsdl/NFComRecepcao}"
+    assert env.tag == soap + "Envelope"
+    assert env.findtext(f"{soap}Header/{ns}nfcomCabecMsg/{ns}cUF") == "43"
+    assert env.findtext(f"{soap}Header/{ns}nfcomCabecMsg/{ns}versaoDados") == "1.00"
+    assert env.findtext(f"{soap}Body/{ns}nfcomDadosMsg") == "SDRzSQ=="
