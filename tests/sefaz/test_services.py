@@ -98,3 +98,12 @@ def test_unreachable_sefaz_is_unavailable(sefaz_sandbox, a1):
         chave, xml = nfcom(a1=a1, password=PASSWORD, cnpj=CNPJ)
         with pytest.raises(SefazUnavailable):
             sefaz.autorizar(xml)
+
+
+def test_a_wrong_address_is_a_protocol_error(sefaz_sandbox, a1):
+    from agrega.fiscal.sefaz.client import SefazProtocolError
+
+    with SefazClient(url=sefaz_sandbox.url + "/errado", pkcs12=a1, password=PASSWORD, timeout=3.0,
+                     ca_bundle=sefaz_sandbox.ca_path) as sefaz:
+        with pytest.raises(SefazProtocolError):
+            sefaz.autorizar(nfcom(a1=a1, password=PASSWORD, cnpj=CNPJ)[1])

@@ -243,6 +243,9 @@ class SefazClient:
         try:
             env = etree.fromstring(response.content[:MAX_ANSWER], _parser())
         except etree.XMLSyntaxError as exc:
+            if 400 <= response.status_code < 500:  # refused before any processing (wrong address?)
+                raise SefazProtocolError(f"A SEFAZ recusou a requisição (HTTP {response.status_code}); "
+                                         "confira o endereço do serviço.") from exc
             if response.status_code >= 500:
                 raise lost(f"SEFAZ respondeu HTTP {response.status_code}.") from exc
             raise lost(f"Resposta da SEFAZ ilegível: {exc}") from exc
