@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "agrega.contracts",
     "agrega.consent",
     "agrega.billing",
+    "agrega.fiscal",
     "agrega.dunning",
     "agrega.sva",
     "agrega.notices",
@@ -276,3 +277,9 @@ SVA_WORKER = {
 # Days an SVA user of a cancelled contract (status D) stays, blocked, before the job
 # sva.remove_cancelled removes it here and on the platform (LGPD: no account kept forever).
 SVA_CANCELLED_RETENTION_DAYS = int(os.environ.get("AGREGA_SVA_RETENTION_DAYS", "30"))
+
+# Background tasks (django-tasks). Minimal default so the fiscal tasks can be enqueued;
+# h/tasks wires the database backend and the worker (the lead reconciles on merge).
+# After a billing run, emit the NFCom of its títulos (agrega/fiscal); 0 = by hand.
+FISCAL_AUTO_EMIT = os.environ.get("AGREGA_FISCAL_AUTO_EMIT", "1") != "0"
+TASKS = globals().get("TASKS") or {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
