@@ -153,8 +153,13 @@ def verify_signature(document: etree._Element, signed: etree._Element, ca: x509.
         digest_algorithms=frozenset({DigestAlgorithm.SHA1, DigestAlgorithm.SHA256}),
     )
     try:
-        result = XMLVerifier().verify(etree.tostring(document), x509_cert=cert, id_attribute="Id",
-                                      expect_config=config)
+        verifier = XMLVerifier()
+        # SEFAZ signatures use the default namespace (no ds: prefix); lxml's C14N of a
+        # sub-element then writes xmlns="" on SignedInfo's children, which this switch
+        # removes (signxml issue #193). Added by h/fiscal: its NFCom are signed that way.
+        verifier.excise_empty_xmlns_declarations = True
+        result = verifier.verify(etree.tostring(document), x509_cert=cert, id_attribute="Id",
+                                 expect_config=config)
     except (InvalidSignature, InvalidInput) as exc:
         return SignatureCheck(False, "297", f"assinatura inválida: {exc}", cert)
     signed_id = result.signed_xml.get("Id") if result.signed_xml is not None else None

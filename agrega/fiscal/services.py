@@ -424,11 +424,16 @@ def describe(doc: NFCom) -> str:
 
 
 def _client_for(emitter: Emitter, cert):
+    """The authoriser of the emitter's UF and environment (SVRS), or the URL set on the
+    emitter (the sandbox); ``FISCAL_SEFAZ_CA_BUNDLE`` trusts a test authoriser's CA."""
     from .sefaz.client import SefazClient
+    from .sefaz.urls import base_url
 
-    if not emitter.sefaz_url:
-        raise ApplicationError("sefaz_url_missing", "Informe a URL do autorizador em Configurações > Fiscal.")
-    return SefazClient(url=emitter.sefaz_url, pkcs12=cert.pkcs12, password=cert.password, timeout=30.0)
+    url = base_url(emitter.uf, str(emitter.environment), override=emitter.sefaz_url or None)
+    return SefazClient(url=url, pkcs12=cert.pkcs12, password=cert.password,
+                       timeout=float(getattr(settings, "FISCAL_SEFAZ_TIMEOUT", 30)),
+                       ca_bundle=getattr(settings, "FISCAL_SEFAZ_CA_BUNDLE", None) or None,
+                       c_uf=keys.UF_CODES[emitter.uf], tp_amb=str(emitter.environment))
 
 
 def client() -> object:
@@ -439,9 +444,12 @@ def client() -> object:
 def _settle(doc: NFCom, consulta) -> NFCom:
     """Apply a consulta's answer to a document whose outcome was unknown."""
     if consulta.situation == "authorised":
+        from .sefaz.client import join_proc
+
         doc.status = DocStatus.AUTHORISED
         doc.protocol = consulta.n_prot or doc.protocol
-        doc.proc_xml = consulta.proc_xml or doc.proc_xml
+        if consulta.proc_xml:
+            doc.proc_xml = join_proc(bytes(doc.xml), consulta.proc_xml)
         doc.authorised_at = doc.authorised_at or timezone.now()
     elif consulta.situation == "cancelled":
         doc.status = DocStatus.CANCELLED

@@ -8,15 +8,27 @@ from datetime import date, datetime
 import pytest
 from django.utils import timezone
 
-from tests.fiscal.pki import make_a1
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
+
+from sefaz_sandbox.pki import make_a1
 
 CNPJ = "11222333000181"
+PASSWORD = "senha"
 DEC = date(2026, 12, 1)
 
 
-@pytest.fixture
-def a1():
-    return make_a1(cnpj=CNPJ)
+@pytest.fixture(scope="session")
+def a1(sefaz_sandbox):
+    """(PKCS#12, certificate PEM) issued by the sandbox's CA, so the sandbox accepts it."""
+    p12 = make_a1(cnpj=CNPJ, razao="PROVEDOR TESTE LTDA", password=PASSWORD, ca=sefaz_sandbox.ca)
+    cert = pkcs12.load_key_and_certificates(p12, PASSWORD.encode())[1]
+    return p12, cert.public_bytes(Encoding.PEM)
+
+
+@pytest.fixture(autouse=True)
+def _trust_sandbox(settings, sefaz_sandbox):
+    settings.FISCAL_SEFAZ_CA_BUNDLE = sefaz_sandbox.ca_path
+    settings.FISCAL_SEFAZ_TIMEOUT = 3
 
 
 @pytest.fixture(autouse=True)
@@ -39,13 +51,18 @@ def tax_rules(db):
 
 
 @pytest.fixture
-def emitter(db, a1, tax_rules):
+def emitter(db, a1, tax_rules, sefaz_sandbox):
     from agrega.fiscal.services import certificate_upload, emitter_save
+
+    # each test's database starts empty, so its numbers (and keys) start again: the
+    # sandbox forgets the previous test's documents too
+    sefaz_sandbox.admin.reset()
+    sefaz_sandbox.admin.clear_faults()
 
     e = emitter_save(cnpj=CNPJ, ie="1234567890", razao_social="PROVEDOR TESTE LTDA", street="Rua das Fibras",
                      number="100", district="Centro", city="Curitiba", ibge_code="4106902", uf="PR",
-                     zip_code="80010-000", crt=3, environment=2, serie=1)
-    certificate_upload(pkcs12=a1[0], password="senha")
+                     zip_code="80010-000", crt=3, environment=2, serie=1, sefaz_url=sefaz_sandbox.url)
+    certificate_upload(pkcs12=a1[0], password=PASSWORD)
     e.refresh_from_db()
     return e
 
