@@ -179,6 +179,7 @@ class NFCom(models.Model):
     cancel_protocol = models.CharField(max_length=20, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    emailed_at = models.DateTimeField("enviada ao cliente em", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -545,6 +545,13 @@ def send_pending(*, sefaz=None, limit: int = 500) -> dict:
         if doc.status == DocStatus.AUTHORISED and doc.cancel_requested:
             # its título was cancelled while it waited: the number is used, then cancelled
             doc = nfcom_cancel(nfcom_id=doc.pk, reason=doc.cancel_reason, sefaz=sefaz)
+        elif doc.status == DocStatus.AUTHORISED and getattr(settings, "FISCAL_EMAIL_BILLS", True):
+            try:
+                send_bill_email(nfcom_id=doc.pk)
+            except Exception:  # the mail server's trouble never undoes an authorisation
+                import logging
+
+                logging.getLogger(__name__).exception("NFCom %s: e-mail ao cliente falhou", doc.pk)
         counts["sent"] += 1
         counts[doc.status] = counts.get(doc.status, 0) + 1
     return counts
@@ -641,3 +648,33 @@ def invoice_cancelled(*, invoice_id: int, sefaz=None) -> NFCom | None:
         return nfcom_cancel(nfcom_id=doc.pk, reason=reason, sefaz=sefaz)
     NFCom.objects.filter(pk=doc.pk).update(cancel_requested=True, cancel_reason=reason)
     return NFCom.objects.get(pk=doc.pk)
+
+
+# ---------------------------------------------------------------- the customer's e-mail
+
+def send_bill_email(*, nfcom_id: int, connection=None) -> bool:
+    """E-mail the customer the fatura: the DANFE-COM (PDF) and the XML (nfcomProc)
+    attached. Once per document (``emailed_at``); False when there is no address or it
+    is not authorised. agrega/notices has no bill e-mail yet: this is it, to be folded
+    into the notices outbox when one exists."""
+    from django.core.mail import EmailMessage
+
+    from . import selectors
+
+    doc = NFCom.objects.select_related("invoice__customer").filter(pk=nfcom_id).first()
+    if doc is None or doc.status != DocStatus.AUTHORISED or doc.emailed_at:
+        return False
+    customer = doc.invoice.customer
+    if not customer.email:
+        return False
+    invoice = doc.invoice
+    body = (f"Olá, {customer.name}.\n\nSegue a sua fatura de {invoice.period:%m/%Y} (NFCom {doc.serie}/{doc.number}), "
+            f"no valor de R$ {str(doc.total).replace('.', ',')}, com vencimento em {invoice.due_date:%d/%m/%Y}.\n"
+            f"Chave de acesso: {doc.key}\n\nO DANFE-COM (PDF) e o XML da nota fiscal estão anexos.")
+    message = EmailMessage(subject=f"Sua fatura {invoice.period:%m/%Y} — NFCom {doc.number}", body=body,
+                           to=[customer.email], connection=connection)
+    message.attach(f"{doc.key}-danfe.pdf", selectors.document_pdf(doc), "application/pdf")
+    message.attach(f"{doc.key}-nfcom.xml", selectors.document_xml(doc), "application/xml")
+    message.send()
+    NFCom.objects.filter(pk=doc.pk, emailed_at__isnull=True).update(emailed_at=timezone.now())
+    return True

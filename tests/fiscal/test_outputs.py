@@ -78,3 +78,20 @@ def test_tax_transition_view_2026_2027_2033(emitter, billed):
     cent = Decimal("0.01")
     assert by_year[2033].total_by_class["SVA"] == ((sva * Decimal("0.088")).quantize(cent)
                                                    + (sva * Decimal("0.177")).quantize(cent))
+
+
+def test_bill_email_carries_danfe_and_xml(emitter, billed, mailoutbox):
+    from agrega.fiscal.services import send_pending
+
+    invoice = billed(1)[0]
+    nfcom_create(invoice_id=invoice.pk, now=timezone.now().replace(microsecond=0) - timedelta(minutes=1))
+    send_pending()
+    assert len(mailoutbox) == 1
+    mail = mailoutbox[0]
+    assert mail.to == [invoice.customer.email]
+    names = [a[0] for a in mail.attachments]
+    doc = invoice.nfcom
+    assert names == [f"{doc.key}-danfe.pdf", f"{doc.key}-nfcom.xml"]
+    assert mail.attachments[0][1].startswith(b"%PDF") and b"protNFCom" in mail.attachments[1][1]
+    send_pending()
+    assert len(mailoutbox) == 1  # once
