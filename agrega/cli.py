@@ -1,6 +1,6 @@
 """``agrega``: the console script.
 
-``agrega demo`` starts everything on one machine (SQLite, EXA sandbox, worker, web);
+``agrega demo`` starts everything on one machine (SQLite, EXA and SEFAZ sandboxes, worker, web);
 ``agrega worker``, ``agrega web``, ``agrega exa-sandbox`` and ``agrega sefaz-sandbox`` start one part each; any
 other word is a Django management command (``agrega migrate``, ``agrega contract …``).
 """
@@ -76,11 +76,13 @@ def demo(argv: list[str]) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="endereço onde tudo escuta (padrão 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="porta da web (padrão 8000)")
     parser.add_argument("--sandbox-port", type=int, default=8765, help="porta do EXA sandbox (padrão 8765)")
+    parser.add_argument("--sefaz-port", type=int, default=8443, help="porta do sandbox da SEFAZ (padrão 8443)")
     parser.add_argument("--check", action="store_true", help="sobe tudo, verifica e encerra")
     args = parser.parse_args(argv)
-    # The demo's EXA sandbox is on this machine: allow exactly it (here and in the worker
-    # and web children); the egress policy stays strict for every other local address.
-    sandbox_egress = f"{args.host}:{args.sandbox_port}"
+    # The demo's EXA and SEFAZ sandboxes are on this machine: allow exactly them (here and
+    # in the worker and web children); the egress policy stays strict for every other
+    # local address.
+    sandbox_egress = f"{args.host}:{args.sandbox_port},{args.host}:{args.sefaz_port}"
     os.environ["AGREGA_EGRESS_ALLOW"] = ",".join(
         e for e in (os.environ.get("AGREGA_EGRESS_ALLOW", ""), sandbox_egress) if e)
 
@@ -128,6 +130,11 @@ def _run_demo(args, procs: list[subprocess.Popen]) -> int:
     if not _wait_http(sandbox_url + "/_sandbox/faults"):
         print("O EXA sandbox não respondeu.", file=sys.stderr)
         return 1
+    sefaz_url = _start_sefaz_sandbox(args, start, Path(settings.VAR_DIR))
+    if not sefaz_url:
+        print("O sandbox da SEFAZ não respondeu.", file=sys.stderr)
+        return 1
+    env.update({name: os.environ[name] for name in ("AGREGA_SEFAZ_SANDBOX_URL", "AGREGA_SEFAZ_SANDBOX_PKI")})
     call_command("seed_demo", sandbox_url=sandbox_url)
     print("» Worker SVA", flush=True)
     start("agrega.cli", "worker")
@@ -143,6 +150,7 @@ def _run_demo(args, procs: list[subprocess.Popen]) -> int:
         f"  API (documentação):  {web_url}/api/docs\n"
         f"  Administração:       {web_url}/admin/\n"
         f"  EXA sandbox:         {sandbox_url}/\n"
+        f"  SEFAZ sandbox (NFCom, mTLS): {sefaz_url}  AC de teste: var/sefaz-pki/ca.pem\n"
         "  Logins (senha agrega-demo): admin (administrador), operador (operador),\n"
         "                      leitura (somente leitura)\n"
         "  Token de API:        veja var/demo-token.txt\n"
@@ -159,6 +167,28 @@ def _run_demo(args, procs: list[subprocess.Popen]) -> int:
         time.sleep(0.5)
     print("Um dos processos da demo parou; encerrando os outros.", file=sys.stderr)
     return 1
+
+
+def _start_sefaz_sandbox(args, start, var_dir: Path) -> str | None:
+    """Start the SEFAZ sandbox (NFCom, homologação) with the demo's own test CA in
+    var/sefaz-pki (kept: A1 certificates issued from it keep working) and its documents
+    in var/sefaz-sandbox.json. Its URL and PKI directory go to the children in
+    AGREGA_SEFAZ_SANDBOX_URL / AGREGA_SEFAZ_SANDBOX_PKI (docs/sefaz-sandbox.md)."""
+    pki_dir = var_dir / "sefaz-pki"
+    port_file = var_dir / "sefaz-sandbox.port"
+    port_file.unlink(missing_ok=True)
+    url = f"https://{args.host}:{args.sefaz_port}"
+    print(f"» SEFAZ sandbox em {url}", flush=True)
+    proc = start("sefaz_sandbox", "--host", args.host, "--port", str(args.sefaz_port), "--pki", str(pki_dir),
+                 "--data", str(var_dir / "sefaz-sandbox.json"), "--port-file", str(port_file))
+    deadline = time.monotonic() + 20
+    while not port_file.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return None
+        time.sleep(0.1)
+    os.environ["AGREGA_SEFAZ_SANDBOX_URL"] = url
+    os.environ["AGREGA_SEFAZ_SANDBOX_PKI"] = str(pki_dir)
+    return url
 
 
 def _check_demo_converged(sandbox_url: str, seconds: float = 60.0) -> bool:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import gzip
 import time
 import zlib
 from dataclasses import dataclass
@@ -97,6 +96,14 @@ def stamp(moment: dt.datetime) -> str:
     return moment.astimezone(BRT).strftime("%Y-%m-%dT%H:%M:%S-03:00")
 
 
+def cancel_deadline(authorised_at: str, hours: int) -> dt.datetime:
+    """Ajuste SINIEF 7/2022, cláusula décima quinta: the NFCom may be cancelled up to 120
+    hours after the last day of the month of its authorisation (local time)."""
+    moment = dt.datetime.fromisoformat(authorised_at).astimezone(BRT)
+    next_month = (moment.replace(day=28) + dt.timedelta(days=4)).replace(day=1, hour=0, minute=0, second=0)
+    return next_month + dt.timedelta(hours=hours)
+
+
 @dataclass
 class Answer:
     status: int
@@ -110,7 +117,7 @@ class Answer:
 class Options:
     max_age_days: int = 30  # dhEmi older than this: 228
     future_minutes: int = 5  # dhEmi later than now + this: 212
-    cancel_hours: int = 120  # cancellation deadline after the authorisation: 501
+    cancel_hours: int = 120  # after the end of the authorisation's month: 501
 
 
 class Rejection(Exception):
@@ -144,6 +151,18 @@ def soap_fault(reason: str, code: str = "Sender") -> Answer:
     text.set("{http://www.w3.org/XML/1998/namespace}lang", "pt-BR")
     text.text = reason
     return Answer(500 if code == "Receiver" else 400, etree.tostring(env, xml_declaration=True, encoding="utf-8"))
+
+
+MAX_XML = 8 * 1024 * 1024
+
+
+def gunzip(data: bytes, limit: int = MAX_XML) -> bytes:
+    """GZip-decompress at most ``limit`` bytes (a small body must not become gigabytes)."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    raw = inflater.decompress(data, limit)
+    if inflater.unconsumed_tail or not inflater.eof:
+        raise ValueError("conteúdo compactado grande demais ou truncado")
+    return raw
 
 
 def parse_xml(data: bytes) -> etree._Element:
@@ -242,7 +261,7 @@ class SefazApp:
     def _recepcao(self, data: bytes, cuf: str, client_cert, *, forced: bool) -> etree._Element:
         received = now_brt()
         try:
-            raw = gzip.decompress(base64.b64decode(b"".join(data.split()), validate=True))
+            raw = gunzip(base64.b64decode(b"".join(data.split()), validate=True))
         except (binascii.Error, OSError, EOFError, zlib.error, ValueError):
             self.store.note("recepcao", None, "244")
             return self._ret_nfcom(cuf, "244")
@@ -419,8 +438,7 @@ class SefazApp:
                 return ret("573")
             if detail.findtext(N + "nProt") != record["n_prot"]:
                 return ret("222")
-            authorised = dt.datetime.fromisoformat(record["dh_recbto"])
-            if received > authorised + dt.timedelta(hours=self.options.cancel_hours):
+            if received >= cancel_deadline(record["dh_recbto"], self.options.cancel_hours):
                 return ret("501")
             n_prot = self.store.protocol(chave[:2], str(received.year))
             answer = ret("135", n_prot=n_prot)

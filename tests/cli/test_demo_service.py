@@ -59,9 +59,10 @@ def test_a_signal_stops_every_child_and_the_webhook_is_on(tmp_path, sig):
                         "DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
     env.update(PYTHONPATH=str(ROOT), AGREGA_VAR_DIR=str(tmp_path), AGREGA_LOG_LEVEL="WARNING",
                AGREGA_WEB_WORKERS="2", PYTHONUNBUFFERED="1")
-    port, sandbox_port = _free_port(), _free_port()
+    port, sandbox_port, sefaz_port = _free_port(), _free_port(), _free_port()
     demo = subprocess.Popen([sys.executable, "-m", "agrega.cli", "demo", "--port", str(port),
-                             "--sandbox-port", str(sandbox_port)], env=env, cwd=tmp_path,
+                             "--sandbox-port", str(sandbox_port), "--sefaz-port", str(sefaz_port)],
+                            env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     ready = threading.Event()
@@ -76,7 +77,9 @@ def test_a_signal_stops_every_child_and_the_webhook_is_on(tmp_path, sig):
     try:
         assert ready.wait(180), "".join(lines)
         children = _descendants(demo.pid)
-        assert len(children) >= 4, children  # sandbox, worker, gunicorn master and its workers
+        assert len(children) >= 5, children  # 2 sandboxes, worker, gunicorn master and its workers
+        assert f"SEFAZ sandbox (NFCom, mTLS): https://127.0.0.1:{sefaz_port}" in "".join(lines)
+        assert (tmp_path / "sefaz-pki" / "ca.pem").exists()
 
         secrets_file = tmp_path / "demo-secrets.env"
         assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600

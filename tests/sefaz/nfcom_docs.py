@@ -6,6 +6,7 @@ Kept small on purpose: the lead switches these tests to agrega/fiscal's builder.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import random
 
@@ -20,10 +21,15 @@ BRT = dt.timezone(dt.timedelta(hours=-3))
 C14N = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 
 
+@functools.lru_cache(maxsize=16)
+def _open(a1: bytes, password: str):
+    return pkcs12.load_key_and_certificates(a1, password.encode())[:2]
+
+
 def sign(root: etree._Element, signed: etree._Element, a1: bytes, password: str) -> bytes:
     from signxml import XMLSigner
 
-    key, cert, _ = pkcs12.load_key_and_certificates(a1, password.encode())
+    key, cert = _open(a1, password)
     class Sha1Signer(XMLSigner):  # the MOC's algorithm; signxml wants the opt-in spelled out
         def check_deprecated_methods(self) -> None:
             pass
