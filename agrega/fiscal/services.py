@@ -423,6 +423,17 @@ def describe(doc: NFCom) -> str:
     return f"{doc.c_stat} — {doc.x_motivo}" + (f" ({hint})" if hint else "")
 
 
+def _ca_bundle() -> str | None:
+    """``FISCAL_SEFAZ_CA_BUNDLE``, or the demo's SEFAZ sandbox CA when the demo set
+    AGREGA_SEFAZ_SANDBOX_PKI after the settings were read."""
+    import os
+
+    value = getattr(settings, "FISCAL_SEFAZ_CA_BUNDLE", "") or ""
+    if not value and os.environ.get("AGREGA_SEFAZ_SANDBOX_PKI"):
+        value = os.path.join(os.environ["AGREGA_SEFAZ_SANDBOX_PKI"], "ca.pem")
+    return value or None
+
+
 def _client_for(emitter: Emitter, cert):
     """The authoriser of the emitter's UF and environment (SVRS), or the URL set on the
     emitter (the sandbox); ``FISCAL_SEFAZ_CA_BUNDLE`` trusts a test authoriser's CA."""
@@ -432,7 +443,7 @@ def _client_for(emitter: Emitter, cert):
     url = base_url(emitter.uf, str(emitter.environment), override=emitter.sefaz_url or None)
     return SefazClient(url=url, pkcs12=cert.pkcs12, password=cert.password,
                        timeout=float(getattr(settings, "FISCAL_SEFAZ_TIMEOUT", 30)),
-                       ca_bundle=getattr(settings, "FISCAL_SEFAZ_CA_BUNDLE", None) or None,
+                       ca_bundle=_ca_bundle(),
                        c_uf=keys.UF_CODES[emitter.uf], tp_amb=str(emitter.environment))
 
 
