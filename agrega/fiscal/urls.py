@@ -8,6 +8,7 @@ app_name = "fiscal"
 
 urlpatterns = [
     path("configuracoes/fiscal/", views.FiscalSettingsView.as_view(), name="settings"),
+    path("configuracoes/fiscal/produtos/", views.ProductFiscalView.as_view(), name="products"),
     path("financeiro/nfcom/", views.NFComListView.as_view(), name="list"),
     path("financeiro/nfcom/zip/", views.ZipView.as_view(), name="zip"),
     path("financeiro/nfcom/relatorios/", views.ReportsView.as_view(), name="reports"),

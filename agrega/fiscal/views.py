@@ -140,7 +140,7 @@ class NFComFileView(CapabilityRequiredMixin, View):
 class NFComActionView(CapabilityRequiredMixin, View):
     """POST: emit (a título without NFCom), correct+re-send, send, cancel (justificativa)."""
 
-    action_capability = Capability.OPERATE
+    capability = Capability.OPERATE
 
     def post(self, request, invoice_id: int, action: str):
         try:
@@ -189,3 +189,43 @@ class ReportsView(CapabilityRequiredMixin, View):
         emitter = services.emitter_get()
         t = reports.transition(period, uf=emitter.uf if emitter else "SP")
         return render(request, "fiscal/reports.html", {"period": f"{period:%Y-%m}", "t": t, "kinds": reports.KINDS})
+
+
+class ProductFiscalView(CapabilityRequiredMixin, View):
+    """Configurações > Fiscal > Produtos: each product's class, cClass, CFOP and ICMS
+    situation (administrators)."""
+
+    capability = Capability.CONFIGURE
+
+    def _render(self, request, status=200, errors=None):
+        from agrega.catalog.models import Product
+
+        from . import cclass
+        from .models import IcmsCst, ProductFiscal, ServiceKind
+
+        fiscal = {f.product_id: f for f in ProductFiscal.objects.all()}
+        rows = [(p, fiscal.get(p.pk)) for p in Product.objects.order_by("name")]
+        return render(request, "fiscal/products.html", {
+            "rows": rows, "kinds": ServiceKind.choices, "csts": IcmsCst.choices,
+            "cclasses": sorted(cclass.table().items()), "errors": errors or {}}, status=status)
+
+    def get(self, request):
+        return self._render(request)
+
+    def post(self, request):
+        try:
+            product_id = int(request.POST.get("product_id", ""))
+        except ValueError:
+            raise Http404 from None
+        try:
+            services.product_fiscal_save(product_id=product_id, kind=request.POST.get("kind", ""),
+                                         cclass_code=request.POST.get("cclass", ""),
+                                         cfop=request.POST.get("cfop", ""), icms_cst=request.POST.get("icms_cst", ""),
+                                         ibscbs_cst=request.POST.get("ibscbs_cst", "000") or "000",
+                                         cclass_trib=request.POST.get("cclass_trib", "000001") or "000001",
+                                         actor=request.user)
+        except ApplicationError as exc:
+            messages_list = [e.message for errs in exc.fields.values() for e in errs] or [exc.message]
+            return self._render(request, status=422, errors={product_id: messages_list})
+        messages.success(request, "Dados fiscais do produto salvos.")
+        return redirect("fiscal:products")

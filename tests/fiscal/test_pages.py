@@ -46,3 +46,19 @@ def test_titulo_page_emits_downloads_and_cancels(emitter, billed, role_user):
     listing = op.get("/financeiro/nfcom/")
     assert listing.status_code == 200 and b"Cancelada" in listing.content
     assert op.get("/financeiro/nfcom/relatorios/").status_code == 200
+
+
+def test_product_fiscal_page_saves_and_names_errors(emitter, make_product, role_user):
+    from agrega.fiscal.models import ProductFiscal
+
+    product = make_product(name="Internet Fibra", fiscal_class="SCM")
+    admin = logged_in_client(role_user("adm", Role.ADMIN))
+    assert logged_in_client(role_user("op", Role.OPERATOR)).get("/configuracoes/fiscal/produtos/").status_code == 403
+    page = admin.get("/configuracoes/fiscal/produtos/")
+    assert page.status_code == 200 and b"Internet Fibra" in page.content and b"0100401" in page.content
+    bad = admin.post("/configuracoes/fiscal/produtos/", {"product_id": product.pk, "kind": "SCM", "cclass": "0100401"})
+    assert bad.status_code == 422 and "CFOP".encode() in bad.content
+    ok = admin.post("/configuracoes/fiscal/produtos/", {"product_id": product.pk, "kind": "SCM", "cclass": "0100401",
+                                                         "cfop": "5307"})
+    assert ok.status_code == 302
+    assert ProductFiscal.objects.get(product=product).cfop == "5307"
