@@ -551,6 +551,16 @@ def send_pending(*, sefaz=None, limit: int = 500) -> dict:
     if not status.in_service:
         return {"in_service": False, "sent": 0, "motivo": status.x_motivo}
     counts: dict = {"in_service": True, "sent": 0}
+    # cancellations whose answer did not come (or that waited for the SEFAZ) go again
+    for pk in NFCom.objects.filter(status=DocStatus.AUTHORISED, cancel_requested=True).values_list("pk", flat=True)[:limit]:
+        try:
+            doc = NFCom.objects.get(pk=pk)
+            nfcom_cancel(nfcom_id=pk, reason=doc.cancel_reason, sefaz=sefaz)
+            counts["cancelled"] = counts.get("cancelled", 0) + 1
+        except Exception as exc:  # noqa: BLE001 — the next run tries again; the reason is logged
+            import logging
+
+            logging.getLogger(__name__).warning("NFCom %s: cancelamento pendente: %s", pk, exc)
     for pk in pending_ids(limit=limit):
         doc = nfcom_send(nfcom_id=pk, sefaz=sefaz)
         if doc.status == DocStatus.AUTHORISED and doc.cancel_requested:
@@ -626,6 +636,13 @@ def nfcom_cancel(*, nfcom_id: int, reason: str, sefaz=None, actor=None, now: dat
             "(finNFCom=3, grupo gSub) ou de ajuste, que o Agrega ainda não emite: fale com o contador.")
     emitter, cert = _emitter_ready()
     sefaz = sefaz or _client_for(emitter, cert)
+    if doc.cancel_requested and doc.cancel_xml:
+        # an earlier request may have been registered with its answer lost: ask first
+        consulta = sefaz.consultar(doc.key)
+        if consulta.situation == "cancelled":
+            NFCom.objects.filter(pk=doc.pk).update(status=DocStatus.CANCELLED, cancelled_at=now,
+                                                   c_stat=str(consulta.c_stat), x_motivo=consulta.x_motivo[:500])
+            return NFCom.objects.get(pk=doc.pk)
     event = signing.sign_enveloped(build_cancel_event(doc, emitter, reason, now), certificate=cert)
     xsd.validate(event, xsd.EVENT)
     NFCom.objects.filter(pk=doc.pk).update(cancel_requested=True, cancel_reason=reason, cancel_xml=event)

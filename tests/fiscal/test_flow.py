@@ -110,3 +110,17 @@ def test_cancellation_after_the_deadline_names_the_manual_path(emitter, billed):
     with pytest.raises(ApplicationError) as exc:
         nfcom_cancel(nfcom_id=doc.pk, reason="Cobranca emitida em duplicidade para o cliente", now=late)
     assert exc.value.code == "cancel_deadline_passed" and "substituição" in exc.value.message
+
+
+def test_cancellation_with_lost_answer_is_settled_by_consulta(emitter, billed, sefaz_admin):
+    doc = nfcom_send(nfcom_id=nfcom_create(invoice_id=billed(1)[0].pk, now=_now()).pk)
+    sefaz_admin.set_faults(lost_next=1, services=["evento"])
+    with pytest.raises(Exception):
+        nfcom_cancel(nfcom_id=doc.pk, reason="Cobranca emitida em duplicidade para o cliente")
+    doc.refresh_from_db()
+    assert doc.status == DocStatus.AUTHORISED and doc.cancel_requested
+    outcome = send_pending()  # the job: consulta says cancelled; no second event
+    doc.refresh_from_db()
+    assert doc.status == DocStatus.CANCELLED and outcome.get("cancelled") == 1
+    events = [e for e in sefaz_admin.log() if e.get("service") == "evento" and e.get("chave") == doc.key]
+    assert len(events) == 1
