@@ -74,6 +74,7 @@ MOTIVOS = {
     "291": "Rejeição: Certificado Assinatura Data Validade",
     "297": "Rejeição: Assinatura difere do calculado",
     "298": "Rejeição: Assinatura difere do padrão do Sistema",
+    "404": "Rejeição: Uso de prefixo de namespace não permitido",
     "501": "Rejeição: Prazo de cancelamento superior ao previsto na legislação",
     "502": "Rejeição: Erro na Chave de Acesso - Campo Id não corresponde à concatenação dos campos correspondentes",
     "539": "Rejeição: Duplicidade de NFCom com diferença na Chave de Acesso",

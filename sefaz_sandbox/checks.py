@@ -120,16 +120,42 @@ def issued_by(cert: x509.Certificate, ca: x509.Certificate, at: dt.datetime | No
     return ""
 
 
+def _verifier():
+    """signxml's verifier with subtree canonicalisation done on a copy.
+
+    lxml's ``tostring(method="c14n")`` of a non-root element whose default namespace is
+    declared on itself while the document's root has another (``<Signature
+    xmlns="…xmldsig#">`` inside ``<NFCom xmlns="…nfcom">``, the form the SEFAZ requires)
+    writes ``xmlns=""`` on its children, so a correct signature fails. A copy of the
+    element carries its in-scope namespaces and canonicalises as C14N 1.0 specifies
+    (xmlsec1 agrees: tests/sefaz/test_signatures.py)."""
+    import copy
+
+    from signxml import XMLVerifier
+
+    class Verifier(XMLVerifier):
+        def _c14n(self, nodes, algorithm, inclusive_ns_prefixes=None):
+            nodes = nodes if isinstance(nodes, list) else [nodes]
+            nodes = [copy.deepcopy(n) if isinstance(n, etree._Element) and n.getparent() is not None else n
+                     for n in nodes]
+            return super()._c14n(nodes, algorithm, inclusive_ns_prefixes=inclusive_ns_prefixes)
+
+    return Verifier()
+
+
 def verify_signature(document: etree._Element, signed: etree._Element, ca: x509.Certificate) -> SignatureCheck:
     """Verify the enveloped XML-DSig of ``document`` (whose child ``signed`` carries the
     ``Id`` it must reference) with the certificate embedded in the signature."""
-    from signxml import DigestAlgorithm, SignatureMethod, XMLVerifier
+    from signxml import DigestAlgorithm, SignatureMethod
     from signxml.exceptions import InvalidInput, InvalidSignature
     from signxml.verifier import SignatureConfiguration
 
     signature = document.find(f"{{{DS}}}Signature")
     if signature is None:
         return SignatureCheck(False, "298", "documento sem assinatura")
+    prefixed = [el for el in signature.iter() if isinstance(el.tag, str) and el.prefix]
+    if prefixed:
+        return SignatureCheck(False, "404", f"prefixo de namespace na assinatura ({prefixed[0].prefix}:)")
     pem = signature.findtext(f".//{{{DS}}}X509Certificate")
     if not pem:
         return SignatureCheck(False, "298", "assinatura sem certificado (X509Certificate)")
@@ -153,13 +179,8 @@ def verify_signature(document: etree._Element, signed: etree._Element, ca: x509.
         digest_algorithms=frozenset({DigestAlgorithm.SHA1, DigestAlgorithm.SHA256}),
     )
     try:
-        verifier = XMLVerifier()
-        # SEFAZ signatures use the default namespace (no ds: prefix); lxml's C14N of a
-        # sub-element then writes xmlns="" on SignedInfo's children, which this switch
-        # removes (signxml issue #193). Added by h/fiscal: its NFCom are signed that way.
-        verifier.excise_empty_xmlns_declarations = True
-        result = verifier.verify(etree.tostring(document), x509_cert=cert, id_attribute="Id",
-                                 expect_config=config)
+        result = _verifier().verify(etree.tostring(document), x509_cert=cert, id_attribute="Id",
+                                      expect_config=config)
     except (InvalidSignature, InvalidInput) as exc:
         return SignatureCheck(False, "297", f"assinatura inválida: {exc}", cert)
     signed_id = result.signed_xml.get("Id") if result.signed_xml is not None else None

@@ -38,6 +38,7 @@ log = logging.getLogger("sefaz_sandbox")
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    timeout = 120  # an idle keep-alive connection is closed after this (seconds)
     server: "SandboxServer"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
@@ -161,7 +162,6 @@ class SandboxServer(ThreadingHTTPServer):
             log.info("handshake recusado de %s: %s", client_address[0], exc)
             return
         try:
-            tls.settimeout(None)
             self.RequestHandlerClass(tls, client_address, self)
         except (ssl.SSLError, ConnectionError, OSError) as exc:
             log.debug("conexão encerrada: %s", exc)
@@ -229,10 +229,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         import os
 
         os.replace(args.port_file + ".tmp", args.port_file)
+    if args.data:
+        store.flush_every(1.0, faults.release)
     print(f"Sandbox SEFAZ (NFCom) ouvindo em https://{args.host}:{port} — AC: {pki.ca_path}", flush=True)
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
-        store.save()
+        store.flush()
     return 0

@@ -1,7 +1,7 @@
 """What the sandbox SEFAZ remembers: authorised NFCom, their protocols and events.
 
 In memory behind one lock; with ``--data FILE`` the state is loaded at start and saved
-(atomically) after every change, like ``exa_sandbox``'s store, so a demo keeps its
+(atomically) within a second of a change and at shutdown, like ``exa_sandbox``'s store, so a demo keeps its
 documents across restarts. Tests read it through the admin API.
 """
 
@@ -21,6 +21,7 @@ class Store:
         self.numbers: dict[str, str] = {}  # "cnpj|mod|serie|nNF" -> chave
         self.next_prot = 1
         self.log: list[dict[str, Any]] = []  # last requests: service, key, cStat
+        self.dirty = False
         if data_path and os.path.exists(data_path):
             self._load(data_path)
 
@@ -34,14 +35,29 @@ class Store:
                         for k, d in self.documents.items()}
 
     def save(self) -> None:
-        if not self.data_path:
+        """Note a change; ``flush`` writes it (every second from the server's flusher
+        thread, and at shutdown), so a busy sandbox does not rewrite the file per call."""
+        self.dirty = True
+
+    def flush(self) -> None:
+        if not self.data_path or not self.dirty:
             return
         with self.lock:
             payload = json.dumps({"documents": self.documents, "next_prot": self.next_prot})
+            self.dirty = False
         tmp = self.data_path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(payload)
         os.replace(tmp, self.data_path)
+
+    def flush_every(self, seconds: float, stop: threading.Event) -> threading.Thread:
+        def loop() -> None:
+            while not stop.wait(seconds):
+                self.flush()
+
+        thread = threading.Thread(target=loop, name="sefaz-store-flush", daemon=True)
+        thread.start()
+        return thread
 
     # -- documents ---------------------------------------------------------------------
     @staticmethod

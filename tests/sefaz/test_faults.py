@@ -80,3 +80,15 @@ def test_bad_fault_settings_are_refused(sefaz_admin):
     with pytest.raises(httpx.HTTPStatusError) as info:
         sefaz_admin.set_faults(paralisado="107", lost_next=-1)
     assert set(info.value.response.json()["fields"]) == {"paralisado", "lost_next"}
+
+
+def test_the_same_document_sent_concurrently_is_authorised_once(client, a1, sefaz_admin):
+    from concurrent.futures import ThreadPoolExecutor
+
+    chave, xml = nfcom(a1=a1, password=PASSWORD, cnpj=CNPJ)
+    sefaz_admin.set_faults(latency_ms=200)  # all eight are in flight together
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: client.autorizar(xml), range(8)))
+    assert sorted(r.c_stat for r in results) == ["100"] + ["204"] * 7
+    assert len({r.n_prot for r in results}) == 1 and all(r.authorised for r in results)
+    assert [d["chave"] for d in sefaz_admin.documents()].count(chave) == 1

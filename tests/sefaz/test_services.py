@@ -74,3 +74,36 @@ def test_certificate_from_another_ca_is_refused(sefaz_sandbox):
 def test_wrong_a1_password(sefaz_sandbox, a1):
     with pytest.raises(SefazConfigError):
         SefazClient(url=sefaz_sandbox.url, pkcs12=a1, password="errada", ca_bundle=sefaz_sandbox.ca_path)
+
+
+def test_the_egress_policy_applies(sefaz_sandbox, a1, settings):
+    settings.AGREGA_EGRESS_ALLOW = []  # production's default: no local addresses
+    with SefazClient(url=sefaz_sandbox.url, pkcs12=a1, password=PASSWORD, timeout=3.0,
+                     ca_bundle=sefaz_sandbox.ca_path) as sefaz:
+        with pytest.raises(SefazConfigError) as info:
+            sefaz.status_servico()
+    assert info.value.code == "egress_refused"
+
+
+def test_unreachable_sefaz_is_unavailable(sefaz_sandbox, a1):
+    import socket
+
+    from agrega.fiscal.sefaz.client import SefazUnavailable
+
+    with socket.socket() as probe:  # a free port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with SefazClient(url=f"https://127.0.0.1:{port}", pkcs12=a1, password=PASSWORD, timeout=3.0,
+                     ca_bundle=sefaz_sandbox.ca_path) as sefaz:
+        chave, xml = nfcom(a1=a1, password=PASSWORD, cnpj=CNPJ)
+        with pytest.raises(SefazUnavailable):
+            sefaz.autorizar(xml)
+
+
+def test_a_wrong_address_is_a_protocol_error(sefaz_sandbox, a1):
+    from agrega.fiscal.sefaz.client import SefazProtocolError
+
+    with SefazClient(url=sefaz_sandbox.url + "/errado", pkcs12=a1, password=PASSWORD, timeout=3.0,
+                     ca_bundle=sefaz_sandbox.ca_path) as sefaz:
+        with pytest.raises(SefazProtocolError):
+            sefaz.autorizar(nfcom(a1=a1, password=PASSWORD, cnpj=CNPJ)[1])

@@ -145,3 +145,48 @@ def test_cancellation_deadline(authorised, deadline):
     limit = sandbox_app.cancel_deadline(authorised, 120)
     last_ok = dt.datetime.fromisoformat(deadline)
     assert last_ok < limit <= last_ok + dt.timedelta(seconds=1)
+
+
+def test_agrega_sefaz_sandbox_command(tmp_path):
+    """``agrega sefaz-sandbox`` runs the same server: it creates the PKI, answers the
+    status service over mTLS (paralisado from the command line) and stops cleanly on SIGTERM."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from agrega.fiscal.sefaz.client import SefazClient
+    from sefaz_sandbox.pki import TestCA
+
+    port_file, data = tmp_path / "port", tmp_path / "state.json"  # --data: loaded if present
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agrega.cli", "sefaz-sandbox", "--pki", str(tmp_path / "pki"), "--port", "0",
+         "--port-file", str(port_file), "--data", str(data), "--paralisado", "109"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ))
+    try:
+        deadline = time.monotonic() + 20
+        while not port_file.exists():
+            assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
+            time.sleep(0.05)
+        ca = TestCA.load(tmp_path / "pki")
+        a1 = make_a1(cnpj=CNPJ, razao="CLI", password="c", ca=ca)
+        with SefazClient(url=f"https://127.0.0.1:{port_file.read_text()}", pkcs12=a1, password="c",
+                         ca_bundle=str(tmp_path / "pki" / "ca.pem")) as sefaz:
+            assert sefaz.status_servico().c_stat == "109"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
+    assert "Sandbox SEFAZ (NFCom) ouvindo em https://127.0.0.1:" in process.stdout.read().decode()
+
+
+def test_envelope_shape(client):
+    """SOAP 1.2 with nfcomCabecMsg (cUF, versaoDados) and nfcomDadosMsg in the service's
+    WSDL namespace; recepção carries text (the GZip+Base64 NFCom)."""
+    env = etree.fromstring(client.envelope("recepcao", "SDRzSQ=="))
+    soap = "{http://www.w3.org/2003/05/soap-envelope}"
+    ns = "{http://www.portalfiscal.inf.br/nfcom/wsdl/NFComRecepcao}"
+    assert env.tag == soap + "Envelope"
+    assert env.findtext(f"{soap}Header/{ns}nfcomCabecMsg/{ns}cUF") == "43"
+    assert env.findtext(f"{soap}Header/{ns}nfcomCabecMsg/{ns}versaoDados") == "1.00"
+    assert env.findtext(f"{soap}Body/{ns}nfcomDadosMsg") == "SDRzSQ=="

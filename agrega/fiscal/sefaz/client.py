@@ -40,6 +40,9 @@ SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 WSDL = "http://www.portalfiscal.inf.br/nfcom/wsdl/"
 WSDL_NAMES = {"recepcao": "NFComRecepcao", "consulta": "NFComConsulta",
               "evento": "NFComRecepcaoEvento", "status": "NFComStatusServico"}
+# SOAP 1.2 action of each service's operation (sent as the content type's action).
+ACTIONS = {"recepcao": "nfcomRecepcao", "consulta": "nfcomConsultaNF",
+           "evento": "nfcomRecepcaoEvento", "status": "nfcomStatusServicoNF"}
 VERSION = "1.00"
 MAX_ANSWER = 4 * 1024 * 1024
 
@@ -222,7 +225,7 @@ class SefazClient:
         changes the SEFAZ's state (recepção, evento), so a lost answer is an unknown
         outcome rather than a plain failure."""
         lost = SefazOutcomeUnknown if writes else SefazUnavailable
-        action = f"{WSDL}{WSDL_NAMES[service]}/{WSDL_NAMES[service][0].lower()}{WSDL_NAMES[service][1:]}"
+        action = f"{WSDL}{WSDL_NAMES[service]}/{ACTIONS[service]}"
         headers = {"Content-Type": f'application/soap+xml; charset=utf-8; action="{action}"'}
         try:
             response = self.http.post(service_url(self.url, service), content=self.envelope(service, content),
@@ -240,6 +243,9 @@ class SefazClient:
         try:
             env = etree.fromstring(response.content[:MAX_ANSWER], _parser())
         except etree.XMLSyntaxError as exc:
+            if 400 <= response.status_code < 500:  # refused before any processing (wrong address?)
+                raise SefazProtocolError(f"A SEFAZ recusou a requisição (HTTP {response.status_code}); "
+                                         "confira o endereço do serviço.") from exc
             if response.status_code >= 500:
                 raise lost(f"SEFAZ respondeu HTTP {response.status_code}.") from exc
             raise lost(f"Resposta da SEFAZ ilegível: {exc}") from exc

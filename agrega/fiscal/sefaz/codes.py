@@ -37,6 +37,7 @@ MESSAGES: dict[str, str] = {
     "291": "O certificado digital da assinatura está vencido; instale um certificado A1 válido.",
     "297": "A assinatura digital não confere com o conteúdo da nota (a nota mudou depois de assinada); assine de novo.",
     "298": "A assinatura digital não segue o padrão exigido (erro do sistema; avise o suporte).",
+    "404": "A assinatura usa um prefixo de namespace (ds:), que a SEFAZ não aceita (erro do sistema; avise o suporte).",
     "501": "O prazo legal de cancelamento acabou; a correção segue pelo caminho previsto no manual (substituição/ajuste).",
     "502": "A chave de acesso não corresponde aos dados da nota (erro do sistema; avise o suporte).",
     "539": "Já existe outra NFCom autorizada com esta série e número e uma chave diferente; a numeração precisa ser conferida.",
