@@ -18,6 +18,17 @@ DEC = date(2026, 12, 1)
 
 
 @pytest.fixture(scope="session")
+def sefaz_sandbox():
+    """The fiscal tests' own SEFAZ sandbox process (same fixture name, so ``sefaz_admin``
+    drives it): they reset its documents and inject faults, which must not meet the
+    counters that tests/sefaz asserts on in the same session."""
+    from sefaz_sandbox.testing import SandboxProcess
+
+    with SandboxProcess() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="session")
 def a1(sefaz_sandbox):
     """(PKCS#12, certificate PEM) issued by the sandbox's CA, so the sandbox accepts it."""
     p12 = make_a1(cnpj=CNPJ, razao="PROVEDOR TESTE LTDA", password=PASSWORD, ca=sefaz_sandbox.ca)
