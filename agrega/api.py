@@ -16,6 +16,7 @@ from agrega.core.tokens_api import router as tokens_router
 from agrega.core.users_api import router as users_router
 from agrega.customers.api import router as customers_router
 from agrega.dunning.api import router as dunning_router
+from agrega.fiscal.api import fiscal_router, nfcom_router
 from agrega.dunning.api import sweeps_router as dunning_sweeps_router
 from agrega.imports.api import router as imports_router
 from agrega.integrations.api import router as integrations_router
@@ -65,3 +66,5 @@ api.add_router("/plans", plans_router)
 api.add_router("/contracts", contract_consents_router)
 api.add_router("/consents", consents_router)
 api.add_router("/reports", consent_reports_router)
+api.add_router("/nfcom", nfcom_router)
+api.add_router("/fiscal", fiscal_router)

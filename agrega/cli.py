@@ -136,6 +136,8 @@ def _run_demo(args, procs: list[subprocess.Popen]) -> int:
         return 1
     env.update({name: os.environ[name] for name in ("AGREGA_SEFAZ_SANDBOX_URL", "AGREGA_SEFAZ_SANDBOX_PKI")})
     call_command("seed_demo", sandbox_url=sandbox_url)
+    # NFCom of this month's títulos, authorised by the SEFAZ sandbox (agrega/fiscal)
+    call_command("seed_fiscal", sefaz_url=sefaz_url, pki_dir=os.environ["AGREGA_SEFAZ_SANDBOX_PKI"])
     print("» Worker SVA", flush=True)
     start("agrega.cli", "worker")
     web_url = f"http://{args.host}:{args.port}"

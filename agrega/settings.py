@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "agrega.contracts",
     "agrega.consent",
     "agrega.billing",
+    "agrega.fiscal",
     "agrega.dunning",
     "agrega.sva",
     "agrega.notices",
@@ -231,6 +232,8 @@ PERIODIC_JOBS = {
                       "every_seconds": int(os.environ.get("AGREGA_RECONCILE_EVERY", "3600"))},
     # SVA users of cancelled contracts are removed after the retention period (sva/retention.py)
     "sva.remove_cancelled": {"call": "agrega.sva.retention.remove_cancelled_job", "every_seconds": 3600},
+    # NFCom waiting for SEFAZ (out of service, unknown outcome, cancelled título) go on (agrega/fiscal)
+    "fiscal.send_pending": {"call": "agrega.fiscal.jobs.send_pending", "every_seconds": 60},
 }
 JOBS_POLL_SECONDS = float(os.environ.get("AGREGA_JOBS_POLL", "15"))
 # A contract's first título (and one issued after its period ended, e.g. by the daily run's
@@ -276,3 +279,14 @@ SVA_WORKER = {
 # Days an SVA user of a cancelled contract (status D) stays, blocked, before the job
 # sva.remove_cancelled removes it here and on the platform (LGPD: no account kept forever).
 SVA_CANCELLED_RETENTION_DAYS = int(os.environ.get("AGREGA_SVA_RETENTION_DAYS", "30"))
+
+# Background tasks (django-tasks). Minimal default so the fiscal tasks can be enqueued;
+# h/tasks wires the database backend and the worker (the lead reconciles on merge).
+# The authoriser's CA for the NFCom client: a test authoriser (the demo's SEFAZ sandbox
+# writes its CA to AGREGA_SEFAZ_SANDBOX_PKI/ca.pem); empty = the system's trust store.
+FISCAL_SEFAZ_CA_BUNDLE = os.environ.get("AGREGA_FISCAL_SEFAZ_CA_BUNDLE") or (
+    str(Path(os.environ["AGREGA_SEFAZ_SANDBOX_PKI"]) / "ca.pem") if os.environ.get("AGREGA_SEFAZ_SANDBOX_PKI") else "")
+FISCAL_SEFAZ_TIMEOUT = float(os.environ.get("AGREGA_FISCAL_SEFAZ_TIMEOUT", "30"))
+# After a billing run, emit the NFCom of its títulos (agrega/fiscal); 0 = by hand.
+FISCAL_AUTO_EMIT = os.environ.get("AGREGA_FISCAL_AUTO_EMIT", "1") != "0"
+TASKS = globals().get("TASKS") or {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

@@ -26,5 +26,6 @@ urlpatterns = [
     path("configuracoes/regua-de-cobranca/", include("agrega.dunning.urls")),
     path("configuracoes/usuarios/", include("agrega.web.users_urls")),
     path("", include("agrega.billing.tax_urls")),  # configuracoes/tributos/, financeiro/receita/
+    path("", include("agrega.fiscal.urls")),  # configuracoes/fiscal/, financeiro/nfcom/
     path("", include("agrega.web.urls")),
 ]

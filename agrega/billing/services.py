@@ -36,7 +36,7 @@ from .models import (
     PaymentMethod,
     PaymentStatus,
 )
-from .signals import open_invoices_changed
+from .signals import billing_run_finished, invoice_cancelled, open_invoices_changed
 
 CENT = Decimal("0.01")
 RUN_CHUNK = 5000  # contracts per transaction (bench/README.md: fewer statements; ~110 MiB peak)
@@ -141,6 +141,7 @@ def billing_run(*, period: date, actor=None, chunk_size: int = RUN_CHUNK, today:
             progress(run)
     run.finished_at = max(timezone.now(), started)
     run.save()
+    billing_run_finished.send(sender=BillingRun, run_id=run.pk, period=period)
     return run
 
 
@@ -385,6 +386,7 @@ def invoice_cancel(*, invoice_id: int, reason: str = "", actor=None) -> Invoice:
         CreditEntry.objects.create(contract_id=invoice.contract_id, amount=invoice.credit_applied,
                                    invoice=invoice, description="Crédito devolvido (título cancelado)")
     _after_change([invoice.contract_id])
+    invoice_cancelled.send(sender=Invoice, invoice_id=invoice.pk)
     return invoice
 
 

@@ -8,3 +8,10 @@ from django.dispatch import Signal
 # kwargs: contract_ids — their open títulos changed (paid, cancelled); oldest_open_due
 # on those contracts is already recomputed when this is sent.
 open_invoices_changed = Signal()
+
+# kwargs: run_id, period — sent when a billing run finished (agrega/fiscal emits the NFCom).
+billing_run_finished = Signal()
+
+# kwargs: invoice_id — sent inside the transaction that cancelled the título
+# (agrega/fiscal cancels its NFCom after commit).
+invoice_cancelled = Signal()

@@ -58,9 +58,12 @@ WRITE_CAPABILITY: dict[str, str] = {
     "plans": Capability.CONFIGURE,  # planos de venda
     "consents": Capability.OPERATE,
     "users": Capability.CONFIGURE,  # user administration
+    "nfcom": Capability.OPERATE,  # emit, correct, cancel NFCom (agrega/fiscal)
+    "fiscal": Capability.CONFIGURE,  # emitter, A1 certificate, products' fiscal data
 }
 # Resources that even reading needs more than VIEW for.
 READ_CAPABILITY: dict[str, str] = {
+    "fiscal": Capability.CONFIGURE,  # the emitter's configuration: administrators only
     "users": Capability.CONFIGURE,  # who has access, their roles and tokens: administrators only
 }
 

@@ -40,6 +40,9 @@ class CustomerOut(Schema):
     city: str
     state: str
     zip_code: str
+    ibge_code: str
+    ind_ie_dest: str
+    ie: str
     created_at: datetime
     updated_at: datetime
     anonymized_at: datetime | None = None
@@ -64,6 +67,9 @@ class CustomerCreateIn(InputSchema):
     city: ModelText(Customer, "city") = ""
     state: Text(40) = ""
     zip_code: Text(16) = ""
+    ibge_code: Text(16) = ""  # NFCom: IBGE code of the municipality (agrega/fiscal)
+    ind_ie_dest: Text(1) = ""  # NFCom: 1 contribuinte, 2 isento, 9 não contribuinte
+    ie: Text(20) = ""
 
 
 class CustomerUpdateIn(InputSchema):
@@ -77,6 +83,9 @@ class CustomerUpdateIn(InputSchema):
     city: ModelText(Customer, "city") | None = None
     state: Text(40) | None = None
     zip_code: Text(16) | None = None
+    ibge_code: Text(16) | None = None
+    ind_ie_dest: Text(1) | None = None
+    ie: Text(20) | None = None
 
 
 def _get(customer_id: int):

@@ -19,7 +19,7 @@ from .services import UF
 
 LIVE_FIELDS = ("document", "email", "mobile_phone")
 FIELDS = ("name", "document", "email", "mobile_phone", "street", "number", "district", "city",
-          "state", "zip_code")
+          "state", "zip_code", "ibge_code", "ind_ie_dest", "ie")
 
 
 class CustomerForm(BootstrapFormMixin, forms.Form):
@@ -49,6 +49,13 @@ class CustomerForm(BootstrapFormMixin, forms.Form):
         label="CEP", max_length=9, required=False,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "00000-000"}),
     )
+
+    # what the NFCom needs of the destinatário (agrega/fiscal)
+    ibge_code = forms.CharField(label="Código IBGE do município", max_length=7, required=False,
+                                widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "3550308"}))
+    ind_ie_dest = forms.ChoiceField(label="Indicador de IE", required=False, choices=[
+        ("", "—"), ("9", "9 — não contribuinte"), ("1", "1 — contribuinte do ICMS"), ("2", "2 — isento")])
+    ie = forms.CharField(label="Inscrição estadual", max_length=20, required=False)
 
     def __init__(self, *args, customer_pk: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)

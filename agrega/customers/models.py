@@ -27,6 +27,11 @@ class Customer(models.Model):
     city = models.CharField("cidade", max_length=100, blank=True)
     state = models.CharField("UF", max_length=2, blank=True)
     zip_code = models.CharField("CEP", max_length=8, blank=True)
+    # What the NFCom needs of the destinatário (agrega/fiscal): the municipality's IBGE
+    # code and the IE indicator (1 contribuinte, 2 isento, 9 não contribuinte) with the IE.
+    ibge_code = models.CharField("código IBGE do município", max_length=7, blank=True)
+    ind_ie_dest = models.CharField("indicador de IE", max_length=1, blank=True)
+    ie = models.CharField("inscrição estadual", max_length=14, blank=True)
     # LGPD: when set, the personal data above were erased on the holder's request;
     # the row stays so contracts and títulos keep their customer (agrega/customers/privacy.py).
     anonymized_at = models.DateTimeField("anonimizado em", null=True, blank=True)

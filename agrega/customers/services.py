@@ -14,7 +14,7 @@ from .signals import customer_changed
 
 EDITABLE_FIELDS = (
     "name", "document", "email", "mobile_phone", "street", "number", "district", "city",
-    "state", "zip_code",
+    "state", "zip_code", "ibge_code", "ind_ie_dest", "ie",
 )
 FREE_TEXT = ("name", "street", "number", "district", "city")
 UF = {
@@ -47,6 +47,18 @@ def _clean(data: dict, *, partial: bool) -> dict:
                 value = value.upper()
                 if value and value not in UF:
                     raise InvalidValue("state_invalid", "UF inválida.")
+            elif name == "ibge_code":
+                value = digits(value)
+                if value and len(value) != 7:
+                    raise InvalidValue("ibge_code_invalid", "Código IBGE do município inválido: deve ter 7 dígitos.")
+            elif name == "ind_ie_dest":
+                if value not in ("", "1", "2", "9"):
+                    raise InvalidValue("ind_ie_dest_invalid",
+                                       "Indicador de IE inválido: 1 (contribuinte), 2 (isento) ou 9 (não contribuinte).")
+            elif name == "ie":
+                value = value.upper().replace(".", "").replace("-", "").replace("/", "")
+                if value and not (value == "ISENTO" or (value.isdigit() and 2 <= len(value) <= 14)):
+                    raise InvalidValue("ie_invalid", "Inscrição estadual inválida: até 14 dígitos.")
             elif name == "zip_code":
                 value = digits(value)
                 if value and len(value) != 8:

@@ -40,6 +40,7 @@ MENU = [
                     {"label": "Pagamentos retidos", "url_name": "billing:held_payments", "capability": Capability.VIEW},
                     {"label": "Faturamento", "url_name": "billing:runs", "capability": Capability.VIEW},
                     {"label": "Receita SCM/SVA", "url_name": "taxes:revenue", "capability": Capability.VIEW},
+                    {"label": "NFCom", "url_name": "fiscal:list", "capability": Capability.VIEW},
                 ],
             }
         ],
@@ -72,6 +73,7 @@ MENU = [
                 "children": [
                     {"label": "Régua de cobrança", "url_name": "dunning:list", "capability": Capability.VIEW},
                     {"label": "Tributos (SCM/SVA)", "url_name": "taxes:rates", "capability": Capability.VIEW},
+                    {"label": "Fiscal (NFCom)", "url_name": "fiscal:settings", "capability": Capability.CONFIGURE},
                 ],
             },
             {

@@ -32,6 +32,7 @@ API_WRITES = {
     "imports": OPERATE, "dunning-sweeps": OPERATE, "tokens": VIEW,
     "integrations": CONFIGURE, "products": CONFIGURE, "plans": CONFIGURE, "tax-rates": CONFIGURE,
     "dunning": CONFIGURE, "reconciliations": CONFIGURE, "users": CONFIGURE,
+    "nfcom": OPERATE, "fiscal": CONFIGURE,
 }
 # Operations whose rule is not the resource's (method, path regex) → capability.
 API_EXCEPTIONS = [
@@ -40,6 +41,7 @@ API_EXCEPTIONS = [
     ("POST", r"^/integrations/\{[^}]+\}/reconcile$", CONFIGURE),
     ("POST", r"^/payments/webhook$", PUBLIC),  # authenticated by its HMAC signature
     ("GET", r"^/users(/.*)?$", CONFIGURE),  # who has access: administrators only, even to read
+    ("GET", r"^/fiscal(/.*)?$", CONFIGURE),  # the emitter's configuration: administrators only
 ]
 READ_METHODS = {"GET", "HEAD"}
 
@@ -126,6 +128,8 @@ PAGE_RULES = {
     "users:role": (CONFIGURE, CONFIGURE), "users:deactivate": (CONFIGURE, CONFIGURE),
     "users:reactivate": (CONFIGURE, CONFIGURE), "users:password": (CONFIGURE, CONFIGURE),
     "users:revoke_token": (CONFIGURE, CONFIGURE),
+    # Configurações > Fiscal: the emitter, its A1 and the products' fiscal data — administrators only
+    "fiscal:settings": (CONFIGURE, CONFIGURE), "fiscal:products": (CONFIGURE, CONFIGURE),
 }
 CONFIGURE_NAMESPACES = {"integrations", "catalog", "plans", "dunning", "taxes", "notices", "reconcile", "users"}
 ACTION_WORDS = ("create", "edit", "delete", "remove", "cancel", "action", "revoke", "sync", "new", "upload",

@@ -1,0 +1,55 @@
+"""NFCom reads: lists, one document's files (XML, DANFE-COM), the accountant's monthly ZIP."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import date
+
+from django.utils import timezone
+
+from . import danfe
+from .models import DocStatus, NFCom
+from .reports import month_bounds
+
+
+def nfcom_list(*, status: str = "", period: date | None = None):
+    qs = NFCom.objects.select_related("invoice", "invoice__customer").order_by("-id")
+    if status:
+        qs = qs.filter(status=status)
+    if period:
+        start, end = month_bounds(period)
+        qs = qs.filter(issued_at__date__gte=start, issued_at__date__lt=end)
+    return qs
+
+
+def for_invoice(invoice_id: int) -> NFCom | None:
+    return NFCom.objects.filter(invoice_id=invoice_id).first()
+
+
+def document_xml(doc: NFCom) -> bytes:
+    """The nfcomProc when authorised (the legal file), else the signed XML."""
+    return bytes(doc.proc_xml) or bytes(doc.xml)
+
+
+def document_pdf(doc: NFCom) -> bytes:
+    when = timezone.localtime(doc.authorised_at).strftime("%d/%m/%Y %H:%M:%S") if doc.authorised_at else ""
+    return danfe.render(bytes(doc.xml), protocol=doc.protocol, authorised_at=when,
+                        cancelled=doc.status == DocStatus.CANCELLED)
+
+
+def monthly_zip(period: date) -> tuple[bytes, int]:
+    """Every authorised or cancelled NFCom of the month (nfcomProc) and the cancellation
+    events, for the accountant. Returns (zip bytes, number of documents)."""
+    start, end = month_bounds(period)
+    docs = NFCom.objects.filter(status__in=[DocStatus.AUTHORISED, DocStatus.CANCELLED],
+                                issued_at__date__gte=start, issued_at__date__lt=end).order_by("serie", "number")
+    out = io.BytesIO()
+    n = 0
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for doc in docs.iterator(chunk_size=500):
+            z.writestr(f"{doc.key}-nfcom.xml", document_xml(doc))
+            if doc.status == DocStatus.CANCELLED and doc.cancel_xml:
+                z.writestr(f"{doc.key}-cancelamento.xml", bytes(doc.cancel_xml))
+            n += 1
+    return out.getvalue(), n
