@@ -680,7 +680,9 @@ class CoreStore:
             self._emit_brcode(account, charge)
 
     def charge_view(self, charge: dict, *, full: bool = False) -> dict:
-        view = {k: copy.deepcopy(v) for k, v in charge.items() if not k.startswith("_")}
+        """The charge as the API shows it. Shallow: views are serialized at once, in the
+        same step of the event loop, before anything can change the charge."""
+        view = {k: v for k, v in charge.items() if not k.startswith("_")}
         if view["status"] != "ATIVA":
             view.pop("pixCopiaECola", None)
         if full and charge["_pix"]:
