@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import copy
 import datetime as dt
-import hashlib
 import re
 import secrets
 import string
@@ -21,7 +20,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
@@ -29,7 +28,6 @@ from . import brcode
 
 ERROR_TYPE = "https://pix.bcb.gov.br/api/v2/error/"
 TXID = re.compile(r"[a-zA-Z0-9]{26,35}")
-TXID_COB = re.compile(r"[a-zA-Z0-9]{26,35}")
 E2EID = re.compile(r"[a-zA-Z0-9]{32}")
 DEVOLUCAO_ID = re.compile(r"[a-zA-Z0-9]{1,35}")
 MONEY = re.compile(r"\d{1,10}\.\d{2}")
@@ -643,14 +641,14 @@ class CoreStore:
             "status": "ATIVA",
             "valor": clean["valor"],
             "chave": clean["chave"],
-            "recebedor" if kind == "cobv" else "_recebedor": account.recebedor(),
         }
+        if kind == "cobv":  # CobVGerada names the recebedor; a cob has none
+            charge["recebedor"] = account.recebedor()
         if clean.get("devedor"):
             charge["devedor"] = clean["devedor"]
         for name in ("solicitacaoPagador", "infoAdicionais"):
             if name in clean:
                 charge[name] = clean[name]
-        charge.pop("_recebedor", None)
         charge["_kind"] = kind
         charge["_pix"] = existing["_pix"] if existing else []
         self._emit_brcode(account, charge)
@@ -764,6 +762,10 @@ class CoreStore:
         moment = parse_stamp(at) if at else now()
         if moment is None:
             raise ApiError(400, "RequisicaoInvalida", "at deve ser um instante RFC 3339.")
+        if charge["_kind"] == "cob":
+            created = parse_stamp(charge["calendario"]["criacao"])
+            if moment > created + dt.timedelta(seconds=charge["calendario"]["expiracao"]):
+                raise ApiError(400, "CobOperacaoInvalida", "Cobrança expirada (calendario.expiracao).")
         due, parts = self.amount_due(charge, local_date(moment))
         if charge["_kind"] == "cobv":
             limit = parse_date(charge["calendario"]["dataDeVencimento"]) + dt.timedelta(
@@ -1025,10 +1027,6 @@ def _page(rows: list, page: int, per_page: int) -> tuple[list, dict[str, int]]:
         "paginaAtual": page, "itensPorPagina": per_page,
         "quantidadeDePaginas": pages, "quantidadeTotalDeItens": total,
     }
-
-
-def fingerprint(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:16]
 
 
 from .automatico import AutomaticoMixin  # noqa: E402 - the mixin imports this module's helpers
