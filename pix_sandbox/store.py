@@ -13,9 +13,12 @@ from __future__ import annotations
 import base64
 import copy
 import datetime as dt
+import os
+import pickle
 import re
 import secrets
 import string
+import tempfile
 import threading
 import time
 import uuid
@@ -1027,6 +1030,53 @@ def _page(rows: list, page: int, per_page: int) -> tuple[list, dict[str, int]]:
         "paginaAtual": page, "itensPorPagina": per_page,
         "quantidadeDePaginas": pages, "quantidadeTotalDeItens": total,
     }
+
+
+SNAPSHOT_VERSION = 1
+
+
+def snapshot(store: "CoreStore") -> bytes:
+    """The state worth keeping across restarts (accounts and all they hold; not tokens).
+    Pickle keeps the references between objects (a solicrec and its rec); the file is
+    the sandbox's own, written by ``save_file`` — never load one from elsewhere."""
+    return pickle.dumps({"version": SNAPSHOT_VERSION, "accounts": store.accounts,
+                         "e2e_owner": store.e2e_owner, "loc_seq": store.loc_seq,
+                         "cobr_window": store.cobr_window}, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def save_file(data: bytes, path: str) -> None:
+    """Write atomically: a temporary file in the same directory, then a rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".pix-sandbox-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def load_file(store: "CoreStore", path: str) -> bool:
+    """Restore ``path`` into ``store``; False when the file does not exist yet."""
+    try:
+        with open(path, "rb") as fh:
+            data = pickle.load(fh)  # noqa: S301 - our own file (see snapshot)
+    except FileNotFoundError:
+        return False
+    if data.get("version") != SNAPSHOT_VERSION:
+        raise ApiError(400, "RequisicaoInvalida", f"Versão de arquivo desconhecida em {path}.")
+    store.accounts = data["accounts"]
+    store.e2e_owner = data["e2e_owner"]
+    store.loc_seq = data["loc_seq"]
+    store.cobr_window = data["cobr_window"]
+    return True
 
 
 from .automatico import AutomaticoMixin  # noqa: E402 - the mixin imports this module's helpers

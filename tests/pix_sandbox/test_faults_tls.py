@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from pix_sandbox.pki import make_pki
-from pix_sandbox.testing import PixClient, SandboxProcess
+from pix_sandbox.testing import Payer, PixClient, SandboxProcess
 
 from .test_cobv_pix import PERIOD, cobv_body, txid
 
@@ -138,3 +138,21 @@ def test_pki_writes_a_pkcs12_bank_style_bundle(pki):
     key, cert, extra = pkcs12.load_key_and_certificates(pki.client_p12.read_bytes(), pki.client_p12_password)
     assert key is not None and "agrega-pix-client" in cert.subject.rfc4514_string()
     assert len(extra) == 1
+
+
+def test_data_file_keeps_the_state_across_restarts(tmp_path):
+    """``--data``: the demo restarts the sandbox and finds its charges, Pix and recurrences."""
+    data = tmp_path / "pix.bin"
+    args = ["--client", "c:s:k", "--data", str(data)]
+    t = uuid.uuid4().hex
+    with SandboxProcess(args=args) as sandbox:
+        with PixClient(sandbox.url, sandbox.token_url, "c", "s") as client:
+            assert client.request("PUT", f"/cobv/{t}", json=cobv_body("k")).status_code == 201
+        with Payer(sandbox.root, client_id="c") as payer:
+            e2eid = payer.pay(t)["endToEndId"]
+    assert data.exists()
+    with SandboxProcess(args=args) as sandbox:  # the token is gone, the account and data are not
+        with PixClient(sandbox.url, sandbox.token_url, "c", "s") as client:
+            got = client.request("GET", f"/cobv/{t}").json()
+            assert got["status"] == "CONCLUIDA" and got["pix"][0]["endToEndId"] == e2eid
+            assert client.request("GET", f"/pix/{e2eid}").status_code == 200
