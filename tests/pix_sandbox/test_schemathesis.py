@@ -102,7 +102,7 @@ def test_schemathesis_finds_no_nonconforming_answer(tmp_path, pix_spec):
                    "--max-examples", str(EXAMPLES), "--seed", "20261207", "--workers", "1",
                    "--phases", "examples,coverage,fuzzing", "--suppress-health-check", "all",
                    "--request-timeout", "10", "--output-truncate", "true", "--warnings", "off"]
-        run = subprocess.run(command, capture_output=True, text=True, timeout=1500)
+        run = subprocess.run(command, capture_output=True, text=True, timeout=1500, cwd=tmp_path)  # its cache stays there
         output = run.stdout + run.stderr
         assert httpx.get(sandbox.root + "/_sandbox/health").status_code == 200  # it survived
     summary = output[output.rfind("SUMMARY"):]
