@@ -1,7 +1,8 @@
 """``agrega``: the console script.
 
 ``agrega demo`` starts everything on one machine (SQLite, EXA and SEFAZ sandboxes, worker, web);
-``agrega worker``, ``agrega web``, ``agrega exa-sandbox`` and ``agrega sefaz-sandbox`` start one part each; any
+``agrega worker``, ``agrega web``, ``agrega exa-sandbox``, ``agrega sefaz-sandbox`` and
+``agrega pix-sandbox`` start one part each; any
 other word is a Django management command (``agrega migrate``, ``agrega contract …``).
 """
 
@@ -255,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
         from sefaz_sandbox.server import main as sefaz_main
 
         return sefaz_main(argv[1:]) or 0
+    if command == "pix-sandbox":
+        from pix_sandbox.server import main as pix_sandbox_main
+
+        return pix_sandbox_main(argv[1:]) or 0
     if command == "worker":
         argv = ["sva_worker", *argv[1:]]
     elif not command.startswith("-"):
