@@ -8,3 +8,7 @@ from django.dispatch import Signal
 # kwargs: contract_ids — their open títulos changed (paid, cancelled); oldest_open_due
 # on those contracts is already recomputed when this is sent.
 open_invoices_changed = Signal()
+
+# kwargs: invoice_ids — títulos just created (billing run), sent inside its transaction;
+# the pix app creates their cobranças after the commit.
+invoices_created = Signal()

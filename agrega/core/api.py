@@ -62,6 +62,7 @@ WRITE_CAPABILITY: dict[str, str] = {
 # Resources that even reading needs more than VIEW for.
 READ_CAPABILITY: dict[str, str] = {
     "users": Capability.CONFIGURE,  # who has access, their roles and tokens: administrators only
+    "pix-accounts": Capability.CONFIGURE,  # PSP accounts (credentials, certificate): administrators only
 }
 
 

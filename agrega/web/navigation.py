@@ -72,6 +72,7 @@ MENU = [
                 "children": [
                     {"label": "Régua de cobrança", "url_name": "dunning:list", "capability": Capability.VIEW},
                     {"label": "Tributos (SCM/SVA)", "url_name": "taxes:rates", "capability": Capability.VIEW},
+                    {"label": "Contas PIX", "url_name": "pix:list", "capability": Capability.CONFIGURE},
                 ],
             },
             {
