@@ -35,3 +35,10 @@ def invoice_pix(invoice_id: int) -> dict | None:
 
 def contract_recurrence(contract_id: int) -> PixRecurrence | None:
     return PixRecurrence.objects.filter(contract_id=contract_id).order_by("-id").first()
+
+
+def contract_open_copia_e_cola(contract_id: int) -> str:
+    """The copia-e-cola of the contract's oldest open título with an active cobv (the
+    customer notice e-mail offers it to pay and be released at once)."""
+    return (PixCharge.objects.filter(invoice__contract_id=contract_id, invoice__status="open", status="active")
+            .order_by("invoice__due_date", "invoice_id").values_list("pix_copia_e_cola", flat=True).first() or "")
