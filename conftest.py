@@ -15,4 +15,4 @@ for _name, _value in TEST_KEYS.items():
 settings.SECRET_KEY = os.environ["AGREGA_SECRET_KEY"]
 settings.CREDENTIALS_KEY = os.environ["AGREGA_CREDENTIALS_KEY"]
 
-pytest_plugins = ["tests.fixtures"]
+pytest_plugins = ["tests.fixtures", "tests.pix_fixtures"]

@@ -1,7 +1,7 @@
 """``agrega``: the console script.
 
 ``agrega demo`` starts everything on one machine (SQLite, EXA sandbox, worker, web);
-``agrega worker``, ``agrega web`` and ``agrega exa-sandbox`` start one part each; any
+``agrega worker``, ``agrega web``, ``agrega exa-sandbox`` and ``agrega pix-sandbox`` start one part each; any
 other word is a Django management command (``agrega migrate``, ``agrega contract …``).
 """
 
@@ -267,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
         from exa_sandbox.server import main as sandbox_main
 
         return sandbox_main(argv[1:]) or 0
+    if command == "pix-sandbox":
+        from pix_sandbox.server import main as pix_sandbox_main
+
+        return pix_sandbox_main(argv[1:]) or 0
     if command == "worker":
         argv = ["sva_worker", *argv[1:]]
     elif not command.startswith("-"):

@@ -1,0 +1,168 @@
+"""Fault switches: what makes the sandbox PSP behave like a bank on a bad day.
+
+Changed at run time through ``POST /_sandbox/faults`` (or the command line). API calls
+draw their fate once, in ``decide``; admin endpoints never come here. The webhook
+switches (``webhook_*``) are read by the delivery thread (``webhooks.py``).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from .store import ApiError
+
+RATE_FIELDS = ("error_rate", "throttle_rate", "lost_response_rate", "webhook_lost_rate",
+               "webhook_duplicate_rate", "webhook_failure_rate")
+SECOND_FIELDS = ("latency_ms", "latency_jitter_ms", "rate_limit_rps", "webhook_delay_ms",
+                 "webhook_reorder_ms", "webhook_retry_base_ms")
+
+
+@dataclass
+class FaultSettings:
+    latency_ms: float = 0.0  # added to every API call
+    latency_jitter_ms: float = 0.0
+    error_rate: float = 0.0  # fraction answered 500/502/503/504, not applied
+    throttle_rate: float = 0.0  # fraction answered 429 + Retry-After, not applied
+    retry_after_seconds: int = 1
+    rate_limit_rps: float = 0.0  # token bucket per client; 0 = unlimited (429 beyond)
+    lost_response_rate: float = 0.0  # applied, then the connection drops without an answer
+    webhook_lost_rate: float = 0.0  # notifications never sent
+    webhook_duplicate_rate: float = 0.0  # notifications sent twice
+    webhook_delay_ms: float = 0.0  # every notification waits this long
+    webhook_reorder_ms: float = 0.0  # random extra wait in [0, x]: later Pix may arrive first
+    webhook_failure_rate: float = 0.0  # the sandbox's own send fails (retried later)
+    webhook_max_attempts: int = 6
+    webhook_retry_base_ms: float = 200.0  # backoff: base * 2^(attempt-1), capped at 30 s
+    seed: int | None = None
+    client_id: str | None = None  # when set, only this client's API calls are faulted
+
+
+_NAMES = {f.name for f in fields(FaultSettings)}
+
+
+def _number(name: str, value: Any, low: float, high: float | None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name}: deve ser um número.")
+    if not math.isfinite(value) or value < low or (high is not None and value > high):
+        bound = f"entre {low} e {high}" if high is not None else f">= {low}"
+        raise ValueError(f"{name}: deve estar {bound}.")
+    return float(value)
+
+
+def validate(changes: Any) -> dict[str, Any]:
+    """Check a partial settings dict; raise a 400 problem naming the bad keys."""
+    if not isinstance(changes, dict):
+        raise ApiError(400, "RequisicaoInvalida", "O corpo deve ser um objeto JSON.")
+    errors: list[dict[str, str]] = []
+    clean: dict[str, Any] = {}
+    for name, value in changes.items():
+        try:
+            if name not in _NAMES:
+                raise ValueError("Chave desconhecida.")
+            if name in RATE_FIELDS:
+                clean[name] = _number(name, value, 0.0, 1.0)
+            elif name in SECOND_FIELDS:
+                clean[name] = _number(name, value, 0.0, None)
+            elif name in ("retry_after_seconds", "webhook_max_attempts"):
+                clean[name] = int(_number(name, value, 0.0 if name == "retry_after_seconds" else 1.0,
+                                          86400.0))
+            elif name == "seed":
+                if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                    raise ValueError("Deve ser um inteiro ou null.")
+                clean[name] = value
+            elif name == "client_id":
+                if value is not None and not isinstance(value, str):
+                    raise ValueError("Deve ser texto ou null.")
+                clean[name] = value or None
+        except ValueError as exc:
+            errors.append({"propriedade": name, "razao": str(exc)})
+    if errors:
+        raise ApiError(400, "RequisicaoInvalida", "Configuração de falhas inválida.",
+                       violacoes=errors)
+    return clean
+
+
+class Faults:
+    def __init__(self) -> None:
+        self.settings = FaultSettings()
+        self.random = random.Random()
+        self.injected: Counter[str] = Counter()
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self.active = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self.settings)
+
+    def update(self, changes: Any) -> None:
+        clean = validate(changes)
+        for name, value in clean.items():
+            setattr(self.settings, name, value)
+        if "seed" in clean:
+            self.random.seed(clean["seed"])
+        if "rate_limit_rps" in clean:
+            self._buckets.clear()
+        s = self.settings
+        self.active = bool(s.latency_ms or s.latency_jitter_ms or s.rate_limit_rps or s.error_rate
+                           or s.throttle_rate or s.lost_response_rate)
+
+    def clear(self) -> None:
+        self.settings = FaultSettings()
+        self._buckets.clear()
+        self.random.seed()
+        self.active = False
+
+    def applies_to(self, client_id: str) -> bool:
+        return self.active and self.settings.client_id in (None, client_id)
+
+    def latency(self) -> float:
+        s = self.settings
+        ms = s.latency_ms
+        if s.latency_jitter_ms:
+            ms += self.random.uniform(-s.latency_jitter_ms, s.latency_jitter_ms)
+        return max(ms, 0.0) / 1000.0
+
+    def decide(self, client_id: str) -> ApiError | str | None:
+        """The fate of one API call before it is applied: an error to answer at once,
+        ``"lost_response"`` (apply, then drop the connection) or None."""
+        s = self.settings
+        rnd = self.random.random
+        if s.rate_limit_rps:
+            wait = self._take(client_id, s.rate_limit_rps)
+            if wait:
+                self.injected["rate_limit"] += 1
+                return too_many(max(1, math.ceil(wait)))
+        if s.throttle_rate and rnd() < s.throttle_rate:
+            self.injected["throttle"] += 1
+            return too_many(s.retry_after_seconds)
+        if s.error_rate and rnd() < s.error_rate:
+            self.injected["error"] += 1
+            status = self.random.choice((500, 503, 504))
+            kind = {500: "ErroInternoDoServidor", 503: "ServicoIndisponivel",
+                    504: "IndisponibilidadePorTempoEsgotado"}[status]
+            return ApiError(status, kind, "Falha simulada pelo sandbox.")
+        if s.lost_response_rate and rnd() < s.lost_response_rate:
+            self.injected["lost_response"] += 1
+            return "lost_response"
+        return None
+
+    def _take(self, key: str, rate: float) -> float:
+        """Token bucket (capacity = one second of traffic); seconds to wait, or 0."""
+        at = time.monotonic()
+        capacity = max(1.0, rate)
+        tokens, last = self._buckets.get(key, (capacity, at))
+        tokens = min(capacity, tokens + (at - last) * rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, at)
+            return 0.0
+        self._buckets[key] = (tokens, at)
+        return (1.0 - tokens) / rate
+
+
+def too_many(seconds: int) -> ApiError:
+    return ApiError(429, "MuitasRequisicoes", "Limite de requisições excedido.",
+                    headers=[(b"retry-after", str(seconds).encode())])

@@ -1,0 +1,284 @@
+"""Helpers for tests, demos and benchmarks: run the PSP sandbox as a real process, drive it.
+
+    with SandboxProcess(args=["--client", "id:secret:chave"]) as sandbox:
+        payer = Payer(sandbox.root)
+        payer.pay(txid)               # a Pix for the charge, webhook sent
+        payer.wait_webhooks()
+
+``SandboxProcess`` starts ``python -m pix_sandbox`` on a free port (the server binds port
+0 and reports the port it got: no race) and waits until it answers. ``Payer`` is the
+client of the ``/_sandbox/`` side: the payer (pay, approve a recurrence, settle cobr),
+accounts, fault switches, webhook deliveries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Sequence
+
+import httpx
+
+
+class SandboxError(RuntimeError):
+    pass
+
+
+class SandboxProcess:
+    """The sandbox server in a subprocess; ``tls`` = (cert, key, client_ca or None)."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, args: Sequence[str] = (),
+                 tls: tuple[str, str, str | None] | None = None, startup_timeout: float = 15.0):
+        self.host = host
+        self.port = port
+        self.args = list(args)
+        self.tls = tls
+        self.startup_timeout = startup_timeout
+        self.process: subprocess.Popen[bytes] | None = None
+        self._workdir: str | None = None
+        self._log = None
+
+    @property
+    def root(self) -> str:
+        """``http(s)://host:port`` (the admin side is ``root + /_sandbox``)."""
+        if self.process is None:
+            raise SandboxError("sandbox not started")
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The API Pix base URL (``…/api``, as the yaml's ``servers``)."""
+        return self.root + "/api"
+
+    @property
+    def token_url(self) -> str:
+        return self.root + "/oauth/token"
+
+    @property
+    def log_path(self) -> str | None:
+        return os.path.join(self._workdir, "sandbox.log") if self._workdir else None
+
+    def start(self) -> "SandboxProcess":
+        if self.process is not None:
+            return self
+        self._workdir = tempfile.mkdtemp(prefix="pix-sandbox-")
+        port_file = os.path.join(self._workdir, "port")
+        tls_args: list[str] = []
+        if self.tls:
+            cert, key, ca = self.tls
+            tls_args = ["--tls-cert", cert, "--tls-key", key, *(["--client-ca", ca] if ca else [])]
+        command = [sys.executable, "-m", "pix_sandbox", "--host", self.host, "--port", str(self.port),
+                   "--port-file", port_file, *tls_args, *self.args]
+        self._log = open(self.log_path, "wb")  # type: ignore[arg-type]
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL)
+        try:
+            self._wait_ready(port_file)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self, port_file: str) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SandboxError(f"sandbox exited with code {self.process.returncode}:\n{self.read_log()}")
+            if os.path.exists(port_file):
+                with open(port_file) as fh:
+                    self.port = int(fh.read())
+                if self.tls:  # the port is bound and listening once the file exists
+                    time.sleep(0.3)
+                    return
+                try:
+                    if httpx.get(self.root + "/_sandbox/health", timeout=1.0).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+            time.sleep(0.02)
+        raise SandboxError(f"sandbox did not answer within {self.startup_timeout}s:\n{self.read_log()}")
+
+    def read_log(self) -> str:
+        path = self.log_path
+        if not path or not os.path.exists(path):
+            return ""
+        with open(path, "rb") as fh:
+            return fh.read().decode("utf-8", "replace")
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        process, self.process = self.process, None
+        code = None
+        if process is not None:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            code = process.returncode
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self._workdir:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+        return code
+
+    def __enter__(self) -> "SandboxProcess":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _moment(at: Any) -> str | None:
+    if at is None or isinstance(at, str):
+        return at
+    if isinstance(at, dt.datetime):
+        if at.tzinfo is None:
+            raise ValueError("at must be timezone-aware")
+        return at.isoformat()
+    if isinstance(at, dt.date):
+        return dt.datetime.combine(at, dt.time(12, 0), dt.timezone.utc).isoformat()
+    raise TypeError("at: datetime, date or RFC 3339 text")
+
+
+class Payer:
+    """Client of the sandbox's ``/_sandbox/`` side; raises ``httpx.HTTPStatusError`` on errors.
+
+    ``client_id`` scopes payer actions to one account (txids are per account)."""
+
+    def __init__(self, root: str, *, client_id: str | None = None, timeout: float = 30.0,
+                 verify: Any = True, cert: Any = None):
+        self.root = root.rstrip("/")
+        self.client_id = client_id
+        self.http = httpx.Client(base_url=self.root, timeout=timeout, verify=verify, cert=cert)
+
+    def _call(self, method: str, path: str, json: Any = None, params: Any = None) -> Any:
+        response = self.http.request(method, "/_sandbox" + path, json=json, params=params)
+        response.raise_for_status()
+        return response.json()
+
+    # the payer
+    def pay(self, txid: str, amount: Any = None, at: Any = None, *, info_pagador: str | None = None,
+            pagador: dict | None = None) -> dict[str, Any]:
+        """Pay the charge ``txid`` (cob or cobv) with ``amount`` (default: what is due at
+        ``at``, default now). Returns the Pix; the webhook is on its way."""
+        body: dict[str, Any] = {"txid": txid, "client_id": self.client_id}
+        if amount is not None:
+            body["amount"] = f"{amount:.2f}" if not isinstance(amount, str) else amount
+        if at is not None:
+            body["at"] = _moment(at)
+        if info_pagador:
+            body["infoPagador"] = info_pagador
+        if pagador:
+            body["pagador"] = pagador
+        return self._call("POST", "/pay", body)
+
+    def remove_by_psp(self, txid: str) -> dict[str, Any]:
+        return self._call("POST", "/remove", {"txid": txid, "client_id": self.client_id})
+
+    def approve_rec(self, id_rec: str, pagador: dict | None = None) -> dict[str, Any]:
+        return self._call("POST", f"/rec/{id_rec}/approve", {"client_id": self.client_id, "pagador": pagador})
+
+    def reject_rec(self, id_rec: str) -> dict[str, Any]:
+        return self._call("POST", f"/rec/{id_rec}/reject", {"client_id": self.client_id})
+
+    def cancel_rec(self, id_rec: str) -> dict[str, Any]:
+        """The payer cancels an approved recurrence in their bank's app."""
+        return self._call("POST", f"/rec/{id_rec}/cancel", {"client_id": self.client_id})
+
+    def settle_cobr(self, day: Any, outcome: str = "pay", txid: str | None = None) -> dict[str, Any]:
+        """Run the settlement of the ``cobr`` due on ``day``: ``outcome`` "pay" or "fail"."""
+        day_text = day.isoformat() if isinstance(day, dt.date) else day
+        return self._call("POST", "/cobr/settle", {"data": day_text, "outcome": outcome, "txid": txid,
+                                                    "client_id": self.client_id})
+
+    # accounts, tokens
+    def create_account(self, client_id: str, client_secret: str, chave: str | None = None,
+                       **extra: Any) -> dict[str, Any]:
+        return self._call("POST", "/accounts", {"client_id": client_id, "client_secret": client_secret,
+                                                "chave": chave, **extra})
+
+    def expire_tokens(self, client_id: str | None = None) -> int:
+        return self._call("POST", "/tokens/expire", {"client_id": client_id})["expired"]
+
+    # faults
+    def set_faults(self, **faults: Any) -> dict[str, Any]:
+        return self._call("POST", "/faults", faults)
+
+    def faults(self) -> dict[str, Any]:
+        return self._call("GET", "/faults")
+
+    def clear_faults(self) -> dict[str, Any]:
+        return self._call("DELETE", "/faults")
+
+    # webhooks
+    def webhooks(self, chave: str | None = None) -> dict[str, Any]:
+        return self._call("GET", "/webhooks", params={"chave": chave} if chave else None)
+
+    def wait_webhooks(self, timeout: float = 10.0) -> bool:
+        """Until every scheduled notification was delivered or given up (True)."""
+        return self._call("POST", "/webhooks/wait", {"timeout": timeout})["idle"]
+
+    def clear_webhooks(self) -> None:
+        self._call("POST", "/webhooks/clear")
+
+    def stats(self) -> dict[str, Any]:
+        return self._call("GET", "/stats")
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> "Payer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class PixClient:
+    """A bare API Pix client (token cached, renewed on 401) for tests and benches — the
+    reference Agrega's own client is compared against, not a part of Agrega."""
+
+    def __init__(self, api_url: str, token_url: str, client_id: str, client_secret: str, *,
+                 scope: str | None = None, timeout: float = 30.0, verify: Any = True, cert: Any = None):
+        self.token_url = token_url
+        self.auth = (client_id, client_secret)
+        self.scope = scope
+        self.http = httpx.Client(base_url=api_url.rstrip("/"), timeout=timeout, verify=verify, cert=cert)
+        self.token: str | None = None
+
+    def fetch_token(self) -> str:
+        form = {"grant_type": "client_credentials", **({"scope": self.scope} if self.scope else {})}
+        response = self.http.post(self.token_url, data=form, auth=self.auth)
+        response.raise_for_status()
+        self.token = response.json()["access_token"]
+        return self.token
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        if self.token is None:
+            self.fetch_token()
+        response = self.http.request(method, path, headers={"authorization": f"Bearer {self.token}"}, **kwargs)
+        if response.status_code == 401:
+            self.fetch_token()
+            response = self.http.request(method, path, headers={"authorization": f"Bearer {self.token}"},
+                                         **kwargs)
+        return response
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> "PixClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
