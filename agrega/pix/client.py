@@ -18,6 +18,7 @@ import ssl
 import tempfile
 import threading
 import time
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -102,6 +103,8 @@ class PixClient:
     # every (method, path, json body, response) pair, for the conformance tests
     on_exchange: Callable[[httpx.Request, httpx.Response], None] | None = None
     _http: httpx.Client | None = None
+    # every client's exchanges also go here when set (the tests' conformance check)
+    observer: typing.ClassVar[Callable[[httpx.Request, httpx.Response], None] | None] = None
 
     @classmethod
     def for_account(cls, account, **kwargs) -> "PixClient":
@@ -117,14 +120,16 @@ class PixClient:
             verify: Any = True
             if self.cert_pem and self.key_pem:
                 verify = ssl_context(self.cert_pem, self.key_pem)
-            hooks = {"response": [self._hook]} if self.on_exchange else {}
+            hooks = {"response": [self._hook]} if (self.on_exchange or PixClient.observer) else {}
             self._http = httpx.Client(transport=egress.EgressTransport(verify=verify), trust_env=False,
                                       timeout=self.timeout, event_hooks=hooks)
         return self._http
 
     def _hook(self, response: httpx.Response) -> None:
         response.read()
-        self.on_exchange(response.request, response)
+        for observe in (self.on_exchange, PixClient.observer):
+            if observe is not None:
+                observe(response.request, response)
 
     def close(self) -> None:
         if self._http is not None:

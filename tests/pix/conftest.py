@@ -4,8 +4,7 @@ drives the sandbox's payer and fault switches over real HTTP."""
 
 from __future__ import annotations
 
-import secrets
-import uuid
+import json
 
 import httpx
 import pytest
@@ -14,59 +13,78 @@ from tests.billing.fixtures_billing import active_contract, billed, blocked, int
 
 
 class Psp:
-    def __init__(self, url: str, client_id: str, client_secret: str, chave: str):
-        self.url, self.client_id, self.client_secret, self.chave = url, client_id, client_secret, chave
-        self.http = httpx.Client(base_url=url, timeout=30)
+    """One usuário recebedor of its own on the session's PSP sandbox, and its payer."""
 
-    def admin(self, method: str, path: str, **kw) -> dict:
-        r = self.http.request(method, "/_sandbox" + path, **kw)
-        assert r.status_code < 300, (r.status_code, r.text)
-        return r.json() if r.content else {}
+    def __init__(self, account):
+        self.account = account
+        self.url, self.token_url = account.url, account.token_url
+        self.client_id, self.client_secret, self.chave = account.client_id, account.client_secret, account.chave
+        self.payer = account.payer
 
-    def pay(self, txid: str, amount: str | None = None, at: str | None = None) -> dict:
-        body = {"txid": txid, "client_id": self.client_id}
-        if amount:
-            body["amount"] = amount
-        if at:
-            body["at"] = at
-        return self.admin("POST", "/pay", json=body)
+    def pay(self, txid: str, amount: str | None = None, at=None) -> dict:
+        return self.payer.pay(txid, amount, at)
 
     def faults(self, **switches) -> None:
-        self.admin("POST", "/faults", json={**switches})
-
-    def clear_faults(self) -> None:
-        self.admin("DELETE", "/faults")
+        self.payer.set_faults(client_id=self.client_id, **switches)
 
     def wait_webhooks(self, timeout: float = 20) -> None:
-        self.admin("POST", "/webhooks/wait", json={"timeout": timeout})
+        self.payer.wait_webhooks(timeout)
 
     def webhooks(self) -> list[dict]:
-        return [d for d in self.admin("GET", "/webhooks", params={"chave": self.chave})["deliveries"]]
+        return self.payer.webhooks(self.chave)["deliveries"]
 
     def api(self, method: str, path: str, **kw) -> httpx.Response:
-        token = self.http.post("/oauth/token", data={"grant_type": "client_credentials"},
-                               auth=(self.client_id, self.client_secret)).json()["access_token"]
-        return self.http.request(method, "/api" + path, headers={"Authorization": f"Bearer {token}"}, **kw)
+        with self.account.client() as client:
+            return client.request(method, path, **kw)
 
 
 @pytest.fixture
 def psp(pix_sandbox):
-    client_id = "agrega-" + uuid.uuid4().hex[:12]
-    client_secret = secrets.token_urlsafe(16)
-    chave = str(uuid.uuid4())
-    p = Psp(pix_sandbox.url, client_id, client_secret, chave)
-    p.admin("POST", "/accounts", json={"client_id": client_id, "client_secret": client_secret, "chave": chave})
+    p = Psp(pix_sandbox.new_account())
     yield p
-    p.clear_faults()
-    p.http.close()
+    p.payer.clear_faults()
+    p.payer.close()
 
 
 @pytest.fixture
 def pix_account(db, psp):
     from agrega.pix.services import account_create
 
-    return account_create(name="PSP sandbox", base_url=psp.url + "/api", client_id=psp.client_id,
+    return account_create(name="PSP sandbox", base_url=psp.url, token_url=psp.token_url, client_id=psp.client_id,
                           client_secret=psp.client_secret, chave=psp.chave, validade_apos_vencimento=30)
+
+
+@pytest.fixture(autouse=True)
+def conforming_requests(monkeypatch):
+    """Every request Agrega's PSP client sends, and the answer it got, is validated
+    against bcb-api-pix-2.9.0.yaml (pix_sandbox.conformance); a test fails on any."""
+    from urllib.parse import urlsplit
+
+    from agrega.pix import client
+    from pix_sandbox.conformance import NonConforming, validate_exchange
+
+    problems: list[str] = []
+
+    def observe(request, response):
+        path = urlsplit(str(request.url)).path
+        if "/api/" not in path or path.endswith("/oauth/token"):
+            return
+        api_path = path[path.index("/api/"):]
+        body = json.loads(request.content) if request.content else None
+        try:
+            answer = response.json() if response.content else None
+        except ValueError:
+            answer = response.content
+        try:
+            validate_exchange(request.method, api_path, body, response.status_code, answer,
+                              query=dict(request.url.params),
+                              response_content_type=response.headers.get("content-type", "").split(";")[0] or None)
+        except NonConforming as exc:
+            problems.append(str(exc))
+
+    monkeypatch.setattr(client.PixClient, "observer", staticmethod(observe))
+    yield problems
+    assert not problems, "\n".join(problems)
 
 
 @pytest.fixture
@@ -76,4 +94,3 @@ def fast_pix(monkeypatch):
 
     monkeypatch.setattr(client.PixClient, "backoff", 0.01)
     monkeypatch.setattr(client, "_TOKENS", {})
-

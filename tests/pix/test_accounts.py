@@ -38,12 +38,12 @@ def test_secrets_are_encrypted_and_never_returned(pix_account, role_user, client
     raw = PixAccount.objects.filter(pk=pix_account.pk).values_list("secrets_encrypted", flat=True).get()
     assert pix_account.secrets["client_secret"] not in raw
     admin = role_user("adm", Role.ADMIN)
-    answer = client.get("/api/pix-accounts", headers=bearer_headers(admin))
+    answer = client.get("/api/pix-accounts", **bearer_headers(admin))
     assert answer.status_code == 200
     assert pix_account.secrets["client_secret"] not in answer.content.decode()
     assert answer.json()[0]["secrets_set"] is True
     operator = role_user("op", Role.OPERATOR)
-    assert client.get("/api/pix-accounts", headers=bearer_headers(operator)).status_code == 403
+    assert client.get("/api/pix-accounts", **bearer_headers(operator)).status_code == 403
 
 
 def test_pkcs12_and_pem_certificates_with_expiry_warning(db):

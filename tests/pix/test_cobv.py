@@ -17,7 +17,7 @@ from agrega.pix import services
 from agrega.pix.models import ChargeStatus, PixCharge
 from tests.fixtures import bearer_headers
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_txid_is_stable_and_valid():
@@ -43,10 +43,14 @@ def test_billing_run_creates_the_cobv_on_the_psp(pix_account, billed, psp, fast_
 
 def test_a_retry_is_the_same_put_and_never_a_second_cobranca(pix_account, billed, psp, fast_pix):
     contract, invoice = billed()
+    first = PixCharge.objects.get(invoice=invoice).txid
     PixCharge.objects.filter(invoice=invoice).update(status=ChargeStatus.PENDING, amount_sent=None)
     charge = services.charge_sync(invoice_id=invoice.pk)  # the first answer "lost": PUT again
-    assert charge.status == ChargeStatus.ACTIVE
-    assert psp.api("GET", f"/cobv/{charge.txid}").json()["revisao"] == 0
+    assert charge.status == ChargeStatus.ACTIVE and charge.txid == first
+    remote = psp.api("GET", f"/cobv/{charge.txid}").json()
+    assert remote["status"] == "ATIVA" and remote["valor"]["original"] == "109.90"
+    listed = psp.api("GET", "/cobv", params={"inicio": "2000-01-01T00:00:00Z", "fim": "2100-01-01T00:00:00Z"}).json()
+    assert [c["txid"] for c in listed["cobs"]] == [first]  # one cobrança, not two
     assert PixCharge.objects.filter(invoice=invoice).count() == 1
 
 
@@ -73,7 +77,7 @@ def test_a_manual_baixa_removes_the_cobv_so_nobody_pays_twice(pix_account, bille
 def test_first_setup_charges_the_open_titulos(billed, psp, fast_pix, db):
     contract, invoice = billed()  # billed before any account exists: no charge
     assert not PixCharge.objects.filter(invoice=invoice).exists()
-    account = services.account_create(name="PSP", base_url=psp.url + "/api", client_id=psp.client_id,
+    account = services.account_create(name="PSP", base_url=psp.url, token_url=psp.token_url, client_id=psp.client_id,
                                       client_secret=psp.client_secret, chave=psp.chave)
     assert services.charges_for_open_invoices(account_id=account.pk) == 1
     assert PixCharge.objects.get(invoice=invoice).status == ChargeStatus.ACTIVE
@@ -82,7 +86,7 @@ def test_first_setup_charges_the_open_titulos(billed, psp, fast_pix, db):
 def test_copia_e_cola_and_qr_in_api_and_cli(pix_account, billed, role_user, client, capsys, fast_pix):
     contract, invoice = billed()
     user = role_user("leitor", "somente leitura")
-    answer = client.get(f"/api/invoices/{invoice.pk}/pix", headers=bearer_headers(user))
+    answer = client.get(f"/api/invoices/{invoice.pk}/pix", **bearer_headers(user))
     assert answer.status_code == 200
     data = answer.json()
     assert data["copia_e_cola"].startswith("000201") and data["qr_svg"].startswith("<svg")
