@@ -298,7 +298,14 @@ class SandboxApp:
         if (method, path) == ("POST", "/cobr/settle"):
             with s.lock:
                 return 200, s.settle_cobr(data.get("data"), outcome=data.get("outcome", "pay"),
-                                          txid=data.get("txid"), client_id=data.get("client_id"))
+                                          txid=data.get("txid"), client_id=data.get("client_id"),
+                                          codigo=data.get("codigo"))
+        if path == "/settings" and method in ("GET", "POST"):
+            if "cobr_window" in data:
+                if not isinstance(data["cobr_window"], bool):
+                    raise ApiError(400, "RequisicaoInvalida", "cobr_window: true ou false.")
+                s.cobr_window = data["cobr_window"]
+            return 200, {"cobr_window": s.cobr_window}
         if path == "/faults":
             if method == "GET":
                 return 200, self.faults.as_dict()

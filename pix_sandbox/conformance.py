@@ -24,10 +24,10 @@ SPEC_NAME = "bcb-api-pix-2.9.0.yaml"
 SERVER = "https://pix.example.com"  # the yaml's ``servers`` (paths live under /api/)
 
 ERRATA = (
-    ("pattern /^\\d{11}$/ (CPF)",
-     "The CPF pattern is written with JavaScript/PHP delimiters: as an ECMA-262 regex "
-     "it requires a literal '/' before '^', so no CPF can ever match and every devedor "
-     "or pagador with a CPF fails. Replaced by ^\\d{11}$ wherever it occurs."),
+    ("patterns /^\\d{11}$/ (CPF) and /^\\d{7}$/ (codMun)",
+     "Written with JavaScript/PHP delimiters: as an ECMA-262 regex each requires a literal "
+     "'/' before '^', so no CPF (or município code) can ever match and every devedor or "
+     "pagador with a CPF fails. The delimiters are removed wherever they occur."),
     ("DadosRecebedor.required",
      "DadosRecebedor puts required [logradouro, cidade, uf, cep] on the charge itself "
      "instead of on 'recebedor' (whose own allOf already requires them): a conforming "
@@ -49,6 +49,36 @@ ERRATA = (
      "by any endpoint, and the tag sections define 400s (e.g. PixConsultaInvalida for "
      "GET /pix) that the operations' response lists omit. Each operation lacking one of "
      "these statuses gets it, as a Problema in application/problem+json."),
+    ("RecBase.required / RecSolicitada",
+     "RecBase requires 'retentativa', a property defined nowhere (the field is "
+     "politicaRetentativa, required on its own), and 'idRec', which the PSP creates: "
+     "the yaml's own POST /rec examples (recBody1, recBody2) carry neither. 'retentativa' "
+     "is dropped; 'idRec' stays required in answers but not in the POST /rec body."),
+    ("RecNotification.required",
+     "Lists 'atualizacao\"' (a stray quote in the yaml: required: [\"idRec\",\"status\","
+     "atualizacao\"]): read as 'atualizacao'."),
+    ("DadosPagadorRec.required",
+     "Puts required [ispbParticipante] on the recurrence itself instead of on 'pagador' "
+     "(as DadosRecebedor does): moved into 'pagador'."),
+    ("PixAutomatico.valor",
+     "The valor of a Pix Automático is a string with a pattern and, at the same time, an "
+     "anyOf of objects (the componentesValor alternatives, misindented): no value can "
+     "satisfy both. The anyOf is removed; valor stays a money string."),
+    ("SolicRecCompleta.required / SolicRecBase.required",
+     "Require 'rec' and 'pagador', properties defined nowhere (the payload is "
+     "'recPayload', the payer 'destinatario'); the yaml's own examples (solicRecResponse1) "
+     "have neither. Both names are dropped from the required lists."),
+    ("oneOf branches without required",
+     "encerramento (rec and cobr: {cancelamento} | {rejeicao}) and valor.desconto of a "
+     "cobv ({descontoDataFixa} | {valorPerc}) are oneOf alternatives whose branches name "
+     "one property but require none: any object matches every branch, so oneOf can never "
+     "hold. Each such branch gets required: [its one property]."),
+    ("location endpoints removed",
+     "GET /{pixUrlAccessToken}, /cobv/{pixUrlAccessToken} and /rec/{recUrlAccessToken} "
+     "are served at a charge's location URL (open, application/jose), not under the API's "
+     "base; kept in the same 'paths', /rec/{recUrlAccessToken} and /cobv/{pixUrlAccessToken} "
+     "make GET /rec/{idRec} and GET /cobv/{txid} ambiguous for any path matcher. They are "
+     "left out of the validated document (the sandbox does not serve them)."),
     ("401 and 429",
      "Not in the document at all, but implied by its OAuth2 security scheme (RFC 6750: an "
      "invalid or expired bearer token is a 401) and by rate limiting (RFC 6585). Added to "
@@ -95,15 +125,38 @@ def apply_errata(spec: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``spec`` with the defects listed in ``ERRATA`` corrected."""
     spec = copy.deepcopy(spec)
     for node in _walk(spec):
-        if node.get("pattern") == "/^\\d{11}$/":
-            node["pattern"] = "^\\d{11}$"
+        pattern = node.get("pattern")
+        if isinstance(pattern, str) and len(pattern) > 2 and pattern.startswith("/^") and pattern.endswith("$/"):
+            node["pattern"] = pattern[1:-1]
+    for node in _walk(spec):
+        for branch in node.get("oneOf", []) if isinstance(node.get("oneOf"), list) else []:
+            props = branch.get("properties") if isinstance(branch, dict) else None
+            if isinstance(props, dict) and len(props) == 1 and "required" not in branch and "$ref" not in branch:
+                branch["required"] = list(props)
     schemas = spec["components"]["schemas"]
     schemas["DadosRecebedor"].pop("required", None)
+    base = schemas["RecBase"]
+    base["required"] = [r for r in base["required"] if r != "retentativa"]
+    request_base = copy.deepcopy(base)
+    request_base["required"] = [r for r in request_base["required"] if r != "idRec"]
+    schemas["RecBaseSolicitada"] = request_base
+    schemas["RecSolicitada"]["allOf"] = [
+        {"$ref": "#/components/schemas/RecBaseSolicitada"} if part == {"$ref": "#/components/schemas/RecBase"}
+        else part for part in schemas["RecSolicitada"]["allOf"]]
+    schemas["RecNotification"]["required"] = [r.rstrip('"') for r in schemas["RecNotification"]["required"]]
+    payer = schemas["DadosPagadorRec"]
+    payer.pop("required", None)
+    payer["properties"]["pagador"]["required"] = ["ispbParticipante"]
+    schemas["PixAutomatico"]["properties"]["valor"].pop("anyOf", None)
+    schemas["SolicRecCompleta"].pop("required", None)
+    schemas["SolicRecBase"]["required"] = [r for r in schemas["SolicRecBase"]["required"] if r != "pagador"]
     schemas["PixConsultados"]["required"] = ["parametros", "pix"]
     for name in ("CobsConsultadas", "CobsVConsultadas"):
         for part in schemas[name]["properties"]["cobs"]["items"]["allOf"]:
             if "idCob" in part.get("required", []):
                 part["required"] = [r for r in part["required"] if r != "idCob"]
+    for location in ("/{pixUrlAccessToken}", "/cobv/{pixUrlAccessToken}", "/rec/{recUrlAccessToken}"):
+        spec["paths"].pop(location, None)
     for item in spec["paths"].values():
         for operation in item.values():
             if not isinstance(operation, dict):
@@ -153,14 +206,14 @@ class NonConforming(AssertionError):
 
 
 def _errors(exc: Exception) -> str:
-    parts = [str(exc)]
+    parts = [str(exc)[:400]]
     seen = set()
     stack = [exc]
     while stack:
         current = stack.pop()
         for attr in ("schema_errors", "errors"):
             for err in getattr(current, attr, None) or []:
-                text = getattr(err, "message", None) or str(err)
+                text = (getattr(err, "message", None) or str(err))[:400]
                 path = "/".join(str(p) for p in getattr(err, "absolute_path", []) or [])
                 line = f"  - {path}: {text}" if path else f"  - {text}"
                 if line not in seen:

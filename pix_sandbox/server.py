@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="validade dos tokens de acesso")
     parser.add_argument("--public-host", default=None,
                         help="host das locations (padrão: HOST:PORTA do sandbox)")
+    parser.add_argument("--no-cobr-window", action="store_true",
+                        help="aceita cobr com qualquer vencimento futuro (sem a janela de 2 a 10 dias)")
     parser.add_argument("--tls-cert", help="certificado do servidor (PEM): serve HTTPS")
     parser.add_argument("--tls-key", help="chave privada do certificado do servidor (PEM)")
     parser.add_argument("--client-ca", help="CA (PEM) dos certificados de cliente: exige mTLS")
@@ -79,6 +81,7 @@ def serve(args: argparse.Namespace, faults: dict[str, Any]) -> None:
     store = Store(token_ttl=args.token_ttl, public_host=args.public_host or f"{args.host}:{bound}")
     for client_id, client_secret, chave in args.client:
         store.upsert_account(client_id, client_secret, chave)
+    store.cobr_window = not args.no_cobr_window
     switches = Faults()
     if faults:
         switches.update(faults)

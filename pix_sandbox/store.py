@@ -23,6 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 from . import brcode
 
@@ -107,8 +108,20 @@ class ApiError(Exception):
         return body
 
 
+BRT = ZoneInfo("America/Sao_Paulo")
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def today() -> dt.date:
+    """The PSP's business date: Brasília's calendar (due dates, windows, juros)."""
+    return dt.datetime.now(BRT).date()
+
+
+def local_date(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(BRT).date()
 
 
 def stamp(moment: dt.datetime) -> str:
@@ -275,7 +288,7 @@ class Token:
 Notify = Callable[[str, str, dict[str, Any], str], None]  # kind, url, payload, chave
 
 
-class Store:
+class CoreStore:
     """All state of the sandbox PSP. Calls come from the event loop (API) only; the
     webhook thread receives finished payloads, never touches this object."""
 
@@ -288,6 +301,9 @@ class Store:
         self.loc_seq = 0
         self.notify: Notify = lambda kind, url, payload, chave: None
         self.lock = threading.RLock()
+        # a cobr must be sent 2 to 10 days before its due date (Pix Automático rules);
+        # ``--no-cobr-window`` / ``POST /_sandbox/settings`` turn the check off
+        self.cobr_window = True
 
     # -- accounts and tokens -----------------------------------------------------------
 
@@ -491,7 +507,7 @@ class Store:
                 if due is None:
                     v.add("calendario.dataDeVencimento", "Data AAAA-MM-DD obrigatória.",
                           calendario.get("dataDeVencimento"))
-                elif creating and due < now().date() - dt.timedelta(days=3650):
+                elif creating and due < today() - dt.timedelta(days=3650):
                     v.add("calendario.dataDeVencimento", "Data de vencimento muito antiga.")
                 after = calendario.get("validadeAposVencimento", 30)
                 if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= 2**31 - 1:
@@ -742,11 +758,11 @@ class Store:
         moment = parse_stamp(at) if at else now()
         if moment is None:
             raise ApiError(400, "RequisicaoInvalida", "at deve ser um instante RFC 3339.")
-        due, parts = self.amount_due(charge, moment.date())
+        due, parts = self.amount_due(charge, local_date(moment))
         if charge["_kind"] == "cobv":
             limit = parse_date(charge["calendario"]["dataDeVencimento"]) + dt.timedelta(
                 days=charge["calendario"]["validadeAposVencimento"])
-            if moment.date() > limit:
+            if local_date(moment) > limit:
                 raise ApiError(400, "CobVOperacaoInvalida", "Cobrança vencida além da validade.")
         if amount is not None:
             if not isinstance(amount, str) or not MONEY.fullmatch(amount) or Decimal(amount) <= 0:
@@ -1004,3 +1020,11 @@ def _page(rows: list, page: int, per_page: int) -> tuple[list, dict[str, int]]:
 
 def fingerprint(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
+
+
+from .automatico import AutomaticoMixin  # noqa: E402 - the mixin imports this module's helpers
+
+
+class Store(AutomaticoMixin, CoreStore):
+    """The sandbox PSP's whole state: cob/cobv/pix/webhook (``CoreStore``) and Pix
+    Automático (``AutomaticoMixin``)."""

@@ -196,11 +196,18 @@ class Payer:
         """The payer cancels an approved recurrence in their bank's app."""
         return self._call("POST", f"/rec/{id_rec}/cancel", {"client_id": self.client_id})
 
-    def settle_cobr(self, day: Any, outcome: str = "pay", txid: str | None = None) -> dict[str, Any]:
-        """Run the settlement of the ``cobr`` due on ``day``: ``outcome`` "pay" or "fail"."""
+    def settle_cobr(self, day: Any, outcome: str = "pay", txid: str | None = None,
+                    codigo: str | None = None) -> list[dict[str, Any]]:
+        """Run the settlement day ``day`` of the payer's PSP: every cobr attempt scheduled
+        that day (of ``txid`` only, if given) is paid (``outcome="pay"``) or rejected
+        (``"fail"``, rejection ``codigo`` default AM02). Returns the cobr settled."""
         day_text = day.isoformat() if isinstance(day, dt.date) else day
         return self._call("POST", "/cobr/settle", {"data": day_text, "outcome": outcome, "txid": txid,
-                                                    "client_id": self.client_id})
+                                                    "client_id": self.client_id, "codigo": codigo})["settled"]
+
+    def set_cobr_window(self, enforced: bool) -> None:
+        """Turn the 2-to-10-days-before-due check of new cobr on or off."""
+        self._call("POST", "/settings", {"cobr_window": enforced})
 
     # accounts, tokens
     def create_account(self, client_id: str, client_secret: str, chave: str | None = None,

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import uuid
 
 import httpx
 import pytest
 
+from pix_sandbox.store import today
+
 from .conftest import call
 
-TODAY = dt.date.today()
+TODAY = today()  # the PSP's business date (Brasília)
 
 
 @pytest.fixture
