@@ -125,7 +125,7 @@ def webhook_rec_receive(*, secret: str, body: dict) -> dict:
 
 def webhook_cobr_receive(*, secret: str, body: dict) -> dict:
     """webhookcobr: each cobr is read back (``GET /cobr/{txid}``); a settled attempt
-    (``LIQUIDADA`` with its endToEndId) is the baixa, once per endToEndId; a failed one
+    (``PAGA`` with its endToEndId) is the baixa, once per endToEndId; a failed one
     is retried (``retentativa``) when the authorisation's policy allows."""
     account = _account(secret)
     applied = 0
@@ -149,15 +149,20 @@ def _settle_cobr(charge: PixRecurringCharge, cobr: dict, client) -> int:
     status = str(cobr.get("status") or charge.status)[:30]
     for attempt in cobr.get("tentativas") or []:
         e2eid = attempt.get("endToEndId") or ""
-        if attempt.get("status") == "LIQUIDADA" and e2eid:
+        if attempt.get("status") == "PAGA" and e2eid:  # yaml: tentativas[].status
             value = (cobr.get("valor") or {}).get("original")
-            billing.payment_register(invoice_id=charge.invoice_id, amount=value,
-                                     paid_on=_paid_on(attempt.get("dataLiquidacao", "") + "T12:00:00Z"),
-                                     method=PaymentMethod.PIX, provider=PROVIDER, external_id=e2eid,
-                                     note=f"Pix Automático {charge.txid}", actor="pix")
-            applied = 1
-    if status == "REJEITADA" or (cobr.get("tentativas") and all(
-            a.get("status") in ("REJEITADA", "NAO_REALIZADA") for a in cobr.get("tentativas"))):
+            # the settlement date, never later than today (a PSP may date it ahead)
+            paid_on = min(_paid_on(attempt.get("dataLiquidacao", "") + "T12:00:00Z"), timezone.localdate())
+            try:
+                billing.payment_register(invoice_id=charge.invoice_id, amount=value, paid_on=paid_on,
+                                         method=PaymentMethod.PIX, provider=PROVIDER, external_id=e2eid,
+                                         note=f"Pix Automático {charge.txid}", actor="pix")
+                applied = 1
+            except ApplicationError as exc:  # kept for an operator; the PSP is not made to retry
+                PixRecurringCharge.objects.filter(pk=charge.pk).update(last_error=exc.message[:500])
+    attempts = cobr.get("tentativas") or []
+    if status == "ATIVA" and attempts and all(a.get("status") == "REJEITADA" for a in attempts):
+        # the payer's PSP refused the last attempt and the cobr is still open: retry when allowed
         if charge.recurrence.retry_policy == "PERMITE_3R_7D" and charge.retries < 3:
             day = (timezone.localdate() + timedelta(days=1)).isoformat()
             try:

@@ -51,7 +51,7 @@ def pix_account(db, psp):
     from agrega.pix.services import account_create
 
     return account_create(name="PSP sandbox", base_url=psp.url, token_url=psp.token_url, client_id=psp.client_id,
-                          client_secret=psp.client_secret, chave=psp.chave, validade_apos_vencimento=30)
+                          client_secret=psp.client_secret, chave=psp.chave, validade_apos_vencimento=365)
 
 
 @pytest.fixture(autouse=True)
