@@ -438,8 +438,24 @@ def reconcile(*, account_id: int, now: datetime | None = None, client: PixClient
     return {"seen": seen, "applied": applied}
 
 
+def retry_failed_charges(*, limit: int = 500) -> int:
+    """Charges whose PSP call failed (or never ran: a task lost with its process) are
+    sent again — the same PUT/PATCH, so nothing is created twice."""
+    stale = timezone.now() - timedelta(minutes=1)
+    ids = list(PixCharge.objects.filter(status__in=[ChargeStatus.ERROR, ChargeStatus.PENDING], updated_at__lt=stale)
+               .values_list("invoice_id", flat=True)[:limit])
+    for invoice_id in ids:
+        try:
+            charge_sync(invoice_id=invoice_id)
+        except PixError as exc:
+            log.warning("cobv of título %s failed again: %s", invoice_id, exc)
+    return len(ids)
+
+
 def reconcile_job() -> None:
-    """The periodic job (settings.PERIODIC_JOBS "pix.reconcile")."""
+    """The periodic job (settings.PERIODIC_JOBS "pix.reconcile"): pull the Pix received
+    and send again the cobranças whose PSP call failed."""
+    retry_failed_charges()
     for account_id in PixAccount.objects.filter(active=True).values_list("pk", flat=True):
         try:
             reconcile(account_id=account_id)

@@ -19,7 +19,7 @@ def charge_sync_task(invoice_id: int) -> str:
 
     try:
         charge = services.charge_sync(invoice_id=invoice_id)
-    except PixError as exc:  # kept on the charge (status error); the reconciliation job retries
+    except PixError as exc:  # kept on the charge (status error); pix.reconcile sends it again
         log.warning("cobv of título %s failed: %s", invoice_id, exc)
         return "error"
     return charge.status if charge else "none"

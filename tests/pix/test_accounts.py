@@ -98,3 +98,22 @@ def test_cli_lists_accounts_without_secrets(pix_account, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out[0]["chave"] == pix_account.chave
     assert pix_account.secrets["client_secret"] not in json.dumps(out)
+
+
+def test_the_dashboard_warns_30_days_before_the_certificate_expires(role_user):
+    from tests.fixtures import logged_in_client
+
+    key, cert = make_cert(days=20)
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    a = services.account_create(name="Banco X", base_url="https://psp.example/api", client_id="c",
+                                client_secret="s", chave="k", cert_pem=pem, key_pem=key_pem)
+    page = logged_in_client(role_user("adm2", Role.ADMIN)).get("/").content.decode()
+    assert f'data-cert-expiring="{a.pk}"' in page and "Banco X" in page
+    key, cert = make_cert(days=45)
+    services.account_update(account_id=a.pk, cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+                            key_pem=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                      serialization.NoEncryption()).decode())
+    page = logged_in_client(role_user("adm3", Role.ADMIN)).get("/").content.decode()
+    assert "data-cert-expiring" not in page

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
+
+from django.utils import timezone
 
 import pytest
 from django.core.management import call_command
@@ -96,3 +99,21 @@ def test_copia_e_cola_and_qr_in_api_and_cli(pix_account, billed, role_user, clie
     call_command("pix", "show", str(invoice.pk))
     assert data["copia_e_cola"] in capsys.readouterr().out
 
+
+
+def test_psp_faults_5xx_429_lost_answers_and_expired_tokens_are_survived(pix_account, billed, psp, fast_pix):
+    psp.payer.expire_tokens(psp.client_id)
+    psp.faults(error_rate=0.3, throttle_rate=0.2, retry_after_seconds=0, lost_response_rate=0.2, seed=7)
+    for m in (5, 4, 3, 2):  # each run bills every contract so far: 10 títulos
+        billed(months=m)
+    psp.payer.clear_faults()
+    # what the retries could not place under the faults, the job's next pass does
+    PixCharge.objects.exclude(status=ChargeStatus.ACTIVE).update(updated_at=timezone.now() - timedelta(minutes=2))
+    services.reconcile_job()
+    charges = list(PixCharge.objects.all())
+    assert len(charges) == Invoice.objects.count() == 10
+    for charge in charges:
+        assert charge.status == ChargeStatus.ACTIVE, charge.last_error
+    listed = psp.api("GET", "/cobv", params={"inicio": "2000-01-01T00:00:00Z", "fim": "2100-01-01T00:00:00Z",
+                                             "paginacao.itensPorPagina": 100}).json()
+    assert sorted(c["txid"] for c in listed["cobs"]) == sorted(c.txid for c in charges)  # one each, none twice
