@@ -84,13 +84,35 @@ def _route(method: str, path: str) -> tuple[str, str, tuple[str, ...]]:
     raise ApiError(404, "NaoEncontrado", "Recurso não encontrado.")
 
 
-def _json_body(body: bytes, kind: str = "RequisicaoInvalida") -> Any:
+def _json_body(body: bytes, kind: str = "RequisicaoInvalida", *, api: bool = False) -> Any:
     if not body:
         raise ApiError(400, kind, "Corpo JSON obrigatório.")
     try:
-        return json.loads(body)
+        data = json.loads(body)
     except ValueError:
         raise ApiError(400, kind, "O corpo não é JSON válido.") from None
+    if api:
+        where = _null_at(data, "")
+        if where is not None:  # no schema of the API Pix is nullable
+            raise ApiError(400, kind, "null não é um valor aceito.",
+                           violacoes=[{"razao": "valor null", "propriedade": where or "corpo"}])
+    return data
+
+
+def _null_at(value: Any, path: str) -> str | None:
+    if value is None:
+        return path
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = ((str(i), v) for i, v in enumerate(value))
+    else:
+        return None
+    for key, item in items:
+        found = _null_at(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def _query(scope: dict[str, Any]) -> dict[str, str]:
@@ -209,7 +231,13 @@ class SandboxApp:
         account = self.store.authenticate(token.strip() if scheme.lower() == "bearer" else None, needed)
         fate = await self._faults(account.client_id)
         try:
-            status, payload = self._apply(operation, account, args, _query(scope), body)
+            try:
+                status, payload = self._apply(operation, account, args, _query(scope), body)
+            except ApiError:
+                raise
+            except Exception:  # a sandbox bug must still answer as the API Pix would
+                log.exception("erro interno em %s", operation)
+                raise ApiError(500, "ErroInternoDoServidor", "Erro interno do sandbox.") from None
         except ApiError as exc:
             if fate == "lost_response":
                 await self._drop(send)
@@ -225,11 +253,11 @@ class SandboxApp:
         s = self.store
         with s.lock:
             if op in ("put_cob", "put_cobv"):
-                return s.put_charge(account, op[4:], args[0], _json_body(raw, _invalid_kind(op)))
+                return s.put_charge(account, op[4:], args[0], _json_body(raw, _invalid_kind(op), api=True))
             if op == "post_cob":
-                return s.post_cob(account, _json_body(raw, _invalid_kind(op)))
+                return s.post_cob(account, _json_body(raw, _invalid_kind(op), api=True))
             if op in ("patch_cob", "patch_cobv"):
-                return 200, s.patch_charge(account, op[6:], args[0], _json_body(raw, _invalid_kind(op)))
+                return 200, s.patch_charge(account, op[6:], args[0], _json_body(raw, _invalid_kind(op), api=True))
             if op in ("get_cob", "get_cobv"):
                 return 200, s.get_charge(account, op[4:], args[0], query.get("revisao"))
             if op in ("list_cob", "list_cobv"):
@@ -239,11 +267,11 @@ class SandboxApp:
             if op == "list_pix":
                 return 200, s.list_pix(account, query)
             if op == "put_devolucao":
-                return 201, s.put_devolucao(account, args[0], args[1], _json_body(raw, _invalid_kind(op)))
+                return 201, s.put_devolucao(account, args[0], args[1], _json_body(raw, _invalid_kind(op), api=True))
             if op == "get_devolucao":
                 return 200, s.get_devolucao(account, args[0], args[1])
             if op == "put_webhook":
-                s.put_webhook(account, args[0], _json_body(raw, _invalid_kind(op)))
+                s.put_webhook(account, args[0], _json_body(raw, _invalid_kind(op), api=True))
                 return 200, None
             if op == "get_webhook":
                 return 200, s.get_webhook(account, args[0])
@@ -255,10 +283,12 @@ class SandboxApp:
             handler = getattr(s, op, None)
             if handler is None:
                 raise ApiError(404, "NaoEncontrado", "Operação não implementada pelo sandbox.")
-            body = _json_body(raw, _invalid_kind(op)) if op.split("_")[0] in ("put", "post", "patch") \
-                and op not in ("post_retentativa",) else None
-            return handler(account, *args, **({"body": body} if body is not None else {}),
-                           **({"query": query} if op.startswith("list_") else {}))
+            kwargs: dict[str, Any] = {}
+            if op.split("_")[0] in ("put", "post", "patch") and op != "post_retentativa":
+                kwargs["body"] = _json_body(raw, _invalid_kind(op), api=True)
+            if op.startswith("list_"):
+                kwargs["query"] = query
+            return handler(account, *args, **kwargs)
 
     # -- admin and payer -----------------------------------------------------------------
 

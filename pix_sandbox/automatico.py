@@ -504,6 +504,9 @@ class AutomaticoMixin:
 
     def list_cobr(self, account: Account, query: dict[str, str]) -> tuple[int, dict]:
         inicio, fim, page, per_page, params = _period_query(query, "CobRConsultaInvalida")
+        if query.get("idRec") is not None and not ID_REC.fullmatch(query["idRec"]):
+            raise ApiError(400, "CobRConsultaInvalida", "idRec deve ter 29 caracteres [a-zA-Z0-9].",
+                           violacoes=[{"razao": "idRec inválido", "propriedade": "idRec"}])
         rows = []
         for cobr in account.cobrs.values():
             created = parse_stamp(cobr["atualizacao"][0]["data"])

@@ -12,14 +12,24 @@ from __future__ import annotations
 import unicodedata
 
 
-def crc16(data: bytes) -> str:
-    """CRC16-CCITT-FALSE, four upper-case hex digits (as ID 63 wants)."""
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte << 8
+def _table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte << 8
         for _ in range(8):
             crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-            crc &= 0xFFFF
+        table.append(crc & 0xFFFF)
+    return table
+
+
+_TABLE = _table()
+
+
+def crc16(data: bytes) -> str:
+    """CRC16-CCITT-FALSE (poly 0x1021, init 0xFFFF), four upper-case hex digits (ID 63)."""
+    crc = 0xFFFF
+    for byte in data:
+        crc = ((crc << 8) & 0xFFFF) ^ _TABLE[(crc >> 8) ^ byte]
     return f"{crc:04X}"
 
 

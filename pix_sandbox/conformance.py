@@ -73,6 +73,11 @@ ERRATA = (
      "cobv ({descontoDataFixa} | {valorPerc}) are oneOf alternatives whose branches name "
      "one property but require none: any object matches every branch, so oneOf can never "
      "hold. Each such branch gets required: [its one property]."),
+    ("format uri of location",
+     "A charge's 'location' is declared format: uri, but the yaml's own examples "
+     "(pix.example.com/qr/v2/…) have no scheme — as the BR Code needs it (ID 26/25 carries "
+     "the URL without https://). A URI needs a scheme, so no PSP answer could pass. The "
+     "format is dropped where the field's example has no scheme (maxLength 77 stays)."),
     ("location endpoints removed",
      "GET /{pixUrlAccessToken}, /cobv/{pixUrlAccessToken} and /rec/{recUrlAccessToken} "
      "are served at a charge's location URL (open, application/jose), not under the API's "
@@ -128,6 +133,9 @@ def apply_errata(spec: dict[str, Any]) -> dict[str, Any]:
         pattern = node.get("pattern")
         if isinstance(pattern, str) and len(pattern) > 2 and pattern.startswith("/^") and pattern.endswith("$/"):
             node["pattern"] = pattern[1:-1]
+    for node in _walk(spec):
+        if node.get("format") == "uri" and isinstance(node.get("example"), str) and "://" not in node["example"]:
+            node.pop("format")
     for node in _walk(spec):
         for branch in node.get("oneOf", []) if isinstance(node.get("oneOf"), list) else []:
             props = branch.get("properties") if isinstance(branch, dict) else None

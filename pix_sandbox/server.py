@@ -86,7 +86,7 @@ def serve(args: argparse.Namespace, faults: dict[str, Any]) -> None:
     if faults:
         switches.update(faults)
     cert = (args.webhook_cert, args.webhook_key) if args.webhook_cert else None
-    deliveries = Deliveries(switches, cert=cert, verify=args.webhook_ca or True)
+    deliveries = Deliveries(switches, cert=cert, ca=args.webhook_ca)
     app = SandboxApp(store, switches, deliveries=deliveries)
 
     tls: dict[str, Any] = {}

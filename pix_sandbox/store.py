@@ -468,6 +468,10 @@ class CoreStore:
         cpf, cnpj = query.get("cpf"), query.get("cnpj")
         status = query.get("status")
         located = _bool_param(query, "locationPresente", error)
+        if kind == "cobv" and query.get("loteCobVId") is not None:
+            v = Violations(error)
+            _int_param(v, query, "loteCobVId", 0, -2**31, 2**31 - 1)
+            v.raise_if_any("Os parâmetros da consulta não respeitam o schema.")
         rows = []
         for (k, _), charge in account.charges.items():
             if k != kind:
@@ -676,7 +680,9 @@ class CoreStore:
             self._emit_brcode(account, charge)
 
     def charge_view(self, charge: dict, *, full: bool = False) -> dict:
-        view = {k: copy.deepcopy(v) for k, v in charge.items() if not k.startswith("_")}
+        """The charge as the API shows it. Shallow: views are serialized at once, in the
+        same step of the event loop, before anything can change the charge."""
+        view = {k: v for k, v in charge.items() if not k.startswith("_")}
         if view["status"] != "ATIVA":
             view.pop("pixCopiaECola", None)
         if full and charge["_pix"]:
@@ -822,6 +828,9 @@ class CoreStore:
     def list_pix(self, account: Account, query: dict[str, str]) -> dict:
         inicio, fim, page, per_page, params = _period_query(query, "PixConsultaInvalida")
         txid = query.get("txid")
+        if txid is not None and not TXID.fullmatch(txid):
+            raise ApiError(400, "PixConsultaInvalida", "txid deve ter de 26 a 35 caracteres [a-zA-Z0-9].",
+                           violacoes=[{"razao": "txid inválido", "propriedade": "txid"}])
         present = _bool_param(query, "txIdPresente", "PixConsultaInvalida")
         refunded = _bool_param(query, "devolucaoPresente", "PixConsultaInvalida")
         cpf, cnpj = query.get("cpf"), query.get("cnpj")

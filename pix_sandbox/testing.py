@@ -94,8 +94,7 @@ class SandboxProcess:
             if os.path.exists(port_file):
                 with open(port_file) as fh:
                     self.port = int(fh.read())
-                if self.tls:  # the port is bound and listening once the file exists
-                    time.sleep(0.3)
+                if self.tls:  # bound and listening once the file exists: connections queue
                     return
                 try:
                     if httpx.get(self.root + "/_sandbox/health", timeout=1.0).status_code == 200:
@@ -157,10 +156,10 @@ class Payer:
     ``client_id`` scopes payer actions to one account (txids are per account)."""
 
     def __init__(self, root: str, *, client_id: str | None = None, timeout: float = 30.0,
-                 verify: Any = True, cert: Any = None):
+                 verify: Any = True):
         self.root = root.rstrip("/")
         self.client_id = client_id
-        self.http = httpx.Client(base_url=self.root, timeout=timeout, verify=verify, cert=cert)
+        self.http = httpx.Client(base_url=self.root, timeout=timeout, verify=verify)
 
     def _call(self, method: str, path: str, json: Any = None, params: Any = None) -> Any:
         response = self.http.request(method, "/_sandbox" + path, json=json, params=params)
@@ -257,11 +256,14 @@ class PixClient:
     reference Agrega's own client is compared against, not a part of Agrega."""
 
     def __init__(self, api_url: str, token_url: str, client_id: str, client_secret: str, *,
-                 scope: str | None = None, timeout: float = 30.0, verify: Any = True, cert: Any = None):
+                 scope: str | None = None, timeout: float = 30.0, verify: Any = True,
+                 max_connections: int = 100):
+        """``verify`` may be an ``ssl.SSLContext`` holding the client certificate (mTLS)."""
         self.token_url = token_url
         self.auth = (client_id, client_secret)
         self.scope = scope
-        self.http = httpx.Client(base_url=api_url.rstrip("/"), timeout=timeout, verify=verify, cert=cert)
+        self.http = httpx.Client(base_url=api_url.rstrip("/"), timeout=timeout, verify=verify,
+                                 limits=httpx.Limits(max_connections=max_connections))
         self.token: str | None = None
 
     def fetch_token(self) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
+import ssl
 import threading
 import time
 from collections import Counter, deque
@@ -32,7 +33,7 @@ def callback_url(webhook_url: str, suffix: str) -> str:
 
 class Deliveries:
     def __init__(self, faults: Faults, *, workers: int = 4, timeout: float = 5.0,
-                 cert: tuple[str, str] | None = None, verify: Any = True):
+                 cert: tuple[str, str] | None = None, ca: str | None = None):
         self.faults = faults
         self.heap: list[tuple[float, int, dict[str, Any]]] = []
         self.seq = itertools.count()
@@ -41,7 +42,12 @@ class Deliveries:
         self.in_flight = 0
         self.log: deque[dict[str, Any]] = deque(maxlen=10_000)
         self.counts: Counter[str] = Counter()
-        self.client = httpx.Client(timeout=timeout, cert=cert, verify=verify,
+        verify: Any = True
+        if cert or ca:  # mTLS towards the receiver, as a real PSP calls webhooks
+            verify = ssl.create_default_context(cafile=ca)
+            if cert:
+                verify.load_cert_chain(*cert)
+        self.client = httpx.Client(timeout=timeout, verify=verify,
                                    limits=httpx.Limits(max_connections=workers * 2))
         self.threads = [threading.Thread(target=self._run, name=f"pix-webhook-{i}", daemon=True)
                         for i in range(workers)]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 
 import httpx
 import pytest
 
 from pix_sandbox.store import today
+from pix_sandbox.testing import SandboxProcess
 
 from .conftest import call
 
@@ -80,19 +82,14 @@ def test_expired_tokens_answer_401_until_a_new_token(pix_sandbox, account, api):
     assert api.token != old
 
 
-def test_token_ttl_is_honoured(tmp_path):
-    from pix_sandbox.testing import Payer, SandboxProcess
-
+def test_token_ttl_is_honoured():
     with SandboxProcess(args=["--client", "c:s:k", "--token-ttl", "1"]) as sandbox:
         token = httpx.post(sandbox.token_url, data={"grant_type": "client_credentials"}, auth=("c", "s")).json()
         assert token["expires_in"] == 1
         headers = {"authorization": f"Bearer {token['access_token']}"}
         assert httpx.get(sandbox.url + "/webhook/k", headers=headers).status_code == 404
-        import time
-
         time.sleep(1.2)
         assert httpx.get(sandbox.url + "/webhook/k", headers=headers).status_code == 401
-        Payer(sandbox.root).close()
 
 
 def test_cobv_lifecycle_put_get_patch_pay(account, api):
