@@ -124,7 +124,7 @@ def account_patch(request: HttpRequest, account_id: int, payload: AccountPatch):
     return _out(services.account_update(account_id=account_id, actor=request.user, pkcs12_data=p12, **fields))
 
 
-@router.post("/{account_id}/check", response={200: AccountOut, 401: ErrorOut, 403: ErrorOut},
+@router.post("/{account_id}/check", response={200: AccountOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
              summary="Testar conexão (token e escopos)")
 def account_check(request: HttpRequest, account_id: int):
     return _out(services.account_check(account_id=account_id, actor=request.user))
@@ -134,7 +134,7 @@ class WebhookIn(InputSchema):
     public_url: str
 
 
-@router.post("/{account_id}/webhook", response={200: AccountOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+@router.post("/{account_id}/webhook", response={200: AccountOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
              summary="Registrar o webhook no PSP (PUT /webhook/{chave})")
 def account_webhook(request: HttpRequest, account_id: int, payload: WebhookIn):
     return _out(services.account_register_webhook(account_id=account_id, public_url=payload.public_url,
@@ -145,7 +145,7 @@ class CountOut(Schema):
     count: int
 
 
-@router.post("/{account_id}/charges", response={200: CountOut, 401: ErrorOut, 403: ErrorOut},
+@router.post("/{account_id}/charges", response={200: CountOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
              summary="Criar cobranças (cobv) dos títulos em aberto")
 def account_charges(request: HttpRequest, account_id: int):
     return {"count": services.charges_for_open_invoices(account_id=account_id)}
@@ -156,7 +156,7 @@ class ReconcileOut(Schema):
     applied: int
 
 
-@router.post("/{account_id}/reconcile", response={200: ReconcileOut, 401: ErrorOut, 403: ErrorOut},
+@router.post("/{account_id}/reconcile", response={200: ReconcileOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
              summary="Reconciliar agora (GET /pix)")
 def account_reconcile(request: HttpRequest, account_id: int):
     return services.reconcile(account_id=account_id)

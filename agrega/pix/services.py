@@ -134,6 +134,13 @@ def account_update(*, account_id: int, actor=None, client_secret: str | None = N
     return account
 
 
+def _account(account_id: int) -> PixAccount:
+    account = PixAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        raise NotFound("Conta PIX", "pix_account_not_found")
+    return account
+
+
 def client_for(account: PixAccount, **kwargs) -> PixClient:
     return PixClient.for_account(account, **kwargs)
 
@@ -141,7 +148,7 @@ def client_for(account: PixAccount, **kwargs) -> PixClient:
 def account_check(*, account_id: int, actor=None) -> PixAccount:
     """"Testar conexão": gets a token and checks the scopes the PSP granted cover what
     Agrega uses. The outcome is kept on the account (shown on its page)."""
-    account = PixAccount.objects.get(pk=account_id)
+    account = _account(account_id)
     ok, message, granted = False, "", ""
     try:
         with client_for(account) as client:
@@ -163,7 +170,7 @@ def account_check(*, account_id: int, actor=None) -> PixAccount:
 def account_register_webhook(*, account_id: int, public_url: str, actor=None) -> PixAccount:
     """``PUT /webhook/{chave}`` (and webhookrec/webhookcobr when granted) with the URL the
     PSP calls: ``<public_url>/pix/webhook/<secret>`` (the PSP appends ``/pix``)."""
-    account = PixAccount.objects.get(pk=account_id)
+    account = _account(account_id)
     url = urlparse(public_url or "")
     if url.scheme not in ("http", "https") or not url.netloc:
         raise ApplicationError("url_invalid", "Informe o endereço público do Agrega (https://…).")
@@ -314,6 +321,7 @@ def charges_for_open_invoices(*, account_id: int) -> int:
     """First setup: a cobv for every open título that has none yet (a task each)."""
     from . import tasks
 
+    _account(account_id)
     ids = list(Invoice.objects.filter(status=InvoiceStatus.OPEN, amount__gt=0, pix_charge__isnull=True)
                .values_list("pk", flat=True))
     for invoice_id in ids:
@@ -410,7 +418,7 @@ def webhook_receive(*, secret: str, body: dict) -> dict:
 def reconcile(*, account_id: int, now: datetime | None = None, client: PixClient | None = None) -> dict:
     """Pull ``GET /pix?inicio&fim`` (every page) since the last covered moment, minus an
     overlap, and apply what a lost webhook missed. Applying twice is harmless."""
-    account = PixAccount.objects.get(pk=account_id)
+    account = _account(account_id)
     now = now or timezone.now()
     start = (account.reconciled_until - RECONCILE_OVERLAP) if account.reconciled_until else now - timedelta(days=1)
     fmt = "%Y-%m-%dT%H:%M:%SZ"
