@@ -139,6 +139,13 @@ def _run_demo(args, procs: list[subprocess.Popen]) -> int:
     if not _wait_http(web_url + "/api/openapi.json", 30):
         print("O servidor web não respondeu.", file=sys.stderr)
         return 1
+    pix_url = f"http://{args.host}:{args.pix_sandbox_port}"
+    print(f"» PSP sandbox (API Pix) em {pix_url}", flush=True)
+    start("pix_sandbox", "--host", args.host, "--port", str(args.pix_sandbox_port))
+    if not _wait_http(pix_url + "/_sandbox/health"):
+        print("O PSP sandbox não respondeu.", file=sys.stderr)
+        return 1
+    pix_lines = _setup_pix_demo(pix_url, web_url)
     print(
         "\n"
         "Agrega está no ar.\n"
@@ -152,16 +159,10 @@ def _run_demo(args, procs: list[subprocess.Popen]) -> int:
         f"    segredo (HMAC):    {os.environ['AGREGA_PAYMENT_WEBHOOK_SECRET']}\n"
         "    (provedor \"webhook\"; assine \"<X-Agrega-Timestamp>.<corpo>\", veja docs/payments.md)\n"
         "  Chaves da demo:      var/demo-secrets.env\n"
+        + pix_lines +
         "Ctrl+C encerra.\n",
         flush=True,
     )
-    pix_url = f"http://{args.host}:{args.pix_sandbox_port}"
-    print(f"» PSP sandbox (API Pix) em {pix_url}", flush=True)
-    start("pix_sandbox", "--host", args.host, "--port", str(args.pix_sandbox_port))
-    if not _wait_http(pix_url + "/_sandbox/health"):
-        print("O PSP sandbox não respondeu.", file=sys.stderr)
-        return 1
-    print(_setup_pix_demo(pix_url, web_url), flush=True)
     if args.check:
         return 0 if _check_demo_converged(sandbox_url) else 1
     while all(p.poll() is None for p in procs):
