@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qsl, unquote
 
 from .faults import Faults
-from .store import ApiError, OAuthError, Store
+from .store import ApiError, OAuthError, Store, save_file, snapshot
 from .webhooks import Deliveries
 
 log = logging.getLogger("pix_sandbox")
@@ -141,7 +141,11 @@ def _invalid_kind(operation: str) -> str:
 
 class SandboxApp:
     def __init__(self, store: Store | None = None, faults: Faults | None = None, *,
-                 deliveries: Deliveries | None = None):
+                 deliveries: Deliveries | None = None, data_path: str | None = None,
+                 save_interval: float = 1.0):
+        self.data_path = data_path
+        self.save_interval = save_interval
+        self._saver: asyncio.Task | None = None
         self.store = store or Store()
         self.faults = faults or Faults()
         self.deliveries = deliveries or Deliveries(self.faults)
@@ -156,11 +160,32 @@ class SandboxApp:
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
+                    if self.data_path:
+                        self._saver = asyncio.create_task(self._save_loop())
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
+                    if self._saver is not None:
+                        self._saver.cancel()
+                        await self._save()
                     self.deliveries.stop()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+
+    async def _save_loop(self) -> None:
+        """``--data``: save about every second while requests keep coming."""
+        seen = -1
+        while True:
+            await asyncio.sleep(self.save_interval)
+            count = sum(self.responses.values())
+            if count != seen:
+                seen = count
+                await self._save()
+
+    async def _save(self) -> None:
+        if self.data_path:
+            with self.store.lock:
+                data = snapshot(self.store)
+            await asyncio.to_thread(save_file, data, self.data_path)
 
     async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         try:

@@ -23,7 +23,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from .store import (CNPJ, CPF, ISPB, MONEY, TXID, Account, ApiError, Violations, _alnum, _bool_param,
+from .store import (CNPJ, CPF, ISPB, TXID, Account, ApiError, Violations, _alnum, _bool_param,
                     _money_field, _page, _period_query, _text, _webhook_url, end_to_end_id, local_date,
                     now, parse_date, parse_stamp, stamp, today)
 
@@ -692,5 +692,3 @@ def _jornada_txid(v: Violations, ativacao: Any) -> str | None:
         return None
     return txid
 
-
-_ = (MONEY,)

@@ -13,7 +13,7 @@ import uvicorn
 
 from .app import SandboxApp
 from .faults import Faults
-from .store import ApiError, Store
+from .store import ApiError, Store, load_file
 from .webhooks import Deliveries
 
 FAULT_OPTIONS = (
@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8766, help="0 escolhe uma porta livre")
+    parser.add_argument("--data", metavar="ARQUIVO",
+                        help="carrega o estado ao iniciar e salva (atômico, ~1 s e ao parar)")
     parser.add_argument("--client", action="append", type=parse_client, default=[],
                         metavar="CLIENT_ID:CLIENT_SECRET[:CHAVE]",
                         help="cadastra um usuário recebedor (pode repetir; chave aleatória se omitida)")
@@ -79,6 +81,8 @@ def serve(args: argparse.Namespace, faults: dict[str, Any]) -> None:
     bound = sock.getsockname()[1]
 
     store = Store(token_ttl=args.token_ttl, public_host=args.public_host or f"{args.host}:{bound}")
+    if args.data:
+        load_file(store, args.data)
     for client_id, client_secret, chave in args.client:
         store.upsert_account(client_id, client_secret, chave)
     store.cobr_window = not args.no_cobr_window
@@ -87,7 +91,7 @@ def serve(args: argparse.Namespace, faults: dict[str, Any]) -> None:
         switches.update(faults)
     cert = (args.webhook_cert, args.webhook_key) if args.webhook_cert else None
     deliveries = Deliveries(switches, cert=cert, ca=args.webhook_ca)
-    app = SandboxApp(store, switches, deliveries=deliveries)
+    app = SandboxApp(store, switches, deliveries=deliveries, data_path=args.data)
 
     tls: dict[str, Any] = {}
     if args.tls_cert:

@@ -13,15 +13,17 @@ from __future__ import annotations
 import base64
 import copy
 import datetime as dt
-import hashlib
+import os
+import pickle
 import re
 import secrets
 import string
+import tempfile
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
@@ -29,7 +31,6 @@ from . import brcode
 
 ERROR_TYPE = "https://pix.bcb.gov.br/api/v2/error/"
 TXID = re.compile(r"[a-zA-Z0-9]{26,35}")
-TXID_COB = re.compile(r"[a-zA-Z0-9]{26,35}")
 E2EID = re.compile(r"[a-zA-Z0-9]{32}")
 DEVOLUCAO_ID = re.compile(r"[a-zA-Z0-9]{1,35}")
 MONEY = re.compile(r"\d{1,10}\.\d{2}")
@@ -643,14 +644,14 @@ class CoreStore:
             "status": "ATIVA",
             "valor": clean["valor"],
             "chave": clean["chave"],
-            "recebedor" if kind == "cobv" else "_recebedor": account.recebedor(),
         }
+        if kind == "cobv":  # CobVGerada names the recebedor; a cob has none
+            charge["recebedor"] = account.recebedor()
         if clean.get("devedor"):
             charge["devedor"] = clean["devedor"]
         for name in ("solicitacaoPagador", "infoAdicionais"):
             if name in clean:
                 charge[name] = clean[name]
-        charge.pop("_recebedor", None)
         charge["_kind"] = kind
         charge["_pix"] = existing["_pix"] if existing else []
         self._emit_brcode(account, charge)
@@ -764,6 +765,10 @@ class CoreStore:
         moment = parse_stamp(at) if at else now()
         if moment is None:
             raise ApiError(400, "RequisicaoInvalida", "at deve ser um instante RFC 3339.")
+        if charge["_kind"] == "cob":
+            created = parse_stamp(charge["calendario"]["criacao"])
+            if moment > created + dt.timedelta(seconds=charge["calendario"]["expiracao"]):
+                raise ApiError(400, "CobOperacaoInvalida", "Cobrança expirada (calendario.expiracao).")
         due, parts = self.amount_due(charge, local_date(moment))
         if charge["_kind"] == "cobv":
             limit = parse_date(charge["calendario"]["dataDeVencimento"]) + dt.timedelta(
@@ -1027,8 +1032,51 @@ def _page(rows: list, page: int, per_page: int) -> tuple[list, dict[str, int]]:
     }
 
 
-def fingerprint(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:16]
+SNAPSHOT_VERSION = 1
+
+
+def snapshot(store: "CoreStore") -> bytes:
+    """The state worth keeping across restarts (accounts and all they hold; not tokens).
+    Pickle keeps the references between objects (a solicrec and its rec); the file is
+    the sandbox's own, written by ``save_file`` — never load one from elsewhere."""
+    return pickle.dumps({"version": SNAPSHOT_VERSION, "accounts": store.accounts,
+                         "e2e_owner": store.e2e_owner, "loc_seq": store.loc_seq,
+                         "cobr_window": store.cobr_window}, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def save_file(data: bytes, path: str) -> None:
+    """Write atomically: a temporary file in the same directory, then a rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".pix-sandbox-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def load_file(store: "CoreStore", path: str) -> bool:
+    """Restore ``path`` into ``store``; False when the file does not exist yet."""
+    try:
+        with open(path, "rb") as fh:
+            data = pickle.load(fh)  # noqa: S301 - our own file (see snapshot)
+    except FileNotFoundError:
+        return False
+    if data.get("version") != SNAPSHOT_VERSION:
+        raise ApiError(400, "RequisicaoInvalida", f"Versão de arquivo desconhecida em {path}.")
+    store.accounts = data["accounts"]
+    store.e2e_owner = data["e2e_owner"]
+    store.loc_seq = data["loc_seq"]
+    store.cobr_window = data["cobr_window"]
+    return True
 
 
 from .automatico import AutomaticoMixin  # noqa: E402 - the mixin imports this module's helpers

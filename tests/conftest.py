@@ -13,7 +13,8 @@ import pytest
 
 from exa_sandbox.testing import SandboxAdmin, SandboxProcess
 
-# The EXA sandbox listens on 127.0.0.1, which the egress policy refuses by default
+# The EXA sandbox (and the PSP sandbox, tests/pix_fixtures.py) listens on 127.0.0.1, which
+# the egress policy refuses by default
 # (agrega/core/egress.py). The tests allow it explicitly, in-process (fixture below) and
 # in the processes they start (workers, fault harness) — the production default stays
 # strict, and tests/security/test_egress.py proves it with the allow list emptied.

@@ -277,3 +277,9 @@ def test_cob_immediate(account, api):
     assert account.payer.pay(t)["valor"] == "10.00"
     assert call(api, "GET", f"/cob/{t}").json()["status"] == "CONCLUIDA"
     assert call(api, "GET", "/cob", params=PERIOD).json()["parametros"]["paginacao"]["quantidadeTotalDeItens"] == 2
+    short = call(api, "POST", "/cob", {**body, "calendario": {"expiracao": 60}}).json()
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=2)
+    with pytest.raises(httpx.HTTPStatusError) as exc:
+        account.payer.pay(short["txid"], at=later)  # expired: calendario.expiracao
+    assert exc.value.response.json()["type"].endswith("/CobOperacaoInvalida")
+    assert account.payer.pay(short["txid"])["valor"] == "10.00"

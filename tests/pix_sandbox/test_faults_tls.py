@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from pix_sandbox.pki import make_pki
-from pix_sandbox.testing import PixClient, SandboxProcess
+from pix_sandbox.testing import Payer, PixClient, SandboxProcess
 
 from .test_cobv_pix import PERIOD, cobv_body, txid
 
@@ -138,3 +138,82 @@ def test_pki_writes_a_pkcs12_bank_style_bundle(pki):
     key, cert, extra = pkcs12.load_key_and_certificates(pki.client_p12.read_bytes(), pki.client_p12_password)
     assert key is not None and "agrega-pix-client" in cert.subject.rfc4514_string()
     assert len(extra) == 1
+
+
+def test_data_file_keeps_the_state_across_restarts(tmp_path):
+    """``--data``: the demo restarts the sandbox and finds its charges, Pix and recurrences."""
+    data = tmp_path / "pix.bin"
+    args = ["--client", "c:s:k", "--data", str(data)]
+    t = uuid.uuid4().hex
+    with SandboxProcess(args=args) as sandbox:
+        with PixClient(sandbox.url, sandbox.token_url, "c", "s") as client:
+            assert client.request("PUT", f"/cobv/{t}", json=cobv_body("k")).status_code == 201
+        with Payer(sandbox.root, client_id="c") as payer:
+            e2eid = payer.pay(t)["endToEndId"]
+    assert data.exists()
+    with SandboxProcess(args=args) as sandbox:  # the token is gone, the account and data are not
+        with PixClient(sandbox.url, sandbox.token_url, "c", "s") as client:
+            got = client.request("GET", f"/cobv/{t}").json()
+            assert got["status"] == "CONCLUIDA" and got["pix"][0]["endToEndId"] == e2eid
+            assert client.request("GET", f"/pix/{e2eid}").status_code == 200
+
+
+def test_webhooks_can_present_a_client_certificate(pki, tmp_path):
+    """``--webhook-cert/--webhook-key/--webhook-ca``: the sandbox calls an HTTPS receiver
+    that requires a client certificate (mTLS at Agrega's reverse proxy)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    calls = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            calls.append((self.path, json.loads(body), self.connection.getpeercert()["subject"]))
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki.ca_cert))
+    ctx.load_cert_chain(str(pki.server_cert), str(pki.server_key))
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hook = f"https://127.0.0.1:{server.server_address[1]}/agrega/pix-hook"
+    try:
+        for with_cert in (True, False):
+            calls.clear()
+            extra = ["--webhook-cert", str(pki.client_cert), "--webhook-key", str(pki.client_key)] if with_cert else []
+            with SandboxProcess(args=["--client", "c:s:k", "--webhook-ca", str(pki.ca_cert), *extra]) as sandbox, \
+                    PixClient(sandbox.url, sandbox.token_url, "c", "s") as client, \
+                    Payer(sandbox.root, client_id="c") as payer:
+                payer.set_faults(webhook_max_attempts=2, webhook_retry_base_ms=10)
+                client.request("PUT", "/webhook/k", json={"webhookUrl": hook}).raise_for_status()
+                t = uuid.uuid4().hex
+                client.request("PUT", f"/cobv/{t}", json=cobv_body("k")).raise_for_status()
+                e2eid = payer.pay(t)["endToEndId"]
+                assert payer.wait_webhooks(15)
+                outcomes = [d["outcome"] for d in payer.webhooks()["deliveries"]]
+            if with_cert:
+                assert outcomes == ["delivered"]
+                assert calls[0][0] == "/agrega/pix-hook/pix" and calls[0][1]["pix"][0]["endToEndId"] == e2eid
+                assert ((("commonName", "agrega-pix-client"),) in calls[0][2])
+            else:  # no client certificate: the receiver's TLS refuses every attempt
+                assert calls == [] and outcomes == ["retry", "gave_up"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_agrega_cli_runs_the_sandbox(capsys):
+    from agrega.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["pix-sandbox", "--help"])
+    assert exc.value.code == 0
+    assert "--client-ca" in capsys.readouterr().out

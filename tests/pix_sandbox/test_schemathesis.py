@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import subprocess
 import sys
@@ -39,6 +40,10 @@ IMPLEMENTED = [
     "/webhook", "/webhook/{chave}", "/webhookrec", "/webhookcobr", "/rec", "/rec/{idRec}", "/solicrec",
     "/solicrec/{idSolicRec}", "/cobr", "/cobr/{txid}", "/cobr/{txid}/retentativa/{data}",
 ]
+# Examples per operation in the fuzzing phase: small by default; CI's deep run sets
+# AGREGA_FUZZ_EXAMPLES=50 (.ci/run), capped at 20 here (50 took 6.5 min on a loaded
+# machine, 5 about 1 min; the coverage phase, which does not depend on it, is the bulk).
+EXAMPLES = min(int(os.environ.get("AGREGA_FUZZ_EXAMPLES", "5")), 20)
 CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_headers_conformance", "response_schema_conformance", "negative_data_rejection"]
 
@@ -94,10 +99,10 @@ def test_schemathesis_finds_no_nonconforming_answer(tmp_path, pix_spec):
         command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run", str(spec_file),
                    "--url", sandbox.url, "-H", f"Authorization: Bearer {token}",
                    "--include-path-regex", regex, "--checks", ",".join(CHECKS),
-                   "--max-examples", "5", "--seed", "20261207", "--workers", "1",
+                   "--max-examples", str(EXAMPLES), "--seed", "20261207", "--workers", "1",
                    "--phases", "examples,coverage,fuzzing", "--suppress-health-check", "all",
                    "--request-timeout", "10", "--output-truncate", "true", "--warnings", "off"]
-        run = subprocess.run(command, capture_output=True, text=True, timeout=900)
+        run = subprocess.run(command, capture_output=True, text=True, timeout=1500)
         output = run.stdout + run.stderr
         assert httpx.get(sandbox.root + "/_sandbox/health").status_code == 200  # it survived
     summary = output[output.rfind("SUMMARY"):]
