@@ -141,7 +141,9 @@ def _run_demo(args, procs: list[subprocess.Popen]) -> int:
         return 1
     pix_url = f"http://{args.host}:{args.pix_sandbox_port}"
     print(f"» PSP sandbox (API Pix) em {pix_url}", flush=True)
-    start("pix_sandbox", "--host", args.host, "--port", str(args.pix_sandbox_port))
+    # persisted like the EXA sandbox: a restarted demo keeps the cobranças Agrega knows
+    start("pix_sandbox", "--host", args.host, "--port", str(args.pix_sandbox_port),
+          "--data", str(Path(settings.VAR_DIR) / "pix-sandbox.json"))
     if not _wait_http(pix_url + "/_sandbox/health"):
         print("O PSP sandbox não respondeu.", file=sys.stderr)
         return 1
