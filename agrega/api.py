@@ -20,6 +20,9 @@ from agrega.fiscal.api import fiscal_router, nfcom_router
 from agrega.dunning.api import sweeps_router as dunning_sweeps_router
 from agrega.imports.api import router as imports_router
 from agrega.integrations.api import router as integrations_router
+from agrega.pix.api import contract_router as contract_pix_router
+from agrega.pix.api import invoice_router as invoice_pix_router
+from agrega.pix.api import router as pix_accounts_router
 from agrega.plans.api import contract_router as contract_from_plan_router
 from agrega.plans.api import router as plans_router
 from agrega.sva.api import contract_router as contract_sva_users_router
@@ -68,3 +71,6 @@ api.add_router("/consents", consents_router)
 api.add_router("/reports", consent_reports_router)
 api.add_router("/nfcom", nfcom_router)
 api.add_router("/fiscal", fiscal_router)
+api.add_router("/pix-accounts", pix_accounts_router)
+api.add_router("/invoices", invoice_pix_router)
+api.add_router("/contracts", contract_pix_router)

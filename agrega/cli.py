@@ -78,14 +78,16 @@ def demo(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, default=8000, help="porta da web (padrão 8000)")
     parser.add_argument("--sandbox-port", type=int, default=8765, help="porta do EXA sandbox (padrão 8765)")
     parser.add_argument("--sefaz-port", type=int, default=8443, help="porta do sandbox da SEFAZ (padrão 8443)")
+    parser.add_argument("--pix-sandbox-port", type=int, default=8766, help="porta do PSP sandbox PIX (padrão 8766)")
     parser.add_argument("--check", action="store_true", help="sobe tudo, verifica e encerra")
     args = parser.parse_args(argv)
-    # The demo's EXA and SEFAZ sandboxes are on this machine: allow exactly them (here and
-    # in the worker and web children); the egress policy stays strict for every other
+    # The demo's EXA, SEFAZ and PSP sandboxes are on this machine: allow exactly them (here
+    # and in the worker and web children); the egress policy stays strict for every other
     # local address.
     sandbox_egress = f"{args.host}:{args.sandbox_port},{args.host}:{args.sefaz_port}"
+    pix_egress = f"{args.host}:{args.pix_sandbox_port}"
     os.environ["AGREGA_EGRESS_ALLOW"] = ",".join(
-        e for e in (os.environ.get("AGREGA_EGRESS_ALLOW", ""), sandbox_egress) if e)
+        e for e in (os.environ.get("AGREGA_EGRESS_ALLOW", ""), sandbox_egress, pix_egress) if e)
 
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     procs: list[subprocess.Popen] = []
@@ -147,6 +149,15 @@ def _run_demo(args, procs: list[subprocess.Popen]) -> int:
     if not _wait_http(web_url + "/api/openapi.json", 30):
         print("O servidor web não respondeu.", file=sys.stderr)
         return 1
+    pix_url = f"http://{args.host}:{args.pix_sandbox_port}"
+    print(f"» PSP sandbox (API Pix) em {pix_url}", flush=True)
+    # persisted like the EXA sandbox: a restarted demo keeps the cobranças Agrega knows
+    start("pix_sandbox", "--host", args.host, "--port", str(args.pix_sandbox_port),
+          "--data", str(Path(settings.VAR_DIR) / "pix-sandbox.json"))
+    if not _wait_http(pix_url + "/_sandbox/health"):
+        print("O PSP sandbox não respondeu.", file=sys.stderr)
+        return 1
+    pix_lines = _setup_pix_demo(pix_url, web_url)
     print(
         "\n"
         "Agrega está no ar.\n"
@@ -161,6 +172,7 @@ def _run_demo(args, procs: list[subprocess.Popen]) -> int:
         f"    segredo (HMAC):    {os.environ['AGREGA_PAYMENT_WEBHOOK_SECRET']}\n"
         "    (provedor \"webhook\"; assine \"<X-Agrega-Timestamp>.<corpo>\", veja docs/payments.md)\n"
         "  Chaves da demo:      var/demo-secrets.env\n"
+        + pix_lines +
         "Ctrl+C encerra.\n",
         flush=True,
     )
@@ -192,6 +204,45 @@ def _start_sefaz_sandbox(args, start, var_dir: Path) -> str | None:
     os.environ["AGREGA_SEFAZ_SANDBOX_URL"] = url
     os.environ["AGREGA_SEFAZ_SANDBOX_PKI"] = str(pki_dir)
     return url
+
+
+DEMO_PIX_CLIENT = ("agrega-demo", "agrega-demo-secret", "pix@provedor-demo.example")
+
+
+def _setup_pix_demo(pix_url: str, web_url: str) -> str:
+    """The demo's PSP account on the sandbox, its webhook, a cobv for every open título,
+    one Pix Automático authorisation; returns how to "pay" a título from the sandbox."""
+    import httpx
+
+    from agrega.billing.models import Invoice
+    from agrega.contracts.choices import ContractStatus
+    from agrega.contracts.models import Contract
+    from agrega.pix import recurrence, services
+    from agrega.pix.models import PixAccount, PixCharge, PixRecurrence
+
+    client_id, secret, chave = DEMO_PIX_CLIENT
+    httpx.post(f"{pix_url}/_sandbox/accounts", json={"client_id": client_id, "client_secret": secret,
+                                                     "chave": chave, "nome": "Provedor Demo"}, timeout=10)
+    account = PixAccount.objects.filter(client_id=client_id).first() or services.account_create(
+        name="PSP sandbox (demo)", base_url=pix_url + "/api", client_id=client_id, client_secret=secret, chave=chave)
+    try:
+        services.account_register_webhook(account_id=account.pk, public_url=web_url)
+        services.charges_for_open_invoices(account_id=account.pk)
+        if not PixRecurrence.objects.exists():
+            contract = Contract.objects.filter(status=ContractStatus.ACTIVE).order_by("pk").first()
+            if contract is not None:
+                recurrence.recurrence_start(contract_id=contract.pk)
+    except Exception as exc:  # the demo still runs; the page shows the account's state
+        return f"  PIX: não foi possível preparar tudo ({exc})."
+    overdue = (Invoice.objects.filter(status="open", pix_charge__status="active").order_by("due_date").first())
+    lines = [f"  PSP sandbox (PIX):   {pix_url}/  — conta “{account.name}”, webhook em {web_url}/pix/webhook/…"]
+    if overdue is not None:
+        txid = PixCharge.objects.get(invoice=overdue).txid
+        lines += [f"  Pagar o título {overdue.pk} (contrato {overdue.contract_id}) pelo PIX do sandbox:",
+                  f"    curl -X POST {pix_url}/_sandbox/pay -H 'Content-Type: application/json' \\",
+                  f"         -d '{{\"txid\": \"{txid}\", \"client_id\": \"{client_id}\"}}'",
+                  "    → webhook → baixa → contrato liberado → usuário SVA desbloqueado na EXA em segundos."]
+    return "\n".join(lines) + "\n"
 
 
 def _check_demo_converged(sandbox_url: str, seconds: float = 60.0) -> bool:

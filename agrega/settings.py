@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "agrega.billing",
     "agrega.fiscal",
     "agrega.dunning",
+    "agrega.pix",
     "agrega.sva",
     "agrega.notices",
     "agrega.imports",
@@ -235,6 +236,16 @@ PERIODIC_JOBS = {
     # NFCom waiting for SEFAZ (out of service, unknown outcome, cancelled título) go on (agrega/fiscal)
     "fiscal.send_pending": {"call": "agrega.fiscal.jobs.send_pending", "every_seconds": 60},
 }
+# PIX (agrega/pix): the reconciliation pulls GET /pix every few minutes so a lost
+# webhook is caught; AGREGA_PUBLIC_URL is the address the PSP calls back (webhook).
+PERIODIC_JOBS["pix.reconcile"] = {"call": "agrega.pix.services.reconcile_job",
+                                  "every_seconds": int(os.environ.get("AGREGA_PIX_RECONCILE_EVERY", "180"))}
+PERIODIC_JOBS["pix.schedule_cobr"] = {"call": "agrega.pix.recurrence.schedule_due_job", "every_seconds": 3600}
+AGREGA_PUBLIC_URL = os.environ.get("AGREGA_PUBLIC_URL", "")
+# Background tasks (django-tasks). Minimal until the tasks lane settles the backend:
+# the immediate backend runs a task when enqueued (the PIX app enqueues after commit).
+TASKS = {"default": {"BACKEND": os.environ.get("AGREGA_TASKS_BACKEND",
+                                               "django_tasks.backends.immediate.ImmediateBackend")}}
 JOBS_POLL_SECONDS = float(os.environ.get("AGREGA_JOBS_POLL", "15"))
 # A contract's first título (and one issued after its period ended, e.g. by the daily run's
 # catch-up) is due at least this many days after it is issued (billing.services; 0: off).

@@ -25,6 +25,7 @@ urlpatterns = [
     path("financeiro/", include("agrega.billing.urls")),
     path("configuracoes/regua-de-cobranca/", include("agrega.dunning.urls")),
     path("configuracoes/usuarios/", include("agrega.web.users_urls")),
+    path("", include("agrega.pix.urls")),  # configuracoes/contas-pix/, pix/webhook/
     path("", include("agrega.billing.tax_urls")),  # configuracoes/tributos/, financeiro/receita/
     path("", include("agrega.fiscal.urls")),  # configuracoes/fiscal/, financeiro/nfcom/
     path("", include("agrega.web.urls")),

@@ -23,6 +23,7 @@ class PaymentMethod(models.TextChoices):
     MANUAL = "manual", "Baixa manual"
     WEBHOOK = "webhook", "Webhook de pagamento"
     CSV = "csv", "Arquivo de pagamentos"
+    PIX = "pix", "PIX"
 
 
 class PaymentStatus(models.TextChoices):
@@ -173,6 +174,8 @@ class Payment(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.CharField(max_length=150, blank=True)
     decision_note = models.CharField(max_length=250, blank=True)
+    # What was given back (a Pix devolução): taken off the título's paid amount.
+    refunded_amount = models.DecimalField("valor devolvido", max_digits=12, decimal_places=2, default=ZERO)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -36,7 +36,7 @@ from .models import (
     PaymentMethod,
     PaymentStatus,
 )
-from .signals import billing_run_finished, invoice_cancelled, open_invoices_changed
+from .signals import billing_run_finished, invoice_cancelled, invoices_created, open_invoices_changed
 
 CENT = Decimal("0.01")
 RUN_CHUNK = 5000  # contracts per transaction (bench/README.md: fewer statements; ~110 MiB peak)
@@ -260,6 +260,8 @@ def _bill_chunk(run: BillingRun, period: date, today: date, contracts: list[tupl
     insert_returning(CreditEntry, ["contract", "amount", "invoice", "description", "created_at"], credit_rows,
                      returning=())
     _lower_open_due(open_due)
+    if created:
+        invoices_created.send(sender=Invoice, invoice_ids=[invoice_id for invoice_id, _ in created])
     return len(created), len(line_rows), total
 
 
@@ -572,6 +574,41 @@ def _decide(payment: Payment, status: str, note: str, actor) -> None:
     payment.save(update_fields=["status", "decided_at", "decided_by", "decision_note"])
     record_change(instance=payment, action="apply" if status == PaymentStatus.APPLIED else "refuse", actor=actor,
                   changes={"status": [before, status], "observação": payment.decision_note})
+
+
+@transaction.atomic
+def payment_refund(*, payment_id: int, amount, note: str = "", actor=None) -> Payment:
+    """Money given back from an applied payment (a Pix devolução): the título's paid
+    amount goes down by it and a paid título whose payments no longer cover it reopens
+    (and dunning sees it). What the payment had left as credit is taken back first."""
+    amount = parse_amount(amount)
+    invoice_id = Payment.objects.filter(pk=payment_id).values_list("invoice_id", flat=True).first()
+    if invoice_id is None:
+        raise NotFound("Pagamento", "payment_not_found")
+    invoice = _locked_invoice(invoice_id)
+    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    if payment.status != PaymentStatus.APPLIED:
+        raise InvalidTransition("payment_not_applied", "Só um pagamento aplicado pode ser devolvido.")
+    if payment.refunded_amount + amount > payment.amount:
+        raise InvalidTransition("refund_too_large",
+                                f"A devolução passa do valor do pagamento (devolvido {format_brl(payment.refunded_amount)}).")
+    from_credit = min(amount, invoice.overpaid, max(contract_credit_balance(invoice.contract_id), ZERO))
+    if from_credit > 0:
+        CreditEntry.objects.create(contract_id=invoice.contract_id, amount=-from_credit, payment=payment,
+                                   description=f"Devolução do pagamento {payment.pk}")
+    payment.refunded_amount = F("refunded_amount") + amount
+    payment.save(update_fields=["refunded_amount"])
+    payment.refresh_from_db(fields=["refunded_amount"])
+    invoice.paid_amount = max(invoice.paid_amount - amount, ZERO)
+    fields = ["paid_amount"]
+    if invoice.status == InvoiceStatus.PAID and invoice.paid_amount < invoice.amount:
+        invoice.status, invoice.paid_at = InvoiceStatus.OPEN, None
+        fields += ["status", "paid_at"]
+    invoice.save(update_fields=fields)
+    record_change(instance=payment, action="refund", actor=actor,
+                  changes={"devolvido": [None, str(amount)], "observação": (note or "")[:250]})
+    _after_change([invoice.contract_id])
+    return payment
 
 
 def contract_credit_balance(contract_id: int) -> Decimal:

@@ -15,3 +15,6 @@ billing_run_finished = Signal()
 # kwargs: invoice_id — sent inside the transaction that cancelled the título
 # (agrega/fiscal cancels its NFCom after commit).
 invoice_cancelled = Signal()
+# kwargs: invoice_ids — títulos just created (billing run), sent inside its transaction;
+# the pix app creates their cobranças after the commit.
+invoices_created = Signal()

@@ -65,6 +65,7 @@ WRITE_CAPABILITY: dict[str, str] = {
 READ_CAPABILITY: dict[str, str] = {
     "fiscal": Capability.CONFIGURE,  # the emitter's configuration: administrators only
     "users": Capability.CONFIGURE,  # who has access, their roles and tokens: administrators only
+    "pix-accounts": Capability.CONFIGURE,  # PSP accounts (credentials, certificate): administrators only
 }
 
 

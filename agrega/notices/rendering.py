@@ -24,6 +24,7 @@ VARIABLES: dict[str, str] = {
     "documento": "CPF/CNPJ cadastrado, formatado, ex.: 529.982.247-25 ou 12.ABC.345/01DE-35",
     "plataforma": "nome da plataforma, ex.: EXA",
     "como_usar": "as instruções de “Como usar” da integração",
+    "pix_copia_e_cola": "PIX copia e cola do título em aberto mais antigo do contrato (vazio se não houver)",
 }
 
 DEFAULT_HOW_TO_USE = (
@@ -49,7 +50,9 @@ DEFAULTS: dict[str, tuple[str, str]] = {
         "Olá, {{ cliente }}!\n\n"
         "O seu acesso ao {{ produto }} ({{ plataforma }}) foi bloqueado porque acompanha a situação do seu "
         "contrato {{ contrato }}. Assim que a situação do contrato for regularizada, o acesso é liberado "
-        "automaticamente e avisaremos você por este e-mail." + _SIGNATURE,
+        "automaticamente e avisaremos você por este e-mail."
+        "{% if pix_copia_e_cola %}\n\nPara regularizar agora, pague com o PIX copia e cola abaixo "
+        "(o acesso volta em instantes):\n{{ pix_copia_e_cola }}{% endif %}" + _SIGNATURE,
     ),
     NoticeEvent.RELEASED: (
         "Seu acesso ao {{ produto }} foi liberado",
@@ -163,4 +166,6 @@ SAMPLE_CONTEXT = {
     "telefone": "(11) 98765-4321",
     "documento": "529.982.247-25",
     "plataforma": "EXA",
+    "pix_copia_e_cola": "00020101021226830014br.gov.bcb.pix2561pix.example.com/qr/v2/cobv/9d36b84f520400005303986"
+                        "5802BR5913Provedor Ltda6009SAO PAULO62070503***6304ABCD",
 }

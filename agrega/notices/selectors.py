@@ -44,6 +44,13 @@ def platform_label(integration) -> str:
         return integration.platform.upper()
 
 
+def contract_open_pix(contract_id: int) -> str:
+    """The PIX copia e cola of the contract's oldest open título (agrega/pix), or ""."""
+    from agrega.pix.selectors import contract_open_copia_e_cola
+
+    return contract_open_copia_e_cola(contract_id)
+
+
 def notice_values(sva_user) -> dict:
     """The plain values a notice about ``sva_user`` may use (rendering.VARIABLES, but
     ``como_usar``), from the user's registration data as the platform holds it."""
@@ -66,6 +73,7 @@ def notice_values(sva_user) -> dict:
         "telefone": phone,
         "documento": format_document(values["document"]),
         "plataforma": platform_label(sva_user.integration),
+        "pix_copia_e_cola": contract_open_pix(sva_user.contract_id),
     }
 
 

@@ -74,6 +74,7 @@ MENU = [
                     {"label": "Régua de cobrança", "url_name": "dunning:list", "capability": Capability.VIEW},
                     {"label": "Tributos (SCM/SVA)", "url_name": "taxes:rates", "capability": Capability.VIEW},
                     {"label": "Fiscal (NFCom)", "url_name": "fiscal:settings", "capability": Capability.CONFIGURE},
+                    {"label": "Contas PIX", "url_name": "pix:list", "capability": Capability.CONFIGURE},
                 ],
             },
             {

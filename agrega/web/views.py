@@ -140,7 +140,15 @@ def dashboard_context() -> dict:
         "integrations": selectors.integration_health(),
         "problems": selectors.latest_sva_problems(limit=15),
         "live": counts["pending"] > 0,  # the page asks again while users wait for the worker
+        "pix_cert_expiring": pix_cert_expiring(),
     }
+
+
+def pix_cert_expiring() -> list:
+    """PSP accounts whose mTLS certificate expires within 30 days (agrega/pix)."""
+    from agrega.pix.services import cert_expiring
+
+    return cert_expiring()
 
 
 # htmx stops polling an element whose answer has this status (and still swaps it in).

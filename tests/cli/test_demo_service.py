@@ -59,9 +59,10 @@ def test_a_signal_stops_every_child_and_the_webhook_is_on(tmp_path, sig):
                         "DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
     env.update(PYTHONPATH=str(ROOT), AGREGA_VAR_DIR=str(tmp_path), AGREGA_LOG_LEVEL="WARNING",
                AGREGA_WEB_WORKERS="2", PYTHONUNBUFFERED="1")
-    port, sandbox_port, sefaz_port = _free_port(), _free_port(), _free_port()
+    port, sandbox_port, sefaz_port, pix_port = _free_port(), _free_port(), _free_port(), _free_port()
     demo = subprocess.Popen([sys.executable, "-m", "agrega.cli", "demo", "--port", str(port),
-                             "--sandbox-port", str(sandbox_port), "--sefaz-port", str(sefaz_port)],
+                             "--sandbox-port", str(sandbox_port), "--sefaz-port", str(sefaz_port),
+                             "--pix-sandbox-port", str(pix_port)],
                             env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
@@ -89,6 +90,24 @@ def test_a_signal_stops_every_child_and_the_webhook_is_on(tmp_path, sig):
         answer = httpx.post(f"http://127.0.0.1:{port}/api/payments/webhook", content=b"{}",
                             headers={"Content-Type": "application/json"}, timeout=10)
         assert answer.status_code != 503 and "webhook_disabled" not in answer.text
+
+        # PIX: the demo's títulos have cobranças on the PSP sandbox; paying one as printed
+        # settles it through the webhook (issue 17, item 8)
+        output = "".join(lines)
+        assert f"PSP sandbox (PIX):   http://127.0.0.1:{pix_port}/" in output, output
+        paid = re.search(r"Pagar o título (\d+).*?\"txid\": \"(\w+)\", \"client_id\": \"([\w-]+)\"", output, re.S)
+        assert paid, output
+        invoice_id, txid, client_id = paid.groups()
+        assert httpx.post(f"http://127.0.0.1:{pix_port}/_sandbox/pay", json={"txid": txid, "client_id": client_id},
+                          timeout=10).status_code == 201
+        token = (tmp_path / "demo-token.txt").read_text().strip().split()[-1]
+        deadline = time.monotonic() + 30
+        status = None
+        while time.monotonic() < deadline and status != "paid":
+            status = httpx.get(f"http://127.0.0.1:{port}/api/invoices/{invoice_id}",
+                               headers={"Authorization": f"Bearer {token}"}, timeout=10).json().get("status")
+            time.sleep(0.3)
+        assert status == "paid", output
 
         demo.send_signal(sig)
         assert demo.wait(60) == 0, "".join(lines)

@@ -32,7 +32,7 @@ def test_bad_templates_are_refused_and_nothing_is_saved(integration):
     assert fields["blocked.subject"] == [(
         "template_unknown_variable",
         "Variável desconhecida: {{ nome_cliente }}. Use: cliente, como_usar, contrato, documento, email, pacote, "
-        "plataforma, produto, telefone, usuario.")]
+        "pix_copia_e_cola, plataforma, produto, telefone, usuario.")]
     assert fields["blocked.body"][0][0] == "template_tag_not_allowed"
     assert fields["released.subject"][0][0] == "template_required"
     assert fields["released.body"][0][0] == "template_tag_not_allowed"

@@ -32,7 +32,7 @@ API_WRITES = {
     "imports": OPERATE, "dunning-sweeps": OPERATE, "tokens": VIEW,
     "integrations": CONFIGURE, "products": CONFIGURE, "plans": CONFIGURE, "tax-rates": CONFIGURE,
     "dunning": CONFIGURE, "reconciliations": CONFIGURE, "users": CONFIGURE,
-    "nfcom": OPERATE, "fiscal": CONFIGURE,
+    "nfcom": OPERATE, "fiscal": CONFIGURE, "pix-accounts": CONFIGURE,
 }
 # Operations whose rule is not the resource's (method, path regex) → capability.
 API_EXCEPTIONS = [
@@ -42,6 +42,7 @@ API_EXCEPTIONS = [
     ("POST", r"^/payments/webhook$", PUBLIC),  # authenticated by its HMAC signature
     ("GET", r"^/users(/.*)?$", CONFIGURE),  # who has access: administrators only, even to read
     ("GET", r"^/fiscal(/.*)?$", CONFIGURE),  # the emitter's configuration: administrators only
+    ("GET", r"^/pix-accounts(/.*)?$", CONFIGURE),  # PSP accounts (credentials): administrators only
 ]
 READ_METHODS = {"GET", "HEAD"}
 
@@ -130,6 +131,11 @@ PAGE_RULES = {
     "users:revoke_token": (CONFIGURE, CONFIGURE),
     # Configurações > Fiscal: the emitter, its A1 and the products' fiscal data — administrators only
     "fiscal:settings": (CONFIGURE, CONFIGURE), "fiscal:products": (CONFIGURE, CONFIGURE),
+    # Configurações > Contas PIX: administrators only; the PSP's callbacks are authenticated by
+    # the secret in their path (and mTLS at the proxy), each Pix confirmed with the PSP
+    "pix:list": (CONFIGURE, None), "pix:create": (CONFIGURE, CONFIGURE), "pix:edit": (CONFIGURE, CONFIGURE),
+    "pix:action": (CONFIGURE, CONFIGURE), "pix:refund": (OPERATE, OPERATE), "pix:recurrence": (OPERATE, OPERATE),
+    "pix:webhook": (PUBLIC, PUBLIC), "pix:webhook_rec": (PUBLIC, PUBLIC), "pix:webhook_cobr": (PUBLIC, PUBLIC),
 }
 CONFIGURE_NAMESPACES = {"integrations", "catalog", "plans", "dunning", "taxes", "notices", "reconcile", "users"}
 ACTION_WORDS = ("create", "edit", "delete", "remove", "cancel", "action", "revoke", "sync", "new", "upload",

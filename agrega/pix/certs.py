@@ -1,0 +1,38 @@
+"""The client certificate of a PSP account (mTLS): PKCS#12 (with its password) or PEM
+certificate + key, turned into PEM for the ssl context, with its subject and expiry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from agrega.core.errors import ApplicationError
+
+
+def _pem_key(key) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def load(*, pkcs12_data: bytes | None = None, password: str = "", cert_pem: str = "",
+         key_pem: str = "") -> tuple[str, str, str, datetime]:
+    """(cert PEM, key PEM unencrypted, subject, not-after) or ``certificate_invalid``."""
+    try:
+        if pkcs12_data:
+            key, cert, extra = pkcs12.load_key_and_certificates(pkcs12_data, (password or "").encode() or None)
+            if key is None or cert is None:
+                raise ValueError("sem chave ou certificado")
+            chain = "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in extra or [])
+            cert_text = cert.public_bytes(serialization.Encoding.PEM).decode() + chain
+            key_text = _pem_key(key)
+        else:
+            cert = x509.load_pem_x509_certificate(cert_pem.encode())
+            key = serialization.load_pem_private_key(key_pem.encode(), (password or "").encode() or None)
+            cert_text, key_text = cert_pem, _pem_key(key)
+    except (ValueError, TypeError) as exc:
+        raise ApplicationError("certificate_invalid",
+                               f"Certificado inválido (PKCS#12 e senha, ou PEM e chave): {exc}"[:300]) from None
+    return cert_text, key_text, cert.subject.rfc4514_string()[:300], cert.not_valid_after_utc

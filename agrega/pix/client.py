@@ -1,0 +1,278 @@
+"""The one client of the standard API Pix (Banco Central, v2.9.0) that Agrega uses.
+
+OAuth2 client credentials (token cached until shortly before it expires, fetched again
+on a 401), mutual TLS from the account's decrypted certificate (an ``ssl`` context: the
+PEM is written to a private temporary file only for ``load_cert_chain`` and removed at
+once), retries with backoff on 5xx, 429 (``Retry-After`` honoured) and transport errors —
+every write of the API Pix used here is a PUT/PATCH on an id Agrega chose, so repeating
+it is safe. Outbound calls go through the egress policy (core/egress.py).
+
+A PSP that deviates from the standard gets a small ``Adapter`` subclass (``ADAPTERS``),
+never a fork of this client."""
+
+from __future__ import annotations
+
+import os
+import random
+import ssl
+import tempfile
+import threading
+import time
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import httpx
+
+from agrega.core import egress
+
+RETRY_STATUS = {429, 500, 502, 503, 504}
+
+
+class PixError(Exception):
+    """A failed call: ``status`` (0 for transport), the PSP's ``problem`` (RFC 7807) if any."""
+
+    def __init__(self, message: str, *, status: int = 0, problem: dict | None = None, code: str = "pix_error"):
+        super().__init__(message)
+        self.status, self.problem, self.code = status, problem or {}, code
+
+    @property
+    def permanent(self) -> bool:
+        return self.status in (400, 403, 404, 409, 422)
+
+
+class Adapter:
+    """The standard API Pix. Override only what a PSP does differently."""
+
+    name = "padrao"
+    label = "Padrão Banco Central"
+
+    def token_url(self, base_url: str, configured: str) -> str:
+        return configured or base_url.rstrip("/") + "/oauth/token"
+
+    def token_request(self, client_id: str, client_secret: str, scopes: list[str] | None) -> dict:
+        data = {"grant_type": "client_credentials"}
+        if scopes:
+            data["scope"] = " ".join(scopes)
+        return {"data": data, "auth": (client_id, client_secret)}
+
+
+ADAPTERS: dict[str, type[Adapter]] = {Adapter.name: Adapter}
+
+
+def adapter_choices() -> list[tuple[str, str]]:
+    return [(name, cls.label) for name, cls in ADAPTERS.items()]
+
+
+def ssl_context(cert_pem: str, key_pem: str, password: str | None = None) -> ssl.SSLContext:
+    """A client context presenting the account's certificate (mTLS)."""
+    ctx = ssl.create_default_context()
+    with tempfile.TemporaryDirectory() as folder:
+        cert_path, key_path = os.path.join(folder, "c.pem"), os.path.join(folder, "k.pem")
+        for path, data in ((cert_path, cert_pem), (key_path, key_pem)):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(data)
+        ctx.load_cert_chain(cert_path, key_path, password=password)
+    return ctx
+
+
+@dataclass
+class _Token:
+    value: str
+    expires_at: float
+    scopes: list[str]
+
+
+_TOKENS: dict[tuple, _Token] = {}
+_TOKENS_LOCK = threading.Lock()
+
+
+@dataclass
+class PixClient:
+    base_url: str
+    client_id: str
+    client_secret: str
+    token_url: str = ""
+    cert_pem: str = ""
+    key_pem: str = ""
+    adapter: Adapter = field(default_factory=Adapter)
+    timeout: float = 10.0
+    retries: int = 4
+    backoff: float = 0.2
+    # every (method, path, json body, response) pair, for the conformance tests
+    on_exchange: Callable[[httpx.Request, httpx.Response], None] | None = None
+    _http: httpx.Client | None = None
+    # every client's exchanges also go here when set (the tests' conformance check)
+    observer: typing.ClassVar[Callable[[httpx.Request, httpx.Response], None] | None] = None
+
+    @classmethod
+    def for_account(cls, account, **kwargs) -> "PixClient":
+        secrets = account.secrets
+        return cls(base_url=account.base_url, client_id=account.client_id,
+                   client_secret=secrets.get("client_secret", ""), token_url=account.token_url,
+                   cert_pem=secrets.get("cert_pem", ""), key_pem=secrets.get("key_pem", ""),
+                   adapter=ADAPTERS.get(account.adapter, Adapter)(), timeout=account.timeout_seconds, **kwargs)
+
+    # -- plumbing -----------------------------------------------------------------------
+    def http(self) -> httpx.Client:
+        if self._http is None:
+            verify: Any = True
+            if self.cert_pem and self.key_pem:
+                verify = ssl_context(self.cert_pem, self.key_pem)
+            hooks = {"response": [self._hook]} if (self.on_exchange or PixClient.observer) else {}
+            self._http = httpx.Client(transport=egress.EgressTransport(verify=verify), trust_env=False,
+                                      timeout=self.timeout, event_hooks=hooks)
+        return self._http
+
+    def _hook(self, response: httpx.Response) -> None:
+        response.read()
+        for observe in (self.on_exchange, PixClient.observer):
+            if observe is not None:
+                observe(response.request, response)
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _key(self) -> tuple:
+        return (self.adapter.token_url(self.base_url, self.token_url), self.client_id, self.client_secret)
+
+    def token(self, *, fresh: bool = False) -> _Token:
+        """The cached bearer token, fetched when missing or within 30 s of expiring."""
+        key = self._key()
+        with _TOKENS_LOCK:
+            cached = _TOKENS.get(key)
+        if cached and not fresh and cached.expires_at - 30 > time.monotonic():
+            return cached
+        req = self.adapter.token_request(self.client_id, self.client_secret, None)
+        response = self._send("POST", key[0], authenticated=False, **req)
+        if response.status_code != 200:
+            raise PixError(f"O PSP recusou as credenciais (HTTP {response.status_code}).",
+                           status=response.status_code, code="pix_auth_refused")
+        try:
+            body = response.json()
+            token = _Token(body["access_token"], time.monotonic() + float(body.get("expires_in", 300)),
+                           str(body.get("scope", "")).split())
+        except (ValueError, KeyError, TypeError):
+            raise PixError("Resposta de token inválida do PSP.", status=response.status_code,
+                           code="pix_auth_invalid") from None
+        with _TOKENS_LOCK:
+            _TOKENS[key] = token
+        return token
+
+    def _send(self, method: str, url: str, *, authenticated: bool = True, **kwargs) -> httpx.Response:
+        attempt = 0
+        refreshed = False
+        while True:
+            headers = dict(kwargs.pop("headers", {}) or {})
+            if authenticated:
+                headers["Authorization"] = f"Bearer {self.token(fresh=refreshed and attempt == 0).value}"
+            try:
+                response = self.http().request(method, url, headers=headers, **kwargs)
+            except egress.EgressRefused as exc:
+                raise PixError(str(exc), code="egress_refused") from exc
+            except httpx.TransportError as exc:
+                if attempt >= self.retries:
+                    raise PixError(f"PSP inacessível: {exc.__class__.__name__}.", code="pix_unreachable") from exc
+                self._sleep(attempt, None)
+                attempt += 1
+                continue
+            if response.status_code == 401 and authenticated and not refreshed:
+                refreshed, attempt = True, 0  # expired or revoked token: fetch a new one, once
+                with _TOKENS_LOCK:
+                    _TOKENS.pop(self._key(), None)
+                continue
+            if response.status_code in RETRY_STATUS and attempt < self.retries:
+                self._sleep(attempt, response.headers.get("Retry-After"))
+                attempt += 1
+                continue
+            return response
+
+    def _sleep(self, attempt: int, retry_after: str | None) -> None:
+        delay = self.backoff * (2 ** attempt) * (0.5 + random.random())
+        if retry_after:
+            try:
+                delay = max(delay, min(float(retry_after), 30.0))
+            except ValueError:
+                pass
+        time.sleep(delay)
+
+    def call(self, method: str, path: str, *, json: dict | None = None, params: dict | None = None,
+             ok: tuple[int, ...] = (200, 201)) -> dict:
+        response = self._send(method, self.base_url.rstrip("/") + path, json=json, params=params)
+        if response.status_code not in ok:
+            problem = {}
+            try:
+                problem = response.json()
+            except ValueError:
+                pass
+            detail = problem.get("detail") or problem.get("title") or response.reason_phrase
+            raise PixError(f"PSP respondeu HTTP {response.status_code}: {detail}"[:480],
+                           status=response.status_code, problem=problem)
+        if not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError:
+            raise PixError("Resposta inválida do PSP (não é JSON).", status=response.status_code) from None
+
+    # -- the API Pix --------------------------------------------------------------------
+    def cobv_put(self, txid: str, body: dict) -> dict:
+        return self.call("PUT", f"/cobv/{txid}", json=body)
+
+    def cobv_patch(self, txid: str, body: dict) -> dict:
+        return self.call("PATCH", f"/cobv/{txid}", json=body)
+
+    def cobv_get(self, txid: str) -> dict:
+        return self.call("GET", f"/cobv/{txid}")
+
+    def pix_get(self, e2eid: str) -> dict:
+        return self.call("GET", f"/pix/{e2eid}")
+
+    def pix_list(self, inicio: str, fim: str, page: int = 0, per_page: int = 100) -> dict:
+        return self.call("GET", "/pix", params={"inicio": inicio, "fim": fim, "paginacao.paginaAtual": page,
+                                                "paginacao.itensPorPagina": per_page})
+
+    def devolucao_put(self, e2eid: str, refund_id: str, body: dict) -> dict:
+        return self.call("PUT", f"/pix/{e2eid}/devolucao/{refund_id}", json=body)
+
+    def devolucao_get(self, e2eid: str, refund_id: str) -> dict:
+        return self.call("GET", f"/pix/{e2eid}/devolucao/{refund_id}")
+
+    def webhook_put(self, chave: str, url: str) -> dict:
+        return self.call("PUT", f"/webhook/{chave}", json={"webhookUrl": url}, ok=(200, 201, 204))
+
+    def webhookrec_put(self, url: str) -> dict:
+        return self.call("PUT", "/webhookrec", json={"webhookUrl": url}, ok=(200, 201, 204))
+
+    def webhookcobr_put(self, url: str) -> dict:
+        return self.call("PUT", "/webhookcobr", json={"webhookUrl": url}, ok=(200, 201, 204))
+
+    def rec_post(self, body: dict) -> dict:
+        return self.call("POST", "/rec", json=body)
+
+    def rec_get(self, id_rec: str) -> dict:
+        return self.call("GET", f"/rec/{id_rec}")
+
+    def rec_patch(self, id_rec: str, body: dict) -> dict:
+        return self.call("PATCH", f"/rec/{id_rec}", json=body)
+
+    def solicrec_post(self, body: dict) -> dict:
+        return self.call("POST", "/solicrec", json=body)
+
+    def cobr_put(self, txid: str, body: dict) -> dict:
+        return self.call("PUT", f"/cobr/{txid}", json=body)
+
+    def cobr_get(self, txid: str) -> dict:
+        return self.call("GET", f"/cobr/{txid}")
+
+    def retentativa_post(self, txid: str, data: str) -> dict:
+        return self.call("POST", f"/cobr/{txid}/retentativa/{data}")

@@ -1,0 +1,73 @@
+"""Billing's hooks → cobranças: a new título gets its cobv, a changed, paid or cancelled
+one has it revised or removed — all as tasks after the billing transaction commits."""
+
+from __future__ import annotations
+
+from django.dispatch import receiver
+
+from agrega.billing.signals import invoices_created, open_invoices_changed
+from agrega.contracts.signals import contracts_changed
+
+from .models import PixAccount
+
+
+def _configured() -> bool:
+    return PixAccount.objects.filter(active=True).exists()
+
+
+@receiver(invoices_created)
+def _on_invoices_created(sender, invoice_ids, **kwargs):
+    if not invoice_ids or not _configured():
+        return
+    from .tasks import enqueue_charge_sync
+
+    for invoice_id in invoice_ids:
+        enqueue_charge_sync(invoice_id)
+
+
+@receiver(open_invoices_changed)
+def _on_open_invoices_changed(sender, contract_ids, **kwargs):
+    from django.db import transaction
+
+    from . import services
+    from .tasks import charge_sync_task
+
+    def later():
+        for invoice_id in services.charges_to_refresh(contract_ids):
+            charge_sync_task.enqueue(invoice_id)
+
+    transaction.on_commit(later)
+
+
+@receiver(invoices_created)
+def _schedule_recurring(sender, invoice_ids, **kwargs):
+    """Pix Automático: títulos of contracts with an approved authorisation get their cobr."""
+    from django.db import transaction
+
+    from .models import PixRecurrence, RecurrenceStatus
+    from .tasks import cobr_schedule_task
+
+    if not invoice_ids or not PixRecurrence.objects.filter(status=RecurrenceStatus.APPROVED).exists():
+        return
+    transaction.on_commit(lambda: [cobr_schedule_task.enqueue(i) for i in invoice_ids])
+
+
+@receiver(contracts_changed)
+def _cancel_recurrences(sender, contract_ids, **kwargs):
+    """A cancelled (rescinded) contract cancels its Pix Automático."""
+    from django.db import transaction
+
+    from agrega.contracts.choices import ContractStatus
+    from agrega.contracts.models import Contract
+
+    from .models import PixRecurrence
+    from .recurrence import LIVE
+    from .tasks import recurrence_cancel_task
+
+    ids = list(PixRecurrence.objects.filter(contract_id__in=list(contract_ids), status__in=LIVE)
+               .values_list("contract_id", flat=True))
+    if not ids:
+        return
+    cancelled = list(Contract.objects.filter(pk__in=ids, status=ContractStatus.CANCELLED).values_list("pk", flat=True))
+    for contract_id in cancelled:
+        transaction.on_commit(lambda c=contract_id: recurrence_cancel_task.enqueue(c))

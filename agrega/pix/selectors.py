@@ -1,0 +1,44 @@
+"""Reads of the PIX app: accounts, a título's cobrança (copia-e-cola and QR code)."""
+
+from __future__ import annotations
+
+import segno
+
+from .models import PixAccount, PixCharge, PixRecurrence
+
+
+def account_list():
+    return PixAccount.objects.order_by("id")
+
+
+def charge_for_invoice(invoice_id: int) -> PixCharge | None:
+    return PixCharge.objects.filter(invoice_id=invoice_id).first()
+
+
+def qr_svg(payload: str, *, scale: int = 3) -> str:
+    """The BR Code as an inline SVG (segno): no image file, no external service."""
+    if not payload:
+        return ""
+    return segno.make(payload, error="m", micro=False).svg_inline(scale=scale, title="QR code PIX")
+
+
+def invoice_pix(invoice_id: int) -> dict | None:
+    """What every channel shows of a título's Pix: status, copia-e-cola, QR (SVG)."""
+    charge = charge_for_invoice(invoice_id)
+    if charge is None:
+        return None
+    return {"txid": charge.txid, "status": charge.status, "status_label": charge.get_status_display(),
+            "copia_e_cola": charge.pix_copia_e_cola, "location": charge.location,
+            "qr_svg": qr_svg(charge.pix_copia_e_cola) if charge.status == "active" else "",
+            "last_error": charge.last_error}
+
+
+def contract_recurrence(contract_id: int) -> PixRecurrence | None:
+    return PixRecurrence.objects.filter(contract_id=contract_id).order_by("-id").first()
+
+
+def contract_open_copia_e_cola(contract_id: int) -> str:
+    """The copia-e-cola of the contract's oldest open título with an active cobv (the
+    customer notice e-mail offers it to pay and be released at once)."""
+    return (PixCharge.objects.filter(invoice__contract_id=contract_id, invoice__status="open", status="active")
+            .order_by("invoice__due_date", "invoice_id").values_list("pix_copia_e_cola", flat=True).first() or "")

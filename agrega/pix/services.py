@@ -1,0 +1,537 @@
+"""PIX rules: PSP accounts, the cobv of each título, receiving a Pix exactly once,
+refunds and Pix Automático.
+
+Why the order of things: a callback is only a hint — every Pix is confirmed with the PSP
+(``GET /pix/{e2eid}``, or it came from the PSP's own list in the reconciliation) before
+the baixa, and the baixa is ``billing.services.payment_register`` with provider ``pix``
+and the ``endToEndId`` as external id, whose unique constraint applies it once whatever
+the order and number of deliveries. PSP calls never run inside a database transaction
+that holds locks (they are tasks, or outside any ``atomic``)."""
+
+from __future__ import annotations
+
+import logging
+import secrets as pysecrets
+from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
+from decimal import Decimal
+from urllib.parse import urlparse
+
+from django.db import transaction
+from django.utils import timezone
+
+from agrega.billing.models import Invoice, InvoiceStatus, Payment, PaymentMethod
+from agrega.billing import services as billing
+from agrega.core.audit import diff, record_change
+from agrega.core.errors import ApplicationError, Conflict, FieldErrors, InvalidTransition, NotFound
+from agrega.core.money import parse_amount
+from agrega.core.text import clean_text_into
+
+from . import certs
+from .client import ADAPTERS, PixClient, PixError
+from .models import (
+    ChargeStatus,
+    PixAccount,
+    PixCharge,
+    PixRecurrence,
+    PixRefund,
+    RecurrenceStatus,
+    RefundStatus,
+)
+
+log = logging.getLogger("agrega.pix")
+PROVIDER = "pix"
+REQUIRED_SCOPES = ("cobv.write", "cobv.read", "pix.read", "pix.write", "webhook.write")
+RECONCILE_OVERLAP = timedelta(minutes=10)
+CERT_WARN_DAYS = 30
+_FIELDS = ("name", "base_url", "token_url", "client_id", "chave", "adapter", "validade_apos_vencimento",
+           "active", "timeout_seconds")
+
+
+# ---------------------------------------------------------------- accounts
+
+def _validate(account: PixAccount) -> None:
+    errors = FieldErrors()
+    account.name = clean_text_into(errors, "name", PixAccount, "name", account.name, label="Nome") or ""
+    if not account.name:
+        errors.add("name", "name_required", "Informe um nome para a conta.")
+    for f in ("base_url", "token_url"):
+        value = getattr(account, f) or ""
+        url = urlparse(value)
+        if (value or f == "base_url") and (url.scheme not in ("http", "https") or not url.netloc):
+            errors.add(f, "url_invalid", "URL inválida: use https:// seguido do endereço.")
+    account.client_id = clean_text_into(errors, "client_id", PixAccount, "client_id", account.client_id,
+                                        label="Client id") or ""
+    if not account.client_id:
+        errors.add("client_id", "client_id_required", "Informe o client id do PSP.")
+    account.chave = clean_text_into(errors, "chave", PixAccount, "chave", account.chave, label="Chave Pix") or ""
+    if not account.chave:
+        errors.add("chave", "chave_required", "Informe a chave Pix que recebe as cobranças.")
+    if account.adapter not in ADAPTERS:
+        errors.add("adapter", "adapter_unknown", "Adaptador desconhecido: " + ", ".join(ADAPTERS))
+    if not 0 <= int(account.validade_apos_vencimento or 0) <= 3650:
+        errors.add("validade_apos_vencimento", "validade_invalid", "Validade após o vencimento: 0 a 3650 dias.")
+    if not 0.5 <= float(account.timeout_seconds or 0) <= 120:
+        errors.add("timeout_seconds", "timeout_invalid", "Tempo limite deve estar entre 0,5 e 120 segundos.")
+    errors.raise_if_any()
+
+
+def _apply_secrets(account: PixAccount, *, client_secret: str | None, pkcs12_data: bytes | None,
+                   cert_password: str, cert_pem: str, key_pem: str, creating: bool) -> None:
+    current = account.secrets if account.secrets_encrypted else {}
+    if client_secret:
+        current["client_secret"] = client_secret.strip()
+    elif creating:
+        errors = FieldErrors()
+        errors.add("client_secret", "client_secret_required", "Informe o client secret do PSP.")
+        errors.raise_if_any()
+    if pkcs12_data or cert_pem or key_pem:
+        cert_text, key_text, subject, not_after = certs.load(pkcs12_data=pkcs12_data, password=cert_password,
+                                                             cert_pem=cert_pem, key_pem=key_pem)
+        current["cert_pem"], current["key_pem"] = cert_text, key_text
+        account.cert_subject, account.cert_not_after = subject, not_after
+    account.set_secrets(current)
+
+
+@transaction.atomic
+def account_create(*, name: str, base_url: str, client_id: str, client_secret: str, chave: str,
+                   token_url: str = "", adapter: str = "padrao", validade_apos_vencimento: int = 30,
+                   timeout_seconds: float = 10.0, pkcs12_data: bytes | None = None, cert_password: str = "",
+                   cert_pem: str = "", key_pem: str = "", actor=None) -> PixAccount:
+    """A new PSP account; its secrets are encrypted and never returned."""
+    account = PixAccount(name=name, base_url=(base_url or "").strip(), token_url=(token_url or "").strip(),
+                         client_id=client_id, chave=chave, adapter=adapter or "padrao",
+                         validade_apos_vencimento=validade_apos_vencimento, timeout_seconds=timeout_seconds,
+                         webhook_secret=pysecrets.token_urlsafe(32))
+    _validate(account)
+    _apply_secrets(account, client_secret=client_secret, pkcs12_data=pkcs12_data, cert_password=cert_password,
+                   cert_pem=cert_pem, key_pem=key_pem, creating=True)
+    account.save()
+    record_change(instance=account, action="create", actor=actor,
+                  changes={f: [None, str(getattr(account, f))] for f in _FIELDS})
+    return account
+
+
+@transaction.atomic
+def account_update(*, account_id: int, actor=None, client_secret: str | None = None,
+                   pkcs12_data: bytes | None = None, cert_password: str = "", cert_pem: str = "",
+                   key_pem: str = "", **fields) -> PixAccount:
+    account = PixAccount.objects.select_for_update().filter(pk=account_id).first()
+    if account is None:
+        raise NotFound("Conta PIX", "pix_account_not_found")
+    before = {f: getattr(account, f) for f in _FIELDS}
+    for key, value in fields.items():
+        if key in _FIELDS and value is not None:
+            setattr(account, key, value)
+    _validate(account)
+    _apply_secrets(account, client_secret=client_secret, pkcs12_data=pkcs12_data, cert_password=cert_password,
+                   cert_pem=cert_pem, key_pem=key_pem, creating=False)
+    account.save()
+    changes = diff(before, {f: getattr(account, f) for f in _FIELDS})
+    if client_secret or pkcs12_data or cert_pem:
+        changes["credenciais"] = ["(oculto)", "(alterado)"]
+    record_change(instance=account, action="update", actor=actor, changes=changes)
+    return account
+
+
+def _account(account_id: int) -> PixAccount:
+    account = PixAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        raise NotFound("Conta PIX", "pix_account_not_found")
+    return account
+
+
+def client_for(account: PixAccount, **kwargs) -> PixClient:
+    return PixClient.for_account(account, **kwargs)
+
+
+def account_check(*, account_id: int, actor=None) -> PixAccount:
+    """"Testar conexão": gets a token and checks the scopes the PSP granted cover what
+    Agrega uses. The outcome is kept on the account (shown on its page)."""
+    account = _account(account_id)
+    ok, message, granted = False, "", ""
+    try:
+        with client_for(account) as client:
+            token = client.token(fresh=True)
+        granted = " ".join(token.scopes)
+        missing = [s for s in REQUIRED_SCOPES if s not in token.scopes]
+        if missing:
+            message = "Token obtido, mas faltam escopos: " + ", ".join(missing)
+        else:
+            ok, message = True, "Conexão OK: token obtido com os escopos necessários."
+    except PixError as exc:
+        message = str(exc)
+    PixAccount.objects.filter(pk=account.pk).update(last_check_at=timezone.now(), last_check_ok=ok,
+                                                    last_check_message=message[:500], scopes_granted=granted[:1000])
+    account.refresh_from_db()
+    return account
+
+
+def account_register_webhook(*, account_id: int, public_url: str, actor=None) -> PixAccount:
+    """``PUT /webhook/{chave}`` (and webhookrec/webhookcobr when granted) with the URL the
+    PSP calls: ``<public_url>/pix/webhook/<secret>`` (the PSP appends ``/pix``)."""
+    account = _account(account_id)
+    url = urlparse(public_url or "")
+    if url.scheme not in ("http", "https") or not url.netloc:
+        raise ApplicationError("url_invalid", "Informe o endereço público do Agrega (https://…).")
+    webhook_url = f"{public_url.rstrip('/')}/pix/webhook/{account.webhook_secret}"
+    try:
+        with client_for(account) as client:
+            client.webhook_put(account.chave, webhook_url)
+            for put in (client.webhookrec_put, client.webhookcobr_put):
+                try:
+                    put(webhook_url)
+                except PixError as exc:  # a PSP without Pix Automático: the cobv webhook is what matters
+                    log.info("webhook of Pix Automático not registered: %s", exc)
+    except PixError as exc:
+        raise ApplicationError("pix_webhook_failed", f"O PSP recusou o webhook: {exc}") from exc
+    PixAccount.objects.filter(pk=account.pk).update(webhook_url=webhook_url, webhook_registered_at=timezone.now())
+    account.refresh_from_db()
+    record_change(instance=account, action="webhook", actor=actor, changes={"webhook": [None, "registrado"]})
+    return account
+
+
+def active_account() -> PixAccount | None:
+    """The account new cobranças go to (the first active one)."""
+    return PixAccount.objects.filter(active=True).order_by("id").first()
+
+
+def cert_expiring(now=None) -> list[PixAccount]:
+    """Accounts whose certificate expires within 30 days (the dashboard warns)."""
+    now = now or timezone.now()
+    return list(PixAccount.objects.filter(active=True, cert_not_after__isnull=False,
+                                          cert_not_after__lt=now + timedelta(days=CERT_WARN_DAYS)))
+
+
+# ---------------------------------------------------------------- cobv per título
+
+def txid_for(invoice_id: int) -> str:
+    """The título's txid: stable (a retry is the same PUT), 26–35 alphanumerics."""
+    return f"agrega{int(invoice_id):020d}"
+
+
+def _money(value: Decimal) -> str:
+    return f"{Decimal(value):.2f}"
+
+
+def _devedor(customer) -> dict:
+    doc = (customer.document or "").upper()
+    key = "cpf" if len(doc) == 11 else "cnpj"
+    return {key: doc, "nome": customer.name[:200]}
+
+
+def cobv_body(invoice: Invoice, account: PixAccount) -> dict:
+    """The ``CobVSolicitada`` of a título (yaml: components/schemas/CobVSolicitada)."""
+    return {
+        "calendario": {"dataDeVencimento": invoice.due_date.isoformat(),
+                       "validadeAposVencimento": int(account.validade_apos_vencimento)},
+        "devedor": _devedor(invoice.customer),
+        "valor": {"original": _money(invoice.amount)},
+        "chave": account.chave,
+        "solicitacaoPagador": f"Título {invoice.pk} — competência {invoice.period:%m/%Y}",
+    }
+
+
+def _store_answer(charge: PixCharge, answer: dict, **extra) -> None:
+    fields = {"pix_copia_e_cola": answer.get("pixCopiaECola", charge.pix_copia_e_cola) or "",
+              "location": (answer.get("loc") or {}).get("location") or answer.get("location") or charge.location,
+              "revisao": int(answer.get("revisao", charge.revisao) or 0), "last_error": "",
+              "updated_at": timezone.now(), **extra}
+    PixCharge.objects.filter(pk=charge.pk).update(**fields)
+
+
+def charge_sync(*, invoice_id: int, account: PixAccount | None = None, client: PixClient | None = None) -> PixCharge | None:
+    """Bring the título's cobv in step with the título: create it (PUT), revise its
+    amount or due date (PATCH), or remove it when the título is cancelled or paid by
+    other means (PATCH status REMOVIDA_PELO_USUARIO_RECEBEDOR). Idempotent: called again,
+    it does nothing or the same request. Runs outside any transaction (a task)."""
+    invoice = Invoice.objects.select_related("customer").filter(pk=invoice_id).first()
+    if invoice is None:
+        return None
+    charge = PixCharge.objects.filter(invoice_id=invoice_id).select_related("account").first()
+    if charge is None:
+        if invoice.status != InvoiceStatus.OPEN or invoice.amount <= 0:
+            return None
+        account = account or active_account()
+        if account is None:
+            return None
+        charge, _ = PixCharge.objects.get_or_create(invoice_id=invoice_id,
+                                                    defaults={"account": account, "txid": txid_for(invoice_id)})
+    account = charge.account
+    own = client is None
+    client = client or client_for(account)
+    try:
+        return _sync(charge, invoice, client)
+    except PixError as exc:
+        PixCharge.objects.filter(pk=charge.pk).update(status=ChargeStatus.ERROR if charge.status in (
+            ChargeStatus.PENDING, ChargeStatus.ERROR) else charge.status, attempts=charge.attempts + 1,
+            last_error=str(exc)[:500])
+        raise
+    finally:
+        if own:
+            client.close()
+
+
+def _sync(charge: PixCharge, invoice: Invoice, client: PixClient) -> PixCharge:
+    created = charge.status in (ChargeStatus.PENDING, ChargeStatus.ERROR) and charge.amount_sent is None
+    if invoice.status == InvoiceStatus.CANCELLED or (invoice.status == InvoiceStatus.PAID and not _paid_by_pix(charge)):
+        if created or charge.status == ChargeStatus.REMOVED:
+            PixCharge.objects.filter(pk=charge.pk).update(status=ChargeStatus.REMOVED)
+        else:
+            try:
+                answer = client.cobv_patch(charge.txid, {"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR"})
+                _store_answer(charge, answer, status=ChargeStatus.REMOVED)
+            except PixError as exc:
+                if exc.status not in (400, 404):  # already concluded or removed at the PSP
+                    raise
+                PixCharge.objects.filter(pk=charge.pk).update(status=ChargeStatus.REMOVED, last_error=str(exc)[:500])
+    elif invoice.status == InvoiceStatus.PAID:
+        PixCharge.objects.filter(pk=charge.pk).update(status=ChargeStatus.PAID)
+    elif created:
+        body = cobv_body(invoice, charge.account)
+        try:
+            answer = client.cobv_put(charge.txid, body)
+        except PixError as exc:
+            if not exc.permanent:
+                raise
+            answer = _existing(client, charge.txid, exc)  # the answer of an earlier PUT was lost
+        _store_answer(charge, answer, status=ChargeStatus.ACTIVE, amount_sent=invoice.amount,
+                      due_sent=invoice.due_date, attempts=charge.attempts + 1)
+    elif charge.amount_sent != invoice.amount or charge.due_sent != invoice.due_date:
+        body = {"valor": {"original": _money(invoice.amount)},
+                "calendario": {"dataDeVencimento": invoice.due_date.isoformat()}}
+        answer = client.cobv_patch(charge.txid, body)
+        _store_answer(charge, answer, amount_sent=invoice.amount, due_sent=invoice.due_date)
+    charge.refresh_from_db()
+    return charge
+
+
+def _existing(client: PixClient, txid: str, error: PixError) -> dict:
+    try:
+        return client.cobv_get(txid)
+    except PixError:
+        raise error from None
+
+
+def _paid_by_pix(charge: PixCharge) -> bool:
+    return Payment.objects.filter(invoice_id=charge.invoice_id, provider=PROVIDER).exists()
+
+
+def charges_for_open_invoices(*, account_id: int) -> int:
+    """First setup: a cobv for every open título that has none yet (a task each)."""
+    from . import tasks
+
+    _account(account_id)
+    ids = list(Invoice.objects.filter(status=InvoiceStatus.OPEN, amount__gt=0, pix_charge__isnull=True)
+               .values_list("pk", flat=True))
+    for invoice_id in ids:
+        tasks.enqueue_charge_sync(invoice_id)
+    return len(ids)
+
+
+def charges_to_refresh(contract_ids) -> list[int]:
+    """Títulos of these contracts whose cobv no longer matches them (cancelled, paid by
+    other means, amount or due date changed)."""
+    rows = PixCharge.objects.filter(invoice__contract_id__in=list(contract_ids)).exclude(
+        status__in=[ChargeStatus.REMOVED, ChargeStatus.PAID]).values_list(
+        "invoice_id", "invoice__status", "invoice__amount", "invoice__due_date", "amount_sent", "due_sent")
+    return [invoice_id for invoice_id, status, amount, due, sent, due_sent in rows
+            if status != InvoiceStatus.OPEN or (sent is not None and (amount != sent or due != due_sent))]
+
+
+# ---------------------------------------------------------------- receiving
+
+def _paid_on(horario: str) -> date:
+    try:
+        moment = datetime.fromisoformat(horario.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt_timezone.utc)
+        return timezone.localdate(moment)
+    except (AttributeError, ValueError):
+        return timezone.localdate()
+
+
+def pix_apply(*, pix: dict, account: PixAccount | None = None) -> Payment | None:
+    """Apply one Pix **the PSP confirmed** (from ``GET /pix/{e2eid}`` or ``GET /pix``):
+    the baixa of the título whose cobv carries its txid, once per ``endToEndId``; its
+    finished devoluções reverse what they return. A Pix of no título of ours is ignored."""
+    e2eid, txid = pix.get("endToEndId") or "", pix.get("txid") or ""
+    charge = PixCharge.objects.filter(txid=txid).first() if txid else None
+    if charge is None or not e2eid:
+        return None
+    amount = parse_amount(pix.get("valor"))
+    try:
+        outcome = billing.payment_register(
+            invoice_id=charge.invoice_id, amount=amount, paid_on=_paid_on(pix.get("horario", "")),
+            method=PaymentMethod.PIX, provider=PROVIDER, external_id=e2eid,
+            note=f"Pix {e2eid}", actor="pix")
+        payment = outcome.payment
+    except InvalidTransition as exc:  # a Pix for a cancelled título: recorded for the operator
+        log.warning("pix %s for título %s not applied: %s", e2eid, charge.invoice_id, exc.message)
+        PixCharge.objects.filter(pk=charge.pk).update(last_error=f"Pix {e2eid} recebido: {exc.message}"[:500])
+        return None
+    if outcome.created:
+        PixCharge.objects.filter(pk=charge.pk, status__in=[ChargeStatus.ACTIVE, ChargeStatus.ERROR,
+                                                           ChargeStatus.PENDING]).update(status=ChargeStatus.PAID)
+    for dev in pix.get("devolucoes") or []:
+        _settle_refund(payment, dev, account or charge.account)
+    return payment
+
+
+def pix_confirm(*, account: PixAccount, e2eid: str, client: PixClient | None = None) -> Payment | None:
+    """A callback named ``e2eid``: ask the PSP (``GET /pix/{e2eid}``), then apply."""
+    own = client is None
+    client = client or client_for(account)
+    try:
+        pix = client.pix_get(e2eid)
+    finally:
+        if own:
+            client.close()
+    return pix_apply(pix=pix, account=account)
+
+
+def webhook_receive(*, secret: str, body: dict) -> dict:
+    """The PSP's callback at ``…/pix/webhook/<secret>/pix``. Each Pix named in it is
+    confirmed with the PSP before it counts (a forged or replayed body changes nothing).
+    Returns counts; a Pix the PSP could not confirm now is left to the reconciliation."""
+    account = PixAccount.objects.filter(webhook_secret=secret, active=True).first() if secret else None
+    if account is None:
+        raise NotFound("Webhook", "pix_webhook_unknown")
+    items = body.get("pix") if isinstance(body, dict) else None
+    if not isinstance(items, list) or len(items) > 1000:
+        raise ApplicationError("pix_webhook_invalid", "Corpo inválido: esperado {\"pix\": [...]}.")
+    applied = unconfirmed = 0
+    with client_for(account) as client:
+        for item in items:
+            e2eid = str((item or {}).get("endToEndId") or "")[:32] if isinstance(item, dict) else ""
+            if not e2eid.isalnum():
+                continue
+            try:
+                if pix_confirm(account=account, e2eid=e2eid, client=client) is not None:
+                    applied += 1
+            except PixError as exc:
+                unconfirmed += 1
+                log.warning("pix %s not confirmed now (%s): the reconciliation will catch it", e2eid, exc)
+    return {"received": len(items), "applied": applied, "unconfirmed": unconfirmed}
+
+
+def reconcile(*, account_id: int, now: datetime | None = None, client: PixClient | None = None) -> dict:
+    """Pull ``GET /pix?inicio&fim`` (every page) since the last covered moment, minus an
+    overlap, and apply what a lost webhook missed. Applying twice is harmless."""
+    account = _account(account_id)
+    now = now or timezone.now()
+    start = (account.reconciled_until - RECONCILE_OVERLAP) if account.reconciled_until else now - timedelta(days=1)
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    inicio = start.astimezone(dt_timezone.utc).strftime(fmt)
+    fim = (now + timedelta(seconds=1)).astimezone(dt_timezone.utc).strftime(fmt)
+    own = client is None
+    client = client or client_for(account)
+    seen = applied = 0
+    try:
+        page = 0
+        while True:
+            answer = client.pix_list(inicio, fim, page=page)
+            for pix in answer.get("pix") or []:
+                seen += 1
+                payment = pix_apply(pix=pix, account=account)
+                applied += payment is not None
+            pages = ((answer.get("parametros") or {}).get("paginacao") or {}).get("quantidadeDePaginas", 1)
+            page += 1
+            if page >= int(pages or 1):
+                break
+    finally:
+        if own:
+            client.close()
+    PixAccount.objects.filter(pk=account.pk).update(reconciled_until=now)
+    return {"seen": seen, "applied": applied}
+
+
+def retry_failed_charges(*, limit: int = 500) -> int:
+    """Charges whose PSP call failed (or never ran: a task lost with its process) are
+    sent again — the same PUT/PATCH, so nothing is created twice."""
+    stale = timezone.now() - timedelta(minutes=1)
+    ids = list(PixCharge.objects.filter(status__in=[ChargeStatus.ERROR, ChargeStatus.PENDING], updated_at__lt=stale)
+               .values_list("invoice_id", flat=True)[:limit])
+    for invoice_id in ids:
+        try:
+            charge_sync(invoice_id=invoice_id)
+        except PixError as exc:
+            log.warning("cobv of título %s failed again: %s", invoice_id, exc)
+    return len(ids)
+
+
+def reconcile_job() -> None:
+    """The periodic job (settings.PERIODIC_JOBS "pix.reconcile"): pull the Pix received
+    and send again the cobranças whose PSP call failed."""
+    retry_failed_charges()
+    for account_id in PixAccount.objects.filter(active=True).values_list("pk", flat=True):
+        try:
+            reconcile(account_id=account_id)
+        except PixError as exc:
+            log.warning("pix reconciliation of account %s failed: %s", account_id, exc)
+
+
+# ---------------------------------------------------------------- refunds
+
+def refund_id_for(refund_pk: int) -> str:
+    return f"agregadev{int(refund_pk):020d}"
+
+
+def refund_request(*, payment_id: int, amount, reason: str = "", actor=None) -> PixRefund:
+    """``PUT /pix/{e2eid}/devolucao/{id}`` for (part of) a Pix received; when the PSP
+    says DEVOLVIDO the título is reopened by what was returned (billing.payment_refund)."""
+    payment = Payment.objects.filter(pk=payment_id, provider=PROVIDER).first()
+    if payment is None:
+        raise NotFound("Pagamento PIX", "pix_payment_not_found")
+    amount = parse_amount(amount)
+    already = sum((r.amount for r in payment.pix_refunds.exclude(status=RefundStatus.FAILED)), Decimal("0"))
+    if amount + already > payment.amount:
+        raise ApplicationError("refund_too_large",
+                               f"A devolução passa do valor do Pix (restam {payment.amount - already:.2f}).")
+    charge = PixCharge.objects.filter(invoice_id=payment.invoice_id).select_related("account").first()
+    if charge is None:
+        raise NotFound("Cobrança PIX", "pix_charge_not_found")
+    refund = PixRefund.objects.create(payment=payment, account=charge.account, amount=amount,
+                                      refund_id="pending" + pysecrets.token_hex(8),
+                                      reason=(reason or "")[:140], actor_label=billing._actor_label(actor))
+    refund.refund_id = refund_id_for(refund.pk)
+    refund.save(update_fields=["refund_id"])
+    body = {"valor": _money(amount)}
+    if reason:
+        body["descricao"] = reason[:140]
+    with client_for(charge.account) as client:
+        try:
+            answer = client.devolucao_put(payment.external_id, refund.refund_id, body)
+        except PixError as exc:
+            if exc.permanent:
+                PixRefund.objects.filter(pk=refund.pk).update(status=RefundStatus.FAILED)
+                raise ApplicationError("pix_refund_refused", f"O PSP recusou a devolução: {exc}") from exc
+            raise ApplicationError("pix_unavailable", f"PSP indisponível; tente de novo: {exc}") from exc
+    _settle_refund(payment, answer, charge.account)
+    refund.refresh_from_db()
+    return refund
+
+
+def _settle_refund(payment: Payment, dev: dict, account: PixAccount) -> None:
+    """A devolução's state from the PSP: DEVOLVIDO reverses its amount once."""
+    refund_id = str(dev.get("id") or "")
+    status = dev.get("status")
+    with transaction.atomic():
+        refund = PixRefund.objects.select_for_update().filter(refund_id=refund_id).first()
+        if refund is None:
+            if status != "DEVOLVIDO":
+                return
+            refund = PixRefund.objects.create(payment=payment, account=account, refund_id=refund_id[:35],
+                                              amount=parse_amount(dev.get("valor")), actor_label="psp")
+        if refund.status != RefundStatus.REQUESTED:
+            return
+        if status == "DEVOLVIDO":
+            billing.payment_refund(payment_id=payment.pk, amount=refund.amount,
+                                   note=f"Devolução Pix {refund.refund_id}", actor="pix")
+            refund.status = RefundStatus.DONE
+        elif status == "NAO_REALIZADO":
+            refund.status = RefundStatus.FAILED
+        else:
+            return
+        refund.rtr_id = str(dev.get("rtrId") or "")[:40]
+        refund.save(update_fields=["status", "rtr_id"])

@@ -1,0 +1,64 @@
+"""Background work of the PIX app (django-tasks): PSP calls never run in the request or
+transaction that decided them; they are enqueued after its commit."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django_tasks import task
+
+from .client import PixError
+
+log = logging.getLogger("agrega.pix")
+
+
+@task()
+def charge_sync_task(invoice_id: int) -> str:
+    from . import services
+
+    try:
+        charge = services.charge_sync(invoice_id=invoice_id)
+    except PixError as exc:  # kept on the charge (status error); pix.reconcile sends it again
+        log.warning("cobv of título %s failed: %s", invoice_id, exc)
+        return "error"
+    return charge.status if charge else "none"
+
+
+@task()
+def pix_confirm_task(account_id: int, e2eid: str) -> bool:
+    from . import services
+    from .models import PixAccount
+
+    account = PixAccount.objects.get(pk=account_id)
+    return services.pix_confirm(account=account, e2eid=e2eid) is not None
+
+
+@task()
+def reconcile_task(account_id: int) -> dict:
+    from . import services
+
+    return services.reconcile(account_id=account_id)
+
+
+def enqueue_charge_sync(invoice_id: int) -> None:
+    """After the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: charge_sync_task.enqueue(invoice_id))
+
+
+@task()
+def cobr_schedule_task(invoice_id: int) -> bool:
+    from . import recurrence
+
+    try:
+        return recurrence.schedule_cobr(invoice_id=invoice_id) is not None
+    except PixError as exc:
+        log.warning("cobr of título %s failed: %s", invoice_id, exc)
+        return False
+
+
+@task()
+def recurrence_cancel_task(contract_id: int) -> int:
+    from . import recurrence
+
+    return recurrence.recurrence_cancel(contract_id=contract_id)

@@ -1,0 +1,115 @@
+"""Access follows the money in seconds, end to end on the real sandboxes: título → cobv on
+the PSP sandbox → paid by the payer → webhook → confirmed → baixa → contract released →
+the worker unblocks the SVA user on the EXA sandbox. The same with the webhook lost (the
+reconciliation catches it), duplicated and out of order: 0 lost, 0 duplicate baixas."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from agrega.billing.models import Invoice, Payment
+from agrega.billing.services import billing_run
+from agrega.contracts.choices import AccessStatus as AS
+from agrega.contracts.models import Contract
+from agrega.contracts.services import contract_activate, contract_add_product
+from agrega.dunning.services import dunning_sweep
+from agrega.pix import services
+from agrega.pix.models import PixCharge
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def at(day: date, hour: int = 12):
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()).replace(hour=hour))
+
+
+def months_back(n: int) -> date:
+    day = timezone.localdate().replace(day=1)
+    for _ in range(n):
+        day = (day - timedelta(days=1)).replace(day=1)
+    return day
+
+
+@pytest.fixture
+def hooked(pix_account, live_server, fast_pix):
+    return services.account_register_webhook(account_id=pix_account.pk, public_url=live_server.url)
+
+
+@pytest.fixture
+def blocked_sva(integration, make_product, make_contract, hooked, converge):
+    """``make()``: an active contract with an EXA product, billed 2 months back (its cobv on
+    the PSP), blocked on the platform by the régua."""
+    exa = make_product(integration, name="EXA Segurança", price="9.90", fiscal_class="SVA")
+
+    def make():
+        contract = make_contract(billing_day=10)
+        contract_add_product(contract=contract, product_id=exa.pk)
+        contract_activate(contract=contract)
+        start = months_back(4)
+        Contract.objects.filter(pk=contract.pk).update(activated_at=at(start))
+        contract.products.update(added_at=at(start))
+        billing_run(period=months_back(2))
+        invoice = Invoice.objects.get(contract=contract)
+        dunning_sweep(today=invoice.due_date + timedelta(days=20))
+        contract.refresh_from_db()
+        assert contract.access_status != AS.ACTIVE
+        return contract, invoice
+
+    return make
+
+
+def platform_status(exa_account, contract):
+    return exa_account.user(contract.sva_users.get().external_id)["status"]
+
+
+def wait_for(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def released(contract):
+    return Contract.objects.filter(pk=contract.pk, access_status=AS.ACTIVE).exists()
+
+
+def test_pix_paid_releases_the_contract_and_the_worker_unblocks_on_exa(blocked_sva, psp, exa_account, converge):
+    contract, invoice = blocked_sva()
+    converge()
+    assert platform_status(exa_account, contract) == "blocked"
+    psp.pay(PixCharge.objects.get(invoice=invoice).txid)
+    psp.wait_webhooks()
+    assert wait_for(lambda: released(contract))
+    converge()
+    assert platform_status(exa_account, contract) == "active"
+    assert Payment.objects.filter(invoice=invoice).count() == 1
+
+
+@pytest.mark.parametrize("faults", [
+    {"webhook_lost_rate": 1.0},
+    {"webhook_duplicate_rate": 1.0},
+    {"webhook_duplicate_rate": 1.0, "webhook_reorder_ms": 400},
+], ids=["lost", "duplicated", "out-of-order"])
+def test_lost_duplicated_out_of_order_zero_lost_zero_duplicates(blocked_sva, psp, exa_account, converge,
+                                                                  hooked, faults):
+    pairs = [blocked_sva() for _ in range(3)]
+    converge()
+    psp.faults(**faults)
+    paid = {}
+    for contract, invoice in pairs:
+        paid[invoice.pk] = psp.pay(PixCharge.objects.get(invoice=invoice).txid)["endToEndId"]
+    psp.wait_webhooks()
+    services.reconcile(account_id=hooked.pk)  # the periodic job's pass
+    for contract, invoice in pairs:
+        assert wait_for(lambda: released(contract)), "lost"
+        payments = list(Payment.objects.filter(invoice=invoice).values_list("external_id", flat=True))
+        assert payments == [paid[invoice.pk]], payments  # 0 lost, 0 duplicate baixas
+    converge()
+    for contract, _ in pairs:
+        assert platform_status(exa_account, contract) == "active"

@@ -1,0 +1,115 @@
+"""Receiving exactly once, losing nothing: the PSP sandbox delivers its webhook to a live
+Agrega; each Pix is confirmed with GET /pix/{e2eid} before the baixa; duplicated, lost
+and out-of-order deliveries end in one baixa per endToEndId; a forged callback changes
+nothing; a devolução reopens the título."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from agrega.billing.models import InvoiceStatus, Payment, PaymentMethod
+from agrega.pix import services
+from agrega.pix.models import ChargeStatus, PixCharge
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def hooked(pix_account, live_server, fast_pix):
+    return services.account_register_webhook(account_id=pix_account.pk, public_url=live_server.url)
+
+
+def wait_for(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def pix_payments(invoice):
+    return Payment.objects.filter(invoice=invoice, provider="pix")
+
+
+def test_paid_by_the_payer_webhook_confirmed_then_baixa(hooked, billed, psp):
+    contract, invoice = billed()
+    charge = PixCharge.objects.get(invoice=invoice)
+    pix = psp.pay(charge.txid)
+    psp.wait_webhooks()
+    assert wait_for(lambda: pix_payments(invoice).exists())
+    payment = pix_payments(invoice).get()
+    assert payment.external_id == pix["endToEndId"] and payment.method == PaymentMethod.PIX
+    invoice.refresh_from_db()
+    charge.refresh_from_db()
+    assert invoice.status == InvoiceStatus.PAID and charge.status == ChargeStatus.PAID
+    assert any(d["url"].endswith("/pix") for d in psp.webhooks())
+
+
+def test_duplicated_and_out_of_order_webhooks_make_one_baixa_each(hooked, billed, psp):
+    psp.faults(webhook_duplicate_rate=1.0, webhook_reorder_ms=300)
+    pairs = [billed(months=m) for m in (4, 3, 2)]
+    for _, invoice in pairs:
+        psp.pay(PixCharge.objects.get(invoice=invoice).txid)
+    psp.wait_webhooks()
+    for _, invoice in pairs:
+        assert wait_for(lambda: pix_payments(invoice).exists())
+    time.sleep(0.3)
+    for _, invoice in pairs:
+        assert pix_payments(invoice).count() == 1
+        invoice.refresh_from_db()
+        assert invoice.status == InvoiceStatus.PAID and invoice.paid_amount == invoice.amount
+
+
+def test_a_lost_webhook_is_caught_by_the_reconciliation(hooked, billed, psp):
+    psp.faults(webhook_lost_rate=1.0)
+    contract, invoice = billed()
+    psp.pay(PixCharge.objects.get(invoice=invoice).txid)
+    psp.wait_webhooks()
+    assert not pix_payments(invoice).exists()
+    result = services.reconcile(account_id=hooked.pk)
+    assert result["applied"] == 1
+    assert pix_payments(invoice).count() == 1
+    services.reconcile(account_id=hooked.pk)  # again: nothing new
+    assert pix_payments(invoice).count() == 1
+
+
+def test_a_forged_callback_changes_nothing(hooked, billed, live_server, psp):
+    contract, invoice = billed()
+    charge = PixCharge.objects.get(invoice=invoice)
+    forged = {"pix": [{"endToEndId": "E00000000202601011200abcdefghijk", "txid": charge.txid,
+                       "valor": "109.90", "horario": "2026-01-01T12:00:00Z"}]}
+    answer = httpx.post(f"{hooked.webhook_url}/pix", json=forged)
+    assert answer.status_code == 200 and answer.json()["applied"] == 0
+    assert not pix_payments(invoice).exists()
+    wrong_secret = httpx.post(f"{live_server.url}/pix/webhook/not-the-secret/pix", json=forged)
+    assert wrong_secret.status_code == 404
+
+
+def test_a_different_amount_follows_the_partial_payment_rules(hooked, billed, psp):
+    contract, invoice = billed()
+    psp.pay(PixCharge.objects.get(invoice=invoice).txid, amount="50.00")
+    psp.wait_webhooks()
+    assert wait_for(lambda: pix_payments(invoice).exists())
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.OPEN and str(invoice.balance) == "59.90"
+
+
+def test_a_refund_reopens_the_titulo(hooked, billed, psp):
+    contract, invoice = billed()
+    psp.pay(PixCharge.objects.get(invoice=invoice).txid)
+    psp.wait_webhooks()
+    assert wait_for(lambda: pix_payments(invoice).exists())
+    payment = pix_payments(invoice).get()
+    refund = services.refund_request(payment_id=payment.pk, amount="109.90", reason="cobrança indevida")
+    psp.wait_webhooks()
+    refund.refresh_from_db()
+    if refund.status == "requested":  # EM_PROCESSAMENTO at the PUT: the PSP's list settles it
+        services.reconcile(account_id=hooked.pk)
+        refund.refresh_from_db()
+    assert refund.status == "done"
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.OPEN and invoice.paid_amount == 0
