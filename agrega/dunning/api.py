@@ -13,7 +13,7 @@ from agrega.core.api import ErrorOut, InputSchema
 from agrega.core.text import ModelText
 from agrega.dunning.models import DunningPolicy
 
-from . import config
+from . import selectors, services
 from .models import DunningAction
 
 router = Router(tags=["Régua de cobrança"])
@@ -102,7 +102,7 @@ class SweepOut(Schema):
             description="A padrão primeiro. `contracts_count`: contratos que escolheram esta régua (os demais "
                         "seguem a padrão).")
 def policy_list(request: HttpRequest):
-    return list(config.policy_list())
+    return list(selectors.policy_list())
 
 
 @router.get("/actions", response={200: list[ActionOut], 401: ErrorOut}, summary="Ações possíveis numa etapa")
@@ -117,13 +117,13 @@ def action_list(request: HttpRequest):
                 "`make_default`: passa a ser a régua padrão.",
 )
 def policy_create(request: HttpRequest, payload: PolicyCreateIn):
-    return Status(201, config.policy_create(**payload.dict(), actor=request.user))
+    return Status(201, services.policy_create(**payload.dict(), actor=request.user))
 
 
 @router.get("/policies/{policy_id}", response={200: PolicyOut, 401: ErrorOut, 404: ErrorOut},
             summary="Consultar régua")
 def policy_detail(request: HttpRequest, policy_id: int):
-    return config.policy_get(policy_id)
+    return selectors.policy_get(policy_id)
 
 
 @router.put(
@@ -133,7 +133,7 @@ def policy_detail(request: HttpRequest, policy_id: int):
 )
 def policy_stages(request: HttpRequest, policy_id: int, payload: StagesIn):
     stages = [s.dict() for s in payload.stages]
-    return config.policy_replace_stages(policy_id=policy_id, stages=stages, actor=request.user)
+    return services.policy_replace_stages(policy_id=policy_id, stages=stages, actor=request.user)
 
 
 @router.patch(
@@ -142,7 +142,7 @@ def policy_stages(request: HttpRequest, policy_id: int, payload: StagesIn):
                 "e `is_default: true` para torná-la a padrão (a padrão não é desmarcada: marque outra).",
 )
 def policy_patch(request: HttpRequest, policy_id: int, payload: PolicyPatchIn):
-    return config.policy_update(policy_id=policy_id, actor=request.user, **payload.dict(exclude_unset=True))
+    return services.policy_update(policy_id=policy_id, actor=request.user, **payload.dict(exclude_unset=True))
 
 
 @sweeps_router.post(
@@ -152,4 +152,4 @@ def policy_patch(request: HttpRequest, policy_id: int, payload: PolicyPatchIn):
 )
 def sweep(request: HttpRequest, payload: SweepIn | None = None):
     today = payload.today if payload is not None else None
-    return config.sweep_run(today=today, actor=request.user).as_dict()
+    return services.sweep_run(today=today, actor=request.user).as_dict()

@@ -1,5 +1,5 @@
 """Forms of Configurações > Régua de cobrança. Light parsing only; the rules (days grow
-from stage to stage, limits of the trust release) are ``dunning.services`` / ``config``'."""
+from stage to stage, limits of the trust release) are ``dunning.services``."""
 
 from __future__ import annotations
 

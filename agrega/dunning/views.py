@@ -16,22 +16,22 @@ from agrega.core.roles import Capability, has_capability
 from agrega.web.permissions import CapabilityRequiredMixin
 from agrega.web.views import apply_service_error
 
-from . import config
+from . import selectors, services
 from .forms import PolicyForm, PresetForm, StageFormSet, stage_rows
 from .presets import ANATEL_STAGES
 
 
 def _policy_or_404(pk: int):
     try:
-        return config.policy_get(pk)
+        return selectors.policy_get(pk)
     except NotFound:
         raise Http404("Régua de cobrança não encontrada.") from None
 
 
 def _list_page(request, preset_form=None, status=200):
-    last = config.last_manual_sweep()
+    last = selectors.last_manual_sweep()
     return render(request, "dunning/list.html", {
-        "policies": list(config.policy_list()),
+        "policies": list(selectors.policy_list()),
         "preset_form": preset_form or PresetForm(),
         "anatel_days": [d for d, _ in ANATEL_STAGES],
         "last_sweep": last,
@@ -59,7 +59,7 @@ class PolicyCreateView(CapabilityRequiredMixin, View):
             data = form.cleaned_data
             days = data["block_after_days"] if data["preset"] == "simples" else None
             try:
-                policy = config.policy_create(preset=data["preset"], name=data["name"],
+                policy = services.policy_create(preset=data["preset"], name=data["name"],
                                               make_default=data["make_default"], block_after_days=days,
                                               actor=request.user)
             except ApplicationError as exc:
@@ -100,7 +100,7 @@ class PolicyEditView(CapabilityRequiredMixin, View):
             return self._render(policy, form, formset, ["Corrija os campos destacados. Nada foi salvo."], status=422)
         rows = stage_rows(formset)
         try:
-            policy = config.policy_edit(policy_id=pk, stages=[row for _, row in rows], actor=request.user,
+            policy = services.policy_edit(policy_id=pk, stages=[row for _, row in rows], actor=request.user,
                                         **form.cleaned_data)
         except ApplicationError as exc:
             loose = _show_errors(form, formset, rows, exc)
@@ -132,7 +132,7 @@ class PolicyDefaultView(CapabilityRequiredMixin, View):
     def post(self, request, pk: int):
         _policy_or_404(pk)
         try:
-            policy = config.policy_update(policy_id=pk, is_default=True, actor=request.user)
+            policy = services.policy_update(policy_id=pk, is_default=True, actor=request.user)
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
@@ -147,7 +147,7 @@ class SweepView(CapabilityRequiredMixin, View):
 
     def post(self, request):
         try:
-            result = config.sweep_run(actor=request.user)
+            result = services.sweep_run(actor=request.user)
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:

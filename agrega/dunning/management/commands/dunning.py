@@ -14,7 +14,7 @@ import argparse
 from datetime import date
 
 from agrega.core.management.base import AgregaCommand, key_values, positive_int, table
-from agrega.dunning import config
+from agrega.dunning import selectors, services
 from agrega.dunning.models import DunningAction, DunningPolicy
 
 
@@ -119,7 +119,7 @@ class Command(AgregaCommand):
         self.emit(data, lambda: ([prefix] if prefix else []) + policy_lines(data))
 
     def cmd_policies(self, **options):
-        data = [policy_data(p) for p in config.policy_list()]
+        data = [policy_data(p) for p in selectors.policy_list()]
 
         def lines():
             out = []
@@ -130,20 +130,20 @@ class Command(AgregaCommand):
         self.emit(data, lines)
 
     def cmd_preset(self, *, preset, name=None, block_after_days=None, make_default=False, as_user=None, **options):
-        policy = config.policy_create(preset=preset, name=name, make_default=make_default,
+        policy = services.policy_create(preset=preset, name=name, make_default=make_default,
                                       block_after_days=block_after_days, actor=self.actor(as_user))
         self._show(policy, "Régua criada.")
 
     def cmd_stages(self, *, policy_id, stages, as_user=None, **options):
-        policy = config.policy_replace_stages(policy_id=policy_id, stages=stages, actor=self.actor(as_user))
+        policy = services.policy_replace_stages(policy_id=policy_id, stages=stages, actor=self.actor(as_user))
         self._show(policy, "Etapas salvas.")
 
     def cmd_update(self, *, policy_id, as_user=None, **options):
         changes = self.given(options, ("name", "trust_release_days", "trust_release_max_uses",
                                        "trust_release_period_days", "is_default"))
-        policy = config.policy_update(policy_id=policy_id, actor=self.actor(as_user), **changes)
+        policy = services.policy_update(policy_id=policy_id, actor=self.actor(as_user), **changes)
         self._show(policy, "Régua salva.")
 
     def cmd_sweep(self, *, today=None, as_user=None, **options):
-        data = config.sweep_run(today=today, actor=self.actor(as_user)).as_dict()
+        data = services.sweep_run(today=today, actor=self.actor(as_user)).as_dict()
         self.emit(data, lambda: sweep_lines(data))
