@@ -11,13 +11,14 @@ from ninja import Router, Schema, Status
 
 from agrega.core.api import ErrorOut, InputSchema
 from agrega.core.text import ModelText
-from agrega.dunning.models import DunningPolicy
+from agrega.dunning.models import DunningPolicy, TrustRelease
 
 from . import selectors, services
 from .models import DunningAction
 
 router = Router(tags=["Régua de cobrança"])
 sweeps_router = Router(tags=["Régua de cobrança"])
+contract_router = Router(tags=["Contratos"])  # /api/contracts/{id}/trust-release
 
 WRITE_ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 ACTIONS_DOC = ", ".join(f"`{value}` ({label})" for value, label in DunningAction.choices)
@@ -153,3 +154,36 @@ def policy_patch(request: HttpRequest, policy_id: int, payload: PolicyPatchIn):
 def sweep(request: HttpRequest, payload: SweepIn | None = None):
     today = payload.today if payload is not None else None
     return services.sweep_run(today=today, actor=request.user).as_dict()
+
+
+# ---------------------------------------------------------------- trust release of a contract
+
+class TrustReleaseIn(InputSchema):
+    days: int | None = None
+    note: ModelText(TrustRelease, "note") = ""
+
+
+class TrustReleaseOut(Schema):
+    id: int
+    contract_id: int
+    starts_at: datetime
+    ends_at: datetime
+    note: str
+    actor_label: str
+    restore_access: str
+
+
+@contract_router.post(
+    "/{contract_id}/trust-release",
+    response={201: TrustReleaseOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Desbloqueio de confiança",
+    description="Libera por `days` dias (padrão e máximo: os da régua do contrato) um contrato "
+    "bloqueado pela régua (FA ou CA), dentro do limite de usos por período. Erros: "
+    "`trust_release_not_blocked`, `trust_release_limit` (com `next_available_at`), "
+    "`trust_days_invalid`.",
+)
+def contract_trust_release(request: HttpRequest, contract_id: int, payload: TrustReleaseIn | None = None):
+    payload = payload or TrustReleaseIn()
+    release = services.trust_release(contract_id=contract_id, days=payload.days, actor=request.user,
+                                      note=payload.note)
+    return Status(201, release)

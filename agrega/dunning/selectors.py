@@ -114,3 +114,22 @@ def policy_snapshot(policy: DunningPolicy) -> dict:
 
 def action_choices() -> list[tuple[str, str]]:
     return list(DunningAction.choices)
+
+
+def contract_dunning(contract: Contract) -> dict:
+    """The dunning part of a contract's financial summary (``billing.selectors.
+    contract_billing`` asks it through ``billing.signals.contract_billing_summary``):
+    its stage in words, its régua and whether a trust release is possible."""
+    from .services import policy_for
+
+    policy = policy_for(contract)
+    stage_text = "Em dia (nenhuma etapa aplicada)"
+    if contract.dunning_level:
+        stage = DunningStage.objects.filter(policy=policy, level=contract.dunning_level).first()
+        stage_text = (
+            f"{stage.level} — {stage.get_action_display()}, {stage.days_after_due} dia(s) após o vencimento"
+            if stage else f"etapa {contract.dunning_level}"
+        )
+    return {"dunning_level": contract.dunning_level, "dunning_stage": stage_text, "dunning_policy": policy.name,
+            "trust_release_until": contract.trust_release_until,
+            "trust": trust_release_availability(contract, policy=policy)}

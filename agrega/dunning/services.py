@@ -29,13 +29,13 @@ from agrega.contracts.choices import ContractStatus as CS
 from agrega.contracts.models import Contract
 from agrega.contracts.transitions import Change, Expect, Step
 from agrega.core.audit import actor_label, diff, record_change
-from agrega.core.bulk import in_threads, insert_returning
+from agrega.core.bulk import in_threads
 from agrega.core.errors import ApplicationError, FieldErrors, InvalidTransition, NotFound, ValidationFailed
 from agrega.core.models import ChangeRecord
 from agrega.core.text import clean_text_into
 
 from . import sql
-from .models import DunningAction, DunningNotice, DunningPolicy, DunningStage, TrustRelease
+from .models import DunningAction, DunningPolicy, DunningStage, TrustRelease
 from .presets import PRESETS
 from .selectors import (DUNNING_BLOCKS, LIMITS, SWEEP_OBJECT, last_manual_sweep, policy_get, policy_snapshot,
                         trust_release_availability)
@@ -296,15 +296,13 @@ def _write_group(policy, key, steps, ids, *, now, default: bool) -> list[int]:
     written = transitions.transition_many(
         ids, Change(status=to_status, access_status=to_access, dunning_level=to_level, version=changes,
                     ended=to_status != CS.ACTIVE),
-        steps=events, now=now, actor_label=ACTOR_LABEL, announce=False, returning=("oldest_open_due",),
+        steps=events, now=now, actor_label=ACTOR_LABEL, announce=False,
         expect=Expect(status=CS.ACTIVE, dunning_level=level, access_status=access, no_trust_release=True,
                       owing_by=cutoff, policy_id=policy.pk, policy_or_default=default),
     )
-    if notice_levels:
-        insert_returning(DunningNotice, ["contract", "level", "oldest_due", "created_at", "send_error"],
-                         [(cid, notice_level, due if isinstance(due, date) else date.fromisoformat(due), now, "")
-                          for notice_level in notice_levels for cid, due in written], returning=())
-    return [cid for cid, _ in written]
+    ids = [row[0] for row in written]
+    sql.insert_notices(ids, notice_levels, now=now)
+    return ids
 
 
 def release_settled(*, today: date | None = None, now=None, contract_ids=None) -> int:

@@ -1,4 +1,5 @@
-"""The dunning app's hand-written SQL, in one place: which contracts the sweep looks at.
+"""The dunning app's hand-written SQL, in one place: which contracts the sweep looks at,
+and the notices of a group of contracts it just moved.
 
 Why SQL: the sweep reads up to hundreds of thousands of (id, stage, access, due date)
 rows per policy; a plain cursor returns them as tuples without building a queryset or
@@ -18,6 +19,8 @@ from django.db import connection
 from agrega.billing.models import Invoice, InvoiceStatus
 from agrega.contracts.choices import ContractStatus
 from agrega.contracts.models import Contract
+
+from .models import DunningNotice
 
 
 def sweep_candidates(*, policy_id: int, default: bool, first_cutoff: date, below_level: int,
@@ -50,3 +53,27 @@ def sweep_candidates(*, policy_id: int, default: bool, first_cutoff: date, below
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return sorted(cursor.fetchall())  # here, not in a sort that spills to disk at 100,000 rows
+
+
+def insert_notices(ids: Sequence[int], levels: Sequence[int], *, now) -> int:
+    """One notice per contract of ``ids`` and level of ``levels``, each naming the
+    contract's ``oldest_open_due`` as it is now (the sweep calls this in the transaction
+    that moved them), in one ``INSERT … SELECT``: the rows never pass through Python.
+    Returns how many were inserted."""
+    if not ids or not levels:
+        return 0
+    ops = connection.ops
+    table = ops.quote_name(Contract._meta.db_table)
+    notices = ops.quote_name(DunningNotice._meta.db_table)
+    if connection.vendor == "postgresql":
+        ids_sql, ids_params = "c.id = ANY(%s)", [list(ids)]
+        values = ", ".join(["(%s::smallint)"] * len(levels))
+    else:
+        ids_sql, ids_params = f"c.id IN ({', '.join(['%s'] * len(ids))})", list(ids)
+        values = ", ".join(["(%s)"] * len(levels))
+    sql = (f"INSERT INTO {notices} (contract_id, level, oldest_due, created_at, send_error) "
+           f"SELECT c.id, n.level, c.oldest_open_due, %s, '' FROM {table} AS c "
+           f"CROSS JOIN (VALUES {values}) AS n(level) WHERE {ids_sql} ORDER BY n.level, c.id")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ops.adapt_datetimefield_value(now), *levels, *ids_params])
+        return cursor.rowcount

@@ -7,17 +7,20 @@ from __future__ import annotations
 from datetime import date
 
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views import View
 
+from agrega.billing import selectors as billing_selectors
 from agrega.core.errors import ApplicationError, NotFound
 from agrega.core.roles import Capability, has_capability
 from agrega.web.permissions import CapabilityRequiredMixin
 from agrega.web.views import apply_service_error
 
 from . import selectors, services
-from .forms import PolicyForm, PresetForm, StageFormSet, stage_rows
+from .forms import PolicyForm, PresetForm, StageFormSet, TrustReleaseForm, stage_rows
 from .presets import ANATEL_STAGES
 
 
@@ -159,3 +162,53 @@ class SweepView(CapabilityRequiredMixin, View):
                 f"{result.access_changed} acesso(s) alterado(s), {result.notices} aviso(s) — {stages}.",
             )
         return redirect("dunning:list")
+
+
+def _contract_or_404(pk: int):
+    contract = billing_selectors.contract_for_billing(pk)
+    if contract is None:
+        raise Http404("Contrato não encontrado.")
+    return contract
+
+
+# ---------------------------------------------------------------- Desbloqueio de confiança
+
+class TrustReleaseView(CapabilityRequiredMixin, View):
+    """Financeiro > Desbloqueio de confiança of one contract (its button is on the
+    contract's Financeiro tab)."""
+
+    capability = Capability.OPERATE
+    template_name = "dunning/trust_release.html"
+
+    def _render(self, contract, form, error=None, status=200):
+        summary = billing_selectors.contract_billing(contract)
+        # a hint for the browser only; the limit itself is checked by the service
+        form.fields["days"].widget.attrs["max"] = summary.trust.max_days
+        return render(self.request, self.template_name, {
+            "contract": contract, "summary": summary, "trust": summary.trust, "form": form, "error": error,
+        }, status=status)
+
+    def get(self, request, pk):
+        contract = _contract_or_404(pk)
+        summary = billing_selectors.contract_billing(contract)
+        return self._render(contract, TrustReleaseForm(initial={"days": summary.trust.max_days}))
+
+    def post(self, request, pk):
+        contract = _contract_or_404(pk)
+        form = TrustReleaseForm(request.POST)
+        if form.is_valid():
+            try:
+                release = services.trust_release(contract_id=pk, days=form.cleaned_data["days"], actor=request.user,
+                                                 note=form.cleaned_data["note"])
+            except ApplicationError as exc:
+                if exc.code == "trust_days_invalid":
+                    form.add_error("days", exc.message)
+                    return self._render(contract, form, status=422)
+                return self._render(_contract_or_404(pk), form, error=exc.message, status=409)
+            messages.success(
+                request,
+                f"Desbloqueio de confiança concedido: acesso liberado até "
+                f"{timezone.localtime(release.ends_at):%d/%m/%Y %H:%M}. Os usuários SVA seguem na sincronização.",
+            )
+            return HttpResponseRedirect(reverse("contracts:detail", args=[pk]) + "#financeiro")
+        return self._render(contract, form, status=422)

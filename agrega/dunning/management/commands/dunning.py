@@ -6,6 +6,7 @@
     agrega dunning stages 3 --stage 5:notice --stage 20:block_automatic
     agrega dunning update 3 --trust-days 5 --trust-uses 2 --trust-period 60 --default
     agrega dunning sweep [--date AAAA-MM-DD]
+    agrega dunning trust-release 42 --days 3 --note "vai pagar" --as atendente
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
-from agrega.core.management.base import AgregaCommand, key_values, positive_int, table
+from agrega.billing.management.commands.billing import emit_summary
+from agrega.core.management.base import AgregaCommand, fmt_datetime, key_values, positive_int, table
 from agrega.dunning import selectors, services
 from agrega.dunning.models import DunningAction, DunningPolicy
 
@@ -113,6 +115,14 @@ class Command(AgregaCommand):
         sweep.add_argument("--date", dest="today", type=date_arg, metavar="AAAA-MM-DD",
                            help="data de referência (padrão: hoje; não pode ser futura)")
         self.add_actor(sweep)
+        trust = self.subcommand(
+            sub, "trust-release", self.cmd_trust_release,
+            help="Desbloqueio de confiança: libera por alguns dias um contrato bloqueado pela régua (FA/CA).",
+        )
+        trust.add_argument("contract", type=int, help="ID do contrato")
+        trust.add_argument("--days", type=positive_int, metavar="N", help="dias (padrão e máximo: os da régua)")
+        trust.add_argument("--note", default="", metavar="TEXTO", help="observação no histórico")
+        self.add_actor(trust)
 
     def _show(self, policy, prefix: str | None = None):
         data = policy_data(policy)
@@ -147,3 +157,9 @@ class Command(AgregaCommand):
     def cmd_sweep(self, *, today=None, as_user=None, **options):
         data = services.sweep_run(today=today, actor=self.actor(as_user)).as_dict()
         self.emit(data, lambda: sweep_lines(data))
+
+    def cmd_trust_release(self, *, contract, days=None, note="", as_user=None, **options):
+        release = services.trust_release(contract_id=contract, days=days, actor=self.actor(as_user), note=note)
+        emit_summary(self, contract, f"Desbloqueio de confiança concedido até {fmt_datetime(release.ends_at)}.",
+                     {"release": {"id": release.pk, "starts_at": release.starts_at, "ends_at": release.ends_at,
+                                  "note": release.note, "actor": release.actor_label}})
