@@ -67,13 +67,15 @@ def insert_notices(ids: Sequence[int], levels: Sequence[int], *, now) -> int:
     notices = ops.quote_name(DunningNotice._meta.db_table)
     if connection.vendor == "postgresql":
         ids_sql, ids_params = "c.id = ANY(%s)", [list(ids)]
-        values = ", ".join(["(%s::smallint)"] * len(levels))
+        level = "%s::smallint"
     else:
         ids_sql, ids_params = f"c.id IN ({', '.join(['%s'] * len(ids))})", list(ids)
-        values = ", ".join(["(%s)"] * len(levels))
+        level = "%s"
+    # the levels as a UNION ALL (SQLite names no VALUES columns)
+    levels_sql = " UNION ALL ".join([f"SELECT {level} AS level"] * len(levels))
     sql = (f"INSERT INTO {notices} (contract_id, level, oldest_due, created_at, send_error) "
            f"SELECT c.id, n.level, c.oldest_open_due, %s, '' FROM {table} AS c "
-           f"CROSS JOIN (VALUES {values}) AS n(level) WHERE {ids_sql} ORDER BY n.level, c.id")
+           f"CROSS JOIN ({levels_sql}) AS n WHERE {ids_sql} ORDER BY n.level, c.id")
     with connection.cursor() as cursor:
         cursor.execute(sql, [ops.adapt_datetimefield_value(now), *levels, *ids_params])
         return cursor.rowcount
