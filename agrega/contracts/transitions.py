@@ -17,8 +17,10 @@ the reference the tests compare the set-based path with.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -166,6 +168,42 @@ def transition_many(contracts: Iterable, change: Change, *, steps: Sequence[Step
         if announce and (change.status or change.access_status):
             announce_changed([row[0] for row in written])
     return written
+
+
+# Operators' actions that change nothing but the statuses: they may be applied to many
+# contracts at once. Activation (SVA users created, ``activated_at``) and cancellation
+# (accounts freed) stay row by row (``contracts.services.contract_transition``).
+SET_BASED_ACTIONS = frozenset({Act.BLOCK_MANUAL, Act.BLOCK_AUTOMATIC, Act.MARK_OVERDUE, Act.RELEASE,
+                               Act.DEACTIVATE, Act.RESCIND})
+
+
+def transition_action_many(contracts: Iterable, action: str, *, actor=None, note: str = "", now=None) -> list[int]:
+    """One operators' action of ``TRANSITIONS`` on many contracts, set-based: the
+    contracts are grouped by their (status, access status), each group the table allows
+    is one ``transition_many`` that re-checks that state; the others are left as they
+    are (``contract_transition`` would refuse them one by one). Rescission still needs
+    an overdue título. Returns the ids changed."""
+    if action not in SET_BASED_ACTIONS:
+        raise ValueError(f"not a set-based action: {action}")
+    rule = TRANSITIONS[action]
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for pk, status, access, due in Contract.objects.filter(pk__in=_ids(contracts)).values_list(
+            "pk", "status", "access_status", "oldest_open_due"):
+        if rule.allows(status, access) and (action != Act.RESCIND or (due is not None and due < today)):
+            groups[(status, access)].append(pk)
+    changed: list[int] = []
+    for (status, access), ids in sorted(groups.items()):
+        step = Step(action, status, rule.to_status or status, access, rule.to_access or access,
+                    {"note": note} if note else {})
+        expect = Expect(status=status, access_status=access,
+                        owing_by=today - timedelta(days=1) if action == Act.RESCIND else None)
+        changed += [row[0] for row in transition_many(
+            ids, Change(status=rule.to_status, access_status=rule.to_access, version=1,
+                        ended=action in (Act.DEACTIVATE, Act.RESCIND)),
+            expect=expect, steps=[step], actor=actor, now=now)]
+    return sorted(changed)
 
 
 def announce_changed(contract_ids: Sequence[int]) -> None:
