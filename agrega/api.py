@@ -17,6 +17,7 @@ from agrega.core.users_api import router as users_router
 from agrega.customers.api import router as customers_router
 from agrega.dunning.api import router as dunning_router
 from agrega.fiscal.api import fiscal_router, nfcom_router
+from agrega.dunning.api import contract_router as contract_dunning_router
 from agrega.dunning.api import sweeps_router as dunning_sweeps_router
 from agrega.imports.api import router as imports_router
 from agrega.integrations.api import router as integrations_router
@@ -61,6 +62,7 @@ api.add_router("/invoices", billing_invoices_router)
 api.add_router("/payments", billing_payments_router)
 api.add_router("/billing", billing_router)
 api.add_router("/contracts", contract_billing_router)
+api.add_router("/contracts", contract_dunning_router)
 api.add_router("/tax-rates", tax_rates_router)
 api.add_router("/reports", reports_router)
 api.add_router("/dunning", dunning_router)

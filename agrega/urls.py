@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from agrega.api import api
+from agrega.dunning import urls as dunning_urls
 
 admin.site.site_header = "Agrega — administração"
 admin.site.site_title = "Agrega"
@@ -23,6 +24,7 @@ urlpatterns = [
     path("planos-de-venda/", include("agrega.plans.urls")),
     path("consentimentos/", include("agrega.consent.urls")),
     path("financeiro/", include("agrega.billing.urls")),
+    path("financeiro/", include(dunning_urls.contract_urlpatterns)),
     path("configuracoes/regua-de-cobranca/", include("agrega.dunning.urls")),
     path("configuracoes/usuarios/", include("agrega.web.users_urls")),
     path("", include("agrega.pix.urls")),  # configuracoes/contas-pix/, pix/webhook/

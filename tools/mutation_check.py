@@ -30,13 +30,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BILLING = "agrega/billing/services.py"
 DUNNING = "agrega/dunning/services.py"
+DUNNING_SQL = "agrega/dunning/sql.py"  # the sweep's reads
+CONTRACTS_SQL = "agrega/contracts/sql.py"  # the set-based status write the sweep asks for
 # The property tests of these rules (tests/properties' others are about contract
 # transitions and validators); the CLI's help-output test starts a process and checks no rule.
 TESTS = ["tests/billing", "tests/dunning", "tests/properties/test_billing_days.py",
          "tests/cli/test_billing_commands.py"]
 DESELECT = ["tests/cli/test_billing_commands.py::test_console_script_help"]
 # The tests of the mutated app first: with -x a mutation is killed as soon as one fails.
-FIRST = {BILLING: "tests/billing", DUNNING: "tests/dunning"}
+FIRST = {BILLING: "tests/billing", DUNNING: "tests/dunning", DUNNING_SQL: "tests/dunning", CONTRACTS_SQL: "tests/dunning"}
 
 # (id, file, what the rule is, snippet, replacement). SQL conditions are neutralised as
 # "(… OR 1=1)" so the statement keeps its parameters.
@@ -179,27 +181,25 @@ MUTATIONS: list[tuple[str, str, str, str, str]] = [
      "        if status != CS.ACTIVE:\n            break", "        if False:\n            break"),
     ("D16", DUNNING, "FA escalates to CA (total suspension)",
      "                                    AS.OVERDUE: (CS.ACTIVE, AS.AUTOMATIC_BLOCK)},", "},"),
-    ("D17", DUNNING, "sweep reads only active contracts",
+    ("D17", DUNNING_SQL, "sweep reads only active contracts",
      'f"WHERE status = %s AND oldest_open_due <= %s', 'f"WHERE (status = %s OR 1=1) AND oldest_open_due <= %s'),
-    ("D18", DUNNING, "sweep reads only contracts below the last stage",
+    ("D18", DUNNING_SQL, "sweep reads only contracts below the last stage",
      "AND dunning_level < %s ", "AND (dunning_level < %s OR 1=1) "),
-    ("D19", DUNNING, "sweep skips contracts in a trust release (read)",
+    ("D19", DUNNING_SQL, "sweep skips contracts in a trust release (read)",
      'f"AND trust_release_until IS NULL AND {policy_sql} "\n',
      'f"AND (trust_release_until IS NULL OR 1=1) AND {policy_sql} "\n'),
-    ("D20", DUNNING, "sweep write re-checks the status",
-     'f"WHERE {ids_sql} AND status = %s AND', 'f"WHERE {ids_sql} AND (status = %s OR 1=1) AND'),
-    ("D21", DUNNING, "sweep write re-checks the stage",
-     "AND dunning_level = %s AND access_status = %s", "AND (dunning_level = %s OR 1=1) AND access_status = %s"),
-    ("D22", DUNNING, "sweep write re-checks the access status",
-     "AND dunning_level = %s AND access_status = %s", "AND dunning_level = %s AND (access_status = %s OR 1=1)"),
-    ("D23", DUNNING, "sweep write re-checks no trust release",
-     'f"AND trust_release_until IS NULL AND oldest_open_due <= %s',
-     'f"AND (trust_release_until IS NULL OR 1=1) AND oldest_open_due <= %s'),
-    ("D24", DUNNING, "sweep write re-checks it still owes since the stage's day",
-     "AND oldest_open_due <= %s AND {policy_sql} \"\n        f\"RETURNING",
-     "AND (oldest_open_due <= %s OR 1=1) AND {policy_sql} \"\n        f\"RETURNING"),
+    ("D20", CONTRACTS_SQL, "sweep write re-checks the status",
+     '(("status", expect.status), ', '(("status", None), '),
+    ("D21", CONTRACTS_SQL, "sweep write re-checks the stage",
+     '("dunning_level", expect.dunning_level)', '("dunning_level", None)'),
+    ("D22", CONTRACTS_SQL, "sweep write re-checks the access status",
+     '("access_status", expect.access_status)', '("access_status", None)'),
+    ("D23", CONTRACTS_SQL, "sweep write re-checks no trust release",
+     "    if expect.no_trust_release:\n        where.append", "    if False:\n        where.append"),
+    ("D24", CONTRACTS_SQL, "sweep write re-checks it still owes since the stage's day",
+     "    if expect.owing_by is not None:\n        where.append", "    if False:\n        where.append"),
     ("D25", DUNNING, "rescission records the end of the contract",
-     'ended = ", ended_at = %s" if to_status != CS.ACTIVE else ""', 'ended = ""'),
+     "ended=to_status != CS.ACTIVE),", "ended=False),"),
     ("D26", DUNNING, "rescission is recorded as such in the Histórico",
      "action = Act.RESCIND if to_status == CS.NEGATIVADO else Act.DUNNING_STAGE", "action = Act.DUNNING_STAGE"),
     ("D27", DUNNING, "a notice only for a notice stage",
@@ -211,7 +211,7 @@ MUTATIONS: list[tuple[str, str, str, str, str]] = [
     ("D31", DUNNING, "release only for active contracts",
      "qs = Contract.objects.filter(not_overdue, status=CS.ACTIVE)", "qs = Contract.objects.filter(not_overdue)"),
     ("D32", DUNNING, "a manual block (CM) is never lifted by payment",
-     "unblock = [pk for pk, access in rows if access in DUNNING_BLOCKS]", "unblock = [pk for pk, access in rows]"),
+     'by_access[access if access in DUNNING_BLOCKS else ""].append(pk)', "by_access[access].append(pk)"),
     ("D33", DUNNING, "release re-reads under the lock",
      "rows = list(Contract.objects.filter(not_overdue, pk__in=ids)", "rows = list(Contract.objects.filter(pk__in=ids)"),
     ("D34", DUNNING, "payment ends the trust release",

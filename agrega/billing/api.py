@@ -16,10 +16,8 @@ from ninja.files import UploadedFile
 from agrega.core.api import Choice, Cursor, ErrorOut, Id, InputSchema, Page, keyset_page
 from agrega.core.text import ModelText
 from agrega.billing.models import Invoice, Payment
-from agrega.dunning.models import TrustRelease
 from agrega.core.errors import ApplicationError, NotFound
 from agrega.core.money import AmountIn
-from agrega.dunning import services as dunning_services
 
 from . import selectors, services
 from .imports import MAX_BYTES, payments_import_csv
@@ -247,19 +245,6 @@ class PaymentImportDetailOut(PaymentImportOut):
     report: list[ImportLineOut]
 
 
-class TrustReleaseIn(InputSchema):
-    days: int | None = None
-    note: ModelText(TrustRelease, "note") = ""
-
-
-class TrustReleaseOut(Schema):
-    id: int
-    contract_id: int
-    starts_at: datetime
-    ends_at: datetime
-    note: str
-    actor_label: str
-    restore_access: str
 
 
 class ContractBillingOut(Schema):
@@ -515,19 +500,3 @@ def contract_billing(request: HttpRequest, contract_id: int):
         "trust_release_max_uses": trust.max_uses, "trust_release_period_days": trust.period_days,
         "trust_release_max_days": trust.max_days, "trust_release_next_available_at": trust.next_available_at,
     }
-
-
-@contract_router.post(
-    "/{contract_id}/trust-release",
-    response={201: TrustReleaseOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
-    summary="Desbloqueio de confiança",
-    description="Libera por `days` dias (padrão e máximo: os da régua do contrato) um contrato "
-    "bloqueado pela régua (FA ou CA), dentro do limite de usos por período. Erros: "
-    "`trust_release_not_blocked`, `trust_release_limit` (com `next_available_at`), "
-    "`trust_days_invalid`.",
-)
-def contract_trust_release(request: HttpRequest, contract_id: int, payload: TrustReleaseIn | None = None):
-    payload = payload or TrustReleaseIn()
-    release = dunning_services.trust_release(contract_id=contract_id, days=payload.days, actor=request.user,
-                                             note=payload.note)
-    return Status(201, release)

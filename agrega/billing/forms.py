@@ -68,10 +68,3 @@ class BillingRunForm(BootstrapFormMixin, forms.Form):
     period = forms.CharField(label="Competência", max_length=7,
                              widget=forms.TextInput(attrs={"type": "month", "placeholder": "AAAA-MM"}),
                              error_messages={"required": "Informe a competência (AAAA-MM)."})
-
-
-class TrustReleaseForm(BootstrapFormMixin, forms.Form):
-    days = forms.IntegerField(label="Dias", min_value=1, required=False,
-                              error_messages={"min_value": "Pelo menos 1 dia."})
-    note = forms.CharField(label="Observação", required=False, max_length=250,
-                           widget=forms.Textarea(attrs={"rows": 2}))

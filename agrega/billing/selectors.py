@@ -13,11 +13,11 @@ from django.utils import timezone
 
 from agrega.contracts.models import Contract
 from agrega.customers.selectors import customer_match
-from agrega.dunning.selectors import TrustReleaseAvailability, trust_release_availability  # noqa: F401
 from agrega.core.params import parse_id
 
 from .models import ZERO, BillingRun, Invoice, InvoiceStatus, Payment, PaymentImport
 from .services import contract_credit_balance
+from .signals import contract_billing_summary
 
 
 def invoice_list(
@@ -89,31 +89,27 @@ class ContractBilling:
     overdue_balance: Decimal
     oldest_open_due: date | None
     credit_balance: Decimal
+    # the dunning app's part (billing.signals.contract_billing_summary)
     dunning_level: int
     dunning_stage: str  # "2 — Suspensão parcial (FA), 16 dias após o vencimento" or "Em dia"
     dunning_policy: str
     trust_release_until: datetime | None
-    trust: TrustReleaseAvailability
+    trust: object | None  # dunning.selectors.TrustReleaseAvailability
 
 
 def contract_billing(contract: Contract, *, today: date | None = None) -> ContractBilling:
-    from agrega.dunning.models import DunningStage
-    from agrega.dunning.services import policy_for
-
+    """What the contract owes and holds, with the dunning app's part (its stage, régua
+    and trust release) asked through ``contract_billing_summary``."""
     today = today or timezone.localdate()
     sums = Invoice.objects.filter(contract=contract, status=InvoiceStatus.OPEN).aggregate(
         owed=Sum("amount"), paid=Sum("paid_amount"), n=Count("id"),
         late_owed=Sum("amount", filter=Q(due_date__lt=today)),
         late_paid=Sum("paid_amount", filter=Q(due_date__lt=today)),
     )
-    policy = policy_for(contract)
-    stage_text = "Em dia (nenhuma etapa aplicada)"
-    if contract.dunning_level:
-        stage = DunningStage.objects.filter(policy=policy, level=contract.dunning_level).first()
-        stage_text = (
-            f"{stage.level} — {stage.get_action_display()}, {stage.days_after_due} dia(s) após o vencimento"
-            if stage else f"etapa {contract.dunning_level}"
-        )
+    dunning = {"dunning_level": contract.dunning_level, "dunning_stage": "", "dunning_policy": "",
+               "trust_release_until": contract.trust_release_until, "trust": None}
+    for _receiver, part in contract_billing_summary.send(sender=Contract, contract=contract):
+        dunning.update(part or {})
     return ContractBilling(
         contract=contract,
         open_balance=(sums["owed"] or ZERO) - (sums["paid"] or ZERO),
@@ -121,11 +117,7 @@ def contract_billing(contract: Contract, *, today: date | None = None) -> Contra
         overdue_balance=(sums["late_owed"] or ZERO) - (sums["late_paid"] or ZERO),
         oldest_open_due=contract.oldest_open_due,
         credit_balance=contract_credit_balance(contract.pk),
-        dunning_level=contract.dunning_level,
-        dunning_stage=stage_text,
-        dunning_policy=policy.name,
-        trust_release_until=contract.trust_release_until,
-        trust=trust_release_availability(contract, policy=policy),
+        **dunning,
     )
 
 

@@ -21,7 +21,7 @@ from agrega.catalog.models import Product
 from agrega.contracts.choices import ContractStatus
 from agrega.contracts.models import Contract, ContractProduct
 from agrega.core.audit import record_change
-from agrega.core.bulk import fetch_values, in_threads, insert_new, insert_returning, server_cursor
+from agrega.core.bulk import fetch_values, in_threads, insert_new, insert_returning
 from agrega.core.errors import ApplicationError, Conflict, FieldErrors, InvalidTransition, NotFound
 from agrega.core.money import format_brl, parse_amount
 
@@ -36,6 +36,7 @@ from .models import (
     PaymentMethod,
     PaymentStatus,
 )
+from . import sql
 from .signals import billing_run_finished, invoice_cancelled, invoices_created, open_invoices_changed
 
 CENT = Decimal("0.01")
@@ -326,12 +327,9 @@ def _lower_open_due(contracts_by_due: dict[date, list[int]]) -> None:
     written at all. Equivalent to ``refresh_open_due`` after inserting open títulos
     (which keeps the column right on every other change), and race-free: under READ
     COMMITTED the WHERE is re-checked on the row a concurrent payment just committed."""
-    if connection.vendor == "postgresql":  # the ids bound as one array, in binary
-        table = connection.ops.quote_name(Contract._meta.db_table)
-        with server_cursor() as cursor:
-            for due, ids in contracts_by_due.items():
-                cursor.execute(f"UPDATE {table} SET oldest_open_due = %s WHERE id = ANY(%s) "
-                               f"AND (oldest_open_due IS NULL OR oldest_open_due > %s)", [due, ids, due])
+    if connection.vendor == "postgresql":  # the ids bound as one array, in binary (billing.sql)
+        for due, ids in contracts_by_due.items():
+            sql.lower_open_due(due, ids)
         return
     for due, ids in contracts_by_due.items():
         for start in range(0, len(ids), 10000):

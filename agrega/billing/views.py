@@ -21,7 +21,6 @@ from agrega.contracts.choices import AccessStatus
 from agrega.core.errors import ApplicationError
 from agrega.core.money import format_brl
 from agrega.core.roles import Capability
-from agrega.dunning.services import trust_release
 from agrega.web.permissions import CapabilityRequiredMixin
 from agrega.web.views import apply_service_error, keyset_context
 
@@ -32,7 +31,6 @@ from .forms import (
     InvoiceFilterForm,
     PaymentForm,
     PaymentImportForm,
-    TrustReleaseForm,
 )
 from .imports import STATUS_LABELS, payments_import_csv
 from .models import PaymentStatus
@@ -303,43 +301,3 @@ class BillingRunView(CapabilityRequiredMixin, View):
                 )
                 return HttpResponseRedirect(reverse("billing:runs"))
         return self._render(form, status=422)
-
-
-# ---------------------------------------------------------------- Desbloqueio de confiança
-
-class TrustReleaseView(CapabilityRequiredMixin, View):
-    capability = Capability.OPERATE
-    template_name = "billing/trust_release.html"
-
-    def _render(self, contract, form, error=None, status=200):
-        summary = selectors.contract_billing(contract)
-        # a hint for the browser only; the limit itself is checked by the service
-        form.fields["days"].widget.attrs["max"] = summary.trust.max_days
-        return render(self.request, self.template_name, {
-            "contract": contract, "summary": summary, "trust": summary.trust, "form": form, "error": error,
-        }, status=status)
-
-    def get(self, request, pk):
-        contract = _contract_or_404(pk)
-        summary = selectors.contract_billing(contract)
-        return self._render(contract, TrustReleaseForm(initial={"days": summary.trust.max_days}))
-
-    def post(self, request, pk):
-        contract = _contract_or_404(pk)
-        form = TrustReleaseForm(request.POST)
-        if form.is_valid():
-            try:
-                release = trust_release(contract_id=pk, days=form.cleaned_data["days"], actor=request.user,
-                                        note=form.cleaned_data["note"])
-            except ApplicationError as exc:
-                if exc.code == "trust_days_invalid":
-                    form.add_error("days", exc.message)
-                    return self._render(contract, form, status=422)
-                return self._render(_contract_or_404(pk), form, error=exc.message, status=409)
-            messages.success(
-                request,
-                f"Desbloqueio de confiança concedido: acesso liberado até "
-                f"{timezone.localtime(release.ends_at):%d/%m/%Y %H:%M}. Os usuários SVA seguem na sincronização.",
-            )
-            return HttpResponseRedirect(reverse("contracts:detail", args=[pk]) + "#financeiro")
-        return self._render(contract, form, status=422)

@@ -103,8 +103,8 @@ def contract_event_list(*, contract_id: int) -> QuerySet[ContractEvent]:
 
 
 def contract_actions(contract: Contract) -> list:
-    """The status actions (``services.TRANSITIONS``) valid for the contract as it is now."""
-    from .services import TRANSITIONS
+    """The status actions (``transitions.TRANSITIONS``) valid for the contract as it is now."""
+    from .transitions import TRANSITIONS
 
     from django.utils import timezone
 

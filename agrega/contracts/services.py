@@ -4,8 +4,6 @@ their intent. An invalid transition raises and changes nothing."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -23,66 +21,7 @@ from .choices import ContractStatus as CS
 from .choices import ProductKind
 from .models import Contract, ContractEvent, ContractProduct
 from .signals import contract_activated, contract_product_added, contract_product_removed, contracts_changed
-
-
-@dataclass(frozen=True)
-class Transition:
-    """Which (status, access status) pairs an action accepts and what it leads to."""
-
-    action: str
-    allowed_status: frozenset[str]
-    allowed_access: frozenset[str] | None  # None: any access status
-    to_status: str | None  # None: keep
-    to_access: str | None
-    refusal: str
-
-    def allows(self, status: str, access_status: str) -> bool:
-        """Whether a contract in (status, access_status) may take this action."""
-        return status in self.allowed_status and (
-            self.allowed_access is None or access_status in self.allowed_access
-        )
-
-
-_BLOCKABLE = frozenset({AS.ACTIVE, AS.OVERDUE, AS.AUTOMATIC_BLOCK, AS.MANUAL_BLOCK})
-
-TRANSITIONS: dict[str, Transition] = {
-    Act.ACTIVATE: Transition(
-        Act.ACTIVATE, frozenset({CS.PRE_CONTRACT, CS.INACTIVE, CS.NEGATIVADO}), None, CS.ACTIVE, AS.ACTIVE,
-        "Só é possível ativar um pré-contrato, um contrato inativo ou negativado.",
-    ),
-    Act.BLOCK_MANUAL: Transition(
-        Act.BLOCK_MANUAL, frozenset({CS.ACTIVE}), frozenset({AS.ACTIVE, AS.OVERDUE, AS.AUTOMATIC_BLOCK}),
-        None, AS.MANUAL_BLOCK,
-        "Só é possível bloquear manualmente um contrato ativo que ainda não está em bloqueio manual.",
-    ),
-    Act.BLOCK_AUTOMATIC: Transition(
-        Act.BLOCK_AUTOMATIC, frozenset({CS.ACTIVE}), frozenset({AS.ACTIVE, AS.OVERDUE}),
-        None, AS.AUTOMATIC_BLOCK,
-        "Só é possível bloquear automaticamente um contrato ativo, liberado ou em atraso.",
-    ),
-    Act.MARK_OVERDUE: Transition(
-        Act.MARK_OVERDUE, frozenset({CS.ACTIVE}), frozenset({AS.ACTIVE}), None, AS.OVERDUE,
-        "Só é possível marcar financeiro em atraso em um contrato ativo e liberado.",
-    ),
-    Act.RELEASE: Transition(
-        Act.RELEASE, frozenset({CS.ACTIVE}),
-        frozenset({AS.MANUAL_BLOCK, AS.AUTOMATIC_BLOCK, AS.OVERDUE}), None, AS.ACTIVE,
-        "Só é possível desbloquear um contrato ativo em bloqueio (CM, CA) ou financeiro em atraso (FA).",
-    ),
-    Act.DEACTIVATE: Transition(
-        Act.DEACTIVATE, frozenset({CS.ACTIVE}), _BLOCKABLE | {AS.DISABLED}, CS.INACTIVE, AS.DISABLED,
-        "Só é possível inativar um contrato ativo.",
-    ),
-    Act.RESCIND: Transition(
-        Act.RESCIND, frozenset({CS.ACTIVE}), None, CS.NEGATIVADO, AS.DISABLED,
-        "Só é possível rescindir por débito um contrato ativo.",
-    ),
-    Act.CANCEL: Transition(
-        Act.CANCEL, frozenset({CS.PRE_CONTRACT, CS.ACTIVE, CS.INACTIVE, CS.NEGATIVADO}), None,
-        CS.CANCELLED, AS.DISABLED,
-        "Este contrato já está cancelado.",
-    ),
-}
+from .transitions import TRANSITIONS, Transition, actor_fields  # noqa: F401  (the table lives in contracts.transitions)
 
 
 def _actor_fields(actor) -> dict:
@@ -158,6 +97,42 @@ def contract_create(*, customer_id: int, billing_day: int = 10, description: str
     contract = Contract.objects.create(customer=customer, billing_day=billing_day, description=description)
     _event(contract, Act.CREATE, actor=actor, before=("", ""))
     return contract
+
+
+def contracts_create_many(*, contracts: list[dict], actor=None) -> list[tuple[int, list[int]]]:
+    """Pre-contracts in bulk (the CSV import), with their products and Histórico, in one
+    INSERT per table: no per-contract work. Each of ``contracts``: ``customer`` (id),
+    ``billing_day``, ``description``, ``sales_plan`` (id or None), ``detail`` (of its
+    creation event) and ``products``: dicts of ``product`` (id), ``name``, ``kind``,
+    ``price``, ``sva_account_customer``/``sva_account_integration``. The caller checked
+    them (and holds the transaction); the account constraint may still refuse an item.
+    Returns (contract id, [item ids]) per contract, in order."""
+    from agrega.core.bulk import insert_dicts
+
+    actor_id, label = actor_fields(actor)
+    ids = [pk for (pk,) in insert_dicts(Contract, [
+        {"customer": c["customer"], "billing_day": c["billing_day"], "description": c["description"],
+         "sales_plan": c.get("sales_plan"), "version": 1 + len(c["products"]),
+         "status": CS.PRE_CONTRACT, "access_status": AS.AWAITING_SIGNATURE} for c in contracts])]
+    pairs = [(pk, p) for pk, c in zip(ids, contracts) for p in c["products"]]
+    item_ids = [pk for (pk,) in insert_dicts(ContractProduct, [
+        {"contract": pk, "product": p["product"], "kind": p["kind"], "price": p["price"],
+         "sva_account_customer": p.get("sva_account_customer"),
+         "sva_account_integration": p.get("sva_account_integration")} for pk, p in pairs])]
+    events = [{"contract": pk, "action": Act.CREATE, "actor": actor_id, "actor_label": label, "from_status": "",
+               "to_status": CS.PRE_CONTRACT, "from_access_status": "", "to_access_status": AS.AWAITING_SIGNATURE,
+               "detail": c.get("detail") or {}} for pk, c in zip(ids, contracts)]
+    events += [{"contract": pk, "action": Act.ADD_PRODUCT, "actor": actor_id, "actor_label": label,
+                "from_status": CS.PRE_CONTRACT, "to_status": CS.PRE_CONTRACT,
+                "from_access_status": AS.AWAITING_SIGNATURE, "to_access_status": AS.AWAITING_SIGNATURE,
+                "detail": {"contract_product_id": item_id, "product_id": p["product"], "product": p["name"],
+                           "kind": p["kind"]}}
+               for (pk, p), item_id in zip(pairs, item_ids)]
+    insert_dicts(ContractEvent, events, returning=())
+    out, items = [], iter(item_ids)
+    for pk, c in zip(ids, contracts):
+        out.append((pk, [next(items) for _ in c["products"]]))
+    return out
 
 
 @transaction.atomic

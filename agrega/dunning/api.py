@@ -11,13 +11,14 @@ from ninja import Router, Schema, Status
 
 from agrega.core.api import ErrorOut, InputSchema
 from agrega.core.text import ModelText
-from agrega.dunning.models import DunningPolicy
+from agrega.dunning.models import DunningPolicy, TrustRelease
 
-from . import config
+from . import selectors, services
 from .models import DunningAction
 
 router = Router(tags=["Régua de cobrança"])
 sweeps_router = Router(tags=["Régua de cobrança"])
+contract_router = Router(tags=["Contratos"])  # /api/contracts/{id}/trust-release
 
 WRITE_ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 ACTIONS_DOC = ", ".join(f"`{value}` ({label})" for value, label in DunningAction.choices)
@@ -102,7 +103,7 @@ class SweepOut(Schema):
             description="A padrão primeiro. `contracts_count`: contratos que escolheram esta régua (os demais "
                         "seguem a padrão).")
 def policy_list(request: HttpRequest):
-    return list(config.policy_list())
+    return list(selectors.policy_list())
 
 
 @router.get("/actions", response={200: list[ActionOut], 401: ErrorOut}, summary="Ações possíveis numa etapa")
@@ -117,13 +118,13 @@ def action_list(request: HttpRequest):
                 "`make_default`: passa a ser a régua padrão.",
 )
 def policy_create(request: HttpRequest, payload: PolicyCreateIn):
-    return Status(201, config.policy_create(**payload.dict(), actor=request.user))
+    return Status(201, services.policy_create(**payload.dict(), actor=request.user))
 
 
 @router.get("/policies/{policy_id}", response={200: PolicyOut, 401: ErrorOut, 404: ErrorOut},
             summary="Consultar régua")
 def policy_detail(request: HttpRequest, policy_id: int):
-    return config.policy_get(policy_id)
+    return selectors.policy_get(policy_id)
 
 
 @router.put(
@@ -133,7 +134,7 @@ def policy_detail(request: HttpRequest, policy_id: int):
 )
 def policy_stages(request: HttpRequest, policy_id: int, payload: StagesIn):
     stages = [s.dict() for s in payload.stages]
-    return config.policy_replace_stages(policy_id=policy_id, stages=stages, actor=request.user)
+    return services.policy_replace_stages(policy_id=policy_id, stages=stages, actor=request.user)
 
 
 @router.patch(
@@ -142,7 +143,7 @@ def policy_stages(request: HttpRequest, policy_id: int, payload: StagesIn):
                 "e `is_default: true` para torná-la a padrão (a padrão não é desmarcada: marque outra).",
 )
 def policy_patch(request: HttpRequest, policy_id: int, payload: PolicyPatchIn):
-    return config.policy_update(policy_id=policy_id, actor=request.user, **payload.dict(exclude_unset=True))
+    return services.policy_update(policy_id=policy_id, actor=request.user, **payload.dict(exclude_unset=True))
 
 
 @sweeps_router.post(
@@ -152,4 +153,37 @@ def policy_patch(request: HttpRequest, policy_id: int, payload: PolicyPatchIn):
 )
 def sweep(request: HttpRequest, payload: SweepIn | None = None):
     today = payload.today if payload is not None else None
-    return config.sweep_run(today=today, actor=request.user).as_dict()
+    return services.sweep_run(today=today, actor=request.user).as_dict()
+
+
+# ---------------------------------------------------------------- trust release of a contract
+
+class TrustReleaseIn(InputSchema):
+    days: int | None = None
+    note: ModelText(TrustRelease, "note") = ""
+
+
+class TrustReleaseOut(Schema):
+    id: int
+    contract_id: int
+    starts_at: datetime
+    ends_at: datetime
+    note: str
+    actor_label: str
+    restore_access: str
+
+
+@contract_router.post(
+    "/{contract_id}/trust-release",
+    response={201: TrustReleaseOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Desbloqueio de confiança",
+    description="Libera por `days` dias (padrão e máximo: os da régua do contrato) um contrato "
+    "bloqueado pela régua (FA ou CA), dentro do limite de usos por período. Erros: "
+    "`trust_release_not_blocked`, `trust_release_limit` (com `next_available_at`), "
+    "`trust_days_invalid`.",
+)
+def contract_trust_release(request: HttpRequest, contract_id: int, payload: TrustReleaseIn | None = None):
+    payload = payload or TrustReleaseIn()
+    release = services.trust_release(contract_id=contract_id, days=payload.days, actor=request.user,
+                                      note=payload.note)
+    return Status(201, release)

@@ -1,5 +1,5 @@
 """Forms of Configurações > Régua de cobrança. Light parsing only; the rules (days grow
-from stage to stage, limits of the trust release) are ``dunning.services`` / ``config``'."""
+from stage to stage, limits of the trust release) are ``dunning.services``."""
 
 from __future__ import annotations
 
@@ -51,3 +51,10 @@ def stage_rows(formset) -> list[tuple[int, dict]]:
         rows.append((index, {"days_after_due": form.cleaned_data.get("days_after_due"),
                              "action": form.cleaned_data.get("action")}))
     return rows
+
+
+class TrustReleaseForm(BootstrapFormMixin, forms.Form):
+    days = forms.IntegerField(label="Dias", min_value=1, required=False,
+                              error_messages={"min_value": "Pelo menos 1 dia."})
+    note = forms.CharField(label="Observação", required=False, max_length=250,
+                           widget=forms.Textarea(attrs={"rows": 2}))

@@ -1,15 +1,21 @@
-"""Reads of the dunning rules: whether a trust release is possible now, and why not.
-``services.trust_release`` asks the same function, so the page and the action agree."""
+"""Reads of the dunning rules: the réguas and their stages, the last sweep run by hand,
+and whether a trust release is possible now, and why not (``services.trust_release``
+asks the same function, so the page and the action agree)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db.models import Count, Prefetch
 from django.utils import timezone
 
 from agrega.contracts.choices import AccessStatus, ContractStatus
 from agrega.contracts.models import Contract
+from agrega.core.errors import NotFound
+from agrega.core.models import ChangeRecord
+
+from .models import DunningAction, DunningPolicy, DunningStage, TrustRelease
 
 DUNNING_BLOCKS = (AccessStatus.OVERDUE, AccessStatus.AUTOMATIC_BLOCK)
 
@@ -34,7 +40,6 @@ def trust_release_availability(contract: Contract, *, now: datetime | None = Non
                                policy=None) -> TrustReleaseAvailability:
     """Whether ``dunning.services.trust_release`` would accept the contract now, and if
     not why — the same checks, read-only, so the page can say it before the click."""
-    from .models import TrustRelease
     from .services import policy_for
 
     now = now or timezone.now()
@@ -68,3 +73,63 @@ def trust_release_availability(contract: Contract, *, now: datetime | None = Non
         max_uses=policy.trust_release_max_uses, period_days=policy.trust_release_period_days,
         max_days=policy.trust_release_days, next_available_at=next_at,
     )
+
+
+# ---------------------------------------------------------------- réguas
+
+POLICY_FIELDS = ("name", "is_default", "trust_release_days", "trust_release_max_uses", "trust_release_period_days")
+LIMITS = {
+    # field: (lowest, highest, message)
+    "trust_release_days": (1, 30, "Dias do desbloqueio de confiança devem estar entre 1 e 30."),
+    "trust_release_max_uses": (0, 30, "Usos permitidos no período devem estar entre 0 e 30 (0: não permite)."),
+    "trust_release_period_days": (1, 365, "O período dos usos deve ter entre 1 e 365 dias."),
+}
+SWEEP_OBJECT = "dunning.sweep"
+
+
+def policy_list():
+    """Every régua with its stages and how many contracts name it explicitly."""
+    return (DunningPolicy.objects.order_by("-is_default", "id")
+            .prefetch_related(Prefetch("stages", queryset=DunningStage.objects.order_by("level")))
+            .annotate(contracts_count=Count("contracts")))
+
+
+def policy_get(policy_id: int) -> DunningPolicy:
+    policy = policy_list().filter(pk=policy_id).first()
+    if policy is None:
+        raise NotFound("Régua de cobrança", "policy_not_found")
+    return policy
+
+
+def last_manual_sweep() -> ChangeRecord | None:
+    return ChangeRecord.objects.filter(object_type=SWEEP_OBJECT).order_by("-object_id", "-id").first()
+
+
+def policy_snapshot(policy: DunningPolicy) -> dict:
+    """The policy as its ChangeRecord diffs see it (fields and stages in one line)."""
+    data = {k: getattr(policy, k) for k in POLICY_FIELDS}
+    data["stages"] = ", ".join(f"{s.days_after_due}d {s.action}" for s in policy.stages.order_by("level"))
+    return data
+
+
+def action_choices() -> list[tuple[str, str]]:
+    return list(DunningAction.choices)
+
+
+def contract_dunning(contract: Contract) -> dict:
+    """The dunning part of a contract's financial summary (``billing.selectors.
+    contract_billing`` asks it through ``billing.signals.contract_billing_summary``):
+    its stage in words, its régua and whether a trust release is possible."""
+    from .services import policy_for
+
+    policy = policy_for(contract)
+    stage_text = "Em dia (nenhuma etapa aplicada)"
+    if contract.dunning_level:
+        stage = DunningStage.objects.filter(policy=policy, level=contract.dunning_level).first()
+        stage_text = (
+            f"{stage.level} — {stage.get_action_display()}, {stage.days_after_due} dia(s) após o vencimento"
+            if stage else f"etapa {contract.dunning_level}"
+        )
+    return {"dunning_level": contract.dunning_level, "dunning_stage": stage_text, "dunning_policy": policy.name,
+            "trust_release_until": contract.trust_release_until,
+            "trust": trust_release_availability(contract, policy=policy)}

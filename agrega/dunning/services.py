@@ -1,4 +1,7 @@
-"""The dunning rules: the daily sweep, release on payment, and trust releases.
+"""The dunning rules: configuring the régua (from the pages, the API and the CLI, each
+change recorded with its author in ``ChangeRecord``), the daily sweep, release on payment,
+and trust releases. The sweep decides *which* contracts take *which* step; the contracts
+app writes them (``contracts.transitions``).
 
 The sweep is set-based and reads only the contract row (``oldest_open_due``, kept by the
 billing app): each contract is written once, to the stage its due date calls for, by an
@@ -11,7 +14,6 @@ started before the payment (docs/decisions/0006-billing-and-dunning.md).
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -20,18 +22,23 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from agrega.billing.models import Invoice, InvoiceStatus
+from agrega.contracts import transitions
 from agrega.contracts.choices import AccessStatus as AS
 from agrega.contracts.choices import ContractAction as Act
 from agrega.contracts.choices import ContractStatus as CS
-from agrega.contracts.models import Contract, ContractEvent
-from agrega.contracts.signals import contracts_changed
-from agrega.core.bulk import in_threads, insert_returning
-from agrega.core.errors import ApplicationError, FieldErrors, InvalidTransition, NotFound
+from agrega.contracts.models import Contract
+from agrega.contracts.transitions import Change, Expect, Step
+from agrega.core.audit import actor_label, diff, record_change
+from agrega.core.bulk import in_threads
+from agrega.core.errors import ApplicationError, FieldErrors, InvalidTransition, NotFound, ValidationFailed
+from agrega.core.models import ChangeRecord
+from agrega.core.text import clean_text_into
 
-from .models import DunningAction, DunningNotice, DunningPolicy, DunningStage, TrustRelease
+from . import sql
+from .models import DunningAction, DunningPolicy, DunningStage, TrustRelease
 from .presets import PRESETS
-from .selectors import DUNNING_BLOCKS, trust_release_availability
+from .selectors import (DUNNING_BLOCKS, LIMITS, SWEEP_OBJECT, last_manual_sweep, policy_get, policy_snapshot,
+                        trust_release_availability)
 
 # What each action does to a contract, by its access status now: (status, access).
 # Access statuses not listed keep theirs (a manual block stays manual); the stage is
@@ -158,18 +165,6 @@ def dunning_sweep(*, today: date | None = None, now=None) -> SweepResult:
     return result
 
 
-def _policy_sql(policy_id: int, default: bool) -> tuple[str, list]:
-    if default:
-        return "(dunning_policy_id = %s OR dunning_policy_id IS NULL)", [policy_id]
-    return "dunning_policy_id = %s", [policy_id]
-
-
-def _ids_sql(ids: list[int]) -> tuple[str, list]:
-    if connection.vendor == "postgresql":
-        return "id = ANY(%s)", [ids]
-    return f"id IN ({', '.join(['%s'] * len(ids))})", list(ids)
-
-
 def _steps(stages: list[tuple], level: int, access: str, due: date) -> list[tuple]:
     """The stages a contract goes through today, in order, as (stage, changed, from
     status, to status, from access, to access): those above its level whose day has
@@ -195,46 +190,30 @@ def _apply_policy(policy, stages: list[DunningStage], *, default: bool, today: d
     for, in one write per contract however many stages it crosses today, and record
     each stage crossed (event, notice) as if the stages had run one after the other.
 
-    The contracts are read once, then written in chunks, each its own transaction (on
-    PostgreSQL outside a transaction, ``SWEEP_WORKERS`` chunks at once, each on its own
-    connection: chunks share no contract). Each UPDATE re-checks the state it was
-    computed from (status, stage, access, no trust release, policy, and still owing
-    since the last stage's day): under READ COMMITTED that check runs on the row a
-    concurrent payment or operator just committed, so such a contract is skipped —
-    never blocked after being paid — and read again. Returns, per stage level,
+    The contracts are read once (``dunning.sql.sweep_candidates``), then written in
+    chunks, each its own transaction (on PostgreSQL outside a transaction,
+    ``SWEEP_WORKERS`` chunks at once, each on its own connection: chunks share no
+    contract). Each write (``contracts.transitions.transition_many``) re-checks the
+    state it was computed from (status, stage, access, no trust release, policy, and
+    still owing since the last stage's day): under READ COMMITTED that check runs on the
+    row a concurrent payment or operator just committed, so such a contract is skipped
+    — never blocked after being paid — and read again. Returns, per stage level,
     [access changes, stage records only]."""
-    policy_sql, policy_params = _policy_sql(policy.pk, default)
-    table = connection.ops.quote_name(Contract._meta.db_table)
-    invoices = connection.ops.quote_name(Invoice._meta.db_table)
-    ops = connection.ops
     plan = [(stage, today - timedelta(days=stage.days_after_due), EFFECTS[stage.action]) for stage in stages]
     # Found through the open títulos due by the first stage's day (billing's index
     # invoice_open_by_due): the same contracts as ``oldest_open_due <= cutoff``, which
     # decides, but no index on the contract has to follow every billing run.
-    first_cutoff = ops.adapt_datefield_value(plan[0][1])
-    candidates = (f"SELECT id, dunning_level, access_status, oldest_open_due FROM {table} "
-                  f"WHERE status = %s AND oldest_open_due <= %s AND dunning_level < %s "
-                  f"AND trust_release_until IS NULL AND {policy_sql} "
-                  f"AND id IN (SELECT contract_id FROM {invoices} WHERE status = %s AND due_date <= %s)")
-    candidate_params = [CS.ACTIVE, first_cutoff, stages[-1].level, *policy_params, InvoiceStatus.OPEN,
-                        first_cutoff]
-    stamp = ops.adapt_datetimefield_value(now)
-    with connection.cursor() as cursor:
-        cursor.execute(candidates, candidate_params)
-        rows = sorted(cursor.fetchall())  # here, not in a sort that spills to disk at 100,000 rows
+    read = dict(policy_id=policy.pk, default=default, first_cutoff=plan[0][1], below_level=stages[-1].level)
+    rows = sql.sweep_candidates(**read)
 
     def apply(todo):
         counts = {stage.level: [0, 0] for stage in stages}
         for _attempt in range(3):
             with transaction.atomic():
-                todo = _apply_chunk(table, policy, plan, todo, counts, now=now, stamp=stamp,
-                                    policy_sql=policy_sql, policy_params=policy_params)
+                todo = _apply_chunk(policy, plan, todo, counts, now=now, default=default)
             if not todo:
                 break
-            ids_sql, ids_params = _ids_sql([row[0] for row in todo])
-            with connection.cursor() as cursor:  # moved meanwhile: read their state again
-                cursor.execute(f"{candidates} AND {ids_sql} ORDER BY id", candidate_params + ids_params)
-                todo = cursor.fetchall()
+            todo = sql.sweep_candidates(**read, ids=[row[0] for row in todo])  # moved meanwhile: read again
         return counts
 
     chunks = (rows[start:start + SWEEP_CHUNK] for start in range(0, len(rows), SWEEP_CHUNK))
@@ -247,15 +226,14 @@ def _apply_policy(policy, stages: list[DunningStage], *, default: bool, today: d
     return totals
 
 
-def _apply_chunk(table, policy, plan, rows, counts, *, now, stamp, policy_sql, policy_params) -> list:
+def _apply_chunk(policy, plan, rows, counts, *, now, default: bool) -> list:
     """Write one chunk (see ``_apply_policy``); returns the rows skipped because they
     changed since they were read.
 
     Contracts that start from the same (stage, access status) and reach the same stage
-    go through the same steps, so each such group is one write: on PostgreSQL one
-    statement updates the group and inserts its events and notices from the rows the
-    UPDATE returned (no per-contract work in Python); elsewhere the UPDATE returns them
-    and the records follow."""
+    go through the same steps, so each such group is one write of
+    ``contracts.transitions.transition_many`` (one statement on PostgreSQL, events
+    included); the notices of the group's notice stages follow in one INSERT."""
     cutoffs = {stage.level: cutoff for stage, cutoff, _ in plan}
     groups: dict[tuple, list[int]] = defaultdict(list)
     steps_of: dict[tuple, list] = {}
@@ -279,41 +257,23 @@ def _apply_chunk(table, policy, plan, rows, counts, *, now, stamp, policy_sql, p
         if key is not None:
             groups[key].append(contract_id)
             read[contract_id] = row
-    write = _write_group_pg if connection.vendor == "postgresql" else _write_group
     changed_ids = []
     for key, ids in groups.items():
         steps = steps_of[key]
-        written = write(table, policy, key, steps, ids, now=now, stamp=stamp, policy_sql=policy_sql,
-                        policy_params=policy_params)
+        written = _write_group(policy, key, steps, ids, now=now, default=default)
         for contract_id in written:
             del read[contract_id]
         for stage, changed, *_ in steps:
             counts[stage.level][0 if changed else 1] += len(written)
         if any(step[1] for step in steps):
             changed_ids += written
-    _announce(sorted(changed_ids))
+    transitions.announce_changed(changed_ids)
     return list(read.values())
 
 
-def _group_update(table, key, ids, *, stamp, policy_sql, policy_params) -> tuple[str, list]:
-    """The UPDATE of one group, re-checking the state its steps were computed from."""
-    level, access, to_level, to_status, to_access, changes, cutoff = key
-    ended = ", ended_at = %s" if to_status != CS.ACTIVE else ""
-    ids_sql, ids_params = _ids_sql(ids)
-    return (
-        f"UPDATE {table} SET dunning_level = %s, status = %s, access_status = %s, "
-        f"version = version + %s, updated_at = %s{ended} "
-        f"WHERE {ids_sql} AND status = %s AND dunning_level = %s AND access_status = %s "
-        f"AND trust_release_until IS NULL AND oldest_open_due <= %s AND {policy_sql} "
-        f"RETURNING id, oldest_open_due",
-        [to_level, to_status, to_access, changes, stamp] + ([stamp] if ended else []) + ids_params
-        + [CS.ACTIVE, level, access, connection.ops.adapt_datefield_value(cutoff), *policy_params],
-    )
-
-
-def _step_records(policy, steps) -> tuple[list[tuple], list[int]]:
-    """Per step: the event's (action, from/to status, from/to access, detail); and the
-    levels of the notices (a notice stage that changed nothing)."""
+def _step_records(policy, steps) -> tuple[list[Step], list[int]]:
+    """The Histórico step of each stage crossed, and the levels of the notices (a
+    notice stage that changed nothing)."""
     events, notice_levels = [], []
     for stage, changed, from_status, to_status, from_access, to_access in steps:
         if changed:
@@ -322,74 +282,27 @@ def _step_records(policy, steps) -> tuple[list[tuple], list[int]]:
             action = Act.DUNNING_NOTICE if stage.action == DunningAction.NOTICE else Act.DUNNING_STAGE
         detail = {"level": stage.level, "days_after_due": stage.days_after_due, "policy": policy.name,
                   "action": stage.action}
-        events.append((str(action), from_status, to_status, from_access, to_access, detail))
+        events.append(Step(str(action), from_status, to_status, from_access, to_access, detail))
         if stage.action == DunningAction.NOTICE and not changed:
             notice_levels.append(stage.level)
     return events, notice_levels
 
 
-def _write_group_pg(table, policy, key, steps, ids, *, now, stamp, policy_sql, policy_params) -> list[int]:
-    """PostgreSQL: the group's UPDATE, its events (in step order, then contract) and its
-    notices in one statement; returns the ids written."""
-    update, params = _group_update(table, key, ids, stamp=stamp, policy_sql=policy_sql,
-                                   policy_params=policy_params)
+def _write_group(policy, key, steps, ids, *, now, default: bool) -> list[int]:
+    """One group: its contracts moved (re-checking the state they were read in) and
+    their events written by the contracts app, then the notices; the ids written."""
+    level, access, to_level, to_status, to_access, changes, cutoff = key
     events, notice_levels = _step_records(policy, steps)
-    quote = connection.ops.quote_name
-    values = ", ".join(["(%s::int, %s, %s, %s, %s, %s, %s::jsonb)"] * len(events))
-    sql = (f"WITH w AS ({update}), ev AS (INSERT INTO {quote(ContractEvent._meta.db_table)} "
-           "(contract_id, action, actor_id, actor_label, from_status, to_status, from_access_status, "
-           "to_access_status, detail, created_at) "
-           "SELECT w.id, s.action, NULL, %s, s.fs, s.ts, s.fa, s.ta, s.detail, %s "
-           f"FROM w CROSS JOIN (VALUES {values}) AS s(ord, action, fs, ts, fa, ta, detail) ORDER BY s.ord, w.id)")
-    params += [ACTOR_LABEL, stamp]
-    for order, (action, fs, ts, fa, ta, detail) in enumerate(events):
-        params += [order, action, fs, ts, fa, ta, json.dumps(detail)]
-    if notice_levels:
-        levels = ", ".join(["(%s::smallint)"] * len(notice_levels))
-        sql += (f", nt AS (INSERT INTO {quote(DunningNotice._meta.db_table)} "
-                "(contract_id, level, oldest_due, created_at, send_error) "
-                f"SELECT w.id, n.level, w.oldest_open_due, %s, '' FROM w CROSS JOIN (VALUES {levels}) AS n(level))")
-        params += [stamp, *notice_levels]
-    with connection.cursor() as cursor:
-        cursor.execute(sql + " SELECT id FROM w", params)
-        return [row[0] for row in cursor.fetchall()]
-
-
-def _write_group(table, policy, key, steps, ids, *, now, stamp, policy_sql, policy_params) -> list[int]:
-    """Any other database: the UPDATE returns the rows written, then their events and
-    notices are inserted."""
-    update, params = _group_update(table, key, ids, stamp=stamp, policy_sql=policy_sql,
-                                   policy_params=policy_params)
-    with connection.cursor() as cursor:
-        cursor.execute(update, params)
-        written = sorted(cursor.fetchall())
-    events, notice_levels = _step_records(policy, steps)
-    for action, fs, ts, fa, ta, detail in events:
-        _insert_events([(cid, action, fs, ts, fa, ta) for cid, _ in written], detail, now)
-    if notice_levels:
-        insert_returning(DunningNotice, ["contract", "level", "oldest_due", "created_at", "send_error"],
-                         [(cid, level, due if isinstance(due, date) else date.fromisoformat(due), now, "")
-                          for level in notice_levels for cid, due in written], returning=())
-    return [cid for cid, _ in written]
-
-
-def _insert_events(events: list[tuple], detail: dict, now) -> None:
-    rows = [(cid, action, "", ACTOR_LABEL, fs, ts, fa, ta, detail, now)
-            for cid, action, fs, ts, fa, ta in events]
-    for start in range(0, len(rows), ID_CHUNK):
-        insert_returning(
-            ContractEvent,
-            ["contract", "action", "actor", "actor_label", "from_status", "to_status", "from_access_status",
-             "to_access_status", "detail", "created_at"],
-            [(r[0], r[1], None, *r[3:]) for r in rows[start:start + ID_CHUNK]],
-            returning=(),
-        )
-
-
-def _announce(contract_ids: list[int]) -> None:
-    """Tell the SVA app (one bump per chunk of contracts)."""
-    for start in range(0, len(contract_ids), ID_CHUNK):
-        contracts_changed.send(sender=Contract, contract_ids=contract_ids[start:start + ID_CHUNK])
+    written = transitions.transition_many(
+        ids, Change(status=to_status, access_status=to_access, dunning_level=to_level, version=changes,
+                    ended=to_status != CS.ACTIVE),
+        steps=events, now=now, actor_label=ACTOR_LABEL, announce=False,
+        expect=Expect(status=CS.ACTIVE, dunning_level=level, access_status=access, no_trust_release=True,
+                      owing_by=cutoff, policy_id=policy.pk, policy_or_default=default),
+    )
+    ids = [row[0] for row in written]
+    sql.insert_notices(ids, notice_levels, now=now)
+    return ids
 
 
 def release_settled(*, today: date | None = None, now=None, contract_ids=None) -> int:
@@ -402,29 +315,29 @@ def release_settled(*, today: date | None = None, now=None, contract_ids=None) -
         Q(dunning_level__gt=0) | Q(trust_release_until__isnull=False))
     if contract_ids is not None:
         qs = qs.filter(pk__in=list(contract_ids))
-    released = 0
     with transaction.atomic():
         ids = list(qs.select_for_update().values_list("pk", flat=True))
         if not ids:
             return 0
         # re-read under the lock: a sweep may have changed them meanwhile
         rows = list(Contract.objects.filter(not_overdue, pk__in=ids).values_list("pk", "access_status"))
-        unblock = [pk for pk, access in rows if access in DUNNING_BLOCKS]
-        if unblock:
-            Contract.objects.filter(pk__in=unblock).update(access_status=AS.ACTIVE, version=_plus_one(), updated_at=now)
-        Contract.objects.filter(pk__in=[pk for pk, _ in rows]).update(dunning_level=0, trust_release_until=None)
+        by_access: dict[str, list[int]] = defaultdict(list)
+        for pk, access in rows:
+            by_access[access if access in DUNNING_BLOCKS else ""].append(pk)
+        unblock = []
+        for access, pks in sorted(by_access.items()):
+            if access:  # back to A, with its event
+                unblock += [row[0] for row in transitions.transition_many(
+                    pks, Change(access_status=AS.ACTIVE, dunning_level=0, trust_release_until=None, version=1),
+                    steps=[Step(Act.PAYMENT_RELEASE, CS.ACTIVE, CS.ACTIVE, access, AS.ACTIVE,
+                                {"reason": "nada vencido em aberto"})],
+                    now=now, actor_label=ACTOR_LABEL, announce=False)]
+            else:  # only the régua's stage and trust release end (CM stays, A was not blocked)
+                transitions.transition_many(pks, Change(dunning_level=0, trust_release_until=None), now=now)
         TrustRelease.objects.filter(contract_id__in=[pk for pk, _ in rows], ended_at__isnull=True).update(
             ended_at=now, ended_reason="paid")
-        _insert_events([(pk, Act.PAYMENT_RELEASE, CS.ACTIVE, CS.ACTIVE, access, AS.ACTIVE)
-                        for pk, access in rows if access in DUNNING_BLOCKS], {"reason": "nada vencido em aberto"}, now)
-        _announce(unblock)
-        released = len(unblock)
-    return released
-
-
-def _plus_one():
-    from django.db.models import F
-    return F("version") + 1
+        transitions.announce_changed(unblock)
+    return len(unblock)
 
 
 # ---------------------------------------------------------------- trust releases
@@ -461,15 +374,12 @@ def trust_release(*, contract_id: int, days: int | None = None, actor=None, note
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         actor_label=actor.get_username() if getattr(actor, "is_authenticated", False) else "sistema",
     )
-    Contract.objects.filter(pk=contract.pk).update(access_status=AS.ACTIVE, trust_release_until=ends_at,
-                                                   version=_plus_one(), updated_at=now)
-    ContractEvent.objects.create(
-        contract=contract, action=Act.TRUST_RELEASE, from_status=contract.status, to_status=contract.status,
-        from_access_status=before, to_access_status=AS.ACTIVE,
-        actor=release.actor, actor_label=release.actor_label,
-        detail={"days": days, "until": ends_at.isoformat(), "note": release.note},
+    transitions.transition_many(
+        [contract.pk], Change(access_status=AS.ACTIVE, trust_release_until=ends_at, version=1),
+        steps=[Step(Act.TRUST_RELEASE, contract.status, contract.status, before, AS.ACTIVE,
+                    {"days": days, "until": ends_at.isoformat(), "note": release.note})],
+        actor=release.actor, now=now,
     )
-    contracts_changed.send(sender=Contract, contract_ids=[contract.pk])
     return release
 
 
@@ -487,19 +397,174 @@ def expire_trust_releases(*, now=None, today: date | None = None) -> int:
         restore = dict(TrustRelease.objects.filter(contract_id__in=[r[0] for r in rows], ended_at__isnull=True)
                        .order_by("id").values_list("contract_id", "restore_access"))
         by_access: dict[str, list[int]] = defaultdict(list)
-        events = []
         for pk, status, access, oldest_due in rows:
             overdue = oldest_due is not None and oldest_due < today
             target = restore.get(pk) if overdue else None
             if status == CS.ACTIVE and access == AS.ACTIVE and target in DUNNING_BLOCKS:
                 by_access[target].append(pk)
-                events.append((pk, Act.TRUST_EXPIRED, status, status, access, target))
-        for access, ids in by_access.items():
-            Contract.objects.filter(pk__in=ids).update(access_status=access, version=_plus_one(), updated_at=now)
-        Contract.objects.filter(pk__in=[r[0] for r in rows]).update(trust_release_until=None)
+        blocked = {pk for ids in by_access.values() for pk in ids}
+        changed = []
+        for access, ids in sorted(by_access.items()):
+            changed += [row[0] for row in transitions.transition_many(
+                ids, Change(access_status=access, trust_release_until=None, version=1),
+                steps=[Step(Act.TRUST_EXPIRED, CS.ACTIVE, CS.ACTIVE, AS.ACTIVE, access,
+                            {"reason": "desbloqueio de confiança expirou sem pagamento"})],
+                now=now, actor_label=ACTOR_LABEL, announce=False)]
+        transitions.transition_many([r[0] for r in rows if r[0] not in blocked],
+                                    Change(trust_release_until=None), now=now)
         TrustRelease.objects.filter(contract_id__in=[r[0] for r in rows], ended_at__isnull=True).update(
             ended_at=now, ended_reason="expired")
-        _insert_events(events, {"reason": "desbloqueio de confiança expirou sem pagamento"}, now)
-        changed = [pk for ids in by_access.values() for pk in ids]
-        _announce(changed)
+        transitions.announce_changed(changed)
     return len(changed)
+
+
+# ---------------------------------------------------------------- configuration (pages, API, CLI)
+
+def _int_in(errors: FieldErrors, name: str, value, low: int, high: int, message: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        errors.add(name, "value_out_of_range", message)
+        return None
+    return value
+
+
+@transaction.atomic
+def policy_create(*, preset: str, name: str | None = None, make_default: bool = False,
+                  block_after_days: int | None = None, actor=None) -> DunningPolicy:
+    """A new régua from ``anatel`` or ``simples`` (the latter blocks after
+    ``block_after_days``, 15 by default)."""
+    errors = FieldErrors()
+    preset = (preset or "").strip().lower()
+    if preset not in PRESETS:
+        errors.add("preset", "preset_unknown", f"Modelo desconhecido: {preset or '(vazio)'}. Use anatel ou simples.")
+    if block_after_days is not None:
+        if preset != "simples":
+            errors.add("block_after_days", "block_days_not_applicable",
+                       "Dias para o bloqueio valem só para o modelo simples.")
+        else:
+            _int_in(errors, "block_after_days", block_after_days, 1, 365,
+                    "Dias para o bloqueio devem estar entre 1 e 365.")
+    name = clean_text_into(errors, "name", DunningPolicy, "name", " ".join((name or "").split()),
+                           label="Nome") or ""
+    errors.raise_if_any()
+    DunningPolicy.objects.select_for_update().filter(is_default=True).first()  # one default at a time
+    policy = policy_from_preset(preset=preset, name=name or None, make_default=make_default,
+                                         block_after_days=block_after_days)
+    record_change(instance=policy, action="create", actor=actor, changes=diff({}, policy_snapshot(policy)))
+    return policy_get(policy.pk)
+
+
+def _locked(policy_id: int) -> DunningPolicy:
+    policy = DunningPolicy.objects.select_for_update().filter(pk=policy_id).first()
+    if policy is None:
+        raise NotFound("Régua de cobrança", "policy_not_found")
+    return policy
+
+
+@transaction.atomic
+def policy_replace_stages(*, policy_id: int, stages: list[dict], actor=None) -> DunningPolicy:
+    """Replace the stages (days must grow; actions from DunningAction). A contract keeps
+    the level it reached; the next sweep applies the stages above it."""
+    policy = _locked(policy_id)
+    before = policy_snapshot(policy)
+    policy_set_stages(policy=policy, stages=stages)
+    record_change(instance=policy, action="stages", actor=actor, changes=diff(before, policy_snapshot(policy)))
+    return policy_get(policy.pk)
+
+
+@transaction.atomic
+def policy_update(*, policy_id: int, actor=None, name: str | None = None, is_default: bool | None = None,
+                  trust_release_days: int | None = None, trust_release_max_uses: int | None = None,
+                  trust_release_period_days: int | None = None) -> DunningPolicy:
+    """Change the name, the trust-release limits or make this the default régua. The
+    default is moved, never removed: mark another one as default instead."""
+    errors = FieldErrors()
+    values = {}
+    for field, value in (("trust_release_days", trust_release_days),
+                         ("trust_release_max_uses", trust_release_max_uses),
+                         ("trust_release_period_days", trust_release_period_days)):
+        low, high, message = LIMITS[field]
+        checked = _int_in(errors, field, value, low, high, message)
+        if checked is not None:
+            values[field] = checked
+    if name is not None:
+        name = clean_text_into(errors, "name", DunningPolicy, "name", " ".join(name.split()), label="Nome")
+        if name is None:
+            pass
+        elif not name:
+            errors.add("name", "name_required", "Informe o nome da régua.")
+        elif DunningPolicy.objects.filter(name=name).exclude(pk=policy_id).exists():
+            errors.add("name", "policy_exists", f"Já existe uma régua chamada {name}.")
+        else:
+            values["name"] = name
+    errors.raise_if_any()
+    # lock the current default first, then this one: two "make default" never both win
+    DunningPolicy.objects.select_for_update().filter(is_default=True).first()
+    policy = _locked(policy_id)
+    before = policy_snapshot(policy)
+    if is_default is False and policy.is_default:
+        raise ApplicationError(
+            "policy_default_required",
+            "Sempre há uma régua padrão: para trocar, marque outra régua como padrão.",
+            fields={}, status_code=409,
+        )
+    if is_default and not policy.is_default:
+        DunningPolicy.objects.filter(is_default=True).exclude(pk=policy.pk).update(is_default=False)
+        values["is_default"] = True
+    for field, value in values.items():
+        setattr(policy, field, value)
+    changes = diff(before, policy_snapshot(policy))
+    if changes:
+        policy.save()
+        record_change(instance=policy, action="update", actor=actor, changes=changes)
+    return policy_get(policy.pk)
+
+
+def policy_edit(*, policy_id: int, stages: list[dict], actor=None, **fields) -> DunningPolicy:
+    """The edit page's save: fields and stages together, all or nothing, with every
+    field error of both reported at once."""
+    with transaction.atomic():
+        errors: dict = {}
+        try:
+            with transaction.atomic():
+                policy_update(policy_id=policy_id, actor=actor, **fields)
+        except ValidationFailed as exc:
+            errors.update(exc.fields)
+        try:
+            with transaction.atomic():
+                policy_replace_stages(policy_id=policy_id, stages=stages, actor=actor)
+        except ValidationFailed as exc:
+            errors.update(exc.fields)
+        if errors:
+            raise ValidationFailed(errors, "Corrija os campos destacados. Nada foi salvo.")
+    return policy_get(policy_id)
+
+
+def sweep_run(*, today: date | None = None, actor=None) -> SweepResult:
+    """Apply the régua now (or for ``today``). The date never goes forward of the
+    calendar (that would suspend or rescind ahead of time) nor back before a sweep
+    already run by hand (a date in the past would lift blocks that are due)."""
+    local_today = timezone.localdate()
+    today = today or local_today
+    if today > local_today:
+        raise ApplicationError("sweep_date_future",
+                               f"A régua não pode ser aplicada numa data futura ({today:%d/%m/%Y}).",
+                               status_code=422)
+    last = last_manual_sweep()
+    if last is not None and today.isoformat() < last.object_id:
+        raise ApplicationError(
+            "sweep_date_before_last",
+            f"A régua já foi aplicada em {date.fromisoformat(last.object_id):%d/%m/%Y}; "
+            "não é possível aplicá-la numa data anterior.",
+            status_code=409,
+        )
+    if today < local_today - timedelta(days=366):
+        raise ApplicationError("sweep_date_too_old", "A data está mais de um ano no passado.", status_code=422)
+    result = dunning_sweep(today=today)
+    ChangeRecord.objects.create(
+        object_type=SWEEP_OBJECT, object_id=today.isoformat(), action="sweep",
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor_label=actor_label(actor), changes=result.as_dict(),
+    )
+    return result

@@ -1,4 +1,6 @@
-"""Pages of Configurações > Régua de cobrança (mounted at /configuracoes/regua-de-cobranca/)."""
+"""Pages of Configurações > Régua de cobrança (mounted at /configuracoes/regua-de-cobranca/),
+and a contract's trust release (``contract_urlpatterns``, mounted at /financeiro/ as
+before, namespace ``dunning_contracts``)."""
 
 from django.urls import path
 
@@ -13,3 +15,7 @@ urlpatterns = [
     path("<int:pk>/editar/", views.PolicyEditView.as_view(), name="edit"),
     path("<int:pk>/padrao/", views.PolicyDefaultView.as_view(), name="make_default"),
 ]
+
+contract_urlpatterns = ([
+    path("contratos/<int:pk>/desbloqueio-de-confianca/", views.TrustReleaseView.as_view(), name="trust_release"),
+], "dunning_contracts")

@@ -7,31 +7,34 @@ from __future__ import annotations
 from datetime import date
 
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views import View
 
+from agrega.billing import selectors as billing_selectors
 from agrega.core.errors import ApplicationError, NotFound
 from agrega.core.roles import Capability, has_capability
 from agrega.web.permissions import CapabilityRequiredMixin
 from agrega.web.views import apply_service_error
 
-from . import config
-from .forms import PolicyForm, PresetForm, StageFormSet, stage_rows
+from . import selectors, services
+from .forms import PolicyForm, PresetForm, StageFormSet, TrustReleaseForm, stage_rows
 from .presets import ANATEL_STAGES
 
 
 def _policy_or_404(pk: int):
     try:
-        return config.policy_get(pk)
+        return selectors.policy_get(pk)
     except NotFound:
         raise Http404("Régua de cobrança não encontrada.") from None
 
 
 def _list_page(request, preset_form=None, status=200):
-    last = config.last_manual_sweep()
+    last = selectors.last_manual_sweep()
     return render(request, "dunning/list.html", {
-        "policies": list(config.policy_list()),
+        "policies": list(selectors.policy_list()),
         "preset_form": preset_form or PresetForm(),
         "anatel_days": [d for d, _ in ANATEL_STAGES],
         "last_sweep": last,
@@ -59,7 +62,7 @@ class PolicyCreateView(CapabilityRequiredMixin, View):
             data = form.cleaned_data
             days = data["block_after_days"] if data["preset"] == "simples" else None
             try:
-                policy = config.policy_create(preset=data["preset"], name=data["name"],
+                policy = services.policy_create(preset=data["preset"], name=data["name"],
                                               make_default=data["make_default"], block_after_days=days,
                                               actor=request.user)
             except ApplicationError as exc:
@@ -100,7 +103,7 @@ class PolicyEditView(CapabilityRequiredMixin, View):
             return self._render(policy, form, formset, ["Corrija os campos destacados. Nada foi salvo."], status=422)
         rows = stage_rows(formset)
         try:
-            policy = config.policy_edit(policy_id=pk, stages=[row for _, row in rows], actor=request.user,
+            policy = services.policy_edit(policy_id=pk, stages=[row for _, row in rows], actor=request.user,
                                         **form.cleaned_data)
         except ApplicationError as exc:
             loose = _show_errors(form, formset, rows, exc)
@@ -132,7 +135,7 @@ class PolicyDefaultView(CapabilityRequiredMixin, View):
     def post(self, request, pk: int):
         _policy_or_404(pk)
         try:
-            policy = config.policy_update(policy_id=pk, is_default=True, actor=request.user)
+            policy = services.policy_update(policy_id=pk, is_default=True, actor=request.user)
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
@@ -147,7 +150,7 @@ class SweepView(CapabilityRequiredMixin, View):
 
     def post(self, request):
         try:
-            result = config.sweep_run(actor=request.user)
+            result = services.sweep_run(actor=request.user)
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
@@ -159,3 +162,53 @@ class SweepView(CapabilityRequiredMixin, View):
                 f"{result.access_changed} acesso(s) alterado(s), {result.notices} aviso(s) — {stages}.",
             )
         return redirect("dunning:list")
+
+
+def _contract_or_404(pk: int):
+    contract = billing_selectors.contract_for_billing(pk)
+    if contract is None:
+        raise Http404("Contrato não encontrado.")
+    return contract
+
+
+# ---------------------------------------------------------------- Desbloqueio de confiança
+
+class TrustReleaseView(CapabilityRequiredMixin, View):
+    """Financeiro > Desbloqueio de confiança of one contract (its button is on the
+    contract's Financeiro tab)."""
+
+    capability = Capability.OPERATE
+    template_name = "dunning/trust_release.html"
+
+    def _render(self, contract, form, error=None, status=200):
+        summary = billing_selectors.contract_billing(contract)
+        # a hint for the browser only; the limit itself is checked by the service
+        form.fields["days"].widget.attrs["max"] = summary.trust.max_days
+        return render(self.request, self.template_name, {
+            "contract": contract, "summary": summary, "trust": summary.trust, "form": form, "error": error,
+        }, status=status)
+
+    def get(self, request, pk):
+        contract = _contract_or_404(pk)
+        summary = billing_selectors.contract_billing(contract)
+        return self._render(contract, TrustReleaseForm(initial={"days": summary.trust.max_days}))
+
+    def post(self, request, pk):
+        contract = _contract_or_404(pk)
+        form = TrustReleaseForm(request.POST)
+        if form.is_valid():
+            try:
+                release = services.trust_release(contract_id=pk, days=form.cleaned_data["days"], actor=request.user,
+                                                 note=form.cleaned_data["note"])
+            except ApplicationError as exc:
+                if exc.code == "trust_days_invalid":
+                    form.add_error("days", exc.message)
+                    return self._render(contract, form, status=422)
+                return self._render(_contract_or_404(pk), form, error=exc.message, status=409)
+            messages.success(
+                request,
+                f"Desbloqueio de confiança concedido: acesso liberado até "
+                f"{timezone.localtime(release.ends_at):%d/%m/%Y %H:%M}. Os usuários SVA seguem na sincronização.",
+            )
+            return HttpResponseRedirect(reverse("contracts:detail", args=[pk]) + "#financeiro")
+        return self._render(contract, form, status=422)

@@ -36,16 +36,14 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from agrega.contracts.choices import AccessStatus, ContractAction, ContractStatus
-from agrega.contracts.models import Contract, ContractEvent, ContractProduct
-from agrega.contracts.services import contract_activate, sva_account_refusal
+from agrega.contracts.services import contract_activate, contracts_create_many, sva_account_refusal
 from agrega.core.audit import actor_label
+from agrega.core.bulk import insert_dicts
 from agrega.core.errors import ApplicationError, Conflict, InvalidTransition, NotFound
 from agrega.core.models import ChangeRecord
 from agrega.core.uploads import check_size
 from agrega.customers.models import Customer
 
-from . import bulk
 from .layout import Table, check_mapping, column_indexes, guess_mapping, pick, read_table
 from .models import ExternalRef, ImportFile, ImportJob, ImportRow, ImportStatus, RowStatus
 from .validation import ERROR, INFO, WARNING, Catalog, Line, customer_differences, message, parse_line
@@ -416,43 +414,31 @@ def _write(job: ImportJob, lines: list[Line], actor, runner: str) -> None:
         document = line.customer["document"]
         if document not in customer_ids and document not in new_customers:
             new_customers[document] = line.customer
-    created = dict((doc, pk) for pk, doc in bulk.insert(Customer, list(new_customers.values()),
+    created = dict((doc, pk) for pk, doc in insert_dicts(Customer, list(new_customers.values()),
                                                          returning=("id", "document")))
     customer_ids.update(created)
-    bulk.insert(ChangeRecord, [
+    insert_dicts(ChangeRecord, [
         {"object_type": "customers.customer", "object_id": str(created[doc]), "action": "create",
          "actor": person_id, "actor_label": label,
          "changes": {"import_job": [None, job.pk], **{k: [None, v] for k, v in data.items() if v}}}
         for doc, data in new_customers.items()
     ], returning=())
 
-    contract_ids = [pk for (pk,) in bulk.insert(Contract, [
+    created_contracts = contracts_create_many(actor=actor, contracts=[
         {"customer": customer_ids[line.customer["document"]], "billing_day": line.billing_day,
-         "description": line.description, "sales_plan": line.sales_plan_id, "version": 1 + len(line.products),
-         "status": ContractStatus.PRE_CONTRACT, "access_status": AccessStatus.AWAITING_SIGNATURE}
-        for line in to_apply])]
-    for line, contract_id in zip(to_apply, contract_ids):
+         "description": line.description, "sales_plan": line.sales_plan_id,
+         "detail": {"import_job": job.pk, "line": line.line, "contrato_ref": line.ref},
+         "products": [
+             {"product": product.product_id, "name": product.name, "kind": product.kind, "price": product.price,
+              # one platform account per customer: the constraint refuses a second (see _settle)
+              "sva_account_customer": customer_ids[line.customer["document"]] if product.account_integration
+              else None,
+              "sva_account_integration": product.account_integration}
+             for product in line.products]}
+        for line in to_apply])
+    for line, (contract_id, _items) in zip(to_apply, created_contracts):
         line.contract_id = contract_id
-    items = [(line, product) for line in to_apply for product in line.products]
-    item_ids = [pk for (pk,) in bulk.insert(ContractProduct, [
-        {"contract": line.contract_id, "product": product.product_id, "kind": product.kind, "price": product.price,
-         # one platform account per customer: the constraint refuses a second (see _settle)
-         "sva_account_customer": customer_ids[line.customer["document"]] if product.account_integration else None,
-         "sva_account_integration": product.account_integration}
-        for line, product in items])]
-    events = [{"contract": line.contract_id, "action": ContractAction.CREATE, "actor": person_id,
-               "actor_label": label, "from_status": "", "to_status": ContractStatus.PRE_CONTRACT,
-               "from_access_status": "", "to_access_status": AccessStatus.AWAITING_SIGNATURE,
-               "detail": {"import_job": job.pk, "line": line.line, "contrato_ref": line.ref}} for line in to_apply]
-    events += [{"contract": line.contract_id, "action": ContractAction.ADD_PRODUCT, "actor": person_id,
-                "actor_label": label, "from_status": ContractStatus.PRE_CONTRACT,
-                "to_status": ContractStatus.PRE_CONTRACT, "from_access_status": AccessStatus.AWAITING_SIGNATURE,
-                "to_access_status": AccessStatus.AWAITING_SIGNATURE,
-                "detail": {"contract_product_id": item_id, "product_id": product.product_id,
-                           "product": product.name, "kind": product.kind}}
-               for (line, product), item_id in zip(items, item_ids)]
-    bulk.insert(ContractEvent, events, returning=())
-    bulk.insert(ExternalRef, [{"kind": ExternalRef.Kind.CONTRACT, "ref": line.ref, "object_id": line.contract_id,
+    insert_dicts(ExternalRef, [{"kind": ExternalRef.Kind.CONTRACT, "ref": line.ref, "object_id": line.contract_id,
                                "job": job.pk, "line": line.line} for line in to_apply], returning=())
     for line in to_apply:
         if line.activate:
@@ -483,7 +469,7 @@ def _record(job: ImportJob, lines: list[Line], customer_ids: dict, runner: str, 
             "customer_id": customer_ids.get(document) if status == RowStatus.APPLIED else None,
             "customer_created": created,
             "contract_id": line.contract_id if status == RowStatus.APPLIED else line.duplicate_of})
-    bulk.insert(ImportRow, rows, returning=())
+    insert_dicts(ImportRow, rows, returning=())
     moved = ImportJob.objects.filter(pk=job.pk, runner=runner).update(
         next_index=max(line.index for line in lines) + 1,
         applied=F("applied") + counts[RowStatus.APPLIED],

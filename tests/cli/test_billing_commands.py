@@ -125,15 +125,15 @@ def test_billing_summary_and_trust_release(blocked, role_user):
     assert "Saldo em aberto:" in summary and "R$ 109,90" in summary and "Suspensão parcial" in summary
     assert "disponível (até 3 dia(s); 1 de 1 uso(s) restante(s))" in summary
 
-    too_long = run("billing", "trust-release", contract.pk, "--days", "9")
+    too_long = run("dunning", "trust-release", contract.pk, "--days", "9")
     assert too_long.code == 2 and "erro [trust_days_invalid]" in too_long.err
-    released = ok("billing", "trust-release", contract.pk, "--days", "2", "--note", "vai pagar", "--as", "atendente")
+    released = ok("dunning", "trust-release", contract.pk, "--days", "2", "--note", "vai pagar", "--as", "atendente")
     assert "Desbloqueio de confiança concedido até" in released.out and "ativo até" in released.out
     contract.refresh_from_db()
     assert contract.access_status == AS.ACTIVE
     assert TrustRelease.objects.get().actor_label == "atendente"
 
-    again = run("billing", "trust-release", contract.pk, "--json")
+    again = run("dunning", "trust-release", contract.pk, "--json")
     assert again.code == 2 and again.json["error"]["code"] == "trust_release_not_blocked"
     data = ok("billing", "summary", contract.pk, "--json").json
     assert data["trust_release"]["used"] == 1 and data["trust_release"]["available"] is False
@@ -146,7 +146,7 @@ def test_console_script_help(tmp_path):
     """``agrega invoice --help`` through the installed console script (a real process)."""
     exe = str(Path(sys.executable).parent / "agrega")
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="agrega.settings")
-    for command in (["invoice", "pay", "--help"], ["billing", "trust-release", "--help"],
+    for command in (["invoice", "pay", "--help"], ["dunning", "trust-release", "--help"],
                     ["payments", "import", "--help"]):
         done = subprocess.run([exe, *command], capture_output=True, text=True, env=env, timeout=60)
         assert done.returncode == 0, done.stderr

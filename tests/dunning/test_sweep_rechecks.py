@@ -102,7 +102,7 @@ def test_a_policy_without_stages_is_skipped(overdue):
 def test_nothing_is_applied_after_a_rescission(overdue):
     """A régua may list stages after the rescission; a negativado contract goes through
     none of them."""
-    from agrega.dunning.config import policy_create, policy_replace_stages
+    from agrega.dunning.services import policy_create, policy_replace_stages
 
     policy = policy_create(preset="simples", name="Rescinde cedo", make_default=True)
     policy_replace_stages(policy_id=policy.pk, stages=[{"days_after_due": 5, "action": "rescind"},

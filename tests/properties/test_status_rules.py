@@ -98,3 +98,69 @@ def test_rescission_needs_an_overdue_titulo(make_contract):
     assert exc.value.code == "rescind_without_debt"
     contract.refresh_from_db()
     assert (contract.status, contract.access_status) == ("A", "A")
+
+
+# ---------------------------------------------------------------- set-based vs row by row
+
+SET_ACTIONS = ["block_manual", "block_automatic", "mark_overdue", "release", "deactivate", "rescind"]
+START_STATES = [("P", "AA"), ("A", "A"), ("A", "FA"), ("A", "CA"), ("A", "CM"), ("I", "D"), ("N", "D"),
+                ("D", "D")]
+
+
+def _history(contract_ids):
+    from agrega.contracts.models import Contract, ContractEvent
+
+    position = {pk: n for n, pk in enumerate(contract_ids)}
+    contracts = {c.pk: c for c in Contract.objects.filter(pk__in=contract_ids)}
+    rows = [(contracts[pk].status, contracts[pk].access_status, contracts[pk].version,
+             contracts[pk].ended_at is not None) for pk in contract_ids]
+    events = sorted((position[e.contract_id], e.id, e.action, e.from_status, e.to_status, e.from_access_status,
+                     e.to_access_status, e.actor_label, e.detail)
+                    for e in ContractEvent.objects.filter(contract_id__in=contract_ids).exclude(action="create"))
+    return rows, [e[:1] + e[2:] for e in events]
+
+
+@pytest.mark.django_db
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(START_STATES), min_size=1, max_size=6),
+       st.lists(st.sampled_from(SET_ACTIONS), min_size=1, max_size=8), st.booleans())
+def test_set_based_service_gives_what_the_row_by_row_actions_give(make_contract, make_customer, states, actions,
+                                                                   owing):
+    """contracts.transitions.transition_action_many on a set of contracts in random
+    states ends in the statuses, versions and Histórico that contract_transition gives
+    applying the same actions one contract at a time (refusals skipped), and in the
+    state the rules table (RULES, above) gives."""
+    from agrega.contracts.models import Contract
+    from agrega.contracts.transitions import transition_action_many
+
+    customer = make_customer()
+    due = "2020-01-10" if owing else None
+
+    def make_set():
+        ids = []
+        for status, access in states:
+            contract = make_contract(customer=customer)
+            Contract.objects.filter(pk=contract.pk).update(status=status, access_status=access, oldest_open_due=due)
+            ids.append(contract.pk)
+        return ids
+
+    by_set, by_row = make_set(), make_set()
+    expected = list(states)
+    for action in actions:
+        statuses, accesses, new_status, new_access = RULES[action]
+        changed = set(transition_action_many(by_set, action, note="lote"))
+        for n, pk in enumerate(by_row):
+            status, access = expected[n]
+            allowed = status in statuses and (accesses is None or access in accesses) and (
+                action != "rescind" or owing)
+            try:
+                contract_transition(contract=pk, action=action, note="lote")
+                done = True
+            except ApplicationError:
+                done = False
+            assert done == allowed == (by_set[n] in changed), (action, status, access)
+            if done:
+                expected[n] = (new_status or status, new_access)
+    rows_set, events_set = _history(by_set)
+    assert (rows_set, events_set) == _history(by_row)
+    assert [(s, a) for s, a, *_ in rows_set] == expected

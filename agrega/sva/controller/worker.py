@@ -8,7 +8,6 @@ worker's claims simply expire.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -28,7 +27,6 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.db.models import F, Q, Subquery
 from django.utils import timezone
 
-from agrega.core.bulk import server_cursor
 from agrega.integrations.connectors.base import (
     PERMANENT_KINDS,
     CallRecord,
@@ -39,8 +37,8 @@ from agrega.integrations.connectors.base import (
 from agrega.integrations.models import SvaIntegration
 from agrega.integrations.services import connector_for
 from agrega.sva import pending as pending_queue
-from agrega.sva.choices import SvaState
-from agrega.sva.models import SvaCall, SvaUser
+from agrega.sva import sql as sva_sql
+from agrega.sva.models import SvaUser
 from agrega.sva.selectors import derive_desired
 
 from .engine import Outcome, WorkItem, converge
@@ -260,29 +258,12 @@ class SvaWorker:
     )
 
     def _claim(self, limit: int) -> list[tuple[WorkItem, Connector]]:
-        self._tune_session()
+        sva_sql.tune_session()
         lease = timezone.now() + timedelta(seconds=_conf("LEASE_SECONDS"))
         qs = self._claimable().order_by("pending_work__due_at", "pending_work__sva_user_id").values("id")[:limit]
         if connection.features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True, of=("self",))
-        with transaction.atomic():  # Django compiles FOR UPDATE only inside a transaction
-            subquery, params = qs.query.sql_with_params()
-        table = connection.ops.quote_name(SvaUser._meta.db_table)
-        # One statement (so one round-trip, in autocommit): lease the rows and return them.
-        # On PostgreSQL the subquery locks with SKIP LOCKED, so workers never wait for
-        # each other; SQLite serialises writers anyway.
-        # A row still holding an (expired) lease was never written back: its worker died
-        # or lost its database connection after calls the platform may have applied. What
-        # it last recorded is then not to be trusted: mark the state unknown, so that the
-        # engine looks the user up first. Trusted, a block applied by a killed worker and
-        # then released by an operator was never undone (found by tests/faults).
-        sql = (f"UPDATE {table} SET claimed_until = %s, claimed_by = %s, confirmed_state = "
-               f"CASE WHEN claimed_until IS NULL THEN confirmed_state ELSE %s END "
-               f"WHERE id IN (SELECT id FROM ({subquery}) AS claim) RETURNING id")
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, [connection.ops.adapt_datetimefield_value(lease), self.worker_id,
-                                 SvaState.UNKNOWN.value, *params])
-            ids = [row[0] for row in cursor.fetchall()]
+        ids = sva_sql.claim(qs, lease=lease, worker_id=self.worker_id)
         if not ids:
             return []
         rows = list(SvaUser.objects.filter(id__in=ids).values(*self._CLAIM_COLUMNS))
@@ -387,100 +368,6 @@ class SvaWorker:
         finally:
             self.stats.write_seconds += time.perf_counter() - started
 
-    _FAST_SQL = None
-
-    @classmethod
-    def _fast_sql(cls) -> str:
-        """One UPDATE per converged user, sent with executemany: the common case costs
-        no ORM work in the main thread (which shares the GIL with the HTTP threads)."""
-        if cls._FAST_SQL is None:
-            table = connection.ops.quote_name(SvaUser._meta.db_table)
-            cls._FAST_SQL = (
-                f"UPDATE {table} SET confirmed_state = %s, confirmed_package = %s, confirmed_email = %s, "
-                "confirmed_phone = %s, confirmed_document = %s, confirmed_name = %s, remote_id = %s, "
-                "creation_attempted = %s, confirmed_at = COALESCE(%s, confirmed_at), synced_version = %s, "
-                "failures = 0, next_attempt_at = NULL, last_attempt_at = %s, last_success_at = %s, "
-                "last_error_code = '', last_error_message = '', claimed_until = NULL, claimed_by = '' "
-                "WHERE id = %s AND claimed_by = %s"
-            )
-        return cls._FAST_SQL
-
-    # Column types of the fast-path rows, in order, for PostgreSQL's VALUES list.
-    _FAST_COLUMNS = (
-        ("confirmed_state", "text"), ("confirmed_package", "text"), ("confirmed_email", "text"),
-        ("confirmed_phone", "text"), ("confirmed_document", "text"), ("confirmed_name", "text"),
-        ("remote_id", "text"), ("creation_attempted", "boolean"), ("confirmed_at", "timestamptz"),
-        ("synced_version", "bigint"), ("last_attempt_at", "timestamptz"), ("last_success_at", "timestamptz"),
-        ("id", "bigint"), ("claimed_by", "text"),
-    )
-
-    def _write_converged(self, rows: list[tuple]) -> list[int]:
-        """Returns the ids written (those whose claim this worker still held)."""
-        if connection.vendor != "postgresql":
-            written = []
-            with connection.cursor() as cursor:  # in-process for SQLite: cheap row by row
-                for row in rows:
-                    cursor.execute(self._fast_sql(), row)
-                    if cursor.rowcount:
-                        written.append(row[-2])
-            return written
-        # PostgreSQL: one statement of constant size for the whole batch, each column as
-        # one array (unnest): psycopg parses it once and caches it, and sends the values
-        # in binary. A VALUES list of hundreds of placeholders is re-parsed every time.
-        table = connection.ops.quote_name(SvaUser._meta.db_table)
-        names = [c for c, _ in self._FAST_COLUMNS]
-        arrays = ", ".join(f"%s::{t}[]" for _, t in self._FAST_COLUMNS)
-        sets = ", ".join(f"{c} = v.{c}" for c in names if c not in ("id", "claimed_by", "confirmed_at"))
-        with server_cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} AS u SET {sets}, confirmed_at = COALESCE(v.confirmed_at, u.confirmed_at), "
-                "failures = 0, next_attempt_at = NULL, last_error_code = '', last_error_message = '', "
-                "claimed_until = NULL, claimed_by = '' "
-                f"FROM unnest({arrays}) AS v({', '.join(names)}) "
-                "WHERE u.id = v.id AND u.claimed_by = v.claimed_by RETURNING u.id",
-                [list(column) for column in zip(*rows)],
-            )
-            return [row[0] for row in cursor.fetchall()]
-
-    _CALL_COLUMNS = (
-        ("sva_user_id", "bigint"), ("created_at", "timestamptz"), ("operation", "text"),
-        ("method", "text"), ("path", "text"), ("status_code", "smallint"), ("duration_ms", "float8"),
-        ("request", "jsonb"), ("response", "jsonb"), ("error_code", "text"), ("worker", "text"),
-    )
-
-    def _insert_calls(self, calls: list[tuple]) -> None:
-        """The timeline rows of a batch in one INSERT."""
-        table = connection.ops.quote_name(SvaCall._meta.db_table)
-        columns = ", ".join(c for c, _ in self._CALL_COLUMNS)
-        rows = [(*c[:7], json.dumps(c[7]), json.dumps(c[8]), *c[9:]) for c in calls]
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(
-                f"%s::{'text' if t == 'jsonb' else t}[]" for _, t in self._CALL_COLUMNS
-            )
-            select = ", ".join(f"{c}::jsonb" if t == "jsonb" else c for c, t in self._CALL_COLUMNS)
-            with server_cursor() as cursor:
-                cursor.execute(
-                    f"INSERT INTO {table} ({columns}) SELECT {select} FROM unnest({arrays}) AS v({columns})",
-                    [list(column) for column in zip(*rows)],
-                )
-            return
-        placeholder = "(" + ", ".join(["%s"] * len(self._CALL_COLUMNS)) + ")"
-        with connection.cursor() as cursor:
-            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES {placeholder}", rows)
-
-    def _tune_session(self) -> None:
-        """The worker's own bookkeeping need not wait for the WAL flush at each commit: a
-        confirmation lost in a crash is redone (every platform call is safe to repeat)."""
-        if connection.vendor != "postgresql":
-            return
-        connection.ensure_connection()
-        raw = connection.connection
-        if getattr(raw, "_agrega_tuned", False):
-            return
-        with connection.cursor() as cursor:
-            cursor.execute("SET synchronous_commit TO OFF")
-        raw._agrega_tuned = True
-
     @staticmethod
     def _is_plain_success(outcome: Outcome) -> bool:
         return (
@@ -525,13 +412,13 @@ class SvaWorker:
                 if self._write_one(outcome, now):
                     written.append(item.id)
             if fast_rows:
-                written += self._write_converged(fast_rows)
+                written += sva_sql.write_converged(fast_rows)
             bumps = [self._claimed_bumps.pop(outcome.item.id, None) for outcome in outcomes]
             mine = set(written)
             pending_queue.settle((outcome.item.id, claimed) for outcome, claimed in zip(outcomes, bumps)
                                  if outcome.item.id in mine)
             if calls:
-                self._insert_calls(calls)
+                sva_sql.insert_calls(calls)
             self.stats.calls += len(calls)
             self._write_integration_health(now)
 

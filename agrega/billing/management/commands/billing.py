@@ -1,5 +1,5 @@
-"""``agrega billing …``: o faturamento mensal, o financeiro de um contrato e o
-desbloqueio de confiança."""
+"""``agrega billing …``: o faturamento mensal e o financeiro de um contrato (o
+desbloqueio de confiança é ``agrega dunning trust-release``)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,20 @@ from agrega.core.management.base import (
     positive_int,
     table,
 )
-from agrega.dunning.services import trust_release
 
 from .invoice import fmt_date, invoice_data
+
+
+def emit_summary(command: AgregaCommand, contract_id: int, title: str | None = None,
+                 extra: dict | None = None) -> None:
+    """Print a contract's financial summary (also after ``agrega dunning trust-release``)."""
+    contract = selectors.contract_for_billing(contract_id)
+    if contract is None:
+        raise NotFound("Contrato", "contract_not_found")
+    summary = selectors.contract_billing(contract)
+    invoices = list(selectors.invoice_list(contract_id=contract_id).order_by("-id")[:12])
+    command.emit({**summary_data(summary, invoices), **(extra or {})},
+                 lambda: ([title] if title else []) + summary_lines(summary, invoices))
 
 
 def run_data(run: BillingRun) -> dict:
@@ -98,15 +109,6 @@ class Command(AgregaCommand):
                                   help="Financeiro de um contrato: saldo, crédito, régua, desbloqueio de confiança.")
         summary.add_argument("contract", type=int, help="ID do contrato")
 
-        trust = self.subcommand(
-            sub, "trust-release", self.cmd_trust_release,
-            help="Desbloqueio de confiança: libera por alguns dias um contrato bloqueado pela régua (FA/CA).",
-        )
-        trust.add_argument("contract", type=int, help="ID do contrato")
-        trust.add_argument("--days", type=positive_int, metavar="N", help="dias (padrão e máximo: os da régua)")
-        trust.add_argument("--note", default="", metavar="TEXTO", help="observação no histórico")
-        self.add_actor(trust)
-
     def cmd_run(self, *, period, as_user=None, **options):
         run = services.billing_run(period=services.parse_period(period.strip()), actor=self.actor(as_user))
         self.emit(run_data(run), [
@@ -127,20 +129,5 @@ class Command(AgregaCommand):
 
         self.emit([run_data(r) for r in runs], lines)
 
-    def _summary(self, contract_id: int, title: str | None = None, extra: dict | None = None):
-        contract = selectors.contract_for_billing(contract_id)
-        if contract is None:
-            raise NotFound("Contrato", "contract_not_found")
-        summary = selectors.contract_billing(contract)
-        invoices = list(selectors.invoice_list(contract_id=contract_id).order_by("-id")[:12])
-        self.emit({**summary_data(summary, invoices), **(extra or {})},
-                  lambda: ([title] if title else []) + summary_lines(summary, invoices))
-
     def cmd_summary(self, *, contract, **options):
-        self._summary(contract)
-
-    def cmd_trust_release(self, *, contract, days=None, note="", as_user=None, **options):
-        release = trust_release(contract_id=contract, days=days, actor=self.actor(as_user), note=note)
-        self._summary(contract, f"Desbloqueio de confiança concedido até {fmt_datetime(release.ends_at)}.",
-                      {"release": {"id": release.pk, "starts_at": release.starts_at, "ends_at": release.ends_at,
-                                   "note": release.note, "actor": release.actor_label}})
+        emit_summary(self, contract)

@@ -6,6 +6,7 @@
     agrega dunning stages 3 --stage 5:notice --stage 20:block_automatic
     agrega dunning update 3 --trust-days 5 --trust-uses 2 --trust-period 60 --default
     agrega dunning sweep [--date AAAA-MM-DD]
+    agrega dunning trust-release 42 --days 3 --note "vai pagar" --as atendente
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
-from agrega.core.management.base import AgregaCommand, key_values, positive_int, table
-from agrega.dunning import config
+from agrega.billing.management.commands.billing import emit_summary
+from agrega.core.management.base import AgregaCommand, fmt_datetime, key_values, positive_int, table
+from agrega.dunning import selectors, services
 from agrega.dunning.models import DunningAction, DunningPolicy
 
 
@@ -113,13 +115,21 @@ class Command(AgregaCommand):
         sweep.add_argument("--date", dest="today", type=date_arg, metavar="AAAA-MM-DD",
                            help="data de referência (padrão: hoje; não pode ser futura)")
         self.add_actor(sweep)
+        trust = self.subcommand(
+            sub, "trust-release", self.cmd_trust_release,
+            help="Desbloqueio de confiança: libera por alguns dias um contrato bloqueado pela régua (FA/CA).",
+        )
+        trust.add_argument("contract", type=int, help="ID do contrato")
+        trust.add_argument("--days", type=positive_int, metavar="N", help="dias (padrão e máximo: os da régua)")
+        trust.add_argument("--note", default="", metavar="TEXTO", help="observação no histórico")
+        self.add_actor(trust)
 
     def _show(self, policy, prefix: str | None = None):
         data = policy_data(policy)
         self.emit(data, lambda: ([prefix] if prefix else []) + policy_lines(data))
 
     def cmd_policies(self, **options):
-        data = [policy_data(p) for p in config.policy_list()]
+        data = [policy_data(p) for p in selectors.policy_list()]
 
         def lines():
             out = []
@@ -130,20 +140,26 @@ class Command(AgregaCommand):
         self.emit(data, lines)
 
     def cmd_preset(self, *, preset, name=None, block_after_days=None, make_default=False, as_user=None, **options):
-        policy = config.policy_create(preset=preset, name=name, make_default=make_default,
+        policy = services.policy_create(preset=preset, name=name, make_default=make_default,
                                       block_after_days=block_after_days, actor=self.actor(as_user))
         self._show(policy, "Régua criada.")
 
     def cmd_stages(self, *, policy_id, stages, as_user=None, **options):
-        policy = config.policy_replace_stages(policy_id=policy_id, stages=stages, actor=self.actor(as_user))
+        policy = services.policy_replace_stages(policy_id=policy_id, stages=stages, actor=self.actor(as_user))
         self._show(policy, "Etapas salvas.")
 
     def cmd_update(self, *, policy_id, as_user=None, **options):
         changes = self.given(options, ("name", "trust_release_days", "trust_release_max_uses",
                                        "trust_release_period_days", "is_default"))
-        policy = config.policy_update(policy_id=policy_id, actor=self.actor(as_user), **changes)
+        policy = services.policy_update(policy_id=policy_id, actor=self.actor(as_user), **changes)
         self._show(policy, "Régua salva.")
 
     def cmd_sweep(self, *, today=None, as_user=None, **options):
-        data = config.sweep_run(today=today, actor=self.actor(as_user)).as_dict()
+        data = services.sweep_run(today=today, actor=self.actor(as_user)).as_dict()
         self.emit(data, lambda: sweep_lines(data))
+
+    def cmd_trust_release(self, *, contract, days=None, note="", as_user=None, **options):
+        release = services.trust_release(contract_id=contract, days=days, actor=self.actor(as_user), note=note)
+        emit_summary(self, contract, f"Desbloqueio de confiança concedido até {fmt_datetime(release.ends_at)}.",
+                     {"release": {"id": release.pk, "starts_at": release.starts_at, "ends_at": release.ends_at,
+                                  "note": release.note, "actor": release.actor_label}})

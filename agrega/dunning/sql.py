@@ -1,0 +1,81 @@
+"""The dunning app's hand-written SQL, in one place: which contracts the sweep looks at,
+and the notices of a group of contracts it just moved.
+
+Why SQL: the sweep reads up to hundreds of thousands of (id, stage, access, due date)
+rows per policy; a plain cursor returns them as tuples without building a queryset or
+model instances, and the statement reaches them through the open títulos' index
+(billing's ``invoice_open_by_due``). Compared with the ORM's answer on SQLite and
+PostgreSQL in ``tests/dunning/test_sql.py``. Writes to contracts are not here: they go
+through ``contracts.transitions``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from django.db import connection
+
+from agrega.billing.models import Invoice, InvoiceStatus
+from agrega.contracts.choices import ContractStatus
+from agrega.contracts.models import Contract
+
+from .models import DunningNotice
+
+
+def sweep_candidates(*, policy_id: int, default: bool, first_cutoff: date, below_level: int,
+                     ids: Sequence[int] | None = None) -> list[tuple]:
+    """The active contracts of the policy (or, for the default policy, of no policy)
+    that owe a título due by ``first_cutoff`` (the first stage's day), are below stage
+    ``below_level`` and have no trust release: (id, dunning_level, access_status,
+    oldest_open_due) sorted by id; only those of ``ids`` when given (the sweep reads
+    again the contracts that moved while it wrote). ``oldest_open_due`` may come as an
+    ISO string on SQLite."""
+    ops = connection.ops
+    table = ops.quote_name(Contract._meta.db_table)
+    invoices = ops.quote_name(Invoice._meta.db_table)
+    policy_sql = "(dunning_policy_id = %s OR dunning_policy_id IS NULL)" if default else "dunning_policy_id = %s"
+    cutoff = ops.adapt_datefield_value(first_cutoff)
+    sql = (f"SELECT id, dunning_level, access_status, oldest_open_due FROM {table} "
+           f"WHERE status = %s AND oldest_open_due <= %s AND dunning_level < %s "
+           f"AND trust_release_until IS NULL AND {policy_sql} "
+           f"AND id IN (SELECT contract_id FROM {invoices} WHERE status = %s AND due_date <= %s)")
+    params = [ContractStatus.ACTIVE, cutoff, below_level, policy_id, InvoiceStatus.OPEN, cutoff]
+    if ids is not None:
+        if not ids:
+            return []
+        if connection.vendor == "postgresql":
+            sql += " AND id = ANY(%s)"
+            params.append(list(ids))
+        else:
+            sql += f" AND id IN ({', '.join(['%s'] * len(ids))})"
+            params += list(ids)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(cursor.fetchall())  # here, not in a sort that spills to disk at 100,000 rows
+
+
+def insert_notices(ids: Sequence[int], levels: Sequence[int], *, now) -> int:
+    """One notice per contract of ``ids`` and level of ``levels``, each naming the
+    contract's ``oldest_open_due`` as it is now (the sweep calls this in the transaction
+    that moved them), in one ``INSERT … SELECT``: the rows never pass through Python.
+    Returns how many were inserted."""
+    if not ids or not levels:
+        return 0
+    ops = connection.ops
+    table = ops.quote_name(Contract._meta.db_table)
+    notices = ops.quote_name(DunningNotice._meta.db_table)
+    if connection.vendor == "postgresql":
+        ids_sql, ids_params = "c.id = ANY(%s)", [list(ids)]
+        level = "%s::smallint"
+    else:
+        ids_sql, ids_params = f"c.id IN ({', '.join(['%s'] * len(ids))})", list(ids)
+        level = "%s"
+    # the levels as a UNION ALL (SQLite names no VALUES columns)
+    levels_sql = " UNION ALL ".join([f"SELECT {level} AS level"] * len(levels))
+    sql = (f"INSERT INTO {notices} (contract_id, level, oldest_due, created_at, send_error) "
+           f"SELECT c.id, n.level, c.oldest_open_due, %s, '' FROM {table} AS c "
+           f"CROSS JOIN ({levels_sql}) AS n WHERE {ids_sql} ORDER BY n.level, c.id")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ops.adapt_datetimefield_value(now), *levels, *ids_params])
+        return cursor.rowcount
