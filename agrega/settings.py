@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",  # serves Swagger UI from its own static files, not a CDN
+    "django_tasks",  # the backport of Django 6's django.tasks (docs/decisions/0008-task-framework.md)
+    "django_tasks_db",  # its database backend: the queue is a table of our database
     "agrega.core",
     "agrega.customers",
     "agrega.integrations",
@@ -233,6 +235,23 @@ PERIODIC_JOBS = {
     "sva.remove_cancelled": {"call": "agrega.sva.retention.remove_cancelled_job", "every_seconds": 3600},
 }
 JOBS_POLL_SECONDS = float(os.environ.get("AGREGA_JOBS_POLL", "15"))
+
+# Background work (imports, campaigns, billing runs, the periodic jobs above, …) runs as
+# tasks of django-tasks, queued in our own database (django-tasks-db) on SQLite and
+# PostgreSQL alike, and run by `agrega worker`'s task process (docs/decisions/0008-task-framework.md).
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    },
+}
+# A task worker writes a heartbeat every AGREGA_TASK_HEARTBEAT seconds; a task RUNNING
+# under a worker silent for AGREGA_TASK_LEASE seconds (killed, machine lost) is queued
+# again, at most AGREGA_TASK_MAX_ATTEMPTS times in all (agrega/core/tasks.py).
+TASK_HEARTBEAT_SECONDS = float(os.environ.get("AGREGA_TASK_HEARTBEAT", "5"))
+TASK_LEASE_SECONDS = float(os.environ.get("AGREGA_TASK_LEASE", "30"))
+TASK_MAX_ATTEMPTS = int(os.environ.get("AGREGA_TASK_MAX_ATTEMPTS", "5"))
+TASK_POLL_SECONDS = float(os.environ.get("AGREGA_TASK_POLL", "1"))
 # A contract's first título (and one issued after its period ended, e.g. by the daily run's
 # catch-up) is due at least this many days after it is issued (billing.services; 0: off).
 BILLING_FIRST_DUE_MIN_DAYS = max(0, int(os.environ.get("AGREGA_FIRST_DUE_MIN_DAYS", "5")))
