@@ -255,6 +255,8 @@ TASK_POLL_SECONDS = float(os.environ.get("AGREGA_TASK_POLL", "1"))
 # A contract's first título (and one issued after its period ended, e.g. by the daily run's
 # catch-up) is due at least this many days after it is issued (billing.services; 0: off).
 BILLING_FIRST_DUE_MIN_DAYS = max(0, int(os.environ.get("AGREGA_FIRST_DUE_MIN_DAYS", "5")))
+# Contracts per transaction of a billing run enqueued by the pages or the API (billing/tasks.py).
+BILLING_RUN_CHUNK = max(1, int(os.environ.get("AGREGA_BILLING_RUN_CHUNK", "5000")))
 
 # Customer notices (agrega/notices) go out through Django's e-mail backends.
 # AGREGA_EMAIL_BACKEND: "file" (default: one .log file per message in var/emails), "console",

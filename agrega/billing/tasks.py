@@ -10,6 +10,7 @@ a task too."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.urls import reverse
 from django_tasks import task
 
@@ -20,7 +21,8 @@ from . import services
 
 @task()
 def run_billing(run_id: int) -> dict:
-    run = services.billing_run_resume(run_id=run_id)
+    """Bill the queued run (or finish it, run again after its worker died)."""
+    run = services.billing_run_resume(run_id=run_id, chunk_size=settings.BILLING_RUN_CHUNK)
     return {"billing_run": run.pk, "period": f"{run.period:%Y-%m}", "contracts": run.contracts_seen,
             "invoices": run.invoices_created, "lines": run.lines_created, "total": str(run.total_amount)}
 

@@ -211,11 +211,24 @@ class TaskWorker(Worker):
 
 def run_ready_tasks(*, max_tasks: int | None = None) -> int:
     """Run the tasks ready now in this process, one after the other, then return how many
-    ran (``agrega tasks run-ready``; tests drive the pages' work with it)."""
+    ran (``agrega tasks run-ready``; tests drive the pages' work with it). The claim and
+    the run are django-tasks-db's own (``Worker.run_task``); unlike its loop this keeps
+    the caller's database connection (a test's transaction)."""
+    from django_tasks_db.utils import exclusive_transaction
+
     worker = Worker(queue_names=["*"], interval=0, batch=True, backend_name="default", startup_delay=False,
                     max_tasks=max_tasks, worker_id=f"inline:{os.getpid()}", excluded_queue_names=[])
-    worker.run()
-    return worker._run_tasks
+    ran = 0
+    while max_tasks is None or ran < max_tasks:
+        with exclusive_transaction(DBTaskResult.objects.db):
+            row = DBTaskResult.objects.ready().filter(backend_name="default").get_locked()
+            if row is not None:
+                row.claim(worker.worker_id)
+        if row is None:
+            break
+        worker.run_task(row)
+        ran += 1
+    return ran
 
 
 @task()
