@@ -27,5 +27,5 @@ def run_billing(run_id: int) -> dict:
             "invoices": run.invoices_created, "lines": run.lines_created, "total": str(run.total_amount)}
 
 
-links_to(run_billing, lambda kwargs: (f"Faturamento {kwargs['run_id']}",
+links_to(run_billing, lambda kwargs, result: (f"Faturamento {kwargs['run_id']}",
                                       reverse("billing:run_detail", args=[kwargs["run_id"]])))

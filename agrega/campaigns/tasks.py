@@ -31,5 +31,5 @@ def run_campaign(campaign_id: int, actor_id: int | None = None) -> dict:
     return {"campaign": campaign.pk, "status": campaign.status}
 
 
-links_to(run_campaign, lambda kwargs: (f"Campanha {kwargs['campaign_id']}",
+links_to(run_campaign, lambda kwargs, result: (f"Campanha {kwargs['campaign_id']}",
                                        reverse("campaigns:detail", args=[kwargs["campaign_id"]])))

@@ -64,11 +64,12 @@ class WorkerLost(Exception):
 
 # ------------------------------------------------------------------ links to domain rows
 
-_LINKS: dict[str, Callable[[dict], tuple[str, str] | None]] = {}
+_LINKS: dict[str, Callable[[dict, object], tuple[str, str] | None]] = {}
 
 
-def links_to(task_obj, describe: Callable[[dict], tuple[str, str] | None]):
-    """Declare what a task works on: ``describe(kwargs)`` → (label, page URL). The progress
+def links_to(task_obj, describe: Callable[[dict, object], tuple[str, str] | None]):
+    """Declare what a task works on: ``describe(kwargs, return_value)`` → (label, page
+    URL); the return value is None until the task has finished. The progress
     page and the API show it, so the operator follows the task to the row that keeps its
     progress (BillingRun, ImportJob, Campaign, ReconciliationRun…)."""
     _LINKS[task_obj.module_path] = describe
@@ -80,7 +81,7 @@ def task_link(row: DBTaskResult) -> tuple[str, str] | None:
     if describe is None:
         return None
     try:
-        return describe(row.args_kwargs.get("kwargs", {}))
+        return describe(row.args_kwargs.get("kwargs", {}), row.return_value)
     except Exception:  # a link is a convenience: never break the page for it
         log.exception("task %s: no link", row.pk)
         return None
@@ -240,7 +241,7 @@ def run_periodic_job(name: str) -> dict:
     return {"job": name, "ok": job.last_ok, "result": job.last_result, "error": job.last_error}
 
 
-links_to(run_periodic_job, lambda kwargs: (f"Tarefa periódica {kwargs.get('name')}", reverse("web:tasks")))
+links_to(run_periodic_job, lambda kwargs, result: (f"Tarefa periódica {kwargs.get('name')}", reverse("web:tasks")))
 
 
 def _die_with_parent() -> None:

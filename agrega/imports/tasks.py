@@ -45,7 +45,7 @@ def run_import(job_id: int, actor_id: int | None = None) -> dict:
     return {"import": job.pk, "status": job.status, "applied": job.applied, "rejected": job.rejected}
 
 
-def _link(kwargs: dict):
+def _link(kwargs: dict, result):
     return f"Importação {kwargs['job_id']}", reverse("imports:detail", args=[kwargs["job_id"]])
 
 
