@@ -1,6 +1,7 @@
 """``agrega``: the console script.
 
-``agrega demo`` starts everything on one machine (SQLite, EXA sandbox, worker, web);
+``agrega demo`` starts everything on one machine (SQLite, EXA sandbox, SVA worker, web,
+task worker);
 ``agrega worker``, ``agrega web`` and ``agrega exa-sandbox`` start one part each; any
 other word is a Django management command (``agrega migrate``, ``agrega contract …``).
 """
@@ -130,13 +131,18 @@ def _run_demo(args, procs: list[subprocess.Popen]) -> int:
         return 1
     call_command("seed_demo", sandbox_url=sandbox_url)
     print("» Worker SVA", flush=True)
-    start("agrega.cli", "worker")
+    # the task worker (imports, campaigns, billing runs, periodic jobs) is started on its
+    # own below, once the web answers: on a small machine three Django processes booting
+    # at once slowed the web's first answer past its deadline
+    start("agrega.cli", "worker", "--no-tasks")
     web_url = f"http://{args.host}:{args.port}"
     print(f"» Web em {web_url}", flush=True)
     start("agrega.cli", "web", "--bind", f"{args.host}:{args.port}")
     if not _wait_http(web_url + "/api/openapi.json", 30):
         print("O servidor web não respondeu.", file=sys.stderr)
         return 1
+    print("» Worker de tarefas", flush=True)
+    start("agrega.cli", "tasks", "worker")
     print(
         "\n"
         "Agrega está no ar.\n"

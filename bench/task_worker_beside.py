@@ -116,6 +116,13 @@ def task_thread():
 def main() -> int:
     args = parse_args()
     os.environ["AGREGA_BILLING_RUN_CHUNK"] = "500"  # progress visible early, in both modes
+    # the task process is a real `agrega` command: it refuses to start without keys
+    import secrets
+
+    from cryptography.fernet import Fernet
+
+    os.environ.setdefault("AGREGA_SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("AGREGA_CREDENTIALS_KEY", Fernet.generate_key().decode())
     from exa_sandbox.testing import SandboxAdmin, SandboxProcess
 
     with tempfile.TemporaryDirectory() as tmp, SandboxProcess(args=["--log-level", "warning"]) as sandbox:
