@@ -217,6 +217,7 @@ LOGGING = {
 
 # Periodic jobs (agrega/core/jobs.py), run by every `agrega worker` (one run per due time
 # across machines). daily_at is local time (TIME_ZONE).
+# Periodic jobs: enqueued as tasks when due by the task workers (agrega/core/jobs.py).
 PERIODIC_JOBS = {
     "billing.run_current_period": {"call": "agrega.billing.jobs.run_current_period",
                                    "daily_at": os.environ.get("AGREGA_BILLING_AT", "01:00")},
@@ -225,8 +226,8 @@ PERIODIC_JOBS = {
     "dunning.expire_trust_releases": {"call": "agrega.dunning.jobs.expire_trust_releases", "every_seconds": 300},
     "core.purge": {"call": "agrega.core.jobs.purge_expired_records", "every_seconds": 3600},
     "notices.run": {"call": "agrega.notices.jobs.run", "every_seconds": 60},
-    # campaigns started from the interface run in a thread of the web process; this job
-    # takes over one whose process died (agrega/campaigns/services.py)
+    # campaigns and imports started from the interface run as tasks (campaigns/tasks.py,
+    # imports/tasks.py); these jobs take over one left behind without a task
     "campaigns.run": {"call": "agrega.campaigns.services.run_due_campaigns", "every_seconds": 30},
     "imports.run": {"call": "agrega.imports.services.run_due_imports", "every_seconds": 60},
     "sva.reconcile": {"call": "agrega.sva.reconcile.reconcile_job",
