@@ -215,9 +215,8 @@ LOGGING = {
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 
-# Periodic jobs (agrega/core/jobs.py), run by every `agrega worker` (one run per due time
-# across machines). daily_at is local time (TIME_ZONE).
-# Periodic jobs: enqueued as tasks when due by the task workers (agrega/core/jobs.py).
+# Periodic jobs (agrega/core/jobs.py): enqueued as tasks when due by the task workers of
+# `agrega worker` (one run per due time across machines). daily_at is local time (TIME_ZONE).
 PERIODIC_JOBS = {
     "billing.run_current_period": {"call": "agrega.billing.jobs.run_current_period",
                                    "daily_at": os.environ.get("AGREGA_BILLING_AT", "01:00")},
