@@ -101,10 +101,14 @@ def test_billing_run_task_killed_mid_way_is_taken_up_again_and_bills_each_contra
     assert reclaim_orphans() == {"requeued": [], "failed": []}
     second = task_worker(log)
     try:
-        wait(lambda: DBTaskResult.objects.get(pk=run.task_id).status in ("SUCCESSFUL", "FAILED"), seconds=120)
+        wait(lambda: DBTaskResult.objects.get(pk=run.task_id).status in ("SUCCESSFUL", "FAILED"), seconds=300)
     finally:
         second.send_signal(signal.SIGTERM)
-        second.wait(timeout=30)
+        try:
+            second.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(second.pid, signal.SIGKILL)
+            second.wait()
     task = DBTaskResult.objects.get(pk=run.task_id)
     assert task.status == "SUCCESSFUL", (task.traceback, log.read_text()[-3000:])
     assert len(task.worker_ids) == 2  # claimed by the killed worker, then by the second
