@@ -12,6 +12,7 @@ from agrega.consent.api import reports_router as consent_reports_router
 from agrega.consent.api import router as consents_router
 from agrega.contracts.api import router as contracts_router
 from agrega.core.api import AUTH, AgregaNinjaAPI, install_error_handlers
+from agrega.core.tasks_api import router as tasks_router
 from agrega.core.tokens_api import router as tokens_router
 from agrega.core.users_api import router as users_router
 from agrega.customers.api import router as customers_router
@@ -55,6 +56,7 @@ api.add_router("/sva-users", sva_users_router)
 api.add_router("/integrations", integration_reconcile_router)
 api.add_router("/reconciliations", reconciliations_router)
 api.add_router("/tokens", tokens_router)
+api.add_router("/tasks", tasks_router)
 api.add_router("/users", users_router)
 api.add_router("/imports", imports_router)
 api.add_router("/campaigns", campaigns_router)

@@ -1,8 +1,8 @@
 """``agrega``: the console script.
 
-``agrega demo`` starts everything on one machine (SQLite, EXA and SEFAZ sandboxes, worker, web);
-``agrega worker``, ``agrega web``, ``agrega exa-sandbox``, ``agrega sefaz-sandbox`` and
-``agrega pix-sandbox`` start one part each; any
+``agrega demo`` starts everything on one machine (SQLite, the EXA, SEFAZ and PSP sandboxes,
+SVA worker, web, task worker); ``agrega worker``, ``agrega web``, ``agrega exa-sandbox``,
+``agrega sefaz-sandbox`` and ``agrega pix-sandbox`` start one part each; any
 other word is a Django management command (``agrega migrate``, ``agrega contract …``).
 """
 
@@ -142,13 +142,18 @@ def _run_demo(args, procs: list[subprocess.Popen]) -> int:
     # NFCom of this month's títulos, authorised by the SEFAZ sandbox (agrega/fiscal)
     call_command("seed_fiscal", sefaz_url=sefaz_url, pki_dir=os.environ["AGREGA_SEFAZ_SANDBOX_PKI"])
     print("» Worker SVA", flush=True)
-    start("agrega.cli", "worker")
+    # the task worker (imports, campaigns, billing runs, periodic jobs) is started on its
+    # own below, once the web answers: on a small machine three Django processes booting
+    # at once slowed the web's first answer past its deadline
+    start("agrega.cli", "worker", "--no-tasks")
     web_url = f"http://{args.host}:{args.port}"
     print(f"» Web em {web_url}", flush=True)
     start("agrega.cli", "web", "--bind", f"{args.host}:{args.port}")
     if not _wait_http(web_url + "/api/openapi.json", 30):
         print("O servidor web não respondeu.", file=sys.stderr)
         return 1
+    print("» Worker de tarefas", flush=True)
+    start("agrega.cli", "tasks", "worker")
     pix_url = f"http://{args.host}:{args.pix_sandbox_port}"
     print(f"» PSP sandbox (API Pix) em {pix_url}", flush=True)
     # persisted like the EXA sandbox: a restarted demo keeps the cobranças Agrega knows

@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",  # serves Swagger UI from its own static files, not a CDN
+    "django_tasks",  # the backport of Django 6's django.tasks (docs/decisions/0008-task-framework.md)
+    "django_tasks_db",  # its database backend: the queue is a table of our database
     "agrega.core",
     "agrega.customers",
     "agrega.integrations",
@@ -215,8 +217,8 @@ LOGGING = {
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 
-# Periodic jobs (agrega/core/jobs.py), run by every `agrega worker` (one run per due time
-# across machines). daily_at is local time (TIME_ZONE).
+# Periodic jobs (agrega/core/jobs.py): enqueued as tasks when due by the task workers of
+# `agrega worker` (one run per due time across machines). daily_at is local time (TIME_ZONE).
 PERIODIC_JOBS = {
     "billing.run_current_period": {"call": "agrega.billing.jobs.run_current_period",
                                    "daily_at": os.environ.get("AGREGA_BILLING_AT", "01:00")},
@@ -225,8 +227,8 @@ PERIODIC_JOBS = {
     "dunning.expire_trust_releases": {"call": "agrega.dunning.jobs.expire_trust_releases", "every_seconds": 300},
     "core.purge": {"call": "agrega.core.jobs.purge_expired_records", "every_seconds": 3600},
     "notices.run": {"call": "agrega.notices.jobs.run", "every_seconds": 60},
-    # campaigns started from the interface run in a thread of the web process; this job
-    # takes over one whose process died (agrega/campaigns/services.py)
+    # campaigns and imports started from the interface run as tasks (campaigns/tasks.py,
+    # imports/tasks.py); these jobs take over one left behind without a task
     "campaigns.run": {"call": "agrega.campaigns.services.run_due_campaigns", "every_seconds": 30},
     "imports.run": {"call": "agrega.imports.services.run_due_imports", "every_seconds": 60},
     "sva.reconcile": {"call": "agrega.sva.reconcile.reconcile_job",
@@ -242,14 +244,29 @@ PERIODIC_JOBS["pix.reconcile"] = {"call": "agrega.pix.services.reconcile_job",
                                   "every_seconds": int(os.environ.get("AGREGA_PIX_RECONCILE_EVERY", "180"))}
 PERIODIC_JOBS["pix.schedule_cobr"] = {"call": "agrega.pix.recurrence.schedule_due_job", "every_seconds": 3600}
 AGREGA_PUBLIC_URL = os.environ.get("AGREGA_PUBLIC_URL", "")
-# Background tasks (django-tasks). Minimal until the tasks lane settles the backend:
-# the immediate backend runs a task when enqueued (the PIX app enqueues after commit).
-TASKS = {"default": {"BACKEND": os.environ.get("AGREGA_TASKS_BACKEND",
-                                               "django_tasks.backends.immediate.ImmediateBackend")}}
 JOBS_POLL_SECONDS = float(os.environ.get("AGREGA_JOBS_POLL", "15"))
+
+# Background work (imports, campaigns, billing runs, the periodic jobs above, …) runs as
+# tasks of django-tasks, queued in our own database (django-tasks-db) on SQLite and
+# PostgreSQL alike, and run by `agrega worker`'s task process (docs/decisions/0008-task-framework.md).
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    },
+}
+# A task worker writes a heartbeat every AGREGA_TASK_HEARTBEAT seconds; a task RUNNING
+# under a worker silent for AGREGA_TASK_LEASE seconds (killed, machine lost) is queued
+# again, at most AGREGA_TASK_MAX_ATTEMPTS times in all (agrega/core/tasks.py).
+TASK_HEARTBEAT_SECONDS = float(os.environ.get("AGREGA_TASK_HEARTBEAT", "5"))
+TASK_LEASE_SECONDS = float(os.environ.get("AGREGA_TASK_LEASE", "30"))
+TASK_MAX_ATTEMPTS = int(os.environ.get("AGREGA_TASK_MAX_ATTEMPTS", "5"))
+TASK_POLL_SECONDS = float(os.environ.get("AGREGA_TASK_POLL", "1"))
 # A contract's first título (and one issued after its period ended, e.g. by the daily run's
 # catch-up) is due at least this many days after it is issued (billing.services; 0: off).
 BILLING_FIRST_DUE_MIN_DAYS = max(0, int(os.environ.get("AGREGA_FIRST_DUE_MIN_DAYS", "5")))
+# Contracts per transaction of a billing run enqueued by the pages or the API (billing/tasks.py).
+BILLING_RUN_CHUNK = max(1, int(os.environ.get("AGREGA_BILLING_RUN_CHUNK", "5000")))
 
 # Customer notices (agrega/notices) go out through Django's e-mail backends.
 # AGREGA_EMAIL_BACKEND: "file" (default: one .log file per message in var/emails), "console",
@@ -300,4 +317,3 @@ FISCAL_SEFAZ_CA_BUNDLE = os.environ.get("AGREGA_FISCAL_SEFAZ_CA_BUNDLE") or (
 FISCAL_SEFAZ_TIMEOUT = float(os.environ.get("AGREGA_FISCAL_SEFAZ_TIMEOUT", "30"))
 # After a billing run, emit the NFCom of its títulos (agrega/fiscal); 0 = by hand.
 FISCAL_AUTO_EMIT = os.environ.get("AGREGA_FISCAL_AUTO_EMIT", "1") != "0"
-TASKS = globals().get("TASKS") or {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

@@ -35,6 +35,15 @@ def sandbox_admin(exa_sandbox):
         admin.clear_faults()
 
 
+@pytest.fixture
+def run_tasks():
+    """Run the background tasks queued so far, in the test's process and transaction (what
+    `agrega worker`'s task process does; agrega/core/tasks.py); returns how many ran."""
+    from agrega.core.tasks import run_ready_tasks
+
+    return run_ready_tasks
+
+
 @pytest.fixture(autouse=True)
 def _sandbox_egress_allowed(settings):
     settings.AGREGA_EGRESS_ALLOW = [SANDBOX_EGRESS_ALLOW]

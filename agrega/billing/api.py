@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
@@ -206,6 +207,12 @@ class BillingRunOut(Schema):
     lines_created: int
     total_amount: str
     actor_label: str
+    task_id: str
+    task_url: str | None = None
+
+    @staticmethod
+    def resolve_task_url(obj) -> str | None:
+        return reverse("api:task_detail", args=[obj.task_id]) if obj.task_id else None
 
     @staticmethod
     def resolve_period(obj) -> str:
@@ -452,14 +459,26 @@ def payment_import_detail(request: HttpRequest, import_id: int):
 
 @billing_router.post(
     "/runs",
-    response={201: BillingRunOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    response={202: BillingRunOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
     summary="Faturar uma competência",
-    description="Cria um título por contrato ativo para a competência `period` (AAAA-MM). Pode "
-    "ser repetido: contratos já faturados nesta competência são pulados.",
+    description="Enfileira o faturamento da competência `period` (AAAA-MM): um título por contrato ativo. "
+    "Responde 202 na hora, com o faturamento (`finished_at` nulo enquanto roda) e `Location`/`task_url` "
+    "apontando para `GET /api/tasks/{id}`; o progresso fica em `GET /api/billing/runs/{id}`. Pode ser "
+    "repetido: contratos já faturados nesta competência são pulados.",
 )
-def billing_run_create(request: HttpRequest, payload: BillingRunIn):
-    run = services.billing_run(period=services.parse_period(payload.period.strip()), actor=request.user)
-    return Status(201, run)
+def billing_run_create(request: HttpRequest, payload: BillingRunIn, response: HttpResponse):
+    run = services.billing_run_queue(period=services.parse_period(payload.period.strip()), actor=request.user)
+    response["Location"] = reverse("api:task_detail", args=[run.task_id])
+    return Status(202, run)
+
+
+@billing_router.get("/runs/{run_id}", response={200: BillingRunOut, 401: ErrorOut, 404: ErrorOut},
+                    summary="Consultar faturamento (progresso)")
+def billing_run_detail(request: HttpRequest, run_id: int):
+    run = selectors.billing_run_list().filter(pk=run_id).first()
+    if run is None:
+        raise NotFound("Faturamento", "billing_run_not_found")
+    return run
 
 
 @billing_router.get("/runs", response={200: Page[BillingRunOut], 401: ErrorOut, 422: ErrorOut},

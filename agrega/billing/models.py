@@ -45,6 +45,9 @@ class BillingRun(models.Model):
     lines_created = models.PositiveIntegerField(default=0)
     total_amount = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
     actor_label = models.CharField(max_length=150, blank=True)
+    # the background task that runs it (agrega/billing/tasks.py), when one was enqueued:
+    # pages, API and CLI link to the task's progress
+    task_id = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -93,8 +93,35 @@ def prorate_line(
 
 # ---------------------------------------------------------------- the billing run
 
+def billing_run_queue(*, period: date, actor=None) -> BillingRun:
+    """The billing run as the pages and the API ask for it: the run's row (not finished)
+    and its task (agrega/billing/tasks.py) in one transaction; the task worker bills
+    and the row shows the progress. Never bills inside the request."""
+    from .tasks import run_billing  # the task calls back into this module
+
+    period = period_start(period)
+    with transaction.atomic():
+        run = BillingRun.objects.create(period=period, actor_label=_actor_label(actor))
+        result = run_billing.enqueue(run_id=run.pk)
+        run.task_id = str(result.id)
+        run.save(update_fields=["task_id"])
+    return run
+
+
+def billing_run_resume(*, run_id: int, **options) -> BillingRun:
+    """Bill a queued run (the task's body); run again after a worker died, it continues:
+    contracts billed by the first attempt are skipped, the counts kept on the row."""
+    run = BillingRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise NotFound("Faturamento", "billing_run_not_found")
+    if run.finished_at is not None:
+        return run
+    return billing_run(period=run.period, run=run, **options)
+
+
 def billing_run(*, period: date, actor=None, chunk_size: int = RUN_CHUNK, today: date | None = None,
-                progress=None, workers: int = RUN_WORKERS, now: datetime | None = None) -> BillingRun:
+                progress=None, workers: int = RUN_WORKERS, now: datetime | None = None,
+                run: BillingRun | None = None) -> BillingRun:
     """Create one título per active contract for ``period`` (first day of a month),
     with a line per product, due on the contract's billing day.
 
@@ -107,7 +134,11 @@ def billing_run(*, period: date, actor=None, chunk_size: int = RUN_CHUNK, today:
     period = period_start(period)
     started = now or timezone.now()
     today = today or timezone.localdate(started)
-    run = BillingRun.objects.create(period=period, actor_label=_actor_label(actor), started_at=started)
+    if run is None:
+        run = BillingRun.objects.create(period=period, actor_label=_actor_label(actor), started_at=started)
+    elif not Invoice.objects.filter(billing_run=run).exists():
+        run.started_at = started  # a queued run begins now (the catch-up reads when runs began)
+        run.save(update_fields=["started_at"])
     period_end = period.replace(day=days_in_month(period))
     # activated before the end of the period, in local time
     activated_before = timezone.make_aware(datetime.combine(period_end + timedelta(days=1), datetime.min.time()))
@@ -129,19 +160,24 @@ def billing_run(*, period: date, actor=None, chunk_size: int = RUN_CHUNK, today:
             yield contracts
 
     def bill(contracts):
+        # the counts are added in the chunk's own transaction: after a kill, the row says
+        # exactly what the committed chunks did, and a resumed run adds to it
         with transaction.atomic():
-            return (len(contracts), *_bill_chunk(run, period, today, contracts))
+            counts = (len(contracts), *_bill_chunk(run, period, today, contracts))
+            seen, created, lines, total = counts
+            BillingRun.objects.filter(pk=run.pk).update(
+                contracts_seen=F("contracts_seen") + seen, invoices_created=F("invoices_created") + created,
+                lines_created=F("lines_created") + lines, total_amount=F("total_amount") + total)
+            return counts
 
     parallel = workers > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block
-    for seen, created, lines, total in (in_threads(bill, chunks(), workers) if parallel else map(bill, chunks())):
-        run.contracts_seen += seen
-        run.invoices_created += created
-        run.lines_created += lines
-        run.total_amount += total
+    for _ in (in_threads(bill, chunks(), workers) if parallel else map(bill, chunks())):
         if progress:
+            run.refresh_from_db(fields=["contracts_seen", "invoices_created", "lines_created", "total_amount"])
             progress(run)
-    run.finished_at = max(timezone.now(), started)
-    run.save()
+    run.refresh_from_db(fields=["contracts_seen", "invoices_created", "lines_created", "total_amount"])
+    run.finished_at = max(timezone.now(), run.started_at)
+    run.save(update_fields=["finished_at"])
     billing_run_finished.send(sender=BillingRun, run_id=run.pk, period=period)
     return run
 

@@ -14,4 +14,5 @@ urlpatterns = [
     path("pagamentos/importacoes/<int:pk>/", views.PaymentImportDetailView.as_view(), name="import_detail"),
     path("pagamentos/retidos/", views.HeldPaymentsView.as_view(), name="held_payments"),
     path("faturamento/", views.BillingRunView.as_view(), name="runs"),
+    path("faturamento/<int:pk>/", views.BillingRunDetailView.as_view(), name="run_detail"),
 ]

@@ -21,6 +21,7 @@ from agrega.contracts.choices import AccessStatus
 from agrega.core.errors import ApplicationError
 from agrega.core.money import format_brl
 from agrega.core.roles import Capability
+from agrega.core.tasks import task_data, task_get
 from agrega.web.permissions import CapabilityRequiredMixin
 from agrega.web.views import apply_service_error, keyset_context
 
@@ -285,19 +286,44 @@ class BillingRunView(CapabilityRequiredMixin, View):
     def get(self, request):
         return self._render(BillingRunForm(initial={"period": f"{timezone.localdate():%Y-%m}"}))
 
+    # the run itself is billed by a task: see BillingRunDetailView
+
     def post(self, request):
         form = BillingRunForm(request.POST)
         if form.is_valid():
             try:
                 period = services.parse_period(form.cleaned_data["period"].strip())
-                run = services.billing_run(period=period, actor=request.user)
+                run = services.billing_run_queue(period=period, actor=request.user)
             except ApplicationError as exc:
                 form.add_error("period", exc.message)
             else:
-                messages.success(
-                    request,
-                    f"Competência {run.period:%m/%Y} faturada: {run.invoices_created} título(s) criado(s), "
-                    f"total R$ {_brl(run.total_amount)} ({run.contracts_seen} contrato(s) examinado(s)).",
-                )
-                return HttpResponseRedirect(reverse("billing:runs"))
+                messages.info(request, f"Faturamento da competência {run.period:%m/%Y} na fila: acompanhe aqui.")
+                return HttpResponseRedirect(reverse("billing:run_detail", args=[run.pk]))
         return self._render(form, status=422)
+
+
+class BillingRunDetailView(CapabilityRequiredMixin, View):
+    """One billing run and its progress; while it is queued or running, htmx polls the
+    progress partial every second (``?parcial=1``) and the page shows the final counts
+    when it ends. The run is billed by a task (billing/tasks.py), never in the request."""
+
+    template_name = "billing/billing_run_detail.html"
+
+    def get(self, request, pk):
+        run = selectors.billing_run_list().filter(pk=pk).first()
+        if run is None:
+            raise Http404
+        task = task_get(run.task_id) if run.task_id else None
+        context = {"run": run, "task": task_data(task) if task else None,
+                   "active": run.finished_at is None and (task is None or task.status in ("READY", "RUNNING"))}
+        if request.GET.get("parcial"):
+            return render(request, "billing/_billing_run_progress.html", context)
+        return render(request, self.template_name, context)
+                return self._render(_contract_or_404(pk), form, error=exc.message, status=409)
+            messages.success(
+                request,
+                f"Desbloqueio de confiança concedido: acesso liberado até "
+                f"{timezone.localtime(release.ends_at):%d/%m/%Y %H:%M}. Os usuários SVA seguem na sincronização.",
+            )
+            return HttpResponseRedirect(reverse("contracts:detail", args=[pk]) + "#financeiro")
+        return self._render(contract, form, status=422)

@@ -16,7 +16,9 @@ from agrega.campaigns.models import Campaign
 from agrega.customers.models import Customer
 from agrega.core.errors import NotFound
 
-from . import selectors, services
+from agrega.core.tasks import actor_id
+
+from . import selectors, services, tasks
 from .models import CampaignStatus, ItemStatus
 
 router = Router(tags=["Campanhas SVA"])
@@ -148,7 +150,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int):
 def campaign_start(request: HttpRequest, campaign_id: int, background: bool = True):
     services.campaign_start(campaign=_get(campaign_id), actor=request.user)
     if background:
-        services.run_in_background(campaign_id, actor=request.user)
+        tasks.run_campaign.enqueue(campaign_id=campaign_id, actor_id=actor_id(request.user))
     return Status(202, _get(campaign_id))
 
 
@@ -162,7 +164,7 @@ def campaign_pause(request: HttpRequest, campaign_id: int):
 def campaign_resume(request: HttpRequest, campaign_id: int, background: bool = True):
     services.campaign_resume(campaign=_get(campaign_id), actor=request.user)
     if background:
-        services.run_in_background(campaign_id, actor=request.user)
+        tasks.run_campaign.enqueue(campaign_id=campaign_id, actor_id=actor_id(request.user))
     return Status(202, _get(campaign_id))
 
 

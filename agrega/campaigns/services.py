@@ -13,14 +13,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.db import close_old_connections, connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -413,25 +412,6 @@ def campaign_run(*, campaign_id: int, max_seconds: float | None = None, actor=No
     finally:
         Campaign.objects.filter(pk=campaign_id, runner=runner).exclude(status=CampaignStatus.RUNNING).update(runner="")
     return Campaign.objects.get(pk=campaign_id)
-
-
-def run_in_background(campaign_id: int, actor=None) -> threading.Thread:
-    """Run the campaign in a daemon thread of this process (the interface's choice; the
-    periodic ``run_due_campaigns`` takes over a campaign whose process died)."""
-    def target():
-        try:
-            campaign_run(campaign_id=campaign_id, actor=actor)
-        except ApplicationError as exc:
-            log.info("campaign %s: %s", campaign_id, exc.message)
-        except Exception:
-            log.exception("campaign %s failed", campaign_id)
-        finally:
-            close_old_connections()
-            connection.close()
-
-    thread = threading.Thread(target=target, name=f"agrega-campaign-{campaign_id}", daemon=True)
-    thread.start()
-    return thread
 
 
 def run_due_campaigns(max_seconds: float = 50.0) -> dict:

@@ -2,9 +2,9 @@
 bar (htmx polling), start / pause / resume / cancel, and the report of every contract
 (page and CSV).
 
-The campaign runs in a background thread of the web process once started or resumed
-(docs/imports.md, "Campanhas SVA"); the periodic ``run_due_campaigns`` takes over if
-that process dies."""
+The campaign runs as a background task (``campaigns/tasks.py``, run by ``agrega worker``)
+once started or resumed (docs/imports.md, "Campanhas SVA"); the periodic
+``run_due_campaigns`` takes over if that process dies."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ from agrega.core.roles import Capability
 from agrega.web.permissions import CapabilityRequiredMixin
 from agrega.web.views import apply_service_error, keyset_context
 
-from . import report, selectors, services
+from agrega.core.tasks import actor_id
+
+from . import report, selectors, services, tasks
 from .forms import CampaignForm
 from .models import CampaignStatus, ItemStatus
 
@@ -153,7 +155,7 @@ class CampaignActionView(CapabilityRequiredMixin, View):
             messages.error(request, exc.message)
         else:
             if runs:
-                services.run_in_background(campaign.pk, actor=request.user)
+                tasks.run_campaign.enqueue(campaign_id=campaign.pk, actor_id=actor_id(request.user))
             messages.success(request, text)
         return HttpResponseRedirect(reverse("campaigns:detail", args=[campaign.pk]))
 

@@ -1,12 +1,14 @@
 """Periodic jobs: the daily billing run and dunning sweep, trust-release expiry, customer
-notices, campaigns.
+notices, campaigns, imports, reconciliation, SVA retention.
 
 The table of jobs is ``settings.PERIODIC_JOBS`` (name → dotted callable and either
-``every_seconds`` or ``daily_at`` "HH:MM" local time). Any number of runners (the
-``agrega worker`` processes start one each, or ``agrega jobs run-due``) may poll: a
-runner claims a due job with one conditional UPDATE on its ScheduledJob row and holds
-it for a lease, so a job runs on one machine at a time and never twice for one due time.
+``every_seconds`` or ``daily_at`` "HH:MM" local time). Periodic work only *enqueues*:
+django-tasks has no scheduler, so every task worker (agrega/core/tasks.py) polls here
+and, for a due job, claims it with one conditional UPDATE on its ScheduledJob row and
+enqueues the ``run_periodic_job`` task in the same transaction — once per due time, on
+one machine, however many workers poll. The task runs the job and releases the claim.
 A job that fails is retried at its next due time; its error is kept on the row.
+``agrega jobs run``/``run-due`` still run a job in the calling process (cron).
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -75,14 +76,24 @@ def claim(name: str, *, runner: str, now=None, force: bool = False) -> bool:
 
 
 def run_job(name: str, *, runner: str | None = None, force: bool = False) -> ScheduledJob | None:
-    """Run one job if this runner can claim it; return its row afterwards (None if not run)."""
-    spec = job_specs().get(name)
-    if spec is None:
+    """Run one job now in this process if this runner can claim it (``agrega jobs run``,
+    ``run-due`` for an installation driven by cron); return its row afterwards (None if
+    not run)."""
+    if name not in job_specs():
         raise KeyError(name)
     runner = runner or runner_id()
     ensure_jobs()
     if not claim(name, runner=runner, force=force):
         return None
+    return execute_job(name)
+
+
+def execute_job(name: str) -> ScheduledJob:
+    """Call the job and record its outcome on its row (the next due time, the result or
+    the error), releasing its claim. The body of the ``run_periodic_job`` task."""
+    spec = job_specs().get(name)
+    if spec is None:
+        raise KeyError(name)
     started = timezone.now()
     clock = time.monotonic()
     ok, result, error = True, {}, ""
@@ -99,7 +110,7 @@ def run_job(name: str, *, runner: str | None = None, force: bool = False) -> Sch
         job.failures = 0 if ok else job.failures + 1
         job.last_started_at, job.last_finished_at = started, timezone.now()
         job.last_duration_ms, job.last_ok, job.last_result, job.last_error = duration, ok, result, error
-        job.next_run_at = spec.next_after(started)
+        job.next_run_at = max(job.next_run_at, spec.next_after(started))
         job.locked_until, job.locked_by = None, ""
         job.save()
     log.info("job %s %s in %.0f ms", name, "ok" if ok else "failed", duration)
@@ -107,40 +118,46 @@ def run_job(name: str, *, runner: str | None = None, force: bool = False) -> Sch
 
 
 def run_due_jobs(*, runner: str | None = None) -> list[str]:
-    """Run every job that is due now; return the names run."""
+    """Run every job that is due now in this process; return the names run."""
+    return [name for name in _due_names() if run_job(name, runner=runner) is not None]
+
+
+def _due_names() -> list[str]:
+    ensure_jobs()
+    return list(ScheduledJob.objects.filter(name__in=list(job_specs()), next_run_at__lte=timezone.now())
+                .order_by("next_run_at").values_list("name", flat=True))
+
+
+def enqueue_job(name: str, *, runner: str | None = None, force: bool = False):
+    """Claim the job (due, or ``force``) and enqueue its task in the same transaction:
+    once per due time, on one machine. The claim is held until the task records its
+    outcome (``execute_job``), so a job never runs twice at once. Returns the task
+    result, or None when the job was not due or is queued/running already."""
+    from .tasks import run_periodic_job
+
+    spec = job_specs().get(name)
+    if spec is None:
+        raise KeyError(name)
+    runner = runner or runner_id()
     ensure_jobs()
     now = timezone.now()
-    names = list(ScheduledJob.objects.filter(name__in=list(job_specs()), next_run_at__lte=now)
-                 .order_by("next_run_at").values_list("name", flat=True))
-    return [name for name in names if run_job(name, runner=runner) is not None]
+    with transaction.atomic():
+        if not claim(name, runner=runner, now=now, force=force):
+            return None
+        result = run_periodic_job.enqueue(name=name)
+        ScheduledJob.objects.filter(name=name).update(
+            locked_by=f"task:{result.id}"[:64], next_run_at=spec.next_after(now))
+    return result
+
+
+def enqueue_due_jobs(*, runner: str | None = None) -> list[str]:
+    """The scheduler: enqueue every job due now (agrega/core/tasks.py calls it from each
+    task worker's heartbeat); return the names enqueued."""
+    return [name for name in _due_names() if enqueue_job(name, runner=runner) is not None]
 
 
 def runner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-class JobRunner(threading.Thread):
-    """Polls for due jobs in a thread of the worker process until ``stop`` is set."""
-
-    def __init__(self, *, poll_seconds: float = 15.0):
-        super().__init__(name="agrega-jobs", daemon=True)
-        self.poll_seconds = poll_seconds
-        self.stop_event = threading.Event()
-
-    def run(self) -> None:
-        runner = runner_id() + ":jobs"
-        while not self.stop_event.is_set():
-            try:
-                close_old_connections()
-                run_due_jobs(runner=runner)
-            except Exception:  # the database may be away for a while; try again later
-                log.exception("job runner cycle failed")
-            finally:
-                close_old_connections()
-            self.stop_event.wait(self.poll_seconds)
-
-    def stop(self) -> None:
-        self.stop_event.set()
 
 
 def purge_expired_records() -> dict:

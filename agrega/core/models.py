@@ -5,6 +5,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 def hash_token(raw: str) -> str:
@@ -112,3 +113,20 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["owner", "key"], name="uniq_idempotency_key")]
+
+
+class TaskWorkerBeat(models.Model):
+    """The heartbeat of one task-worker process (agrega/core/tasks.py). django-tasks-db
+    leaves a task RUNNING forever when its worker dies; a task whose worker has been
+    silent longer than ``TASK_LEASE_SECONDS`` is queued again by the next live worker."""
+
+    worker_id = models.CharField(max_length=64, unique=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    beat_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "processo de tarefas"
+        verbose_name_plural = "processos de tarefas"
+
+    def __str__(self) -> str:
+        return self.worker_id

@@ -17,7 +17,9 @@ from ninja.files import UploadedFile
 from agrega.core.api import Choice, Cursor, ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.errors import ApplicationError
 
-from . import selectors, services
+from agrega.core.tasks import actor_id
+
+from . import selectors, services, tasks
 from .layout import check_mapping, guess_mapping, read_table
 from .models import ImportStatus, RowStatus
 
@@ -143,7 +145,7 @@ def import_dry_run(request: HttpRequest, file: UploadedFile = File(...), mapping
     job = services.import_job_create(file_name=file.name or "arquivo.csv", content=content, mapping=clean,
                                      actor=request.user)
     job = services.import_job_request_validation(job=job, actor=request.user)
-    services.run_in_background(services.import_job_validate, job_id=job.pk)
+    tasks.validate_import.enqueue(job_id=job.pk)
     return Status(202, {"job": job, "progress_url": f"/api/imports/{job.pk}",
                         "report_url": f"/api/imports/{job.pk}/report"})
 
@@ -184,7 +186,7 @@ def import_validate(request: HttpRequest, job_id: int, wait: bool = False):
     job = services.import_job_request_validation(job=services.import_job_get(job_id), actor=request.user)
     if wait and job.total_lines <= services.SYNC_MAX_LINES:
         return services.import_job_validate(job_id=job.pk)
-    services.run_in_background(services.import_job_validate, job_id=job.pk)
+    tasks.validate_import.enqueue(job_id=job.pk)
     return Status(202, job)
 
 
@@ -197,7 +199,7 @@ def import_start(request: HttpRequest, job_id: int, wait: bool = False):
     job = services.import_job_start(job=services.import_job_get(job_id), actor=request.user)
     if wait and job.total_lines <= services.SYNC_MAX_LINES:
         return services.import_job_run(job_id=job.pk, actor=request.user)
-    services.run_in_background(services.import_job_run, job_id=job.pk, actor=request.user)
+    tasks.run_import.enqueue(job_id=job.pk, actor_id=actor_id(request.user))
     return Status(202, job)
 
 

@@ -24,14 +24,13 @@ import hashlib
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from itertools import islice
 
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -114,7 +113,7 @@ def import_job_set_mapping(*, job: ImportJob, mapping: dict, actor=None) -> Impo
 
 def import_job_request_validation(*, job: ImportJob, actor=None) -> ImportJob:
     """Queue the dry run (the interface's "Simular"): VALIDATING without a runner, taken
-    by the background thread the page starts or by ``run_due_imports``."""
+    by the task the page enqueues (imports/tasks.py) or by ``run_due_imports``."""
     if not ImportJob.objects.filter(pk=job.pk, status__in=(ImportStatus.UPLOADED, ImportStatus.VALIDATED)).update(
             status=ImportStatus.VALIDATING, runner="", heartbeat_at=None, validated_index=0, error_message=""):
         job.refresh_from_db()
@@ -487,7 +486,7 @@ def _record(job: ImportJob, lines: list[Line], customer_ids: dict, runner: str, 
 
 def import_job_start(*, job: ImportJob, actor=None) -> ImportJob:
     """Queue the import (the interface's "Importar"): RUNNING without a runner, taken by
-    the background thread the page starts or, failing that, by ``run_due_imports``."""
+    the task the page enqueues (imports/tasks.py) or, failing that, by ``run_due_imports``."""
     check_mapping(job.mapping, job.headers)
     updated = ImportJob.objects.filter(pk=job.pk, status__in=RUNNABLE).update(
         status=ImportStatus.RUNNING, runner="", heartbeat_at=None, error_message="")
@@ -514,25 +513,6 @@ def import_job_get(pk: int) -> ImportJob:
     if job is None:
         raise NotFound("Importação", "import_not_found")
     return job
-
-
-def run_in_background(function: Callable, **kwargs) -> threading.Thread:
-    """Run a job step in a daemon thread of this process (the interface's choice, see
-    docs/imports.md); its own database connection is closed when it ends."""
-    def target():
-        try:
-            function(**kwargs)
-        except ApplicationError as exc:
-            log.info("background %s: %s", function.__name__, exc.message)
-        except Exception:
-            log.exception("background %s failed", function.__name__)
-        finally:
-            close_old_connections()
-            connection.close()
-
-    thread = threading.Thread(target=target, name=f"agrega-{function.__name__}", daemon=True)
-    thread.start()
-    return thread
 
 
 def run_due_imports(max_seconds: float = 50.0) -> dict:

@@ -1,9 +1,9 @@
 """Sistema > Importação: send a CSV, map its columns, see the dry run, import with a
 progress bar (htmx polling), pause and resume, download each line's outcome.
 
-The dry run and the import run in a background thread of the web process (see
-docs/imports.md); an import whose process died is resumed by "Retomar" or by the
-periodic runner (``services.run_due_imports``)."""
+The dry run and the import run as background tasks (``imports/tasks.py``, run by
+``agrega worker``; docs/imports.md); an import whose process died is resumed by its task
+run again, by "Retomar" or by the periodic job (``services.run_due_imports``)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ from agrega.core.roles import Capability
 from agrega.web.permissions import CapabilityRequiredMixin
 from agrega.web.views import keyset_context
 
-from . import selectors, services
+from agrega.core.tasks import actor_id
+
+from . import selectors, services, tasks
 from .forms import MappingForm, UploadForm
 from .layout import COLUMNS
 from .models import ImportStatus, RowStatus
@@ -154,7 +156,7 @@ class ImportMappingView(_ActionView):
         if form.errors:
             job.refresh_from_db()
             return render(request, "imports/detail.html", detail_context(request, job, form), status=422)
-        services.run_in_background(services.import_job_validate, job_id=job.pk)
+        tasks.validate_import.enqueue(job_id=job.pk)
         messages.info(request, "Simulação iniciada: nenhuma linha é gravada.")
         return None
 
@@ -167,7 +169,7 @@ class ImportRemapView(_ActionView):
 class ImportStartView(_ActionView):
     def act(self, request, job):
         services.import_job_start(job=job, actor=request.user)
-        services.run_in_background(services.import_job_run, job_id=job.pk, actor=request.user)
+        tasks.run_import.enqueue(job_id=job.pk, actor_id=actor_id(request.user))
         messages.info(request, "Importação iniciada.")
 
 

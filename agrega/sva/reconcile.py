@@ -430,16 +430,37 @@ def _start(integration: SvaIntegration, *, runner: str, actor, remove_unknown: b
     except IntegrityError:
         current = ReconciliationRun.objects.filter(
             integration=integration, status=ReconciliationStatus.RUNNING).first()
-        since = ""
-        if current is not None:
-            since = (f" (execução {current.pk}, iniciada em "
-                     f"{timezone.localtime(current.started_at):%d/%m/%Y %H:%M:%S} por {current.runner})")
-        raise Conflict(
-            "reconcile_running",
-            f"Reconciliação já em execução para a integração “{integration.name}”{since}. "
-            "Aguarde o fim dela.",
-            extra={"running_run_id": current.pk} if current is not None else None,
-        ) from None
+        raise _running(integration, current) from None
+
+
+def _running(integration: SvaIntegration, current: ReconciliationRun | None) -> Conflict:
+    since = ""
+    if current is not None:
+        since = (f" (execução {current.pk}, iniciada em "
+                 f"{timezone.localtime(current.started_at):%d/%m/%Y %H:%M:%S} por {current.runner})")
+    return Conflict(
+        "reconcile_running",
+        f"Reconciliação já em execução para a integração “{integration.name}”{since}. "
+        "Aguarde o fim dela.",
+        extra={"running_run_id": current.pk} if current is not None else None,
+    )
+
+
+def reconcile_check(integration: SvaIntegration) -> SvaIntegration:
+    """Refuse now what ``reconcile_integration`` would refuse (integration gone or
+    inactive, another run in progress with a live lease): the pages and the API call it
+    before they enqueue the run (sva/tasks.py), so the operator hears it at once."""
+    integration = SvaIntegration.objects.filter(pk=integration.pk).first()
+    if integration is None:
+        raise NotFound("Integração SVA", "integration_not_found")
+    if not integration.active:
+        raise InvalidTransition("integration_inactive",
+                                "A integração está inativa: ative-a para reconciliar seus usuários.")
+    current = ReconciliationRun.objects.filter(integration=integration, status=ReconciliationStatus.RUNNING,
+                                               lease_until__gte=timezone.now()).first()
+    if current is not None:
+        raise _running(integration, current)
+    return integration
 
 
 def reconcile_integration(

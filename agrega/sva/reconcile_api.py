@@ -1,7 +1,8 @@
 """Reconciliation in the API.
 
 * ``POST /api/integrations/{id}/reconcile`` (CONFIGURE, like every write under
-  /integrations) runs one reconciliation now and answers with its report;
+  /integrations) enqueues one reconciliation (sva/tasks.py) and answers 202 with its
+  task (``GET /api/tasks/{id}``; the task's result names the run);
 * ``GET /api/reconciliations?integration_id=`` lists runs;
 * ``GET /api/reconciliations/{id}`` is one run with its first differences, and
   ``GET /api/reconciliations/{id}/items`` pages through all of them.
@@ -13,14 +14,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
 from agrega.core.api import Choice, Cursor, ErrorOut, Id, InputSchema, Page, keyset_page
 from agrega.core.errors import NotFound
+from agrega.core.tasks import task_data, task_get
+from agrega.core.tasks_api import TaskOut
 from agrega.integrations.selectors import integration_get
 
 from . import reconcile
+from .tasks import queue_reconciliation
 from .models import ReconciliationAction, ReconciliationKind, ReconciliationStatus
 
 integration_router = Router(tags=["Integrações SVA"])
@@ -128,27 +132,31 @@ def _run_or_404(run_id: int):
 
 @integration_router.post(
     "/{integration_id}/reconcile",
-    response={201: RunDetailOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    response={202: TaskOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     summary="Reconciliar com a plataforma",
     description=(
-        "Lista os usuários da integração na plataforma, compara com os usuários SVA do Agrega e age: "
-        "ausentes, com outra situação ou outros dados são marcados para o worker sincronizar; "
-        "desconhecidos no prefixo (ou excluídos no Agrega) são relatados e removidos só se a política "
-        "mandar. Responde com o relatório (status `done`, ou `failed` quando a plataforma não pôde ser "
-        "listada). 409 `reconcile_running` quando outra reconciliação desta integração está em "
-        "execução (em qualquer máquina); 409 `integration_inactive` para integração inativa."
+        "Enfileira a reconciliação: o worker de tarefas lista os usuários da integração na plataforma, "
+        "compara com os usuários SVA do Agrega e age: ausentes, com outra situação ou outros dados são "
+        "marcados para o worker sincronizar; desconhecidos no prefixo (ou excluídos no Agrega) são "
+        "relatados e removidos só se a política mandar. Responde 202 na hora com a tarefa (`Location`: "
+        "`GET /api/tasks/{id}`); ao terminar, o `result` da tarefa traz `run_id`, o relatório em "
+        "`GET /api/reconciliations/{run_id}`. 409 `reconcile_running` quando outra reconciliação desta "
+        "integração está em execução (em qualquer máquina); 409 `integration_inactive` para integração inativa."
     ),
 )
-def integration_reconcile(request: HttpRequest, integration_id: int, payload: ReconcileIn | None = None):
+def integration_reconcile(request: HttpRequest, integration_id: int, response: HttpResponse,
+                          payload: ReconcileIn | None = None):
     integration = integration_get(integration_id)
     if integration is None:
         raise NotFound("Integração SVA", "integration_not_found")
     payload = payload or ReconcileIn()
-    run = reconcile.reconcile_integration(
+    result = queue_reconciliation(
         integration, runner=f"api:{request.user.get_username()}"[:100], actor=request.user,
         remove_unknown=payload.remove_unknown, page_size=payload.page_size,
     )
-    return Status(201, _detail(run))
+    data = task_data(task_get(result.id))
+    response["Location"] = data["url"]
+    return Status(202, data)
 
 
 @router.get(

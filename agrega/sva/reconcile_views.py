@@ -20,7 +20,8 @@ from agrega.web.views import PAGE_SIZE, keyset_context
 from agrega.core.params import parse_id
 
 from . import reconcile
-from .models import ReconciliationKind, ReconciliationStatus
+from .models import ReconciliationKind
+from .tasks import queue_reconciliation
 
 # The counts shown as columns in the list of runs.
 LIST_COUNTS = ("remote_users", "differences", "marked_for_sync", "already_pending", "removed", "reported")
@@ -70,20 +71,17 @@ class ReconciliationListView(CapabilityRequiredMixin, TemplateView):
         integration = _integration_or_404(pk)
         list_url = reverse("reconcile:list", args=[pk])
         try:
-            run = reconcile.reconcile_integration(
+            result = queue_reconciliation(
                 integration, runner=f"web:{request.user.get_username()}"[:100], actor=request.user,
                 remove_unknown=request.POST.get("remove_unknown") == "1",
             )
         except ApplicationError as exc:
             messages.error(request, exc.message)
             return HttpResponseRedirect(list_url)
-        if run.status == ReconciliationStatus.DONE:
-            differences = run.counts.get("differences", 0)
-            messages.success(request,
-                             f"Reconciliação {run.pk} concluída: {differences} diferença(s) encontrada(s).")
-        else:
-            messages.error(request, f"Reconciliação {run.pk} não concluída: {run.error_message}")
-        return HttpResponseRedirect(reverse("reconcile:detail", args=[pk, run.pk]))
+        # listed and compared by the task worker: the task's page follows it and, when it
+        # ends, links to the report
+        messages.info(request, "Reconciliação na fila: acompanhe aqui; o relatório aparece ao terminar.")
+        return HttpResponseRedirect(reverse("web:task", args=[str(result.id)]))
 
 
 class ReconciliationDetailView(CapabilityRequiredMixin, TemplateView):

@@ -163,3 +163,32 @@ class DashboardLiveView(CapabilityRequiredMixin, View):
         context = dashboard_context()
         return render(request, "web/_dashboard_live.html", context,
                       status=200 if context["live"] else STOP_POLLING)
+
+
+class TaskListView(CapabilityRequiredMixin, TemplateView):
+    """Sistema > Tarefas: the most recent background tasks (agrega/core/tasks.py)."""
+
+    template_name = "web/tasks.html"
+
+    def get_context_data(self, **kwargs):
+        from agrega.core.tasks import task_data, task_list
+
+        return {**super().get_context_data(**kwargs), "tasks": [task_data(r) for r in task_list(limit=100)]}
+
+
+class TaskDetailView(CapabilityRequiredMixin, View):
+    """One task: its status, attempts, result and a link to what it works on; while it is
+    queued or running htmx polls the partial (``?parcial=1``) every second."""
+
+    def get(self, request, task_id):
+        from django.http import Http404
+
+        from agrega.core.tasks import task_data, task_get
+
+        row = task_get(task_id)
+        if row is None:
+            raise Http404("Tarefa não encontrada.")
+        context = {"task": task_data(row), "active": row.status in ("READY", "RUNNING")}
+        if request.GET.get("parcial"):
+            return render(request, "web/_task_state.html", context)
+        return render(request, "web/task.html", context)

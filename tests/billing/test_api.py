@@ -215,17 +215,30 @@ def test_read_only_sees_but_cannot_pay_cancel_run_or_release(reader, blocked, an
 
 # -- billing runs --------------------------------------------------------------------------
 
-def test_billing_run_endpoint_runs_and_lists(operator, active_contract):
+def test_billing_run_endpoint_enqueues_runs_and_lists(operator, active_contract, run_tasks):
     contracts = [active_contract() for _ in range(3)]
     period = f"{months_ago(1):%Y-%m}"
     response = operator.post("/billing/runs", {"period": period})
-    assert response.status_code == 201, response.content
-    run = response.json()
+    assert response.status_code == 202, response.content
+    queued = response.json()
+    # nothing is billed inside the request: the task does it
+    assert queued["finished_at"] is None and queued["invoices_created"] == 0
+    assert not Invoice.objects.filter(contract__in=contracts).exists()
+    assert response["Location"] == queued["task_url"] == f"/api/tasks/{queued['task_id']}"
+    task = operator.get(queued["task_url"].removeprefix("/api")).json()
+    assert task["status"] == "READY" and task["link_url"] == f"/financeiro/faturamento/{queued['id']}/"
+
+    assert run_tasks() == 1
+    run = operator.get(f"/billing/runs/{queued['id']}").json()
     assert run["period"] == period and run["invoices_created"] == 3 and run["lines_created"] == 6
     assert run["total_amount"] == "329.70" and run["actor_label"] == "api-operador" and run["finished_at"]
     assert Invoice.objects.filter(contract__in=contracts).count() == 3
+    task = operator.get(queued["task_url"].removeprefix("/api")).json()
+    assert task["status"] == "SUCCESSFUL" and task["result"]["invoices"] == 3 and task["attempts"] == 1
 
     again = operator.post("/billing/runs", {"period": period}).json()
+    run_tasks()
+    again = operator.get(f"/billing/runs/{again['id']}").json()
     assert again["invoices_created"] == 0 and again["total_amount"] == "0.00"
     listed = operator.get("/billing/runs").json()["items"]
     assert [r["id"] for r in listed] == [run["id"], again["id"]]

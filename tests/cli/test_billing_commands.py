@@ -151,3 +151,22 @@ def test_console_script_help(tmp_path):
         done = subprocess.run([exe, *command], capture_output=True, text=True, env=env, timeout=60)
         assert done.returncode == 0, done.stderr
         assert "--json" in done.stdout
+
+
+def test_tasks_cli_follows_a_queued_billing_run(active_contract, run_tasks):
+    """`agrega tasks list|show|run-ready`: the run the pages or the API queued, followed
+    from the shell."""
+    from agrega.billing.services import billing_run_queue
+
+    active_contract()
+    run_ = billing_run_queue(period=months_ago(1), actor=None)
+    listed = ok("tasks", "list", "--json").json
+    assert [(t["id"], t["status"], t["link_label"]) for t in listed] == [
+        (run_.task_id, "READY", f"Faturamento {run_.pk}")]
+    assert "na fila" in ok("tasks", "list").out
+    assert ok("tasks", "run-ready", "--json").json == {"ran": 1}
+    shown = ok("tasks", "show", run_.task_id).out
+    assert "concluída" in shown and f"Faturamento {run_.pk}" in shown and "'invoices': 1" in shown
+    missing = run("tasks", "show", "00000000-0000-0000-0000-000000000000")
+    assert missing.code != 0 and "task_not_found" in missing.err
+    assert run("tasks", "show", "nada").code != 0

@@ -108,6 +108,25 @@ def test_a_signal_stops_every_child_and_the_webhook_is_on(tmp_path, sig):
                                headers={"Authorization": f"Bearer {token}"}, timeout=10).json().get("status")
             time.sleep(0.3)
         assert status == "paid", output
+        # the demo's worker runs the background tasks: its task process is among the
+        # children, and a billing run asked for through the API is billed by it
+        commands = [Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ") for pid in children
+                    if Path(f"/proc/{pid}/cmdline").exists()]
+        assert any(b"tasks worker" in c for c in commands), commands
+        token = (tmp_path / "demo-token.txt").read_text().strip()
+        auth = {"Authorization": f"Bearer {token}"}
+        queued = httpx.post(f"http://127.0.0.1:{port}/api/billing/runs", json={"period": "2020-01"}, headers=auth,
+                            timeout=10)
+        assert queued.status_code == 202, queued.text
+        deadline = time.monotonic() + 60
+        while (task := httpx.get(f"http://127.0.0.1:{port}{queued.headers['Location']}", headers=auth,
+                                 timeout=10).json())["status"] in ("READY", "RUNNING"):
+            assert time.monotonic() < deadline, task
+            time.sleep(0.3)
+        assert task["status"] == "SUCCESSFUL", task
+        run = httpx.get(f"http://127.0.0.1:{port}/api/billing/runs/{queued.json()['id']}", headers=auth,
+                        timeout=10).json()
+        assert run["finished_at"] and task["result"]["billing_run"] == run["id"]
 
         demo.send_signal(sig)
         assert demo.wait(60) == 0, "".join(lines)

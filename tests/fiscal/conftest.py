@@ -126,3 +126,11 @@ def billed(db, fiscal_products, fiscal_customer, make_contract):
 
 def issue_time():
     return timezone.make_aware(datetime(2026, 12, 1, 9, 0))
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_when_enqueued(settings):
+    """These tests follow the PIX/NFCom flows through their tasks without a task worker:
+    django-tasks' immediate backend runs each task when it is enqueued (after the commit),
+    in this process. The database backend and the worker are tested in tests/core."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

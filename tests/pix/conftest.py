@@ -94,3 +94,11 @@ def fast_pix(monkeypatch):
 
     monkeypatch.setattr(client.PixClient, "backoff", 0.01)
     monkeypatch.setattr(client, "_TOKENS", {})
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_when_enqueued(settings):
+    """These tests follow the PIX/NFCom flows through their tasks without a task worker:
+    django-tasks' immediate backend runs each task when it is enqueued (after the commit),
+    in this process. The database backend and the worker are tested in tests/core."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

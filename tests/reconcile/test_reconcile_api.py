@@ -30,14 +30,32 @@ def admin():
     return client_for("administrador")
 
 
-def test_post_reconcile_answers_with_the_report(admin, integration, synced_users, platform, exa_account):
+@pytest.fixture
+def reconcile(admin, run_tasks, integration):
+    """POST …/reconcile (202 and its task), the task worker's turn, then the report."""
+    def do(body=None, client=None):
+        runs = ReconciliationRun.objects.count()
+        response = (client or admin).post(f"/integrations/{integration.pk}/reconcile", body)
+        assert response.status_code == 202, response.content
+        task = response.json()
+        assert response["Location"] == task["url"] and task["status"] == "READY"
+        assert ReconciliationRun.objects.count() == runs  # nothing listed inside the request
+        assert run_tasks() == 1
+        task = admin.get(task["url"].removeprefix("/api")).json()
+        assert task["status"] == "SUCCESSFUL", task
+        assert task["link_url"].endswith(f"/{task['result']['run_id']}/")
+        return admin.get(f"/reconciliations/{task['result']['run_id']}").json()
+
+    return do
+
+
+def test_post_reconcile_enqueues_and_the_task_makes_the_report(admin, integration, synced_users, platform,
+                                                               exa_account, reconcile):
     users = synced_users(3)
     platform.block_user(users[0].external_id)
     stranger = platform.create_user(spec())
 
-    response = admin.post(f"/integrations/{integration.pk}/reconcile", {"page_size": 2})
-    assert response.status_code == 201, response.content
-    run = response.json()
+    run = reconcile({"page_size": 2})
     assert run["status"] == "done" and run["status_label"] == "Concluída"
     assert run["integration_id"] == integration.pk and run["integration_name"] == integration.name
     assert run["runner"] == "api:administrador" and run["actor"] == "administrador"
@@ -52,31 +70,28 @@ def test_post_reconcile_answers_with_the_report(admin, integration, synced_users
     assert run["items_next_cursor"] is None
 
     # Removal asked for this run only.
-    response = admin.post(f"/integrations/{integration.pk}/reconcile", {"remove_unknown": True})
-    assert response.status_code == 201
-    actions = {i["kind"]: i["action"] for i in response.json()["items"]}
+    actions = {i["kind"]: i["action"] for i in reconcile({"remove_unknown": True})["items"]}
     assert actions["unknown_on_platform"] == "removed"
     assert exa_account.user(stranger.external_id) is None
 
 
-def test_post_without_a_body_follows_the_policy(admin, integration, synced_users, platform, exa_account):
+def test_post_without_a_body_follows_the_policy(admin, integration, synced_users, platform, exa_account, reconcile):
     synced_users(1)
     stranger = platform.create_user(spec())
     assert admin.patch(f"/integrations/{integration.pk}", {"reconcile_remove_unknown": True}).status_code == 200
     assert admin.get(f"/integrations/{integration.pk}").json()["reconcile_remove_unknown"] is True
-    response = admin.post(f"/integrations/{integration.pk}/reconcile")
-    assert response.status_code == 201, response.content
-    assert response.json()["remove_unknown"] is True
-    assert [i["action"] for i in response.json()["items"]] == ["removed"]
+    run = reconcile()
+    assert run["remove_unknown"] is True
+    assert [i["action"] for i in run["items"]] == ["removed"]
     assert exa_account.user(stranger.external_id) is None
 
 
-def test_list_detail_and_items(admin, integration, synced_users, platform):
+def test_list_detail_and_items(admin, integration, synced_users, platform, reconcile):
     users = synced_users(3)
     for user in users:
         platform.delete_user(user.external_id)
-    first = admin.post(f"/integrations/{integration.pk}/reconcile").json()
-    second = admin.post(f"/integrations/{integration.pk}/reconcile").json()
+    first = reconcile()
+    second = reconcile()
     assert [i["action"] for i in second["items"]] == ["already_pending"] * 3  # the worker has not run
 
     listed = admin.walk("/reconciliations", {"integration_id": integration.pk}, limit=1)
@@ -117,9 +132,9 @@ def test_errors(admin, integration, synced_users):
 
 
 @pytest.mark.parametrize("role", ["operador", "somente leitura"])
-def test_only_administrators_run_it_everyone_reads_it(role, admin, integration, synced_users):
+def test_only_administrators_run_it_everyone_reads_it(role, admin, integration, synced_users, reconcile):
     synced_users(1)
-    run_id = admin.post(f"/integrations/{integration.pk}/reconcile").json()["id"]
+    run_id = reconcile()["id"]
     other = client_for(role)
     assert error(other.post(f"/integrations/{integration.pk}/reconcile"), 403)["code"] == "forbidden"
     assert ReconciliationRun.objects.count() == 1

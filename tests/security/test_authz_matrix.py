@@ -123,6 +123,8 @@ PAGE_RULES = {
     # pages that list (everyone sees) and hold the form to act (OPERATE)
     "billing:import": (VIEW, OPERATE), "billing:import_detail": (VIEW, OPERATE), "billing:runs": (VIEW, OPERATE),
     "billing:held_payments": (VIEW, OPERATE),
+    # progress pages of queued work (agrega/core/tasks.py): to see, not to act
+    "billing:run_detail": (VIEW, None), "web:tasks": (VIEW, None), "web:task": (VIEW, None),
     "plans:items_preview": (VIEW, None),  # the products of a plan, shown on the contract form
     # Configurações > Usuários: who has access is for administrators only, even to see
     "users:list": (CONFIGURE, None), "users:detail": (CONFIGURE, None), "users:create": (CONFIGURE, CONFIGURE),

@@ -117,3 +117,35 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         pages = sum(1 for r in A11Y_RESULTS if r["size"] == size)
         if pages:
             write(f"total {size} ({pages} pages): " + ", ".join(f"{totals[(size, i)]} {i}" for i in IMPACTS))
+
+
+@pytest.fixture
+def task_runner(transactional_db):
+    """The task worker's part for browser tests: a thread of the test process runs the
+    queued background tasks (agrega/core/tasks.py) while the page follows them, as
+    `agrega worker`'s task process does beside a real web server."""
+    import threading
+
+    from django.db import connection
+
+    from agrega.core.tasks import run_ready_tasks
+
+    stop = threading.Event()
+    failures = []
+
+    def loop():
+        try:
+            while not stop.is_set():
+                run_ready_tasks()
+                stop.wait(0.1)
+        except Exception as exc:  # reported by the test, not lost in the thread
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=loop, name="test-task-runner", daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=30)
+    assert not failures, failures

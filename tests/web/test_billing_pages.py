@@ -175,14 +175,26 @@ def test_read_only_sees_but_cannot_act(client_as, blocked):
     assert Client().get("/financeiro/titulos/").status_code == 302  # to the login
 
 
-def test_billing_run_page(client_as, active_contract):
+def test_billing_run_page_enqueues_and_shows_the_progress(client_as, active_contract, run_tasks):
     operator = client_as("operador")
     active_contract()
     active_contract()
     page = operator.post("/financeiro/faturamento/", {"period": f"{months_ago(1):%Y-%m}"}, follow=True)
+    run = BillingRun.objects.get()
+    # the request only enqueued the run: its page says so and polls its progress
+    assert page.redirect_chain == [(f"/financeiro/faturamento/{run.pk}/", 302)]
     text = page.content.decode()
-    assert f"Competência {months_ago(1):%m/%Y} faturada: 2 título(s) criado(s), total R$ 219,80" in text
-    assert "web-operador" in text
+    assert f"Faturamento da competência {months_ago(1):%m/%Y} na fila" in text and "Na fila" in text
+    assert 'hx-trigger="every 1s"' in text and run.invoices_created == 0 and run.finished_at is None
+
+    assert run_tasks() == 1
+    partial = operator.get(f"/financeiro/faturamento/{run.pk}/?parcial=1").content.decode()
+    assert "Concluído" in partial and "hx-trigger" not in partial  # the poll ends with the run
+    assert "<dd class=\"col-sm-8\">2</dd>" in partial and "R$ 219,80" in partial
+    listing = operator.get("/financeiro/faturamento/").content.decode()
+    assert "web-operador" in listing and "R$ 219,80" in listing
+    task = operator.get(f"/tarefas/{run.task_id}/").content.decode()
+    assert "concluída" in task and f"Faturamento {run.pk}" in task
     bad = operator.post("/financeiro/faturamento/", {"period": "2026-00"})
     assert bad.status_code == 422 and "Competência inválida" in bad.content.decode()
 
@@ -355,7 +367,11 @@ def test_csv_import_page_shows_the_report(make_user, login, page, screenshot, bi
     assert partial.paid_amount == 50
 
 
-def test_billing_run_from_the_faturamento_page(make_user, login, page, screenshot, active_contract):
+def test_billing_run_from_the_faturamento_page(make_user, login, page, screenshot, active_contract, task_runner):
+    """The request enqueues the run and lands on its progress page; the task worker bills
+    and the page shows the outcome by its own polling, without a reload."""
+    from playwright.sync_api import expect
+
     make_user("faturista-web", "operador")
     contracts = [active_contract() for _ in range(3)]
     login("faturista-web")
@@ -363,8 +379,15 @@ def test_billing_run_from_the_faturamento_page(make_user, login, page, screensho
     page.get_by_role("link", name="Faturamento").click()
     page.get_by_label("Competência").fill(f"{months_ago(1):%Y-%m}")
     page.get_by_role("button", name="Faturar").click()
-    alert = page.get_by_role("alert").filter(has_text="faturada")
-    assert f"Competência {months_ago(1):%m/%Y} faturada: 3 título(s) criado(s), total R$ 329,70" in alert.inner_text()
+    page.wait_for_url(re.compile(r"/financeiro/faturamento/\d+/$"))
+    page.evaluate("window.__notReloaded = true")
+    expect(page.locator("[data-run-state]")).to_contain_text("Concluído", timeout=30_000)
+    counts = page.locator("[data-counts]")
+    expect(counts).to_contain_text("3")
+    expect(counts).to_contain_text("R$ 329,70")
+    assert page.evaluate("window.__notReloaded === true")  # followed by htmx, not reloaded
+    screenshot("faturamento-progresso")
+    page.get_by_role("link", name="Faturamentos", exact=True).click()
     runs = page.get_by_role("table", name="Faturamentos executados")
     assert "faturista-web" in runs.inner_text() and "R$ 329,70" in runs.inner_text()
     screenshot("faturamento")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
 from django.test import Client
 
 from agrega.campaigns.models import Campaign, CampaignItem
@@ -15,6 +16,9 @@ from agrega.contracts.services import contract_transition
 from agrega.sva.models import SvaUser
 
 from .fixtures_contracts import admin_page  # noqa: F401
+
+# the dry runs, imports and campaigns the pages start are run by the task worker
+pytestmark = pytest.mark.usefixtures("task_runner")
 
 
 def wait_for(campaign_id: int, condition, seconds: float = 30) -> Campaign:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
 from django.test import Client
 
 from agrega.contracts.models import Contract
@@ -16,6 +17,9 @@ from agrega.imports.models import ImportJob
 from tests.imports.helpers import csv_bytes, row
 
 from .fixtures_contracts import admin_page  # noqa: F401
+
+# the dry runs, imports and campaigns the pages start are run by the task worker
+pytestmark = pytest.mark.usefixtures("task_runner")
 
 HEADER = ["Nº Contrato", "Razão Social", "CPF/CNPJ", "E-mail", "Celular", "Cidade", "UF", "Vencimento",
           "Situação", "Serviços"]

@@ -27,7 +27,8 @@ def _synced(integration, make_product, make_contract, converge, n: int) -> list[
 
 
 def test_admin_runs_a_reconciliation_and_reads_the_report(
-    make_user, login, page, screenshot, integration, make_product, make_contract, converge, exa_account
+    make_user, login, page, screenshot, integration, make_product, make_contract, converge, exa_account,
+    task_runner,
 ):
     users = _synced(integration, make_product, make_contract, converge, 3)
     platform = connector_for(integration)
@@ -49,10 +50,14 @@ def test_admin_runs_a_reconciliation_and_reads_the_report(
     screenshot("reconciliacao-lista-vazia")
 
     page.get_by_role("button", name="Reconciliar agora").click()
-    page.wait_for_url(re.compile(r"/reconciliacao/\d+/$"))
+    # enqueued: the task's page follows it (htmx) and, when it ends, links to the report
+    page.wait_for_url(re.compile(r"/tarefas/[0-9a-f-]+/$"))
+    expect(page.locator(".alert-info")).to_contain_text("Reconciliação na fila")
+    expect(page.locator("[data-task-status]")).to_have_text("concluída", timeout=30_000)
     run = ReconciliationRun.objects.get()
+    page.get_by_role("link", name=f"Reconciliação {run.pk}").click()
+    page.wait_for_url(re.compile(r"/reconciliacao/\d+/$"))
     expect(page.get_by_role("heading", name=f"Reconciliação {run.pk} — {integration.name}")).to_be_visible()
-    expect(page.locator(".alert-success")).to_contain_text(f"Reconciliação {run.pk} concluída: 3 diferença(s)")
     expect(page.locator("#run-summary")).to_contain_text("Concluída")
     expect(page.locator("#run-summary")).to_contain_text("ana")
     counts = page.locator("#run-counts")
@@ -90,6 +95,9 @@ def test_admin_runs_a_reconciliation_and_reads_the_report(
     page.goto(f"{LIST}{integration.pk}/reconciliacao/")
     page.get_by_label("Remover da plataforma os usuários desconhecidos ou excluídos no Agrega").check()
     page.get_by_role("button", name="Reconciliar agora").click()
+    page.wait_for_url(re.compile(r"/tarefas/[0-9a-f-]+/$"))
+    expect(page.locator("[data-task-status]")).to_have_text("concluída", timeout=30_000)
+    page.get_by_role("link", name=re.compile(r"^Reconciliação \d+$")).click()
     page.wait_for_url(re.compile(r"/reconciliacao/\d+/$"))
     expect(page.locator("#items-table tr[data-kind=unknown_on_platform]")).to_contain_text("Removido da plataforma")
     assert exa_account.user(stranger.external_id) is None
@@ -121,13 +129,14 @@ def test_policy_on_the_integration_form_and_the_link_there(make_user, login, pag
 
 
 def test_read_only_and_operator_see_but_cannot_run(make_user, login, page, screenshot, integration,
-                                                   make_product, make_contract, converge):
+                                                   make_product, make_contract, converge, run_tasks):
     _synced(integration, make_product, make_contract, converge, 1)
     admin = make_user("ana", "administrador")
     client = Client()
     client.force_login(admin)
     response = client.post(f"{LIST}{integration.pk}/reconciliacao/")
     assert response.status_code == 302
+    assert run_tasks() == 1
     run = ReconciliationRun.objects.get()
 
     make_user("leo", "somente leitura")

@@ -623,22 +623,22 @@ class SvaWorker:
         signal.signal(signal.SIGINT, _stop)
 
 
-def run_worker(*, concurrency: int | None = None, jobs: bool = True) -> None:
-    """The ``agrega worker`` process: the SVA convergence loop and, beside it, a runner
-    of the periodic jobs (agrega/core/jobs.py) unless ``jobs`` is False."""
-    from agrega.core.jobs import JobRunner
+def run_worker(*, concurrency: int | None = None, jobs: bool = True, tasks: bool = True) -> None:
+    """The ``agrega worker`` process: the SVA convergence loop and, beside it, the task
+    worker as a child process (agrega/core/tasks.py, decision 0008) that runs the
+    background tasks and, unless ``jobs`` is False, enqueues the periodic jobs."""
+    from agrega.core.tasks import TaskProcess
 
     worker = SvaWorker(concurrency=concurrency)
     worker.install_signal_handlers()
-    runner = JobRunner(poll_seconds=settings.JOBS_POLL_SECONDS) if jobs else None
-    log.info("SVA worker %s started (concurrency %s, periodic jobs %s)", worker.worker_id, worker.concurrency,
-             "on" if jobs else "off")
-    if runner:
-        runner.start()
+    child = TaskProcess(scheduler=jobs) if tasks else None
+    log.info("SVA worker %s started (concurrency %s, task worker %s, periodic jobs %s)", worker.worker_id,
+             worker.concurrency, "on" if tasks else "off", "on" if tasks and jobs else "off")
+    if child:
+        child.start()
     try:
         worker.run()
     finally:
-        if runner:
-            runner.stop()
-            runner.join(timeout=30)
+        if child:
+            child.stop()
         worker.close()

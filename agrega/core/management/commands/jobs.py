@@ -1,13 +1,15 @@
 """``agrega jobs …``: the periodic jobs (faturamento, régua de cobrança, …).
 
-``agrega worker`` already runs them; these subcommands list them, run one now, or run
-whatever is due (for a cron-driven installation that runs workers with ``--no-jobs``).
+``agrega worker``'s task process already enqueues them when due (agrega/core/jobs.py);
+these subcommands list them, enqueue one now (``enqueue``) or every due one
+(``enqueue-due``, for cron), or run one (``run``) or every due one (``run-due``) in this
+process, without a task worker.
 """
 
 from __future__ import annotations
 
 from agrega.core.errors import ApplicationError
-from agrega.core.jobs import ensure_jobs, job_specs, run_due_jobs, run_job
+from agrega.core.jobs import enqueue_due_jobs, enqueue_job, ensure_jobs, job_specs, run_due_jobs, run_job
 from agrega.core.management.base import AgregaCommand, fmt_datetime, table
 from agrega.core.models import ScheduledJob
 
@@ -26,6 +28,10 @@ class Command(AgregaCommand):
         run = self.subcommand(sub, "run", self.run, help="roda uma tarefa agora (mesmo fora do horário)")
         run.add_argument("name", choices=sorted(job_specs()))
         self.subcommand(sub, "run-due", self.run_due, help="roda as tarefas vencidas e sai")
+        enqueue = self.subcommand(sub, "enqueue", self.enqueue,
+                                  help="enfileira uma tarefa agora para o worker de tarefas")
+        enqueue.add_argument("name", choices=sorted(job_specs()))
+        self.subcommand(sub, "enqueue-due", self.enqueue_due, help="enfileira as tarefas vencidas e sai")
 
     def list(self, **_):
         ensure_jobs()
@@ -48,3 +54,14 @@ class Command(AgregaCommand):
     def run_due(self, **_):
         names = run_due_jobs()
         self.emit({"ran": names}, [f"rodou: {', '.join(names) if names else 'nenhuma tarefa vencida'}"])
+
+    def enqueue(self, *, name, **_):
+        result = enqueue_job(name, force=True)
+        if result is None:
+            raise ApplicationError("job_busy", f"A tarefa {name} já está na fila ou rodando.", status_code=409)
+        self.emit({"name": name, "task_id": str(result.id)},
+                  [f"{name}: enfileirada (tarefa {result.id}; acompanhe com `agrega tasks show {result.id}`)"])
+
+    def enqueue_due(self, **_):
+        names = enqueue_due_jobs()
+        self.emit({"enqueued": names}, [f"enfileirou: {', '.join(names) if names else 'nenhuma tarefa vencida'}"])
