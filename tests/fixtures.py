@@ -1,4 +1,11 @@
-"""Fixtures for tests that drive Agrega against the real EXA sandbox over HTTP."""
+"""Fixtures for tests that drive Agrega against a real platform sandbox over HTTP.
+
+Platform-neutral: ``platform`` is parametrised over the connectors that ship a sandbox
+(``registry.sandbox_platforms``); ``sandbox_kit``, ``platform_account``,
+``platform_admin`` and ``make_platform_integration`` build an account and its
+integration through the connector's own test kit, so a test never names a platform.
+The ``exa_*`` fixtures below are for tests of EXA's own behaviour (and older tests).
+"""
 
 from __future__ import annotations
 
@@ -63,6 +70,52 @@ def exa_account(exa_sandbox, sandbox_admin):
     client_id, client_secret = "cid-" + prefix, "secret-" + uuid.uuid4().hex
     sandbox_admin.create_partner(prefix, client_id, client_secret, packages=PACKAGES)
     return ExaAccount(prefix, client_id, client_secret, sandbox_admin, exa_sandbox.url)
+
+
+@pytest.fixture(params=__import__("agrega.integrations.connectors.registry",
+                                   fromlist=["sandbox_platforms"]).sandbox_platforms())
+def platform(request) -> str:
+    """Each platform whose connector ships a sandbox, in turn."""
+    return request.param
+
+
+@pytest.fixture
+def sandbox_kit(sandboxes, platform):
+    return sandboxes.get(platform)
+
+
+@pytest.fixture
+def platform_admin(sandbox_kit):
+    with sandbox_kit.admin() as admin:
+        yield admin
+        admin.clear_faults()
+
+
+@pytest.fixture
+def platform_account(sandbox_kit, platform_admin):
+    """A fresh account on the platform's sandbox (``prefix`` scopes its faults)."""
+    return sandbox_kit.new_account(platform_admin)
+
+
+@pytest.fixture
+def make_platform_integration(db, platform, platform_account):
+    from agrega.integrations.services import integration_create
+
+    def make(*, auto_create_users: bool = True, **kw):
+        data = dict(name=f"{platform} {platform_account.prefix}", platform=platform,
+                    auto_create_users=auto_create_users, timeout_seconds=1.0,
+                    **platform_account.integration_fields())
+        data.update(kw)
+        integration = integration_create(**data)
+        platform_account.integration = integration
+        return integration
+
+    return make
+
+
+@pytest.fixture
+def platform_integration(make_platform_integration):
+    return make_platform_integration(auto_create_users=True)
 
 
 @pytest.fixture

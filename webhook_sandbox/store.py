@@ -132,15 +132,19 @@ class Store:
                     self.duplicates["duplicate_email"] += 1
                     raise ApiError(409, "duplicate_email", "E-mail já cadastrado para outro usuário.",
                                    fields={"email": "Já usado por outro usuário."})
+                existed = user is not None
                 user = account.users.setdefault(external_id, {"external_id": external_id})
                 user.update(values)
             else:  # blocked / unblocked
+                existed = True
                 if user is None:
                     raise ApiError(404, "user_not_found", "Usuário não encontrado.")
                 user["status"] = "blocked" if kind == "sva_user.blocked" else "active"
             user["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             account.seen.add(event_id)
-            status = 201 if kind == "sva_user.created" else 200
+            # 201 only when the user is new: a created event for a user already held (a
+            # retry after a lost answer) is applied as an update
+            status = 201 if kind == "sva_user.created" and not existed else 200
             return status, {"received": event_id, "status": user["status"]}
 
     @staticmethod
