@@ -35,6 +35,8 @@ class SandboxProcess:
     ``data_path`` turns persistence on.
     """
 
+    module = "exa_sandbox"  # the package run with ``python -m`` (webhook_sandbox reuses this class)
+
     def __init__(
         self,
         *,
@@ -66,10 +68,10 @@ class SandboxProcess:
     def start(self) -> "SandboxProcess":
         if self.process is not None:
             return self
-        self._workdir = tempfile.mkdtemp(prefix="exa-sandbox-")
+        self._workdir = tempfile.mkdtemp(prefix=self.module.replace("_", "-") + "-")
         port_file = os.path.join(self._workdir, "port")
         command = [
-            sys.executable, "-m", "exa_sandbox",
+            sys.executable, "-m", self.module,
             "--host", self.host, "--port", str(self.port), "--port-file", port_file,
             *(["--data", self.data_path] if self.data_path else []),
             *self.args,

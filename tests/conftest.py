@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from exa_sandbox.testing import SandboxAdmin, SandboxProcess
+from exa_sandbox.testing import SandboxAdmin
 
 # The EXA, SEFAZ and PSP sandboxes (tests/sefaz_fixtures.py, tests/pix_fixtures.py) listen on
 # 127.0.0.1, which the egress policy refuses by default
@@ -22,10 +22,40 @@ SANDBOX_EGRESS_ALLOW = "127.0.0.1/32"
 os.environ["AGREGA_EGRESS_ALLOW"] = SANDBOX_EGRESS_ALLOW
 
 
+class Sandboxes:
+    """The sandbox of every connector that ships one (its ``sandbox`` test kit, declared by
+    the connector), each started on first use and stopped at the end of the session."""
+
+    def __init__(self):
+        self.kits = {}
+
+    def get(self, platform: str):
+        kit = self.kits.get(platform)
+        if kit is None:
+            from importlib import import_module
+
+            from agrega.integrations.connectors.registry import connector_class
+
+            kit = import_module(connector_class(platform).sandbox).SandboxKit().start()
+            self.kits[platform] = kit
+        return kit
+
+    def stop(self):
+        for kit in self.kits.values():
+            kit.stop()
+
+
 @pytest.fixture(scope="session")
-def exa_sandbox():
-    with SandboxProcess() as sandbox:
-        yield sandbox
+def sandboxes():
+    pool = Sandboxes()
+    yield pool
+    pool.stop()
+
+
+@pytest.fixture(scope="session")
+def exa_sandbox(sandboxes):
+    """The EXA sandbox process (tests written for EXA's own behaviour)."""
+    return sandboxes.get("exa").process
 
 
 @pytest.fixture

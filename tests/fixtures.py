@@ -1,4 +1,11 @@
-"""Fixtures for tests that drive Agrega against the real EXA sandbox over HTTP."""
+"""Fixtures for tests that drive Agrega against a real platform sandbox over HTTP.
+
+Platform-neutral: ``sva_platform`` is parametrised over the connectors that ship a sandbox
+(``registry.sandbox_platforms``); ``sandbox_kit``, ``platform_account``,
+``platform_admin`` and ``make_platform_integration`` build an account and its
+integration through the connector's own test kit, so a test never names a platform.
+The ``exa_*`` fixtures below are for tests of EXA's own behaviour (and older tests).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 from agrega.core.br import make_cpf
+from agrega.integrations.connectors.registry import sandbox_platforms
 
 _seq = itertools.count(1)
 
@@ -65,6 +73,51 @@ def exa_account(exa_sandbox, sandbox_admin):
     return ExaAccount(prefix, client_id, client_secret, sandbox_admin, exa_sandbox.url)
 
 
+@pytest.fixture(params=sandbox_platforms())
+def sva_platform(request) -> str:
+    """Each platform whose connector ships a sandbox, in turn."""
+    return request.param
+
+
+@pytest.fixture
+def sandbox_kit(sandboxes, sva_platform):
+    return sandboxes.get(sva_platform)
+
+
+@pytest.fixture
+def platform_admin(sandbox_kit):
+    with sandbox_kit.admin() as admin:
+        yield admin
+        admin.clear_faults()
+
+
+@pytest.fixture
+def platform_account(sandbox_kit, platform_admin):
+    """A fresh account on the platform's sandbox (``prefix`` scopes its faults)."""
+    return sandbox_kit.new_account(platform_admin)
+
+
+@pytest.fixture
+def make_platform_integration(db, sva_platform, platform_account):
+    from agrega.integrations.services import integration_create
+
+    def make(*, auto_create_users: bool = True, **kw):
+        data = dict(name=f"{sva_platform} {platform_account.prefix}", platform=sva_platform,
+                    auto_create_users=auto_create_users, timeout_seconds=1.0,
+                    **platform_account.integration_fields())
+        data.update(kw)
+        integration = integration_create(**data)
+        platform_account.integration = integration
+        return integration
+
+    return make
+
+
+@pytest.fixture
+def platform_integration(make_platform_integration):
+    return make_platform_integration(auto_create_users=True)
+
+
 @pytest.fixture
 def make_integration(db, exa_account):
     from agrega.integrations.services import integration_create
@@ -113,10 +166,14 @@ def make_customer(db):
 
 
 @pytest.fixture
-def make_product(db):
+def make_product(db, sandboxes):
     from agrega.catalog.services import product_create
 
-    def make(integration=None, package="EXA-SEG-BASICO", **kw):
+    def make(integration=None, package=None, **kw):
+        """A product; with an integration, of its platform's first sandbox package unless
+        ``package`` is given."""
+        if integration is not None and package is None:
+            package = sandboxes.get(integration.platform).package_codes[0]
         data = dict(name=f"Produto {next(_seq)}", price="19.90", fiscal_class="SVA")
         if integration is not None:
             data.update(sva_integration_id=integration.pk, sva_package_code=package)

@@ -319,11 +319,3 @@ class BillingRunDetailView(CapabilityRequiredMixin, View):
         if request.GET.get("parcial"):
             return render(request, "billing/_billing_run_progress.html", context)
         return render(request, self.template_name, context)
-                return self._render(_contract_or_404(pk), form, error=exc.message, status=409)
-            messages.success(
-                request,
-                f"Desbloqueio de confiança concedido: acesso liberado até "
-                f"{timezone.localtime(release.ends_at):%d/%m/%Y %H:%M}. Os usuários SVA seguem na sincronização.",
-            )
-            return HttpResponseRedirect(reverse("contracts:detail", args=[pk]) + "#financeiro")
-        return self._render(contract, form, status=422)

@@ -25,10 +25,18 @@ PlatformName = Literal[tuple(PLATFORMS)]
 
 router = Router(tags=["Integrações SVA"])
 
-CREDENTIALS_HELP = (
-    "Credenciais da plataforma (somente escrita). Os nomes dos campos de cada plataforma "
-    "estão em GET /api/integrations/platforms; EXA: client_id e client_secret."
-)
+def _credentials_help() -> str:
+    """Built from the connectors' declarations: each platform's credential fields."""
+    per_platform = "; ".join(
+        f"{p.label} ({p.platform}): " + ", ".join(
+            f.name + ("" if f.required else " (opcional)") for f in p.credential_fields)
+        for p in selectors.platform_list())
+    return ("Credenciais da plataforma (somente escrita). Os campos de cada plataforma estão em "
+            f"GET /api/integrations/platforms; {per_platform}.")
+
+
+CREDENTIALS_HELP = _credentials_help()
+PREFIX_HELP = "Seu prefixo na plataforma; obrigatório nas plataformas com needs_prefix (GET /api/integrations/platforms)."
 
 REQUIRES_CONSENT_HELP = (
     "Exige consentimento do cliente: nenhum usuário SVA é criado na plataforma sem o aceite "
@@ -51,12 +59,19 @@ class CredentialFieldOut(Schema):
     name: ModelText(SvaIntegration, "name")
     label: str
     secret: bool
+    required: bool
+    help: str
 
 
 class PlatformOut(Schema):
+    """A connector's declaration (docs/decisions/0010-connector-declarations.md)."""
+
     platform: str
     label: str
     credential_fields: list[CredentialFieldOut]
+    needs_prefix: bool = Field(..., description="Se a integração precisa de Seu prefixo.")
+    capabilities: list[str] = Field(..., description="O que a plataforma permite, ex.: list_users "
+                                    "(reconciliação), lookup_by_external_id, change_package_in_place.")
 
 
 class IntegrationOut(Schema):
@@ -95,7 +110,7 @@ class IntegrationCreateIn(InputSchema):
     name: ModelText(SvaIntegration, "name")
     platform: str
     base_url: str
-    prefix: ModelText(SvaIntegration, "prefix")
+    prefix: ModelText(SvaIntegration, "prefix") = Field("", description=PREFIX_HELP)
     auto_create_users: bool = False
     requires_consent: bool = Field(False, description=REQUIRES_CONSENT_HELP)
     reconcile_remove_unknown: bool = Field(False, description=RECONCILE_REMOVE_UNKNOWN_HELP)

@@ -84,11 +84,22 @@ class IntegrationForm(BootstrapFormMixin, forms.Form):
                 if field.secret
                 else forms.TextInput(attrs={"autocomplete": "off"})
             )
+            hints = [field.help] if field.help else []
+            if not field.required:
+                hints.append("Opcional.")
+            if editing:
+                hints.append(KEEP_CREDENTIALS_HELP)
             self.fields[name] = forms.CharField(
                 label=field.label, required=False, strip=True, widget=widget,
-                help_text=KEEP_CREDENTIALS_HELP if editing else "",
+                help_text=" ".join(hints),
             )
             self.credential_names.append(name)
+        try:
+            needs_prefix = connector_class(platform).needs_prefix
+        except LookupError:
+            needs_prefix = True
+        if not needs_prefix:  # the connector's declaration: the URL names the account
+            self.fields["prefix"].help_text = "Opcional nesta plataforma: quando informado, vai como nome da conta."
         for name in self.credential_names:
             self.initial.pop(name, None)  # never show a stored credential back
         for name in self.credential_names:

@@ -1,4 +1,4 @@
-"""Integração SVA: one ISP account on one SVA platform (EXA first)."""
+"""Integração SVA: one ISP account on one SVA platform (any registered connector: connectors/registry.py)."""
 
 from django.db import models
 

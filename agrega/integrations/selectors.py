@@ -17,18 +17,25 @@ from .models import SvaIntegration
 
 @dataclass(frozen=True)
 class Platform:
+    """A connector's declaration, as forms, the API, the CLI and the docs show it."""
+
     platform: str
     label: str
     credential_fields: tuple[CredentialField, ...]
+    needs_prefix: bool
+    capabilities: tuple[str, ...]
 
 
 def platform_list() -> list[Platform]:
-    """Every registered platform with the credential fields its integrations need."""
-    result = []
-    for platform in PLATFORMS:
-        cls = connector_class(platform)
-        result.append(Platform(platform, cls.label, tuple(cls.credential_fields)))
-    return result
+    """Every registered platform with what its integrations need and what it can do."""
+    return [platform_get(platform) for platform in PLATFORMS]
+
+
+def platform_get(platform: str) -> Platform:
+    """One platform's declaration; LookupError when no connector serves it."""
+    cls = connector_class(platform)
+    return Platform(platform, cls.label, tuple(cls.credential_fields), bool(cls.needs_prefix),
+                    tuple(sorted(c.value for c in cls.capabilities)))
 
 
 def integration_list(
@@ -49,12 +56,16 @@ def integration_get(pk: int) -> SvaIntegration | None:
 def integration_credential_names(integration: SvaIntegration) -> list[str]:
     """Names of the credentials stored for the integration (never their values).
 
-    The services store exactly the platform's credential fields, all filled, so the
-    names come from the connector and nothing is decrypted to answer a read.
+    The services store the platform's required credential fields, all filled, and the
+    optional ones given; the names come from the connector's declaration.
     """
     if not integration.credentials_encrypted:
         return []
     try:
-        return sorted(f.name for f in connector_class(integration.platform).credential_fields)
+        fields = connector_class(integration.platform).credential_fields
+        if all(f.required for f in fields):
+            return sorted(f.name for f in fields)
+        stored = integration.credentials  # optional fields may be unset: decrypt to tell
+        return sorted(f.name for f in fields if f.required or stored.get(f.name))
     except LookupError:  # a platform whose connector is no longer installed
         return []

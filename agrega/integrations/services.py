@@ -63,7 +63,10 @@ def _validate(integration: SvaIntegration, credentials: dict | None, *, creating
     url = urlparse(integration.base_url or "")
     if url.scheme not in ("http", "https") or not url.netloc:
         errors.add("base_url", "url_invalid", "URL inválida: use http:// ou https:// seguido do endereço.")
-    if not _PREFIX.match(integration.prefix or ""):
+    # The prefix names the account on platforms that need one (the connector declares it);
+    # elsewhere it is optional and, when given, travels as the account's name.
+    needs_prefix = integration.platform in known and connector_class(integration.platform).needs_prefix
+    if (needs_prefix or integration.prefix) and not _PREFIX.match(integration.prefix or ""):
         errors.add("prefix", "prefix_invalid", "Prefixo inválido: letras, números, '-', '_' ou '.', até 64.")
     if not (0.5 <= float(integration.timeout_seconds or 0) <= 120):
         errors.add("timeout_seconds", "timeout_invalid", "Tempo limite deve estar entre 0,5 e 120 segundos.")
@@ -77,10 +80,10 @@ def _validate(integration: SvaIntegration, credentials: dict | None, *, creating
         given = {k: str(v).strip() for k, v in (credentials or {}).items() if v is not None}
         cleaned = {}
         for f in fields:
-            if not given.get(f.name):
-                errors.add(f"credentials.{f.name}", "credential_required", f"Informe {f.label}.")
-            else:
+            if given.get(f.name):
                 cleaned[f.name] = given[f.name]
+            elif f.required:
+                errors.add(f"credentials.{f.name}", "credential_required", f"Informe {f.label}.")
         unknown = set(given) - {f.name for f in fields}
         if unknown:
             errors.add("credentials", "credential_unknown", "Credenciais desconhecidas: " + ", ".join(sorted(unknown)))
@@ -203,13 +206,13 @@ def integration_check_credentials(
     unsaved = (platform, base_url) != (integration.platform, integration.base_url) or bool(typed)
     if unsaved:
         try:
-            fields = [f.name for f in connector_class(platform).credential_fields]
+            declared = connector_class(platform).credential_fields
         except LookupError:
             return _check_result("invalid_response")
-        if set(fields) - set(typed):
+        if {f.name for f in declared if f.required} - set(typed):
             return _check_result("credentials_required_on_url_change")
         config = IntegrationConfig(base_url=base_url, prefix=integration.prefix,
-                                   credentials={f: typed[f] for f in fields},
+                                   credentials={f.name: typed[f.name] for f in declared if f.name in typed},
                                    timeout_seconds=integration.timeout_seconds, rate_limit_rps=0.0)
         connector = build_connector(platform, config)
     else:

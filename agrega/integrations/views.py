@@ -19,6 +19,7 @@ from agrega.web.selectors import platform_labels, with_circuit_state
 from agrega.web.views import apply_service_error, keyset_context
 
 from . import selectors, services
+from .connectors.registry import platform_allows
 from .forms import CREDENTIAL_PREFIX, IntegrationForm, service_field_map
 
 
@@ -38,6 +39,7 @@ class IntegrationListView(CapabilityRequiredMixin, TemplateView):
         labels = platform_labels()
         for row in context["rows"]:
             row.platform_label = labels.get(row.platform, row.platform.upper())
+            row.can_reconcile = platform_allows(row.platform, "list_users")  # the connector's declaration
         return context
 
 
@@ -48,7 +50,9 @@ class _IntegrationFormView(CapabilityRequiredMixin, View):
 
     def render_form(self, form, integration=None, status=200):
         return render(self.request, self.template_name,
-                      {"form": form, "integration": integration, "editing": self.editing}, status=status)
+                      {"form": form, "integration": integration, "editing": self.editing,
+                       "can_reconcile": integration is not None and platform_allows(integration.platform, "list_users")},
+                      status=status)
 
 
 class IntegrationCreateView(_IntegrationFormView):

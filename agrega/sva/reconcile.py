@@ -41,7 +41,8 @@ from django.utils import timezone
 
 from agrega.core.audit import actor_label, record_change
 from agrega.core.errors import ApplicationError, Conflict, InvalidTransition, NotFound
-from agrega.integrations.connectors.base import CallRecord, ConnectorError, ErrorKind, RemoteUser
+from agrega.integrations.connectors.base import CallRecord, Capability, ConnectorError, ErrorKind, RemoteUser
+from agrega.integrations.connectors.registry import platform_allows
 from agrega.integrations.models import SvaIntegration
 from agrega.integrations.services import connector_for
 
@@ -482,6 +483,11 @@ def reconcile_integration(
     if not integration.active:
         raise InvalidTransition("integration_inactive",
                                 "A integração está inativa: ative-a para reconciliar seus usuários.")
+    if not platform_allows(integration.platform, Capability.LIST_USERS):
+        raise InvalidTransition(
+            "reconcile_not_supported",
+            "A plataforma desta integração não informa os usuários que mantém: a reconciliação "
+            "não está disponível para ela.")
     page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
     remove = integration.reconcile_remove_unknown if remove_unknown is None else bool(remove_unknown)
     run = _start(integration, runner=runner, actor=actor, remove_unknown=remove, page_size=page_size)

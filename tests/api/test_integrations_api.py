@@ -198,3 +198,70 @@ def test_check_records_the_outcome_on_the_integration(api, exa_account, sandbox_
     sandbox_admin.set_faults(down=True)
     assert api.post(f"/integrations/{pk}/check").json()["ok"] is False
     assert SvaIntegration.objects.get(pk=pk).last_error_code == "platform_unavailable"
+
+
+# -- every platform, through the platform-neutral fixtures (one run per connector with a
+# sandbox): the API is built from the connector's declaration -------------------------
+
+
+def test_platforms_are_their_declarations(api, sva_platform):
+    from agrega.integrations.connectors.registry import connector_class
+
+    cls = connector_class(sva_platform)
+    declared = next(p for p in api.get("/integrations/platforms").json() if p["platform"] == sva_platform)
+    assert declared["label"] == cls.label
+    assert declared["needs_prefix"] is cls.needs_prefix
+    assert set(declared["capabilities"]) == {c.value for c in cls.capabilities}
+    assert [(f["name"], f["secret"], f["required"]) for f in declared["credential_fields"]] == [
+        (f.name, f.secret, f.required) for f in cls.credential_fields]
+
+
+def test_any_platform_is_created_checked_and_never_shows_its_secrets(api, sva_platform, platform_account, sandbox_kit):
+    from agrega.integrations.connectors.registry import connector_class
+
+    fields = platform_account.integration_fields()
+    body = {"name": f"Conta {sva_platform}", "platform": sva_platform, "timeout_seconds": 2.0,
+            "base_url": fields["base_url"], "credentials": fields["credentials"]}
+    if fields["prefix"]:
+        body["prefix"] = fields["prefix"]
+    response = api.post("/integrations", body)
+    assert response.status_code == 201, response.content
+    created = response.json()
+    given = {k for k, v in fields["credentials"].items() if v}
+    assert created["credential_fields"] == sorted(given)
+    secrets = [v for f in connector_class(sva_platform).credential_fields if f.secret
+               for v in [fields["credentials"].get(f.name)] if v]
+    assert secrets and not any(s in response.content.decode() for s in secrets)
+    check = api.post(f"/integrations/{created['id']}/check").json()
+    assert check["ok"] is True, check
+    packages = api.get(f"/integrations/{created['id']}/packages").json()
+    assert [p["code"] for p in packages] == list(sandbox_kit.package_codes)
+
+
+def test_prefix_is_required_only_where_the_platform_declares_it(api, sva_platform, platform_account):
+    from agrega.integrations.connectors.registry import connector_class
+
+    fields = platform_account.integration_fields()
+    body = {"name": "Sem prefixo", "platform": sva_platform, "base_url": fields["base_url"],
+            "credentials": fields["credentials"]}
+    response = api.post("/integrations", body)
+    if connector_class(sva_platform).needs_prefix:
+        assert "prefix_invalid" in field_codes(response)["prefix"]
+    else:
+        assert response.status_code == 201, response.content
+
+
+def test_optional_credentials_may_be_left_out_required_ones_may_not(api, sva_platform, platform_account):
+    from agrega.integrations.connectors.registry import connector_class
+
+    fields = platform_account.integration_fields()
+    declared = connector_class(sva_platform).credential_fields
+    required = {f.name: fields["credentials"][f.name] for f in declared if f.required}
+    body = {"name": "Mínimo", "platform": sva_platform, "base_url": fields["base_url"],
+            "prefix": fields["prefix"] or "conta-x", "credentials": required}
+    assert api.post("/integrations", body).status_code == 201
+    missing = dict(required)
+    name = next(iter(missing))
+    del missing[name]
+    response = api.post("/integrations", {**body, "prefix": "outra", "credentials": missing})
+    assert "credential_required" in field_codes(response)[f"credentials.{name}"]

@@ -613,3 +613,39 @@ def test_console_script_entry_point(tmp_path):
     alias = sh("sva-user", "list", "--json")
     assert alias.returncode == 0, alias.stderr
     assert json.loads(alias.stdout) == []
+
+
+def test_integration_options_come_from_each_platforms_declaration(
+    sva_platform, platform_account, sandbox_kit, monkeypatch
+):
+    """Any platform with a sandbox: its credential options (``--<field>``) and variables
+    (``AGREGA_<FIELD>`` for secrets) are the connector's declared fields."""
+    from agrega.integrations.connectors.registry import connector_class
+
+    fields = platform_account.integration_fields()
+    args = ["integration", "create", "--name", f"Conta {sva_platform}", "--platform", sva_platform,
+            "--url", fields["base_url"], "--json"]
+    if fields["prefix"]:
+        args += ["--prefix", fields["prefix"]]
+    secrets = []
+    for field in connector_class(sva_platform).credential_fields:
+        value = fields["credentials"].get(field.name)
+        if not value:
+            continue
+        if field.secret:
+            monkeypatch.setenv(field.env, value)  # kept out of the command line
+            secrets.append(value)
+        else:
+            args += [field.option, value]
+    created = ok(*args).json
+    assert created["credentials_set"] is True and created["platform"] == sva_platform
+    for secret in secrets:
+        assert secret not in ok("integration", "show", created["id"], "--json").out
+    for field in connector_class(sva_platform).credential_fields:
+        monkeypatch.delenv(field.env, raising=False)
+    assert ok("integration", "check", created["id"]).out.startswith("ok: ")
+    packages = ok("integration", "packages", created["id"], "--json").json
+    assert [p["code"] for p in packages] == list(sandbox_kit.package_codes)
+    from agrega.integrations.management.commands.integration import CREDENTIALS_HELP
+
+    assert all(f.option in CREDENTIALS_HELP for f in connector_class(sva_platform).credential_fields)

@@ -36,6 +36,7 @@ PACKAGES = [
 class ExaAccountMixin:
     """A fresh partner on the sandbox for each test, and connectors pointing at it."""
 
+    connector_class = ExaConnector
     package_codes = ("EXA-SEG-BASICO", "EXA-SEG-FAMILIA")
 
     @pytest.fixture(autouse=True)
@@ -266,7 +267,7 @@ class TestExaConnectorSpecifics(ExaAccountMixin):
 
 class TestRegistry:
     def test_exa_is_registered(self):
-        assert registry.platform_choices() == [("exa", "EXA")]
+        assert ("exa", "EXA") in registry.platform_choices()
         assert registry.connector_class("exa") is ExaConnector
 
     def test_build_connector(self):

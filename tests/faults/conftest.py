@@ -28,14 +28,17 @@ def workers(transactional_db):
 
 
 @pytest.fixture
-def fault_run(request, exa_account, sandbox_admin, integration, make_product, workers):
-    """Start a scenario: ``fault_run(name, size=…, seed=…)`` builds the population."""
+def fault_run(request, sva_platform, sandbox_kit, platform_account, platform_admin, platform_integration,
+              make_product, workers):
+    """Start a scenario on each platform that ships a sandbox (``sva_platform`` is
+    parametrised): ``fault_run(name, size=…, seed=…)`` builds the population."""
     figures = request.config.stash.setdefault(FIGURES, [])
-    product = make_product(integration)
+    product = make_product(platform_integration, package=sandbox_kit.package_codes[0])
 
     def start(name: str, *, size: int, seed: int = 1) -> Run:
-        return Run(name, account=exa_account, admin=sandbox_admin, integration=integration,
-                   product=product, workers=workers, figures=figures, size=size, seed=seed)
+        return Run(f"{name} [{sva_platform}]", account=platform_account, admin=platform_admin,
+                   integration=platform_integration, product=product, workers=workers,
+                   figures=figures, size=size, seed=seed)
 
     return start
 

@@ -3,7 +3,7 @@ with SVA users, a program of contract changes made while the faults are on, and 
 invariants checked once they clear (docs/faults.md).
 
 Nothing here stands in for Agrega: changes go through the contract and customer
-services, the workers are the `agrega worker` command, the platform is the EXA sandbox
+services, the workers are the `agrega worker` command, the platform is a connector's sandbox (each that ships one)
 over HTTP. The harness only watches: it records what Agrega was asked to do (the desired
 state after every change) and compares it with the database, the timelines and the
 sandbox's own listing.
@@ -174,7 +174,7 @@ class Step:
 
 @dataclass
 class Fleet:
-    """Contracts with one EXA product each, and the desired-state history of every SVA
+    """Contracts with one SVA product each, and the desired-state history of every SVA
     user they ever had (a user removed with its product keeps its history)."""
 
     integration: object

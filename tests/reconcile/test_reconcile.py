@@ -403,3 +403,25 @@ def test_user_bumped_between_read_and_write_is_not_overwritten(integration, sync
     user.refresh_from_db()
     assert user.confirmed_state == "active"  # not overwritten with the run's observation
     assert platform.get_user(user.external_id).status == RemoteStatus.BLOCKED
+
+
+def test_a_platform_that_cannot_list_its_users_is_not_reconciled(db):
+    """Reconciliation needs the ``list_users`` capability (the connector's declaration):
+    on a platform without it, the run is refused with its own code and nothing is listed."""
+    from agrega.core.errors import ApplicationError
+    from agrega.integrations.connectors.registry import PLATFORMS, platform_allows
+    from agrega.integrations.services import integration_create
+    from agrega.sva.reconcile import reconcile_integration
+
+    unable = [p for p in PLATFORMS if not platform_allows(p, "list_users")]
+    if not unable:
+        pytest.skip("every registered platform lists its users")
+    from agrega.integrations.connectors.registry import connector_class
+
+    required = {f.name: "segredo-de-teste" for f in connector_class(unable[0]).credential_fields if f.required}
+    integration = integration_create(name="Sem listagem", platform=unable[0], base_url="http://127.0.0.1:9/hooks/x",
+                                     prefix="conta", credentials=required)
+    with pytest.raises(ApplicationError) as info:
+        reconcile_integration(integration, runner="teste")
+    assert info.value.code == "reconcile_not_supported"
+    assert not integration.reconciliation_runs.exists()

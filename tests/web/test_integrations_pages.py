@@ -147,3 +147,41 @@ def test_wrong_credentials_fail_the_check_and_can_be_replaced(make_user, login, 
     expect(page.get_by_text("salva.")).to_be_visible()
     page.locator("tr", has_text=integration.name).get_by_role("button", name="Testar conexão").click()
     expect(page.locator(f"#check-result-{integration.pk} [data-check=ok]")).to_be_visible()
+
+
+def test_any_platform_is_registered_from_its_declared_fields(make_user, login, page, sva_platform, platform_account):
+    """The form is built from the connector's declaration: choosing the platform brings its
+    credential fields (secret ones as password inputs), optional ones may stay empty, and
+    the reconciliation link shows only where the platform lists its users."""
+    from agrega.integrations.connectors.registry import connector_class, platform_allows
+    from agrega.integrations.models import SvaIntegration
+
+    declared = connector_class(sva_platform)
+    fields = platform_account.integration_fields()
+    make_user("ana", "administrador")
+    login("ana")
+    page.goto(LIST)
+    page.get_by_role("link", name="Novo").click()
+    name = f"Conta {sva_platform}"
+    page.fill("#id_name", name)
+    with page.expect_response(re.compile("campos-credenciais")):
+        page.select_option("#id_platform", sva_platform)
+    page.fill("#id_base_url", fields["base_url"])
+    if fields["prefix"]:
+        page.fill("#id_prefix", fields["prefix"])
+    for field in declared.credential_fields:
+        box = page.locator(f"#id_cred_{field.name}")
+        expect(box).to_have_attribute("type", "password" if field.secret else "text")
+        value = fields["credentials"].get(field.name)
+        if value:
+            box.fill(value)
+    page.get_by_role("button", name="Salvar").click()
+    expect(page.get_by_text(f"Integração “{name}” cadastrada.")).to_be_visible()
+    integration = SvaIntegration.objects.get(name=name)
+    assert integration.platform == sva_platform
+    assert integration.credentials == {k: v for k, v in fields["credentials"].items() if v}
+    row = page.locator("tr", has_text=name)
+    row.get_by_role("button", name="Testar conexão").click()
+    expect(page.locator(f"#check-result-{integration.pk} [data-check=ok]")).to_contain_text("Conexão estabelecida")
+    expect(row.get_by_role("link", name="Reconciliação")).to_have_count(
+        1 if platform_allows(sva_platform, "list_users") else 0)

@@ -27,11 +27,94 @@ class RemoteStatus(str, enum.Enum):
 
 @dataclass(frozen=True)
 class CredentialField:
-    """A credential a platform needs; ``secret`` ones are never shown back."""
+    """A credential (or account setting) a platform needs, declared by its connector.
+
+    Forms, API schemas, CLI options and docs are built from these: ``label`` is the
+    pt-BR label shown to operators, ``secret`` ones are write-only (never shown back,
+    password inputs, taken from the environment by the CLI), ``required`` ones must be
+    given whenever credentials are (un)set, ``help`` is the pt-BR hint under the field.
+    """
 
     name: str
     label: str
     secret: bool = True
+    required: bool = True
+    help: str = ""
+
+    @property
+    def option(self) -> str:
+        """The CLI option, e.g. ``--client-secret``."""
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        """The environment variable the CLI reads a secret from, e.g. ``AGREGA_CLIENT_SECRET``."""
+        return "AGREGA_" + self.name.upper()
+
+
+class Capability(str, enum.Enum):
+    """What a platform can do, declared by its connector (``Connector.capabilities``).
+
+    The core asks these (``registry.platform_allows``) instead of asking which platform
+    an integration is on; the shared contract suite runs or skips its checks by them.
+    """
+
+    # the platform changes an account's package in place: a second product of the same
+    # integration on a contract replaces the first one and keeps the account
+    CHANGE_PACKAGE_IN_PLACE = "change_package_in_place"
+    # the platform answers "which user has this external id?" (``get_user``): a lost
+    # answer is settled by a lookup; without it, the connector's writes must be safe to
+    # repeat (the same state sent again) and ``get_user`` answers None
+    LOOKUP_BY_EXTERNAL_ID = "lookup_by_external_id"
+    # the platform finds a user by e-mail (a duplicate e-mail can be traced to its holder)
+    LOOKUP_BY_EMAIL = "lookup_by_email"
+    # the platform blocks an account and keeps it (unblock restores it)
+    BLOCK_WITHOUT_DELETE = "block_without_delete"
+    # the platform keys an account by the customer's data (e-mail, document): at most one
+    # account per customer per integration (a database constraint, contracts.ContractProduct)
+    ONE_ACCOUNT_PER_CUSTOMER = "one_account_per_customer"
+    # the platform lists the users it holds (``list_users``): reconciliation can run
+    LIST_USERS = "list_users"
+    # the platform publishes its package catalogue (``list_packages`` reads it live);
+    # without it the catalogue is declared in the integration's settings
+    PACKAGE_CATALOGUE = "package_catalogue"
+
+
+class ErrorCode:
+    """The ``ConnectorError.code`` values the core relies on, declared once here.
+
+    Every connector maps its platform's answers to these when they apply (a connector
+    may add codes of its own: the core treats an unknown code by its ``ErrorKind``).
+    """
+
+    # CONFLICT: the e-mail is held by another user of the account (the worker waits for
+    # a pending deletion of the same customer's other user before parking)
+    DUPLICATE_EMAIL = "duplicate_email"
+    # CONFLICT: the external id already exists (ours, after a lost answer: adopted by lookup)
+    DUPLICATE_EXTERNAL_ID = "duplicate_external_id"
+    # NOT_FOUND: no user with that external id (a normal answer to a lookup or a delete)
+    USER_NOT_FOUND = "user_not_found"
+    # UNKNOWN_OUTCOME: sent, no answer in time; it may have been applied
+    TIMEOUT_UNKNOWN_OUTCOME = "timeout_unknown_outcome"
+    # TRANSIENT
+    TIMEOUT = "timeout"
+    PLATFORM_UNREACHABLE = "platform_unreachable"
+    PLATFORM_UNAVAILABLE = "platform_unavailable"  # 503
+    PLATFORM_ERROR = "platform_error"  # other 5xx
+    # RATE_LIMITED
+    RATE_LIMITED = "rate_limited"
+    # AUTH
+    INVALID_CREDENTIALS = "invalid_credentials"
+    MISSING_CREDENTIALS = "missing_credentials"
+    # CONFIG: the egress policy refused the integration's address; nothing was sent
+    EGRESS_REFUSED = "egress_refused"
+    INVALID_URL = "invalid_url"
+    # INVALID
+    INVALID_FIELDS = "invalid_fields"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    PACKAGE_NOT_FOUND = "package_not_found"
+    # an operation the platform does not offer (a capability it does not declare)
+    NOT_SUPPORTED = "not_supported"
 
 
 @dataclass(frozen=True)
@@ -83,6 +166,15 @@ class RemoteUser:
     document: str
     package_code: str
     status: RemoteStatus
+
+
+def settled(known: RemoteUser, answer: RemoteUser) -> RemoteUser:
+    """What the platform holds after a block or unblock answered with ``answer``. A
+    connector whose platform answers without the user's data (the webhook) returns only
+    the external id and the status: the data is then what was known before the call."""
+    if answer.email or answer.name or answer.document:
+        return answer
+    return replace(known, status=answer.status, remote_id=answer.remote_id or known.remote_id)
 
 
 @dataclass(frozen=True)
@@ -351,10 +443,18 @@ class Connector(Protocol):
     runs calls concurrently) and must keep every wire detail to themselves.
     """
 
-    platform: str
-    label: str
+    # -- the declaration (class attributes; docs/decisions/0010-connector-declarations.md)
+    platform: str  # the registry key, e.g. "exa"
+    label: str  # what operators read, e.g. "EXA"
     credential_fields: tuple[CredentialField, ...]
-    # What the platform allows, declared by each connector (class attributes):
+    # whether an integration must name its account on the platform ("Seu prefixo")
+    needs_prefix: bool
+    # what the platform can do (``Capability``)
+    capabilities: frozenset[Capability]
+    # where the test kit of the platform's sandbox lives (dotted path of a module with
+    # ``SandboxKit``), or "" when the connector ships no sandbox (tests/fixtures.py)
+    sandbox: str
+    # Derived from ``capabilities`` by ``declared``; kept as attributes for readers:
     # one_account_per_customer: the platform keys an account by the customer's data
     #   (e-mail, document), so a customer has at most one account per integration;
     #   Agrega refuses a second product of the integration for the same customer
@@ -394,3 +494,26 @@ class Connector(Protocol):
 
 
 ConnectorFactory = Callable[..., Connector]
+
+# What ``declared`` checks every connector class states.
+DECLARATION = ("platform", "label", "credential_fields", "needs_prefix", "capabilities", "data_rules")
+
+
+def declared(cls: type) -> type:
+    """Class decorator for a connector: checks its declaration is complete and derives
+    the capability flags the core reads as attributes (``one_account_per_customer``,
+    ``can_change_package``) from ``capabilities``, so each is stated once."""
+    missing = [name for name in DECLARATION if not hasattr(cls, name)]
+    if missing:
+        raise TypeError(f"{cls.__name__} does not declare {', '.join(missing)}")
+    capabilities = frozenset(Capability(c) for c in cls.capabilities)
+    if not cls.credential_fields or not any(f.secret and f.required for f in cls.credential_fields):
+        raise TypeError(f"{cls.__name__} must declare at least one required secret credential")
+    if not isinstance(cls.data_rules, DataRules):
+        raise TypeError(f"{cls.__name__}.data_rules must be a DataRules")
+    cls.capabilities = capabilities
+    cls.one_account_per_customer = Capability.ONE_ACCOUNT_PER_CUSTOMER in capabilities
+    cls.can_change_package = Capability.CHANGE_PACKAGE_IN_PLACE in capabilities
+    if not hasattr(cls, "sandbox"):
+        cls.sandbox = ""
+    return cls

@@ -1,6 +1,8 @@
 """Which connector serves which platform, by dotted path (imported only when needed).
 
-Adding a platform is one line here plus its connector package and contract tests.
+Adding a platform is one line here plus its connector package and contract tests. The
+rest of Agrega asks the connector's declaration (connectors/base.py: credential fields,
+prefix, capabilities, data rules, sandbox), never which platform it is.
 """
 
 from __future__ import annotations
@@ -8,10 +10,11 @@ from __future__ import annotations
 from functools import cache
 from importlib import import_module
 
-from .base import CallRecorder, Connector, IntegrationConfig
+from .base import CallRecorder, Capability, Connector, IntegrationConfig
 
 PLATFORMS: dict[str, str] = {
     "exa": "agrega.integrations.connectors.exa.connector.ExaConnector",
+    "webhook": "agrega.integrations.connectors.webhook.connector.WebhookConnector",
 }
 
 
@@ -38,9 +41,24 @@ def build_connector(
 
 
 def platform_allows(platform: str, capability: str) -> bool:
-    """A connector's declared capability (``one_account_per_customer``,
-    ``can_change_package``: connectors/base.py); False for an unknown platform."""
+    """A connector's declared capability (a ``Capability`` value, e.g.
+    ``"one_account_per_customer"``, ``"list_users"``; ``"can_change_package"`` is the
+    older name of ``change_package_in_place``); False for an unknown platform."""
     try:
-        return bool(getattr(connector_class(platform), capability, False))
+        cls = connector_class(platform)
     except LookupError:
         return False
+    if capability == "can_change_package":
+        capability = Capability.CHANGE_PACKAGE_IN_PLACE.value
+    return capability in {c.value for c in getattr(cls, "capabilities", ())}
+
+
+def default_platform() -> str:
+    """The platform a new integration starts on (the first registered)."""
+    return next(iter(PLATFORMS))
+
+
+def sandbox_platforms() -> list[str]:
+    """Platforms whose connector ships a sandbox (a test kit, ``Connector.sandbox``): the
+    contract suite and the fault harness run against each of them."""
+    return [p for p in PLATFORMS if getattr(connector_class(p), "sandbox", "")]

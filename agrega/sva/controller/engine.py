@@ -14,10 +14,12 @@ from agrega.integrations.connectors.base import (
     CallRecord,
     Connector,
     ConnectorError,
+    ErrorCode,
     ErrorKind,
     RemoteStatus,
     RemoteUser,
     UserSpec,
+    settled,
 )
 from agrega.sva.choices import SvaState
 from agrega.sva.selectors import Desired, registration_check
@@ -139,7 +141,7 @@ def converge(connector: Connector, item: WorkItem, outcome: Outcome) -> None:
         try:
             remote = connector.create_user(_spec(item, want))
         except ConnectorError as exc:
-            if exc.kind == ErrorKind.CONFLICT and exc.code == "duplicate_external_id":
+            if exc.kind == ErrorKind.CONFLICT and exc.code == ErrorCode.DUPLICATE_EXTERNAL_ID:
                 remote = connector.get_user(item.external_id)  # it is ours: adopt it
                 if remote is None:
                     raise
@@ -164,8 +166,8 @@ def converge(connector: Connector, item: WorkItem, outcome: Outcome) -> None:
             remote = connector.update_user(_spec(item, want))
             _remember(outcome, remote)
         if remote.status != want:
-            remote = connector.block_user(item.external_id) if want == RemoteStatus.BLOCKED \
-                else connector.unblock_user(item.external_id)
+            remote = settled(remote, connector.block_user(item.external_id) if want == RemoteStatus.BLOCKED
+                             else connector.unblock_user(item.external_id))
             _remember(outcome, remote)
     except ConnectorError as exc:
         if exc.kind == ErrorKind.NOT_FOUND:

@@ -32,6 +32,7 @@ from agrega.integrations.connectors.base import (
     CallRecord,
     Connector,
     ConnectorError,
+    ErrorCode,
     ErrorKind,
 )
 from agrega.integrations.models import SvaIntegration
@@ -473,7 +474,7 @@ class SvaWorker:
         a lease) that this call may have reached the platform before it. Then retry with
         backoff instead of parking: parked, the new user waited for a change of data that
         never came and was never created (found by tests/faults)."""
-        if error.code != "duplicate_email":
+        if error.code != ErrorCode.DUPLICATE_EMAIL:
             return False
         customer = SvaUser.objects.filter(pk=item.id).values("contract__customer_id")[:1]
         return (

@@ -4,12 +4,18 @@ Mix ``ConnectorContractTests`` into a pytest class (Libcloud style) and provide:
 
 * an autouse fixture that prepares a fresh, isolated account on the sandbox for each
   test and sets ``self.credentials`` (the good credentials of that account);
+* ``connector_class``: the connector under test;
 * ``package_codes``: two package codes that account knows;
 * ``make_connector(*, recorder=None, timeout_seconds=5.0, credentials=None,
   base_url=None)``: a connector for that account (``credentials``/``base_url`` override
   the good ones);
 * ``inject_fault(kind, **options)`` for the kinds in ``FAULT_KINDS`` (call
-  ``pytest.skip`` for one the sandbox cannot produce) and ``clear_faults()``.
+  ``pytest.skip`` for one the sandbox cannot produce) and ``clear_faults()``;
+* ``platform_user(external_id)``: what the sandbox holds (a ``RemoteUser`` or None), read
+  through the sandbox's admin side; used for connectors that cannot look users up.
+
+Checks run or are skipped by the connector's declared capabilities (``requires``), like
+Libcloud's driver tests: e.g. pagination only where the platform lists its users.
 
 Faults are injected after the connector has authenticated, so they hit the operation
 under test. Calls that must time out use a connector with a short timeout.
@@ -30,6 +36,7 @@ from agrega.core.br import make_cpf
 
 from ..base import (
     CallRecord,
+    Capability,
     Connector,
     ConnectorError,
     CredentialField,
@@ -51,6 +58,17 @@ FAULT_KINDS = (
 )
 
 SHORT_TIMEOUT = 0.5
+
+
+def requires(*capabilities: Capability, absent: bool = False):
+    """Run the check only for connectors that declare every capability (``absent``: only
+    for those that declare none of them); skipped otherwise, saying why."""
+
+    def mark(test):
+        test._requires = (tuple(capabilities), absent)
+        return test
+
+    return mark
 _counter = itertools.count(1)
 
 
@@ -61,6 +79,7 @@ def _closed_port() -> int:
 
 
 class ConnectorContractTests:
+    connector_class: type  # the connector under test (its declaration picks the checks)
     package_codes: tuple[str, str]
     credentials: dict[str, str]
 
@@ -81,6 +100,33 @@ class ConnectorContractTests:
 
     def clear_faults(self) -> None:
         raise TypeError(f"{type(self).__name__} must define clear_faults()")
+
+    def platform_user(self, external_id: str) -> RemoteUser | None:
+        raise TypeError(f"{type(self).__name__} must define platform_user()")
+
+    # -- capabilities ----------------------------------------------------------------
+
+    @pytest.fixture(autouse=True)
+    def _by_capability(self, request) -> None:
+        wanted, absent = getattr(request.function, "_requires", ((), False))
+        if not wanted:
+            return
+        declared = set(self.connector_class.capabilities)
+        has = [c in declared for c in wanted]
+        if absent and any(has):
+            pytest.skip(f"the platform declares {', '.join(c.value for c in wanted)}")
+        if not absent and not all(has):
+            pytest.skip(f"the platform does not declare {', '.join(c.value for c in wanted)}")
+
+    def can(self, connector: Connector, capability: Capability) -> bool:
+        return capability in connector.capabilities
+
+    def held(self, connector: Connector, external_id: str) -> RemoteUser | None:
+        """What the platform holds: asked through the connector when it can look users
+        up, read from the sandbox otherwise."""
+        if self.can(connector, Capability.LOOKUP_BY_EXTERNAL_ID):
+            return connector.get_user(external_id)
+        return self.platform_user(external_id)
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -133,7 +179,10 @@ class ConnectorContractTests:
         assert connector.platform and connector.label
         assert connector.credential_fields
         assert all(isinstance(f, CredentialField) for f in connector.credential_fields)
-        assert any(f.secret for f in connector.credential_fields)
+        assert any(f.secret and f.required for f in connector.credential_fields)
+        assert isinstance(connector.needs_prefix, bool)
+        assert all(isinstance(c, Capability) for c in connector.capabilities)
+        assert connector.one_account_per_customer == (Capability.ONE_ACCOUNT_PER_CUSTOMER in connector.capabilities)
 
     def test_declares_its_data_rules_and_takes_what_they_let_through(self, connector: Connector) -> None:
         """The declared rules are what the platform takes: a name, an e-mail and a
@@ -168,17 +217,19 @@ class ConnectorContractTests:
         created = connector.create_user(spec)
         self.assert_matches(created, spec)
         assert created.status is RemoteStatus.ACTIVE
-        fetched = connector.get_user(spec.external_id)
-        assert fetched == created
+        fetched = self.held(connector, spec.external_id)
+        assert fetched.status is created.status
+        self.assert_matches(fetched, spec)
 
     def test_create_blocked_user(self, connector: Connector) -> None:
         spec = self.spec(status=RemoteStatus.BLOCKED)
         assert connector.create_user(spec).status is RemoteStatus.BLOCKED
-        assert connector.get_user(spec.external_id).status is RemoteStatus.BLOCKED
+        assert self.held(connector, spec.external_id).status is RemoteStatus.BLOCKED
 
     def test_get_unknown_user_is_none(self, connector: Connector) -> None:
         assert connector.get_user(f"missing-{uuid.uuid4().hex}") is None
 
+    @requires(Capability.LIST_USERS)
     def test_list_users_pages_through_everyone_once(self, connector: Connector) -> None:
         specs = [self.spec() for _ in range(7)]
         for spec in specs:
@@ -199,6 +250,7 @@ class ConnectorContractTests:
         assert pages >= 3
         assert sorted(seen) == sorted(s.external_id for s in specs)
 
+    @requires(Capability.LOOKUP_BY_EXTERNAL_ID)
     def test_update_changes_data_but_not_status(self, connector: Connector) -> None:
         spec = self.spec()
         connector.create_user(spec)
@@ -218,16 +270,16 @@ class ConnectorContractTests:
         connector.create_user(spec)
         assert connector.block_user(spec.external_id).status is RemoteStatus.BLOCKED
         assert connector.block_user(spec.external_id).status is RemoteStatus.BLOCKED
-        assert connector.get_user(spec.external_id).status is RemoteStatus.BLOCKED
+        assert self.held(connector, spec.external_id).status is RemoteStatus.BLOCKED
         assert connector.unblock_user(spec.external_id).status is RemoteStatus.ACTIVE
         assert connector.unblock_user(spec.external_id).status is RemoteStatus.ACTIVE
-        assert connector.get_user(spec.external_id).status is RemoteStatus.ACTIVE
+        assert self.held(connector, spec.external_id).status is RemoteStatus.ACTIVE
 
     def test_delete_is_idempotent(self, connector: Connector) -> None:
         spec = self.spec()
         connector.create_user(spec)
         assert connector.delete_user(spec.external_id) is None
-        assert connector.get_user(spec.external_id) is None
+        assert self.held(connector, spec.external_id) is None
         assert connector.delete_user(spec.external_id) is None
         # the external id is free again
         self.assert_matches(connector.create_user(spec), spec)
@@ -238,6 +290,7 @@ class ConnectorContractTests:
         self.raises(ErrorKind.NOT_FOUND, connector.block_user, spec.external_id)
         self.raises(ErrorKind.NOT_FOUND, connector.unblock_user, spec.external_id)
 
+    @requires(Capability.LOOKUP_BY_EXTERNAL_ID)
     def test_duplicate_external_id_is_a_conflict(self, connector: Connector) -> None:
         spec = self.spec()
         connector.create_user(spec)
@@ -256,14 +309,14 @@ class ConnectorContractTests:
         moved = self.spec(external_id=second.external_id, email=first.email)
         error = self.raises(ErrorKind.CONFLICT, connector.update_user, moved)
         assert error.code == "duplicate_email"
-        assert connector.get_user(second.external_id).email == second.email
+        assert self.held(connector, second.external_id).email == second.email
 
     def test_unknown_package_is_refused(self, connector: Connector) -> None:
         spec = self.spec(package_code="NO-SUCH-PACKAGE")
         with pytest.raises(ConnectorError) as info:
             connector.create_user(spec)
         assert info.value.kind in (ErrorKind.INVALID, ErrorKind.NOT_FOUND)
-        assert connector.get_user(spec.external_id) is None
+        assert self.held(connector, spec.external_id) is None
 
     def test_invalid_email_is_refused_naming_the_field(self, connector: Connector) -> None:
         error = self.raises(ErrorKind.INVALID, connector.create_user, self.spec(email="nope"))
@@ -282,14 +335,17 @@ class ConnectorContractTests:
         spec = self.spec()
         self.inject_fault("server_error")
         self.raises(ErrorKind.TRANSIENT, connector.create_user, spec)
-        self.raises(ErrorKind.TRANSIENT, connector.get_user, spec.external_id)
+        if self.can(connector, Capability.LOOKUP_BY_EXTERNAL_ID):
+            self.raises(ErrorKind.TRANSIENT, connector.get_user, spec.external_id)
         self.clear_faults()
-        assert connector.get_user(spec.external_id) is None
+        assert self.held(connector, spec.external_id) is None
 
     def test_platform_down_is_transient(self, connector: Connector) -> None:
         connector.check_credentials()
         self.inject_fault("down")
-        self.raises(ErrorKind.TRANSIENT, connector.list_packages)
+        if self.can(connector, Capability.PACKAGE_CATALOGUE):  # read live from the platform
+            self.raises(ErrorKind.TRANSIENT, connector.list_packages)
+        self.raises(ErrorKind.TRANSIENT, connector.create_user, self.spec())
         self.raises(ErrorKind.TRANSIENT, connector.delete_user, "anyone")
 
     def test_unreachable_platform_is_transient(self) -> None:
@@ -306,8 +362,9 @@ class ConnectorContractTests:
             self.raises(ErrorKind.UNKNOWN_OUTCOME, connector.create_user, spec)
             self.clear_faults()
             # the platform never applied it: the lookup settles the doubt
-            assert connector.get_user(spec.external_id) is None
+            assert self.held(connector, spec.external_id) is None
 
+    @requires(Capability.LOOKUP_BY_EXTERNAL_ID)
     def test_lost_response_is_unknown_outcome_settled_by_lookup(self) -> None:
         with closing(self.make_connector(timeout_seconds=SHORT_TIMEOUT)) as connector:
             connector.check_credentials()
@@ -320,6 +377,23 @@ class ConnectorContractTests:
             error = self.raises(ErrorKind.CONFLICT, connector.create_user, spec)
             assert error.code == "duplicate_external_id"
 
+    @requires(Capability.LOOKUP_BY_EXTERNAL_ID, absent=True)
+    def test_lost_response_is_settled_by_sending_the_state_again(self) -> None:
+        """Without a lookup, a lost answer is settled by sending the whole state again:
+        the platform applies it once more and holds exactly one user, unchanged."""
+        with closing(self.make_connector(timeout_seconds=SHORT_TIMEOUT)) as connector:
+            connector.check_credentials()
+            spec = self.spec(status=RemoteStatus.BLOCKED)
+            self.inject_fault("lost_response")
+            self.raises(ErrorKind.UNKNOWN_OUTCOME, connector.create_user, spec)
+            self.clear_faults()
+            self.assert_matches(self.held(connector, spec.external_id), spec)
+            self.assert_matches(connector.create_user(spec), spec)
+            held = self.held(connector, spec.external_id)
+            self.assert_matches(held, spec)
+            assert held.status is RemoteStatus.BLOCKED
+
+    @requires(Capability.LOOKUP_BY_EXTERNAL_ID, Capability.LIST_USERS)
     def test_read_timeout_is_transient(self) -> None:
         with closing(self.make_connector(timeout_seconds=SHORT_TIMEOUT)) as connector:
             connector.check_credentials()
@@ -335,7 +409,7 @@ class ConnectorContractTests:
         def lifecycle(spec: UserSpec) -> RemoteStatus:
             connector.create_user(spec)
             connector.block_user(spec.external_id)
-            return connector.get_user(spec.external_id).status
+            return self.held(connector, spec.external_id).status
 
         with ThreadPoolExecutor(max_workers=16) as pool:
             statuses = list(pool.map(lifecycle, specs))
@@ -347,9 +421,13 @@ class ConnectorContractTests:
             spec = self.spec()
             connector.check_credentials()
             connector.create_user(spec)
-            with pytest.raises(ConnectorError):
+            lookup = self.can(connector, Capability.LOOKUP_BY_EXTERNAL_ID)
+            if lookup:
+                with pytest.raises(ConnectorError):
+                    connector.create_user(spec)
+                connector.get_user(spec.external_id)
+            else:  # the state sent again (same intent): accepted, recorded again
                 connector.create_user(spec)
-            connector.get_user(spec.external_id)
             connector.delete_user(spec.external_id)
             secrets = self.secret_values(connector)
         assert secrets, "the test needs at least one secret credential"
@@ -365,5 +443,9 @@ class ConnectorContractTests:
         assert len(creates) == 2
         assert all(r.external_id == spec.external_id for r in creates)
         assert 200 <= creates[0].status_code < 300 and not creates[0].error_code
-        assert creates[1].error_code == "duplicate_external_id"
-        assert {"get_user", "delete_user"} <= {r.operation for r in records}
+        if lookup:
+            assert creates[1].error_code == "duplicate_external_id"
+            assert {"get_user", "delete_user"} <= {r.operation for r in records}
+        else:
+            assert not creates[1].error_code
+            assert "delete_user" in {r.operation for r in records}

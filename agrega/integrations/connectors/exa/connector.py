@@ -25,6 +25,7 @@ from agrega.core import egress
 from ..base import (
     CallRecord,
     CallRecorder,
+    Capability,
     ConnectorError,
     CredentialField,
     ErrorKind,
@@ -34,6 +35,7 @@ from ..base import (
     RemoteUser,
     RemoteUserPage,
     UserSpec,
+    declared,
 )
 from ..pacing import shared_pacer
 from .client import ExaClient, Exchange
@@ -200,6 +202,7 @@ def _summary(exchange: Exchange) -> dict[str, Any]:
     return {k: payload[k] for k in ("id", "status", "package_code") if k in payload}
 
 
+@declared
 class ExaConnector:
     """The EXA platform behind Agrega's ``Connector`` interface. Thread-safe."""
 
@@ -210,10 +213,17 @@ class ExaConnector:
         CredentialField("client_id", "Client ID", secret=False),
         CredentialField("client_secret", "Client secret", secret=True),
     )
+    needs_prefix = True  # every EXA call names the partner's prefix
     # EXA keys accounts by e-mail (unique per partner): one account per customer. Its
-    # PATCH changes ``package_code`` in place (docs/connectors/exa.md).
-    one_account_per_customer = True
-    can_change_package = True
+    # PATCH changes ``package_code`` in place; it looks users up by external id, lists
+    # them page by page, blocks without deleting and publishes its catalogue
+    # (docs/connectors/exa.md).
+    capabilities = frozenset({
+        Capability.ONE_ACCOUNT_PER_CUSTOMER, Capability.CHANGE_PACKAGE_IN_PLACE,
+        Capability.LOOKUP_BY_EXTERNAL_ID, Capability.LIST_USERS, Capability.BLOCK_WITHOUT_DELETE,
+        Capability.PACKAGE_CATALOGUE,
+    })
+    sandbox = "agrega.integrations.connectors.exa.testing"
 
     def __init__(
         self,

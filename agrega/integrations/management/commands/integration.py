@@ -19,6 +19,8 @@ from agrega.core.management.base import (
     table,
     yes_no,
 )
+from agrega.integrations.connectors.base import CredentialField
+from agrega.integrations.connectors.registry import PLATFORMS, connector_class, default_platform
 from agrega.integrations.models import SvaIntegration
 from agrega.integrations.services import (
     integration_check_credentials,
@@ -27,22 +29,43 @@ from agrega.integrations.services import (
     integration_update,
 )
 
-ENV_CLIENT_ID = "AGREGA_CLIENT_ID"
-ENV_CLIENT_SECRET = "AGREGA_CLIENT_SECRET"
+def declared_fields() -> list[CredentialField]:
+    """Every credential field any connector declares, once each (by name): the CLI
+    options are built from the declarations, so a new platform brings its own."""
+    seen: dict[str, CredentialField] = {}
+    for platform in PLATFORMS:
+        for field in connector_class(platform).credential_fields:
+            seen.setdefault(field.name, field)
+    return list(seen.values())
 
-CREDENTIALS_HELP = f"""\
-credenciais:
-  Para que o segredo não fique no histórico do shell, omita --client-secret e
-  exporte-o na variável de ambiente {ENV_CLIENT_SECRET} (e, se quiser, o client id
-  em {ENV_CLIENT_ID}); a opção, quando informada, prevalece sobre a variável.
-  As credenciais são guardadas criptografadas e nunca são exibidas.
-"""
+
+def _platform_lines() -> str:
+    lines = []
+    for platform in PLATFORMS:
+        fields = connector_class(platform).credential_fields
+        names = ", ".join(f.option + ("" if f.required else " (opcional)") for f in fields)
+        lines.append(f"  {platform}: {names}")
+    return "\n".join(lines)
+
+
+def _credentials_help() -> str:
+    secrets = sorted({f.env for f in declared_fields() if f.secret})
+    return (
+        "credenciais (por plataforma):\n" + _platform_lines() + "\n"
+        "  Para que um segredo não fique no histórico do shell, omita a opção e exporte-o\n"
+        f"  na variável de ambiente correspondente ({', '.join(secrets)}); qualquer campo\n"
+        "  pode vir de AGREGA_<NOME>. A opção, quando informada, prevalece sobre a variável.\n"
+        "  As credenciais são guardadas criptografadas e nunca são exibidas.\n"
+    )
+
+
+CREDENTIALS_HELP = _credentials_help()
 
 UPDATE_CREDENTIALS_HELP = (
     CREDENTIALS_HELP
-    + f"""\
-  Na alteração, as credenciais só são trocadas quando --client-id, --client-secret
-  ou {ENV_CLIENT_SECRET} é informado; o client id atual é mantido se omitido.
+    + """\
+  Na alteração, as credenciais só são trocadas quando alguma delas é informada (opção
+  ou variável de um segredo); os campos não secretos omitidos são mantidos.
 """
 )
 
@@ -167,22 +190,22 @@ class Command(AgregaCommand):
     @staticmethod
     def _options(parser, *, creating: bool):
         parser.add_argument("--name", metavar="NOME", help="nome da integração")
+        default = default_platform()
         parser.add_argument(
             "--platform",
             metavar="PLATAFORMA",
-            default="exa" if creating else None,
-            help="plataforma SVA (exa)" + ("; padrão: exa" if creating else ""),
+            default=default if creating else None,
+            help=f"plataforma SVA ({', '.join(PLATFORMS)})" + (f"; padrão: {default}" if creating else ""),
         )
         parser.add_argument(
             "--url", dest="base_url", metavar="URL", help="URL da API da plataforma"
         )
         parser.add_argument("--prefix", metavar="PREFIXO", help="seu prefixo na plataforma")
-        parser.add_argument("--client-id", metavar="ID", help=f"client id (ou {ENV_CLIENT_ID})")
-        parser.add_argument(
-            "--client-secret",
-            metavar="SEGREDO",
-            help=f"client secret (prefira {ENV_CLIENT_SECRET})",
-        )
+        for field in declared_fields():
+            parser.add_argument(
+                field.option, dest="cred_" + field.name, metavar="SEGREDO" if field.secret else "VALOR",
+                help=f"{field.label} (prefira {field.env})" if field.secret else f"{field.label} (ou {field.env})",
+            )
         parser.add_argument(
             "--auto-create",
             dest="auto_create_users",
@@ -223,17 +246,27 @@ class Command(AgregaCommand):
 
     @staticmethod
     def _credentials(options: dict, integration: SvaIntegration | None = None) -> dict | None:
-        """The credentials to write, from the options or the environment; None on an
-        update that gives none (the current ones stay)."""
-        secret = options.get("client_secret") or os.environ.get(ENV_CLIENT_SECRET) or None
-        client_id = options.get("client_id") or None
-        if integration is not None and client_id is None and secret is None:
+        """The credentials to write, from the options or the environment (the platform's
+        declared fields); None on an update that gives none (the current ones stay)."""
+        platform = options.get("platform") or (integration.platform if integration else default_platform())
+        try:
+            fields = connector_class(platform).credential_fields
+        except LookupError:
+            fields = ()
+        typed = {f.name: options.get("cred_" + f.name) or None for f in fields}
+        from_env = {f.name: os.environ.get(f.env) or None for f in fields}
+        if integration is not None and not any(typed.values()) \
+                and not any(from_env[f.name] for f in fields if f.secret):
             return None
-        if client_id is None:
-            client_id = os.environ.get(ENV_CLIENT_ID) or None
-        if client_id is None and integration is not None:
-            client_id = integration.credentials.get("client_id")
-        return {"client_id": client_id, "client_secret": secret}
+        stored = integration.credentials if integration is not None else {}
+        values = {}
+        for f in fields:
+            value = typed[f.name] or from_env[f.name]
+            if value is None and not f.secret:
+                value = stored.get(f.name)  # a non-secret field omitted on update is kept
+            if value is not None or f.required:
+                values[f.name] = value
+        return values
 
     FIELDS = (
         "name",
