@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0004_billing_run_started_at'),
+        ('billing', '0005_pix_payment_refund'),
     ]
 
     operations = [
