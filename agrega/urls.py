@@ -18,13 +18,13 @@ urlpatterns = [
     path("campanhas-sva/", include("agrega.campaigns.urls")),
     path("usuarios-sva/", include("agrega.sva.urls")),
     path("configuracoes/integracoes-sva/", include("agrega.integrations.urls")),
-    path("configuracoes/integracoes-sva/", include("agrega.sva.reconcile_urls")),
+    path("configuracoes/integracoes-sva/", include("agrega.sva.reconcile.urls")),
     path("configuracoes/integracoes-sva/<int:integration_pk>/avisos/", include("agrega.notices.urls")),
     path("planos-de-venda/", include("agrega.plans.urls")),
     path("consentimentos/", include("agrega.consent.urls")),
     path("financeiro/", include("agrega.billing.urls")),
     path("configuracoes/regua-de-cobranca/", include("agrega.dunning.urls")),
-    path("configuracoes/usuarios/", include("agrega.web.users_urls")),
-    path("", include("agrega.billing.tax_urls")),  # configuracoes/tributos/, financeiro/receita/
+    path("configuracoes/usuarios/", include("agrega.web.users.urls")),
+    path("", include("agrega.billing.taxes.urls")),  # configuracoes/tributos/, financeiro/receita/
     path("", include("agrega.web.urls")),
 ]

@@ -18,7 +18,7 @@ from django.utils import timezone
 from agrega.billing.models import Invoice, InvoiceLine
 from agrega.billing.reports import report_range, revenue_report, revenue_report_csv
 from agrega.billing.services import billing_run, invoice_cancel, payment_register
-from agrega.billing.taxes import tax_rates_replace
+from agrega.billing.taxes.services import tax_rates_replace
 from agrega.catalog.services import product_update
 from agrega.contracts.models import Contract
 from agrega.contracts.services import contract_activate, contract_add_product, contract_create

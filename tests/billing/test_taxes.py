@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from agrega.billing.models import TaxRate
-from agrega.billing.taxes import parse_rate, tax_rate_remove, tax_rate_set, tax_rates_replace
+from agrega.billing.taxes.services import parse_rate, tax_rate_remove, tax_rate_set, tax_rates_replace
 from agrega.core.errors import ApplicationError, ValidationFailed
 from agrega.core.models import ApiToken, ChangeRecord
 from agrega.core.roles import assign_role

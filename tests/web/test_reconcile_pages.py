@@ -151,7 +151,7 @@ def test_read_only_and_operator_see_but_cannot_run(make_user, login, page, scree
 
 
 def test_refusal_is_shown(make_user, login, page, integration):
-    from agrega.sva.reconcile import _start
+    from agrega.sva.reconcile.services import _start
 
     _start(integration, runner="outra-maquina:7", actor=None, remove_unknown=False, page_size=500)
     make_user("ana", "administrador")

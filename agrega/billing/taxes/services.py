@@ -17,7 +17,7 @@ from agrega.core.audit import actor_label
 from agrega.core.errors import ApplicationError, Conflict, FieldErrors
 from agrega.core.models import ChangeRecord
 
-from .models import TaxRate
+from agrega.billing.models import TaxRate
 
 FiscalClass = Product.FiscalClass
 RATE_PLACES = Decimal("0.001")

@@ -6,7 +6,7 @@
 * ``GET /api/reconciliations/{id}`` is one run with its first differences, and
   ``GET /api/reconciliations/{id}/items`` pages through all of them.
 
-The rules are in ``agrega/sva/reconcile.py``; this module only parses and renders.
+The rules are in ``agrega/sva/reconcile/services.py``; this module only parses and renders.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from agrega.core.api import Choice, Cursor, ErrorOut, Id, InputSchema, Page, key
 from agrega.core.errors import NotFound
 from agrega.integrations.selectors import integration_get
 
-from . import reconcile
-from .models import ReconciliationAction, ReconciliationKind, ReconciliationStatus
+from . import services as reconcile
+from agrega.sva.models import ReconciliationAction, ReconciliationKind, ReconciliationStatus
 
 integration_router = Router(tags=["Integrações SVA"])
 router = Router(tags=["Reconciliação"])

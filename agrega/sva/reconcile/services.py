@@ -45,9 +45,9 @@ from agrega.integrations.connectors.base import CallRecord, ConnectorError, Erro
 from agrega.integrations.models import SvaIntegration
 from agrega.integrations.services import connector_for
 
-from . import pending
-from .choices import SvaState
-from .models import (
+from agrega.sva import pending
+from agrega.sva.choices import SvaState
+from agrega.sva.models import (
     ReconciliationAction,
     ReconciliationItem,
     ReconciliationKind,
@@ -57,7 +57,7 @@ from .models import (
     SvaCall,
     SvaUser,
 )
-from .selectors import desired_for, is_pending, sva_user_queryset
+from agrega.sva.selectors import desired_for, is_pending, sva_user_queryset
 
 log = logging.getLogger("agrega.sva.reconcile")
 

@@ -1,6 +1,6 @@
 """Configurações > Integrações SVA > (integração) > Reconciliação: run a reconciliation
 now (administrador), the list of runs and one run's report. Rules live in
-``agrega/sva/reconcile.py``; these views only read and call it."""
+``agrega/sva/reconcile/services.py``; these views only read and call it."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from agrega.web.permissions import CapabilityRequiredMixin
 from agrega.web.views import PAGE_SIZE, keyset_context
 from agrega.core.params import parse_id
 
-from . import reconcile
-from .models import ReconciliationKind, ReconciliationStatus
+from . import services as reconcile
+from agrega.sva.models import ReconciliationKind, ReconciliationStatus
 
 # The counts shown as columns in the list of runs.
 LIST_COUNTS = ("remote_users", "differences", "marked_for_sync", "already_pending", "removed", "reported")

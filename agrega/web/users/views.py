@@ -19,7 +19,7 @@ from agrega.core.roles import Capability, Role
 from agrega.web.permissions import CapabilityRequiredMixin
 from agrega.web.views import apply_service_error, keyset_context
 
-from .users_forms import PasswordForm, RoleForm, UserCreateForm
+from .forms import PasswordForm, RoleForm, UserCreateForm
 
 
 class _Admin(CapabilityRequiredMixin):
