@@ -22,8 +22,8 @@ from agrega.core.errors import ApplicationError
 from agrega.core.money import format_brl
 from agrega.core.roles import Capability
 from agrega.dunning.services import trust_release
-from agrega.web.permissions import CapabilityRequiredMixin
-from agrega.web.views import apply_service_error, keyset_context
+from agrega.core.permissions import CapabilityRequiredMixin
+from agrega.core.web import apply_service_error, keyset_context
 
 from . import selectors, services
 from .forms import (

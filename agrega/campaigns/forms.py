@@ -9,7 +9,7 @@ from agrega.catalog.models import Product
 from agrega.contracts.choices import AccessStatus, ContractStatus
 from agrega.contracts.forms import coded_choices
 from agrega.plans.models import SalesPlan
-from agrega.web.views import BootstrapFormMixin
+from agrega.core.web import BootstrapFormMixin
 
 from .models import DEFAULT_RATE_PER_SECOND
 

@@ -20,8 +20,8 @@ from agrega.customers.selectors import customer_get
 from agrega.plans.services import contract_create_from_plan
 from agrega.sva import selectors as sva_selectors
 from agrega.sva.choices import SvaState, SyncStatus
-from agrega.web.permissions import CapabilityRequiredMixin
-from agrega.web.views import lupa_field
+from agrega.core.permissions import CapabilityRequiredMixin
+from agrega.core.web import lupa_field
 from agrega.core.params import parse_id
 
 from . import selectors, services

@@ -13,8 +13,8 @@ from django.views import View
 
 from agrega.core.errors import ApplicationError, NotFound
 from agrega.core.roles import Capability, has_capability
-from agrega.web.permissions import CapabilityRequiredMixin
-from agrega.web.views import apply_service_error
+from agrega.core.permissions import CapabilityRequiredMixin
+from agrega.core.web import apply_service_error
 
 from . import config
 from .forms import PolicyForm, PresetForm, StageFormSet, stage_rows

@@ -13,7 +13,7 @@ from django.views.generic import TemplateView
 
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
-from agrega.web.permissions import CapabilityRequiredMixin
+from agrega.core.permissions import CapabilityRequiredMixin
 
 from agrega.billing import reports
 from . import services as taxes

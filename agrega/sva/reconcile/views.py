@@ -15,8 +15,8 @@ from django.views.generic import TemplateView
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
 from agrega.integrations.selectors import integration_get
-from agrega.web.permissions import CapabilityRequiredMixin
-from agrega.web.views import PAGE_SIZE, keyset_context
+from agrega.core.permissions import CapabilityRequiredMixin
+from agrega.core.web import PAGE_SIZE, keyset_context
 from agrega.core.params import parse_id
 
 from . import services as reconcile
