@@ -32,6 +32,7 @@ from agrega.contracts.models import Contract, ContractProduct
 from agrega.contracts.services import contract_add_product
 from agrega.core.audit import actor_label, record_change
 from agrega.core.errors import ApplicationError, Conflict, FieldErrors, InvalidTransition, NotFound
+from agrega.core.money import parse_decimal
 from agrega.core.params import parse_id
 from agrega.core.text import clean_text_into
 from agrega.plans.models import SalesPlan
@@ -142,7 +143,7 @@ def _rate(value, errors: FieldErrors) -> Decimal:
     if value in (None, ""):
         return DEFAULT_RATE_PER_SECOND
     try:
-        rate = Decimal(str(value).replace(",", ".")).quantize(Decimal("0.01"))
+        rate = parse_decimal(value).quantize(Decimal("0.01"))
     except (InvalidOperation, ValueError):
         errors.add("rate_per_second", "rate_invalid", "Ritmo inválido.")
         return DEFAULT_RATE_PER_SECOND

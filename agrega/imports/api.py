@@ -14,11 +14,12 @@ from django.http import HttpRequest
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
+from agrega.core.csvio import read_table
 from agrega.core.api import Choice, Cursor, ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.errors import ApplicationError
 
 from . import selectors, services
-from .layout import check_mapping, guess_mapping, read_table
+from .layout import check_mapping, guess_mapping
 from .models import ImportStatus, RowStatus
 
 router = Router(tags=["Importação"])
