@@ -22,3 +22,19 @@ def test_the_rule_sees_an_import_of_web():
     """The check above would see an offender: the graph does hold the shell's own imports."""
     graph = grimp.build_graph("agrega")
     assert graph.find_modules_that_directly_import("agrega.web.views")
+
+
+def test_the_architecture_diagram_is_the_import_graph():
+    """docs/architecture.md shows the imports as they are; after a change of imports,
+    ``python tools/import_graph.py --write`` regenerates the diagram and the table."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "tools" / "import_graph.py"
+    spec = importlib.util.spec_from_file_location("import_graph", path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.documented() == tool.block()
+    _, rules, _ = tool.app_edges()
+    assert "sva" in rules["campaigns"]  # the graph is read (a campaign creates SVA users)
+    assert [app for app, targets in rules.items() if "web" in targets] == []
