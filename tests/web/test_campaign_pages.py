@@ -14,7 +14,6 @@ from agrega.consent.services import consent_record
 from agrega.contracts.services import contract_transition
 from agrega.sva.models import SvaUser
 
-from .fixtures_contracts import admin_page  # noqa: F401
 
 
 def wait_for(campaign_id: int, condition, seconds: float = 30) -> Campaign:

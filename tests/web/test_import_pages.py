@@ -15,7 +15,6 @@ from agrega.imports import services
 from agrega.imports.models import ImportJob
 from tests.imports.helpers import csv_bytes, row
 
-from .fixtures_contracts import admin_page  # noqa: F401
 
 HEADER = ["Nº Contrato", "Razão Social", "CPF/CNPJ", "E-mail", "Celular", "Cidade", "UF", "Vencimento",
           "Situação", "Serviços"]

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from agrega.contracts.services import contract_add_product, contract_transition
 from agrega.integrations.services import connector_for
 from agrega.sva.models import ReconciliationRun, SvaUser
-from tests.reconcile.conftest import spec
+from tests.sva.reconcile.conftest import spec
 
 LIST = "/configuracoes/integracoes-sva/"
 

@@ -12,7 +12,7 @@ from agrega.core.models import ApiToken
 from agrega.core.roles import assign_role
 from agrega.sva.models import ReconciliationRun
 from agrega.sva.reconcile.services import _start
-from tests.api.conftest import ApiClient, error
+from tests.fixtures_api import ApiClient, error
 
 from .conftest import spec
 
