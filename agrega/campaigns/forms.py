@@ -7,7 +7,7 @@ from django import forms
 
 from agrega.catalog.models import Product
 from agrega.contracts.choices import AccessStatus, ContractStatus
-from agrega.contracts.forms import coded_choices
+from agrega.core.filtersets import coded_choices
 from agrega.plans.models import SalesPlan
 from agrega.core.web import BootstrapFormMixin
 
