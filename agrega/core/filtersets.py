@@ -21,12 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any, ClassVar
 
 from django import forms
 from django.db.models import QuerySet
 
-from agrega.core.errors import FieldErrors, ValidationFailed
+from agrega.core.errors import ApplicationError, FieldErrors
 from agrega.core.params import DB_INT_MAX, parse_id
 
 TEXT, CHOICE, ID, BOOL = "text", "choice", "id", "bool"
@@ -58,6 +59,7 @@ class Filter:
     option: str | None = None
     metavar: str | None = None
     code: str = "filter_invalid"
+    parser: Any = None  # text -> value, raising ValueError or ApplicationError (e.g. a period)
 
     @property
     def cli_option(self) -> str:
@@ -89,7 +91,12 @@ class Filter:
         text = str(value).strip()
         if len(text) > self.max_length:
             raise ValueError(f"No máximo {self.max_length} caracteres.")
-        return text
+        if self.parser is not None and text and not isinstance(value, date):
+            try:
+                return self.parser(text)
+            except ApplicationError as exc:
+                raise ValueError(exc.message) from None
+        return value if isinstance(value, date) else text
 
 
 class FilterSet:
@@ -205,6 +212,8 @@ class FilterSet:
                     kwargs["type"] = str.upper  # `--status a` is A, as operators type it
             elif spec.kind == ID:
                 kwargs["metavar"] = spec.metavar or "ID"
+            elif spec.kind == BOOL:
+                kwargs.update(action="store_const", const=True)  # a flag: absent = no filter
             elif spec.metavar:
                 kwargs["metavar"] = spec.metavar
             parser.add_argument(spec.cli_option, **kwargs)
