@@ -6,13 +6,12 @@ all of it were SCM, and the saving. JSON, CSV (Excel in Portuguese) and the CLI.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from functools import partial
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 
 from agrega.billing.models import Invoice, InvoiceLine
 from agrega.billing.reports import report_range, revenue_report, revenue_report_csv
@@ -28,15 +27,12 @@ from agrega.core.roles import assign_role
 from agrega.customers.services import customer_create
 from tests.fixtures_api import ApiClient, error
 from tests.cli.helpers import run as run_command
+from tests.billing.fixtures_billing import at
 
 pytestmark = pytest.mark.django_db
 
 OCT, NOV = date(2026, 10, 1), date(2026, 11, 1)
 D = Decimal
-
-
-def at(day: date, hour: int = 12):
-    return timezone.make_aware(datetime.combine(day, datetime.min.time()).replace(hour=hour))
 
 
 @pytest.fixture
