@@ -6,7 +6,6 @@ from __future__ import annotations
 from django import forms
 
 from agrega.core.errors import ApplicationError
-from agrega.core.filtersets import coded_choices
 from agrega.core.money import amount_form_field
 from agrega.core.params import DB_INT_MAX
 
