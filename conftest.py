@@ -15,4 +15,8 @@ for _name, _value in TEST_KEYS.items():
 settings.SECRET_KEY = os.environ["AGREGA_SECRET_KEY"]
 settings.CREDENTIALS_KEY = os.environ["AGREGA_CREDENTIALS_KEY"]
 
-pytest_plugins = ["tests.fixtures", "tests.sefaz_fixtures", "tests.pix_fixtures"]
+# Shared fixtures, each defined once and offered to every test directory (never copied
+# into a directory's conftest): data builders, API clients, billed/blocked contracts, the
+# browser pages' helpers, the SEFAZ and PSP sandboxes.
+pytest_plugins = ["tests.fixtures", "tests.fixtures_api", "tests.billing.fixtures_billing",
+                  "tests.web.fixtures_contracts", "tests.sefaz_fixtures", "tests.pix_fixtures"]

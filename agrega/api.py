@@ -4,7 +4,7 @@ from agrega.billing.api import billing_router
 from agrega.billing.api import contract_router as contract_billing_router
 from agrega.billing.api import invoices_router as billing_invoices_router
 from agrega.billing.api import payments_router as billing_payments_router
-from agrega.billing.tax_api import reports_router, tax_rates_router
+from agrega.billing.taxes.api import reports_router, tax_rates_router
 from agrega.campaigns.api import router as campaigns_router
 from agrega.catalog.api import router as products_router
 from agrega.consent.api import contract_router as contract_consents_router
@@ -29,8 +29,8 @@ from agrega.plans.api import contract_router as contract_from_plan_router
 from agrega.plans.api import router as plans_router
 from agrega.sva.api import contract_router as contract_sva_users_router
 from agrega.sva.api import router as sva_users_router
-from agrega.sva.reconcile_api import integration_router as integration_reconcile_router
-from agrega.sva.reconcile_api import router as reconciliations_router
+from agrega.sva.reconcile.api import integration_router as integration_reconcile_router
+from agrega.sva.reconcile.api import router as reconciliations_router
 
 api = AgregaNinjaAPI(
     title="Agrega API",

@@ -231,7 +231,7 @@ PERIODIC_JOBS = {
     # imports/tasks.py); these jobs take over one left behind without a task
     "campaigns.run": {"call": "agrega.campaigns.services.run_due_campaigns", "every_seconds": 30},
     "imports.run": {"call": "agrega.imports.services.run_due_imports", "every_seconds": 60},
-    "sva.reconcile": {"call": "agrega.sva.reconcile.reconcile_job",
+    "sva.reconcile": {"call": "agrega.sva.reconcile.services.reconcile_job",
                       "every_seconds": int(os.environ.get("AGREGA_RECONCILE_EVERY", "3600"))},
     # SVA users of cancelled contracts are removed after the retention period (sva/retention.py)
     "sva.remove_cancelled": {"call": "agrega.sva.retention.remove_cancelled_job", "every_seconds": 3600},

@@ -19,16 +19,16 @@ urlpatterns = [
     path("campanhas-sva/", include("agrega.campaigns.urls")),
     path("usuarios-sva/", include("agrega.sva.urls")),
     path("configuracoes/integracoes-sva/", include("agrega.integrations.urls")),
-    path("configuracoes/integracoes-sva/", include("agrega.sva.reconcile_urls")),
+    path("configuracoes/integracoes-sva/", include("agrega.sva.reconcile.urls")),
     path("configuracoes/integracoes-sva/<int:integration_pk>/avisos/", include("agrega.notices.urls")),
     path("planos-de-venda/", include("agrega.plans.urls")),
     path("consentimentos/", include("agrega.consent.urls")),
     path("financeiro/", include("agrega.billing.urls")),
     path("financeiro/", include(dunning_urls.contract_urlpatterns)),
     path("configuracoes/regua-de-cobranca/", include("agrega.dunning.urls")),
-    path("configuracoes/usuarios/", include("agrega.web.users_urls")),
+    path("configuracoes/usuarios/", include("agrega.web.users.urls")),
     path("", include("agrega.pix.urls")),  # configuracoes/contas-pix/, pix/webhook/
-    path("", include("agrega.billing.tax_urls")),  # configuracoes/tributos/, financeiro/receita/
+    path("", include("agrega.billing.taxes.urls")),  # configuracoes/tributos/, financeiro/receita/
     path("", include("agrega.fiscal.urls")),  # configuracoes/fiscal/, financeiro/nfcom/
     path("", include("agrega.web.urls")),
 ]

@@ -91,7 +91,8 @@ def main() -> None:
     from agrega.catalog.services import product_create
     from agrega.contracts.models import Contract
     from agrega.imports import services
-    from agrega.imports.layout import guess_mapping, read_table
+    from agrega.core.csvio import read_table
+    from agrega.imports.layout import guess_mapping
     from agrega.integrations.services import integration_create
     from agrega.sva.models import SvaUser
 

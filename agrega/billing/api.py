@@ -14,13 +14,14 @@ from django.urls import reverse
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from agrega.core.api import Choice, Cursor, ErrorOut, Id, InputSchema, Page, keyset_page
+from agrega.core.api import Cursor, ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.text import ModelText
 from agrega.billing.models import Invoice, Payment
 from agrega.core.errors import ApplicationError, NotFound
 from agrega.core.money import AmountIn
 
 from . import selectors, services
+from .filtersets import InvoiceFilterSet
 from .imports import MAX_BYTES, payments_import_csv
 from .models import InvoiceStatus, PaymentStatus
 from .webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, payment_webhook_receive
@@ -303,14 +304,15 @@ INVOICE_LIST_HELP = (
                      summary="Listar títulos", description=INVOICE_LIST_HELP)
 def invoice_list(
     request: HttpRequest,
-    contract_id: Id | None = None,
-    customer_id: Id | None = None,
-    status: Choice(InvoiceStatus) = None,
+    contract_id: InvoiceFilterSet.api_type("contract_id") | None = None,
+    customer_id: InvoiceFilterSet.api_type("customer_id") | None = None,
+    status: InvoiceFilterSet.api_type("status") = None,
     period: str | None = Query(None, pattern=r"^\d{4}-\d{2}$", description="competência AAAA-MM"),
-    overdue: bool | None = None,
+    overdue: InvoiceFilterSet.api_type("overdue") | None = None,
     cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
+    # the filters are InvoiceFilterSet's (billing/filtersets.py), as on the page and in the CLI
     qs = selectors.invoice_list(
         contract_id=contract_id, customer_id=customer_id, status=status,
         period=services.parse_period(period) if period else None, overdue=overdue,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 
 from agrega.core.money import amount_form_field
-from agrega.web.views import BootstrapFormMixin
+from agrega.core.web import BootstrapFormMixin
 from agrega.core.params import DB_INT_MAX
 
 from .models import InvoiceStatus

@@ -11,16 +11,14 @@ the file is imported (the payment id is unique per provider)."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import unicodedata
 from datetime import date, datetime
 
 from django.db import transaction
 from django.utils import timezone
 
 from agrega.core.audit import actor_label
+from agrega.core.csvio import read_table
 from agrega.core.errors import ApplicationError, FieldErrors
 from agrega.core.money import parse_amount
 from agrega.core.text import clean_text_into, is_forbidden
@@ -36,26 +34,6 @@ APPLIED, DUPLICATE, REJECTED = "applied", "duplicate", "rejected"
 STATUS_LABELS = {APPLIED: "Aplicado", DUPLICATE: "Já aplicado", REJECTED: "Recusado"}
 
 
-def decode(content: bytes) -> str:
-    """UTF-8 (a BOM is dropped), else Windows-1252/latin-1 — what Brazilian banks send."""
-    if content.startswith(b"\xef\xbb\xbf"):
-        content = content[3:]
-    try:
-        return content.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return content.decode("cp1252")
-    except UnicodeDecodeError:
-        return content.decode("latin-1")
-
-
-def _normal(name: str) -> str:
-    """Header names compared without case, accents or spaces ("Título" = "titulo")."""
-    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return plain.strip().lower().replace(" ", "_")
-
-
 def parse_date(text: str) -> date:
     text = text.strip()
     for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
@@ -66,21 +44,14 @@ def parse_date(text: str) -> date:
     raise ApplicationError("date_invalid", f"Data inválida: {text!r}. Use dd/mm/aaaa ou aaaa-mm-dd.")
 
 
-def _rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    lines = text.splitlines()
-    header_line = next((line for line in lines if line.strip()), "")
-    if not header_line:
-        raise ApplicationError("file_empty", "O arquivo está vazio.")
-    delimiter = ";" if header_line.count(";") >= header_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header, rows = None, []
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            continue
-        if header is None:
-            header = [_normal(c) for c in row]
-            continue
-        rows.append((reader.line_num, row))
+def _rows(content: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The normalised header and the ``(line, cells)`` of each record, read by the project's
+    CSV reader (``core.csvio``); refused when a column is missing or the file is too long."""
+    table = read_table(content, max_bytes=MAX_BYTES)
+    header = table.normalised_headers()
+    rows = []
+    for _, line_no, row in table.records():
+        rows.append((line_no, row))
         if len(rows) > MAX_LINES:
             raise ApplicationError("file_too_large", f"O arquivo tem mais de {MAX_LINES} linhas; divida-o.")
     missing = [c for c in COLUMNS if c not in header]
@@ -104,7 +75,7 @@ def payments_import_csv(*, content: bytes, file_name: str, provider: str, actor=
     elif len(content) > MAX_BYTES:
         errors.add("file", "file_too_large", f"O arquivo passa de {MAX_BYTES // (1024 * 1024)} MB.")
     errors.raise_if_any()
-    header, rows = _rows(decode(content))
+    header, rows = _rows(content)
     index = {name: header.index(name) for name in COLUMNS}
     with transaction.atomic():
         record = PaymentImport.objects.create(

@@ -30,7 +30,7 @@ from agrega.core.errors import ApplicationError, FieldErrors
 
 from .models import ZERO, Invoice, InvoiceLine, InvoiceStatus
 from .services import parse_period
-from .taxes import plain_rate, rate_br, tax_rates_by_class
+from .taxes.services import plain_rate, rate_br, tax_rates_by_class
 
 CENT = Decimal("0.01")
 MAX_MONTHS = 60

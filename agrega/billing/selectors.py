@@ -30,28 +30,15 @@ def invoice_list(
     customer_q: str | None = None,
     today: date | None = None,
 ) -> QuerySet[Invoice]:
-    """``overdue``: True → open and past due; False → everything else. ``customer_q``
-    matches the customer's name, a piece of the CPF/CNPJ, or a contract number."""
-    qs = Invoice.objects.select_related("customer")
-    if contract_id is not None:
-        qs = qs.filter(contract_id=contract_id)
-    if customer_id is not None:
-        qs = qs.filter(customer_id=customer_id)
-    if status:
-        qs = qs.filter(status=status)
-    if period is not None:
-        qs = qs.filter(period=period)
-    if overdue is not None:
-        late = Q(status=InvoiceStatus.OPEN, due_date__lt=today or timezone.localdate())
-        qs = qs.filter(late) if overdue else qs.exclude(late)
-    customer_q = (customer_q or "").strip()
-    if customer_q:
-        match = customer_match(customer_q, prefix="customer__")
-        contract_id = parse_id(customer_q)  # bounded: a 30-digit number is no id
-        if contract_id:
-            match |= Q(contract_id=contract_id)
-        qs = qs.filter(match)
-    return qs.order_by("id")
+    """The list as ``InvoiceFilterSet`` (billing/filtersets.py) filters it, with values
+    already valid. ``overdue``: True → open and past due; False → everything else.
+    ``customer_q`` matches the customer's name, a piece of the CPF/CNPJ, or a contract number."""
+    from .filtersets import InvoiceFilterSet
+
+    filterset = InvoiceFilterSet(today=today)
+    values = {"contract_id": contract_id, "customer_id": customer_id, "status": status or None, "period": period,
+              "overdue": overdue, "q": (customer_q or "").strip() or None}
+    return filterset.apply(filterset.base(), {k: v for k, v in values.items() if v is not None})
 
 
 def invoice_get(pk: int) -> Invoice | None:

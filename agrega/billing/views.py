@@ -21,9 +21,9 @@ from agrega.contracts.choices import AccessStatus
 from agrega.core.errors import ApplicationError
 from agrega.core.money import format_brl
 from agrega.core.roles import Capability
+from agrega.core.permissions import CapabilityRequiredMixin
 from agrega.core.tasks import task_data, task_get
-from agrega.web.permissions import CapabilityRequiredMixin
-from agrega.web.views import apply_service_error, keyset_context
+from agrega.core.web import apply_service_error, keyset_context
 
 from . import selectors, services
 from .forms import (
@@ -33,6 +33,7 @@ from .forms import (
     PaymentForm,
     PaymentImportForm,
 )
+from .filtersets import InvoiceFilterSet
 from .imports import STATUS_LABELS, payments_import_csv
 from .models import PaymentStatus
 
@@ -73,11 +74,9 @@ class InvoiceListView(CapabilityRequiredMixin, TemplateView):
         ctx = super().get_context_data(**kwargs)
         form = InvoiceFilterForm(self.request.GET or None)
         filters = form.cleaned_data if form.is_valid() else {}
-        overdue = {"sim": True, "nao": False}.get(filters.get("overdue") or "")
-        qs = selectors.invoice_list(
-            status=filters.get("status") or None, period=filters.get("period"), overdue=overdue,
-            customer_q=filters.get("q") or None, contract_id=filters.get("contract"),
-        )
+        qs = InvoiceFilterSet({"status": filters.get("status"), "period": filters.get("period"),
+                               "overdue": filters.get("overdue"), "q": filters.get("q"),
+                               "contract_id": filters.get("contract")}).queryset()
         ctx.update(form=form, today=timezone.localdate(), contract_id=filters.get("contract"),
                    **keyset_context(self.request, qs, limit=PAGE_SIZE))
         return ctx

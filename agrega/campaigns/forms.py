@@ -6,11 +6,10 @@ from __future__ import annotations
 from django import forms
 
 from agrega.catalog.models import Product
-from agrega.contracts.choices import AccessStatus, ContractStatus
-from agrega.contracts.forms import coded_choices
+from agrega.core.web import BootstrapFormMixin
 from agrega.plans.models import SalesPlan
-from agrega.web.views import BootstrapFormMixin
 
+from .filtersets import CampaignFilterSet
 from .models import DEFAULT_RATE_PER_SECOND
 
 
@@ -19,7 +18,10 @@ class ProductChoice(forms.ModelChoiceField):
         return f"{obj.name} — {obj.sva_package_code}" if obj.sva_package_code else obj.name
 
 
-class CampaignForm(BootstrapFormMixin, forms.Form):
+class CampaignForm(BootstrapFormMixin, CampaignFilterSet.form_class(only=("city", "status", "access_status"))):
+    """City and statuses come from ``CampaignFilterSet`` (the declaration the API and the CLI
+    share); the plan and the products are pickers here, by id in the API and the CLI."""
+
     name = forms.CharField(label="Nome da campanha", max_length=120)
     product = ProductChoice(
         label="Produto SVA a incluir", empty_label="— escolha —",
@@ -28,10 +30,6 @@ class CampaignForm(BootstrapFormMixin, forms.Form):
     )
     sales_plan = forms.ModelChoiceField(label="Plano de venda", required=False, empty_label="Todos",
                                         queryset=SalesPlan.objects.order_by("name"))
-    city = forms.CharField(label="Cidade do cliente", required=False, max_length=100)
-    status = forms.ChoiceField(label="Status do contrato", required=False, choices=coded_choices(ContractStatus.choices))
-    access_status = forms.ChoiceField(label="Status de acesso", required=False,
-                                      choices=coded_choices(AccessStatus.choices))
     has_product = ProductChoice(label="Contratos que TÊM o produto", required=False, empty_label="—",
                                 queryset=Product.objects.order_by("name"))
     lacks_product = ProductChoice(label="Contratos que NÃO TÊM o produto", required=False, empty_label="—",

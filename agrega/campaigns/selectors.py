@@ -7,42 +7,22 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from agrega.consent.selectors import consent_required_for, valid_consents
 from agrega.contracts.choices import ContractStatus
-from agrega.contracts.models import Contract, ContractProduct
+from agrega.contracts.models import Contract
 
+from .filtersets import CampaignFilterSet, holds
 from .models import Campaign, CampaignItem
 
-FILTER_KEYS = ("sales_plan_id", "city", "status", "access_status", "has_product_id", "lacks_product_id")
-
-
-def _holds(product_id) -> Exists:
-    """The contract holds the product now (a live line: not removed)."""
-    return Exists(ContractProduct.objects.filter(contract=OuterRef("pk"), product_id=product_id,
-                                                 removed_at__isnull=True))
-
-
 def contracts_for(filters: dict) -> QuerySet[Contract]:
-    """The contracts the filters choose (each filter optional; all must hold)."""
-    qs = Contract.objects.all()
-    if filters.get("sales_plan_id"):
-        qs = qs.filter(sales_plan_id=filters["sales_plan_id"])
-    if filters.get("city"):
-        qs = qs.filter(customer__city__iexact=filters["city"].strip())
-    if filters.get("status"):
-        qs = qs.filter(status=filters["status"])
-    if filters.get("access_status"):
-        qs = qs.filter(access_status=filters["access_status"])
-    if filters.get("has_product_id"):
-        qs = qs.filter(_holds(filters["has_product_id"]))
-    if filters.get("lacks_product_id"):
-        qs = qs.exclude(_holds(filters["lacks_product_id"]))
-    return qs.order_by("pk")
+    """The contracts the filters (already cleaned: ``CampaignFilterSet.clean``) choose;
+    each filter optional, all must hold."""
+    return CampaignFilterSet.filtered({k: v for k, v in filters.items() if v not in (None, "")})
 
 
 def campaign_preview(*, product, filters: dict) -> dict:
     """How many contracts the filters choose, and how many of them the campaign would
     skip (already hold the product, cancelled, no consent when the integration asks)."""
     qs = contracts_for(filters).annotate(
-        _has=_holds(product.pk),
+        _has=holds(product.pk),
         _consent=Exists(valid_consents().filter(contract_id=OuterRef("pk"), product_id=product.pk)),
     )
     needs_consent = consent_required_for(product)

@@ -26,17 +26,17 @@ from django.utils import timezone
 
 from agrega.catalog.models import Product
 from agrega.consent.selectors import consent_required_for, has_consent
-from agrega.contracts.choices import AccessStatus, ContractStatus
+from agrega.contracts.choices import ContractStatus
 from agrega.contracts.models import Contract, ContractProduct
 from agrega.contracts.services import contract_add_product
 from agrega.core.audit import actor_label, record_change
 from agrega.core.errors import ApplicationError, Conflict, FieldErrors, InvalidTransition, NotFound
-from agrega.core.params import parse_id
+from agrega.core.money import parse_decimal
 from agrega.core.text import clean_text_into
-from agrega.plans.models import SalesPlan
 from agrega.sva.models import SvaUser
 
 from . import selectors
+from .filtersets import CampaignFilterSet
 from .models import DEFAULT_RATE_PER_SECOND, Campaign, CampaignItem, CampaignStatus, ItemStatus
 
 log = logging.getLogger("agrega.campaigns")
@@ -89,41 +89,13 @@ def reason_message(code: str, **detail) -> str:
 # ---------------------------------------------------------------- create, start, pause…
 
 def clean_filters(filters: dict | None, errors: FieldErrors | None = None) -> dict:
-    """Only known filters, with valid values; raises naming each bad one (or adds them
-    to ``errors``, for the caller to raise with its own)."""
-    filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
-    own = errors is None
-    errors = errors if errors is not None else FieldErrors()
-    unknown = set(filters) - set(selectors.FILTER_KEYS)
-    for name in sorted(unknown):
-        errors.add(name, "filter_unknown", f"Filtro desconhecido. Use: {', '.join(selectors.FILTER_KEYS)}.")
-    clean: dict = {}
-    for name in ("sales_plan_id", "has_product_id", "lacks_product_id"):
-        if name in filters:
-            value = filters[name]
-            clean[name] = parse_id(value if isinstance(value, int) else str(value))
-            if clean[name] is None:  # letters, a negative or a 20-digit number: no id
-                del clean[name]
-                errors.add(name, "filter_invalid", "Deve ser um ID numérico.")
-    if "sales_plan_id" in clean and not SalesPlan.objects.filter(pk=clean["sales_plan_id"]).exists():
-        errors.add("sales_plan_id", "plan_not_found", "Plano de venda não encontrado.")
-    for name in ("has_product_id", "lacks_product_id"):
-        if name in clean and not Product.objects.filter(pk=clean[name]).exists():
-            errors.add(name, "product_not_found", "Produto não encontrado.")
-    if "status" in filters:
-        if filters["status"] not in ContractStatus.values:
-            errors.add("status", "status_invalid", f"Status inválido: use {', '.join(ContractStatus.values)}.")
-        clean["status"] = filters["status"]
-    if "access_status" in filters:
-        if filters["access_status"] not in AccessStatus.values:
-            errors.add("access_status", "access_status_invalid",
-                       f"Status de acesso inválido: use {', '.join(AccessStatus.values)}.")
-        clean["access_status"] = filters["access_status"]
-    if "city" in filters:
-        clean["city"] = str(filters["city"]).strip()[:100]
-    if own:
-        errors.raise_if_any("Filtros da campanha inválidos.")
-    return clean
+    """Only known filters, with valid values (``CampaignFilterSet``, the one declaration the
+    form, the API and the CLI share); raises naming each bad one (or adds them to
+    ``errors``, for the caller to raise with its own)."""
+    filterset = CampaignFilterSet(filters)
+    if errors is not None:
+        return filterset.clean_into(errors)
+    return filterset.clean()
 
 
 def _sva_product(product_id, errors: FieldErrors) -> Product | None:
@@ -141,7 +113,7 @@ def _rate(value, errors: FieldErrors) -> Decimal:
     if value in (None, ""):
         return DEFAULT_RATE_PER_SECOND
     try:
-        rate = Decimal(str(value).replace(",", ".")).quantize(Decimal("0.01"))
+        rate = parse_decimal(value).quantize(Decimal("0.01"))
     except (InvalidOperation, ValueError):
         errors.add("rate_per_second", "rate_invalid", "Ritmo inválido.")
         return DEFAULT_RATE_PER_SECOND

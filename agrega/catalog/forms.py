@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django import forms
 
-from agrega.web.views import BootstrapFormMixin, style_widget
+from agrega.core.web import BootstrapFormMixin, style_widget
 from agrega.core.params import DB_INT_MAX
 
 from .models import Product

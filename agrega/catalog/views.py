@@ -18,8 +18,8 @@ from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
 from agrega.integrations import selectors as integration_selectors
 from agrega.integrations import services as integration_services
-from agrega.web.permissions import CapabilityRequiredMixin
-from agrega.web.views import apply_service_error, keyset_context, lupa_field
+from agrega.core.permissions import CapabilityRequiredMixin
+from agrega.core.web import apply_service_error, keyset_context, lupa_field
 from agrega.core.params import parse_id
 
 from . import selectors, services

@@ -20,8 +20,8 @@ from agrega.core.formats import format_decimal, format_document
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
 from agrega.integrations.selectors import integration_list
-from agrega.web.permissions import CapabilityRequiredMixin
-from agrega.web.views import apply_service_error, keyset_context
+from agrega.core.permissions import CapabilityRequiredMixin
+from agrega.core.web import apply_service_error, keyset_context
 from agrega.core.params import parse_id
 
 from . import selectors, services

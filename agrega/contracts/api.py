@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core.api import Choice, Cursor, ErrorOut, Id, InputSchema, Page, keyset_page, prepared_keyset_page
+from agrega.core.api import Cursor, ErrorOut, InputSchema, Page, keyset_page, prepared_keyset_page
 from agrega.core.text import ModelText, Text
 from agrega.core.errors import NotFound
 from agrega.core.money import PriceIn
@@ -24,6 +24,7 @@ from agrega.sva.choices import SyncStatus
 
 from . import selectors, services
 from .choices import AccessStatus, ContractStatus
+from .filtersets import ContractFilterSet
 from .models import Contract
 
 router = Router(tags=["Contratos"])
@@ -173,12 +174,14 @@ class ContractProductIn(InputSchema):
 )
 def contract_list(
     request: HttpRequest,
-    status: Choice(ContractStatus) = None,
-    access_status: Choice(AccessStatus) = None,
-    customer_id: Id | None = None,
+    status: ContractFilterSet.api_type("status") = None,
+    access_status: ContractFilterSet.api_type("access_status") = None,
+    customer_id: ContractFilterSet.api_type("customer_id") | None = None,
     cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
+    # the parameters' types come from ContractFilterSet (contracts/filtersets.py), as do
+    # the page's filter bar and the CLI's options: one declaration of the list's filters
     # compiled once per shape of the list (plain str values: core.api.prepared_keyset_page);
     # an unknown status is a 422 (the enum), never an empty page
     filters = {"status": status.value if status else None,

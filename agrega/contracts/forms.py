@@ -9,12 +9,8 @@ from agrega.core.errors import ApplicationError
 from agrega.core.money import amount_form_field
 from agrega.core.params import DB_INT_MAX
 
-from .choices import AccessStatus, ContractStatus, ProductKind
-
-
-def coded_choices(choices) -> list[tuple[str, str]]:
-    """``[("", "Todos"), ("A", "A — Ativo"), …]``: the codes operators know, with labels."""
-    return [("", "Todos")] + [(value, f"{value} — {label}") for value, label in choices]
+from .choices import ProductKind
+from .filtersets import ContractFilterSet
 
 
 def apply_error(form: forms.Form, exc: ApplicationError, field_map: dict[str, str]) -> None:
@@ -28,12 +24,10 @@ def apply_error(form: forms.Form, exc: ApplicationError, field_map: dict[str, st
                 form.add_error(target, error.message)
 
 
-class ContractFilterForm(forms.Form):
-    status = forms.ChoiceField(label="Status", choices=coded_choices(ContractStatus.choices), required=False)
-    access_status = forms.ChoiceField(
-        label="Status de acesso", choices=coded_choices(AccessStatus.choices), required=False
-    )
-    q = forms.CharField(label="Cliente (nome ou CPF/CNPJ)", required=False, max_length=200)
+class ContractFilterForm(ContractFilterSet.form_class(only=("status", "access_status", "q"))):
+    """The list's filter bar: the fields of ``ContractFilterSet`` (one declaration for the
+    page, the API and the CLI), plus the page's cursor."""
+
     cursor = forms.IntegerField(required=False, min_value=0, max_value=DB_INT_MAX, widget=forms.HiddenInput)
 
 

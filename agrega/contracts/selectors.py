@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
 
-from agrega.customers.selectors import customer_match
-
+from .filtersets import ContractFilterSet
 from .models import Contract, ContractEvent, ContractProduct
 
 
@@ -16,20 +15,11 @@ def contract_list(
     customer_id: int | None = None,
     customer_q: str | None = None,
 ) -> QuerySet[Contract]:
-    """``customer_q`` finds the customer as the customers' search box does
-    (customers.selectors.search_terms): CPF/CNPJ, phone, e-mail or words of the name,
-    ignoring case and accents."""
-    qs = Contract.objects.select_related("customer")
-    customer_q = (customer_q or "").strip()
-    if customer_q:
-        qs = qs.filter(customer_match(customer_q, prefix="customer__"))
-    if status:
-        qs = qs.filter(status=status)
-    if access_status:
-        qs = qs.filter(access_status=access_status)
-    if customer_id is not None:
-        qs = qs.filter(customer_id=customer_id)
-    return qs.order_by("id")
+    """The list as ``ContractFilterSet`` (contracts/filtersets.py) filters it — the same
+    declaration the page's filter bar and the CLI's options come from. ``customer_q`` finds
+    the customer as the customers' search box does."""
+    return ContractFilterSet.filtered({"status": status or None, "access_status": access_status or None,
+                                       "customer_id": customer_id, "q": (customer_q or "").strip() or None})
 
 
 def contract_summaries(

@@ -20,12 +20,13 @@ from agrega.customers.selectors import customer_get
 from agrega.plans.services import contract_create_from_plan
 from agrega.sva import selectors as sva_selectors
 from agrega.sva.choices import SvaState, SyncStatus
-from agrega.web.permissions import CapabilityRequiredMixin
-from agrega.web.views import lupa_field
+from agrega.core.permissions import CapabilityRequiredMixin
+from agrega.core.web import lupa_field
 from agrega.core.params import parse_id
 
 from . import selectors, services
 from .choices import AccessStatus, ContractAction, ContractStatus, ProductKind
+from .filtersets import ContractFilterSet
 from .forms import ContractActionForm, ContractCreateForm, ContractFilterForm, ContractProductForm, apply_error
 
 PAGE_SIZE = 25
@@ -109,11 +110,7 @@ class ContractListView(CapabilityRequiredMixin, TemplateView):
         ctx = super().get_context_data(**kwargs)
         form = ContractFilterForm(self.request.GET or None)
         filters = form.cleaned_data if form.is_valid() else {}
-        qs = selectors.contract_list(
-            status=filters.get("status") or None,
-            access_status=filters.get("access_status") or None,
-            customer_q=filters.get("q") or None,
-        )
+        qs = ContractFilterSet({name: filters.get(name) for name in ("status", "access_status", "q")}).queryset()
         cursor = filters.get("cursor")
         if cursor:
             qs = qs.filter(pk__gt=cursor)

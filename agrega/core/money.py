@@ -106,6 +106,25 @@ def parse_amount(value: Any, *, allow_zero: bool = False) -> Decimal:
     return amount
 
 
+def parse_decimal(value: Any) -> Decimal:
+    """A pt-BR number that is not an amount (a tax rate, a pace): ``3,65``, ``1.234,5``
+    (with a comma, dots group thousands) or ``0.65`` (without one, the dot is the decimal
+    point, as a rate with three places needs). Raises ``ValueError`` when it is no finite
+    number; the caller checks the range and the places of its own quantity."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError("not a number")
+    text = _SPACES.sub("", str(value))
+    if "," in text:
+        text = text.replace(".", "").replace(",", ".")
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueError("not a number") from None
+    if not number.is_finite():
+        raise ValueError("not a number")
+    return number
+
+
 def format_brl(value: Decimal | int | None) -> str:
     """``Decimal("1234.5")`` → ``"R$ 1.234,50"`` (negative: ``"-R$ 1,00"``)."""
     amount = Decimal(value or 0).quantize(CENT)

@@ -13,7 +13,7 @@ from django import forms
 from django.urls import reverse
 
 from agrega.core.br import format_document, format_mobile
-from agrega.web.views import BootstrapFormMixin
+from agrega.core.web import BootstrapFormMixin
 
 from .services import UF
 

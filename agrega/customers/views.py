@@ -18,8 +18,8 @@ from agrega.contracts import selectors as contract_selectors
 from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile, format_document, format_mobile
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
-from agrega.web.permissions import CapabilityRequiredMixin
-from agrega.web.views import apply_service_error, keyset_context, lupa_field, safe_next
+from agrega.core.permissions import CapabilityRequiredMixin
+from agrega.core.web import apply_service_error, keyset_context, lupa_field, safe_next
 from agrega.core.params import parse_id
 
 from . import selectors, services

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 
-from agrega.web.views import BootstrapFormMixin
+from agrega.core.web import BootstrapFormMixin
 
 from .models import DunningAction
 

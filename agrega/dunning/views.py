@@ -16,8 +16,8 @@ from django.views import View
 from agrega.billing import selectors as billing_selectors
 from agrega.core.errors import ApplicationError, NotFound
 from agrega.core.roles import Capability, has_capability
-from agrega.web.permissions import CapabilityRequiredMixin
-from agrega.web.views import apply_service_error
+from agrega.core.permissions import CapabilityRequiredMixin
+from agrega.core.web import apply_service_error
 
 from . import selectors, services
 from .forms import PolicyForm, PresetForm, StageFormSet, TrustReleaseForm, stage_rows

@@ -13,7 +13,7 @@ from django.views import View
 from agrega.billing.services import parse_period
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
-from agrega.web.permissions import CapabilityRequiredMixin
+from agrega.core.permissions import CapabilityRequiredMixin
 
 from . import reports, selectors, services
 from .certificates import expiry_warning

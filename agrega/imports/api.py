@@ -14,13 +14,14 @@ from django.http import HttpRequest
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
+from agrega.core.csvio import read_table
 from agrega.core.api import Choice, Cursor, ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.errors import ApplicationError
 
 from agrega.core.tasks import actor_id
 
 from . import selectors, services, tasks
-from .layout import check_mapping, guess_mapping, read_table
+from .layout import check_mapping, guess_mapping
 from .models import ImportStatus, RowStatus
 
 router = Router(tags=["Importação"])

@@ -1,15 +1,12 @@
-"""The CSV layout of "clientes e contratos" (docs/imports.md): our columns, the header
-names each is recognised by, and reading a file whatever its encoding (UTF-8, UTF-8 with
-BOM, Windows-1252/Latin-1) and separator (``;`` or ``,``)."""
+"""The CSV layout of "clientes e contratos" (docs/imports.md): our columns and the header
+names each is recognised by. Reading the file (encoding, separator, BOM, header) is the
+project's one CSV reader, ``agrega.core.csvio.read_table``."""
 
 from __future__ import annotations
 
-import csv
-import io
-import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 
+from agrega.core.csvio import normalise_header
 from agrega.core.errors import ApplicationError, FieldError
 
 
@@ -52,79 +49,6 @@ COLUMNS: tuple[Column, ...] = (
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
 REQUIRED = tuple(c.name for c in COLUMNS if c.required)
 LABELS = {c.name: c.label for c in COLUMNS}
-ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
-
-
-def normalise_header(text: str) -> str:
-    """``"  Razão Social "`` → ``razao_social``: lower case, no accents, ``_`` between words."""
-    plain = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode().lower()
-    out, gap = [], False
-    for char in plain:
-        if char.isalnum():
-            if gap and out:
-                out.append("_")
-            out.append(char)
-            gap = False
-        else:
-            gap = True
-    return "".join(out)
-
-
-def decode(content: bytes) -> tuple[str, str]:
-    """The text and the encoding that read it without error (UTF-8 first)."""
-    for encoding in ENCODINGS:
-        try:
-            return content.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise AssertionError("latin-1 decodes any byte")  # pragma: no cover
-
-
-def detect_delimiter(header_line: str) -> str:
-    """``;`` (what Brazilian spreadsheets write) unless the header has more commas."""
-    counts = {d: header_line.count(d) for d in (";", ",", "\t")}
-    best = max(counts, key=lambda d: (counts[d], d == ";"))
-    return best if counts[best] else ";"
-
-
-@dataclass
-class Table:
-    encoding: str
-    delimiter: str
-    headers: list[str]
-    text: str
-
-    def records(self, start: int = 0) -> Iterator[tuple[int, int, list[str]]]:
-        """``(index, line, cells)`` of each data record from ``start`` (blank lines skipped,
-        so indexes stay the same on every read of the same file)."""
-        reader = csv.reader(io.StringIO(self.text, newline=""), delimiter=self.delimiter)
-        next(reader, None)
-        index = 0
-        for cells in reader:
-            if not any(c.strip() for c in cells):
-                continue
-            if index >= start:
-                yield index, reader.line_num, cells
-            index += 1
-
-    def count(self) -> int:
-        return sum(1 for _ in self.records())
-
-
-def read_table(content: bytes) -> Table:
-    if not content or not content.strip():
-        raise ApplicationError("file_empty", "O arquivo está vazio.", status_code=422)
-    text, encoding = decode(content)
-    first = text.split("\n", 1)[0].strip("\r")
-    delimiter = detect_delimiter(first)
-    headers = next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
-    headers = [h.strip() for h in headers]
-    if not any(headers):
-        raise ApplicationError("file_no_header", "A primeira linha do arquivo deve ter os nomes das colunas.",
-                               status_code=422)
-    return Table(encoding=encoding, delimiter=delimiter, headers=headers, text=text)
-
-
 def guess_mapping(headers: list[str]) -> dict[str, str]:
     """Our column → the file's header, for each header recognised by name or alias."""
     by_norm = {}

@@ -40,10 +40,11 @@ from agrega.core.audit import actor_label
 from agrega.core.bulk import insert_dicts
 from agrega.core.errors import ApplicationError, Conflict, InvalidTransition, NotFound
 from agrega.core.models import ChangeRecord
+from agrega.core.csvio import Table, read_table
 from agrega.core.uploads import check_size
 from agrega.customers.models import Customer
 
-from .layout import Table, check_mapping, column_indexes, guess_mapping, pick, read_table
+from .layout import check_mapping, column_indexes, guess_mapping, pick
 from .models import ExternalRef, ImportFile, ImportJob, ImportRow, ImportStatus, RowStatus
 from .validation import ERROR, INFO, WARNING, Catalog, Line, customer_differences, message, parse_line
 

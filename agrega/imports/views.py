@@ -17,8 +17,8 @@ from django.views.generic import TemplateView
 from agrega.core import csvio
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
-from agrega.web.permissions import CapabilityRequiredMixin
-from agrega.web.views import keyset_context
+from agrega.core.permissions import CapabilityRequiredMixin
+from agrega.core.web import keyset_context
 
 from agrega.core.tasks import actor_id
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django import forms
 
-from agrega.web.views import BootstrapFormMixin, style_widget
+from agrega.core.web import BootstrapFormMixin, style_widget
 
 from .connectors.registry import connector_class, platform_choices
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import BooleanField, Case, QuerySet, Value, When
+from django.utils import timezone
 
 from .connectors.base import CredentialField
-from .connectors.registry import PLATFORMS, connector_class
+from .connectors.registry import PLATFORMS, connector_class, platform_choices
 from .models import SvaIntegration
 
 
@@ -69,3 +70,19 @@ def integration_credential_names(integration: SvaIntegration) -> list[str]:
         return sorted(f.name for f in fields if f.required or stored.get(f.name))
     except LookupError:  # a platform whose connector is no longer installed
         return []
+
+
+def with_circuit_state(queryset: QuerySet[SvaIntegration]) -> QuerySet[SvaIntegration]:
+    """Adds ``circuit_open`` (the breaker holds calls back right now)."""
+    return queryset.annotate(
+        circuit_open=Case(
+            When(circuit_open_until__gt=timezone.now(), then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        )
+    )
+
+
+def platform_labels() -> dict[str, str]:
+    """Platform code -> its label, for lists that show many integrations."""
+    return dict(platform_choices())

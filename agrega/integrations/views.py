@@ -14,9 +14,9 @@ from django.views.generic import TemplateView
 
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
-from agrega.web.permissions import CapabilityRequiredMixin
-from agrega.web.selectors import platform_labels, with_circuit_state
-from agrega.web.views import apply_service_error, keyset_context
+from agrega.core.permissions import CapabilityRequiredMixin
+from agrega.integrations.selectors import platform_labels, with_circuit_state
+from agrega.core.web import apply_service_error, keyset_context
 
 from . import selectors, services
 from .connectors.registry import platform_allows

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django import forms
 
-from agrega.web.views import BootstrapFormMixin, style_widget
+from agrega.core.web import BootstrapFormMixin, style_widget
 
 from .models import NoticeEvent
 

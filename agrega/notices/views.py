@@ -11,8 +11,8 @@ from django.views import View
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
 from agrega.integrations.selectors import integration_get
-from agrega.web.permissions import CapabilityRequiredMixin
-from agrega.web.views import apply_service_error
+from agrega.core.permissions import CapabilityRequiredMixin
+from agrega.core.web import apply_service_error
 
 from . import selectors, services
 from .forms import NoticeTextsForm, field_name, service_field_map

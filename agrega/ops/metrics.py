@@ -2,7 +2,8 @@
 
 Every figure lives in the shared database (SVA users, platform calls, circuit state,
 job runs), so any web process answers for the whole installation — several gunicorn
-workers or machines need no shared in-memory registry. Text exposition format 0.0.4."""
+workers or machines need no shared in-memory registry: each scrape builds its families and
+``prometheus_client`` writes them (text exposition format 0.0.4)."""
 
 from __future__ import annotations
 
@@ -10,25 +11,36 @@ from collections.abc import Iterable
 
 from django.db.models import Count, Min
 from django.utils import timezone
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-
-def _escape(value) -> str:
-    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_KINDS = {"gauge": GaugeMetricFamily, "counter": CounterMetricFamily}
 
 
 class Exposition:
+    """The families of one scrape, written by ``prometheus_client`` (escaping, ``_total``,
+    number format): we only compute the samples from the database."""
+
     def __init__(self):
-        self.lines: list[str] = []
+        self.families: list[Metric] = []
 
     def family(self, name: str, kind: str, help_text: str, samples: Iterable[tuple[dict, float]]) -> None:
-        self.lines.append(f"# HELP {name} {help_text}")
-        self.lines.append(f"# TYPE {name} {kind}")
-        for labels, value in samples:
-            label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
-            self.lines.append(f"{name}{{{label_text}}} {float(value):g}" if label_text else f"{name} {float(value):g}")
+        samples = list(samples)
+        labels = list(samples[0][0]) if samples else []
+        metric = _KINDS[kind](name, help_text, labels=labels)
+        for sample_labels, value in samples:
+            metric.add_metric([str(sample_labels[k]) for k in labels], float(value))
+        self.families.append(metric)
+
+    def collect(self):
+        """The collector protocol of ``prometheus_client``: a registry of one scrape calls it."""
+        return iter(self.families)
 
     def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(self)
+        return generate_latest(registry).decode()
 
 
 def render_metrics() -> str:

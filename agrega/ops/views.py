@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 from agrega.core.net import is_internal
 
 from .health import liveness, readiness
-from .metrics import render_metrics
+from .metrics import CONTENT_TYPE, render_metrics
 
 
 @require_GET
@@ -35,4 +35,4 @@ def metrics(request):
             message = ("Token de métricas inválido." if token else
                        "Métricas só para a rede interna: configure AGREGA_METRICS_TOKEN para acesso externo.")
             return JsonResponse({"error": {"code": "unauthorized", "message": message}}, status=401)
-    return HttpResponse(render_metrics(), content_type="text/plain; version=0.0.4; charset=utf-8")
+    return HttpResponse(render_metrics(), content_type=CONTENT_TYPE)

@@ -17,8 +17,8 @@ from django.views.generic import TemplateView
 
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
-from agrega.web.permissions import CapabilityRequiredMixin
-from agrega.web.views import apply_service_error
+from agrega.core.permissions import CapabilityRequiredMixin
+from agrega.core.web import apply_service_error
 
 from . import recurrence, selectors, services
 from .forms import PixAccountForm, RefundForm

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django import forms
 
-from agrega.web.views import BootstrapFormMixin
+from agrega.core.web import BootstrapFormMixin
 
 
 class PlanForm(BootstrapFormMixin, forms.Form):
@@ -14,12 +14,6 @@ class PlanForm(BootstrapFormMixin, forms.Form):
     name = forms.CharField(label="Nome", max_length=120, required=False)
     description = forms.CharField(label="Descrição", max_length=250, required=False)
     active = forms.BooleanField(label="Ativo (oferecido em novos contratos)", required=False, initial=True)
-
-
-def brazilian_decimal(value: str) -> str:
-    """The text as typed ("1.234,56", "R$ 99,90"): the service reads it with
-    ``core.money.parse_amount`` (one reading of "1.234" everywhere)."""
-    return (value or "").strip()
 
 
 class ItemRows:
@@ -47,7 +41,7 @@ class ItemRows:
             if not row["product"]:
                 continue
             self.row_of[len(self.items)] = index
-            self.items.append({"product_id": row["product"], "price": brazilian_decimal(row["price"]) or None})
+            self.items.append({"product_id": row["product"], "price": (row["price"] or "").strip() or None})
 
     def apply_error(self, exc) -> bool:
         """Put the service's ``items.N.*`` field errors on their rows; True if any."""

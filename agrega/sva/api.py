@@ -12,11 +12,12 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
 from agrega.contracts.selectors import contract_exists
-from agrega.core.api import Choice, Cursor, ErrorOut, Id, InputSchema, Page, keyset_page
+from agrega.core.api import Cursor, ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.errors import NotFound
 
 from . import selectors, services
 from .choices import SvaState, SyncStatus
+from .filtersets import SvaUserFilterSet
 
 router = Router(tags=["Usuários SVA"])
 contract_router = Router(tags=["Contratos"])
@@ -147,15 +148,16 @@ LIST_HELP = (
 )
 def sva_user_list(
     request: HttpRequest,
-    contract_id: Id | None = None,
-    integration_id: Id | None = None,
-    confirmed_state: Choice(SvaState) = None,
-    pending: bool | None = None,
-    sync_status: Choice(SyncStatus) = None,
-    include_removed: bool = False,
+    contract_id: SvaUserFilterSet.api_type("contract_id") | None = None,
+    integration_id: SvaUserFilterSet.api_type("integration_id") | None = None,
+    confirmed_state: SvaUserFilterSet.api_type("confirmed_state") = None,
+    pending: SvaUserFilterSet.api_type("pending") | None = None,
+    sync_status: SvaUserFilterSet.api_type("sync_status") = None,
+    include_removed: SvaUserFilterSet.api_type("include_removed") = False,
     cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
+    # the filters are SvaUserFilterSet's (sva/filtersets.py), as in the CLI
     qs = selectors.sva_user_list(
         contract_id=contract_id,
         integration_id=integration_id,

@@ -166,7 +166,7 @@ class SvaCall(models.Model):
         indexes = [models.Index(fields=["sva_user", "-id"], name="sva_call_timeline")]
 
 
-# -- Reconciliation (agrega/sva/reconcile.py) -------------------------------------------
+# -- Reconciliation (agrega/sva/reconcile/services.py) -------------------------------------------
 
 
 class ReconciliationStatus(models.TextChoices):

@@ -233,21 +233,13 @@ def sva_user_list(
     sync_status: str | None = None,
     include_removed: bool = False,
 ) -> QuerySet[SvaUser]:
-    qs = sva_user_queryset()
-    if sync_status:
-        qs = qs.filter(sync_status_q(sync_status))
-        include_removed = include_removed or sync_status == SyncStatus.REMOVED
-    if not include_removed:
-        qs = qs.exclude(deleted_at__isnull=False, pending=False)
-    if contract_id is not None:
-        qs = qs.filter(contract_id=contract_id)
-    if integration_id is not None:
-        qs = qs.filter(integration_id=integration_id)
-    if confirmed_state:
-        qs = qs.filter(confirmed_state=confirmed_state)
-    if pending is not None:
-        qs = qs.filter(pending=pending)
-    return qs.order_by("id")
+    """The list as ``SvaUserFilterSet`` (sva/filtersets.py) filters it, with values already valid."""
+    from .filtersets import SvaUserFilterSet
+
+    return SvaUserFilterSet.filtered({
+        "contract_id": contract_id, "integration_id": integration_id, "confirmed_state": confirmed_state or None,
+        "pending": pending, "sync_status": sync_status or None, "include_removed": include_removed or None,
+    })
 
 
 def sync_status_q(status: str) -> Q:

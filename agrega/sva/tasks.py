@@ -17,7 +17,7 @@ from agrega.core.errors import ApplicationError
 from agrega.core.tasks import actor_of, actor_id, again_later, links_to
 from agrega.integrations.models import SvaIntegration
 
-from . import reconcile
+from .reconcile import services as reconcile
 
 
 def queue_reconciliation(integration: SvaIntegration, *, runner: str, actor=None, remove_unknown: bool | None = None,

@@ -17,8 +17,8 @@ from agrega.contracts.choices import ProductKind
 from agrega.contracts.selectors import contract_get
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
-from agrega.web.permissions import CapabilityRequiredMixin
-from agrega.web.views import safe_next
+from agrega.core.permissions import CapabilityRequiredMixin
+from agrega.core.web import safe_next
 
 from . import selectors, services
 from .choices import SvaState, SyncStatus, operation_label

@@ -10,14 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
-from django.db.models import BooleanField, Case, Count, Q, QuerySet, Value, When
+from django.db.models import Count, Q
 from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 
-from agrega.integrations.connectors.registry import platform_choices
 from agrega.integrations.models import SvaIntegration
-from agrega.integrations.selectors import integration_list
+from agrega.integrations.selectors import integration_list, platform_labels, with_circuit_state
 from agrega.sva.choices import SvaState, SyncStatus
 from agrega.sva.models import SvaUser
 from agrega.sva.selectors import registration_problems_to_fix, sva_user_queryset, sync_status, sync_status_q
@@ -39,21 +37,6 @@ def sva_user_counts() -> dict[str, int]:
         error=Count("pk", filter=sync_status_q(SyncStatus.ERROR)),
         registration=Count("pk", filter=sync_status_q(SyncStatus.REGISTRATION)),
     )
-
-
-def with_circuit_state(queryset: QuerySet[SvaIntegration]) -> QuerySet[SvaIntegration]:
-    """Adds ``circuit_open`` (the breaker holds calls back right now)."""
-    return queryset.annotate(
-        circuit_open=Case(
-            When(circuit_open_until__gt=timezone.now(), then=Value(True)),
-            default=Value(False),
-            output_field=BooleanField(),
-        )
-    )
-
-
-def platform_labels() -> dict[str, str]:
-    return dict(platform_choices())
 
 
 def integration_health() -> list[SvaIntegration]:

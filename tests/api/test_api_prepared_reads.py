@@ -23,7 +23,7 @@ from agrega.core.models import ApiToken
 from agrega.core.roles import assign_role
 from agrega.customers.models import Customer
 
-from .conftest import ApiClient, error
+from tests.fixtures_api import ApiClient, error
 
 pytestmark = pytest.mark.django_db
 

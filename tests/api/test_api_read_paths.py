@@ -19,7 +19,7 @@ from agrega.contracts.api import ContractOut
 from agrega.core.models import ApiToken
 from agrega.core.roles import assign_role
 
-from .conftest import ApiClient
+from tests.fixtures_api import ApiClient
 
 pytestmark = pytest.mark.django_db
 

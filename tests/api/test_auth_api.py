@@ -7,7 +7,7 @@ from agrega.core.roles import assign_role
 
 from agrega.core.models import ApiToken, hash_token
 
-from .conftest import ApiClient, error, field_codes
+from tests.fixtures_api import ApiClient, error, field_codes
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from .conftest import error, field_codes
+from tests.fixtures_api import error, field_codes
 
 pytestmark = pytest.mark.django_db
 

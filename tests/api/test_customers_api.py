@@ -4,7 +4,7 @@ import pytest
 
 from agrega.core.br import make_cnpj, make_cpf
 
-from .conftest import error, field_codes
+from tests.fixtures_api import error, field_codes
 
 pytestmark = pytest.mark.django_db
 

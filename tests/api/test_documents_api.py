@@ -3,7 +3,7 @@ create, edit, the ``document`` filter and the ``q`` search, manual SVA users."""
 
 import pytest
 
-from .conftest import error, field_codes
+from tests.fixtures_api import error, field_codes
 from .test_customers_api import customer_body
 
 pytestmark = pytest.mark.django_db

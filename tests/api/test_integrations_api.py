@@ -6,7 +6,7 @@ import pytest
 
 from tests.fixtures import PACKAGES
 
-from .conftest import error, field_codes
+from tests.fixtures_api import error, field_codes
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from agrega.core.models import ChangeRecord
 from agrega.customers.models import Customer
 from agrega.sva.models import SvaCall, SvaUser
 
-from .conftest import ApiClient, error
+from tests.fixtures_api import ApiClient, error
 
 
 @pytest.fixture

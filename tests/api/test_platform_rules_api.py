@@ -3,7 +3,7 @@ take an e-mail or name EXA refuses; a manual SVA user's own e-mail is checked th
 
 import pytest
 
-from .conftest import error, field_codes
+from tests.fixtures_api import error, field_codes
 from .test_sva_users_api import manual
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from agrega.core.models import ApiToken
 from agrega.core.roles import assign_role
 
-from .conftest import ApiClient
+from tests.fixtures_api import ApiClient
 
 pytestmark = pytest.mark.django_db
 

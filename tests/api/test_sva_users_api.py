@@ -6,7 +6,7 @@ import pytest
 from agrega.integrations.services import integration_create
 from agrega.sva.models import SvaUser
 
-from .conftest import error, field_codes
+from tests.fixtures_api import error, field_codes
 
 pytestmark = pytest.mark.django_db
 

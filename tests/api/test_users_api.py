@@ -9,7 +9,7 @@ from django.test import Client
 from agrega.core.models import ApiToken, ChangeRecord
 from agrega.core.roles import assign_role
 
-from .conftest import ApiClient, error, field_codes
+from tests.fixtures_api import ApiClient, error, field_codes
 
 pytestmark = pytest.mark.django_db
 

@@ -15,10 +15,9 @@ from agrega.catalog.models import Product
 from agrega.contracts.models import ContractProduct
 from agrega.core.models import ApiToken
 from agrega.plans.models import SalesPlan
-from tests.api.conftest import ApiClient
+from tests.fixtures_api import ApiClient
 from tests.cli.helpers import run
 
-from .fixtures_billing import active_contract, billed, blocked, internet, security  # noqa: F401
 
 ABSURD = ["1e400", "1E5", "NaN", "-Infinity", "inf", "-10,00", "12,345", "1.234.5", "0.123", "1,234.56",
           "99999999999999999999999999", "10.000.000,00", "R$ 1 234", "dez reais", "0x10", "１２", "½",

@@ -14,17 +14,9 @@ from agrega.contracts.choices import AccessStatus as AS
 from agrega.contracts.models import ContractEvent
 from agrega.core.models import ApiToken
 from agrega.dunning.models import TrustRelease
-from tests.api.conftest import ApiClient, error
+from tests.fixtures_api import ApiClient, error
 
-from .fixtures_billing import (  # noqa: F401
-    active_contract,
-    at,
-    billed,
-    blocked,
-    internet,
-    months_ago,
-    security,
-)
+from .fixtures_billing import at, months_ago
 
 
 @pytest.fixture
@@ -34,11 +26,6 @@ def client_for(role_user):
         return ApiClient(ApiToken.issue(user=user, name="testes")[1])
 
     return make
-
-
-@pytest.fixture
-def anonymous(db):
-    return ApiClient(None)
 
 
 @pytest.fixture

@@ -1,23 +1,19 @@
 """Rules of the billing services that no other test guarded (found by
 tools/mutation_check.py; docs/mutation-check.md)."""
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
 from agrega.billing.models import Invoice, Payment
 from agrega.billing.services import billing_run, prorate_line
 from agrega.contracts.models import Contract
 from agrega.contracts.services import contract_activate, contract_add_product
 from agrega.core.errors import ValidationFailed
+from tests.billing.fixtures_billing import at
 
 NOV = date(2026, 11, 1)
-
-
-def at(day: date, hour: int = 12):
-    return timezone.make_aware(datetime.combine(day, datetime.min.time()).replace(hour=hour))
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The monthly billing run: one título per contract and period, lines per product,
 pro rata for a partial first month, due on the billing day, idempotent."""
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -11,10 +11,7 @@ from agrega.billing.models import Invoice, InvoiceLine, InvoiceStatus
 from agrega.billing.services import billing_run, due_date_for, prorate_line
 from agrega.contracts.models import Contract
 from agrega.contracts.services import contract_activate, contract_add_product, contract_remove_product
-
-
-def at(day: date, hour: int = 12):
-    return timezone.make_aware(datetime.combine(day, datetime.min.time()).replace(hour=hour))
+from tests.billing.fixtures_billing import at
 
 
 @pytest.fixture

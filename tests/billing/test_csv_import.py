@@ -16,9 +16,8 @@ from agrega.billing.services import invoice_cancel, payment_register
 from agrega.contracts.choices import AccessStatus as AS
 from agrega.core.errors import ApplicationError
 from agrega.core.models import ApiToken
-from tests.api.conftest import ApiClient
+from tests.fixtures_api import ApiClient
 
-from .fixtures_billing import active_contract, billed, blocked, internet, security  # noqa: F401
 
 
 def by_line(record: PaymentImport) -> dict[int, dict]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from .fixtures_billing import active_contract, billed, internet, security  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -5,20 +5,18 @@ all of it were SCM, and the saving. JSON, CSV (Excel in Portuguese) and the CLI.
 
 from __future__ import annotations
 
-import io
 import json
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
-from django.utils import timezone
 
 from agrega.billing.models import Invoice, InvoiceLine
 from agrega.billing.reports import report_range, revenue_report, revenue_report_csv
 from agrega.billing.services import billing_run, invoice_cancel, payment_register
-from agrega.billing.taxes import tax_rates_replace
+from agrega.billing.taxes.services import tax_rates_replace
 from agrega.catalog.services import product_update
 from agrega.contracts.models import Contract
 from agrega.contracts.services import contract_activate, contract_add_product, contract_create
@@ -27,16 +25,14 @@ from agrega.core.errors import ApplicationError
 from agrega.core.models import ApiToken
 from agrega.core.roles import assign_role
 from agrega.customers.services import customer_create
-from tests.api.conftest import ApiClient, error
+from tests.fixtures_api import ApiClient, error
+from tests.cli.helpers import run as run_command
+from tests.billing.fixtures_billing import at
 
 pytestmark = pytest.mark.django_db
 
 OCT, NOV = date(2026, 10, 1), date(2026, 11, 1)
 D = Decimal
-
-
-def at(day: date, hour: int = 12):
-    return timezone.make_aware(datetime.combine(day, datetime.min.time()).replace(hour=hour))
 
 
 @pytest.fixture
@@ -226,14 +222,7 @@ def test_api_refuses_a_bad_period(reader):
     assert ApiClient(None).get("/reports/revenue", {"period": "2026-11"}).status_code == 401
 
 
-def command(*args):
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    try:
-        call_command("report", *[str(a) for a in args], stdout=out, stderr=err)
-    except SystemExit as exc:
-        code = exc.code
-    return code, out.getvalue(), err.getvalue()
+command = partial(run_command, "report")  # (code, out, err), tests/cli/helpers.py
 
 
 def test_cli_report_text_json_and_csv_file(november, tmp_path):

@@ -3,20 +3,20 @@ all or nothing, author recorded), the API with its role refusals, and the CLI.""
 
 from __future__ import annotations
 
-import io
 import json
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 
 from agrega.billing.models import TaxRate
-from agrega.billing.taxes import parse_rate, tax_rate_remove, tax_rate_set, tax_rates_replace
+from agrega.billing.taxes.services import parse_rate, tax_rate_remove, tax_rate_set, tax_rates_replace
 from agrega.core.errors import ApplicationError, ValidationFailed
 from agrega.core.models import ApiToken, ChangeRecord
 from agrega.core.roles import assign_role
-from tests.api.conftest import ApiClient, error, field_codes
+from tests.fixtures_api import ApiClient, error, field_codes
+from tests.cli.helpers import run as run_command
 
 pytestmark = pytest.mark.django_db
 
@@ -150,14 +150,7 @@ def test_api_only_administrators_change_rates_but_everyone_reads(client_for, rol
 
 # -- CLI ---------------------------------------------------------------------------------
 
-def run(*args):
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    try:
-        call_command("tax_rates", *[str(a) for a in args], stdout=out, stderr=err)
-    except SystemExit as exc:
-        code = exc.code
-    return code, out.getvalue(), err.getvalue()
+run = partial(run_command, "tax_rates")  # (code, out, err), tests/cli/helpers.py
 
 
 def test_cli_set_list_remove(admin_user):

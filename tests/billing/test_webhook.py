@@ -19,7 +19,6 @@ from django.utils import timezone
 from agrega.billing.models import Payment
 from agrega.contracts.choices import AccessStatus as AS
 
-from .fixtures_billing import active_contract, billed, blocked, internet, security  # noqa: F401
 
 SECRET = "segredo-do-webhook-de-teste"
 OTHER_SECRET = "segredo-do-outro-banco"

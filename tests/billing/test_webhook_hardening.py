@@ -14,10 +14,9 @@ from django.test import Client
 from agrega.billing.models import CreditEntry, Payment
 from agrega.contracts.choices import AccessStatus as AS
 from agrega.core.models import ApiToken
-from tests.api.conftest import ApiClient
+from tests.fixtures_api import ApiClient
 from tests.cli.helpers import run
 
-from .fixtures_billing import active_contract, billed, blocked, internet, security  # noqa: F401
 from .test_webhook import OTHER_SECRET, SECRET, delivery, post, signature, webhook_secret  # noqa: F401
 
 

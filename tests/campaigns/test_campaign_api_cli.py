@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import re
 import json
+from functools import partial
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.test import Client
 
 from agrega.campaigns.models import Campaign, CampaignItem
@@ -16,6 +15,7 @@ from agrega.contracts.services import contract_transition
 from agrega.core.models import ApiToken
 from agrega.core.roles import assign_role
 from agrega.sva.models import SvaUser
+from tests.cli.helpers import run as run_command
 
 pytestmark = pytest.mark.django_db
 
@@ -31,14 +31,7 @@ def post(client, headers, path, body=None):
     return client.post("/api/campaigns" + path, json.dumps(body or {}), content_type="application/json", **headers)
 
 
-def cli(*args) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    try:
-        call_command("campaign", *[str(a) for a in args], stdout=out, stderr=err)
-    except SystemExit as exc:
-        code = exc.code
-    return code, out.getvalue(), err.getvalue()
+cli = partial(run_command, "campaign")  # (code, out, err), tests/cli/helpers.py
 
 
 @pytest.fixture

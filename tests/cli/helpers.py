@@ -15,6 +15,10 @@ class Result:
     out: str
     err: str
 
+    def __iter__(self):
+        """``code, out, err = run(...)``, for tests that unpack the three."""
+        return iter((self.code, self.out, self.err))
+
     @property
     def json(self):
         return json.loads(self.out)

@@ -15,14 +15,7 @@ from django.utils import timezone
 from agrega.billing.models import BillingRun, Invoice, Payment, PaymentImport
 from agrega.contracts.choices import AccessStatus as AS
 from agrega.dunning.models import TrustRelease
-from tests.billing.fixtures_billing import (  # noqa: F401
-    active_contract,
-    billed,
-    blocked,
-    internet,
-    months_ago,
-    security,
-)
+from tests.billing.fixtures_billing import months_ago
 
 from .helpers import Result, ok, run  # noqa: F401
 

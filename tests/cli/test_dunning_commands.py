@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import datetime, timedelta
+from functools import partial
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -18,18 +19,12 @@ from agrega.contracts.models import Contract
 from agrega.contracts.services import contract_activate, contract_add_product
 from agrega.core.models import ChangeRecord
 from agrega.dunning.models import DunningPolicy
+from tests.cli.helpers import run as run_command
 
 pytestmark = pytest.mark.django_db
 
 
-def run(*args):
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    try:
-        call_command("dunning", *[str(a) for a in args], stdout=out, stderr=err)
-    except SystemExit as exc:
-        code = exc.code
-    return code, out.getvalue(), err.getvalue()
+run = partial(run_command, "dunning")  # (code, out, err), tests/cli/helpers.py
 
 
 def test_policies_lists_stages_in_portuguese():

@@ -3,27 +3,20 @@ import prints its progress and the rejected lines; errors exit 2 with `erro [cod
 
 from __future__ import annotations
 
-import io
 import json
+from functools import partial
 
 import pytest
-from django.core.management import call_command
 
 from agrega.contracts.models import Contract
 from agrega.imports.models import ImportJob
 from tests.imports.helpers import csv_bytes, row, table_counts
+from tests.cli.helpers import run as run_command
 
 pytestmark = pytest.mark.django_db
 
 
-def run(*args) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    try:
-        call_command("import", *[str(a) for a in args], stdout=out, stderr=err)
-    except SystemExit as exc:
-        code = exc.code
-    return code, out.getvalue(), err.getvalue()
+run = partial(run_command, "import")  # (code, out, err), tests/cli/helpers.py
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ real tokens; and the integration's requires_consent over /api/integrations."""
 import pytest
 
 from agrega.contracts.services import contract_activate, contract_add_product
-from tests.api.conftest import error, field_codes
+from tests.fixtures_api import error, field_codes
 
 pytestmark = pytest.mark.django_db
 

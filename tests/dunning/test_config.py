@@ -4,7 +4,7 @@ into the future nor back before a manual run already made."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.utils import timezone
@@ -17,12 +17,9 @@ from agrega.core.errors import ApplicationError, ValidationFailed
 from agrega.core.models import ChangeRecord
 from agrega.dunning import selectors, services
 from agrega.dunning.models import DunningPolicy, DunningStage
+from tests.billing.fixtures_billing import at
 
 pytestmark = pytest.mark.django_db
-
-
-def at(day: date, hour: int = 12):
-    return timezone.make_aware(datetime.combine(day, datetime.min.time()).replace(hour=hour))
 
 
 def stages_of(policy) -> list[tuple[int, str]]:

@@ -17,7 +17,7 @@ from agrega.contracts.services import contract_activate, contract_add_product
 from agrega.core.models import ApiToken, ChangeRecord
 from agrega.core.roles import assign_role
 from agrega.dunning.models import DunningPolicy
-from tests.api.conftest import ApiClient, error, field_codes
+from tests.fixtures_api import ApiClient, error, field_codes
 
 pytestmark = pytest.mark.django_db
 

@@ -3,11 +3,10 @@ overdue, the sweep blocks the contract, the worker blocks the user on the platfo
 payment releases both; a trust release opens access until it expires unpaid."""
 
 import threading
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection, transaction
-from django.utils import timezone
 
 from agrega.billing.services import billing_run, payment_register
 from agrega.contracts.choices import AccessStatus as AS
@@ -15,13 +14,10 @@ from agrega.contracts.choices import ContractStatus as CS
 from agrega.contracts.models import Contract
 from agrega.contracts.services import contract_activate, contract_add_product
 from agrega.dunning.services import dunning_sweep, expire_trust_releases, trust_release
+from tests.billing.fixtures_billing import at
 
 PERIOD = date(2026, 10, 1)
 DUE = date(2026, 10, 10)
-
-
-def at(day: date, hour: int = 12):
-    return timezone.make_aware(datetime.combine(day, datetime.min.time()).replace(hour=hour))
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The régua: stages applied by the daily sweep at their boundaries, release on
 payment, trust releases and their limits."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,13 +15,10 @@ from agrega.contracts.services import contract_activate, contract_add_product, c
 from agrega.core.errors import ApplicationError
 from agrega.dunning.models import DunningNotice, DunningPolicy, TrustRelease
 from agrega.dunning.services import dunning_sweep, expire_trust_releases, policy_from_preset, trust_release
+from tests.billing.fixtures_billing import at
 
 PERIOD = date(2026, 10, 1)
 DUE = date(2026, 10, 10)
-
-
-def at(day: date, hour: int = 12):
-    return timezone.make_aware(datetime.combine(day, datetime.min.time()).replace(hour=hour))
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ The interleaving is made deterministic by running the other action right after t
 sweep has read its candidates (``_apply_chunk`` is where the writes begin); everything
 else is the real sweep on the real database."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.utils import timezone
@@ -18,13 +18,10 @@ from agrega.contracts.services import contract_activate, contract_add_product, c
 from agrega.dunning import services
 from agrega.dunning.models import DunningNotice, DunningPolicy
 from agrega.dunning.services import dunning_sweep
+from tests.billing.fixtures_billing import at
 
 PERIOD = date(2026, 10, 1)
 DUE = date(2026, 10, 10)
-
-
-def at(day: date, hour: int = 12):
-    return timezone.make_aware(datetime.combine(day, datetime.min.time()).replace(hour=hour))
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ import pytest
 
 from agrega.customers.models import Customer
 from agrega.imports import services
-from agrega.imports.layout import guess_mapping, read_table
+from agrega.core.csvio import read_table
+from agrega.imports.layout import guess_mapping
 
 from .helpers import csv_bytes, row
 

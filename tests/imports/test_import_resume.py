@@ -11,7 +11,6 @@ import sys
 import time
 
 import pytest
-from django.db import connection
 from django.db.models import Count
 
 from agrega.contracts.models import Contract, ContractEvent, ContractProduct
@@ -19,17 +18,10 @@ from agrega.customers.models import Customer
 from agrega.imports.models import ExternalRef, ImportJob, ImportRow
 
 from .helpers import csv_bytes, row
+from tests.faults.harness import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LINES = 1000
-
-
-def database_url() -> str:
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    return (f"postgres://{settings['USER'] or 'postgres'}@{settings['HOST'] or '127.0.0.1'}:"
-            f"{settings['PORT'] or 5432}/{settings['NAME']}")
 
 
 def agrega(*args) -> subprocess.Popen:

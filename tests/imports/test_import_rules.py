@@ -13,7 +13,8 @@ from agrega.core.errors import ApplicationError
 from agrega.core.models import ChangeRecord
 from agrega.customers.models import Customer
 from agrega.imports import services
-from agrega.imports.layout import guess_mapping, read_table
+from agrega.core.csvio import read_table
+from agrega.imports.layout import guess_mapping
 from agrega.imports.models import ExternalRef, ImportJob, ImportRow
 from agrega.plans.services import plan_create
 from agrega.sva.models import SvaUser

@@ -1,22 +1,7 @@
-"""API clients with real tokens (tests/api/conftest.py) and one per role."""
+"""The notices tests' own servers: a local SMTP server and a port nothing listens on
+(API clients come from tests/fixtures_api.py, a plugin)."""
 
 import pytest
-from django.contrib.auth import get_user_model
-
-from agrega.core.models import ApiToken
-from agrega.core.roles import assign_role
-from tests.api.conftest import ApiClient, anonymous, api, api_token, api_user  # noqa: F401
-
-
-@pytest.fixture
-def api_as(db):
-    def make(role: str) -> ApiClient:
-        user = get_user_model().objects.create_user(f"u-{role.replace(' ', '-')}", password="senha-de-teste-123")
-        assign_role(user, role)
-        _, raw = ApiToken.issue(user=user, name="testes")
-        return ApiClient(raw)
-
-    return make
 
 
 @pytest.fixture

@@ -1,11 +1,17 @@
 """/healthz, /readyz, /metrics and the security headers, as a monitoring system sees them."""
 
-import re
-
 import pytest
 from django.test import Client
 
 pytestmark = pytest.mark.django_db
+
+
+def sample_values(name: str, text: str) -> dict[tuple, float]:
+    """``{sorted label pairs: value}`` of the samples called ``name``, read by prometheus_client's parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {tuple(sorted(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples if s.name == name}
 
 
 def test_healthz_and_readyz_answer_without_login():
@@ -38,20 +44,53 @@ def test_metrics_expose_users_calls_circuit_jobs_and_contracts(integration, make
         contract = make_contract()
         contract_add_product(contract=contract, product_id=product.pk)
         contract_activate(contract=contract)
-    text = Client().get("/metrics").content.decode()
-    pending = re.search(r'agrega_sva_users_pending\{integration="[^"]+",waiting="sync"\} (\d+)', text)
-    assert pending and pending.group(1) == "3"
+    assert sample_values("agrega_sva_users_pending", Client().get("/metrics").content.decode()) == {
+        (("integration", integration.name), ("waiting", "sync")): 3}
     converge()
     run_job("dunning.expire_trust_releases", force=True)
     response = Client().get("/metrics")
     assert response["Content-Type"].startswith("text/plain; version=0.0.4")
     text = response.content.decode()
-    assert re.search(r'agrega_sva_users\{integration="[^"]+",state="active"\} 3', text)
-    assert re.search(r'agrega_platform_calls_total\{integration="[^"]+",operation="create_user",status="20\d",error=""\} 3', text)
-    assert re.search(r'agrega_circuit_open\{integration="[^"]+"\} 0', text)
-    assert 'agrega_job_last_success{job="dunning.expire_trust_releases"} 1' in text
-    assert 'agrega_contracts{status="A",access_status="A"} 3' in text
-    assert "agrega_sva_users_pending{" not in text
+    assert sample_values("agrega_sva_users", text)[(("integration", integration.name), ("state", "active"))] == 3
+    calls = sample_values("agrega_platform_calls_total", text)
+    created = {k: v for k, v in calls.items() if dict(k)["operation"] == "create_user"}
+    assert list(created.values()) == [3]
+    ((labels, _),) = created.items()
+    assert dict(labels)["status"].startswith("20") and dict(labels)["error"] == ""
+    assert sample_values("agrega_circuit_open", text) == {(("integration", integration.name),): 0}
+    assert sample_values("agrega_job_last_success", text)[(("job", "dunning.expire_trust_releases"),)] == 1
+    assert sample_values("agrega_contracts", text) == {(("access_status", "A"), ("status", "A")): 3}
+    assert sample_values("agrega_sva_users_pending", text) == {}
+
+
+def test_metrics_parse_as_prometheus_text_with_our_names_and_labels(integration, make_product, make_contract):
+    """What a Prometheus server reads: prometheus_client's own parser takes the whole page,
+    every family has HELP and TYPE, and the names, kinds and label sets are ours."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from agrega.contracts.services import contract_activate, contract_add_product
+
+    product = make_product(integration)
+    contract = make_contract()
+    contract_add_product(contract=contract, product_id=product.pk)
+    contract_activate(contract=contract)
+    families = {f.name: f for f in text_string_to_metric_families(Client().get("/metrics").content.decode())}
+    kinds = {name: f.type for name, f in families.items()}
+    assert kinds == {
+        "agrega_sva_users": "gauge", "agrega_sva_users_pending": "gauge",
+        "agrega_sva_convergence_lag_seconds": "gauge", "agrega_platform_calls": "counter",
+        "agrega_circuit_open": "gauge", "agrega_integration_consecutive_failures": "gauge",
+        "agrega_job_last_duration_seconds": "gauge", "agrega_job_last_success": "gauge",
+        "agrega_job_runs": "counter", "agrega_contracts": "gauge", "agrega_invoices_overdue": "gauge",
+    }
+    assert all(f.documentation for f in families.values())
+    (pending,) = families["agrega_sva_users_pending"].samples
+    assert pending.labels == {"integration": integration.name, "waiting": "sync"} and pending.value == 1
+    (contracts,) = families["agrega_contracts"].samples
+    assert contracts.labels == {"status": "A", "access_status": "A"} and contracts.value == 1
+    (overdue,) = families["agrega_invoices_overdue"].samples
+    assert overdue.labels == {} and overdue.value == 0
+    assert {s.labels["integration"] for s in families["agrega_circuit_open"].samples} == {integration.name}
 
 
 def test_metrics_token_when_configured(settings):
@@ -161,11 +200,11 @@ def test_convergence_lag_is_the_age_of_the_oldest_pending_change(integration, ma
     contract_block_manual(contract=contract)
     SvaPendingWork.objects.update(queued_at=timezone.now() - timedelta(seconds=120))  # queued 2 min ago
     text = Client().get("/metrics").content.decode()
-    lag = float(re.search(r'agrega_sva_convergence_lag_seconds\{integration="[^"]+"\} ([\d.e+]+)', text).group(1))
+    (lag,) = sample_values("agrega_sva_convergence_lag_seconds", text).values()
     assert 120 <= lag < 600
     converge()
     text = Client().get("/metrics").content.decode()
-    assert re.search(r'agrega_sva_convergence_lag_seconds\{integration="[^"]+"\} 0\n', text)
+    assert list(sample_values("agrega_sva_convergence_lag_seconds", text).values()) == [0]
 
 
 def test_an_alphanumeric_cnpj_never_reaches_the_logs():

@@ -3,7 +3,7 @@
 import pytest
 
 from agrega.contracts.models import Contract
-from tests.api.conftest import error, field_codes
+from tests.fixtures_api import error, field_codes
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from agrega.contracts.services import contract_add_product, contract_transition
 from agrega.core.errors import ApplicationError
 from agrega.sva import selectors
 from agrega.sva.models import SvaUser
-from tests.api.conftest import api, api_token, api_user, error  # noqa: F401 (fixtures)
+from tests.fixtures_api import error
 from tests.cli.helpers import run
 
 

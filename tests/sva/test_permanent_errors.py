@@ -179,7 +179,7 @@ def test_reconciliation_reports_a_refused_user_without_trying_again(integration,
     """Missing on the platform because the platform refused it: reconciliation reports
     it, and does not hand it to the worker (that would repeat the refused call each run)."""
     from agrega.sva.models import ReconciliationItem
-    from agrega.sva.reconcile import reconcile_integration
+    from agrega.sva.reconcile.services import reconcile_integration
 
     product = make_product(integration)
     bad_email = f"recusado.{exa_account.prefix}@example.com.br"

@@ -17,7 +17,6 @@ from agrega.core.models import ChangeRecord
 from agrega.sva import selectors
 from agrega.sva.models import SvaPendingWork, SvaUser
 from agrega.sva.selectors import sva_effects_of
-from tests.api.conftest import api, api_token, api_user  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 

@@ -12,16 +12,9 @@ from django.db import connection
 from agrega.contracts.services import contract_add_product, contract_transition
 from agrega.sva.controller.worker import SvaWorker
 from agrega.sva.models import SvaPendingWork
+from tests.faults.harness import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def database_url() -> str:
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    return (f"postgres://{settings['USER'] or 'postgres'}@{settings['HOST'] or '127.0.0.1'}:"
-            f"{settings['PORT'] or 5432}/{settings['NAME']}")
 
 
 def wait_converged(seconds: float) -> bool:

@@ -21,15 +21,7 @@ from agrega.contracts.choices import AccessStatus as AS
 from agrega.dunning.models import TrustRelease
 from agrega.dunning.services import dunning_sweep
 from agrega.sva.models import SvaUser
-from tests.billing.fixtures_billing import (  # noqa: F401
-    active_contract,
-    at,
-    billed,
-    blocked,
-    internet,
-    months_ago,
-    security,
-)
+from tests.billing.fixtures_billing import at, months_ago
 
 from .fixtures_contracts import open_tab
 

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from agrega.core import formats
-from tests.billing.fixtures_billing import at, months_ago  # noqa: F401
+from tests.billing.fixtures_billing import at, months_ago
 
 RAW_E164 = re.compile(r"\+55\d{10,11}")
 

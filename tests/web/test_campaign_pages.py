@@ -15,7 +15,6 @@ from agrega.consent.services import consent_record
 from agrega.contracts.services import contract_transition
 from agrega.sva.models import SvaUser
 
-from .fixtures_contracts import admin_page  # noqa: F401
 
 # the dry runs, imports and campaigns the pages start are run by the task worker
 pytestmark = pytest.mark.usefixtures("task_runner")

@@ -14,7 +14,7 @@ from agrega.contracts import services
 from agrega.integrations.models import SvaIntegration
 from agrega.sva.models import SvaUser
 
-from .fixtures_contracts import admin_page, open_tab, sva_row  # noqa: F401
+from .fixtures_contracts import open_tab, sva_row
 
 
 def _active(make_contract, product, **kw):

@@ -17,7 +17,7 @@ from agrega.contracts import services
 from agrega.contracts.models import Contract
 from agrega.sva.models import SvaUser
 
-from .fixtures_contracts import admin_page, open_tab, pick_in_lupa  # noqa: F401
+from .fixtures_contracts import open_tab, pick_in_lupa
 
 
 # -- list ------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from agrega.imports import services
 from agrega.imports.models import ImportJob
 from tests.imports.helpers import csv_bytes, row
 
-from .fixtures_contracts import admin_page  # noqa: F401
 
 # the dry runs, imports and campaigns the pages start are run by the task worker
 pytestmark = pytest.mark.usefixtures("task_runner")

@@ -11,7 +11,6 @@ from agrega.notices import services as notice_services
 from agrega.notices.models import NoticeTemplate
 from agrega.notices.rendering import DEFAULTS
 
-from .fixtures_contracts import admin_page  # noqa: F401
 
 
 def test_edit_preview_and_refuse_bad_texts(admin_page, make_integration, screenshot):

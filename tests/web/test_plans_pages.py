@@ -15,7 +15,7 @@ from agrega.plans.models import SalesPlan
 from agrega.plans.services import plan_create
 from agrega.sva.models import SvaUser
 
-from .fixtures_contracts import admin_page, pick_in_lupa  # noqa: F401
+from .fixtures_contracts import pick_in_lupa
 
 
 def _menu(page, top: str, item: str):

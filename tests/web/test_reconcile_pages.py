@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from agrega.contracts.services import contract_add_product, contract_transition
 from agrega.integrations.services import connector_for
 from agrega.sva.models import ReconciliationRun, SvaUser
-from tests.reconcile.conftest import spec
+from tests.sva.reconcile.conftest import spec
 
 LIST = "/configuracoes/integracoes-sva/"
 
@@ -160,7 +160,7 @@ def test_read_only_and_operator_see_but_cannot_run(make_user, login, page, scree
 
 
 def test_refusal_is_shown(make_user, login, page, integration):
-    from agrega.sva.reconcile import _start
+    from agrega.sva.reconcile.services import _start
 
     _start(integration, runner="outra-maquina:7", actor=None, remove_unknown=False, page_size=500)
     make_user("ana", "administrador")

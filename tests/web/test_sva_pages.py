@@ -13,7 +13,7 @@ from agrega.core.br import format_document
 from agrega.customers.services import customer_update
 from agrega.sva.models import SvaUser
 
-from .fixtures_contracts import admin_page, open_tab, pick_in_lupa, sva_row  # noqa: F401
+from .fixtures_contracts import pick_in_lupa, sva_row
 
 
 def _active_contract(make_contract, product, customer=None, **kw):

@@ -30,7 +30,7 @@ def _rates():
 
 
 def test_admin_edits_the_rates_of_a_class(make_user, login, page, screenshot):
-    from agrega.billing.taxes import tax_rates_replace
+    from agrega.billing.taxes.services import tax_rates_replace
 
     tax_rates_replace(rates={"SVA": [{"tax": "ISS", "rate": "5"}, {"tax": "CSLL", "rate": "1"}]})
     make_user("ana", "administrador")
@@ -73,7 +73,7 @@ def test_admin_edits_the_rates_of_a_class(make_user, login, page, screenshot):
 
 @pytest.mark.parametrize("role", ["operador", "somente leitura"])
 def test_others_see_the_rates_but_cannot_change_them(make_user, login, page, role):
-    from agrega.billing.taxes import tax_rates_replace
+    from agrega.billing.taxes.services import tax_rates_replace
 
     tax_rates_replace(rates={"SVA": [{"tax": "ISS", "rate": "5"}]})
     make_user("bia", role)
@@ -107,7 +107,7 @@ def _bill_november(make_contract, make_product):
 
 
 def test_revenue_report_page_and_csv_download(make_user, login, page, screenshot, make_contract, make_product):
-    from agrega.billing.taxes import tax_rates_replace
+    from agrega.billing.taxes.services import tax_rates_replace
 
     tax_rates_replace(rates={"SCM": [{"tax": "ICMS", "rate": "25"}], "SVA": [{"tax": "ISS", "rate": "5"}]})
     _bill_november(make_contract, make_product)

@@ -6,7 +6,8 @@ from datetime import date
 
 from agrega.billing import selectors, services
 from agrega.billing.imports import parse_date
-from agrega.billing.models import Invoice, InvoiceStatus, Payment
+from agrega.billing.filtersets import InvoiceFilterSet
+from agrega.billing.models import Invoice, Payment
 from agrega.core.errors import NotFound
 from agrega.core.management.base import (
     AgregaCommand,
@@ -110,11 +111,7 @@ class Command(AgregaCommand):
 
     def add_subcommands(self, sub):
         listing = self.subcommand(sub, "list", self.cmd_list, help="Lista títulos.")
-        listing.add_argument("--contract", dest="contract_id", type=int, metavar="ID", help="só deste contrato")
-        listing.add_argument("--customer", dest="customer_id", type=int, metavar="ID", help="só deste cliente")
-        listing.add_argument("--status", choices=InvoiceStatus.values, help="open, paid ou cancelled")
-        listing.add_argument("--period", metavar="AAAA-MM", help="competência")
-        listing.add_argument("--overdue", action="store_true", help="só os vencidos em aberto")
+        InvoiceFilterSet.add_arguments(listing)  # the same filters as the page and the API
         listing.add_argument("--limit", type=positive_int, default=100, metavar="N", help="máximo (padrão 100)")
 
         show = self.subcommand(sub, "show", self.cmd_show, help="Mostra um título: itens, pagamentos e saldo.")
@@ -139,13 +136,8 @@ class Command(AgregaCommand):
         cancel.add_argument("--reason", required=True, metavar="TEXTO", help="motivo do cancelamento")
         self.add_actor(cancel)
 
-    def cmd_list(self, *, contract_id=None, customer_id=None, status=None, period=None, overdue=False,
-                 limit=100, **options):
-        invoices = list(selectors.invoice_list(
-            contract_id=contract_id, customer_id=customer_id, status=status,
-            period=services.parse_period(period) if period else None,
-            overdue=True if overdue else None,
-        )[:limit])
+    def cmd_list(self, *, limit=100, **options):
+        invoices = list(InvoiceFilterSet(InvoiceFilterSet.from_options(options)).queryset()[:limit])
 
         def lines():
             if not invoices:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agrega.billing import reports
-from agrega.billing.taxes import plain_rate
+from agrega.billing.taxes.services import plain_rate
 from agrega.core.errors import ApplicationError
 from agrega.core.management.base import AgregaCommand, fmt_money, table
 

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from agrega.billing import taxes
+from agrega.billing.taxes import services as taxes
 from agrega.core.management.base import AgregaCommand, table
 
 

@@ -13,15 +13,11 @@ import sys
 import time
 
 from agrega.campaigns import report, selectors, services
+from agrega.campaigns.filtersets import CampaignFilterSet
 from agrega.campaigns.models import Campaign, CampaignStatus, ItemStatus
-from agrega.contracts.choices import AccessStatus, ContractStatus
 from agrega.core import csvio
 from agrega.core.errors import NotFound
 from agrega.core.management.base import AgregaCommand, fmt_datetime, key_values, positive_int, table
-
-FILTER_OPTIONS = (("plan", "sales_plan_id"), ("city", "city"), ("status", "status"),
-                  ("access_status", "access_status"), ("has_product", "has_product_id"),
-                  ("lacks_product", "lacks_product_id"))
 
 
 def campaign_data(c: Campaign) -> dict:
@@ -45,14 +41,7 @@ class Command(AgregaCommand):
     help = "Campanhas SVA: inclui um produto SVA em todos os contratos escolhidos por filtros."
 
     def add_subcommands(self, sub):
-        def filters(p):
-            p.add_argument("--plan", type=positive_int, metavar="PLANO", help="ID do plano de venda")
-            p.add_argument("--city", metavar="CIDADE", help="cidade do cliente")
-            p.add_argument("--status", choices=ContractStatus.values, help="status do contrato")
-            p.add_argument("--access-status", choices=AccessStatus.values, help="status de acesso")
-            p.add_argument("--has-product", type=positive_int, metavar="PRODUTO", help="contratos que têm o produto")
-            p.add_argument("--lacks-product", type=positive_int, metavar="PRODUTO",
-                           help="contratos que não têm o produto")
+        filters = CampaignFilterSet.add_arguments  # the same filters as the form and the API
 
         p = self.subcommand(sub, "preview", self.preview, help="Quantos contratos os filtros escolhem.")
         p.add_argument("--product", type=positive_int, required=True, metavar="PRODUTO", help="o produto SVA")
@@ -96,7 +85,7 @@ class Command(AgregaCommand):
 
     @staticmethod
     def _filters(options) -> dict:
-        return {key: options.get(opt) for opt, key in FILTER_OPTIONS if options.get(opt) not in (None, "")}
+        return CampaignFilterSet.from_options(options)
 
     @staticmethod
     def _get(pk: int) -> Campaign:

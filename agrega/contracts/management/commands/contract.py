@@ -7,7 +7,8 @@ users follow the contract (the worker converges them on the platform).
 
 from __future__ import annotations
 
-from agrega.contracts.choices import AccessStatus, ContractAction, ContractStatus
+from agrega.contracts.choices import ContractAction
+from agrega.contracts.filtersets import ContractFilterSet
 from agrega.contracts.models import Contract, ContractProduct
 from agrega.contracts.services import (
     contract_add_product,
@@ -223,27 +224,7 @@ class Command(AgregaCommand):
         show.add_argument("id", type=int, help="ID do contrato")
 
         listing = self.subcommand(sub, "list", self.cmd_list, help="Lista contratos.")
-        listing.add_argument(
-            "--status",
-            type=_upper,
-            choices=ContractStatus.values,
-            metavar="|".join(ContractStatus.values),
-            help="filtra pelo status (P, A, I, N, D)",
-        )
-        listing.add_argument(
-            "--access-status",
-            type=_upper,
-            choices=AccessStatus.values,
-            metavar="|".join(AccessStatus.values),
-            help="filtra pelo status de acesso (A, D, CM, CA, FA, AA)",
-        )
-        listing.add_argument(
-            "--customer",
-            dest="customer_id",
-            type=int,
-            metavar="ID",
-            help="só os contratos deste cliente",
-        )
+        ContractFilterSet.add_arguments(listing)
         listing.add_argument(
             "--limit", type=positive_int, default=100, metavar="N", help="máximo (padrão 100)"
         )
@@ -321,15 +302,8 @@ class Command(AgregaCommand):
     def cmd_show(self, *, id, **options):
         self._emit_contract(get_contract(id))
 
-    def cmd_list(self, *, status=None, access_status=None, customer_id=None, limit=100, **options):
-        queryset = Contract.objects.select_related("customer").order_by("id")
-        if status:
-            queryset = queryset.filter(status=status)
-        if access_status:
-            queryset = queryset.filter(access_status=access_status)
-        if customer_id is not None:
-            queryset = queryset.filter(customer_id=customer_id)
-        contracts = list(queryset[:limit])
+    def cmd_list(self, *, limit=100, **options):
+        contracts = list(ContractFilterSet(ContractFilterSet.from_options(options)).queryset()[:limit])
 
         def lines():
             if not contracts:

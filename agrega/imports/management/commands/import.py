@@ -19,7 +19,8 @@ from agrega.core.errors import ApplicationError, FieldError
 from agrega.core.management.base import AgregaCommand, fmt_datetime, key_values, positive_int, table
 from agrega.core.uploads import read_file
 from agrega.imports import selectors, services
-from agrega.imports.layout import COLUMNS, read_table
+from agrega.core.csvio import read_table
+from agrega.imports.layout import COLUMNS
 from agrega.imports.models import ImportJob, ImportStatus, RowStatus
 
 LEVEL = {"error": "erro", "warning": "aviso", "info": "info"}

@@ -26,7 +26,7 @@ from agrega.core.management.base import (
 )
 from agrega.integrations.models import SvaIntegration
 from agrega.sva.models import ReconciliationRun, ReconciliationStatus
-from agrega.sva.reconcile import (
+from agrega.sva.reconcile.services import (
     DEFAULT_PAGE_SIZE,
     count_rows,
     reconcile_integration,

@@ -11,11 +11,11 @@ from agrega.core.br import format_document, format_mobile
 from agrega.core.errors import ApplicationError, FieldError, NotFound
 from agrega.core.management.base import AgregaCommand, fmt_datetime, key_values, table
 from agrega.sva.choices import SvaState, SyncStatus, operation_label
+from agrega.sva.filtersets import SvaUserFilterSet
 from agrega.sva.models import SvaUser
 from agrega.sva.selectors import (
     desired_for,
     sva_user_get,
-    sva_user_list,
     sva_user_timeline,
     sync_status,
 )
@@ -266,21 +266,7 @@ class Command(AgregaCommand):
         self.add_actor(create)
 
         listing = self.subcommand(sub, "list", self.cmd_list, help="Lista usuários SVA.")
-        listing.add_argument(
-            "--contract", dest="contract_id", type=int, metavar="ID", help="só os deste contrato"
-        )
-        listing.add_argument(
-            "--integration",
-            dest="integration_id",
-            type=int,
-            metavar="ID",
-            help="só os desta integração",
-        )
-        listing.add_argument(
-            "--pending",
-            action="store_true",
-            help="só os que ainda não convergiram com a plataforma",
-        )
+        SvaUserFilterSet.add_arguments(listing)  # the same filters as the API
 
         show = self.subcommand(
             sub,
@@ -351,12 +337,8 @@ class Command(AgregaCommand):
         )
         self._emit_user(user, "Usuário SVA criado; o worker o cria na plataforma.")
 
-    def cmd_list(self, *, contract_id=None, integration_id=None, pending=False, **options):
-        users = sva_user_list(
-            contract_id=contract_id,
-            integration_id=integration_id,
-            pending=True if pending else None,
-        )
+    def cmd_list(self, **options):
+        users = SvaUserFilterSet(SvaUserFilterSet.from_options(options)).queryset()
         summaries = [sva_user_summary(u) for u in users]
 
         def lines():

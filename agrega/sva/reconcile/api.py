@@ -7,7 +7,7 @@
 * ``GET /api/reconciliations/{id}`` is one run with its first differences, and
   ``GET /api/reconciliations/{id}/items`` pages through all of them.
 
-The rules are in ``agrega/sva/reconcile.py``; this module only parses and renders.
+The rules are in ``agrega/sva/reconcile/services.py``; this module only parses and renders.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from agrega.core.tasks import task_data, task_get
 from agrega.core.tasks_api import TaskOut
 from agrega.integrations.selectors import integration_get
 
-from . import reconcile
-from .tasks import queue_reconciliation
-from .models import ReconciliationAction, ReconciliationKind, ReconciliationStatus
+from agrega.sva.models import ReconciliationAction, ReconciliationKind, ReconciliationStatus
+from agrega.sva.tasks import queue_reconciliation
+
+from . import services as reconcile
 
 integration_router = Router(tags=["Integrações SVA"])
 router = Router(tags=["Reconciliação"])

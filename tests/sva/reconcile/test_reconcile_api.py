@@ -11,8 +11,8 @@ from django.core.management import call_command
 from agrega.core.models import ApiToken
 from agrega.core.roles import assign_role
 from agrega.sva.models import ReconciliationRun
-from agrega.sva.reconcile import _start
-from tests.api.conftest import ApiClient, error
+from agrega.sva.reconcile.services import _start
+from tests.fixtures_api import ApiClient, error
 
 from .conftest import spec
 

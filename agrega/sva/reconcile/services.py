@@ -46,9 +46,9 @@ from agrega.integrations.connectors.registry import platform_allows
 from agrega.integrations.models import SvaIntegration
 from agrega.integrations.services import connector_for
 
-from . import pending
-from .choices import SvaState
-from .models import (
+from agrega.sva import pending
+from agrega.sva.choices import SvaState
+from agrega.sva.models import (
     ReconciliationAction,
     ReconciliationItem,
     ReconciliationKind,
@@ -58,7 +58,7 @@ from .models import (
     SvaCall,
     SvaUser,
 )
-from .selectors import desired_for, is_pending, sva_user_queryset
+from agrega.sva.selectors import desired_for, is_pending, sva_user_queryset
 
 log = logging.getLogger("agrega.sva.reconcile")
 

@@ -16,10 +16,10 @@ from django.views.generic import TemplateView
 from agrega.core import selectors, services
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability, Role
-from agrega.web.permissions import CapabilityRequiredMixin
-from agrega.web.views import apply_service_error, keyset_context
+from agrega.core.permissions import CapabilityRequiredMixin
+from agrega.core.web import apply_service_error, keyset_context
 
-from .users_forms import PasswordForm, RoleForm, UserCreateForm
+from .forms import PasswordForm, RoleForm, UserCreateForm
 
 
 class _Admin(CapabilityRequiredMixin):

@@ -15,13 +15,13 @@ import time
 import uuid
 
 import pytest
-from django.db import connection
 
 from agrega.contracts.services import contract_add_product, contract_transition
 from agrega.core.br import make_cpf
 from agrega.integrations.connectors.base import RemoteStatus, UserSpec
 from agrega.integrations.services import connector_for
 from agrega.sva.models import SvaPendingWork, SvaUser
+from tests.faults.harness import database_url
 
 _n = itertools.count(1)
 
@@ -62,13 +62,6 @@ def synced_users(integration, make_product, make_contract, converge):
         return users
 
     return make
-
-
-def database_url() -> str:
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    return f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 def agrega_process(*args: str, **env) -> subprocess.Popen:

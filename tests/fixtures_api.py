@@ -1,4 +1,7 @@
-"""An authenticated API client (a real user with a real token) for the API tests."""
+"""API clients for every test that speaks to /api (a plugin in tests/conftest.py's
+``pytest_plugins``, so no directory copies them): ``api`` (an administrator with a real
+token), ``anonymous``, ``api_as(role)``; ``ApiClient``, ``error`` and ``field_codes``
+are imported as helpers."""
 
 from __future__ import annotations
 
@@ -100,3 +103,17 @@ def api(api_token):
 @pytest.fixture
 def anonymous(db):
     return ApiClient(None)
+
+
+@pytest.fixture
+def api_as(db):
+    """``api_as(role)``: an API client for a new user with that role and a real token."""
+    from agrega.core.roles import assign_role
+
+    def make(role: str) -> ApiClient:
+        user = get_user_model().objects.create_user(f"u-{role.replace(' ', '-')}", password="senha-de-teste-123")
+        assign_role(user, role)
+        _, raw = ApiToken.issue(user=user, name="testes")
+        return ApiClient(raw)
+
+    return make

@@ -13,7 +13,7 @@ from agrega.contracts.services import contract_transition
 from agrega.core.errors import Conflict
 from agrega.integrations.services import integration_update
 from agrega.sva.models import ReconciliationRun, SvaCall, SvaUser
-from agrega.sva.reconcile import reconcile_integration
+from agrega.sva.reconcile.services import reconcile_integration
 from agrega.sva.selectors import desired_for
 
 from .conftest import agrega_process, pending_count, spec, wait_until

@@ -3,7 +3,7 @@ at /configuracoes/integracoes-sva/)."""
 
 from django.urls import path
 
-from . import reconcile_views
+from . import views as reconcile_views
 
 app_name = "reconcile"
 

@@ -8,7 +8,8 @@ from ninja import Field, Query, Router, Schema
 
 from agrega.core.api import ErrorOut, InputSchema
 
-from . import reports, taxes
+from agrega.billing import reports
+from . import services as taxes
 
 tax_rates_router = Router(tags=["Tributos"])
 reports_router = Router(tags=["Relatórios"])

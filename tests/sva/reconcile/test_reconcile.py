@@ -16,7 +16,7 @@ from agrega.core.models import ChangeRecord
 from agrega.integrations.connectors.base import RemoteStatus
 from agrega.integrations.services import integration_update
 from agrega.sva.models import ReconciliationRun, SvaUser
-from agrega.sva.reconcile import _start, reconcile_integration
+from agrega.sva.reconcile.services import _start, reconcile_integration
 from agrega.sva.services import sva_user_delete
 
 from .conftest import spec
@@ -381,7 +381,7 @@ def test_platform_listing_is_bounded_by_the_page_size(integration, synced_users,
 def test_user_bumped_between_read_and_write_is_not_overwritten(integration, synced_users, platform):
     """A row bumped between the run's read and its write (here: "Sincronizar agora" by an
     operator) is not overwritten; the difference is reported as already pending."""
-    from agrega.sva.reconcile import ReconciliationStatus, _Reconciliation
+    from agrega.sva.reconcile.services import ReconciliationStatus, _Reconciliation
     from agrega.sva.services import sva_user_request_sync
 
     user = synced_users(1)[0]
@@ -411,7 +411,7 @@ def test_a_platform_that_cannot_list_its_users_is_not_reconciled(db):
     from agrega.core.errors import ApplicationError
     from agrega.integrations.connectors.registry import PLATFORMS, platform_allows
     from agrega.integrations.services import integration_create
-    from agrega.sva.reconcile import reconcile_integration
+    from agrega.sva.reconcile.services import reconcile_integration
 
     unable = [p for p in PLATFORMS if not platform_allows(p, "list_users")]
     if not unable:

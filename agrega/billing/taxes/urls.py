@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from . import tax_views
+from . import views as tax_views
 
 app_name = "taxes"
 

@@ -1,6 +1,6 @@
 """Configurações > Integrações SVA > (integração) > Reconciliação: run a reconciliation
 now (administrador), the list of runs and one run's report. Rules live in
-``agrega/sva/reconcile.py``; these views only read and call it."""
+``agrega/sva/reconcile/services.py``; these views only read and call it."""
 
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ from django.views.generic import TemplateView
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
 from agrega.integrations.selectors import integration_get
-from agrega.web.permissions import CapabilityRequiredMixin
-from agrega.web.views import PAGE_SIZE, keyset_context
+from agrega.core.permissions import CapabilityRequiredMixin
+from agrega.core.web import PAGE_SIZE, keyset_context
 from agrega.core.params import parse_id
 
-from . import reconcile
-from .models import ReconciliationKind
-from .tasks import queue_reconciliation
+from agrega.sva.models import ReconciliationKind, ReconciliationStatus
+from agrega.sva.tasks import queue_reconciliation
+
+from . import services as reconcile
 
 # The counts shown as columns in the list of runs.
 LIST_COUNTS = ("remote_users", "differences", "marked_for_sync", "already_pending", "removed", "reported")

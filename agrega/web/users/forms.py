@@ -4,7 +4,7 @@ e-mail, role, Django's password validators, the last administrator) are core.ser
 from django import forms
 
 from agrega.core.roles import Role
-from agrega.web.views import BootstrapFormMixin
+from agrega.core.web import BootstrapFormMixin
 
 
 class UserCreateForm(BootstrapFormMixin, forms.Form):

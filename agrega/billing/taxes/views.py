@@ -13,11 +13,12 @@ from django.views.generic import TemplateView
 
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
-from agrega.web.permissions import CapabilityRequiredMixin
+from agrega.core.permissions import CapabilityRequiredMixin
 
-from . import reports, taxes
-from .models import Invoice
-from .tax_forms import TaxRowFormSet, rows_of, show_errors, with_extra_row
+from agrega.billing import reports
+from . import services as taxes
+from agrega.billing.models import Invoice
+from .forms import TaxRowFormSet, rows_of, show_errors, with_extra_row
 
 
 class TaxRatesView(CapabilityRequiredMixin, TemplateView):

@@ -8,7 +8,7 @@ report, not tax bookkeeping: the ISP's accountant gives the numbers, Agrega does
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
@@ -16,8 +16,9 @@ from agrega.catalog.models import Product
 from agrega.core.audit import actor_label
 from agrega.core.errors import ApplicationError, Conflict, FieldErrors
 from agrega.core.models import ChangeRecord
+from agrega.core.money import parse_decimal
 
-from .models import TaxRate
+from agrega.billing.models import TaxRate
 
 FiscalClass = Product.FiscalClass
 RATE_PLACES = Decimal("0.001")
@@ -59,15 +60,11 @@ def parse_rate(value) -> Decimal:
     if isinstance(value, bool):
         raise ApplicationError("rate_invalid", "Alíquota inválida.")
     text = str(value if value is not None else "").strip().rstrip("%").strip()
-    if "," in text:
-        text = text.replace(".", "").replace(",", ".")
     try:
-        rate = Decimal(text)
-    except (InvalidOperation, ValueError):
+        rate = parse_decimal(text)
+    except ValueError:
         raise ApplicationError("rate_invalid",
                                f"Alíquota inválida: {value!r}. Use um percentual, ex.: 25 ou 3,65.") from None
-    if not rate.is_finite():
-        raise ApplicationError("rate_invalid", "Alíquota inválida.")
     if rate < 0 or rate > HUNDRED:
         raise ApplicationError("rate_out_of_range", f"A alíquota deve estar entre 0% e 100% (recebido: {text}%).")
     if rate != rate.quantize(RATE_PLACES):
