@@ -14,11 +14,10 @@ from types import SimpleNamespace
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core.api import Cursor, ErrorOut, InputSchema, Page, keyset_page, prepared_keyset_page
+from agrega.core.api import Cursor, ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.text import ModelText, Text
 from agrega.core.errors import NotFound
 from agrega.core.money import PriceIn
-from agrega.core.prepared import PreparedQuery
 from agrega.sva import selectors as sva_selectors
 from agrega.sva.choices import SyncStatus
 
@@ -182,11 +181,11 @@ def contract_list(
 ):
     # the parameters' types come from ContractFilterSet (contracts/filtersets.py), as do
     # the page's filter bar and the CLI's options: one declaration of the list's filters
-    # compiled once per shape of the list (plain str values: core.api.prepared_keyset_page);
     # an unknown status is a 422 (the enum), never an empty page
     filters = {"status": status.value if status else None,
                "access_status": access_status.value if access_status else None, "customer_id": customer_id}
-    rows, next_cursor = prepared_keyset_page(_summary_rows, filters, cursor=cursor, limit=limit, binary=True)
+    given = {name: value for name, value in filters.items() if value is not None}
+    rows, next_cursor = keyset_page(_summary_rows(**given), cursor=cursor, limit=limit)
     return ContractPage.model_construct(items=[_summary(row) for row in rows], next_cursor=next_cursor)
 
 
@@ -236,19 +235,14 @@ def contract_detail(request: HttpRequest, contract_id: int):
     return contract
 
 
-_CONTRACT = PreparedQuery(selectors.contract_with_customer, int)
-_PRODUCTS = PreparedQuery(selectors.contract_products_of, int)
-_SVA_USERS = PreparedQuery(selectors.contract_sva_users_of, int)
-
-
 def _contract_detail(pk: int) -> Contract | None:
-    """What ``selectors.contract_get`` reads (same three queries), compiled once."""
-    found = _CONTRACT.fetch(pk)
+    """What ``selectors.contract_get`` reads (same three queries)."""
+    found = list(selectors.contract_with_customer(pk))
     if not found:
         return None
     contract = found[0]
-    contract.product_list = _PRODUCTS.fetch(pk)
-    users = _SVA_USERS.fetch(pk)
+    contract.product_list = list(selectors.contract_products_of(pk))
+    users = list(selectors.contract_sva_users_of(pk))
     for user in users:
         user.contract = contract  # as prefetch_related sets the reverse side
     contract.sva_user_list = users

@@ -55,9 +55,8 @@ def contract_get(pk: int) -> Contract | None:
     )
 
 
-# The contract detail's three reads, one query each; the API compiles them once per
-# connection (core.prepared.PreparedQuery): contract_get builds and compiles the same three on
-# every call, which was most of the detail's CPU (bench/README.md, "api_load").
+# The contract detail's three reads, one query each (the API and contract_get share them;
+# docs/decisions/0009-prepared-statements.md for why they are no longer compiled once).
 
 def contract_with_customer(pk: int) -> QuerySet[Contract]:
     return Contract.objects.select_related("customer").filter(pk=pk)[:1]

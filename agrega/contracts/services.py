@@ -10,7 +10,6 @@ from django.utils import timezone
 from agrega.catalog.models import Product
 from agrega.core.errors import ApplicationError, Conflict, FieldError, FieldErrors, InvalidTransition, NotFound
 from agrega.core.money import AmountInvalid, parse_amount
-from agrega.core.prepared import PreparedQuery
 from agrega.core.text import clean_text_into
 from agrega.customers.models import Customer
 from agrega.integrations.connectors.registry import platform_allows
@@ -62,17 +61,13 @@ def _locked_query(pk: int):
     return Contract.objects.select_for_update(of=("self",)).select_related("customer").filter(pk=pk)[:1]
 
 
-# Every action starts here: compiled once per connection (core.prepared.PreparedQuery), since
-# building the locking query cost more CPU than running it (bench/README.md, "api_load").
-_LOCKED = PreparedQuery(_locked_query, int)
-
 
 def _locked(contract: Contract | int) -> Contract:
     pk = contract.pk if isinstance(contract, Contract) else contract
     connection = transaction.get_connection()
     if connection.features.has_select_for_update and connection.get_autocommit():  # as the ORM refuses
         raise transaction.TransactionManagementError("select_for_update cannot be used outside of a transaction.")
-    found = _LOCKED.fetch(pk)
+    found = list(_locked_query(pk))
     if not found:
         raise NotFound("Contrato", "contract_not_found")
     return found[0]

@@ -1,9 +1,7 @@
-"""What every API router shares: token auth, the error shape, keyset pagination, and
-reads compiled once (``prepared_keyset_page``, on ``core.prepared.PreparedQuery``)."""
+"""What every API router shares: token auth, the error shape and keyset pagination."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
 from decimal import Decimal
@@ -27,7 +25,6 @@ from pydantic import Field as PydanticField
 from pydantic import field_validator
 
 from .errors import ApplicationError, FieldError, ValidationFailed, summary_code
-from .prepared import PreparedQuery
 from .models import ApiToken, hash_token
 from .roles import _ORDER as ROLE_ORDER
 from .roles import Capability, has_capability, user_role
@@ -129,7 +126,7 @@ class TokenAuth(HttpBearer):
         """The token's user with their role, read in one query: the role is asked on every
         request (``authorize``), and reading the groups was a second query on every API
         call (bench/README.md, "api_load")."""
-        found = _TOKEN_QUERY.fetch(hash_token(token))
+        found = list(_token_with_role(hash_token(token)))
         if not found:
             return None
         found = found[0]
@@ -148,9 +145,6 @@ def _token_with_role(key_hash: str) -> QuerySet[ApiToken]:
             .filter(key_hash=key_hash, revoked_at__isnull=True, user__is_active=True)
             .annotate(**_role_flags())[:1])
 
-
-# every API request by token reads this: compiled once (PreparedQuery's docstring)
-_TOKEN_QUERY = PreparedQuery(_token_with_role, str)
 
 
 def _flag(role) -> str:
@@ -296,34 +290,6 @@ def _page(rows: list, limit: int) -> tuple[list, int | None]:
     if not (more and rows):
         return rows, None
     return rows, (rows[-1]["id"] if isinstance(rows[-1], dict) else rows[-1].pk)
-
-
-_KEYSET_QUERIES: dict[tuple, PreparedQuery] = {}
-
-
-def prepared_keyset_page(build: Callable[..., QuerySet], filters: dict, *, cursor: int | None,
-                         limit: int, binary: bool = False) -> tuple[list, int | None]:
-    """``keyset_page(build(**filters), …)`` for a list read on every request: compiled once
-    per shape (which filters are given, whether there is a cursor, the page size) through
-    ``PreparedQuery``. A filter that is None is left out (``build`` gets no argument for
-    it); the others must be ints or strings that ``build`` uses as they are."""
-    limit = max(1, min(limit, MAX_LIMIT))
-    given = {name: value for name, value in filters.items() if value is not None}
-    if any(type(value) not in (int, str) for value in given.values()):
-        return keyset_page(build(**given), cursor=cursor, limit=limit)
-    names = tuple(given)
-    key = (build, names, tuple(type(v) for v in given.values()), cursor is not None, limit, binary)
-    prepared = _KEYSET_QUERIES.get(key)
-    if prepared is None:
-        def page(*values):
-            queryset = build(**dict(zip(names, values)))
-            if cursor is not None:
-                queryset = queryset.filter(pk__gt=values[-1])
-            return queryset.order_by("pk")[: limit + 1]
-
-        kinds = [type(v) for v in given.values()] + ([int] if cursor is not None else [])
-        prepared = _KEYSET_QUERIES[key] = PreparedQuery(page, *kinds, binary=binary)
-    return _page(prepared.fetch(*given.values(), *([cursor] if cursor is not None else [])), limit)
 
 
 def _refuse_control_chars(data, source: str) -> None:

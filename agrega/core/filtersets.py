@@ -170,8 +170,7 @@ class FilterSet:
     @classmethod
     def filtered(cls, values: Mapping) -> QuerySet:
         """The base filtered by values already valid (the API's typed parameters, a selector's
-        keyword arguments, or the stand-ins ``core.api.prepared_keyset_page`` compiles
-        with): applied as they are, ``None`` meaning "no filter"."""
+        keyword arguments): applied as they are, ``None`` meaning "no filter"."""
         filterset = cls()
         return filterset.apply(filterset.base(), {k: v for k, v in values.items() if v is not None})
 

@@ -10,7 +10,7 @@ from pydantic import BeforeValidator
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core.api import Choice, Cursor, ErrorOut, InputSchema, Page, prepared_keyset_page
+from agrega.core.api import Choice, Cursor, ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.text import ModelText, Text
 from agrega.customers.models import Customer
 from agrega.core.br import format_document, format_mobile
@@ -112,10 +112,8 @@ def customer_list(
     cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
-    # compiled once per shape of the search (core.api.prepared_keyset_page)
     terms = selectors.customer_list_terms(q=q, document=document, city=city, state=state)
-    items, next_cursor = prepared_keyset_page(selectors.customer_list_query, terms, cursor=cursor,
-                                              limit=limit)
+    items, next_cursor = keyset_page(selectors.customer_list_query(**terms), cursor=cursor, limit=limit)
     return {"items": items, "next_cursor": next_cursor}
 
 

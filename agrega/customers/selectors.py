@@ -41,7 +41,7 @@ def phone_search_term(value: str) -> str | None:
 
 def search_terms(q: str | None) -> dict[str, str]:
     """What a search box's text means, as terms for ``search_match`` (strings only, so
-    the API can compile the query once per shape, core.prepared):
+    the query has one shape per set of terms):
 
     * a CPF/CNPJ, whole (``q_document_exact``) or a piece (``q_document``), and/or a
       phone number (``q_phone``) — digits typed with any punctuation;
@@ -113,8 +113,8 @@ def customer_list_terms(
     state: str | None = None,
 ) -> dict[str, str]:
     """The list's filters as ``customer_list_query`` takes them (trimmed, the digits
-    apart), only those given. Split from the query so the API can compile that once
-    (core.prepared.PreparedQuery) and run it with each request's terms.
+    apart), only those given. Split from the query so that the query does not branch on
+    the request's values (docs/decisions/0009-prepared-statements.md).
 
     ``document`` is a whole CPF/CNPJ, typed with or without punctuation, letters in any
     case; one that is not valid is refused with its reason (ValidationFailed), as on

@@ -14,7 +14,6 @@ from agrega.contracts.models import Contract, ContractProduct
 from agrega.core.audit import record_change, record_changes
 from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile
 from agrega.core.errors import ApplicationError, Conflict, FieldError, FieldErrors, InvalidTransition, NotFound
-from agrega.core.prepared import PreparedQuery
 
 from . import pending
 from .choices import SvaOrigin, SvaState
@@ -130,11 +129,6 @@ def _auto_create_items(contract_id: int) -> QuerySet[ContractProduct]:
     )
 
 
-# Every activation runs it: compiled once per connection, as building the query cost
-# more than running it (bench/README.md, "api_load"); planned for each contract, as a
-# plan kept from an emptier database can scan the whole table (core.prepared).
-_AUTO_CREATE_ITEMS = PreparedQuery(_auto_create_items, int, prepare=False)
-
 
 def sva_users_auto_create_for_contract(*, contract: Contract, actor=None) -> list[SvaUser]:
     """The automatic users of a contract just activated, in one INSERT for all its
@@ -143,7 +137,7 @@ def sva_users_auto_create_for_contract(*, contract: Contract, actor=None) -> lis
     The caller holds the contract's row lock (``contracts.services``), as every creation
     of an SVA user does (``sva_user_create`` locks it too), so no user of this contract
     can appear between the query's "no live user" and the INSERT."""
-    items = _AUTO_CREATE_ITEMS.fetch(contract.pk)
+    items = list(_auto_create_items(contract.pk))
     if not items:
         return []
     registration: dict[int, list[dict]] = {}  # per integration: what its platform accepts

@@ -94,24 +94,6 @@ def test_activation_creates_a_user_for_each_eligible_product_only(
     assert "consent" not in {p["field"] for p in live[eligible[0].pk].registration_problems}
 
 
-def test_the_prepared_items_query_answers_what_the_orm_does(make_integration, make_product, make_contract,
-                                                           exa_account, integrations):
-    manual_only = make_integration(auto_create_users=False, name="EXA manual", prefix=exa_account.prefix + "m")
-    mixed = make_contract()
-    for product in _products(make_product, integrations) + [_sva_product(make_product, manual_only)]:
-        contract_add_product(contract=mixed, product_id=product.pk)
-    empty = make_contract()
-
-    def answer(items):
-        return [(i.pk, i.contract_id, i.product_id, i.product.sva_integration.pk, i.product.sva_integration.prefix)
-                for i in items]
-
-    for contract in (mixed, empty, mixed):  # the second time through the compiled query
-        prepared = answer(services._AUTO_CREATE_ITEMS.fetch(contract.pk))
-        assert prepared == answer(services._auto_create_items(contract.pk))
-    assert len(prepared) == len(PACKAGES)
-
-
 def _pre_contract(make_contract, products):
     contract = make_contract()
     for product in products:
@@ -124,7 +106,7 @@ def test_activation_costs_the_same_statements_for_one_product_or_three(integrati
     counts = []
     for some in (products[:1], products):
         contract = _pre_contract(make_contract, some)
-        contract_transition(contract=contract, action="activate")  # the first compiles the prepared query
+        contract_transition(contract=contract, action="activate")  # the first warms what is read once per process
         contract = _pre_contract(make_contract, some)
         with CaptureQueriesContext(connection) as queries:
             contract_transition(contract=contract, action="activate")
@@ -165,18 +147,3 @@ def test_bump_contracts_queues_the_live_users_of_those_contracts_only(integratio
         expected = before[user.pk] + 1 if user.contract_id in wanted and user.pk != deleted.pk else before[user.pk]
         assert after[user.pk] == expected, user
     assert bump_contracts([]) == 0
-
-
-def test_the_items_query_is_planned_for_each_contract_not_kept_prepared(integration, make_product, make_contract):
-    """A prepared statement keeps one generic plan for the connection's life: made while
-    the tables were small, it scanned every contract product of the SVA product (core.prepared)."""
-    if connection.vendor != "postgresql":
-        pytest.skip("server-side prepared statements are PostgreSQL's")
-    for _ in range(3):  # enough for the locking query to be prepared, and this one not
-        contract_transition(contract=_pre_contract(make_contract, [_sva_product(make_product, integration)]),
-                            action="activate")
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        statements = [row[0] for row in cursor.fetchall()]
-    assert any("FOR UPDATE" in s and "contracts_contract" in s for s in statements)  # _locked is prepared
-    assert not any("sva_svauser" in s and "contracts_contractproduct" in s and "EXISTS" in s for s in statements)
