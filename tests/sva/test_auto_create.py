@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from agrega.contracts.services import contract_add_product, contract_remove_product, contract_transition
 from agrega.core.models import ChangeRecord
-from agrega.sva import pending, services
+from agrega.sva import pending
 from agrega.sva.models import SvaPendingWork, SvaUser
 from agrega.sva.services import bump_contracts, sva_user_create, sva_user_delete
 
