@@ -31,7 +31,21 @@ def claim(queryset, *, lease, worker_id: str) -> list[int]:
     lost its database connection after calls the platform may have applied. What it
     last recorded is then not to be trusted: its state becomes unknown, so that the
     engine looks the user up first. Trusted, a block applied by a killed worker and then
-    released by an operator was never undone (found by tests/faults)."""
+    released by an operator was never undone (found by tests/faults).
+
+    Why ``queryset.query.sql_with_params()`` (an undocumented method of Django's
+    ``Query``) and not explicit SQL: the selection is the worker's, built with the ORM
+    (``SvaWorker._claimable``: due in the queue, lease free or expired, integration
+    active, circuit closed; ordered by the queue's index; ``FOR UPDATE OF self SKIP
+    LOCKED`` where the database has it), and the UPDATE must wrap exactly that selection
+    in one statement with ``RETURNING``, which the ORM's ``update()`` cannot give (it
+    returns a count, so the ids would cost a second read, and the lease would no longer be
+    taken in the same statement as the lock). Writing the selection again here in SQL
+    would make two definitions of "claimable" to keep in step, on two databases; this
+    method has kept its signature since Django 1.x and is what ``str(queryset.query)``
+    itself calls. ``tests/sva/test_sql.py`` compares the claim with the queryset's own
+    answer on SQLite and PostgreSQL, so a change in Django shows there first. The same
+    reasoning holds for ``sva.pending.mark_matching``."""
     with transaction.atomic():  # Django compiles FOR UPDATE only inside a transaction
         subquery, params = queryset.query.sql_with_params()
     table = connection.ops.quote_name(SvaUser._meta.db_table)
