@@ -240,8 +240,8 @@ def insert_dicts(model: type[models.Model], rows: list[dict], *, returning: tupl
     ``returning`` columns of each row, in the order of ``rows``.
 
     Every concrete column is written: given values, ``auto_now``/``auto_now_add``
-    columns set to now, and each other field's default — so a field another app adds
-    later with a default is filled here too (Django's ``bulk_create`` spends most of an
+    columns set to now, and each other field's default (Django's ``get_default``: "" for
+    a text column that is not NULL) — so a field another app adds later is filled here too (Django's ``bulk_create`` spends most of an
     import's time preparing each field of each model)."""
     if not rows:
         return []
@@ -255,9 +255,9 @@ def insert_dicts(model: type[models.Model], rows: list[dict], *, returning: tupl
         fields.append(field.name)
         if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
             defaults[field.name] = now
-        elif field.has_default():
-            defaults[field.name] = field.get_default()
         else:
-            defaults[field.name] = None
+            # Django's own rule: the declared default, else "" for a text field that
+            # cannot be NULL (e.g. a CharField(blank=True) another app adds), else NULL
+            defaults[field.name] = field.get_default()
     values = [tuple(row.get(name, defaults[name]) for name in fields) for row in rows]
     return insert_returning(model, fields, values, returning=returning)
