@@ -140,9 +140,13 @@ def main() -> int:
             account = pix.account_create(name="PSP", base_url=psp.url, token_url=psp.token_url,
                                          client_id="agrega-bench", client_secret="bench-secret",
                                          chave="pix@bench.example", validade_apos_vencimento=365)
-            pix.charges_for_open_invoices(account_id=account.pk)  # immediate tasks: PUT /cobv each
-            deadline = time.monotonic() + 120
-            while SvaPendingWork.objects.exists() and time.monotonic() < deadline:
+            pix.charges_for_open_invoices(account_id=account.pk)  # tasks for `agrega worker`: PUT /cobv each
+            deadline = time.monotonic() + 180
+            from agrega.pix.models import ChargeStatus
+
+            # every cobv active on the PSP and every block done before the first Pix
+            while (SvaPendingWork.objects.exists() or PixCharge.objects.filter(status=ChargeStatus.ACTIVE).count() < n) \
+                    and time.monotonic() < deadline:
                 time.sleep(0.2)
             for _ in range(100):
                 try:
@@ -209,10 +213,10 @@ def main() -> int:
                 with transaction.atomic():
                     Payment.objects.create(invoice_id=p.invoice_id, amount=p.amount, paid_on=p.paid_on,
                                            method=p.method, provider="bench", external_id="bare-" + p.external_id)
-            bare_rate = len(rows) / (time.monotonic() - i0)
+            bare_rate = len(rows) / max(time.monotonic() - i0, 1e-9)
             Payment.objects.filter(provider="bench").delete()
             print(f"\nbaixas/s ({len(burst)} payments): webhook path {webhook_rate:.1f}/s, bare insert "
-                  f"{bare_rate:.1f}/s, ratio {webhook_rate / bare_rate:.3f}")
+                  f"{bare_rate:.1f}/s, ratio {webhook_rate / bare_rate if bare_rate else 0:.3f}")
             dup = Payment.objects.count() - Payment.objects.values("external_id").distinct().count()
             print(f"duplicate baixas: {dup}; open títulos left: "
                   f"{Invoice.objects.filter(status='open').count()}")

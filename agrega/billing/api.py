@@ -146,9 +146,24 @@ class PaymentOut(Schema):
         return obj.get_status_display()
 
 
+class InvoicePixBriefOut(Schema):
+    """The título's PIX (cobv) as the PSP answered it; the QR code is at ``/pix``."""
+
+    txid: str
+    status: str
+    status_label: str
+    copia_e_cola: str
+    location: str
+
+
 class InvoiceDetailOut(InvoiceOut):
     lines: list[InvoiceLineOut]
     payments: list[PaymentOut]
+    pix: InvoicePixBriefOut | None = None
+
+    @staticmethod
+    def resolve_pix(obj):
+        return selectors.invoice_pix_brief(obj)
 
     @staticmethod
     def resolve_lines(obj):

@@ -86,6 +86,7 @@ class _Token:
 
 _TOKENS: dict[tuple, _Token] = {}
 _TOKENS_LOCK = threading.Lock()
+_HTTP_LOCK = threading.Lock()
 
 
 @dataclass
@@ -117,15 +118,19 @@ class PixClient:
     # -- plumbing -----------------------------------------------------------------------
     def http(self) -> httpx.Client:
         if self._http is None:
-            verify: Any = True
-            if self.cert_pem and self.key_pem:
-                verify = ssl_context(self.cert_pem, self.key_pem)
-            hooks = {"response": [self._hook]} if (self.on_exchange or PixClient.observer) else {}
-            self._http = httpx.Client(transport=egress.EgressTransport(verify=verify), trust_env=False,
-                                      timeout=self.timeout, event_hooks=hooks)
+            with _HTTP_LOCK:  # a shared client may be first used by two threads at once
+                if self._http is None:
+                    verify: Any = True
+                    if self.cert_pem and self.key_pem:
+                        verify = ssl_context(self.cert_pem, self.key_pem)
+                    # always hooked: a long-lived (shared) client must see an observer set later
+                    self._http = httpx.Client(transport=egress.EgressTransport(verify=verify), trust_env=False,
+                                              timeout=self.timeout, event_hooks={"response": [self._hook]})
         return self._http
 
     def _hook(self, response: httpx.Response) -> None:
+        if self.on_exchange is None and PixClient.observer is None:
+            return
         response.read()
         for observe in (self.on_exchange, PixClient.observer):
             if observe is not None:

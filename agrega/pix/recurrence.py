@@ -10,6 +10,7 @@ for today + 2 days, with ``ajusteDiaUtil`` so the PSP moves a non-business day."
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from datetime import timedelta
 from decimal import Decimal
 
@@ -23,7 +24,7 @@ from agrega.core.money import parse_amount
 
 from .client import PixError
 from .models import PixAccount, PixRecurrence, PixRecurringCharge, RecurrenceStatus
-from .services import PROVIDER, _devedor, _money, _paid_on, active_account, client_for
+from .services import PROVIDER, _devedor, _money, _paid_on, active_account, client_for, shared_client
 
 log = logging.getLogger("agrega.pix")
 WINDOW_MIN_DAYS, WINDOW_MAX_DAYS = 2, 10
@@ -107,7 +108,7 @@ def webhook_rec_receive(*, secret: str, body: dict) -> dict:
     """webhookrec: each recurrence named is read back (``GET /rec/{idRec}``) and its state kept."""
     account = _account(secret)
     updated = 0
-    with client_for(account) as client:
+    with nullcontext(shared_client(account)) as client:  # the process's client: kept open
         for item in (body.get("recs") or [])[:1000]:
             id_rec = str((item or {}).get("idRec") or "")[:35]
             rec = PixRecurrence.objects.filter(id_rec=id_rec, account=account).first() if id_rec else None
@@ -129,7 +130,7 @@ def webhook_cobr_receive(*, secret: str, body: dict) -> dict:
     is retried (``retentativa``) when the authorisation's policy allows."""
     account = _account(secret)
     applied = 0
-    with client_for(account) as client:
+    with nullcontext(shared_client(account)) as client:  # the process's client: kept open
         for item in (body.get("cobsr") or [])[:1000]:
             txid = str((item or {}).get("txid") or "")[:35]
             charge = PixRecurringCharge.objects.filter(txid=txid).select_related("recurrence").first()

@@ -11,6 +11,7 @@ that holds locks (they are tasks, or outside any ``atomic``)."""
 from __future__ import annotations
 
 import logging
+import threading
 import secrets as pysecrets
 from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -143,6 +144,38 @@ def _account(account_id: int) -> PixAccount:
 
 def client_for(account: PixAccount, **kwargs) -> PixClient:
     return PixClient.for_account(account, **kwargs)
+
+
+_SHARED: dict[int, tuple[tuple, PixClient]] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_client(account: PixAccount) -> PixClient:
+    """The one long-lived client of ``account`` in this process, for the hot webhook path:
+    its connections (TCP, TLS with the account's certificate) and its OAuth token are
+    reused from one callback to the next instead of being set up for each (the cost that
+    made the webhook path slow). Rebuilt when the account's settings or secrets change.
+    Never closed by its callers (no ``with``)."""
+    fingerprint = (account.base_url, account.token_url, account.client_id, account.adapter,
+                   account.timeout_seconds, account.secrets_encrypted)
+    with _SHARED_LOCK:
+        known = _SHARED.get(account.pk)
+        if known is not None and known[0] == fingerprint:
+            return known[1]
+        client = client_for(account)
+        _SHARED[account.pk] = (fingerprint, client)
+    if known is not None:
+        known[1].close()
+    return client
+
+
+def shared_clients_reset() -> None:
+    """Close and forget every shared client (tests, between sandboxes)."""
+    with _SHARED_LOCK:
+        clients = [c for _, c in _SHARED.values()]
+        _SHARED.clear()
+    for client in clients:
+        client.close()
 
 
 def account_check(*, account_id: int, actor=None) -> PixAccount:
@@ -401,17 +434,17 @@ def webhook_receive(*, secret: str, body: dict) -> dict:
     if not isinstance(items, list) or len(items) > 1000:
         raise ApplicationError("pix_webhook_invalid", "Corpo inválido: esperado {\"pix\": [...]}.")
     applied = unconfirmed = 0
-    with client_for(account) as client:
-        for item in items:
-            e2eid = str((item or {}).get("endToEndId") or "")[:32] if isinstance(item, dict) else ""
-            if not e2eid.isalnum():
-                continue
-            try:
-                if pix_confirm(account=account, e2eid=e2eid, client=client) is not None:
-                    applied += 1
-            except PixError as exc:
-                unconfirmed += 1
-                log.warning("pix %s not confirmed now (%s): the reconciliation will catch it", e2eid, exc)
+    client = shared_client(account)
+    for item in items:
+        e2eid = str((item or {}).get("endToEndId") or "")[:32] if isinstance(item, dict) else ""
+        if not e2eid.isalnum():
+            continue
+        try:
+            if pix_confirm(account=account, e2eid=e2eid, client=client) is not None:
+                applied += 1
+        except PixError as exc:
+            unconfirmed += 1
+            log.warning("pix %s not confirmed now (%s): the reconciliation will catch it", e2eid, exc)
     return {"received": len(items), "applied": applied, "unconfirmed": unconfirmed}
 
 

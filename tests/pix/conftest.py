@@ -102,3 +102,14 @@ def _tasks_run_when_enqueued(settings):
     django-tasks' immediate backend runs each task when it is enqueued (after the commit),
     in this process. The database backend and the worker are tested in tests/core."""
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+
+@pytest.fixture(autouse=True)
+def _no_shared_pix_client_across_tests():
+    """The webhook path keeps one client per account per process; each test (its own
+    sandbox, its own account rows) starts without one and leaves none behind."""
+    from agrega.pix import services
+
+    services.shared_clients_reset()
+    yield
+    services.shared_clients_reset()

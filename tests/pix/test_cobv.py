@@ -100,6 +100,25 @@ def test_copia_e_cola_and_qr_in_api_and_cli(pix_account, billed, role_user, clie
     assert data["copia_e_cola"] in capsys.readouterr().out
 
 
+def test_the_invoice_detail_carries_its_pix_in_api_and_cli(pix_account, billed, role_user, client, capsys, fast_pix):
+    contract, invoice = billed()
+    charge = PixCharge.objects.get(invoice=invoice)
+    user = role_user("leitor", "somente leitura")
+    detail = client.get(f"/api/invoices/{invoice.pk}", **bearer_headers(user)).json()
+    assert detail["pix"]["txid"] == charge.txid and detail["pix"]["status"] == ChargeStatus.ACTIVE
+    assert detail["pix"]["copia_e_cola"] == charge.pix_copia_e_cola and charge.pix_copia_e_cola.startswith("000201")
+    call_command("invoice", "show", str(invoice.pk), "--json")
+    assert json.loads(capsys.readouterr().out)["pix"]["copia_e_cola"] == charge.pix_copia_e_cola
+    call_command("invoice", "show", str(invoice.pk))
+    text = capsys.readouterr().out
+    assert "PIX:" in text and charge.txid in text and charge.pix_copia_e_cola in text
+    # a título without a cobv: no PIX block, null in the API
+    charge.delete()
+    assert client.get(f"/api/invoices/{invoice.pk}", **bearer_headers(user)).json()["pix"] is None
+    call_command("invoice", "show", str(invoice.pk))
+    assert "PIX:" not in capsys.readouterr().out
+
+
 
 def test_psp_faults_5xx_429_lost_answers_and_expired_tokens_are_survived(pix_account, billed, psp, fast_pix):
     psp.payer.expire_tokens(psp.client_id)

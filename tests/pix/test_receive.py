@@ -113,3 +113,28 @@ def test_a_refund_reopens_the_titulo(hooked, billed, psp):
     assert refund.status == "done"
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.OPEN and invoice.paid_amount == 0
+
+
+def test_callbacks_reuse_one_client_and_one_token_per_account(pix_account, billed, psp, fast_pix):
+    """The webhook path's cost: each callback used to open its own HTTP client (new
+    connection, new TLS); now the account's client and its token are kept per process —
+    and an expired token is still replaced on the PSP's 401, the confirmation kept."""
+    invoices = [billed(months=m)[1] for m in (4, 3, 2)]
+    pixes = [psp.pay(PixCharge.objects.get(invoice=inv).txid) for inv in invoices]
+    tokens_before = psp.payer.stats()["requests"].get("token", 0)
+    first = services.webhook_receive(secret=pix_account.webhook_secret, body={"pix": [pixes[0]]})
+    http = services.shared_client(pix_account).http()
+    second = services.webhook_receive(secret=pix_account.webhook_secret, body={"pix": [pixes[1]]})
+    assert first["applied"] == second["applied"] == 1
+    assert services.shared_client(pix_account).http() is http
+    assert psp.payer.stats()["requests"].get("token", 0) == tokens_before  # the cobv's token, reused
+    psp.payer.expire_tokens(psp.client_id)
+    third = services.webhook_receive(secret=pix_account.webhook_secret, body={"pix": [pixes[2]]})
+    assert third["applied"] == 1 and psp.payer.stats()["requests"].get("token", 0) == tokens_before + 1
+    for inv in invoices:
+        assert pix_payments(inv).count() == 1
+    kept = services.shared_client(pix_account)
+    services.account_update(account_id=pix_account.pk, client_secret="outro-segredo")
+    pix_account.refresh_from_db()
+    renewed = services.shared_client(pix_account)  # changed secrets: a new client, the old one closed
+    assert renewed is not kept and renewed.client_secret == "outro-segredo" and kept._http is None

@@ -58,6 +58,7 @@ def invoice_data(invoice: Invoice, *, full: bool = False) -> dict:
             for line in invoice.lines.all()
         ]
         data["payments"] = [payment_data(p) for p in invoice.payments.all()]
+        data["pix"] = selectors.invoice_pix_brief(invoice)
     return data
 
 
@@ -96,6 +97,13 @@ def invoice_lines(invoice: Invoice) -> list[str]:
                  p.external_id, p.get_status_display(), p.actor_label, p.note) for p in payments]
         lines += ["  " + row for row in table(
             ("ID", "Data", "Valor", "Forma", "Origem", "Id do pagamento", "Situação", "Por", "Observação"), rows)]
+    pix = selectors.invoice_pix_brief(invoice)
+    if pix is not None:
+        lines.append("PIX:")
+        lines += ["  " + row for row in key_values([
+            ("txid", pix["txid"]), ("Situação", pix["status_label"]),
+            ("Copia-e-cola", pix["copia_e_cola"] or "(ainda não gerado pelo PSP)"),
+        ])]
     return lines
 
 
