@@ -29,6 +29,19 @@ def test_settings_page_is_for_administrators_and_warns_before_expiry(emitter, ro
     assert b"data-certificate-warning" in page.content and "renove".encode() in page.content
 
 
+def test_dashboard_warns_30_days_before_the_certificate_expires(emitter, role_user):
+    """Início shows the A1 certificate's expiry only inside the 30-day window, and says
+    so plainly once it has expired."""
+    client = logged_in_client(role_user("op", Role.OPERATOR))
+    Emitter.objects.filter(pk=1).update(certificate_not_after=timezone.now() + timedelta(days=31))
+    assert b"data-fiscal-cert-warning" not in client.get("/").content
+    Emitter.objects.filter(pk=1).update(certificate_not_after=timezone.now() + timedelta(days=29))
+    page = client.get("/").content.decode()
+    assert "data-fiscal-cert-warning" in page and "renove-o" in page and "Configurações &gt; Fiscal" in page
+    Emitter.objects.filter(pk=1).update(certificate_not_after=timezone.now() - timedelta(days=1))
+    assert "nenhuma NFCom pode ser emitida" in client.get("/").content.decode()
+
+
 def test_titulo_page_emits_downloads_and_cancels(emitter, billed, role_user):
     invoice = billed(1)[0]
     op = logged_in_client(role_user("op", Role.OPERATOR))
