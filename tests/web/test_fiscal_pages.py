@@ -113,3 +113,54 @@ def test_titulo_page_emits_downloads_and_cancels_its_nfcom(page, login, make_use
     page.get_by_label("Situação").select_option("authorised")
     page.get_by_role("button", name="Filtrar").click()
     expect(page.get_by_role("table", name="NFCom")).not_to_contain_text("Cancelada")
+
+
+@pytest.mark.parametrize("size", ["desk", "phone"])
+def test_fiscal_pages_have_no_serious_axe_violation_and_fit(size, browser, live_server, make_user, emitter, billed):
+    """The a11y check (tests/web/test_a11y.py's axe run and measure) on the fiscal pages
+    with data in them: a certificate stored, products classified, one NFCom authorised
+    and one cancelled, so the título's NFCom section shows its downloads and the
+    cancellation form. 0 critical/serious violations; on the phone nothing scrolls sideways."""
+    from django.urls import reverse
+
+    from agrega.fiscal import services
+
+    from .conftest import A11Y_RESULTS
+    from .test_a11y import FAILING, SIZES, overflow, run_axe
+
+    first, second = billed(2)
+    for invoice in (first, second):
+        services.nfcom_send(nfcom_id=services.nfcom_create(invoice_id=invoice.pk).pk)
+    services.nfcom_cancel(nfcom_id=services.nfcom_create(invoice_id=second.pk).pk,
+                          reason="Cobranca emitida em duplicidade")
+    make_user("adm", Role.ADMIN)
+    context = browser.new_context(base_url=live_server.url, locale="pt-BR", viewport=SIZES[size],
+                                  reduced_motion="reduce")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        page.goto("/entrar/")
+        page.fill("#id_username", "adm")
+        page.fill("#id_password", "senha-de-teste-123")
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        failures, too_wide = [], []
+        for name, url in [("fiscal:settings", reverse("fiscal:settings")), ("fiscal:products", reverse("fiscal:products")),
+                          ("fiscal:list", reverse("fiscal:list")), ("fiscal:reports", reverse("fiscal:reports")),
+                          ("billing:invoice_detail (NFCom autorizada)", reverse("billing:invoice_detail", args=[first.pk])),
+                          ("billing:invoice_detail (NFCom cancelada)", reverse("billing:invoice_detail", args=[second.pk]))]:
+            page.goto(url)
+            page.wait_for_load_state("networkidle")
+            assert page.locator("main").count() == 1, name
+            violations = run_axe(page)
+            wide, culprits = overflow(page) if size == "phone" else (0, [])
+            A11Y_RESULTS.append({"page": name, "size": size, "violations": violations, "overflow": wide})
+            bad = [(v["impact"], v["id"], v["nodes"][:2]) for v in violations if v["impact"] in FAILING]
+            if bad:
+                failures.append((name, bad))
+            if wide > 0:
+                too_wide.append((name, wide, culprits))
+        assert not failures, f"axe-core: violações críticas/sérias: {failures}"
+        assert not too_wide, f"páginas que rolam para o lado a 390 px: {too_wide}"
+    finally:
+        context.close()
