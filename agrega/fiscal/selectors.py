@@ -53,3 +53,13 @@ def monthly_zip(period: date) -> tuple[bytes, int]:
                 z.writestr(f"{doc.key}-cancelamento.xml", bytes(doc.cancel_xml))
             n += 1
     return out.getvalue(), n
+
+
+def certificate_warning() -> str:
+    """Início's line about the emitter's A1 certificate: empty unless it expires within 30
+    days (or has expired), so the ISP renews it before the NFCom of a month are blocked."""
+    from .certificates import expiry_warning
+    from .models import Emitter
+
+    not_after = Emitter.objects.filter(pk=1).values_list("certificate_not_after", flat=True).first()
+    return expiry_warning(not_after)

@@ -31,6 +31,7 @@ def dashboard_context() -> dict:
         "problems": selectors.latest_sva_problems(limit=15),
         "live": counts["pending"] > 0,  # the page asks again while users wait for the worker
         "pix_cert_expiring": pix_cert_expiring(),
+        "fiscal_cert_warning": fiscal_cert_warning(),
     }
 
 
@@ -39,6 +40,13 @@ def pix_cert_expiring() -> list:
     from agrega.pix.services import cert_expiring
 
     return cert_expiring()
+
+
+def fiscal_cert_warning() -> str:
+    """The NFCom emitter's A1 certificate, warned 30 days ahead (agrega/fiscal)."""
+    from agrega.fiscal.selectors import certificate_warning
+
+    return certificate_warning()
 
 
 # htmx stops polling an element whose answer has this status (and still swaps it in).

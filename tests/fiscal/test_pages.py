@@ -1,5 +1,5 @@
 """The fiscal pages through Django's test client (server-side rendering and role rules;
-no browser test yet): Configurações > Fiscal for administrators only, with the
+the browser tests are tests/web/test_fiscal_pages.py): Configurações > Fiscal for administrators only, with the
 certificate's expiry warning; the título page's NFCom section with DANFE/XML and the
 cancellation; the NFCom list and the reports page."""
 
@@ -27,6 +27,19 @@ def test_settings_page_is_for_administrators_and_warns_before_expiry(emitter, ro
     Emitter.objects.filter(pk=1).update(certificate_not_after=timezone.now() + timedelta(days=10))
     page = admin.get("/configuracoes/fiscal/")
     assert b"data-certificate-warning" in page.content and "renove".encode() in page.content
+
+
+def test_dashboard_warns_30_days_before_the_certificate_expires(emitter, role_user):
+    """Início shows the A1 certificate's expiry only inside the 30-day window, and says
+    so plainly once it has expired."""
+    client = logged_in_client(role_user("op", Role.OPERATOR))
+    Emitter.objects.filter(pk=1).update(certificate_not_after=timezone.now() + timedelta(days=31))
+    assert b"data-fiscal-cert-warning" not in client.get("/").content
+    Emitter.objects.filter(pk=1).update(certificate_not_after=timezone.now() + timedelta(days=29))
+    page = client.get("/").content.decode()
+    assert "data-fiscal-cert-warning" in page and "renove-o" in page and "Configurações &gt; Fiscal" in page
+    Emitter.objects.filter(pk=1).update(certificate_not_after=timezone.now() - timedelta(days=1))
+    assert "nenhuma NFCom pode ser emitida" in client.get("/").content.decode()
 
 
 def test_titulo_page_emits_downloads_and_cancels(emitter, billed, role_user):

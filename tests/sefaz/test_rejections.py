@@ -28,7 +28,7 @@ def _rejected(client, xml: bytes, code: str, sefaz_admin, chave: str | None = No
 
 def test_tampered_document_fails_its_signature(client, a1, sefaz_admin):
     chave, xml = nfcom(a1=a1, password=PASSWORD, cnpj=CNPJ)
-    tampered = xml.replace(b"<xNome>Unifake Software</xNome>", b"<xNome>Outro Cliente</xNome>")
+    tampered = xml.replace(b"<xNome>CLIENTE DE TESTE</xNome>", b"<xNome>Outro Cliente</xNome>")
     assert tampered != xml
     _rejected(client, tampered, "297", sefaz_admin, chave)
 

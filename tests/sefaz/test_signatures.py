@@ -26,8 +26,8 @@ def sandbox_verifies(xml: bytes, ca, signed_tag: str) -> checks.SignatureCheck:
     return checks.verify_signature(root, root.find(checks.N + signed_tag), ca.cert)
 
 
-@pytest.mark.parametrize("tamper", [None, (b"<xNome>Unifake Software</xNome>", b"<xNome>Unifake Softwarf</xNome>"),
-                                    (b"<vNF>111.54</vNF>", b"<vNF>111.55</vNF>")])
+@pytest.mark.parametrize("tamper", [None, (b"<xNome>CLIENTE DE TESTE</xNome>", b"<xNome>CLIENTE DE TESTF</xNome>"),
+                                    (b"<vNF>109.80</vNF>", b"<vNF>109.81</vNF>")])
 def test_nfcom_verdict_agrees_with_xmlsec1(sefaz_sandbox, a1, tmp_path, tamper):
     _, xml = nfcom(a1=a1, password=PASSWORD, cnpj=CNPJ)
     if tamper:

@@ -64,6 +64,8 @@ def detail_pages() -> list[tuple[str, str]]:
         ("dunning:edit", reverse("dunning:edit", args=[DunningPolicy.objects.order_by("pk").first().pk])),
         ("billing:invoice_detail", reverse("billing:invoice_detail", args=[Invoice.objects.first().pk])),
         ("sva:detail", reverse("sva:detail", args=[SvaUser.objects.order_by("pk").first().pk])),
+        ("fiscal:products", reverse("fiscal:products")),  # fiscal:settings and fiscal:list are in the menu
+        ("fiscal:reports", reverse("fiscal:reports")),
     ]
     return pages
 
