@@ -1,6 +1,6 @@
 """``agrega``: the console script.
 
-``agrega demo`` starts everything on one machine (SQLite, the EXA, SEFAZ and PSP sandboxes,
+``agrega demo`` starts everything on one machine (SQLite, the SVA platform's, SEFAZ and PSP sandboxes,
 SVA worker, web, task worker); ``agrega worker``, ``agrega web``, ``agrega exa-sandbox``,
 ``agrega sefaz-sandbox`` and ``agrega pix-sandbox`` start one part each; any
 other word is a Django management command (``agrega migrate``, ``agrega contract …``).
@@ -76,12 +76,12 @@ def demo(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="agrega demo", description="Demo completa numa máquina.")
     parser.add_argument("--host", default="127.0.0.1", help="endereço onde tudo escuta (padrão 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="porta da web (padrão 8000)")
-    parser.add_argument("--sandbox-port", type=int, default=8765, help="porta do EXA sandbox (padrão 8765)")
+    parser.add_argument("--sandbox-port", type=int, default=8765, help="porta do sandbox da plataforma SVA (padrão 8765)")
     parser.add_argument("--sefaz-port", type=int, default=8443, help="porta do sandbox da SEFAZ (padrão 8443)")
     parser.add_argument("--pix-sandbox-port", type=int, default=8766, help="porta do PSP sandbox PIX (padrão 8766)")
     parser.add_argument("--check", action="store_true", help="sobe tudo, verifica e encerra")
     args = parser.parse_args(argv)
-    # The demo's EXA, SEFAZ and PSP sandboxes are on this machine: allow exactly them (here
+    # The demo's SVA platform, SEFAZ and PSP sandboxes are on this machine: allow exactly them (here
     # and in the worker and web children); the egress policy stays strict for every other
     # local address.
     sandbox_egress = f"{args.host}:{args.sandbox_port},{args.host}:{args.sefaz_port}"
@@ -119,6 +119,11 @@ def _run_demo(args, procs: list[subprocess.Popen]) -> int:
     Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)
     sandbox_url = f"http://{args.host}:{args.sandbox_port}"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # the demo's SVA platform is the default one, run by its connector's sandbox kit
+    from agrega.integrations.connectors.registry import connector_class, default_platform, demo_kit
+
+    platform = default_platform()
+    kit, label = demo_kit(platform), connector_class(platform).label
 
     def start(*cmd: str) -> subprocess.Popen:
         proc = subprocess.Popen([sys.executable, "-m", *cmd], env=env, start_new_session=True)
@@ -127,11 +132,10 @@ def _run_demo(args, procs: list[subprocess.Popen]) -> int:
 
     print("» Preparando o banco de dados…", flush=True)
     call_command("migrate", interactive=False, verbosity=0)
-    print(f"» EXA sandbox em {sandbox_url}", flush=True)
-    start("exa_sandbox", "--host", args.host, "--port", str(args.sandbox_port),
-          "--data", str(Path(settings.VAR_DIR) / "exa-sandbox.json"))
-    if not _wait_http(sandbox_url + "/_sandbox/faults"):
-        print("O EXA sandbox não respondeu.", file=sys.stderr)
+    print(f"» Sandbox {label} em {sandbox_url}", flush=True)
+    start(*kit.server_args(args.host, args.sandbox_port, str(Path(settings.VAR_DIR) / f"{platform}-sandbox.json")))
+    if not _wait_http(sandbox_url + kit.health_path):
+        print(f"O sandbox {label} não respondeu.", file=sys.stderr)
         return 1
     sefaz_url = _start_sefaz_sandbox(args, start, Path(settings.VAR_DIR))
     if not sefaz_url:
@@ -156,19 +160,19 @@ def _run_demo(args, procs: list[subprocess.Popen]) -> int:
     start("agrega.cli", "tasks", "worker")
     pix_url = f"http://{args.host}:{args.pix_sandbox_port}"
     print(f"» PSP sandbox (API Pix) em {pix_url}", flush=True)
-    # persisted like the EXA sandbox: a restarted demo keeps the cobranças Agrega knows
+    # persisted like the SVA platform's sandbox: a restarted demo keeps the cobranças Agrega knows
     start("pix_sandbox", "--host", args.host, "--port", str(args.pix_sandbox_port),
           "--data", str(Path(settings.VAR_DIR) / "pix-sandbox.json"))
     if not _wait_http(pix_url + "/_sandbox/health"):
         print("O PSP sandbox não respondeu.", file=sys.stderr)
         return 1
-    pix_lines = _setup_pix_demo(pix_url, web_url)
+    pix_lines = _setup_pix_demo(pix_url, web_url, label)
     print(
         "\n"
         "Agrega está no ar.\n"
         f"  API (documentação):  {web_url}/api/docs\n"
         f"  Administração:       {web_url}/admin/\n"
-        f"  EXA sandbox:         {sandbox_url}/\n"
+        f"  Sandbox {label}:".ljust(23) + f"{sandbox_url}/\n"
         f"  SEFAZ sandbox (NFCom, mTLS): {sefaz_url}  AC de teste: var/sefaz-pki/ca.pem\n"
         "  Logins (senha agrega-demo): admin (administrador), operador (operador),\n"
         "                      leitura (somente leitura)\n"
@@ -182,7 +186,7 @@ def _run_demo(args, procs: list[subprocess.Popen]) -> int:
         flush=True,
     )
     if args.check:
-        return 0 if _check_demo_converged(sandbox_url) else 1
+        return 0 if _check_demo_converged(sandbox_url, kit, label) else 1
     while all(p.poll() is None for p in procs):
         time.sleep(0.5)
     print("Um dos processos da demo parou; encerrando os outros.", file=sys.stderr)
@@ -214,7 +218,7 @@ def _start_sefaz_sandbox(args, start, var_dir: Path) -> str | None:
 DEMO_PIX_CLIENT = ("agrega-demo", "agrega-demo-secret", "pix@provedor-demo.example")
 
 
-def _setup_pix_demo(pix_url: str, web_url: str) -> str:
+def _setup_pix_demo(pix_url: str, web_url: str, label: str) -> str:
     """The demo's PSP account on the sandbox, its webhook, a cobv for every open título,
     one Pix Automático authorisation; returns how to "pay" a título from the sandbox."""
     import httpx
@@ -246,14 +250,13 @@ def _setup_pix_demo(pix_url: str, web_url: str) -> str:
         lines += [f"  Pagar o título {overdue.pk} (contrato {overdue.contract_id}) pelo PIX do sandbox:",
                   f"    curl -X POST {pix_url}/_sandbox/pay -H 'Content-Type: application/json' \\",
                   f"         -d '{{\"txid\": \"{txid}\", \"client_id\": \"{client_id}\"}}'",
-                  "    → webhook → baixa → contrato liberado → usuário SVA desbloqueado na EXA em segundos."]
+                  f"    → webhook → baixa → contrato liberado → usuário SVA desbloqueado na {label} em segundos."]
     return "\n".join(lines) + "\n"
 
 
-def _check_demo_converged(sandbox_url: str, seconds: float = 60.0) -> bool:
-    """Wait until the worker has converged every demo SVA user; compare with the sandbox."""
-    import httpx
-
+def _check_demo_converged(sandbox_url: str, kit, label: str, seconds: float = 60.0) -> bool:
+    """Wait until the worker has converged every demo SVA user; compare with the sandbox
+    (its users as the platform's ``DemoKit`` reads them)."""
     from agrega.sva.models import SvaPendingWork
     from agrega.sva.selectors import desired_for, sva_user_queryset
 
@@ -263,10 +266,7 @@ def _check_demo_converged(sandbox_url: str, seconds: float = 60.0) -> bool:
             print("Os usuários SVA não convergiram a tempo.", file=sys.stderr)
             return False
         time.sleep(0.5)
-    remote = {
-        u["external_id"]: u["status"]
-        for u in httpx.get(f"{sandbox_url}/_sandbox/partners/provedor-demo/users", timeout=10).json()["users"]
-    }
+    remote = kit.remote_statuses(sandbox_url)
     ok = True
     for user in sva_user_queryset().filter(deleted_at__isnull=True):
         desired = desired_for(user).state
@@ -275,7 +275,7 @@ def _check_demo_converged(sandbox_url: str, seconds: float = 60.0) -> bool:
             shown = "pendente: " + "; ".join(p["message"] for p in user.registration_problems)
         elif shown != desired:
             ok = False
-        print(f"  usuário SVA {user.pk} (contrato {user.contract_id}): desejado {desired}, na EXA {shown}")
+        print(f"  usuário SVA {user.pk} (contrato {user.contract_id}): desejado {desired}, na {label} {shown}")
     return ok
 
 

@@ -79,6 +79,19 @@ def sva_platform(request) -> str:
     return request.param
 
 
+def default_platform_only():
+    """For a test module about Agrega's own behaviour: ``sva_platform = default_platform_only()``
+    at module level runs its neutral-fixture tests once, on ``registry.default_platform()``,
+    instead of once per platform (a platform-specific rule belongs in tests/connectors)."""
+    from agrega.integrations.connectors.registry import default_platform
+
+    @pytest.fixture
+    def sva_platform() -> str:
+        return default_platform()
+
+    return sva_platform
+
+
 @pytest.fixture
 def sandbox_kit(sandboxes, sva_platform):
     return sandboxes.get(sva_platform)

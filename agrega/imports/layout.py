@@ -44,7 +44,7 @@ COLUMNS: tuple[Column, ...] = (
            "P (pré-contrato, padrão) ou A (ativo: o contrato é ativado)."),
     Column("produtos", "Produtos", False, ("produto", "servicos", "produtos_servicos"),
            "Separados por |; cada um é o ID, o pacote SVA ou a descrição do produto, "
-           "com o valor opcional após = (ex.: 12|EXA-SEG-BASICO=9,90)."),
+           "com o valor opcional após = (ex.: 12|SEG-BASICO=9,90)."),
 )
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
 REQUIRED = tuple(c.name for c in COLUMNS if c.required)

@@ -79,7 +79,7 @@ class ImportTemplateView(CapabilityRequiredMixin, View):
         writer.writerow([c.name for c in COLUMNS])
         writer.writerow(["12345", "Maria da Silva", "529.982.247-25", "maria@example.com.br", "(11) 98765-4321",
                          "Rua das Flores", "100", "Centro", "São Paulo", "SP", "01310-100", "10",
-                         "Fibra 500", "", "A", "1|EXA-SEG-BASICO=9,90"])
+                         "Fibra 500", "", "A", "1|SEG-BASICO=9,90"])
         return response
 
 

@@ -22,7 +22,7 @@ VARIABLES: dict[str, str] = {
     "usuario": "o mesmo que email: o usuário de acesso",
     "telefone": "celular cadastrado, ex.: (11) 98765-4321",
     "documento": "CPF/CNPJ cadastrado, formatado, ex.: 529.982.247-25 ou 12.ABC.345/01DE-35",
-    "plataforma": "nome da plataforma, ex.: EXA",
+    "plataforma": "nome da plataforma SVA da integração (o rótulo do conector)",
     "como_usar": "as instruções de “Como usar” da integração",
     "pix_copia_e_cola": "PIX copia e cola do título em aberto mais antigo do contrato (vazio se não houver)",
 }
@@ -159,13 +159,13 @@ def one_line(text: str, limit: int = 250) -> str:
 SAMPLE_CONTEXT = {
     "cliente": "Maria Souza",
     "contrato": "1234",
-    "produto": "EXA Segurança Família",
-    "pacote": "EXA-SEG-FAMILIA",
+    "produto": "Segurança Família",
+    "pacote": "SEG-FAMILIA",
     "email": "maria.souza@example.com.br",
     "usuario": "maria.souza@example.com.br",
     "telefone": "(11) 98765-4321",
     "documento": "529.982.247-25",
-    "plataforma": "EXA",
+    "plataforma": "Plataforma SVA",  # the preview puts the integration's label here
     "pix_copia_e_cola": "00020101021226830014br.gov.bcb.pix2561pix.example.com/qr/v2/cobv/9d36b84f520400005303986"
                         "5802BR5913Provedor Ltda6009SAO PAULO62070503***6304ABCD",
 }

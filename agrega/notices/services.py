@@ -135,7 +135,8 @@ def preview_notice(*, integration, event: str, subject: str, body: str, how_to_u
     texts = {"how_to_use": how_to_use.strip() or DEFAULT_HOW_TO_USE,
              "events": {event: {"subject": subject, "body": body}}}
     try:
-        rendered = render_notice(integration, event, dict(SAMPLE_CONTEXT), texts)
+        rendered = render_notice(integration, event,
+                                 dict(SAMPLE_CONTEXT, plataforma=selectors.platform_label(integration)), texts)
     except TemplateProblem as exc:
         return {"ok": False, "code": exc.code, "message": exc.message}
     except Exception as exc:

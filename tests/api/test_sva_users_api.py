@@ -3,17 +3,23 @@ timeline, and the whole seed flow driven only through the API against the sandbo
 
 import pytest
 
+from agrega.integrations.connectors.registry import connector_class, sandbox_platforms
 from agrega.integrations.services import integration_create
 from agrega.sva.models import SvaUser
 
+from tests.fixtures import default_platform_only
 from tests.fixtures_api import error, field_codes
 
 pytestmark = pytest.mark.django_db
 
+# Agrega's API, not a platform's wire format: the neutral fixtures on the default platform
+# (the seed flow below runs on every platform with a sandbox: it proves each declaration)
+sva_platform = default_platform_only()
+
 
 @pytest.fixture
-def manual_integration(make_integration):
-    return make_integration(auto_create_users=False)
+def manual_integration(make_platform_integration):
+    return make_platform_integration(auto_create_users=False)
 
 
 @pytest.fixture
@@ -32,7 +38,7 @@ def manual(contract, item, integration, **kw):
     return body
 
 
-def test_manual_creation_with_customer_data(api, setup, api_user):
+def test_manual_creation_with_customer_data(api, setup, api_user, sandbox_kit):
     contract, item, integration = setup
     response = api.post("/sva-users", manual(contract, item, integration))
     assert response.status_code == 201, response.content
@@ -42,7 +48,7 @@ def test_manual_creation_with_customer_data(api, setup, api_user):
     assert (user["email"], user["phone"], user["document"]) == (
         customer.email, customer.mobile_phone, customer.document)
     assert user["contract_id"] == contract.pk and user["contract_product_id"] == item["id"]
-    assert user["integration_id"] == integration.pk and user["package_code"] == "EXA-SEG-BASICO"
+    assert user["integration_id"] == integration.pk and user["package_code"] == sandbox_kit.package_codes[0]
     assert user["desired_state"] == "blocked"  # pre-contract: not yet active
     assert user["confirmed_state"] == "absent" and user["sync_status"] == "pending"
     assert user["external_id"].startswith("agr-") and user["version"] > user["synced_version"]
@@ -104,12 +110,11 @@ def test_product_without_sva(api, setup, make_product):
     assert field_codes(response) == {"contract_product_id": ["product_not_sva"]}
 
 
-def test_integration_mismatch(api, setup, exa_account):
+def test_integration_mismatch(api, setup, sva_platform, platform_account):
     contract, item, _ = setup
-    other = integration_create(
-        name="Outra", platform="exa", base_url=exa_account.url, prefix="outro-prefixo",
-        credentials={"client_id": "a", "client_secret": "b"},
-    )
+    fields = platform_account.integration_fields()
+    other = integration_create(name="Outra", platform=sva_platform, base_url=fields["base_url"] + "/outra",
+                               prefix=fields["prefix"], credentials=fields["credentials"])
     response = api.post("/sva-users", manual(contract, item, other))
     assert field_codes(response) == {"integration_id": ["integration_mismatch"]}
 
@@ -129,7 +134,8 @@ def test_second_user_for_the_same_contract_product(api, setup):
     assert error(response, 409)["code"] == "sva_user_exists"
 
 
-def test_list_filters(api, integration, make_product, make_contract, make_customer, converge):
+def test_list_filters(api, platform_integration, make_product, make_contract, make_customer, converge):
+    integration = platform_integration
     one, two = make_contract(), make_contract(make_customer(email=""))
     product = make_product(integration)
     for contract in (one, two):
@@ -174,19 +180,20 @@ def test_unknown_user_is_404(api):
         assert error(response, 404)["code"] == "sva_user_not_found"
 
 
-def test_sync_now_and_timeline(api, integration, make_product, make_contract, converge, sandbox_admin,
-                               exa_account):
+def test_sync_now_and_timeline(api, platform_integration, make_product, make_contract, converge, sandbox_kit,
+                               platform_admin, platform_account):
+    integration = platform_integration
     contract = make_contract()
     api.post(f"/contracts/{contract.pk}/products", {"product_id": make_product(integration).pk})
     api.post(f"/contracts/{contract.pk}/activate")
     user = SvaUser.objects.get()
-    sandbox_admin.set_faults(down=True, prefix=exa_account.prefix)
+    sandbox_kit.inject_fault(platform_admin, platform_account, "down")
     converge(timeout=1.0, allow_errors=True)
     failing = api.get(f"/sva-users/{user.pk}").json()
     assert failing["sync_status"] in ("retrying", "error")
     assert failing["last_error_code"] == "platform_unavailable"
     assert "indisponível" in failing["last_error_message"] and failing["last_attempt_at"] is not None
-    sandbox_admin.clear_faults()
+    platform_admin.clear_faults()
 
     response = api.post(f"/sva-users/{user.pk}/sync")
     assert response.status_code == 202, response.content
@@ -204,21 +211,25 @@ def test_sync_now_and_timeline(api, integration, make_product, make_contract, co
     for call in calls:
         assert set(call) >= {"operation", "method", "path", "status_code", "duration_ms", "request",
                              "response", "error_code", "created_at"}
-        assert exa_account.client_secret not in str(call)
+        for field in connector_class(platform_integration.platform).credential_fields:
+            if field.secret:  # what the connector declares secret never shows
+                assert platform_account.credentials[field.name] not in str(call)
 
 
-def test_the_seed_flow_through_the_api(api, exa_account, converge):
+@pytest.mark.parametrize("sva_platform", sandbox_platforms())
+def test_the_seed_flow_through_the_api(api, sva_platform, sandbox_kit, platform_account, converge):
+    exa_account = platform_account  # the platform's account on its sandbox
+    package = sandbox_kit.package_codes[1]
     # Configurações > Integrações SVA
     integration = api.post("/integrations", {
-        "name": "EXA", "platform": "exa", "base_url": exa_account.url, "prefix": exa_account.prefix,
-        "auto_create_users": True, "timeout_seconds": 2,
-        "credentials": {"client_id": exa_account.client_id, "client_secret": exa_account.client_secret},
+        "name": "Plataforma", "platform": sva_platform, "auto_create_users": True, "timeout_seconds": 2,
+        **platform_account.integration_fields(),
     }).json()
     assert api.post(f"/integrations/{integration['id']}/check").json()["ok"] is True
     # Cadastros > Produtos (aba SVA)
-    product = api.post("/products", {"name": "EXA Família", "price": "14.90", "fiscal_class": "SVA",
+    product = api.post("/products", {"name": "Família", "price": "14.90", "fiscal_class": "SVA",
                                      "sva_integration_id": integration["id"],
-                                     "sva_package_code": "EXA-SEG-FAMILIA"}).json()
+                                     "sva_package_code": package}).json()
     assert product["warnings"] == []
     # Cliente e contrato
     customer = api.post("/customers", {"name": "João Pereira", "document": "529.982.247-25",
@@ -234,7 +245,7 @@ def test_the_seed_flow_through_the_api(api, exa_account, converge):
 
     converge()
     on_exa = exa_account.user(external_id)
-    assert on_exa["status"] == "active" and on_exa["package_code"] == "EXA-SEG-FAMILIA"
+    assert on_exa["status"] == "active" and on_exa["package_code"] == package
     assert (on_exa["email"], on_exa["phone"], on_exa["document"]) == (
         "joao@example.com.br", "+5531991234567", "52998224725")
     user = api.get(f"/sva-users/{user_id}").json()
@@ -263,7 +274,8 @@ def test_the_seed_flow_through_the_api(api, exa_account, converge):
         assert operation in operations
 
 
-def test_lists_do_not_query_per_row(api, integration, make_product, make_contract):
+def test_lists_do_not_query_per_row(api, platform_integration, make_product, make_contract):
+    integration = platform_integration
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 

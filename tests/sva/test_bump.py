@@ -19,6 +19,11 @@ from agrega.sva import pending
 from agrega.sva.models import SvaPendingWork, SvaUser
 from agrega.sva.services import bump
 
+from tests.fixtures import default_platform_only
+
+# the queue is Agrega's, not a platform's: once, on the default platform
+sva_platform = default_platform_only()
+
 
 def _four_users(integration, make_product, make_contract):
     """Four users, one per contract: converged (no queue row), queued, leased, waiting
@@ -45,8 +50,8 @@ def rows() -> dict[int, tuple]:
 
 
 @pytest.mark.django_db
-def test_bump_queues_every_user_due_now_without_writing_it(integration, make_product, make_contract):
-    users = _four_users(integration, make_product, make_contract)
+def test_bump_queues_every_user_due_now_without_writing_it(platform_integration, make_product, make_contract):
+    users = _four_users(platform_integration, make_product, make_contract)
     synced, queued, leased, retrying = users
     versions = dict(SvaUser.objects.values_list("pk", "version"))
     before = rows()
@@ -64,8 +69,8 @@ def test_bump_queues_every_user_due_now_without_writing_it(integration, make_pro
 
 
 @pytest.mark.django_db
-def test_settle_deletes_a_row_only_if_no_change_came_since_the_claim(integration, make_product, make_contract):
-    users = _four_users(integration, make_product, make_contract)
+def test_settle_deletes_a_row_only_if_no_change_came_since_the_claim(platform_integration, make_product, make_contract):
+    users = _four_users(platform_integration, make_product, make_contract)
     queued, other = users[1], users[2]
     claimed = rows()
     SvaUser.objects.filter(pk__in=[queued.pk, other.pk]).update(synced_version=F("version"),
@@ -80,10 +85,10 @@ def test_settle_deletes_a_row_only_if_no_change_came_since_the_claim(integration
 
 @pytest.mark.django_db(transaction=True)
 def test_a_change_committing_while_the_worker_settles_keeps_the_user_queued(
-        integration, make_product, make_contract):
+        platform_integration, make_product, make_contract):
     if not connection.features.has_select_for_update_skip_locked:
         pytest.skip("SQLite serialises writers: no settle can run beside the change")
-    users = _four_users(integration, make_product, make_contract)
+    users = _four_users(platform_integration, make_product, make_contract)
     user = users[1]
     claimed = rows()[user.pk][1]
     SvaUser.objects.filter(pk=user.pk).update(synced_version=F("version"))

@@ -5,15 +5,23 @@ from __future__ import annotations
 from agrega.contracts import services
 from agrega.contracts.choices import AccessStatus as AS
 from agrega.contracts.choices import ContractStatus as CS
+from agrega.integrations.connectors.registry import connector_class
 from agrega.sva.selectors import sva_effects_of
+
+from tests.fixtures import default_platform_only
+
+# what a contract action does to SVA users is Agrega's rule: once, on the default platform
+sva_platform = default_platform_only()
 
 
 def _kinds(effects):
     return [e.kind for e in effects]
 
 
-def test_effects_follow_the_rules_table(make_integration, make_product, make_customer, make_contract):
-    product = make_product(make_integration(auto_create_users=True), name="EXA Segurança Básico")
+def test_effects_follow_the_rules_table(make_platform_integration, make_product, make_customer, make_contract):
+    integration = make_platform_integration(auto_create_users=True)
+    label = connector_class(integration.platform).label  # the effects name the platform by its label
+    product = make_product(integration, name="Segurança Básico")
     customer = make_customer(email="efeito@example.com.br")
     contract = make_contract(customer)
     services.contract_add_product(contract=contract, product_id=product.pk)
@@ -27,14 +35,14 @@ def test_effects_follow_the_rules_table(make_integration, make_product, make_cus
     contract.refresh_from_db()
     block = sva_effects_of(contract, to_status=CS.ACTIVE, to_access_status=AS.MANUAL_BLOCK)
     assert [e.message for e in block] == [
-        "Usuário SVA de EXA Segurança Básico (efeito@example.com.br): ficará bloqueado na EXA"]
+        f"Usuário SVA de Segurança Básico (efeito@example.com.br): ficará bloqueado na {label}"]
     same = sva_effects_of(contract, to_status=CS.ACTIVE, to_access_status=AS.ACTIVE)
     assert _kinds(same) == ["none"] and "continua ativo" in same[0].message
 
     services.contract_mark_overdue(contract=contract)
     contract.refresh_from_db()
     release = sva_effects_of(contract, to_status=CS.ACTIVE, to_access_status=AS.ACTIVE)
-    assert _kinds(release) == ["activate"] and release[0].message.endswith("será ativado na EXA")
+    assert _kinds(release) == ["activate"] and release[0].message.endswith(f"será ativado na {label}")
 
 
 def test_effects_name_missing_fields_and_manual_integrations(make_integration, make_product, make_customer,

@@ -62,3 +62,22 @@ def sandbox_platforms() -> list[str]:
     """Platforms whose connector ships a sandbox (a test kit, ``Connector.sandbox``): the
     contract suite and the fault harness run against each of them."""
     return [p for p in PLATFORMS if getattr(connector_class(p), "sandbox", "")]
+
+
+def sandbox_kit_module(platform: str):
+    """The module of ``platform``'s sandbox kit (``Connector.sandbox``); LookupError when
+    its connector ships none. Tests take ``SandboxKit`` from it, the demo ``DemoKit``."""
+    dotted = getattr(connector_class(platform), "sandbox", "")
+    if not dotted:
+        raise LookupError(f"the {platform!r} connector ships no sandbox")
+    return import_module(dotted)
+
+
+def demo_kit(platform: str | None = None):
+    """The ``DemoKit`` of ``platform`` (default: ``default_platform()``): how ``agrega
+    demo`` runs its sandbox and opens the demo's account; LookupError when it has none."""
+    module = sandbox_kit_module(platform or default_platform())
+    try:
+        return module.DemoKit
+    except AttributeError:
+        raise LookupError(f"the {platform!r} sandbox kit has no DemoKit") from None

@@ -449,7 +449,7 @@ def _running(integration: SvaIntegration, current: ReconciliationRun | None) -> 
 
 def reconcile_check(integration: SvaIntegration) -> SvaIntegration:
     """Refuse now what ``reconcile_integration`` would refuse (integration gone or
-    inactive, another run in progress with a live lease): the pages and the API call it
+    inactive, a platform that cannot list its users, another run in progress with a live lease): the pages and the API call it
     before they enqueue the run (sva/tasks.py), so the operator hears it at once."""
     integration = SvaIntegration.objects.filter(pk=integration.pk).first()
     if integration is None:
@@ -457,11 +457,24 @@ def reconcile_check(integration: SvaIntegration) -> SvaIntegration:
     if not integration.active:
         raise InvalidTransition("integration_inactive",
                                 "A integração está inativa: ative-a para reconciliar seus usuários.")
+    if not reconcile_supported(integration):
+        raise InvalidTransition("reconcile_not_supported", NOT_SUPPORTED_MESSAGE)
     current = ReconciliationRun.objects.filter(integration=integration, status=ReconciliationStatus.RUNNING,
                                                lease_until__gte=timezone.now()).first()
     if current is not None:
         raise _running(integration, current)
     return integration
+
+
+# What the reconciliation page and the refusal say when the platform's connector does not
+# declare ``list_users`` (e.g. "Webhook genérico": the platform only receives events).
+NOT_SUPPORTED_MESSAGE = ("A plataforma desta integração não informa os usuários que mantém: a reconciliação "
+                         "não está disponível para ela.")
+
+
+def reconcile_supported(integration) -> bool:
+    """Whether the integration's platform can list its users (the connector's declaration)."""
+    return platform_allows(integration.platform, Capability.LIST_USERS)
 
 
 def reconcile_integration(
@@ -484,10 +497,7 @@ def reconcile_integration(
         raise InvalidTransition("integration_inactive",
                                 "A integração está inativa: ative-a para reconciliar seus usuários.")
     if not platform_allows(integration.platform, Capability.LIST_USERS):
-        raise InvalidTransition(
-            "reconcile_not_supported",
-            "A plataforma desta integração não informa os usuários que mantém: a reconciliação "
-            "não está disponível para ela.")
+        raise InvalidTransition("reconcile_not_supported", NOT_SUPPORTED_MESSAGE)
     page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
     remove = integration.reconcile_remove_unknown if remove_unknown is None else bool(remove_unknown)
     run = _start(integration, runner=runner, actor=actor, remove_unknown=remove, page_size=page_size)

@@ -14,7 +14,7 @@ from django.views.generic import TemplateView
 
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
-from agrega.integrations.selectors import integration_get
+from agrega.integrations.selectors import integration_get, platform_labels
 from agrega.core.permissions import CapabilityRequiredMixin
 from agrega.core.web import PAGE_SIZE, keyset_context
 from agrega.core.params import parse_id
@@ -65,7 +65,10 @@ class ReconciliationListView(CapabilityRequiredMixin, TemplateView):
             run.shown_counts = [int(run.counts.get(key, 0)) for key in LIST_COUNTS]
         job = settings.PERIODIC_JOBS.get("sva.reconcile", {})
         every = job.get("every_seconds")
-        context.update(integration=integration, every_minutes=round(every / 60) if every else None)
+        context.update(integration=integration, every_minutes=round(every / 60) if every else None,
+                       supported=reconcile.reconcile_supported(integration),
+                       not_supported_message=reconcile.NOT_SUPPORTED_MESSAGE,
+                       platform_label=platform_labels().get(integration.platform, integration.platform))
         return context
 
     def post(self, request, pk):

@@ -425,3 +425,35 @@ def test_a_platform_that_cannot_list_its_users_is_not_reconciled(db):
         reconcile_integration(integration, runner="teste")
     assert info.value.code == "reconcile_not_supported"
     assert not integration.reconciliation_runs.exists()
+
+
+def test_the_reconciliation_page_says_when_the_platform_cannot_list_its_users(db, role_user, integration):
+    """The page of an integration whose platform lacks ``list_users`` says so in Portuguese
+    and offers no button; a POST is refused with the same words and queues nothing. An
+    integration whose platform lists its users keeps the button and no such notice."""
+    from django.urls import reverse
+
+    from agrega.core.roles import Role
+    from agrega.integrations.connectors.registry import PLATFORMS, connector_class, platform_allows
+    from agrega.integrations.services import integration_create
+    from agrega.sva.reconcile.services import NOT_SUPPORTED_MESSAGE
+    from tests.fixtures import logged_in_client
+
+    unable = [p for p in PLATFORMS if not platform_allows(p, "list_users")]
+    if not unable:
+        pytest.skip("every registered platform lists its users")
+    cls = connector_class(unable[0])
+    required = {f.name: "segredo-de-teste" for f in cls.credential_fields if f.required}
+    other = integration_create(name="Sem listagem", platform=unable[0], base_url="http://127.0.0.1:9/hooks/y",
+                               prefix="conta", credentials=required)
+    client = logged_in_client(role_user("adm-rec", Role.ADMIN))
+
+    page = client.get(reverse("reconcile:list", args=[other.pk])).content.decode()
+    assert NOT_SUPPORTED_MESSAGE in page and f"A plataforma {cls.label} recebe" in page
+    assert 'id="reconcile-form"' not in page
+    answer = client.post(reverse("reconcile:list", args=[other.pk]), follow=True)
+    assert NOT_SUPPORTED_MESSAGE in answer.content.decode()
+    assert not other.reconciliation_runs.exists()
+
+    able = client.get(reverse("reconcile:list", args=[integration.pk])).content.decode()
+    assert 'id="reconcile-form"' in able and NOT_SUPPORTED_MESSAGE not in able

@@ -1,5 +1,6 @@
 """Demo data: logins admin, operador and leitura (password agrega-demo), an API token,
-an EXA integration on the local sandbox, products, customers and contracts in several
+an integration on the local sandbox of the default platform (its connector's ``DemoKit``,
+integrations/connectors/registry.py), products, customers and contracts in several
 states. Safe to run again."""
 
 from pathlib import Path
@@ -17,17 +18,9 @@ from agrega.core.models import ApiToken
 from agrega.core.roles import Role, assign_role
 from agrega.customers.models import Customer
 from agrega.customers.services import customer_create
+from agrega.integrations.connectors.registry import connector_class, default_platform, demo_kit
 from agrega.integrations.models import SvaIntegration
 from agrega.integrations.services import integration_create
-
-DEMO_PREFIX = "provedor-demo"
-DEMO_CLIENT_ID = "agrega-demo"
-DEMO_CLIENT_SECRET = "demo-secret-troque-me"
-DEMO_PACKAGES = [
-    {"code": "EXA-SEG-BASICO", "name": "EXA Segurança Básico", "description": "Proteção de apps e dados"},
-    {"code": "EXA-SEG-FAMILIA", "name": "EXA Família", "description": "Gestão digital familiar"},
-    {"code": "EXA-BACKUP-100", "name": "EXA Backup 100 GB", "description": "Backup em nuvem"},
-]
 
 CUSTOMERS = [
     # name, document seed (CPF unless company), e-mail, celular, city, final contract state
@@ -41,22 +34,17 @@ CUSTOMERS = [
 
 
 class Command(BaseCommand):
-    help = "Cria os dados de demonstração (login admin/agrega-demo, integração EXA no sandbox local)."
+    help = "Cria os dados de demonstração (login admin/agrega-demo, integração no sandbox local)."
 
     def add_arguments(self, parser):
         parser.add_argument("--sandbox-url", default="http://127.0.0.1:8765")
 
     def handle(self, *args, sandbox_url, **options):
-        import httpx
-
-        if not Contract.objects.exists():
-            # a new demo database: the demo's own sandbox starts empty too, or users left
-            # there by an earlier demo (same e-mails) would refuse the new ones
-            httpx.post(f"{sandbox_url}/_sandbox/reset", timeout=10).raise_for_status()
-        httpx.post(f"{sandbox_url}/_sandbox/partners", json={
-            "prefix": DEMO_PREFIX, "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
-            "packages": DEMO_PACKAGES,
-        }, timeout=10).raise_for_status()
+        platform = default_platform()
+        kit = demo_kit(platform)
+        # a new demo database: the demo's own sandbox starts empty too, or users left
+        # there by an earlier demo (same e-mails) would refuse the new ones
+        account = kit.open_account(sandbox_url, reset=not Contract.objects.exists())
 
         User = get_user_model()
         admin = User.objects.filter(username="admin").first()
@@ -73,17 +61,16 @@ class Command(BaseCommand):
             _, raw = ApiToken.issue(user=admin, name="demo")
             token_file.write_text(raw + "\n")
 
-        integration = SvaIntegration.objects.filter(prefix=DEMO_PREFIX).first()
+        integration = SvaIntegration.objects.filter(
+            platform=platform, base_url=account["base_url"], prefix=account["prefix"]).first()
         if integration is None:
             integration = integration_create(
-                name="EXA", platform="exa", base_url=sandbox_url, prefix=DEMO_PREFIX,
-                auto_create_users=True,
-                credentials={"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET},
+                name=connector_class(platform).label, platform=platform, auto_create_users=True, **account,
             )
         internet = Product.objects.filter(name="Internet Fibra 300 Mega").first() or product_create(
             name="Internet Fibra 300 Mega", price="99.90", fiscal_class="SCM")[0]
         sva = {}
-        for package in DEMO_PACKAGES:
+        for package in kit.packages:
             sva[package["code"]] = Product.objects.filter(
                 sva_integration=integration, sva_package_code=package["code"]
             ).first() or product_create(
@@ -102,7 +89,8 @@ class Command(BaseCommand):
             )
             contract = contract_create(customer_id=customer.pk, billing_day=10, description="Plano residencial")
             contract_add_product(contract=contract, product_id=internet.pk, actor=admin)
-            package = "EXA-SEG-FAMILIA" if seed % 2 == 0 else "EXA-SEG-BASICO"
+            # the kit's second package for even seeds, its first for odd ones
+            package = kit.packages[1 if seed % 2 == 0 else 0]["code"]
             contract_add_product(contract=contract, product_id=sva[package].pk, actor=admin)
             if final == "pre":
                 continue
@@ -117,7 +105,7 @@ class Command(BaseCommand):
     def _billing(self, demo_states: dict[int, str], admin) -> None:
         """Two months of títulos: the previous month paid by all, this month paid by
         some; the "overdue" customer owes a título more than 15 days late, so the régua
-        (Anatel) suspends the contract (FA) and its EXA user is blocked. Tax rates for the report."""
+        (Anatel) suspends the contract (FA) and its SVA user is blocked. Tax rates for the report."""
         from datetime import timedelta
 
         from django.utils import timezone

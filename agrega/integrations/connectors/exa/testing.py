@@ -1,5 +1,6 @@
 """The EXA sandbox's test kit: how the platform-neutral fixtures (tests/fixtures.py) and
-the fault harness start EXA's sandbox and open an account on it. Only tests import it."""
+the fault harness start EXA's sandbox and open an account on it, and how ``agrega demo``
+(``DemoKit``) runs it with the demo's account. Only tests and the demo import it."""
 
 from __future__ import annotations
 
@@ -82,3 +83,45 @@ class SandboxKit:
 
     def inject_fault(self, admin: SandboxAdmin, account: Account, kind: str, **options) -> None:
         admin.set_faults(prefix=account.prefix, **self.FAULTS[kind](options))
+
+
+class DemoKit:
+    """What ``agrega demo`` and ``seed_demo`` need from the platform's sandbox, so that
+    neither names the platform: the command that runs it, the demo's account on it and
+    the users it holds (agrega/cli.py, core/management/commands/seed_demo.py)."""
+
+    module = "exa_sandbox"  # ``python -m exa_sandbox --host … --port … --data …``
+    health_path = "/_sandbox/faults"
+    prefix = "provedor-demo"
+    credentials = {"client_id": "agrega-demo", "client_secret": "demo-secret-troque-me"}
+    packages = [
+        {"code": "EXA-SEG-BASICO", "name": "EXA Segurança Básico", "description": "Proteção de apps e dados"},
+        {"code": "EXA-SEG-FAMILIA", "name": "EXA Família", "description": "Gestão digital familiar"},
+        {"code": "EXA-BACKUP-100", "name": "EXA Backup 100 GB", "description": "Backup em nuvem"},
+    ]
+
+    @classmethod
+    def server_args(cls, host: str, port: int, data_file: str) -> list[str]:
+        return [cls.module, "--host", host, "--port", str(port), "--data", data_file]
+
+    @classmethod
+    def open_account(cls, url: str, *, reset: bool) -> dict:
+        """Open (again) the demo's account on the sandbox at ``url``; with ``reset``, empty
+        the sandbox first. Returns ``base_url``, ``prefix`` and ``credentials`` for
+        ``integration_create``."""
+        import httpx
+
+        if reset:
+            httpx.post(f"{url}/_sandbox/reset", timeout=10).raise_for_status()
+        httpx.post(f"{url}/_sandbox/partners", json={
+            "prefix": cls.prefix, **cls.credentials, "packages": cls.packages,
+        }, timeout=10).raise_for_status()
+        return {"base_url": url, "prefix": cls.prefix, "credentials": dict(cls.credentials)}
+
+    @classmethod
+    def remote_statuses(cls, url: str) -> dict[str, str]:
+        """external id → status of the demo account's users on the sandbox."""
+        import httpx
+
+        users = httpx.get(f"{url}/_sandbox/partners/{cls.prefix}/users", timeout=10).json()["users"]
+        return {u["external_id"]: u["status"] for u in users}
