@@ -227,7 +227,7 @@ def _setup_pix_demo(pix_url: str, web_url: str, label: str) -> str:
     from agrega.contracts.choices import ContractStatus
     from agrega.contracts.models import Contract
     from agrega.pix import recurrence, services
-    from agrega.pix.models import PixAccount, PixCharge, PixRecurrence
+    from agrega.pix.models import ChargeStatus, PixAccount, PixCharge, PixRecurrence
 
     client_id, secret, chave = DEMO_PIX_CLIENT
     httpx.post(f"{pix_url}/_sandbox/accounts", json={"client_id": client_id, "client_secret": secret,
@@ -236,7 +236,13 @@ def _setup_pix_demo(pix_url: str, web_url: str, label: str) -> str:
         name="PSP sandbox (demo)", base_url=pix_url + "/api", client_id=client_id, client_secret=secret, chave=chave)
     try:
         services.account_register_webhook(account_id=account.pk, public_url=web_url)
-        services.charges_for_open_invoices(account_id=account.pk)
+        queued = services.charges_for_open_invoices(account_id=account.pk)
+        # the cobranças are created by the task worker (started above): wait for them, so
+        # the banner can name a título that is ready to be paid
+        deadline = time.monotonic() + 60
+        while (PixCharge.objects.exclude(status=ChargeStatus.PENDING).count() < queued
+               and time.monotonic() < deadline):
+            time.sleep(0.5)
         if not PixRecurrence.objects.exists():
             contract = Contract.objects.filter(status=ContractStatus.ACTIVE).order_by("pk").first()
             if contract is not None:
