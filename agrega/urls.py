@@ -1,8 +1,11 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
 from agrega.api import api
+from agrega.core.params import IdConverter
 from agrega.dunning import urls as dunning_urls
+
+register_converter(IdConverter, "id")  # before the apps' urls below are read
 
 admin.site.site_header = "Agrega — administração"
 admin.site.site_title = "Agrega"

@@ -17,3 +17,20 @@ def parse_id(raw, *, minimum: int = 1) -> int | None:
             return None
         value = int(text)
     return value if minimum <= value <= DB_INT_MAX else None
+
+
+class IdConverter:
+    """``<id:pk>`` in a page's URL: a positive integer the database can hold. A larger
+    number matches no page (404), where ``<int:pk>`` would reach the query and end in a
+    500 (tests/security/test_page_params.py)."""
+
+    regex = "[0-9]{1,19}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if not 1 <= number <= DB_INT_MAX:
+            raise ValueError(value)
+        return number
+
+    def to_url(self, value) -> str:
+        return str(int(value))

@@ -8,15 +8,15 @@ import base64
 from datetime import date, datetime
 
 from django.http import HttpRequest, HttpResponse
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 
 from agrega.billing.services import parse_period
-from agrega.core.api import ErrorOut, InputSchema
+from agrega.core.api import Choice, ErrorOut, InputSchema
 from agrega.core.errors import NotFound
 
 from . import reports, selectors, services, tasks
-from .models import NFCom
+from .models import DocStatus, NFCom
 
 nfcom_router = Router(tags=["NFCom"])
 fiscal_router = Router(tags=["Fiscal"])
@@ -59,8 +59,9 @@ def _doc(invoice_id: int) -> NFCom:
 
 
 @nfcom_router.get("", response={200: list[NFComOut], 401: ErrorOut}, summary="Listar NFCom")
-def nfcom_list(request: HttpRequest, status: str = "", period: str = "", limit: int = 100):
-    return list(selectors.nfcom_list(status=status, period=parse_period(period) if period else None)[:min(limit, 500)])
+def nfcom_list(request: HttpRequest, status: Choice(DocStatus) = None, period: str = "",
+               limit: int = Query(100, ge=1, le=500)):
+    return list(selectors.nfcom_list(status=status or "", period=parse_period(period) if period else None)[:limit])
 
 
 class EmitIn(InputSchema):

@@ -12,7 +12,7 @@ urlpatterns = [
     path("financeiro/nfcom/", views.NFComListView.as_view(), name="list"),
     path("financeiro/nfcom/zip/", views.ZipView.as_view(), name="zip"),
     path("financeiro/nfcom/relatorios/", views.ReportsView.as_view(), name="reports"),
-    path("financeiro/nfcom/<int:invoice_id>/xml/", views.NFComFileView.as_view(kind="xml"), name="xml"),
-    path("financeiro/nfcom/<int:invoice_id>/danfe/", views.NFComFileView.as_view(kind="pdf"), name="danfe"),
-    path("financeiro/nfcom/<int:invoice_id>/<str:action>/", views.NFComActionView.as_view(), name="action"),
+    path("financeiro/nfcom/<id:invoice_id>/xml/", views.NFComFileView.as_view(kind="xml"), name="xml"),
+    path("financeiro/nfcom/<id:invoice_id>/danfe/", views.NFComFileView.as_view(kind="pdf"), name="danfe"),
+    path("financeiro/nfcom/<id:invoice_id>/<str:action>/", views.NFComActionView.as_view(), name="action"),
 ]

@@ -9,10 +9,10 @@ app_name = "pix"
 urlpatterns = [
     path("configuracoes/contas-pix/", views.AccountListView.as_view(), name="list"),
     path("configuracoes/contas-pix/nova/", views.AccountCreateView.as_view(), name="create"),
-    path("configuracoes/contas-pix/<int:pk>/editar/", views.AccountEditView.as_view(), name="edit"),
-    path("configuracoes/contas-pix/<int:pk>/<slug:action>/", views.AccountActionView.as_view(), name="action"),
-    path("financeiro/pagamentos/<int:payment_id>/devolver-pix/", views.RefundView.as_view(), name="refund"),
-    path("contratos/<int:contract_id>/pix-automatico/<slug:action>/", views.RecurrenceView.as_view(),
+    path("configuracoes/contas-pix/<id:pk>/editar/", views.AccountEditView.as_view(), name="edit"),
+    path("configuracoes/contas-pix/<id:pk>/<slug:action>/", views.AccountActionView.as_view(), name="action"),
+    path("financeiro/pagamentos/<id:payment_id>/devolver-pix/", views.RefundView.as_view(), name="refund"),
+    path("contratos/<id:contract_id>/pix-automatico/<slug:action>/", views.RecurrenceView.as_view(),
          name="recurrence"),
     # the PSP appends /pix, /rec or /cobr to the URL registered (PUT /webhook/{chave})
     path("pix/webhook/<str:secret>/pix", views.WebhookView.as_view(kind="pix"), name="webhook"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.billing.fixtures_billing import active_contract, billed, internet, security  # noqa: F401
@@ -76,3 +77,10 @@ def test_operators_do_not_reach_the_accounts_page(make_user, login, page):
     login("op")
     response = page.goto(LIST)
     assert response.status == 403
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_when_enqueued(settings):
+    """The cobrança of a título is created by a task; here django-tasks' immediate backend
+    runs it when enqueued (as in tests/pix), so the page shows it without a task worker."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
