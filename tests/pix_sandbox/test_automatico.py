@@ -13,7 +13,6 @@ from pix_sandbox.store import today
 from .conftest import call
 from .test_cobv_pix import PERIOD, txid
 
-TODAY = today()  # the PSP's business date (Brasília)
 
 
 @pytest.fixture
@@ -36,7 +35,7 @@ def rec_body(policy: str = "PERMITE_3R_7D", **valor) -> dict:
     return {
         "vinculo": {"contrato": "CT-00042", "objeto": "Internet 500 Mb",
                     "devedor": {"cpf": "12345678909", "nome": "Maria da Silva"}},
-        "calendario": {"dataInicial": (TODAY + dt.timedelta(days=1)).isoformat(), "periodicidade": "MENSAL"},
+        "calendario": {"dataInicial": (today() + dt.timedelta(days=1)).isoformat(), "periodicidade": "MENSAL"},
         "valor": valor or {"valorRec": "99.90"},
         "politicaRetentativa": policy,
     }
@@ -102,7 +101,7 @@ def test_rec_rejected_and_cancelled(account, api, receiver):
     assert call(api, "PATCH", f"/rec/{rejected}", {"status": "CANCELADA"}).status_code == 400
 
     id_rec = approved_rec(account, api)
-    due = TODAY + dt.timedelta(days=5)
+    due = today() + dt.timedelta(days=5)
     txid_ = txid()
     call(api, "PUT", f"/cobr/{txid_}", cobr_body(id_rec, due))
     cancelled = call(api, "PATCH", f"/rec/{id_rec}", {"status": "CANCELADA"})
@@ -125,7 +124,7 @@ def test_the_payer_cancels_an_approved_recurrence(account, api, receiver):
     ({"valor": {"valorRec": "10.00", "valorMinimoRecebedor": "5.00"}}, "rec.valor"),
     ({"politicaRetentativa": "SEMPRE"}, "rec.politicaRetentativa"),
     ({"calendario": {"dataInicial": "2001-01-01", "periodicidade": "MENSAL"}}, "rec.calendario.dataInicial"),
-    ({"calendario": {"dataInicial": (TODAY + dt.timedelta(days=1)).isoformat(), "periodicidade": "DIARIA"}},
+    ({"calendario": {"dataInicial": (today() + dt.timedelta(days=1)).isoformat(), "periodicidade": "DIARIA"}},
      "rec.calendario.periodicidade"),
 ])
 def test_rec_violations(account, api, change, prop):
@@ -136,7 +135,7 @@ def test_rec_violations(account, api, change, prop):
 
 def test_cobr_paid_on_settlement_day(account, api, receiver):
     id_rec = approved_rec(account, api)
-    due = TODAY + dt.timedelta(days=3)
+    due = today() + dt.timedelta(days=3)
     t = txid()
     created = call(api, "PUT", f"/cobr/{t}", cobr_body(id_rec, due))
     assert created.status_code == 201 and created.json()["status"] == "ATIVA"
@@ -160,30 +159,30 @@ def test_cobr_paid_on_settlement_day(account, api, receiver):
 def test_cobr_rules(account, api):
     id_rec = approved_rec(account, api)
     pending = call(api, "POST", "/rec", rec_body()).json()["idRec"]
-    late = call(api, "PUT", f"/cobr/{txid()}", cobr_body(id_rec, TODAY + dt.timedelta(days=1)))
+    late = call(api, "PUT", f"/cobr/{txid()}", cobr_body(id_rec, today() + dt.timedelta(days=1)))
     assert late.status_code == 400 and late.json()["type"].endswith("/CobROperacaoInvalida")
-    early = call(api, "PUT", f"/cobr/{txid()}", cobr_body(id_rec, TODAY + dt.timedelta(days=11)))
+    early = call(api, "PUT", f"/cobr/{txid()}", cobr_body(id_rec, today() + dt.timedelta(days=11)))
     assert early.status_code == 400
-    assert call(api, "PUT", f"/cobr/{txid()}", cobr_body(pending, TODAY + dt.timedelta(days=4))).status_code == 400
-    wrong_amount = call(api, "PUT", f"/cobr/{txid()}", cobr_body(id_rec, TODAY + dt.timedelta(days=4), "50.00"))
+    assert call(api, "PUT", f"/cobr/{txid()}", cobr_body(pending, today() + dt.timedelta(days=4))).status_code == 400
+    wrong_amount = call(api, "PUT", f"/cobr/{txid()}", cobr_body(id_rec, today() + dt.timedelta(days=4), "50.00"))
     assert "cobr.valor.original" in [v["propriedade"] for v in wrong_amount.json()["violacoes"]]
-    first = call(api, "POST", "/cobr", cobr_body(id_rec, TODAY + dt.timedelta(days=4)))
+    first = call(api, "POST", "/cobr", cobr_body(id_rec, today() + dt.timedelta(days=4)))
     assert first.status_code == 201
     # one cobr per cycle (month) of the recurrence, unless the first is cancelled
-    other_day = TODAY + dt.timedelta(days=4)
+    other_day = today() + dt.timedelta(days=4)
     same = call(api, "PUT", f"/cobr/{txid()}", cobr_body(id_rec, other_day))
     assert same.status_code == 400
     assert call(api, "PATCH", f"/cobr/{first.json()['txid']}", {"status": "CANCELADA"}).status_code == 200
     assert call(api, "PUT", f"/cobr/{txid()}", cobr_body(id_rec, other_day)).status_code == 201
     # the window check can be switched off for tests that bill a far date
     account.payer.set_cobr_window(False)
-    next_year = call(api, "PUT", f"/cobr/{txid()}", cobr_body(id_rec, TODAY + dt.timedelta(days=400)))
+    next_year = call(api, "PUT", f"/cobr/{txid()}", cobr_body(id_rec, today() + dt.timedelta(days=400)))
     assert next_year.status_code == 201
 
 
 def test_failed_cobr_is_retried_under_the_policy(account, api, receiver):
     id_rec = approved_rec(account, api)
-    due = TODAY + dt.timedelta(days=2)
+    due = today() + dt.timedelta(days=2)
     t = txid()
     call(api, "PUT", f"/cobr/{t}", cobr_body(id_rec, due))
     retry_day = due + dt.timedelta(days=1)
@@ -193,7 +192,7 @@ def test_failed_cobr_is_retried_under_the_policy(account, api, receiver):
     cobr = call(api, "GET", f"/cobr/{t}").json()
     assert cobr["status"] == "ATIVA" and cobr["tentativas"][0]["status"] == "REJEITADA"
     assert cobr["tentativas"][0]["rejeicao"]["codigo"] == "AM02"
-    past = call(api, "POST", f"/cobr/{t}/retentativa/{TODAY.isoformat()}")
+    past = call(api, "POST", f"/cobr/{t}/retentativa/{today().isoformat()}")
     assert past.status_code == 400  # data must be in the future
     retried = call(api, "POST", f"/cobr/{t}/retentativa/{retry_day.isoformat()}")
     assert retried.status_code == 201
@@ -206,7 +205,7 @@ def test_failed_cobr_is_retried_under_the_policy(account, api, receiver):
 
 def test_no_retry_policy_and_fatal_codes_end_the_cobr(account, api):
     strict = approved_rec(account, api, policy="NAO_PERMITE")
-    due = TODAY + dt.timedelta(days=2)
+    due = today() + dt.timedelta(days=2)
     t = txid()
     call(api, "PUT", f"/cobr/{t}", cobr_body(strict, due))
     account.payer.settle_cobr(due, outcome="fail", txid=t)

@@ -14,7 +14,6 @@ from pix_sandbox.testing import SandboxProcess
 
 from .conftest import call
 
-TODAY = today()  # the PSP's business date (Brasília)
 
 
 @pytest.fixture
@@ -30,7 +29,7 @@ def api(account):
 
 def cobv_body(chave: str, *, due: dt.date | None = None, amount: str = "99.90", **valor) -> dict:
     return {
-        "calendario": {"dataDeVencimento": (due or TODAY + dt.timedelta(days=10)).isoformat(),
+        "calendario": {"dataDeVencimento": (due or today() + dt.timedelta(days=10)).isoformat(),
                        "validadeAposVencimento": 30},
         "devedor": {"cpf": "12345678909", "nome": "Maria da Silva", "email": "maria@example.com"},
         "valor": {"original": amount, **valor},
@@ -175,7 +174,7 @@ def test_txid_rules(account, api, bad):
 
 
 def test_pay_at_a_moment_and_amount_with_juros_multa_and_desconto(account, api):
-    due = TODAY + dt.timedelta(days=5)
+    due = today() + dt.timedelta(days=5)
     body = cobv_body(account.chave, due=due, amount="100.00",
                      multa={"modalidade": 2, "valorPerc": "2.00"},
                      juros={"modalidade": 2, "valorPerc": "0.10"},

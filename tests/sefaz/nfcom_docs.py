@@ -60,9 +60,9 @@ def _party(name: str, document: str, cuf: str, **extra) -> build.Party:
 
 def nfcom(*, a1: bytes, password: str, cnpj: str, serie: int = 1, nnf: int | None = None,
           when: dt.datetime | None = None, cuf: str = "43", tp_amb: str = "2", dv: str | None = None,
-          sign_it: bool = True) -> tuple[str, bytes]:
+          sign_it: bool = True, wrong_dv: bool = False) -> tuple[str, bytes]:
     """(key, signed XML) of a valid NFCom for ``cnpj`` (one SCM item with ICMS, one SVA
-    item without); ``dv`` forces a check digit."""
+    item without); ``dv`` forces a check digit, ``wrong_dv`` one that differs from the right one."""
     when = (when or dt.datetime.now(BRT)).astimezone(BRT).replace(microsecond=0)
     nnf = nnf if nnf is not None else random.randint(1, 999_999_999)
     cnf = f"{random.randint(0, 9_999_999):07d}"
@@ -70,6 +70,8 @@ def nfcom(*, a1: bytes, password: str, cnpj: str, serie: int = 1, nnf: int | Non
         cnf = f"{(int(cnf) + 1) % 10_000_000:07d}"
     chave = keys.build_key(keys.KeyParts(c_uf=cuf, yymm=f"{when:%y%m}", cnpj=cnpj, serie=serie, number=nnf,
                                          tp_emis=1, n_site_autoriz=0, c_nf=cnf))
+    if wrong_dv:
+        dv = str((int(chave[43]) + 1) % 10)
     if dv is not None:
         chave = chave[:43] + dv
     items = [

@@ -39,10 +39,8 @@ def test_unsigned_document_is_refused(client, sefaz_admin):
 
 
 def test_wrong_check_digit(client, a1, sefaz_admin):
-    chave, _ = nfcom(a1=a1, password=PASSWORD, cnpj=CNPJ, sign_it=False)
-    good = check_digit(chave[:43])
-    bad = str((int(good) + 1) % 10)
-    chave, xml = nfcom(a1=a1, password=PASSWORD, cnpj=CNPJ, dv=bad)
+    chave, xml = nfcom(a1=a1, password=PASSWORD, cnpj=CNPJ, wrong_dv=True)
+    assert chave[43] != check_digit(chave[:43])
     _rejected(client, xml, "236", sefaz_admin, chave)
 
 
