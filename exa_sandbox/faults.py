@@ -7,7 +7,6 @@ come here. When every switch is off, ``active`` is False and a request pays noth
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -112,16 +111,11 @@ class Faults(RandomFaults):
         if s.down:
             self.injected["down"] += 1
             return ApiError(503, "platform_unavailable", "Plataforma indisponível.")
-        if s.rate_limit_rps:
-            wait = self._take(partner, s.rate_limit_rps)
-            if wait:
-                self.injected["rate_limit"] += 1
-                return _too_many(max(1, math.ceil(wait)))
-        if s.throttle_rate and rnd() < s.throttle_rate:
-            self.injected["throttle"] += 1
-            return _too_many(s.retry_after_seconds)
-        if s.error_rate and rnd() < s.error_rate:
-            self.injected["error"] += 1
+        drawn = self.draw(partner)
+        if drawn:
+            kind, seconds = drawn
+            if kind != "error":
+                return _too_many(seconds)
             status = self.random.choice((500, 502, 503))
             return ApiError(status, *_SERVER_ERRORS[status])
         if s.timeout_rate and rnd() < s.timeout_rate:

@@ -7,7 +7,6 @@ switches (``webhook_*``) are read by the delivery thread (``webhooks.py``).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -96,16 +95,11 @@ class Faults(RandomFaults):
         ``"lost_response"`` (apply, then drop the connection) or None."""
         s = self.settings
         rnd = self.random.random
-        if s.rate_limit_rps:
-            wait = self._take(client_id, s.rate_limit_rps)
-            if wait:
-                self.injected["rate_limit"] += 1
-                return too_many(max(1, math.ceil(wait)))
-        if s.throttle_rate and rnd() < s.throttle_rate:
-            self.injected["throttle"] += 1
-            return too_many(s.retry_after_seconds)
-        if s.error_rate and rnd() < s.error_rate:
-            self.injected["error"] += 1
+        drawn = self.draw(client_id)
+        if drawn:
+            kind, seconds = drawn
+            if kind != "error":
+                return too_many(seconds)
             status = self.random.choice((500, 503, 504))
             kind = {500: "ErroInternoDoServidor", 503: "ServicoIndisponivel",
                     504: "IndisponibilidadePorTempoEsgotado"}[status]

@@ -72,6 +72,24 @@ class RandomFaults:
             ms += self.random.uniform(-s.latency_jitter_ms, s.latency_jitter_ms)
         return max(ms, 0.0) / 1000.0
 
+    def draw(self, key: str) -> tuple[str, int] | None:
+        """The fate both APIs draw alike, in this order: over the rate limit
+        (``("rate_limit", seconds to wait)``), a random 429 (``("throttle", Retry-After)``),
+        a random server error (``("error", 0)``); None when none of them falls."""
+        s = self.settings
+        if s.rate_limit_rps:
+            wait = self._take(key, s.rate_limit_rps)
+            if wait:
+                self.injected["rate_limit"] += 1
+                return "rate_limit", max(1, math.ceil(wait))
+        if s.throttle_rate and self.random.random() < s.throttle_rate:
+            self.injected["throttle"] += 1
+            return "throttle", s.retry_after_seconds
+        if s.error_rate and self.random.random() < s.error_rate:
+            self.injected["error"] += 1
+            return "error", 0
+        return None
+
     def _take(self, key: str, rate: float) -> float:
         """Token bucket (capacity = one second of traffic); seconds to wait, or 0."""
         now = time.monotonic()
