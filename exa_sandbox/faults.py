@@ -7,12 +7,10 @@ come here. When every switch is off, ``active`` is False and a request pays noth
 
 from __future__ import annotations
 
-import math
-import random
-import time
-from collections import Counter
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+from sandbox_common.faults import RandomFaults, number as _number
 
 from .store import ApiError
 
@@ -40,15 +38,6 @@ class FaultSettings:
 
 
 _NAMES = {f.name for f in fields(FaultSettings)}
-
-
-def _number(name: str, value: Any, low: float, high: float | None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name}: deve ser um número.")
-    if not math.isfinite(value) or value < low or (high is not None and value > high):
-        bound = f"entre {low} e {high}" if high is not None else f">= {low}"
-        raise ValueError(f"{name}: deve estar {bound}.")
-    return float(value)
 
 
 def validate(changes: dict[str, Any]) -> dict[str, Any]:
@@ -92,52 +81,24 @@ def validate(changes: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-class Faults:
-    def __init__(self) -> None:
-        self.settings = FaultSettings()
-        self.random = random.Random()
-        self.injected: Counter[str] = Counter()
-        self._buckets: dict[str, tuple[float, float]] = {}  # partner -> (tokens, at)
-        self.active = False
+class Faults(RandomFaults):
+    settings_class = FaultSettings
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self.settings)
+    def validate(self, changes: dict[str, Any]) -> dict[str, Any]:
+        return validate(changes)
 
-    def update(self, changes: dict[str, Any]) -> None:
-        clean = validate(changes)
-        for name, value in clean.items():
-            setattr(self.settings, name, value)
-        if "seed" in clean:
-            self.random.seed(clean["seed"])
-        if "rate_limit_rps" in clean:
-            self._buckets.clear()
+    def is_active(self) -> bool:
         s = self.settings
-        self.active = bool(
+        return bool(
             s.down or s.latency_ms or s.latency_jitter_ms or s.rate_limit_rps or s.refuse_emails
             or any(getattr(s, name) for name in RATE_FIELDS)
         )
-
-    def clear(self) -> None:
-        self.settings = FaultSettings()
-        self._buckets.clear()
-        self.random.seed()
-        self.active = False
 
     def reset_counters(self) -> None:
         self.injected.clear()
 
     def applies_to(self, partner: str) -> bool:
         return self.active and (self.settings.prefix is None or self.settings.prefix == partner)
-
-    def latency(self) -> float:
-        """Seconds this call should wait before anything else happens."""
-        s = self.settings
-        if not s.latency_ms and not s.latency_jitter_ms:
-            return 0.0
-        ms = s.latency_ms
-        if s.latency_jitter_ms:
-            ms += self.random.uniform(-s.latency_jitter_ms, s.latency_jitter_ms)
-        return max(ms, 0.0) / 1000.0
 
     def decide(self, partner: str) -> ApiError | str | None:
         """The fate of one call, before it is applied.
@@ -150,16 +111,11 @@ class Faults:
         if s.down:
             self.injected["down"] += 1
             return ApiError(503, "platform_unavailable", "Plataforma indisponível.")
-        if s.rate_limit_rps:
-            wait = self._take(partner, s.rate_limit_rps)
-            if wait:
-                self.injected["rate_limit"] += 1
-                return _too_many(max(1, math.ceil(wait)))
-        if s.throttle_rate and rnd() < s.throttle_rate:
-            self.injected["throttle"] += 1
-            return _too_many(s.retry_after_seconds)
-        if s.error_rate and rnd() < s.error_rate:
-            self.injected["error"] += 1
+        drawn = self.draw(partner)
+        if drawn:
+            kind, seconds = drawn
+            if kind != "error":
+                return _too_many(seconds)
             status = self.random.choice((500, 502, 503))
             return ApiError(status, *_SERVER_ERRORS[status])
         if s.timeout_rate and rnd() < s.timeout_rate:
@@ -182,18 +138,6 @@ class Faults:
         self.injected["refuse"] += 1
         code, message, wrong = REFUSALS[s.refuse_status]
         return ApiError(s.refuse_status, code, message, fields=dict(wrong) or None)
-
-    def _take(self, partner: str, rate: float) -> float:
-        """Token bucket (capacity = one second of traffic); seconds to wait, or 0."""
-        now = time.monotonic()
-        capacity = max(1.0, rate)
-        tokens, at = self._buckets.get(partner, (capacity, now))
-        tokens = min(capacity, tokens + (now - at) * rate)
-        if tokens >= 1.0:
-            self._buckets[partner] = (tokens - 1.0, now)
-            return 0.0
-        self._buckets[partner] = (tokens, now)
-        return (1.0 - tokens) / rate
 
 
 _SERVER_ERRORS = {

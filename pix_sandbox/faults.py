@@ -7,12 +7,10 @@ switches (``webhook_*``) are read by the delivery thread (``webhooks.py``).
 
 from __future__ import annotations
 
-import math
-import random
-import time
-from collections import Counter
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
+
+from sandbox_common.faults import RandomFaults, number as _number
 
 from .store import ApiError
 
@@ -43,15 +41,6 @@ class FaultSettings:
 
 
 _NAMES = {f.name for f in fields(FaultSettings)}
-
-
-def _number(name: str, value: Any, low: float, high: float | None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name}: deve ser um número.")
-    if not math.isfinite(value) or value < low or (high is not None and value > high):
-        bound = f"entre {low} e {high}" if high is not None else f">= {low}"
-        raise ValueError(f"{name}: deve estar {bound}.")
-    return float(value)
 
 
 def validate(changes: Any) -> dict[str, Any]:
@@ -87,60 +76,30 @@ def validate(changes: Any) -> dict[str, Any]:
     return clean
 
 
-class Faults:
-    def __init__(self) -> None:
-        self.settings = FaultSettings()
-        self.random = random.Random()
-        self.injected: Counter[str] = Counter()
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self.active = False
+class Faults(RandomFaults):
+    settings_class = FaultSettings
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self.settings)
+    def validate(self, changes: Any) -> dict[str, Any]:
+        return validate(changes)
 
-    def update(self, changes: Any) -> None:
-        clean = validate(changes)
-        for name, value in clean.items():
-            setattr(self.settings, name, value)
-        if "seed" in clean:
-            self.random.seed(clean["seed"])
-        if "rate_limit_rps" in clean:
-            self._buckets.clear()
+    def is_active(self) -> bool:
         s = self.settings
-        self.active = bool(s.latency_ms or s.latency_jitter_ms or s.rate_limit_rps or s.error_rate
-                           or s.throttle_rate or s.lost_response_rate)
-
-    def clear(self) -> None:
-        self.settings = FaultSettings()
-        self._buckets.clear()
-        self.random.seed()
-        self.active = False
+        return bool(s.latency_ms or s.latency_jitter_ms or s.rate_limit_rps or s.error_rate
+                    or s.throttle_rate or s.lost_response_rate)
 
     def applies_to(self, client_id: str) -> bool:
         return self.active and self.settings.client_id in (None, client_id)
-
-    def latency(self) -> float:
-        s = self.settings
-        ms = s.latency_ms
-        if s.latency_jitter_ms:
-            ms += self.random.uniform(-s.latency_jitter_ms, s.latency_jitter_ms)
-        return max(ms, 0.0) / 1000.0
 
     def decide(self, client_id: str) -> ApiError | str | None:
         """The fate of one API call before it is applied: an error to answer at once,
         ``"lost_response"`` (apply, then drop the connection) or None."""
         s = self.settings
         rnd = self.random.random
-        if s.rate_limit_rps:
-            wait = self._take(client_id, s.rate_limit_rps)
-            if wait:
-                self.injected["rate_limit"] += 1
-                return too_many(max(1, math.ceil(wait)))
-        if s.throttle_rate and rnd() < s.throttle_rate:
-            self.injected["throttle"] += 1
-            return too_many(s.retry_after_seconds)
-        if s.error_rate and rnd() < s.error_rate:
-            self.injected["error"] += 1
+        drawn = self.draw(client_id)
+        if drawn:
+            kind, seconds = drawn
+            if kind != "error":
+                return too_many(seconds)
             status = self.random.choice((500, 503, 504))
             kind = {500: "ErroInternoDoServidor", 503: "ServicoIndisponivel",
                     504: "IndisponibilidadePorTempoEsgotado"}[status]
@@ -149,18 +108,6 @@ class Faults:
             self.injected["lost_response"] += 1
             return "lost_response"
         return None
-
-    def _take(self, key: str, rate: float) -> float:
-        """Token bucket (capacity = one second of traffic); seconds to wait, or 0."""
-        at = time.monotonic()
-        capacity = max(1.0, rate)
-        tokens, last = self._buckets.get(key, (capacity, at))
-        tokens = min(capacity, tokens + (at - last) * rate)
-        if tokens >= 1.0:
-            self._buckets[key] = (tokens - 1.0, at)
-            return 0.0
-        self._buckets[key] = (tokens, at)
-        return (1.0 - tokens) / rate
 
 
 def too_many(seconds: int) -> ApiError:

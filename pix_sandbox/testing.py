@@ -14,42 +14,26 @@ accounts, fault switches, webhook deliveries.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
-import time
 from typing import Any, Sequence
 
 import httpx
 
+from sandbox_common.admin import AdminClient
+from sandbox_common.process import SandboxError, SandboxProcess as _Process
 
-class SandboxError(RuntimeError):
-    pass
+__all__ = ["Payer", "PixClient", "SandboxError", "SandboxProcess"]
 
 
-class SandboxProcess:
+class SandboxProcess(_Process):
     """The sandbox server in a subprocess; ``tls`` = (cert, key, client_ca or None)."""
+
+    module = "pix_sandbox"
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, args: Sequence[str] = (),
                  tls: tuple[str, str, str | None] | None = None, startup_timeout: float = 15.0):
-        self.host = host
-        self.port = port
-        self.args = list(args)
+        super().__init__(host=host, port=port, args=args, startup_timeout=startup_timeout)
         self.tls = tls
-        self.startup_timeout = startup_timeout
-        self.process: subprocess.Popen[bytes] | None = None
-        self._workdir: str | None = None
-        self._log = None
-
-    @property
-    def root(self) -> str:
-        """``http(s)://host:port`` (the admin side is ``root + /_sandbox``)."""
-        if self.process is None:
-            raise SandboxError("sandbox not started")
-        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+        self.scheme = "https" if tls else "http"
 
     @property
     def url(self) -> str:
@@ -60,82 +44,19 @@ class SandboxProcess:
     def token_url(self) -> str:
         return self.root + "/oauth/token"
 
-    @property
-    def log_path(self) -> str | None:
-        return os.path.join(self._workdir, "sandbox.log") if self._workdir else None
+    def extra_args(self) -> list[str]:
+        if not self.tls:
+            return []
+        cert, key, ca = self.tls
+        return ["--tls-cert", cert, "--tls-key", key, *(["--client-ca", ca] if ca else [])]
 
-    def start(self) -> "SandboxProcess":
-        if self.process is not None:
-            return self
-        self._workdir = tempfile.mkdtemp(prefix="pix-sandbox-")
-        port_file = os.path.join(self._workdir, "port")
-        tls_args: list[str] = []
-        if self.tls:
-            cert, key, ca = self.tls
-            tls_args = ["--tls-cert", cert, "--tls-key", key, *(["--client-ca", ca] if ca else [])]
-        command = [sys.executable, "-m", "pix_sandbox", "--host", self.host, "--port", str(self.port),
-                   "--port-file", port_file, *tls_args, *self.args]
-        self._log = open(self.log_path, "wb")  # type: ignore[arg-type]
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL)
+    def answers(self) -> bool:
+        if self.tls:  # bound and listening once the port file exists: connections queue
+            return True
         try:
-            self._wait_ready(port_file)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _wait_ready(self, port_file: str) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SandboxError(f"sandbox exited with code {self.process.returncode}:\n{self.read_log()}")
-            if os.path.exists(port_file):
-                with open(port_file) as fh:
-                    self.port = int(fh.read())
-                if self.tls:  # bound and listening once the file exists: connections queue
-                    return
-                try:
-                    if httpx.get(self.root + "/_sandbox/health", timeout=1.0).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-            time.sleep(0.02)
-        raise SandboxError(f"sandbox did not answer within {self.startup_timeout}s:\n{self.read_log()}")
-
-    def read_log(self) -> str:
-        path = self.log_path
-        if not path or not os.path.exists(path):
-            return ""
-        with open(path, "rb") as fh:
-            return fh.read().decode("utf-8", "replace")
-
-    def stop(self, timeout: float = 10.0) -> int | None:
-        process, self.process = self.process, None
-        code = None
-        if process is not None:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            code = process.returncode
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        if self._workdir:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
-        return code
-
-    def __enter__(self) -> "SandboxProcess":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+            return httpx.get(self.root + "/_sandbox/health", timeout=1.0).status_code == 200
+        except httpx.TransportError:
+            return False
 
 
 def _moment(at: Any) -> str | None:
@@ -150,21 +71,16 @@ def _moment(at: Any) -> str | None:
     raise TypeError("at: datetime, date or RFC 3339 text")
 
 
-class Payer:
+class Payer(AdminClient):
     """Client of the sandbox's ``/_sandbox/`` side; raises ``httpx.HTTPStatusError`` on errors.
 
     ``client_id`` scopes payer actions to one account (txids are per account)."""
 
     def __init__(self, root: str, *, client_id: str | None = None, timeout: float = 30.0,
                  verify: Any = True):
-        self.root = root.rstrip("/")
+        super().__init__(root, timeout=timeout, verify=verify)
+        self.root = self.url
         self.client_id = client_id
-        self.http = httpx.Client(base_url=self.root, timeout=timeout, verify=verify)
-
-    def _call(self, method: str, path: str, json: Any = None, params: Any = None) -> Any:
-        response = self.http.request(method, "/_sandbox" + path, json=json, params=params)
-        response.raise_for_status()
-        return response.json()
 
     # the payer
     def pay(self, txid: str, amount: Any = None, at: Any = None, *, info_pagador: str | None = None,
@@ -217,16 +133,6 @@ class Payer:
     def expire_tokens(self, client_id: str | None = None) -> int:
         return self._call("POST", "/tokens/expire", {"client_id": client_id})["expired"]
 
-    # faults
-    def set_faults(self, **faults: Any) -> dict[str, Any]:
-        return self._call("POST", "/faults", faults)
-
-    def faults(self) -> dict[str, Any]:
-        return self._call("GET", "/faults")
-
-    def clear_faults(self) -> dict[str, Any]:
-        return self._call("DELETE", "/faults")
-
     # webhooks
     def webhooks(self, chave: str | None = None) -> dict[str, Any]:
         return self._call("GET", "/webhooks", params={"chave": chave} if chave else None)
@@ -237,18 +143,6 @@ class Payer:
 
     def clear_webhooks(self) -> None:
         self._call("POST", "/webhooks/clear")
-
-    def stats(self) -> dict[str, Any]:
-        return self._call("GET", "/stats")
-
-    def close(self) -> None:
-        self.http.close()
-
-    def __enter__(self) -> "Payer":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class PixClient:

@@ -45,6 +45,31 @@ class Sandboxes:
             kit.stop()
 
 
+def _flush_without_post_migrate():
+    """After each transactional test Django flushes the database and then re-creates every
+    content type and permission (the post_migrate signal): ~50 ms of CPU and a write per
+    model, hundreds of times a run. Agrega reads neither (roles are groups by name:
+    core/roles.py), so the flush skips that step; the content-type cache, whose ids the
+    flush made stale, is cleared instead."""
+    from django.test import testcases
+
+    call_command = testcases.call_command
+
+    def flush_or_call(name, *args, **options):
+        if name != "flush":
+            return call_command(name, *args, **options)
+        from django.contrib.contenttypes.models import ContentType
+
+        result = call_command(name, *args, **{**options, "inhibit_post_migrate": True})
+        ContentType.objects.clear_cache()
+        return result
+
+    testcases.call_command = flush_or_call
+
+
+_flush_without_post_migrate()
+
+
 @pytest.fixture(scope="session")
 def sandboxes():
     pool = Sandboxes()
