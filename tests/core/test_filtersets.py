@@ -16,9 +16,14 @@ from agrega.contracts.filtersets import ContractFilterSet
 from agrega.contracts.forms import ContractFilterForm
 from agrega.contracts.models import Contract
 from agrega.core.errors import FieldErrors, ValidationFailed
+from agrega.consent.filtersets import ConsentFilterSet, WithoutConsentFilterSet
+from agrega.customers.filtersets import CustomerFilterSet
+from agrega.imports.filtersets import ImportJobFilterSet, ImportRowFilterSet
+from agrega.notices.filtersets import NoticeFilterSet
 from agrega.sva.filtersets import SvaUserFilterSet
 
-FILTERSETS = [ContractFilterSet, InvoiceFilterSet, CampaignFilterSet, SvaUserFilterSet]
+FILTERSETS = [ContractFilterSet, InvoiceFilterSet, CampaignFilterSet, SvaUserFilterSet, CustomerFilterSet,
+              ImportJobFilterSet, ImportRowFilterSet, NoticeFilterSet, ConsentFilterSet, WithoutConsentFilterSet]
 
 
 @pytest.mark.parametrize("filterset", FILTERSETS)
