@@ -10,6 +10,7 @@ import typing
 import pytest
 
 from agrega.billing.filtersets import InvoiceFilterSet
+from agrega.catalog.filtersets import ProductFilterSet
 from agrega.campaigns.filtersets import CampaignFilterSet
 from agrega.contracts.choices import AccessStatus, ContractStatus
 from agrega.contracts.filtersets import ContractFilterSet
@@ -23,7 +24,8 @@ from agrega.notices.filtersets import NoticeFilterSet
 from agrega.sva.filtersets import SvaUserFilterSet
 
 FILTERSETS = [ContractFilterSet, InvoiceFilterSet, CampaignFilterSet, SvaUserFilterSet, CustomerFilterSet,
-              ImportJobFilterSet, ImportRowFilterSet, NoticeFilterSet, ConsentFilterSet, WithoutConsentFilterSet]
+              ImportJobFilterSet, ImportRowFilterSet, NoticeFilterSet, ConsentFilterSet, WithoutConsentFilterSet,
+              ProductFilterSet]
 
 
 @pytest.mark.parametrize("filterset", FILTERSETS)

@@ -1,5 +1,5 @@
-"""The lists whose filters are declared once (customers, imports, notices, consents and the
-report of SVA without consent, core/filtersets.py): the page, the API and the CLI answer
+"""The lists whose filters are declared once (customers, products, imports, notices, consents
+and the report of SVA without consent, core/filtersets.py): the page, the API and the CLI answer
 the same filter with the same rows, the ORM's; a bad value is a 422 with a stable code in
 the API, a Portuguese message on the page (never a 500) and an error in the CLI."""
 
@@ -94,6 +94,35 @@ def test_customers_unknown_state_is_refused(page, api, customers):
     assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_input"
     shown = page.get("/clientes/", {"state": "XX"})
     assert shown.status_code == 200 and "Faça uma escolha válida" in shown.content.decode()
+
+
+# -- products ------------------------------------------------------------------------------
+
+def test_products_page_api_and_cli_agree(page, api, platform_integration, make_product):
+    from agrega.catalog.models import Product
+    from agrega.catalog.services import product_update
+
+    sva = make_product(platform_integration, name="Pacote Família")
+    make_product(name="Internet 300 Mega", fiscal_class="SCM")
+    old = make_product(name="Internet 100 Mega", fiscal_class="SCM")
+    product_update(product=old, active=False)
+    for params, cli, expected in (
+        ({"is_sva": "true"}, ["--is-sva"], Product.objects.filter(pk=sva.pk)),
+        ({"active": "true", "q": "internet"}, ["--active", "--search", "internet"],
+         Product.objects.filter(name="Internet 300 Mega")),
+        ({"q": "MEGA"}, ["--search", "MEGA"], Product.objects.filter(name__contains="Mega")),
+    ):
+        want = sorted(expected.values_list("pk", flat=True))
+        page_params = {k: {"true": "sim"}.get(v, v) for k, v in params.items()}  # the page's yes/no select
+        assert page_ids(page, "/produtos/", page_params, 'href="/produtos/{}/"') == want, params
+        assert api_ids(api, "/products", params) == want
+        assert cli_ids("product", "list", *cli) == want
+    response = api.get("/products", {"active": "talvez"})
+    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_input"
+    shown = page.get("/produtos/", {"active": "talvez"})
+    assert shown.status_code == 200 and "Faça uma escolha válida" in shown.content.decode()
+    result = run("product", "list", "--integration", "abc")
+    assert result.code == 2 and "erro [validation_failed]" in result.err
 
 
 # -- imports -------------------------------------------------------------------------------
