@@ -21,11 +21,12 @@ from agrega.consent.filtersets import ConsentFilterSet, WithoutConsentFilterSet
 from agrega.customers.filtersets import CustomerFilterSet
 from agrega.imports.filtersets import ImportJobFilterSet, ImportRowFilterSet
 from agrega.notices.filtersets import NoticeFilterSet
+from agrega.plans.filtersets import PlanFilterSet
 from agrega.sva.filtersets import SvaUserFilterSet
 
 FILTERSETS = [ContractFilterSet, InvoiceFilterSet, CampaignFilterSet, SvaUserFilterSet, CustomerFilterSet,
               ImportJobFilterSet, ImportRowFilterSet, NoticeFilterSet, ConsentFilterSet, WithoutConsentFilterSet,
-              ProductFilterSet]
+              ProductFilterSet, PlanFilterSet]
 
 
 @pytest.mark.parametrize("filterset", FILTERSETS)

@@ -1,4 +1,4 @@
-"""The lists whose filters are declared once (customers, products, imports, notices, consents
+"""The lists whose filters are declared once (customers, products, sales plans, imports, notices, consents
 and the report of SVA without consent, core/filtersets.py): the page, the API and the CLI answer
 the same filter with the same rows, the ORM's; a bad value is a 422 with a stable code in
 the API, a Portuguese message on the page (never a 500) and an error in the CLI."""
@@ -123,6 +123,29 @@ def test_products_page_api_and_cli_agree(page, api, platform_integration, make_p
     assert shown.status_code == 200 and "Faça uma escolha válida" in shown.content.decode()
     result = run("product", "list", "--integration", "abc")
     assert result.code == 2 and "erro [validation_failed]" in result.err
+
+
+# -- sales plans ---------------------------------------------------------------------------
+
+def test_plans_page_api_and_cli_agree(page, api, make_product):
+    from agrega.plans.models import SalesPlan
+    from agrega.plans.services import plan_create
+
+    internet = make_product(name="Internet 300 Mega", fiscal_class="SCM")
+    for name, active in (("Combo Família", True), ("Combo Empresa", True), ("Família antigo", False)):
+        plan_create(name=name, description="", active=active, items=[{"product_id": internet.pk}])
+    for params, cli, expected in (
+        ({"q": "família"}, ["--search", "família"], SalesPlan.objects.filter(name__icontains="amília")),
+        ({"q": "combo", "active": "true"}, ["--search", "combo", "--active"], SalesPlan.objects.filter(active=True)),
+    ):
+        want = sorted(expected.values_list("pk", flat=True))
+        page_params = {k: {"true": "sim"}.get(v, v) for k, v in params.items()}
+        assert page_ids(page, "/planos-de-venda/", page_params, 'href="/planos-de-venda/{}/"') == want, params
+        assert api_ids(api, "/plans", params) == want
+        assert cli_ids("plan", "list", *cli) == want
+    shown = page.get("/planos-de-venda/", {"q": "x" * 300})
+    assert shown.status_code == 200 and "200 caracteres" in shown.content.decode()
+    assert api.get("/plans", {"active": "talvez"}).status_code == 422
 
 
 # -- imports -------------------------------------------------------------------------------
