@@ -11,7 +11,7 @@ import pytest
 
 from agrega.billing.filtersets import InvoiceFilterSet
 from agrega.catalog.filtersets import ProductFilterSet
-from agrega.campaigns.filtersets import CampaignFilterSet
+from agrega.campaigns.filtersets import CampaignFilterSet, CampaignItemFilterSet, CampaignListFilterSet
 from agrega.contracts.choices import AccessStatus, ContractStatus
 from agrega.contracts.filtersets import ContractFilterSet
 from agrega.contracts.forms import ContractFilterForm
@@ -26,7 +26,7 @@ from agrega.sva.filtersets import SvaUserFilterSet
 
 FILTERSETS = [ContractFilterSet, InvoiceFilterSet, CampaignFilterSet, SvaUserFilterSet, CustomerFilterSet,
               ImportJobFilterSet, ImportRowFilterSet, NoticeFilterSet, ConsentFilterSet, WithoutConsentFilterSet,
-              ProductFilterSet, PlanFilterSet]
+              ProductFilterSet, PlanFilterSet, CampaignListFilterSet, CampaignItemFilterSet]
 
 
 @pytest.mark.parametrize("filterset", FILTERSETS)

@@ -1,4 +1,4 @@
-"""The lists whose filters are declared once (customers, products, sales plans, imports, notices, consents
+"""The lists whose filters are declared once (customers, products, sales plans, campaigns, imports, notices, consents
 and the report of SVA without consent, core/filtersets.py): the page, the API and the CLI answer
 the same filter with the same rows, the ORM's; a bad value is a 422 with a stable code in
 the API, a Portuguese message on the page (never a 500) and an error in the CLI."""
@@ -146,6 +146,51 @@ def test_plans_page_api_and_cli_agree(page, api, make_product):
     shown = page.get("/planos-de-venda/", {"q": "x" * 300})
     assert shown.status_code == 200 and "200 caracteres" in shown.content.decode()
     assert api.get("/plans", {"active": "talvez"}).status_code == 422
+
+
+# -- campaigns -------------------------------------------------------------------------------
+
+@pytest.fixture
+def campaigns(make_product, make_contract):
+    from agrega.campaigns.models import Campaign, CampaignItem, CampaignStatus, ItemStatus
+
+    product = make_product(name="Produto da campanha")
+    made = [Campaign.objects.create(name=f"Campanha {status}", product=product, status=status)
+            for status in (CampaignStatus.DONE, CampaignStatus.PAUSED, CampaignStatus.DONE)]
+    for status, reason in ((ItemStatus.ADDED, ""), (ItemStatus.ADDED, ""), (ItemStatus.SKIPPED, "consent_missing")):
+        CampaignItem.objects.create(campaign=made[0], contract=make_contract(), status=status, reason=reason)
+    return made
+
+
+def test_campaigns_page_api_and_cli_agree(page, api, campaigns):
+    want = sorted(c.pk for c in campaigns if c.status == "done")
+    assert page_ids(page, "/campanhas-sva/", {"status": "done"}, 'href="/campanhas-sva/{}/"') == want
+    assert api_ids(api, "/campaigns", {"status": "done"}) == want
+    assert cli_ids("campaign", "list", "--status", "done") == want
+    response = api.get("/campaigns", {"status": "feita"})
+    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_input"
+    shown = page.get("/campanhas-sva/", {"status": "feita"})
+    assert shown.status_code == 200 and "Faça uma escolha válida" in shown.content.decode()
+
+
+def test_campaign_report_page_api_and_cli_agree(page, api, campaigns):
+    campaign = campaigns[0]
+    skipped = sorted(campaign.items.filter(status="skipped").values_list("contract_id", flat=True))
+
+    def page_contracts(params):
+        body = page.get(f"/campanhas-sva/{campaign.pk}/", params).content.decode()
+        return sorted({int(pk) for pk in re.findall(r'<tr data-contract="(\d+)"', body)})
+
+    items = api.get(f"/campaigns/{campaign.pk}/items", {"status": "skipped"}).json()["items"]
+    assert sorted(i["contract_id"] for i in items) == skipped
+    assert page_contracts({"status": "skipped"}) == skipped
+    report = run("campaign", "report", campaign.pk, "--status", "skipped", "--json").json
+    assert sorted(i["contract_id"] for i in report["items"]) == skipped
+    by_reason = run("campaign", "report", campaign.pk, "--reason", "consent_missing", "--json").json
+    assert sorted(i["contract_id"] for i in by_reason["items"]) == skipped
+    assert api.get(f"/campaigns/{campaign.pk}/items", {"status": "feito"}).status_code == 422
+    shown = page.get(f"/campanhas-sva/{campaign.pk}/", {"status": "feito"})
+    assert shown.status_code == 200 and "Situação do contrato na campanha inválido" in shown.content.decode()
 
 
 # -- imports -------------------------------------------------------------------------------
