@@ -248,7 +248,11 @@ class FilterSet:
             cleaned = forms.Form.clean(self)
             errors = FieldErrors()
             given = {name: cleaned.get(name) for name in self.fields if name in filterset.names()}
-            self.filter_values = filterset(given, strict=False).clean_into(errors)
+            # only the values are checked here: a FilterSet scoped by its own arguments (an
+            # import's lines, ``job_id``) is built without them, its base is never asked
+            checker = object.__new__(filterset)
+            FilterSet.__init__(checker, given, strict=False)
+            self.filter_values = checker.clean_into(errors)
             for name, field_errors in errors.errors.items():
                 for error in field_errors:
                     self.add_error(name if name in self.fields else None, error.message)
