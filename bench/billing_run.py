@@ -20,7 +20,7 @@ import os
 import statistics
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -73,10 +73,15 @@ CHECKS = {
         SELECT count(*) FROM contracts_contract c
         WHERE c.oldest_open_due IS DISTINCT FROM
               (SELECT min(i.due_date) FROM billing_invoice i WHERE i.contract_id = c.id AND i.status = 'open')""",
-    # due on the billing day (or the month's last day)
+    # due on the billing day (or the month's last day); a contract's first título (no
+    # earlier one: the customer was never told the billing day) no sooner than
+    # AGREGA_FIRST_DUE_MIN_DAYS after it is issued (docs/decisions/0006, "first título")
     "due_date": """
         SELECT count(*) FROM billing_invoice i JOIN contracts_contract c ON c.id = i.contract_id
-        WHERE i.period = %(period)s AND i.due_date <> make_date(2026, 12, least(c.billing_day, 31))""",
+        WHERE i.period = %(period)s AND i.due_date <> CASE
+            WHEN EXISTS (SELECT 1 FROM billing_invoice e WHERE e.contract_id = c.id AND e.period < %(period)s)
+            THEN make_date(2026, 12, least(c.billing_day, 31))
+            ELSE greatest(make_date(2026, 12, least(c.billing_day, 31)), %(first_due)s::date) END""",
     # the credit consumed is recorded in the ledger
     "credit_ledger": """
         SELECT abs((SELECT coalesce(sum(credit_applied), 0) FROM billing_invoice WHERE period = %(period)s)
@@ -123,7 +128,10 @@ def child(chunk_size: int | None, workers: int | None, profile: str | None) -> N
     if profiler:
         profiler.stop()
         Path(profile).write_text(profiler.output_html() if profile.endswith(".html") else profiler.output_text())
+    from django.conf import settings
+
     print(json.dumps({"seconds": seconds, "baseline_rss": baseline, "run_id": run.pk, "py_cpu": py_cpu,
+                      "first_due_min_days": settings.BILLING_FIRST_DUE_MIN_DAYS,
                       "db_cpu": db_cpu,
                       "contracts_seen": run.contracts_seen, "invoices": run.invoices_created,
                       "lines": run.lines_created, "total": str(run.total_amount)}), flush=True)
@@ -155,7 +163,8 @@ def verify(database: str, want: dict, got: dict) -> list[str]:
         run = conn.execute("SELECT invoices_created, lines_created, total_amount, finished_at IS NOT NULL "
                            "FROM billing_billingrun WHERE id = %s", [got["run_id"]]).fetchone()
         for name, sql in CHECKS.items():
-            bad = conn.execute(sql, {"period": period}).fetchone()[0]
+            first_due = period + timedelta(days=got["first_due_min_days"])  # issued on the period's first day
+            bad = conn.execute(sql, {"period": period, "first_due": first_due}).fetchone()[0]
             if bad:
                 problems.append(f"check {name}: {bad}")
     for what, have, should in (("invoices", invoices, want["invoices"]), ("lines", lines, want["lines"]),

@@ -353,11 +353,22 @@ def generate(name: str, contracts: int, seed: int) -> None:
         cur.execute(f'DROP INDEX "{index_name}"')
     rows: dict[str, int] = {}
 
+    from django.apps import apps
+
+    models_by_table = {m._meta.db_table: m for m in apps.get_models()}
+
     def copy(table: str, columns: str, generator) -> None:
+        # A NOT NULL column another app added later (the customer's NFCom fields) gets
+        # Django's own default ("" for text), as core/bulk.py's inserts do.
+        listed = {c.strip() for c in columns.split(",")}
+        extra = [f for f in models_by_table[table]._meta.concrete_fields
+                 if f.column not in listed and not f.null and not f.primary_key]
+        tail = tuple(f.get_default() for f in extra)
+        columns = ", ".join([columns, *(f.column for f in extra)])
         start, count = time.perf_counter(), 0
         with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as cp:
             for row in generator:
-                cp.write_row(row)
+                cp.write_row(row + tail if tail else row)
                 count += 1
         rows[table] = count
         print(f"  {table}: {count:,} rows in {time.perf_counter() - start:.1f}s", flush=True)

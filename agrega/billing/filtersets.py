@@ -18,11 +18,13 @@ class InvoiceFilterSet(FilterSet):
     filters = (
         Filter("contract_id", "Contrato (ID)", ID, option="--contract"),
         Filter("customer_id", "Cliente (ID)", ID, option="--customer"),
-        Filter("status", "Situação", CHOICE, choices=InvoiceStatus),
-        Filter("period", "Competência", parser=parse_period, max_length=10, metavar="AAAA-MM"),
-        Filter("overdue", "Só os vencidos em aberto", BOOL, method="overdue_only"),
+        Filter("status", "Situação", CHOICE, choices=InvoiceStatus, coded=False, all_label="Todas"),
+        Filter("period", "Competência", parser=parse_period, max_length=10, metavar="AAAA-MM",
+               input_type="month", placeholder="AAAA-MM"),
+        Filter("overdue", "Só os vencidos em aberto", BOOL, method="overdue_only",
+               yes_no=("Só vencidos", "Não vencidos")),
         Filter("q", "Cliente (nome, CPF/CNPJ) ou nº do contrato", method="customer_search", option="--search",
-               metavar="TEXTO"),
+               metavar="TEXTO", input_type="search"),
     )
     invalid_message = "Filtros de títulos inválidos."
 

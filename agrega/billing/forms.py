@@ -9,33 +9,16 @@ from agrega.core.money import amount_form_field
 from agrega.core.web import BootstrapFormMixin
 from agrega.core.params import DB_INT_MAX
 
-from .models import InvoiceStatus
-
-OVERDUE_CHOICES = [("", "Todos"), ("sim", "Só vencidos"), ("nao", "Não vencidos")]
+from .filtersets import InvoiceFilterSet
 
 
-class InvoiceFilterForm(BootstrapFormMixin, forms.Form):
-    status = forms.ChoiceField(label="Situação", required=False,
-                               choices=[("", "Todas")] + list(InvoiceStatus.choices))
-    period = forms.CharField(label="Competência", required=False, max_length=7,
-                             widget=forms.TextInput(attrs={"type": "month", "placeholder": "AAAA-MM"}))
-    overdue = forms.ChoiceField(label="Vencidos", required=False, choices=OVERDUE_CHOICES)
-    q = forms.CharField(label="Cliente (nome, CPF/CNPJ) ou nº do contrato", required=False, max_length=200)
-    contract = forms.IntegerField(required=False, min_value=1, max_value=DB_INT_MAX, widget=forms.HiddenInput)
+class InvoiceFilterForm(BootstrapFormMixin, InvoiceFilterSet.form_class(
+        only=("status", "period", "overdue", "q", "contract_id"), labels={"overdue": "Vencidos"},
+        hidden=("contract_id",))):
+    """The Títulos filter bar: the fields of ``InvoiceFilterSet`` (one declaration for the
+    page, the API and the CLI; the contract rides along hidden), plus the page's cursor."""
+
     cursor = forms.IntegerField(required=False, min_value=0, max_value=DB_INT_MAX, widget=forms.HiddenInput)
-
-    def clean_period(self):
-        from agrega.core.errors import ApplicationError
-
-        from .services import parse_period
-
-        value = self.cleaned_data["period"].strip()
-        if not value:
-            return None
-        try:
-            return parse_period(value)
-        except ApplicationError as exc:
-            raise forms.ValidationError(exc.message) from None
 
 
 class PaymentForm(BootstrapFormMixin, forms.Form):

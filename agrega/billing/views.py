@@ -73,11 +73,10 @@ class InvoiceListView(CapabilityRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         form = InvoiceFilterForm(self.request.GET or None)
-        filters = form.cleaned_data if form.is_valid() else {}
-        qs = InvoiceFilterSet({"status": filters.get("status"), "period": filters.get("period"),
-                               "overdue": filters.get("overdue"), "q": filters.get("q"),
-                               "contract_id": filters.get("contract")}).queryset()
-        ctx.update(form=form, today=timezone.localdate(), contract_id=filters.get("contract"),
+        # the form is InvoiceFilterSet's: a refused filter is shown next to its field
+        filters = form.filter_values if form.is_valid() else {}
+        qs = InvoiceFilterSet(filters).queryset()
+        ctx.update(form=form, today=timezone.localdate(), contract_id=filters.get("contract_id"),
                    **keyset_context(self.request, qs, limit=PAGE_SIZE))
         return ctx
 

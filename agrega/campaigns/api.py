@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core.api import Choice, Cursor, ErrorOut, InputSchema, Page, keyset_page
+from agrega.core.api import Cursor, ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.text import ModelText
 from agrega.campaigns.models import Campaign
 from agrega.customers.models import Customer
@@ -19,7 +19,8 @@ from agrega.core.errors import NotFound
 from agrega.core.tasks import actor_id
 
 from . import selectors, services, tasks
-from .models import CampaignStatus, ItemStatus
+from .filtersets import CampaignItemFilterSet, CampaignListFilterSet
+from .models import ItemStatus
 
 router = Router(tags=["Campanhas SVA"])
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -117,8 +118,9 @@ def _get(campaign_id: int):
 
 
 @router.get("", response={200: Page[CampaignOut], **ERRORS}, summary="Listar campanhas")
-def campaign_list(request: HttpRequest, status: Choice(CampaignStatus) = None, cursor: Cursor | None = None,
-                  limit: int = Query(50, ge=1, le=500)):
+def campaign_list(request: HttpRequest, status: CampaignListFilterSet.api_type("status") = None,
+                  cursor: Cursor | None = None, limit: int = Query(50, ge=1, le=500)):
+    # the filter is CampaignListFilterSet's (campaigns/filtersets.py), as on the page and in the CLI
     items, next_cursor = keyset_page(selectors.campaign_list(status=status), cursor=cursor, limit=limit)
     return {"items": items, "next_cursor": next_cursor}
 
@@ -177,8 +179,8 @@ def campaign_cancel(request: HttpRequest, campaign_id: int):
 @router.get("/{campaign_id}/items", response={200: Page[CampaignItemOut], **ERRORS},
             summary="Relatório: cada contrato e o motivo",
             description="Filtros: `status` (" + ", ".join(ItemStatus.values) + "), `reason`.")
-def campaign_items(request: HttpRequest, campaign_id: int, status: Choice(ItemStatus) = None,
-                   reason: str | None = Query(None, max_length=40),
+def campaign_items(request: HttpRequest, campaign_id: int, status: CampaignItemFilterSet.api_type("status") = None,
+                   reason: CampaignItemFilterSet.api_type("reason") | None = None,
                    cursor: Cursor | None = None, limit: int = Query(100, ge=1, le=500)):
     _get(campaign_id)
     qs = selectors.campaign_item_list(campaign_id=campaign_id, status=status, reason=reason)

@@ -13,6 +13,8 @@ from agrega.core.errors import FieldErrors
 from agrega.core.filtersets import CHOICE, ID, Filter, FilterSet
 from agrega.plans.models import SalesPlan
 
+from .models import Campaign, CampaignItem, CampaignStatus, ItemStatus
+
 
 def holds(product_id) -> Exists:
     """The contract holds the product now (a live line: not removed)."""
@@ -49,3 +51,36 @@ class CampaignFilterSet(FilterSet):
 
     def without_product(self, queryset: QuerySet[Contract], product_id: int) -> QuerySet[Contract]:
         return queryset.exclude(holds(product_id))
+
+
+class CampaignListFilterSet(FilterSet):
+    """The campaigns themselves (Campanhas, ``GET /api/campaigns``, ``agrega campaign list``)."""
+
+    filters = (
+        Filter("status", "Situação", CHOICE, choices=CampaignStatus, coded=False, all_label="Todas"),
+    )
+    invalid_message = "Filtros de campanhas inválidos."
+
+    def base(self) -> QuerySet[Campaign]:
+        """Newest first."""
+        return Campaign.objects.select_related("product").order_by("-pk")
+
+
+class CampaignItemFilterSet(FilterSet):
+    """The report of one campaign: each contract and its reason (the campaign's page,
+    ``GET /api/campaigns/{id}/items``, ``agrega campaign report``)."""
+
+    filters = (
+        Filter("status", "Situação do contrato na campanha", CHOICE, choices=ItemStatus, coded=False,
+               all_label="Todos"),
+        Filter("reason", "Motivo (código)", max_length=40, metavar="MOTIVO"),
+    )
+    invalid_message = "Filtros do relatório da campanha inválidos."
+
+    def __init__(self, data=None, *, campaign_id: int, strict: bool = True):
+        super().__init__(data, strict=strict)
+        self.campaign_id = campaign_id
+
+    def base(self) -> QuerySet[CampaignItem]:
+        return CampaignItem.objects.filter(campaign_id=self.campaign_id).select_related(
+            "contract__customer").order_by("pk")

@@ -9,8 +9,12 @@ from agrega.catalog.models import Product
 from agrega.core.web import BootstrapFormMixin
 from agrega.plans.models import SalesPlan
 
-from .filtersets import CampaignFilterSet
+from .filtersets import CampaignFilterSet, CampaignListFilterSet
 from .models import DEFAULT_RATE_PER_SECOND
+
+
+class CampaignListFilterForm(BootstrapFormMixin, CampaignListFilterSet.form_class()):
+    """The Campanhas filter bar: ``CampaignListFilterSet``'s (as the API and the CLI)."""
 
 
 class ProductChoice(forms.ModelChoiceField):

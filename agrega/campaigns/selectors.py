@@ -9,7 +9,7 @@ from agrega.consent.selectors import consent_required_for, valid_consents
 from agrega.contracts.choices import ContractStatus
 from agrega.contracts.models import Contract
 
-from .filtersets import CampaignFilterSet, holds
+from .filtersets import CampaignFilterSet, CampaignItemFilterSet, CampaignListFilterSet, holds
 from .models import Campaign, CampaignItem
 
 def contracts_for(filters: dict) -> QuerySet[Contract]:
@@ -42,10 +42,8 @@ def campaign_preview(*, product, filters: dict) -> dict:
 
 
 def campaign_list(*, status: str | None = None) -> QuerySet[Campaign]:
-    qs = Campaign.objects.select_related("product")
-    if status:
-        qs = qs.filter(status=status)
-    return qs.order_by("-pk")
+    """Newest first, as ``CampaignListFilterSet`` filters them (values already valid)."""
+    return CampaignListFilterSet.filtered({"status": status or None})
 
 
 def campaign_get(pk: int) -> Campaign | None:
@@ -54,12 +52,9 @@ def campaign_get(pk: int) -> Campaign | None:
 
 def campaign_item_list(*, campaign_id: int, status: str | None = None, reason: str | None = None,
                        ) -> QuerySet[CampaignItem]:
-    qs = CampaignItem.objects.filter(campaign_id=campaign_id).select_related("contract__customer")
-    if status:
-        qs = qs.filter(status=status)
-    if reason:
-        qs = qs.filter(reason=reason)
-    return qs.order_by("pk")
+    """The report's rows as ``CampaignItemFilterSet`` filters them (values already valid)."""
+    filterset = CampaignItemFilterSet(campaign_id=campaign_id)
+    return filterset.apply(filterset.base(), {k: v for k, v in {"status": status, "reason": reason}.items() if v})
 
 
 def campaign_reasons(campaign_id: int) -> list[dict]:

@@ -16,7 +16,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from agrega.core import csvio
-from agrega.core.errors import ApplicationError
+from agrega.core.errors import ApplicationError, FieldErrors
 from agrega.core.roles import Capability
 from agrega.core.permissions import CapabilityRequiredMixin
 from agrega.core.web import apply_service_error, keyset_context
@@ -24,7 +24,8 @@ from agrega.core.web import apply_service_error, keyset_context
 from agrega.core.tasks import actor_id
 
 from . import report, selectors, services, tasks
-from .forms import CampaignForm
+from .filtersets import CampaignItemFilterSet, CampaignListFilterSet
+from .forms import CampaignForm, CampaignListFilterForm
 from .models import CampaignStatus, ItemStatus
 
 FIELD_MAP = {"product_id": "product", "sales_plan_id": "sales_plan", "has_product_id": "has_product",
@@ -44,7 +45,11 @@ class CampaignListView(CapabilityRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["rows"] = list(selectors.campaign_list()[:LIST_SIZE])
+        # the filter bar is CampaignListFilterSet's, as the API's parameter and the CLI's option
+        form = CampaignListFilterForm(self.request.GET or None)
+        filters = form.filter_values if form.is_valid() else {}
+        ctx.update(form=form, rows=list(CampaignListFilterSet(filters).queryset()[:LIST_SIZE]),
+                   filtered=bool(filters))
         return ctx
 
 
@@ -111,11 +116,15 @@ class CampaignDetailView(CapabilityRequiredMixin, TemplateView):
         if campaign.status == CampaignStatus.DRAFT:
             ctx["preview"] = selectors.campaign_preview(product=campaign.product, filters=campaign.filters)
         else:
-            status = self.request.GET.get("situacao") or None
-            if status not in ItemStatus.values:
-                status = None
-            qs = selectors.campaign_item_list(campaign_id=campaign.pk, status=status)
-            ctx.update(keyset_context(self.request, qs, limit=100), item_status=status or "",
+            # the filter is CampaignItemFilterSet's, as in the API and the CLI; a refused
+            # value is said in Portuguese and every contract is shown
+            items = CampaignItemFilterSet({"status": self.request.GET.get("status")}, campaign_id=campaign.pk,
+                                          strict=False)
+            errors = FieldErrors()
+            filters = items.clean_into(errors)
+            ctx.update(keyset_context(self.request, items.apply(items.base(), filters), limit=100),
+                       item_status=filters.get("status", ""),
+                       item_filter_errors=[e.message for errs in errors.errors.values() for e in errs],
                        item_statuses=ItemStatus.choices,
                        reasons=[{**r, "status_label": dict(ItemStatus.choices)[r["status"]],
                                  "reason": services.reason_label(r["reason"])}

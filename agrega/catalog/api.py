@@ -8,13 +8,14 @@ from decimal import Decimal
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core.api import Cursor, ErrorOut, Id, InputSchema, Page, keyset_page
+from agrega.core.api import Cursor, ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.text import ModelText, Text
 from agrega.catalog.models import Product
 from agrega.core.errors import NotFound
 from agrega.core.money import PriceIn
 
 from . import selectors, services
+from .filtersets import ProductFilterSet
 
 router = Router(tags=["Produtos"])
 
@@ -74,13 +75,14 @@ def _get(product_id: int):
 )
 def product_list(
     request: HttpRequest,
-    q: str | None = None,
-    sva_integration_id: Id | None = None,
-    is_sva: bool | None = None,
-    active: bool | None = None,
+    q: ProductFilterSet.api_type("q") | None = None,
+    sva_integration_id: ProductFilterSet.api_type("sva_integration_id") | None = None,
+    is_sva: ProductFilterSet.api_type("is_sva") | None = None,
+    active: ProductFilterSet.api_type("active") | None = None,
     cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
+    # the filters are ProductFilterSet's (catalog/filtersets.py), as on the page and in the CLI
     qs = selectors.product_list(
         q=q, sva_integration_id=sva_integration_id, is_sva=is_sva, active=active
     )

@@ -11,6 +11,7 @@ from django import forms
 from agrega.core.web import BootstrapFormMixin, style_widget
 from agrega.core.params import DB_INT_MAX
 
+from .filtersets import ProductFilterSet
 from .models import Product
 
 TABS = {
@@ -18,6 +19,12 @@ TABS = {
     "planejamento": ("price",),
     "sva": ("sva_integration_id", "sva_package_code"),
 }
+
+
+class ProductFilterForm(BootstrapFormMixin, ProductFilterSet.form_class(only=("q", "is_sva", "active"),
+                                                                     labels={"q": "Buscar produtos"})):
+    """The Produtos filter bar: fields of ``ProductFilterSet`` (one declaration for the page,
+    the API and the CLI)."""
 
 
 class ProductForm(BootstrapFormMixin, forms.Form):

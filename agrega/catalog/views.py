@@ -23,7 +23,8 @@ from agrega.core.web import apply_service_error, keyset_context, lupa_field
 from agrega.core.params import parse_id
 
 from . import selectors, services
-from .forms import ProductForm
+from .filtersets import ProductFilterSet
+from .forms import ProductFilterForm, ProductForm
 
 
 def _get_product(pk: int):
@@ -53,10 +54,11 @@ class ProductListView(CapabilityRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        q = self.request.GET.get("q", "").strip()
-        qs = selectors.product_list(q=q).select_related("sva_integration")
-        context.update(keyset_context(self.request, qs))
-        context["q"] = q
+        # the filter bar is ProductFilterSet's, as the API's parameters and the CLI's options
+        form = ProductFilterForm(self.request.GET or None)
+        filters = form.filter_values if form.is_valid() else {}
+        context.update(keyset_context(self.request, ProductFilterSet(filters).queryset()))
+        context.update(form=form, filtered=bool(filters), q=filters.get("q", ""))
         return context
 
 

@@ -13,12 +13,13 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
 from agrega.contracts.selectors import contract_exists
-from agrega.core.api import Cursor, ErrorOut, Id, InputSchema, Page, keyset_page
+from agrega.core.api import Cursor, ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.text import ModelText
 from agrega.consent.models import ConsentRecord
 from agrega.core.errors import NotFound
 
 from . import selectors, services
+from .filtersets import ConsentFilterSet, WithoutConsentFilterSet
 from .models import ConsentChannel
 
 router = Router(tags=["Consentimentos"])
@@ -129,12 +130,13 @@ def _consent(consent_id: int):
 )
 def consent_list(
     request: HttpRequest,
-    contract_id: Id | None = None,
-    product_id: Id | None = None,
-    valid: bool | None = None,
+    contract_id: ConsentFilterSet.api_type("contract_id") | None = None,
+    product_id: ConsentFilterSet.api_type("product_id") | None = None,
+    valid: ConsentFilterSet.api_type("valid") | None = None,
     cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
+    # the filters are ConsentFilterSet's (consent/filtersets.py), as in the CLI
     qs = selectors.consent_list(contract_id=contract_id, product_id=product_id, valid=valid)
     items, next_cursor = keyset_page(qs, cursor=cursor, limit=limit)
     return {"items": items, "next_cursor": next_cursor}
@@ -202,11 +204,12 @@ def contract_consent_create(request: HttpRequest, contract_id: int, payload: Con
 )
 def sva_without_consent(
     request: HttpRequest,
-    integration_id: Id | None = None,
-    contract_id: Id | None = None,
+    integration_id: WithoutConsentFilterSet.api_type("integration_id") | None = None,
+    contract_id: WithoutConsentFilterSet.api_type("contract_id") | None = None,
     cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
+    # the filters are WithoutConsentFilterSet's (consent/filtersets.py), as on the page and in the CLI
     qs = selectors.sva_without_consent(integration_id=integration_id, contract_id=contract_id)
     items, next_cursor = keyset_page(qs, cursor=cursor, limit=limit)
     return {"items": [without_consent_row(i) for i in items], "next_cursor": next_cursor}

@@ -7,6 +7,7 @@ from django import forms
 
 from agrega.core.web import BootstrapFormMixin
 
+from .filtersets import WithoutConsentFilterSet
 from .models import ConsentChannel
 
 
@@ -35,9 +36,11 @@ class RevokeForm(BootstrapFormMixin, forms.Form):
     reason = forms.CharField(label="Motivo (opcional)", required=False, max_length=250)
 
 
-class ReportFilterForm(forms.Form):
-    integration = forms.TypedChoiceField(label="Integração SVA", coerce=int, required=False, empty_value=None)
+class ReportFilterForm(BootstrapFormMixin, WithoutConsentFilterSet.form_class(only=("integration_id",))):
+    """The report's filter bar: ``WithoutConsentFilterSet``'s integration (the API's and the
+    CLI's ``integration_id``), offered as a list of the integrations."""
 
     def __init__(self, *args, integrations, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["integration"].choices = [("", "Todas")] + [(i.pk, str(i)) for i in integrations]
+        self.fields["integration_id"].widget = forms.Select(
+            choices=[("", "Todas")] + [(i.pk, str(i)) for i in integrations], attrs={"class": "form-select"})

@@ -56,16 +56,10 @@ def consent_queryset() -> QuerySet[ConsentRecord]:
 def consent_list(
     *, contract_id: int | None = None, product_id: int | None = None, valid: bool | None = None
 ) -> QuerySet[ConsentRecord]:
-    qs = consent_queryset()
-    if contract_id is not None:
-        qs = qs.filter(contract_id=contract_id)
-    if product_id is not None:
-        qs = qs.filter(product_id=product_id)
-    if valid is True:
-        qs = qs.filter(revoked_at__isnull=True)
-    elif valid is False:
-        qs = qs.filter(revoked_at__isnull=False)
-    return qs.order_by("id")
+    """The list as ``ConsentFilterSet`` (consent/filtersets.py) filters it, values already valid."""
+    from .filtersets import ConsentFilterSet
+
+    return ConsentFilterSet.filtered({"contract_id": contract_id, "product_id": product_id, "valid": valid})
 
 
 def consent_get(pk: int) -> ConsentRecord | None:
@@ -100,6 +94,14 @@ def contract_consent_rows(contract) -> list[dict]:
 
 
 def sva_without_consent(*, integration_id: int | None = None, contract_id: int | None = None) -> QuerySet:
+    """The report as ``WithoutConsentFilterSet`` (consent/filtersets.py) filters it, values
+    already valid."""
+    from .filtersets import WithoutConsentFilterSet
+
+    return WithoutConsentFilterSet.filtered({"integration_id": integration_id, "contract_id": contract_id})
+
+
+def without_consent_queryset() -> QuerySet:
     """Contract products of kind SVA being charged — contract active (status A), product
     not removed — with no valid consent. Annotated with ``effective_price`` (the contract's
     price, else the product's), ``last_revoked_at`` (when a consent of that pair was last
@@ -127,8 +129,4 @@ def sva_without_consent(*, integration_id: int | None = None, contract_id: int |
         )
         .annotate(since=Greatest("charging_since", Coalesce("last_revoked_at", "charging_since")))
     )
-    if integration_id is not None:
-        qs = qs.filter(product__sva_integration_id=integration_id)
-    if contract_id is not None:
-        qs = qs.filter(contract_id=contract_id)
     return qs.order_by("id")

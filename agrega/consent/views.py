@@ -26,6 +26,7 @@ from agrega.core.params import parse_id
 
 from . import selectors, services
 from .api import without_consent_row
+from .filtersets import WithoutConsentFilterSet
 from .forms import ConsentForm, ReportFilterForm, RevokeForm
 
 FIELD_MAP = {"product_id": "product", "consented_at": "consented_at", "channel": "channel",
@@ -138,9 +139,11 @@ class WithoutConsentReportView(CapabilityRequiredMixin, TemplateView):
     template_name = "consent/report.html"
 
     def _filters(self):
+        # the filter is WithoutConsentFilterSet's, as the API's and the CLI's; a refused
+        # value is said next to the field and the whole report is shown
         form = ReportFilterForm(self.request.GET or None, integrations=list(integration_list()))
-        integration_id = form.cleaned_data.get("integration") if form.is_valid() else None
-        return form, selectors.sva_without_consent(integration_id=integration_id)
+        filters = form.filter_values if form.is_valid() else {}
+        return form, WithoutConsentFilterSet(filters).queryset()
 
     def get(self, request, *args, **kwargs):
         if request.GET.get("formato") == "csv":

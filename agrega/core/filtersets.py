@@ -27,6 +27,7 @@ from typing import Annotated, Any, ClassVar
 from django import forms
 from django.db.models import QuerySet
 
+from agrega.core.br import InvalidValue
 from agrega.core.errors import ApplicationError, FieldErrors
 from agrega.core.params import DB_INT_MAX, parse_id
 
@@ -37,6 +38,14 @@ _TRUE, _FALSE = {"1", "true", "sim", "s", "yes"}, {"0", "false", "nao", "não", 
 def coded_choices(choices) -> list[tuple[str, str]]:
     """``[("", "Todos"), ("A", "A — Ativo"), …]``: the codes operators know, with labels."""
     return [("", "Todos")] + [(value, f"{value} — {label}") for value, label in choices]
+
+
+class FilterValueError(ValueError):
+    """A bad filter value with the code to report it under."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,15 @@ class Filter:
     metavar: str | None = None
     code: str = "filter_invalid"
     parser: Any = None  # text -> value, raising ValueError or ApplicationError (e.g. a period)
+    parser_codes: bool = False  # a bad value keeps the parser's own code (``cpf_invalid``, …)
+    normalize: Any = None  # text -> text before a choice is checked (" sp " -> "SP"), in every entry point
+    # the page's field: the "no filter" option, the choices shown with their codes ("A — Ativo")
+    # or by label only, a yes/no filter's two options, the input's type ("search", "month")
+    all_label: str = "Todos"
+    coded: bool = True
+    yes_no: tuple[str, str] = ("Sim", "Não")
+    input_type: str | None = None
+    placeholder: str | None = None
 
     @property
     def cli_option(self) -> str:
@@ -73,6 +91,8 @@ class Filter:
         """The value this filter applies, or ``ValueError`` with the Portuguese message."""
         if self.kind == CHOICE:
             value = getattr(value, "value", value)
+            if self.normalize is not None and isinstance(value, str):
+                value = self.normalize(value)
             if value not in self.choices.values:
                 raise ValueError(f"{self.label} inválido: use {', '.join(self.choices.values)}.")
             return value
@@ -94,9 +114,21 @@ class Filter:
         if self.parser is not None and text and not isinstance(value, date):
             try:
                 return self.parser(text)
-            except ApplicationError as exc:
-                raise ValueError(exc.message) from None
+            except (ApplicationError, InvalidValue) as exc:
+                raise FilterValueError(exc.message, exc.code if self.parser_codes else self.code) from None
         return value if isinstance(value, date) else text
+
+
+class _ChoiceField(forms.ChoiceField):
+    """A choice the page reads as the API and the CLI do (``Filter.normalize``: " sp " is SP)."""
+
+    def __init__(self, *args, normalize=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.normalize = normalize
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return self.normalize(value) if value and self.normalize is not None else value
 
 
 class FilterSet:
@@ -140,7 +172,7 @@ class FilterSet:
             try:
                 value = spec.clean(self.data[name])
             except ValueError as exc:
-                errors.add(name, spec.code, str(exc))
+                errors.add(name, getattr(exc, "code", None) or spec.code, str(exc))
                 continue
             if value != "":
                 clean[name] = value
@@ -178,23 +210,56 @@ class FilterSet:
 
     @classmethod
     def form_class(cls, *, only: tuple[str, ...] | None = None,
-                   labels: Mapping[str, str] | None = None) -> type[forms.Form]:
-        """A Django form with one optional field per filter (the page's filter bar)."""
+                   labels: Mapping[str, str] | None = None,
+                   hidden: tuple[str, ...] = ()) -> type[forms.Form]:
+        """A Django form with one optional field per filter (the page's filter bar), in the
+        declared order; ``hidden`` filters ride along as hidden inputs (a page reached from a
+        contract keeps its contract). Once its fields are valid, the form asks the FilterSet
+        too (a period that does not parse, a plan that does not exist): each refusal is put
+        next to its field, in Portuguese, and ``filter_values`` holds the clean filters."""
         fields: dict[str, forms.Field] = {}
         for spec in cls.filters:
             if only is not None and spec.name not in only:
                 continue
             label = (labels or {}).get(spec.name, spec.label)
             if spec.kind == CHOICE:
-                fields[spec.name] = forms.ChoiceField(label=label, required=False,
-                                                      choices=coded_choices(spec.choices.choices))
+                choices = (coded_choices(spec.choices.choices) if spec.coded
+                           else [("", "Todos")] + list(spec.choices.choices))
+                choices[0] = ("", spec.all_label)
+                field = _ChoiceField(label=label, required=False, choices=choices, normalize=spec.normalize)
             elif spec.kind == ID:
-                fields[spec.name] = forms.IntegerField(label=label, required=False, min_value=1,
-                                                       max_value=DB_INT_MAX)
+                field = forms.IntegerField(label=label, required=False, min_value=1, max_value=DB_INT_MAX)
             elif spec.kind == BOOL:
-                fields[spec.name] = forms.NullBooleanField(label=label, required=False)
+                # "sim"/"nao": what ``Filter.clean`` reads, as the API's true/false
+                field = forms.ChoiceField(label=label, required=False, choices=[
+                    ("", spec.all_label), ("sim", spec.yes_no[0]), ("nao", spec.yes_no[1])])
             else:
-                fields[spec.name] = forms.CharField(label=label, required=False, max_length=spec.max_length)
+                attrs = {"type": spec.input_type} if spec.input_type else {}
+                if spec.placeholder:
+                    attrs["placeholder"] = spec.placeholder
+                field = forms.CharField(label=label, required=False, max_length=spec.max_length,
+                                        widget=forms.TextInput(attrs=attrs))
+            if spec.name in hidden:
+                field.widget = forms.HiddenInput()
+            fields[spec.name] = field
+        filterset = cls
+
+        def clean(self):
+            cleaned = forms.Form.clean(self)
+            errors = FieldErrors()
+            given = {name: cleaned.get(name) for name in self.fields if name in filterset.names()}
+            # only the values are checked here: a FilterSet scoped by its own arguments (an
+            # import's lines, ``job_id``) is built without them, its base is never asked
+            checker = object.__new__(filterset)
+            FilterSet.__init__(checker, given, strict=False)
+            self.filter_values = checker.clean_into(errors)
+            for name, field_errors in errors.errors.items():
+                for error in field_errors:
+                    self.add_error(name if name in self.fields else None, error.message)
+            return cleaned
+
+        fields["clean"] = clean
+        fields["filter_values"] = {}
         return type(cls.__name__ + "Form", (forms.Form,), fields)
 
     @classmethod
@@ -206,8 +271,10 @@ class FilterSet:
             kwargs: dict = {"dest": spec.dest, "help": spec.label[:1].lower() + spec.label[1:]}
             if spec.kind == CHOICE:
                 values = list(spec.choices.values)
-                kwargs.update(choices=values, metavar="|".join(values))
-                if all(v == v.upper() for v in values):
+                kwargs.update(choices=values, metavar=spec.metavar or "|".join(values))
+                if spec.normalize is not None:
+                    kwargs["type"] = spec.normalize
+                elif all(v == v.upper() for v in values):
                     kwargs["type"] = str.upper  # `--status a` is A, as operators type it
             elif spec.kind == ID:
                 kwargs["metavar"] = spec.metavar or "ID"
@@ -232,6 +299,12 @@ class FilterSet:
 
         spec = cls.get(name)
         if spec.kind == CHOICE:
+            if spec.normalize is not None:
+                from pydantic import BeforeValidator
+
+                normalize = spec.normalize
+                return Annotated[Choice(spec.choices),
+                                 BeforeValidator(lambda v: normalize(v) if isinstance(v, str) else v)]
             return Choice(spec.choices)
         if spec.kind == ID:
             return Id

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
-
-from pydantic import BeforeValidator
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core.api import Choice, Cursor, ErrorOut, InputSchema, Page, keyset_page
+from agrega.core.api import Cursor, ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.text import ModelText, Text
 from agrega.customers.models import Customer
 from agrega.core.br import format_document, format_mobile
 from agrega.core.errors import NotFound
 
 from . import selectors, services
-
-# A UF, in either case: an unknown one in the filter is a 422, not an empty list.
-StateFilter = Annotated[Choice(Literal[tuple(sorted(services.UF))]),
-                        BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v)]
+from .filtersets import CustomerFilterSet
 
 router = Router(tags=["Clientes"])
 
@@ -105,15 +99,16 @@ def _get(customer_id: int):
 )
 def customer_list(
     request: HttpRequest,
-    q: str | None = None,
-    document: str | None = None,
-    city: str | None = None,
-    state: StateFilter = None,
+    q: CustomerFilterSet.api_type("q") | None = None,
+    document: CustomerFilterSet.api_type("document") | None = None,
+    city: CustomerFilterSet.api_type("city") | None = None,
+    state: CustomerFilterSet.api_type("state") = None,  # either case; an unknown UF is a 422
     cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
-    terms = selectors.customer_list_terms(q=q, document=document, city=city, state=state)
-    items, next_cursor = keyset_page(selectors.customer_list_query(**terms), cursor=cursor, limit=limit)
+    # the filters are CustomerFilterSet's (customers/filtersets.py), as on the page and in the CLI
+    filters = CustomerFilterSet({"q": q, "document": document, "city": city, "state": state})
+    items, next_cursor = keyset_page(filters.queryset(), cursor=cursor, limit=limit)
     return {"items": items, "next_cursor": next_cursor}
 
 

@@ -15,11 +15,17 @@ from django.urls import reverse
 from agrega.core.br import format_document, format_mobile
 from agrega.core.web import BootstrapFormMixin
 
+from .filtersets import CustomerFilterSet
 from .services import UF
 
 LIVE_FIELDS = ("document", "email", "mobile_phone")
 FIELDS = ("name", "document", "email", "mobile_phone", "street", "number", "district", "city",
           "state", "zip_code", "ibge_code", "ind_ie_dest", "ie")
+
+
+class CustomerFilterForm(BootstrapFormMixin, CustomerFilterSet.form_class(labels={"q": "Buscar clientes"})):
+    """The Clientes filter bar: the fields of ``CustomerFilterSet`` (one declaration for the
+    page, the API and the CLI)."""
 
 
 class CustomerForm(BootstrapFormMixin, forms.Form):

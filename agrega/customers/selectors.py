@@ -9,8 +9,7 @@ from functools import reduce
 from django.db.models import F, Q, QuerySet
 from django.db.models.lookups import Contains
 
-from agrega.core.br import InvalidValue, clean_document, digits, document_search_term
-from agrega.core.errors import FieldError, ValidationFailed
+from agrega.core.br import digits, document_search_term
 from agrega.core.search import Fold, fold
 
 from .models import Customer
@@ -20,7 +19,6 @@ from .models import Customer
 MAX_WORDS = 6
 _PHONE = re.compile(r"\+?[0-9 ().\-]+")
 _WORD_KEYS = tuple(f"q_word{i}" for i in range(MAX_WORDS))
-SEARCH_KEYS = ("q_document_exact", "q_document", "q_phone", "q_email", *_WORD_KEYS)
 
 
 def phone_search_term(value: str) -> str | None:
@@ -101,57 +99,13 @@ def customer_list(
     city: str | None = None,
     state: str | None = None,
 ) -> QuerySet[Customer]:
-    """``q`` as the search box reads it (``search_terms``), with the other filters."""
-    return customer_list_query(**customer_list_terms(q=q, document=document, city=city, state=state))
+    """The list as ``CustomerFilterSet`` (customers/filtersets.py) filters it — the one
+    declaration of the page's search box, the API's parameters and the CLI's options.
+    ``document`` is a whole CPF/CNPJ typed any way; an invalid one is refused with its
+    reason (ValidationFailed, 422), as on the customer's form."""
+    from .filtersets import CustomerFilterSet
 
-
-def customer_list_terms(
-    *,
-    q: str | None = None,
-    document: str | None = None,
-    city: str | None = None,
-    state: str | None = None,
-) -> dict[str, str]:
-    """The list's filters as ``customer_list_query`` takes them (trimmed, the digits
-    apart), only those given. Split from the query so that the query does not branch on
-    the request's values (docs/decisions/0009-prepared-statements.md).
-
-    ``document`` is a whole CPF/CNPJ, typed with or without punctuation, letters in any
-    case; one that is not valid is refused with its reason (ValidationFailed), as on
-    the customer's form, rather than silently matching nothing."""
-    terms = search_terms(q)
-    if document:
-        try:
-            terms["document"] = clean_document(document)
-        except InvalidValue as exc:
-            raise ValidationFailed({"document": [FieldError(exc.code, exc.message)]}, exc.message) from None
-    if city:
-        terms["city"] = city.strip()
-    if state:
-        terms["state"] = state.strip().upper()
-    return terms
-
-
-def customer_list_query(
-    *,
-    document: str | None = None,
-    city: str | None = None,
-    state: str | None = None,
-    **search: str,
-) -> QuerySet[Customer]:
-    qs = Customer.objects.all()
-    if search:
-        unknown = set(search) - set(SEARCH_KEYS)
-        if unknown:
-            raise TypeError(f"unknown search terms: {sorted(unknown)}")
-        qs = qs.filter(search_match(**search))
-    if document is not None:
-        qs = qs.filter(document=document)
-    if city is not None:
-        qs = qs.filter(city__iexact=city)
-    if state is not None:
-        qs = qs.filter(state=state)
-    return qs.order_by("id")
+    return CustomerFilterSet({"q": q, "document": document, "city": city, "state": state}).queryset()
 
 
 def customer_get(pk: int) -> Customer | None:

@@ -23,7 +23,8 @@ from agrega.core.web import apply_service_error, keyset_context, lupa_field, saf
 from agrega.core.params import parse_id
 
 from . import selectors, services
-from .forms import LIVE_FIELDS, CustomerForm, initial_for
+from .filtersets import CustomerFilterSet
+from .forms import LIVE_FIELDS, CustomerFilterForm, CustomerForm, initial_for
 
 PICKER_LIMIT = 20
 
@@ -54,11 +55,14 @@ class CustomerListView(CapabilityRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        q = self.request.GET.get("q", "").strip()
-        context.update(keyset_context(self.request, selectors.customer_search(q=q)))
+        # the filter bar is CustomerFilterSet's, as the API's parameters and the CLI's options;
+        # a refused filter (an invalid CPF/CNPJ, an unknown UF) is shown next to its field
+        form = CustomerFilterForm(self.request.GET or None)
+        filters = form.filter_values if form.is_valid() else {}
+        context.update(keyset_context(self.request, CustomerFilterSet(filters).queryset()))
         for row in context["rows"]:
             _present(row)
-        context["q"] = q
+        context.update(form=form, filtered=bool(filters))
         return context
 
 

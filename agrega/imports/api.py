@@ -15,14 +15,15 @@ from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from agrega.core.csvio import read_table
-from agrega.core.api import Choice, Cursor, ErrorOut, InputSchema, Page, keyset_page
+from agrega.core.api import Cursor, ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.errors import ApplicationError
 
 from agrega.core.tasks import actor_id
 
 from . import selectors, services, tasks
 from .layout import check_mapping, guess_mapping
-from .models import ImportStatus, RowStatus
+from .filtersets import ImportJobFilterSet, ImportRowFilterSet
+from .models import RowStatus
 
 router = Router(tags=["Importação"])
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -117,8 +118,9 @@ def _mapping(text: str | None) -> dict | None:
 
 @router.get("", response={200: Page[ImportJobOut], **ERRORS}, summary="Listar importações",
             description="Por `id`, paginadas por `cursor`. Filtro: `status`.")
-def import_list(request: HttpRequest, status: Choice(ImportStatus) = None, cursor: Cursor | None = None,
-                limit: int = Query(50, ge=1, le=500)):
+def import_list(request: HttpRequest, status: ImportJobFilterSet.api_type("status") = None,
+                cursor: Cursor | None = None, limit: int = Query(50, ge=1, le=500)):
+    # the filter is ImportJobFilterSet's (imports/filtersets.py), as on the page and in the CLI
     items, next_cursor = keyset_page(selectors.import_job_list(status=status), cursor=cursor, limit=limit)
     return {"items": items, "next_cursor": next_cursor}
 
@@ -211,8 +213,8 @@ def import_pause(request: HttpRequest, job_id: int):
 
 @router.get("/{job_id}/rows", response={200: Page[ImportRowOut], **ERRORS}, summary="Resultado de cada linha",
             description="Filtro `status`: " + ", ".join(RowStatus.values) + ".")
-def import_rows(request: HttpRequest, job_id: int, status: Choice(RowStatus) = None, cursor: Cursor | None = None,
-                limit: int = Query(100, ge=1, le=500)):
+def import_rows(request: HttpRequest, job_id: int, status: ImportRowFilterSet.api_type("status") = None,
+                cursor: Cursor | None = None, limit: int = Query(100, ge=1, le=500)):
     services.import_job_get(job_id)
     items, next_cursor = keyset_page(selectors.import_row_list(job_id=job_id, status=status), cursor=cursor,
                                      limit=limit)

@@ -7,7 +7,13 @@ from django import forms
 from agrega.core.errors import ApplicationError
 from agrega.core.web import BootstrapFormMixin
 
+from .filtersets import ImportJobFilterSet
 from .layout import COLUMNS
+
+
+class ImportFilterForm(BootstrapFormMixin, ImportJobFilterSet.form_class()):
+    """The Importações filter bar: the fields of ``ImportJobFilterSet`` (one declaration
+    for the page, the API and the CLI)."""
 
 
 class UploadForm(BootstrapFormMixin, forms.Form):

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from .filtersets import LIST_FIELDS, ImportJobFilterSet, ImportRowFilterSet
 from .models import ImportJob, ImportRow
-
-LIST_FIELDS = ("report",)
 
 
 def import_job_list(*, status: str | None = None) -> QuerySet[ImportJob]:
-    """Newest first, without the dry-run report (it can be large)."""
-    qs = ImportJob.objects.defer(*LIST_FIELDS).select_related("created_by")
-    if status:
-        qs = qs.filter(status=status)
-    return qs.order_by("-pk")
+    """Newest first, without the dry-run report (it can be large): ``ImportJobFilterSet``."""
+    return ImportJobFilterSet.filtered({"status": status or None})
 
 
 def import_job_get(pk: int) -> ImportJob | None:
@@ -27,12 +23,10 @@ def import_job_progress(pk: int) -> ImportJob | None:
 
 
 def import_row_list(*, job_id: int, status: str | None = None, problems_only: bool = False) -> QuerySet[ImportRow]:
-    qs = ImportRow.objects.filter(job_id=job_id)
-    if status:
-        qs = qs.filter(status=status)
-    if problems_only:
-        qs = qs.exclude(messages=[])
-    return qs.order_by("index")
+    """The lines of a job as ``ImportRowFilterSet`` filters them; ``problems_only`` (when
+    no status is asked): the lines with messages."""
+    filterset = ImportRowFilterSet(job_id=job_id, problems_only=problems_only)
+    return filterset.apply(filterset.base(), {"status": status} if status else {})
 
 
 def report_lines(job: ImportJob, *, status: str | None = None) -> list[dict]:

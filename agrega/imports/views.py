@@ -15,7 +15,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from agrega.core import csvio
-from agrega.core.errors import ApplicationError
+from agrega.core.errors import ApplicationError, FieldErrors
 from agrega.core.roles import Capability
 from agrega.core.permissions import CapabilityRequiredMixin
 from agrega.core.web import keyset_context
@@ -23,7 +23,8 @@ from agrega.core.web import keyset_context
 from agrega.core.tasks import actor_id
 
 from . import selectors, services, tasks
-from .forms import MappingForm, UploadForm
+from .filtersets import ImportJobFilterSet, ImportRowFilterSet
+from .forms import ImportFilterForm, MappingForm, UploadForm
 from .layout import COLUMNS
 from .models import ImportStatus, RowStatus
 
@@ -44,7 +45,10 @@ class ImportListView(CapabilityRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["rows"] = list(selectors.import_job_list()[:LIST_SIZE])
+        # the filter bar is ImportJobFilterSet's, as the API's parameter and the CLI's option
+        form = ImportFilterForm(self.request.GET or None)
+        filters = form.filter_values if form.is_valid() else {}
+        ctx.update(form=form, rows=list(ImportJobFilterSet(filters).queryset()[:LIST_SIZE]), filtered=bool(filters))
         return ctx
 
 
@@ -93,12 +97,15 @@ def detail_context(request, job, mapping_form=None) -> dict:
         ctx["report_lines"] = lines[:REPORT_SHOWN]
         ctx["report_more"] = max(0, len(lines) - REPORT_SHOWN)
     if job.status in (ImportStatus.DONE, ImportStatus.PAUSED, ImportStatus.FAILED, ImportStatus.RUNNING):
-        status = request.GET.get("situacao") or None
-        if status not in RowStatus.values:
-            status = None
-        qs = selectors.import_row_list(job_id=job.pk, status=status, problems_only=status is None)
-        ctx.update(keyset_context(request, qs, limit=100), row_status=status or "", row_statuses=RowStatus.choices,
-                   show_rows=True)
+        # the filter is ImportRowFilterSet's, as in the API and the CLI; a refused value is
+        # said in Portuguese and the lines with messages are shown
+        rows = ImportRowFilterSet({"status": request.GET.get("status")}, job_id=job.pk, problems_only=True,
+                                  strict=False)
+        errors = FieldErrors()
+        filters = rows.clean_into(errors)
+        ctx.update(keyset_context(request, rows.apply(rows.base(), filters), limit=100),
+                   row_status=filters.get("status", ""), row_statuses=RowStatus.choices, show_rows=True,
+                   row_filter_errors=[e.message for errs in errors.errors.values() for e in errs])
     return ctx
 
 

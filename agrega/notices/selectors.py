@@ -79,13 +79,8 @@ def notice_values(sva_user) -> dict:
 
 def notice_list(*, integration_id: int | None = None, sva_user_id: int | None = None,
                 status: str | None = None) -> QuerySet[CustomerNotice]:
-    qs = CustomerNotice.objects.select_related(
-        "sva_user__contract__customer", "sva_user__contract_product__product", "sva_user__integration"
-    )
-    if integration_id is not None:
-        qs = qs.filter(sva_user__integration_id=integration_id)
-    if sva_user_id is not None:
-        qs = qs.filter(sva_user_id=sva_user_id)
-    if status:
-        qs = qs.filter(status=status)
-    return qs.order_by("-id")
+    """The list as ``NoticeFilterSet`` (notices/filtersets.py) filters it, values already valid."""
+    from .filtersets import NoticeFilterSet
+
+    return NoticeFilterSet.filtered({"integration_id": integration_id, "sva_user_id": sva_user_id,
+                                     "status": status or None})

@@ -20,6 +20,7 @@ from agrega.core.errors import NotFound
 from agrega.core.money import PriceIn
 
 from . import selectors, services
+from .filtersets import PlanFilterSet
 
 router = Router(tags=["Planos de venda"])
 contract_router = Router(tags=["Contratos"])
@@ -122,11 +123,12 @@ def _get(plan_id: int):
 )
 def plan_list(
     request: HttpRequest,
-    q: str | None = None,
-    active: bool | None = None,
+    q: PlanFilterSet.api_type("q") | None = None,
+    active: PlanFilterSet.api_type("active") | None = None,
     cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
+    # the filters are PlanFilterSet's (plans/filtersets.py), as on the page and in the CLI
     items, next_cursor = keyset_page(selectors.plan_list(q=q, active=active), cursor=cursor, limit=limit)
     return {"items": items, "next_cursor": next_cursor}
 

@@ -8,6 +8,13 @@ from django import forms
 
 from agrega.core.web import BootstrapFormMixin
 
+from .filtersets import PlanFilterSet
+
+
+class PlanFilterForm(BootstrapFormMixin, PlanFilterSet.form_class(labels={"q": "Buscar planos de venda"})):
+    """The Planos de venda filter bar: the fields of ``PlanFilterSet`` (one declaration for
+    the page, the API and the CLI)."""
+
 
 class PlanForm(BootstrapFormMixin, forms.Form):
     service_required = ("name",)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import QuerySet
 
 from .models import SalesPlan, SalesPlanItem
 
@@ -14,14 +14,11 @@ def item_queryset() -> QuerySet[SalesPlanItem]:
 
 
 def plan_list(*, q: str | None = None, active: bool | None = None) -> QuerySet[SalesPlan]:
-    """``q`` matches the name or the description (case-insensitive)."""
-    qs = SalesPlan.objects.prefetch_related(Prefetch("items", queryset=item_queryset()))
-    q = (q or "").strip()
-    if q:
-        qs = qs.filter(Q(name__icontains=q) | Q(description__icontains=q))
-    if active is not None:
-        qs = qs.filter(active=active)
-    return qs.order_by("id")
+    """The list as ``PlanFilterSet`` (plans/filtersets.py) filters it, values already valid:
+    ``q`` matches the name or the description (case-insensitive)."""
+    from .filtersets import PlanFilterSet
+
+    return PlanFilterSet.filtered({"q": (q or "").strip() or None, "active": active})
 
 
 def plan_get(pk: int) -> SalesPlan | None:

@@ -18,7 +18,8 @@ from agrega.core.web import apply_service_error, keyset_context
 from agrega.core.params import parse_id
 
 from . import selectors, services
-from .forms import ItemRows, PlanForm
+from .filtersets import PlanFilterSet
+from .forms import ItemRows, PlanFilterForm, PlanForm
 
 
 def _plan_or_404(pk: int):
@@ -37,11 +38,13 @@ class PlanListView(CapabilityRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        q = self.request.GET.get("q", "").strip()
-        ctx.update(keyset_context(self.request, selectors.plan_list(q=q)))
+        # the filter bar is PlanFilterSet's, as the API's parameters and the CLI's options
+        form = PlanFilterForm(self.request.GET or None)
+        filters = form.filter_values if form.is_valid() else {}
+        ctx.update(keyset_context(self.request, PlanFilterSet(filters).queryset()))
         for plan in ctx["rows"]:
             plan.total = selectors.plan_total(plan)
-        ctx["q"] = q
+        ctx.update(form=form, filtered=bool(filters), q=filters.get("q", ""))
         return ctx
 
 

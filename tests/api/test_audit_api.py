@@ -5,8 +5,11 @@ import json
 import pytest
 
 from agrega.core.models import ChangeRecord
+from agrega.integrations.connectors.registry import connector_class
+from tests.fixtures import default_platform_only
 
 pytestmark = pytest.mark.django_db
+sva_platform = default_platform_only()  # Agrega's audit, not a platform's: the neutral fixtures
 
 
 def test_customer_changes_record_the_author_and_the_diff(api, api_user):
@@ -18,12 +21,15 @@ def test_customer_changes_record_the_author_and_the_diff(api, api_user):
     assert records[0].changes == {"email": ["", "autor@example.com.br"]}
 
 
-def test_integration_records_never_hold_credentials(api, exa_account):
-    body = {"name": "EXA", "platform": "exa", "base_url": exa_account.url, "prefix": exa_account.prefix,
-            "credentials": {"client_id": exa_account.client_id, "client_secret": exa_account.client_secret}}
-    created = api.post("/integrations", body).json()
-    api.patch(f"/integrations/{created['id']}", {"credentials": {"client_id": "novo-id", "client_secret": "novo-segredo"}})
+def test_integration_records_never_hold_credentials(api, sva_platform, platform_account):
+    fields = platform_account.integration_fields()
+    created = api.post("/integrations", {"name": "Auditoria", "platform": sva_platform, **fields}).json()
+    # new values for the credentials the connector requires (a client id and secret, a signing secret…)
+    new = {f.name: f"novo-{f.name}-valor" for f in connector_class(sva_platform).credential_fields if f.required}
+    api.patch(f"/integrations/{created['id']}", {"credentials": {**fields["credentials"], **new}})
     dump = json.dumps([r.changes for r in ChangeRecord.objects.filter(object_type="integrations.svaintegration")])
-    for secret in (exa_account.client_secret, "novo-segredo", exa_account.client_id, "novo-id"):
+    given = [v for v in fields["credentials"].values() if isinstance(v, str) and v]
+    assert given and new
+    for secret in (*given, *new.values()):
         assert secret not in dump
     assert '"alteradas"' in dump

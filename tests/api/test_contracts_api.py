@@ -2,9 +2,13 @@
 
 import pytest
 
+from tests.fixtures import default_platform_only
 from tests.fixtures_api import error, field_codes
 
 pytestmark = pytest.mark.django_db
+
+# Agrega's behaviour, not a platform's: the neutral fixtures on the default platform
+sva_platform = default_platform_only()
 
 
 @pytest.fixture
@@ -104,15 +108,15 @@ def test_events_are_the_history_with_author(api, contract, api_user):
     assert all(e["actor_label"] == api_user.username and e["actor_id"] == api_user.pk for e in events)
 
 
-def test_products_add_and_remove(api, contract, integration, make_product):
+def test_products_add_and_remove(api, contract, platform_integration, make_product, sandbox_kit):
     pk = contract["id"]
-    sva = make_product(integration)
+    sva = make_product(platform_integration)
     plain = make_product(name="Internet", fiscal_class="SCM")
     response = api.post(f"/contracts/{pk}/products", {"product_id": sva.pk})
     assert response.status_code == 201, response.content
     item = response.json()
     assert item["kind"] == "SVA" and item["product_id"] == sva.pk and item["removed"] is False
-    assert item["sva_package_code"] == "EXA-SEG-BASICO" and item["price"] is None
+    assert item["sva_package_code"] == sandbox_kit.package_codes[0] and item["price"] is None
     other = api.post(f"/contracts/{pk}/products", {"product_id": plain.pk, "price": "79.9"}).json()
     assert other["kind"] == "OUTRO" and other["price"] == "79.90"
 
@@ -146,15 +150,15 @@ def test_add_product_validation(api, contract, make_product):
     assert error(response, 409)["code"] == "contract_cancelled"
 
 
-def test_detail_summarises_the_sva_users(api, contract, integration, make_product):
+def test_detail_summarises_the_sva_users(api, contract, platform_integration, make_product):
     pk = contract["id"]
-    item = api.post(f"/contracts/{pk}/products", {"product_id": make_product(integration).pk}).json()
+    item = api.post(f"/contracts/{pk}/products", {"product_id": make_product(platform_integration).pk}).json()
     assert api.get(f"/contracts/{pk}").json()["sva_users"] == []
     act(api, pk, "activate")
     users = api.get(f"/contracts/{pk}").json()["sva_users"]
     assert len(users) == 1
     user = users[0]
-    assert user["contract_product_id"] == item["id"] and user["integration_id"] == integration.pk
+    assert user["contract_product_id"] == item["id"] and user["integration_id"] == platform_integration.pk
     assert user["desired_state"] == "active" and user["confirmed_state"] == "absent"
     assert user["sync_status"] == "pending" and user["registration_problems"] == []
     act(api, pk, "block-manual")

@@ -12,18 +12,22 @@ from agrega.core.models import ChangeRecord
 from agrega.customers.models import Customer
 from agrega.sva.models import SvaCall, SvaUser
 
+from tests.fixtures import default_platform_only
 from tests.fixtures_api import ApiClient, error
+
+# Agrega's behaviour, not a platform's: the neutral fixtures on the default platform
+sva_platform = default_platform_only()
 
 
 @pytest.fixture
-def served(make_customer, make_contract, make_product, integration, converge):
+def served(make_customer, make_contract, make_product, platform_integration, converge):
     """A customer with an EXA account on the sandbox, billed and paid for a month."""
     customer = make_customer(name="Joana Titular", email="joana.titular@example.com.br",
                              mobile_phone="(11) 97777-1234")
     contract = make_contract(customer=customer)
     contract_add_product(contract=contract, product_id=make_product(name="Internet", price="80.00",
                                                                     fiscal_class="SCM").pk)
-    contract_add_product(contract=contract, product_id=make_product(integration, price="10.00").pk)
+    contract_add_product(contract=contract, product_id=make_product(platform_integration, price="10.00").pk)
     contract_activate(contract=contract)
     converge()
     billing_run(period=date.today().replace(day=1))
@@ -32,7 +36,7 @@ def served(make_customer, make_contract, make_product, integration, converge):
     return customer, contract, invoice
 
 
-def test_export_has_the_holders_data_and_no_secrets(api, served, integration):
+def test_export_has_the_holders_data_and_no_secrets(api, served, platform_integration):
     customer, contract, invoice = served
     data = api.get(f"/customers/{customer.pk}/personal-data").json()
     assert data["customer"]["email"] == "joana.titular@example.com.br"
@@ -40,7 +44,7 @@ def test_export_has_the_holders_data_and_no_secrets(api, served, integration):
     assert data["invoices"][0]["amount"] == f"{invoice.amount:.2f}" and data["payments"]
     assert data["sva_accounts"][0]["email"] == "joana.titular@example.com.br"
     text = str(data)
-    assert integration.credentials["client_secret"] not in text and "credentials" not in text
+    assert platform_integration.credentials["client_secret"] not in text and "credentials" not in text
 
 
 def test_anonymise_is_refused_while_the_contract_is_active(api, served):
@@ -50,7 +54,7 @@ def test_anonymise_is_refused_while_the_contract_is_active(api, served):
 
 
 def test_anonymise_erases_personal_data_keeps_invoices_and_removes_the_platform_account(
-        api, served, exa_account, converge):
+        api, served, platform_account, converge):
     customer, contract, invoice = served
     external_id = SvaUser.objects.get(contract=contract).external_id
     contract_deactivate(contract=contract)
@@ -60,7 +64,7 @@ def test_anonymise_erases_personal_data_keeps_invoices_and_removes_the_platform_
     customer.refresh_from_db()
     assert customer.name == "Titular anonimizado" and customer.email == customer.mobile_phone == ""
     assert customer.document.startswith("ANON") and customer.anonymized_at
-    assert exa_account.user(external_id) is None  # removed from the platform
+    assert platform_account.user(external_id) is None  # removed from the platform
     kept = Invoice.objects.get(pk=invoice.pk)
     assert (kept.amount, kept.status, kept.lines.count()) == (invoice.amount, "paid", 2)
     everything = str(api.get(f"/customers/{customer.pk}/personal-data").json())

@@ -15,9 +15,13 @@ from agrega.contracts.services import contract_transition
 from agrega.core.models import ApiToken
 from agrega.core.roles import assign_role
 from agrega.sva.models import SvaUser
+from tests.fixtures import default_platform_only
 from tests.cli.helpers import run as run_command
 
 pytestmark = pytest.mark.django_db
+
+# Agrega's behaviour, not a platform's: the neutral fixtures on the default platform
+sva_platform = default_platform_only()
 
 
 def client_for(role: str):
@@ -35,8 +39,8 @@ cli = partial(run_command, "campaign")  # (code, out, err), tests/cli/helpers.py
 
 
 @pytest.fixture
-def setup(integration, make_product, make_contract, make_customer):
-    sva = make_product(integration, name="EXA Segurança")
+def setup(platform_integration, make_product, make_contract, make_customer):
+    sva = make_product(platform_integration, name="EXA Segurança")
     contracts = []
     for city in ("Campinas", "Campinas", "Sorocaba"):
         contract = make_contract(make_customer(city=city))

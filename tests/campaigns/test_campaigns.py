@@ -21,7 +21,12 @@ from agrega.core.roles import assign_role
 from agrega.plans.services import plan_create
 from agrega.sva.models import SvaUser
 
+from tests.fixtures import default_platform_only
+
 pytestmark = pytest.mark.django_db
+
+# Agrega's behaviour, not a platform's: the neutral fixtures on the default platform
+sva_platform = default_platform_only()
 
 
 def active_contract(make_contract, make_customer, **customer):
@@ -42,8 +47,8 @@ def operator(db):
 
 
 def test_filters_choose_contracts_and_the_preview_counts_what_will_be_skipped(
-        integration, make_product, make_contract, make_customer):
-    sva = make_product(integration, name="EXA Segurança")
+        platform_integration, make_product, make_contract, make_customer):
+    sva = make_product(platform_integration, name="EXA Segurança")
     fiber = make_product(name="Fibra 300", fiscal_class="SCM")
     plan = plan_create(name="Plano Campinas", items=[{"product_id": fiber.pk}])
     campinas = [active_contract(make_contract, make_customer, city="Campinas") for _ in range(4)]
@@ -72,9 +77,10 @@ def test_filters_choose_contracts_and_the_preview_counts_what_will_be_skipped(
 
 
 def test_no_consent_no_user_and_the_consented_converge_on_the_sandbox(
-        make_integration, make_product, make_contract, make_customer, exa_account, converge, operator):
-    integration = make_integration(auto_create_users=True, requires_consent=True)
-    sva = make_product(integration, name="EXA Família", package="EXA-SEG-FAMILIA")
+        make_platform_integration, make_product, make_contract, make_customer, platform_account, converge, operator,
+        sandbox_kit):
+    integration = make_platform_integration(auto_create_users=True, requires_consent=True)
+    sva = make_product(integration, name="EXA Família", package=sandbox_kit.package_codes[1])
     contracts = [active_contract(make_contract, make_customer, city="Jundiaí") for _ in range(4)]
     for contract in contracts[:2]:
         consent_record(contract_id=contract.pk, product_id=sva.pk, channel="telefone",
@@ -100,16 +106,17 @@ def test_no_consent_no_user_and_the_consented_converge_on_the_sandbox(
     assert event.actor == operator  # the campaign's author is the author of each change
 
     converge()
-    remote = {u["external_id"]: u for u in exa_account.users()}
+    remote = {u["external_id"]: u for u in platform_account.users()}
     assert len(remote) == 2
     for contract in contracts[:2]:
         user = SvaUser.objects.get(contract=contract)
         assert remote[user.external_id]["status"] == "active"
-        assert remote[user.external_id]["package_code"] == "EXA-SEG-FAMILIA"
+        assert remote[user.external_id]["package_code"] == sandbox_kit.package_codes[1]
 
 
-def test_every_contract_gets_a_reason(integration, make_product, make_contract, make_customer, make_integration):
-    sva = make_product(integration, name="EXA Backup", package="EXA-BACKUP-100")
+def test_every_contract_gets_a_reason(platform_integration, make_product, make_contract, make_customer,
+                                      make_platform_integration, sandbox_kit):
+    sva = make_product(platform_integration, name="EXA Backup", package=sandbox_kit.package_codes[2])
     ok = active_contract(make_contract, make_customer)
     has = active_contract(make_contract, make_customer)
     contract_add_product(contract=has, product_id=sva.pk)
@@ -141,9 +148,9 @@ def test_every_contract_gets_a_reason(integration, make_product, make_contract, 
     assert c3.failed == c3.total > 0 and {r for _, r in items(c3).values()} == {"product_inactive"}
 
 
-def test_an_integration_without_automatic_creation_is_reported(make_integration, make_product, make_contract,
+def test_an_integration_without_automatic_creation_is_reported(make_platform_integration, make_product, make_contract,
                                                                make_customer):
-    manual = make_product(make_integration(auto_create_users=False), name="Manual")
+    manual = make_product(make_platform_integration(auto_create_users=False), name="Manual")
     contract = active_contract(make_contract, make_customer)
     campaign = services.campaign_create(name="Manual", product_id=manual.pk, filters={"status": "A"})
     services.campaign_start(campaign=campaign)
@@ -153,8 +160,8 @@ def test_an_integration_without_automatic_creation_is_reported(make_integration,
     assert item.warning and "aba SVA" in item.message and not SvaUser.objects.exists()
 
 
-def test_pause_resume_and_cancel(integration, make_product, make_contract, make_customer):
-    sva = make_product(integration)
+def test_pause_resume_and_cancel(platform_integration, make_product, make_contract, make_customer):
+    sva = make_product(platform_integration)
     contracts = [active_contract(make_contract, make_customer) for _ in range(6)]
     campaign = services.campaign_create(name="Pausa", product_id=sva.pk, rate_per_second=100)
     with pytest.raises(ApplicationError) as exc:
@@ -190,8 +197,8 @@ def test_pause_resume_and_cancel(integration, make_product, make_contract, make_
         services.campaign_resume(campaign=cancelled)
 
 
-def test_the_rate_is_respected(integration, make_product, make_contract, make_customer):
-    sva = make_product(integration)
+def test_the_rate_is_respected(platform_integration, make_product, make_contract, make_customer):
+    sva = make_product(platform_integration)
     contracts = [active_contract(make_contract, make_customer) for _ in range(9)]
     campaign = services.campaign_create(name="Ritmo", product_id=sva.pk, rate_per_second=4)
     services.campaign_start(campaign=campaign)
@@ -213,8 +220,9 @@ def test_the_rate_is_respected(integration, make_product, make_contract, make_cu
     assert again.skipped == 9 and time.monotonic() - started < 6  # paced, it would take 8 s or more
 
 
-def test_run_due_campaigns_takes_free_campaigns_only(integration, make_product, make_contract, make_customer):
-    sva = make_product(integration)
+def test_run_due_campaigns_takes_free_campaigns_only(platform_integration, make_product, make_contract,
+                                                     make_customer):
+    sva = make_product(platform_integration)
     contracts = [active_contract(make_contract, make_customer) for _ in range(2)]
     campaign = services.campaign_create(name="Periódica", product_id=sva.pk, rate_per_second=100)
     services.campaign_start(campaign=campaign)
@@ -231,7 +239,7 @@ def test_run_due_campaigns_takes_free_campaigns_only(integration, make_product, 
     assert SvaUser.objects.filter(contract__in=contracts).count() == 2
 
 
-def test_create_refuses_what_cannot_run(make_product, integration):
+def test_create_refuses_what_cannot_run(make_product, platform_integration):
     fiber = make_product(name="Fibra")
     with pytest.raises(ApplicationError) as exc:
         services.campaign_create(name="", product_id=fiber.pk, rate_per_second="0")

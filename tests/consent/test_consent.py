@@ -20,7 +20,12 @@ from agrega.contracts.services import (
 from agrega.core.errors import ApplicationError
 from agrega.core.models import ChangeRecord
 
+from tests.fixtures import default_platform_only
+
 pytestmark = pytest.mark.django_db
+
+# Agrega's behaviour, not a platform's: the neutral fixtures on the default platform
+sva_platform = default_platform_only()
 
 
 @pytest.fixture
@@ -29,8 +34,8 @@ def operator(django_user_model):
 
 
 @pytest.fixture
-def sva(make_integration, make_product):
-    integration = make_integration(auto_create_users=False)
+def sva(make_platform_integration, make_product):
+    integration = make_platform_integration(auto_create_users=False)
     return make_product(integration, name="EXA Segurança", price="9.90")
 
 

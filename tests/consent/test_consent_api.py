@@ -4,15 +4,19 @@ real tokens; and the integration's requires_consent over /api/integrations."""
 import pytest
 
 from agrega.contracts.services import contract_activate, contract_add_product
+from tests.fixtures import default_platform_only
 from tests.fixtures_api import error, field_codes
 
 pytestmark = pytest.mark.django_db
 
+# Agrega's behaviour, not a platform's: the neutral fixtures on the default platform
+sva_platform = default_platform_only()
+
 
 @pytest.fixture
-def sva(make_integration, make_product):
-    return make_product(make_integration(auto_create_users=False), name="EXA Backup", price="12.00",
-                        package="EXA-BACKUP-100")
+def sva(make_platform_integration, make_product, sandbox_kit):
+    return make_product(make_platform_integration(auto_create_users=False), name="EXA Backup", price="12.00",
+                        package=sandbox_kit.package_codes[2])
 
 
 def test_record_list_revoke(api, api_user, sva, make_contract):
@@ -68,7 +72,7 @@ def test_errors_name_the_fields(api, sva, make_contract, make_product):
         "invalid_input"
 
 
-def test_report_pages_and_filters(api, sva, make_integration, make_contract):
+def test_report_pages_and_filters(api, sva, make_platform_integration, make_contract, sandbox_kit):
     contracts = []
     for _ in range(3):
         contract = make_contract()
@@ -79,7 +83,7 @@ def test_report_pages_and_filters(api, sva, make_integration, make_contract):
     rows = api.walk("/reports/sva-without-consent", limit=1)
     assert [r["contract_id"] for r in rows] == [contracts[0].pk, contracts[2].pk]
     row = rows[0]
-    assert row["product_name"] == "EXA Backup" and row["sva_package_code"] == "EXA-BACKUP-100"
+    assert row["product_name"] == "EXA Backup" and row["sva_package_code"] == sandbox_kit.package_codes[2]
     assert row["price"] == "12.00" and row["requires_consent"] is False
     assert row["integration_id"] == sva.sva_integration_id and row["customer_document"]
     assert row["since"] and row["last_revoked_at"] is None
@@ -104,12 +108,9 @@ def test_anonymous_is_refused(anonymous):
     assert error(anonymous.get("/reports/sva-without-consent"), 401)["code"] == "not_authenticated"
 
 
-def test_integration_requires_consent_over_the_api(api, exa_account):
-    created = api.post("/integrations", {
-        "name": "EXA consentimento", "platform": "exa", "base_url": exa_account.url, "prefix": exa_account.prefix,
-        "requires_consent": True,
-        "credentials": {"client_id": exa_account.client_id, "client_secret": exa_account.client_secret},
-    })
+def test_integration_requires_consent_over_the_api(api, sva_platform, platform_account):
+    created = api.post("/integrations", {"name": "Com consentimento", "platform": sva_platform,
+                                         "requires_consent": True, **platform_account.integration_fields()})
     assert created.status_code == 201, created.content
     assert created.json()["requires_consent"] is True
     changed = api.patch(f"/integrations/{created.json()['id']}", {"requires_consent": False})

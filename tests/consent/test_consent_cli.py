@@ -4,15 +4,19 @@
 import pytest
 
 from agrega.contracts.services import contract_activate, contract_add_product
+from tests.fixtures import default_platform_only
 from tests.cli.helpers import ok, run
 
 pytestmark = pytest.mark.django_db
 
+# Agrega's behaviour, not a platform's: the neutral fixtures on the default platform
+sva_platform = default_platform_only()
+
 
 @pytest.fixture
-def setup(make_integration, make_product, make_contract, django_user_model):
+def setup(make_platform_integration, make_product, make_contract, django_user_model):
     django_user_model.objects.create_user("atendente", password="x")
-    product = make_product(make_integration(auto_create_users=False), name="EXA Segurança")
+    product = make_product(make_platform_integration(auto_create_users=False), name="EXA Segurança")
     contract = make_contract()
     contract_add_product(contract=contract, product_id=product.pk)
     contract_activate(contract=contract)

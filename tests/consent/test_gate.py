@@ -15,7 +15,13 @@ from agrega.sva import selectors
 from agrega.sva.models import SvaUser
 from agrega.sva.services import sva_user_create
 
+from tests.fixtures import default_platform_only
+
 pytestmark = pytest.mark.django_db
+
+# Agrega's behaviour, not a platform's: the neutral fixtures on the default platform
+sva_platform = default_platform_only()
+
 
 CONSENT = "consent_missing"
 
@@ -30,12 +36,12 @@ def codes(user) -> list[str]:
 
 
 @pytest.fixture
-def gated(make_integration, make_product):
-    integration = make_integration(auto_create_users=True, requires_consent=True)
-    return integration, make_product(integration, name="EXA Família", package="EXA-SEG-FAMILIA")
+def gated(make_platform_integration, make_product, sandbox_kit):
+    integration = make_platform_integration(auto_create_users=True, requires_consent=True)
+    return integration, make_product(integration, name="Família", package=sandbox_kit.package_codes[1])
 
 
-def test_activation_waits_for_consent_then_converges(gated, make_contract, exa_account, converge):
+def test_activation_waits_for_consent_then_converges(gated, make_contract, platform_account, converge):
     integration, product = gated
     contract = make_contract()
     contract_add_product(contract=contract, product_id=product.pk)
@@ -47,7 +53,7 @@ def test_activation_waits_for_consent_then_converges(gated, make_contract, exa_a
 
     converge()
     user.refresh_from_db()
-    assert exa_account.users() == []  # nothing on the platform without consent
+    assert platform_account.users() == []  # nothing on the platform without consent
     assert user.confirmed_state == "absent" and selectors.sync_status(user) == "registration"
     assert codes(user) == [CONSENT]  # the worker kept the gate
     assert not user.calls.filter(operation="create_user").exists()
@@ -56,29 +62,30 @@ def test_activation_waits_for_consent_then_converges(gated, make_contract, exa_a
     assert codes(user) == []
     converge()
     user.refresh_from_db()
-    remote = exa_account.user(user.external_id)
+    remote = platform_account.user(user.external_id)
     assert remote is not None and remote["status"] == "active"
-    assert remote["package_code"] == "EXA-SEG-FAMILIA"
+    assert remote["package_code"] == product.sva_package_code
     assert user.confirmed_state == "active" and selectors.sync_status(user) == "synced"
     assert user.last_error_code == ""
 
 
-def test_without_the_rule_nothing_waits(make_integration, make_product, make_contract, exa_account, converge):
-    integration = make_integration(auto_create_users=True)  # requires_consent off
+def test_without_the_rule_nothing_waits(make_platform_integration, make_product, make_contract, platform_account,
+                                        converge):
+    integration = make_platform_integration(auto_create_users=True)  # requires_consent off
     product = make_product(integration)
     contract = make_contract()
     contract_add_product(contract=contract, product_id=product.pk)
     contract_activate(contract=contract)
     assert codes(only_user(contract)) == []
     converge()
-    assert exa_account.user(only_user(contract).external_id)["status"] == "active"
+    assert platform_account.user(only_user(contract).external_id)["status"] == "active"
     # …but the charge shows in the report until consent is recorded
     assert list(sva_without_consent().values_list("contract_id", flat=True)) == [contract.pk]
 
 
-def test_manual_creation_is_refused_without_consent(make_integration, make_product, make_contract,
-                                                    exa_account, converge):
-    integration = make_integration(auto_create_users=False, requires_consent=True)
+def test_manual_creation_is_refused_without_consent(make_platform_integration, make_product, make_contract,
+                                                    platform_account, converge):
+    integration = make_platform_integration(auto_create_users=False, requires_consent=True)
     product = make_product(integration)
     contract = make_contract()
     item = contract_add_product(contract=contract, product_id=product.pk)
@@ -92,10 +99,10 @@ def test_manual_creation_is_refused_without_consent(make_integration, make_produ
     consent_record(contract_id=contract.pk, product_id=product.pk, channel="presencial", evidence_ref="Loja 3")
     user = sva_user_create(contract_id=contract.pk, integration_id=integration.pk, contract_product_id=item.pk)
     converge()
-    assert exa_account.user(user.external_id)["status"] == "active"
+    assert platform_account.user(user.external_id)["status"] == "active"
 
 
-def test_correcting_the_customer_keeps_the_consent_gate(gated, make_customer, make_contract, exa_account,
+def test_correcting_the_customer_keeps_the_consent_gate(gated, make_customer, make_contract, platform_account,
                                                        converge):
     integration, product = gated
     customer = make_customer(email="")
@@ -108,17 +115,17 @@ def test_correcting_the_customer_keeps_the_consent_gate(gated, make_customer, ma
     customer_update(customer=customer, email="corrigido@example.com.br")
     assert codes(user) == [CONSENT]  # the registration check did not wipe the consent gate
     converge()
-    assert exa_account.users() == []
+    assert platform_account.users() == []
     assert codes(user) == [CONSENT]
 
     consent_record(contract_id=contract.pk, product_id=product.pk, channel="email", evidence_ref="msg-1")
     converge()
     user.refresh_from_db()
-    assert exa_account.user(user.external_id)["email"] == "corrigido@example.com.br"
+    assert platform_account.user(user.external_id)["email"] == "corrigido@example.com.br"
     assert user.confirmed_state == "active"
 
 
-def test_revoking_keeps_the_existing_account_and_reports_the_charge(gated, make_contract, exa_account,
+def test_revoking_keeps_the_existing_account_and_reports_the_charge(gated, make_contract, platform_account,
                                                                    converge):
     integration, product = gated
     contract = make_contract()
@@ -128,20 +135,20 @@ def test_revoking_keeps_the_existing_account_and_reports_the_charge(gated, make_
     user = only_user(contract)
     assert codes(user) == []
     converge()
-    assert exa_account.user(user.external_id)["status"] == "active"
+    assert platform_account.user(user.external_id)["status"] == "active"
 
     consent_revoke(consent_id=record.pk, reason="pedido do cliente")
     converge()
     user.refresh_from_db()
     assert codes(user) == []  # an account already on the platform is not gated
-    assert exa_account.user(user.external_id)["status"] == "active"
+    assert platform_account.user(user.external_id)["status"] == "active"
     assert user.deleted_at is None
     assert list(sva_without_consent().values_list("contract_id", flat=True)) == [contract.pk]
 
 
-def test_switching_the_rule_gates_only_users_not_yet_created(make_integration, make_product, make_customer,
-                                                            make_contract, exa_account, converge):
-    integration = make_integration(auto_create_users=True)
+def test_switching_the_rule_gates_only_users_not_yet_created(make_platform_integration, make_product, make_customer,
+                                                            make_contract, platform_account, converge):
+    integration = make_platform_integration(auto_create_users=True)
     product = make_product(integration)
     created = make_contract()
     contract_add_product(contract=created, product_id=product.pk)
@@ -159,13 +166,13 @@ def test_switching_the_rule_gates_only_users_not_yet_created(make_integration, m
     customer_update(customer=waiting_customer, mobile_phone="(11) 98888-7777")
     converge()
     assert codes(only_user(waiting)) == [CONSENT]
-    assert exa_account.user(only_user(waiting).external_id) is None
+    assert platform_account.user(only_user(waiting).external_id) is None
 
     integration_update(integration=integration, requires_consent=False)
     assert codes(only_user(waiting)) == []
     converge()
-    assert exa_account.user(only_user(waiting).external_id)["status"] == "active"
-    assert exa_account.user(only_user(created).external_id)["status"] == "active"
+    assert platform_account.user(only_user(waiting).external_id)["status"] == "active"
+    assert platform_account.user(only_user(created).external_id)["status"] == "active"
 
 
 def test_the_activation_confirmation_says_the_user_waits_for_consent(gated, make_contract):

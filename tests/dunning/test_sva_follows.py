@@ -14,17 +14,22 @@ from agrega.contracts.choices import ContractStatus as CS
 from agrega.contracts.models import Contract
 from agrega.contracts.services import contract_activate, contract_add_product
 from agrega.dunning.services import dunning_sweep, expire_trust_releases, trust_release
+from tests.fixtures import default_platform_only
 from tests.billing.fixtures_billing import at
+
+# Agrega's behaviour, not a platform's: the neutral fixtures on the default platform
+sva_platform = default_platform_only()
+
 
 PERIOD = date(2026, 10, 1)
 DUE = date(2026, 10, 10)
 
 
 @pytest.fixture
-def sva_contract(integration, make_product, make_contract):
+def sva_contract(platform_integration, make_product, make_contract):
     """An active contract with internet + an EXA product, billed for October."""
     internet = make_product(name="Internet 500 Mega", price="99.90", fiscal_class="SCM")
-    exa = make_product(integration, name="EXA Segurança", price="9.90", fiscal_class="SVA")
+    exa = make_product(platform_integration, name="EXA Segurança", price="9.90", fiscal_class="SVA")
     contract = make_contract(billing_day=10)
     contract_add_product(contract=contract, product_id=internet.pk)
     contract_add_product(contract=contract, product_id=exa.pk)
@@ -35,54 +40,54 @@ def sva_contract(integration, make_product, make_contract):
     return contract
 
 
-def platform_status(exa_account, contract):
+def platform_status(platform_account, contract):
     user = contract.sva_users.get()
-    return exa_account.user(user.external_id)["status"]
+    return platform_account.user(user.external_id)["status"]
 
 
-def test_overdue_blocks_on_the_platform_and_payment_releases(sva_contract, exa_account, converge):
+def test_overdue_blocks_on_the_platform_and_payment_releases(sva_contract, platform_account, converge):
     converge()
-    assert platform_status(exa_account, sva_contract) == "active"
+    assert platform_status(platform_account, sva_contract) == "active"
     dunning_sweep(today=DUE + timedelta(days=1))  # notice only
     converge()
-    assert platform_status(exa_account, sva_contract) == "active"
+    assert platform_status(platform_account, sva_contract) == "active"
     dunning_sweep(today=DUE + timedelta(days=16))  # partial suspension: FA
     converge()
-    assert platform_status(exa_account, sva_contract) == "blocked"
+    assert platform_status(platform_account, sva_contract) == "blocked"
     invoice = sva_contract.invoices.get()
     assert invoice.amount.to_eng_string() == "109.80"
     payment_register(invoice_id=invoice.pk, amount="109,80", external_id="e2e-1", provider="pix")
     sva_contract.refresh_from_db()
     assert sva_contract.access_status == AS.ACTIVE
     converge()
-    assert platform_status(exa_account, sva_contract) == "active"
+    assert platform_status(platform_account, sva_contract) == "active"
 
 
-def test_trust_release_opens_access_until_it_expires_unpaid(sva_contract, exa_account, converge):
+def test_trust_release_opens_access_until_it_expires_unpaid(sva_contract, platform_account, converge):
     dunning_sweep(today=DUE + timedelta(days=50))  # total suspension: CA
     converge()
-    assert platform_status(exa_account, sva_contract) == "blocked"
+    assert platform_status(platform_account, sva_contract) == "blocked"
     release = trust_release(contract_id=sva_contract.pk, days=2)
     converge()
-    assert platform_status(exa_account, sva_contract) == "active"
+    assert platform_status(platform_account, sva_contract) == "active"
     assert expire_trust_releases(now=release.ends_at - timedelta(minutes=1)) == 0
     assert expire_trust_releases(now=release.ends_at + timedelta(minutes=1)) == 1
     sva_contract.refresh_from_db()
     assert sva_contract.access_status == AS.AUTOMATIC_BLOCK
     converge()
-    assert platform_status(exa_account, sva_contract) == "blocked"
+    assert platform_status(platform_account, sva_contract) == "blocked"
     timeline = [c.operation for c in sva_contract.sva_users.get().calls.order_by("id") if c.operation != "auth_token"]
     assert timeline == ["create_user", "unblock_user", "block_user"]  # created blocked, opened, blocked again
 
 
-def test_rescission_blocks_the_user_and_negativates_the_contract(sva_contract, exa_account, converge):
+def test_rescission_blocks_the_user_and_negativates_the_contract(sva_contract, platform_account, converge):
     converge()
     dunning_sweep(today=DUE + timedelta(days=76))
     sva_contract.refresh_from_db()
     assert (sva_contract.status, sva_contract.access_status) == (CS.NEGATIVADO, AS.DISABLED)
     assert sva_contract.ended_at is not None
     converge()
-    assert platform_status(exa_account, sva_contract) == "blocked"
+    assert platform_status(platform_account, sva_contract) == "blocked"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -21,7 +21,12 @@ from agrega.sva.models import SvaUser
 
 from .helpers import csv_bytes, make_cnpj, row, table_counts
 
+from tests.fixtures import default_platform_only
+
 pytestmark = pytest.mark.django_db
+
+# Agrega's behaviour, not a platform's: the neutral fixtures on the default platform
+sva_platform = default_platform_only()
 
 
 def dry_run(content: bytes, mapping=None) -> dict:
@@ -174,9 +179,10 @@ def test_encodings_separators_and_mapping(products):
     assert job.applied == 1 and ExternalRef.objects.filter(ref="X-1").exists()
 
 
-def test_sales_plan_products_and_activation_follow_the_sva_flow(integration, make_product, exa_account, converge):
+def test_sales_plan_products_and_activation_follow_the_sva_flow(platform_integration, make_product, platform_account,
+                                                                converge):
     internet = make_product(name="Fibra 300", price="89.90", fiscal_class="SCM")
-    sva = make_product(integration, name="EXA Segurança")
+    sva = make_product(platform_integration, name="EXA Segurança")
     plan = plan_create(name="Combo Fibra + EXA", items=[{"product_id": internet.pk, "price": "79.90"},
                                                          {"product_id": sva.pk}])
     content = csv_bytes([
@@ -197,7 +203,7 @@ def test_sales_plan_products_and_activation_follow_the_sva_flow(integration, mak
     waiting = SvaUser.objects.get(contract__pk=ExternalRef.objects.get(ref="CT-000003").object_id)
     assert waiting.registration_problems
     converge(allow_errors=True)
-    users = {u["external_id"]: u for u in exa_account.users()}
+    users = {u["external_id"]: u for u in platform_account.users()}
     created = SvaUser.objects.get(contract=active)
     assert users[created.external_id]["status"] == "active"
     assert users[created.external_id]["email"] == "imp1@example.com.br"

@@ -20,13 +20,19 @@ from agrega.notices import services
 from agrega.notices.models import CustomerNotice
 from agrega.sva.models import SvaUser
 
+from agrega.integrations.selectors import platform_labels
+from tests.fixtures import default_platform_only
+
 pytestmark = pytest.mark.django_db
+
+# Agrega's behaviour, not a platform's: the neutral fixtures on the default platform
+sva_platform = default_platform_only()
 
 
 @pytest.fixture
-def active_user(integration, make_product, make_contract, converge):
+def active_user(platform_integration, make_product, make_contract, converge, sandbox_kit):
     """A contract with an EXA product, activated and converged (the user is on EXA)."""
-    product = make_product(integration, name="EXA Segurança Família", package="EXA-SEG-FAMILIA")
+    product = make_product(platform_integration, name="EXA Segurança Família", package=sandbox_kit.package_codes[1])
     contract = make_contract()
     contract_add_product(contract=contract, product_id=product.pk)
     contract_activate(contract=contract)
@@ -41,7 +47,7 @@ def events(user) -> list[tuple[str, str]]:
     return list(CustomerNotice.objects.filter(sva_user=user).order_by("id").values_list("event", "status"))
 
 
-def test_created_blocked_released_follow_the_platform(active_user, exa_account, converge):
+def test_created_blocked_released_follow_the_platform(active_user, platform_account, converge):
     user, contract = active_user, active_user.contract
     customer = contract.customer
     written = services.enqueue_state_notices()
@@ -61,7 +67,7 @@ def test_created_blocked_released_follow_the_platform(active_user, exa_account, 
     contract_block_manual(contract=contract)
     assert services.enqueue_state_notices()["users"] == 0  # the action alone tells nothing
     converge()
-    assert exa_account.user(user.external_id)["status"] == "blocked"
+    assert platform_account.user(user.external_id)["status"] == "blocked"
     assert services.enqueue_state_notices()["blocked"] == 1
     contract_release(contract=contract)
     converge()
@@ -84,9 +90,9 @@ def test_a_block_released_before_the_next_run_tells_nothing(active_user, converg
     assert events(active_user) == [("created", "pending")]
 
 
-def test_the_integrations_own_texts_and_disabled_events(active_user, integration, converge):
-    services.notice_texts_save(integration=integration, how_to_use="Abra o app {{ plataforma }} e use {{ usuario }}.",
-                               events={
+def test_the_integrations_own_texts_and_disabled_events(active_user, platform_integration, converge, sandbox_kit):
+    services.notice_texts_save(integration=platform_integration,
+                               how_to_use="Abra o app {{ plataforma }} e use {{ usuario }}.", events={
         "created": {"enabled": True, "subject": "Bem-vindo, {{ cliente|upper }}",
                     "body": "Pacote {{ pacote }}.\nComo usar: {{ como_usar }}"},
         "blocked": {"enabled": False, "subject": "x", "body": "y"},
@@ -95,7 +101,9 @@ def test_the_integrations_own_texts_and_disabled_events(active_user, integration
     notice = CustomerNotice.objects.get(sva_user=active_user)
     customer = active_user.contract.customer
     assert notice.subject == f"Bem-vindo, {customer.name.upper()}"
-    assert notice.body == f"Pacote EXA-SEG-FAMILIA.\nComo usar: Abra o app EXA e use {customer.email}.\n"
+    platform = platform_labels()[platform_integration.platform]
+    assert notice.body == (f"Pacote {sandbox_kit.package_codes[1]}.\n"
+                           f"Como usar: Abra o app {platform} e use {customer.email}.\n")
     contract_block_manual(contract=active_user.contract)
     converge()
     assert services.enqueue_state_notices() == {"users": 1, "disabled": 1}
@@ -180,13 +188,14 @@ def test_the_file_backend_and_the_cli(active_user, settings, tmp_path):
     assert ok("notices", "run", "--json").json["written"]["users"] == 0
 
 
-def test_a_notice_shows_the_document_formatted(integration, make_product, make_customer, make_contract, converge):
+def test_a_notice_shows_the_document_formatted(platform_integration, make_product, make_customer, make_contract,
+                                               converge):
     customer = make_customer(document="12abc34501de35", name="Provedor Alfa Ltda")
     contract = make_contract(customer)
-    contract_add_product(contract=contract, product_id=make_product(integration).pk)
+    contract_add_product(contract=contract, product_id=make_product(platform_integration).pk)
     contract_activate(contract=contract)
     converge()
-    services.notice_texts_save(integration=integration, how_to_use="App {{ plataforma }}.", events={
+    services.notice_texts_save(integration=platform_integration, how_to_use="App {{ plataforma }}.", events={
         "created": {"enabled": True, "subject": "Acesso de {{ cliente }}", "body": "CNPJ {{ documento }}."}})
     assert services.enqueue_state_notices()["created"] == 1
     assert CustomerNotice.objects.get(sva_user__contract=contract).body == "CNPJ 12.ABC.345/01DE-35.\n"

@@ -3,7 +3,13 @@
 import pytest
 from django.test import Client
 
+from agrega.integrations.connectors.registry import connector_class
+from tests.fixtures import default_platform_only
+
 pytestmark = pytest.mark.django_db
+
+# Agrega's behaviour, not a platform's: the neutral fixtures on the default platform
+sva_platform = default_platform_only()
 
 
 def sample_values(name: str, text: str) -> dict[tuple, float]:
@@ -35,42 +41,44 @@ def test_readyz_is_unavailable_when_a_migration_is_pending(settings):
     assert response.status_code == 503 and response.json()["checks"]["migrations"]["pending"] >= 1
 
 
-def test_metrics_expose_users_calls_circuit_jobs_and_contracts(integration, make_product, make_contract, converge):
+def test_metrics_expose_users_calls_circuit_jobs_and_contracts(platform_integration, make_product, make_contract,
+                                                               converge):
     from agrega.contracts.services import contract_activate, contract_add_product
     from agrega.core.jobs import run_job
 
-    product = make_product(integration)
+    product = make_product(platform_integration)
     for _ in range(3):
         contract = make_contract()
         contract_add_product(contract=contract, product_id=product.pk)
         contract_activate(contract=contract)
     assert sample_values("agrega_sva_users_pending", Client().get("/metrics").content.decode()) == {
-        (("integration", integration.name), ("waiting", "sync")): 3}
+        (("integration", platform_integration.name), ("waiting", "sync")): 3}
     converge()
     run_job("dunning.expire_trust_releases", force=True)
     response = Client().get("/metrics")
     assert response["Content-Type"].startswith("text/plain; version=0.0.4")
     text = response.content.decode()
-    assert sample_values("agrega_sva_users", text)[(("integration", integration.name), ("state", "active"))] == 3
+    users = sample_values("agrega_sva_users", text)
+    assert users[(("integration", platform_integration.name), ("state", "active"))] == 3
     calls = sample_values("agrega_platform_calls_total", text)
     created = {k: v for k, v in calls.items() if dict(k)["operation"] == "create_user"}
     assert list(created.values()) == [3]
     ((labels, _),) = created.items()
     assert dict(labels)["status"].startswith("20") and dict(labels)["error"] == ""
-    assert sample_values("agrega_circuit_open", text) == {(("integration", integration.name),): 0}
+    assert sample_values("agrega_circuit_open", text) == {(("integration", platform_integration.name),): 0}
     assert sample_values("agrega_job_last_success", text)[(("job", "dunning.expire_trust_releases"),)] == 1
     assert sample_values("agrega_contracts", text) == {(("access_status", "A"), ("status", "A")): 3}
     assert sample_values("agrega_sva_users_pending", text) == {}
 
 
-def test_metrics_parse_as_prometheus_text_with_our_names_and_labels(integration, make_product, make_contract):
+def test_metrics_parse_as_prometheus_text_with_our_names_and_labels(platform_integration, make_product, make_contract):
     """What a Prometheus server reads: prometheus_client's own parser takes the whole page,
     every family has HELP and TYPE, and the names, kinds and label sets are ours."""
     from prometheus_client.parser import text_string_to_metric_families
 
     from agrega.contracts.services import contract_activate, contract_add_product
 
-    product = make_product(integration)
+    product = make_product(platform_integration)
     contract = make_contract()
     contract_add_product(contract=contract, product_id=product.pk)
     contract_activate(contract=contract)
@@ -85,12 +93,12 @@ def test_metrics_parse_as_prometheus_text_with_our_names_and_labels(integration,
     }
     assert all(f.documentation for f in families.values())
     (pending,) = families["agrega_sva_users_pending"].samples
-    assert pending.labels == {"integration": integration.name, "waiting": "sync"} and pending.value == 1
+    assert pending.labels == {"integration": platform_integration.name, "waiting": "sync"} and pending.value == 1
     (contracts,) = families["agrega_contracts"].samples
     assert contracts.labels == {"status": "A", "access_status": "A"} and contracts.value == 1
     (overdue,) = families["agrega_invoices_overdue"].samples
     assert overdue.labels == {} and overdue.value == 0
-    assert {s.labels["integration"] for s in families["agrega_circuit_open"].samples} == {integration.name}
+    assert {s.labels["integration"] for s in families["agrega_circuit_open"].samples} == {platform_integration.name}
 
 
 def test_metrics_token_when_configured(settings):
@@ -157,7 +165,7 @@ def test_personal_data_never_reaches_the_logs(caplog):
 
 
 def test_the_configured_console_handler_redacts_and_a_real_flow_leaks_nothing(
-        integration, make_product, make_customer, make_contract, converge):
+        platform_integration, make_product, make_customer, make_contract, converge):
     import io
     import logging
 
@@ -171,7 +179,7 @@ def test_the_configured_console_handler_redacts_and_a_real_flow_leaks_nothing(
     try:
         customer = make_customer(email="vazamento@example.com.br", mobile_phone="(11) 91234-5678")
         contract = make_contract(customer=customer)
-        contract_add_product(contract=contract, product_id=make_product(integration).pk)
+        contract_add_product(contract=contract, product_id=make_product(platform_integration).pk)
         contract_activate(contract=contract)
         converge()
         logging.getLogger("agrega.test").warning("cliente %s %s", customer.document, customer.email)
@@ -180,11 +188,16 @@ def test_the_configured_console_handler_redacts_and_a_real_flow_leaks_nothing(
         console.stream = stream
         logging.getLogger().setLevel(root_level)
     assert "cliente [cpf] [e-mail]" in output
-    for secret in (customer.document, customer.email, "91234-5678", "912345678", integration.credentials["client_secret"]):
+    # the credentials the connector declares secret (a client secret, a signing secret…)
+    declared = connector_class(platform_integration.platform).credential_fields
+    secrets = [platform_integration.credentials[f.name] for f in declared if f.secret and f.required]
+    assert secrets
+    for secret in (customer.document, customer.email, "91234-5678", "912345678", *secrets):
         assert secret not in output
 
 
-def test_convergence_lag_is_the_age_of_the_oldest_pending_change(integration, make_product, make_contract, converge):
+def test_convergence_lag_is_the_age_of_the_oldest_pending_change(platform_integration, make_product, make_contract,
+                                                                 converge):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -193,7 +206,7 @@ def test_convergence_lag_is_the_age_of_the_oldest_pending_change(integration, ma
     from agrega.sva.models import SvaPendingWork, SvaUser
 
     contract = make_contract()
-    contract_add_product(contract=contract, product_id=make_product(integration).pk)
+    contract_add_product(contract=contract, product_id=make_product(platform_integration).pk)
     contract_activate(contract=contract)
     converge()
     SvaUser.objects.update(last_attempt_at=timezone.now() - timedelta(days=30))  # an old attempt must not count

@@ -20,7 +20,12 @@ from agrega.dunning.services import dunning_sweep
 from agrega.pix import services
 from agrega.pix.models import PixCharge
 
+from tests.fixtures import default_platform_only
+
 pytestmark = pytest.mark.django_db(transaction=True)
+
+# Agrega's behaviour, not a platform's: the neutral fixtures on the default platform
+sva_platform = default_platform_only()
 
 
 def at(day: date, hour: int = 12):
@@ -40,10 +45,10 @@ def hooked(pix_account, live_server, fast_pix):
 
 
 @pytest.fixture
-def blocked_sva(integration, make_product, make_contract, hooked, converge):
+def blocked_sva(platform_integration, make_product, make_contract, hooked, converge):
     """``make()``: an active contract with an EXA product, billed 2 months back (its cobv on
     the PSP), blocked on the platform by the régua."""
-    exa = make_product(integration, name="EXA Segurança", price="9.90", fiscal_class="SVA")
+    exa = make_product(platform_integration, name="EXA Segurança", price="9.90", fiscal_class="SVA")
 
     def make():
         contract = make_contract(billing_day=10)
@@ -62,8 +67,8 @@ def blocked_sva(integration, make_product, make_contract, hooked, converge):
     return make
 
 
-def platform_status(exa_account, contract):
-    return exa_account.user(contract.sva_users.get().external_id)["status"]
+def platform_status(platform_account, contract):
+    return platform_account.user(contract.sva_users.get().external_id)["status"]
 
 
 def wait_for(predicate, timeout=20.0):
@@ -79,15 +84,15 @@ def released(contract):
     return Contract.objects.filter(pk=contract.pk, access_status=AS.ACTIVE).exists()
 
 
-def test_pix_paid_releases_the_contract_and_the_worker_unblocks_on_exa(blocked_sva, psp, exa_account, converge):
+def test_pix_paid_releases_the_contract_and_the_worker_unblocks_on_exa(blocked_sva, psp, platform_account, converge):
     contract, invoice = blocked_sva()
     converge()
-    assert platform_status(exa_account, contract) == "blocked"
+    assert platform_status(platform_account, contract) == "blocked"
     psp.pay(PixCharge.objects.get(invoice=invoice).txid)
     psp.wait_webhooks()
     assert wait_for(lambda: released(contract))
     converge()
-    assert platform_status(exa_account, contract) == "active"
+    assert platform_status(platform_account, contract) == "active"
     assert Payment.objects.filter(invoice=invoice).count() == 1
 
 
@@ -96,7 +101,7 @@ def test_pix_paid_releases_the_contract_and_the_worker_unblocks_on_exa(blocked_s
     {"webhook_duplicate_rate": 1.0},
     {"webhook_duplicate_rate": 1.0, "webhook_reorder_ms": 400},
 ], ids=["lost", "duplicated", "out-of-order"])
-def test_lost_duplicated_out_of_order_zero_lost_zero_duplicates(blocked_sva, psp, exa_account, converge,
+def test_lost_duplicated_out_of_order_zero_lost_zero_duplicates(blocked_sva, psp, platform_account, converge,
                                                                   hooked, faults):
     pairs = [blocked_sva() for _ in range(3)]
     converge()
@@ -112,4 +117,4 @@ def test_lost_duplicated_out_of_order_zero_lost_zero_duplicates(blocked_sva, psp
         assert payments == [paid[invoice.pk]], payments  # 0 lost, 0 duplicate baixas
     converge()
     for contract, _ in pairs:
-        assert platform_status(exa_account, contract) == "active"
+        assert platform_status(platform_account, contract) == "active"

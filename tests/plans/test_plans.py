@@ -23,7 +23,12 @@ from agrega.plans.services import (
 )
 from agrega.sva.models import SvaUser
 
+from tests.fixtures import default_platform_only
+
 pytestmark = pytest.mark.django_db
+
+# Agrega's behaviour, not a platform's: the neutral fixtures on the default platform
+sva_platform = default_platform_only()
 
 
 def field_codes(exc) -> dict[str, list[str]]:
@@ -31,11 +36,11 @@ def field_codes(exc) -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def products(make_integration, make_product):
-    integration = make_integration(auto_create_users=True)
+def products(make_platform_integration, make_product, sandbox_kit):
+    integration = make_platform_integration(auto_create_users=True)
     internet = make_product(name="Internet 500 Mega", price="99.90", fiscal_class="SCM")
     exa = make_product(integration, name="EXA Segurança", price="14.90")
-    backup = make_product(integration, name="EXA Backup", price="9.90", package="EXA-BACKUP-100")
+    backup = make_product(integration, name="EXA Backup", price="9.90", package=sandbox_kit.package_codes[2])
     return internet, exa, backup
 
 
@@ -151,7 +156,8 @@ def test_inactive_empty_or_unsellable_plans_are_refused_with_nothing_written(pro
     assert not Contract.objects.exists() and not ContractProduct.objects.exists()
 
 
-def test_activating_a_contract_from_a_plan_runs_the_sva_flow(products, make_customer, exa_account, converge):
+def test_activating_a_contract_from_a_plan_runs_the_sva_flow(products, make_customer, platform_account, converge,
+                                                             sandbox_kit):
     internet, exa, backup = products
     plan = plan_create(name="Combo Segurança", items=[{"product_id": internet.pk}, {"product_id": backup.pk}])
     customer = make_customer()
@@ -161,5 +167,6 @@ def test_activating_a_contract_from_a_plan_runs_the_sva_flow(products, make_cust
     user = SvaUser.objects.get(contract=contract)
     assert user.contract_product.product_id == backup.pk and user.origin == "automatic"
     converge()
-    remote = exa_account.user(user.external_id)
-    assert (remote["package_code"], remote["status"], remote["email"]) == ("EXA-BACKUP-100", "active", customer.email)
+    remote = platform_account.user(user.external_id)
+    assert (remote["package_code"], remote["status"], remote["email"]) == (
+        sandbox_kit.package_codes[2], "active", customer.email)

@@ -3,19 +3,23 @@
 import pytest
 
 from agrega.contracts.models import Contract
+from tests.fixtures import default_platform_only
 from tests.fixtures_api import error, field_codes
 
 pytestmark = pytest.mark.django_db
 
+# Agrega's behaviour, not a platform's: the neutral fixtures on the default platform
+sva_platform = default_platform_only()
+
 
 @pytest.fixture
-def products(make_integration, make_product):
-    integration = make_integration(auto_create_users=True)
+def products(make_platform_integration, make_product):
+    integration = make_platform_integration(auto_create_users=True)
     return (make_product(name="Internet 300 Mega", price="89.90", fiscal_class="SCM"),
             make_product(integration, name="EXA Segurança", price="14.90"))
 
 
-def test_plan_crud(api, products):
+def test_plan_crud(api, products, sandbox_kit):
     internet, exa = products
     created = api.post("/plans", {"name": "Combo 300", "description": "Internet + EXA", "items": [
         {"product_id": internet.pk, "price": "79.90"}, {"product_id": exa.pk}]})
@@ -24,7 +28,7 @@ def test_plan_crud(api, products):
     assert plan["total"] == "94.80" and plan["active"] is True
     assert [(i["product_id"], i["kind"], i["price"], i["effective_price"]) for i in plan["items"]] == [
         (internet.pk, "OUTRO", "79.90", "79.90"), (exa.pk, "SVA", None, "14.90")]
-    assert plan["items"][1]["sva_package_code"] == "EXA-SEG-BASICO"
+    assert plan["items"][1]["sva_package_code"] == sandbox_kit.package_codes[0]
 
     assert [p["id"] for p in api.walk("/plans", {"q": "combo"})] == [plan["id"]]
     assert api.get("/plans", {"active": "false"}).json()["items"] == []

@@ -4,15 +4,19 @@ import pytest
 from django.core.management.base import CommandError
 
 from agrega.contracts.models import Contract
+from tests.fixtures import default_platform_only
 from tests.cli.helpers import ok, run
 
 pytestmark = pytest.mark.django_db
 
+# Agrega's behaviour, not a platform's: the neutral fixtures on the default platform
+sva_platform = default_platform_only()
 
-def test_plan_commands_and_contract_from_plan(make_integration, make_product, make_customer):
-    integration = make_integration(auto_create_users=True)
+
+def test_plan_commands_and_contract_from_plan(make_platform_integration, make_product, make_customer, sandbox_kit):
+    integration = make_platform_integration(auto_create_users=True)
     internet = make_product(name="Internet 1 Giga", price="149.90", fiscal_class="SCM")
-    exa = make_product(integration, name="EXA Família", price="19.90", package="EXA-SEG-FAMILIA")
+    exa = make_product(integration, name="EXA Família", price="19.90", package=sandbox_kit.package_codes[1])
 
     created = ok("plan", "create", "--name", "Giga Família", "--description", "1 Giga + EXA",
                  "--item", f"{internet.pk}:129,90", "--json").json

@@ -14,6 +14,12 @@ from agrega.sva.models import SvaUser
 from agrega.sva.selectors import desired_for
 from agrega.sva.services import sva_user_delete
 
+from tests.fixtures import default_platform_only
+
+# Agrega's behaviour, not a platform's: the neutral fixtures on the default platform
+sva_platform = default_platform_only()
+
+
 # action: (statuses it accepts, access statuses it accepts or None for any, new status, new access)
 RULES = {
     "activate": ({"P", "I", "N"}, None, "A", "A"),
@@ -39,11 +45,11 @@ def expected_sva_state(status, access, removed, deleted):
 @given(st.lists(st.sampled_from(EVENTS), min_size=1, max_size=12))
 # found by this test: activating again after the operator deleted the user creates a new one
 @example(events=["activate", "deactivate", "delete_user", "activate"])
-def test_any_sequence_of_events_gives_the_rules_table_state(integration, make_product, make_contract, events):
+def test_any_sequence_of_events_gives_the_rules_table_state(platform_integration, make_product, make_contract, events):
     from agrega.catalog.models import Product
 
-    # fixtures run once for all examples: one product (one package per integration)
-    product = Product.objects.filter(sva_integration=integration).first() or make_product(integration)
+    # fixtures run once for all examples: one product (one package per platform_integration)
+    product = Product.objects.filter(sva_integration=platform_integration).first() or make_product(platform_integration)
     contract = make_contract()
     # the customer owes an overdue título, so rescission for debt is possible
     type(contract).objects.filter(pk=contract.pk).update(oldest_open_due="2020-01-10")

@@ -16,8 +16,10 @@ from agrega.sva import pending
 from agrega.sva.controller.worker import SvaWorker
 from agrega.sva.models import SvaPendingWork, SvaUser
 from agrega.sva.services import sva_user_delete, sva_user_request_sync
+from tests.fixtures import default_platform_only
 
 pytestmark = pytest.mark.django_db
+sva_platform = default_platform_only()  # Agrega's queue, not a platform's: the neutral fixtures
 
 # Columns a bump or the worker's write-back change: no index or constraint of the users'
 # table may name one, so those writes can be HOT updates on PostgreSQL.
@@ -29,8 +31,8 @@ WRITTEN = {"version", "synced_version", "changed_at", "next_attempt_at", "claime
 
 
 @pytest.fixture
-def users(integration, make_product, make_contract):
-    product = make_product(integration)
+def users(platform_integration, make_product, make_contract):
+    product = make_product(platform_integration)
     for _ in range(3):
         contract = make_contract()
         contract_add_product(contract=contract, product_id=product.pk)
@@ -42,14 +44,14 @@ def queued() -> dict[int, object]:
     return dict(SvaPendingWork.objects.values_list("sva_user_id", "due_at"))
 
 
-def test_new_users_are_queued_and_the_worker_empties_the_queue(users, exa_account, converge):
+def test_new_users_are_queued_and_the_worker_empties_the_queue(users, platform_account, converge):
     assert set(queued()) == {u.pk for u in users}
     converge()
     assert queued() == {}
     assert not SvaUser.objects.filter(version__gt=F("synced_version")).exists()
 
 
-def test_every_write_path_queues_its_user(users, exa_account, converge):
+def test_every_write_path_queues_its_user(users, platform_account, converge):
     converge()
     first, second, third = users
     contract_transition(contract=first.contract, action="block_manual")  # contracts_changed → bump
@@ -60,13 +62,13 @@ def test_every_write_path_queues_its_user(users, exa_account, converge):
     assert queued() == {}
 
 
-def test_a_failed_call_waits_in_the_queue_until_its_retry_time(users, exa_account, sandbox_admin, converge,
-                                                              settings):
+def test_a_failed_call_waits_in_the_queue_until_its_retry_time(users, sandbox_kit, platform_admin,
+                                                              platform_account, converge, settings):
     converge()
     settings.SVA_WORKER = {**settings.SVA_WORKER, "BACKOFF_BASE_SECONDS": 60, "BACKOFF_MAX_SECONDS": 60,
                            "CIRCUIT_FAILURE_THRESHOLD": 100}
     user = users[0]
-    sandbox_admin.set_faults(error_rate=1.0, seed=1)
+    sandbox_kit.inject_fault(platform_admin, platform_account, "server_error")
     contract_transition(contract=user.contract, action="block_manual")
     worker = SvaWorker(concurrency=2)
     try:
@@ -77,7 +79,7 @@ def test_a_failed_call_waits_in_the_queue_until_its_retry_time(users, exa_accoun
     assert user.failures >= 1
     assert user.next_attempt_at > timezone.now() + timedelta(seconds=20)
     assert queued() == {user.pk: user.next_attempt_at}  # not claimed again before then
-    sandbox_admin.clear_faults()
+    platform_admin.clear_faults()
     sva_user_request_sync(sva_user=user)  # "sincronizar agora": due at once again
     assert queued()[user.pk] <= timezone.now()
     converge()
@@ -111,7 +113,7 @@ def test_repair_queues_pending_users_without_a_row_and_drops_rows_without_a_user
     assert pending.repair() == (0, 0)
 
 
-def test_the_worker_repairs_the_queue_when_it_starts(users, exa_account, converge, settings):
+def test_the_worker_repairs_the_queue_when_it_starts(users, platform_account, converge, settings):
     SvaPendingWork.objects.all().delete()
     settings.SVA_WORKER = {**settings.SVA_WORKER, "QUEUE_REPAIR_SECONDS": 600}
     converge()

@@ -18,14 +18,19 @@ from agrega.sva import selectors
 from agrega.sva.models import SvaPendingWork, SvaUser
 from agrega.sva.selectors import sva_effects_of
 
+from tests.fixtures import default_platform_only
+
 pytestmark = pytest.mark.django_db
+
+# Agrega's behaviour, not a platform's: the neutral fixtures on the default platform
+sva_platform = default_platform_only()
 
 
 @pytest.fixture
-def cancelled(integration, make_product, make_contract, converge, exa_account):
+def cancelled(platform_integration, make_product, make_contract, converge, platform_account):
     """An active contract whose SVA user is on the platform, then cancelled."""
     contract = make_contract()
-    contract_add_product(contract=contract, product_id=make_product(integration).pk)
+    contract_add_product(contract=contract, product_id=make_product(platform_integration).pk)
     contract_transition(contract=contract, action="activate")
     converge()
     contract_transition(contract=contract, action="cancel")
@@ -38,10 +43,10 @@ def _age(contract, days: float) -> None:
     Contract.objects.filter(pk=contract.pk).update(ended_at=timezone.now() - timedelta(days=days))
 
 
-def test_cancellation_blocks_at_once_and_shows_the_removal_date(cancelled, converge, exa_account, api):
+def test_cancellation_blocks_at_once_and_shows_the_removal_date(cancelled, converge, platform_account, api):
     converge()
     user = SvaUser.objects.get(contract=cancelled)
-    assert exa_account.user(user.external_id)["status"] == "blocked"
+    assert platform_account.user(user.external_id)["status"] == "blocked"
     expected = cancelled.ended_at + timedelta(days=30)
     assert selectors.scheduled_removal_at(selectors.sva_user_get(user.pk)) == expected
     body = api.get(f"/sva-users/{user.pk}").json()
@@ -49,7 +54,7 @@ def test_cancellation_blocks_at_once_and_shows_the_removal_date(cancelled, conve
         body["removal_scheduled_at"][:16] == expected.isoformat()[:16]
 
 
-def test_the_job_removes_after_the_retention_period(cancelled, converge, exa_account):
+def test_the_job_removes_after_the_retention_period(cancelled, converge, platform_account):
     assert "sva.remove_cancelled" in job_specs()
     user = SvaUser.objects.get(contract=cancelled)
     _age(cancelled, 29.9)
@@ -64,7 +69,7 @@ def test_the_job_removes_after_the_retention_period(cancelled, converge, exa_acc
     record = ChangeRecord.objects.filter(object_type="sva.svauser", object_id=str(user.pk), action="delete").get()
     assert record.changes == {"motivo": "retention"} and record.actor_label == "sistema"
     converge()
-    assert exa_account.user(user.external_id) is None
+    assert platform_account.user(user.external_id) is None
     assert selectors.scheduled_removal_at(selectors.sva_user_get(user.pk)) is None
     # nothing left to do: a second run removes nothing
     assert run_job("sva.remove_cancelled", force=True).last_result["removed"] == 0
@@ -77,9 +82,9 @@ def test_the_retention_period_is_a_setting(cancelled, settings):
     assert run_job("sva.remove_cancelled", force=True).last_result == {"removed": 1, "retention_days": 0}
 
 
-def test_only_cancelled_contracts_are_concerned(integration, make_product, make_contract):
+def test_only_cancelled_contracts_are_concerned(platform_integration, make_product, make_contract):
     """Inactive (I) and rescinded (N) contracts may come back: their users stay."""
-    product = make_product(integration)
+    product = make_product(platform_integration)
     contracts = []
     for action in ("deactivate", "block_manual"):
         contract = make_contract()
@@ -93,9 +98,9 @@ def test_only_cancelled_contracts_are_concerned(integration, make_product, make_
     assert all(selectors.scheduled_removal_at(u) is None for u in selectors.sva_user_list())
 
 
-def test_the_cancel_confirmation_announces_the_removal(integration, make_product, make_contract):
+def test_the_cancel_confirmation_announces_the_removal(platform_integration, make_product, make_contract):
     contract = make_contract()
-    contract_add_product(contract=contract, product_id=make_product(integration).pk)
+    contract_add_product(contract=contract, product_id=make_product(platform_integration).pk)
     contract = contract_transition(contract=contract, action="activate")
     [effect] = sva_effects_of(contract, to_status="D", to_access_status="D")
     date = (timezone.localdate() + timedelta(days=30)).strftime("%d/%m/%Y")

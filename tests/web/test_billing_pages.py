@@ -58,7 +58,7 @@ def test_invoice_list_filters(client_as, billed, make_customer):
     assert shown({"period": f"{months_ago(3):%Y-%m}"}) == {late.pk, other.pk}
     assert shown({"q": "joana"}) == {late.pk, upcoming.pk}
     assert shown({"q": joana.document}) == {late.pk, upcoming.pk}
-    assert shown({"contract": contract.pk}) == {late.pk, upcoming.pk}
+    assert shown({"contract_id": contract.pk}) == {late.pk, upcoming.pk}
     page = admin.get("/financeiro/titulos/", {"period": "2026-13"}).content.decode()
     assert "Competência inválida" in page
     page = admin.get("/financeiro/titulos/", {"overdue": "sim"}).content.decode()

@@ -6,13 +6,19 @@ import re
 
 from playwright.sync_api import expect
 
+from agrega.integrations.selectors import platform_labels
+from tests.fixtures import default_platform_only
+
+# Agrega's behaviour, not a platform's: the neutral fixtures on the default platform
+sva_platform = default_platform_only()
+
 
 def test_dashboard_counts_health_and_problem_links(
-    make_user, login, page, screenshot, integration, make_product, make_customer, make_contract, converge
+    make_user, login, page, screenshot, platform_integration, make_product, make_customer, make_contract, converge
 ):
     from agrega.contracts.services import contract_activate, contract_add_product, contract_block_manual
 
-    product = make_product(integration, package="EXA-SEG-BASICO")
+    product = make_product(platform_integration)
 
     def active_contract(customer):
         contract = make_contract(customer)
@@ -47,13 +53,13 @@ def test_dashboard_counts_health_and_problem_links(
     expect(item.locator("[data-fix]")).to_have_count(0)  # somente leitura: nothing to fix from here
     expect(page.locator("#dashboard-live[data-live]")).to_have_count(0)  # nothing pending: no polling
 
-    health = page.locator("#platform-health tr", has_text=integration.name)
+    health = page.locator("#platform-health tr", has_text=platform_integration.name)
     expect(health).to_contain_text("fechado")
-    expect(health).to_contain_text("EXA")
+    expect(health).to_contain_text(platform_labels()[platform_integration.platform])
     screenshot("inicio-painel")
 
 
-def test_dashboard_shows_an_open_circuit_and_the_last_error(make_user, login, page, integration):
+def test_dashboard_shows_an_open_circuit_and_the_last_error(make_user, login, page, platform_integration):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -61,14 +67,14 @@ def test_dashboard_shows_an_open_circuit_and_the_last_error(make_user, login, pa
     from agrega.integrations.models import SvaIntegration
 
     until = timezone.now() + timedelta(minutes=5)
-    SvaIntegration.objects.filter(pk=integration.pk).update(
+    SvaIntegration.objects.filter(pk=platform_integration.pk).update(
         circuit_open_until=until, consecutive_failures=7, last_error_code="platform_unavailable",
         last_error_message="A plataforma EXA está indisponível no momento.", last_error_at=timezone.now(),
     )
     make_user("ana", "administrador")
     login("ana")
     page.goto("/")
-    row = page.locator("#platform-health tr", has_text=integration.name)
+    row = page.locator("#platform-health tr", has_text=platform_integration.name)
     local = timezone.localtime(until)
     expect(row).to_contain_text(f"aberto até {local:%d/%m/%Y %H:%M}")
     expect(row).to_contain_text("7")

@@ -6,6 +6,12 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.fixtures import default_platform_only
+
+# Agrega's behaviour, not a platform's: the neutral fixtures on the default platform
+sva_platform = default_platform_only()
+
+
 INTEGRATIONS = "/configuracoes/integracoes-sva/"
 
 
@@ -23,24 +29,25 @@ def _post(page, url: str, form: dict | None = None):
     return response
 
 
-def test_operador_sees_integrations_but_no_credentials_nor_actions(make_user, login, page, screenshot, integration):
+def test_operador_sees_integrations_but_no_credentials_nor_actions(make_user, login, page, screenshot,
+                                                                   platform_integration):
     make_user("bia", "operador")
     login("bia")
     page.goto(INTEGRATIONS)
-    expect(page.locator("#integrations-table")).to_contain_text(integration.name)
+    expect(page.locator("#integrations-table")).to_contain_text(platform_integration.name)
     expect(page.get_by_role("link", name="Novo")).to_have_count(0)
     expect(page.get_by_role("link", name="Editar")).to_have_count(0)
     expect(page.get_by_role("button", name="Testar conexão")).to_have_count(0)
     expect(page.locator("input[type=password], [name^=cred_]")).to_have_count(0)
     screenshot("integracoes-operador")
 
-    for url in (f"{INTEGRATIONS}nova/", f"{INTEGRATIONS}{integration.pk}/editar/",
-                f"{INTEGRATIONS}{integration.pk}/testar-conexao/",
+    for url in (f"{INTEGRATIONS}nova/", f"{INTEGRATIONS}{platform_integration.pk}/editar/",
+                f"{INTEGRATIONS}{platform_integration.pk}/testar-conexao/",
                 f"{INTEGRATIONS}campos-credenciais/?platform=exa"):
         assert page.goto(url).status == 403, url
         expect(page.locator("input[type=password], [name^=cred_]")).to_have_count(0)
-    assert _post(page, f"{INTEGRATIONS}{integration.pk}/testar-conexao/").status == 403
-    assert _post(page, f"{INTEGRATIONS}{integration.pk}/editar/", {"name": "x"}).status == 403
+    assert _post(page, f"{INTEGRATIONS}{platform_integration.pk}/testar-conexao/").status == 403
+    assert _post(page, f"{INTEGRATIONS}{platform_integration.pk}/editar/", {"name": "x"}).status == 403
     assert _post(page, f"{INTEGRATIONS}nova/", {"name": "x"}).status == 403
 
     # Operators create customers, not products.
@@ -51,17 +58,17 @@ def test_operador_sees_integrations_but_no_credentials_nor_actions(make_user, lo
 
 
 def test_somente_leitura_sees_lists_without_buttons_and_gets_403_on_post(
-    make_user, login, page, integration, make_product, make_customer
+    make_user, login, page, platform_integration, make_product, make_customer
 ):
     from agrega.catalog.models import Product
     from agrega.customers.models import Customer
 
-    product = make_product(integration)
+    product = make_product(platform_integration)
     customer = make_customer(name="Cliente Leitura")
     make_user("caio", "somente leitura")
     login("caio")
 
-    for url, text in ((INTEGRATIONS, integration.name), ("/produtos/", product.name),
+    for url, text in ((INTEGRATIONS, platform_integration.name), ("/produtos/", product.name),
                       ("/clientes/", customer.name)):
         page.goto(url)
         expect(page.locator("main table").first).to_contain_text(text)
@@ -80,7 +87,7 @@ def test_somente_leitura_sees_lists_without_buttons_and_gets_403_on_post(
         f"/clientes/{customer.pk}/editar/": {"name": "Alterado"},
         "/produtos/novo/": {"name": "Intruso", "price": "1"},
         f"/produtos/{product.pk}/editar/": {"name": "Alterado", "price": "1"},
-        f"{INTEGRATIONS}{integration.pk}/testar-conexao/": {},
+        f"{INTEGRATIONS}{platform_integration.pk}/testar-conexao/": {},
     }
     for url, form in posts.items():
         assert _post(page, url, form).status == 403, url

@@ -13,7 +13,7 @@ import sys
 import time
 
 from agrega.campaigns import report, selectors, services
-from agrega.campaigns.filtersets import CampaignFilterSet
+from agrega.campaigns.filtersets import CampaignFilterSet, CampaignItemFilterSet, CampaignListFilterSet
 from agrega.campaigns.models import Campaign, CampaignStatus, ItemStatus
 from agrega.core import csvio
 from agrega.core.errors import NotFound
@@ -74,11 +74,12 @@ class Command(AgregaCommand):
         p = self.subcommand(sub, "show", self.show, help="Mostra a campanha e o resumo por motivo.")
         p.add_argument("campaign", type=positive_int, metavar="CAMPANHA")
 
-        self.subcommand(sub, "list", self.list, help="Lista as campanhas.")
+        p = self.subcommand(sub, "list", self.list, help="Lista as campanhas.")
+        CampaignListFilterSet.add_arguments(p)  # the same filter as the page and the API
 
         p = self.subcommand(sub, "report", self.report, help="Relatório: cada contrato e o motivo.")
         p.add_argument("campaign", type=positive_int, metavar="CAMPANHA")
-        p.add_argument("--status", choices=ItemStatus.values)
+        CampaignItemFilterSet.add_arguments(p)  # the same filters as the page and the API
         p.add_argument("--csv", metavar="ARQUIVO", help="grava o relatório em CSV")
 
     # -- helpers --------------------------------------------------------------------
@@ -176,16 +177,16 @@ class Command(AgregaCommand):
                    [(dict(ItemStatus.choices)[r["status"]], r["reason"] or "—", r["count"]) for r in reasons]),
         ])
 
-    def list(self, **_):
-        rows = list(selectors.campaign_list()[:100])
+    def list(self, **options):
+        rows = list(CampaignListFilterSet(CampaignListFilterSet.from_options(options)).queryset()[:100])
         self.emit([campaign_data(c) for c in rows], lambda: table(
             ["ID", "Nome", "Produto", "Situação", "Progresso", "Incluídos", "Ignorados", "Falhas"],
             [(c.pk, c.name, c.product.name, c.get_status_display(), f"{c.processed}/{c.total}", c.added, c.skipped,
               c.failed) for c in rows]) if rows else ["Nenhuma campanha."])
 
-    def report(self, *, campaign, status, csv: str | None = None, **_):  # noqa: A002
+    def report(self, *, campaign, csv: str | None = None, **options):  # noqa: A002
         found = self._get(campaign)
-        items = selectors.campaign_item_list(campaign_id=found.pk, status=status)
+        items = CampaignItemFilterSet(CampaignItemFilterSet.from_options(options), campaign_id=found.pk).queryset()
         if csv:
             write_report_csv(found, items, csv)
         data = [item_data(i) for i in items]

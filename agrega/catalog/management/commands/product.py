@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agrega.catalog.filtersets import ProductFilterSet
 from agrega.catalog.models import Product
 from agrega.catalog.services import product_create, product_update
 from agrega.core.errors import NotFound
@@ -78,7 +79,8 @@ class Command(AgregaCommand):
         update.add_argument("id", type=int, help="ID do produto")
         self._options(update, creating=False)
         self.add_actor(update)
-        self.subcommand(sub, "list", self.cmd_list, help="Lista os produtos.")
+        listing = self.subcommand(sub, "list", self.cmd_list, help="Lista os produtos.")
+        ProductFilterSet.add_arguments(listing)  # the same filters as the page and the API
         show = self.subcommand(sub, "show", self.cmd_show, help="Mostra um produto.")
         show.add_argument("id", type=int, help="ID do produto")
 
@@ -147,11 +149,11 @@ class Command(AgregaCommand):
         self._print(get_product(product.pk), warnings, "Produto alterado.")
 
     def cmd_list(self, **options):
-        products = list(Product.objects.select_related("sva_integration").order_by("id"))
+        products = list(ProductFilterSet(ProductFilterSet.from_options(options)).queryset())
 
         def lines():
             if not products:
-                return ["Nenhum produto cadastrado."]
+                return ["Nenhum produto encontrado."]
             rows = [
                 (
                     p.pk,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from agrega.consent.api import without_consent_row
 from agrega.consent.models import ConsentChannel, ConsentRecord
-from agrega.consent.selectors import consent_get, consent_list, sva_without_consent
+from agrega.consent.filtersets import ConsentFilterSet, WithoutConsentFilterSet
+from agrega.consent.selectors import consent_get
 from agrega.consent.services import consent_record, consent_revoke
 from agrega.core.br import format_document
 from agrega.core.errors import NotFound
@@ -80,8 +81,7 @@ class Command(AgregaCommand):
         self.add_actor(revoke)
 
         listing = self.subcommand(sub, "list", self.cmd_list, help="Lista consentimentos.")
-        listing.add_argument("--contract", dest="contract_id", type=int, metavar="ID")
-        listing.add_argument("--product", dest="product_id", type=int, metavar="ID")
+        ConsentFilterSet.add_arguments(listing)  # the same filters as the API
         listing.add_argument("--limit", type=positive_int, default=100, metavar="N", help="máximo (padrão 100)")
 
         show = self.subcommand(sub, "show", self.cmd_show, help="Mostra um consentimento.")
@@ -89,7 +89,7 @@ class Command(AgregaCommand):
 
         report = self.subcommand(sub, "report", self.cmd_report,
                                  help="SVA cobrado sem consentimento (contratos ativos).")
-        report.add_argument("--integration", dest="integration_id", type=int, metavar="ID")
+        WithoutConsentFilterSet.add_arguments(report)  # the same filters as the page and the API
         report.add_argument("--limit", type=positive_int, default=1000, metavar="N", help="máximo (padrão 1000)")
 
     def cmd_record(self, *, contract_id, product_id, channel, evidence_ref, consented_at=None, as_user=None,
@@ -108,8 +108,8 @@ class Command(AgregaCommand):
         record = _get(id)
         self.emit(consent_data(record), lambda: consent_lines(record))
 
-    def cmd_list(self, *, contract_id=None, product_id=None, limit=100, **options):
-        records = list(consent_list(contract_id=contract_id, product_id=product_id)[:limit])
+    def cmd_list(self, *, limit=100, **options):
+        records = list(ConsentFilterSet(ConsentFilterSet.from_options(options)).queryset()[:limit])
 
         def lines():
             if not records:
@@ -122,8 +122,9 @@ class Command(AgregaCommand):
 
         self.emit([consent_data(r) for r in records], lines)
 
-    def cmd_report(self, *, integration_id=None, limit=1000, **options):
-        rows = [without_consent_row(i) for i in sva_without_consent(integration_id=integration_id)[:limit]]
+    def cmd_report(self, *, limit=1000, **options):
+        filters = WithoutConsentFilterSet(WithoutConsentFilterSet.from_options(options))
+        rows = [without_consent_row(i) for i in filters.queryset()[:limit]]
 
         def lines():
             if not rows:

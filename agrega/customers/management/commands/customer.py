@@ -6,7 +6,7 @@ from agrega.core.errors import NotFound
 from agrega.core.formats import format_document
 from agrega.core.formats import format_phone as format_mobile
 from agrega.core.management.base import AgregaCommand, fmt_datetime, key_values, positive_int, table
-from agrega.customers import selectors
+from agrega.customers.filtersets import CustomerFilterSet
 from agrega.customers.models import Customer
 from agrega.customers.services import customer_create, customer_update
 
@@ -104,7 +104,7 @@ class Command(AgregaCommand):
         anonymize.add_argument("--reason", default="", help="motivo / referência do pedido do titular")
         self.add_actor(anonymize)
         listing = self.subcommand(sub, "list", self.cmd_list, help="Lista clientes.")
-        listing.add_argument("--q", metavar="TEXTO", help="busca por palavras do nome (sem acentos), e-mail, CPF/CNPJ ou celular")
+        CustomerFilterSet.add_arguments(listing)  # the same filters as the page and the API
         listing.add_argument(
             "--limit", type=positive_int, default=50, metavar="N", help="máximo (padrão 50)"
         )
@@ -141,9 +141,8 @@ class Command(AgregaCommand):
         customer = customer_anonymize(customer_id=id, actor=self.actor(options.get("as_user")), reason=reason)
         self.emit(customer_data(customer), [f"Cliente {customer.pk} anonimizado; contratos e títulos mantidos."])
 
-    def cmd_list(self, *, q=None, limit=50, **options):
-        queryset = selectors.customer_search(q=q)  # the same search as the pages and the API
-        customers = list(queryset[:limit])
+    def cmd_list(self, *, limit=50, **options):
+        customers = list(CustomerFilterSet(CustomerFilterSet.from_options(options)).queryset()[:limit])
 
         def lines():
             if not customers:

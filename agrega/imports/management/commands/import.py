@@ -19,6 +19,7 @@ from agrega.core.errors import ApplicationError, FieldError
 from agrega.core.management.base import AgregaCommand, fmt_datetime, key_values, positive_int, table
 from agrega.core.uploads import read_file
 from agrega.imports import selectors, services
+from agrega.imports.filtersets import ImportJobFilterSet, ImportRowFilterSet
 from agrega.core.csvio import read_table
 from agrega.imports.layout import COLUMNS
 from agrega.imports.models import ImportJob, ImportStatus, RowStatus
@@ -66,9 +67,10 @@ class Command(AgregaCommand):
 
         p = self.subcommand(sub, "show", self.show, help="Mostra uma importação e as linhas rejeitadas.")
         p.add_argument("job", type=positive_int, metavar="IMPORTACAO")
-        p.add_argument("--status", choices=RowStatus.values, help="linhas com esta situação (padrão: com mensagens)")
+        ImportRowFilterSet.add_arguments(p)  # the same filter as the page and the API (default: with messages)
 
-        self.subcommand(sub, "list", self.list, help="Lista as importações.")
+        p = self.subcommand(sub, "list", self.list, help="Lista as importações.")
+        ImportJobFilterSet.add_arguments(p)  # the same filter as the page and the API
 
         p = self.subcommand(sub, "pause", self.pause, help="Pausa uma importação em andamento.")
         p.add_argument("job", type=positive_int, metavar="IMPORTACAO")
@@ -190,9 +192,10 @@ class Command(AgregaCommand):
             *(["Problemas por linha:", *self._message_lines(report["lines"])] if report["lines"] else []),
         ])
 
-    def show(self, *, job, status, **_):
+    def show(self, *, job, **options):
         found = services.import_job_get(job)
-        rows = selectors.import_row_list(job_id=found.pk, status=status, problems_only=not status)
+        rows = ImportRowFilterSet(ImportRowFilterSet.from_options(options), job_id=found.pk,
+                                  problems_only=True).queryset()
         entries = [{"line": r.line, "ref": r.ref, "status": r.status, "contract_id": r.contract_id,
                     "messages": r.messages} for r in rows]
         self.emit({**job_data(found), "rows": entries}, lambda: [
@@ -206,8 +209,8 @@ class Command(AgregaCommand):
             *(["Linhas:", *self._message_lines(entries)] if entries else []),
         ])
 
-    def list(self, **_):
-        jobs = list(selectors.import_job_list()[:100])
+    def list(self, **options):
+        jobs = list(ImportJobFilterSet(ImportJobFilterSet.from_options(options)).queryset()[:100])
         self.emit([job_data(j) for j in jobs], lambda: table(
             ["ID", "Arquivo", "Situação", "Linhas", "Importadas", "Rejeitadas", "Já importadas", "Criada em"],
             [(j.pk, j.file_name, j.get_status_display(), _n(j.total_lines), _n(j.applied), _n(j.rejected),

@@ -8,8 +8,7 @@ platform confirmed since the last run, then send what is due (the e-mail backend
 from __future__ import annotations
 
 from agrega.core.management.base import AgregaCommand, fmt_datetime, positive_int, table
-from agrega.notices.models import NoticeStatus
-from agrega.notices.selectors import notice_list
+from agrega.notices.filtersets import NoticeFilterSet
 from agrega.notices.services import enqueue_state_notices, send_pending_notices
 
 
@@ -21,9 +20,7 @@ class Command(AgregaCommand):
         run.add_argument("--limit", type=positive_int, default=500, metavar="N",
                          help="máximo de e-mails enviados nesta execução (padrão 500)")
         listing = self.subcommand(sub, "list", self.cmd_list, help="Lista os últimos avisos.")
-        listing.add_argument("--integration", dest="integration_id", type=int, metavar="ID")
-        listing.add_argument("--sva-user", dest="sva_user_id", type=int, metavar="ID")
-        listing.add_argument("--status", choices=NoticeStatus.values, metavar="|".join(NoticeStatus.values))
+        NoticeFilterSet.add_arguments(listing)  # notices/filtersets.py: the list's one declaration
         listing.add_argument("--limit", type=positive_int, default=50, metavar="N", help="máximo (padrão 50)")
 
     def cmd_run(self, *, limit=500, **options):
@@ -38,8 +35,8 @@ class Command(AgregaCommand):
             + (" (erro interno: veja o log)" if sent.get("error") else "") + ".",
         ])
 
-    def cmd_list(self, *, integration_id=None, sva_user_id=None, status=None, limit=50, **options):
-        notices = list(notice_list(integration_id=integration_id, sva_user_id=sva_user_id, status=status)[:limit])
+    def cmd_list(self, *, limit=50, **options):
+        notices = list(NoticeFilterSet(NoticeFilterSet.from_options(options)).queryset()[:limit])
         data = [
             {"id": n.pk, "sva_user_id": n.sva_user_id, "contract_id": n.sva_user.contract_id, "event": n.event,
              "to": n.to, "subject": n.subject, "status": n.status, "attempts": n.attempts,

@@ -8,8 +8,9 @@ import argparse
 
 from agrega.core.errors import NotFound
 from agrega.core.management.base import AgregaCommand, fmt_bool, fmt_datetime, fmt_money, key_values, table
+from agrega.plans.filtersets import PlanFilterSet
 from agrega.plans.models import SalesPlan
-from agrega.plans.selectors import item_price, plan_get, plan_list, plan_total
+from agrega.plans.selectors import item_price, plan_get, plan_total
 from agrega.plans.services import plan_add_item, plan_create, plan_delete, plan_remove_item, plan_update
 
 
@@ -81,7 +82,8 @@ class Command(AgregaCommand):
     help = "Planos de venda: cadastra, altera, lista, mostra e monta a lista de produtos."
 
     def add_subcommands(self, sub):
-        self.subcommand(sub, "list", self.cmd_list, help="Lista os planos de venda.")
+        listing = self.subcommand(sub, "list", self.cmd_list, help="Lista os planos de venda.")
+        PlanFilterSet.add_arguments(listing)  # the same filters as the page and the API
         show = self.subcommand(sub, "show", self.cmd_show, help="Mostra um plano e seus produtos.")
         show.add_argument("id", type=int, help="ID do plano")
 
@@ -127,7 +129,7 @@ class Command(AgregaCommand):
         self.emit(data, lambda: ([title] if title else []) + plan_lines(plan, data))
 
     def cmd_list(self, **options):
-        plans = list(plan_list())
+        plans = list(PlanFilterSet(PlanFilterSet.from_options(options)).queryset())
 
         def lines():
             if not plans:
