@@ -808,8 +808,9 @@ def invoice_cancelled(*, invoice_id: int, sefaz=None) -> NFCom | None:
     doc = current_for_invoice(invoice_id)
     if doc is None or doc.status in (DocStatus.CANCELLED, DocStatus.SUBSTITUTED):
         return doc
-    if doc.purpose == Purpose.SUBSTITUTION and doc.status == DocStatus.AUTHORISED:
-        # a substitute cannot be cancelled (MOC rule L07): the accountant decides the next step
+    if doc.purpose == Purpose.SUBSTITUTION:
+        # a substitute cannot be cancelled (MOC rule L07, cStat 524), not even later once
+        # sent: nothing is requested; the accountant decides the next step
         import logging
 
         logging.getLogger(__name__).warning("NFCom de substituição %s: título cancelado, NFCom mantida", doc.pk)

@@ -176,3 +176,19 @@ def test_substitution_from_the_titulo_page_the_api_and_the_cli(emitter, billed, 
     call_command("nfcom", "substitute", str(third.pk), "--reason", "05", stdout=out)
     assert "NFCom de substituição" in out.getvalue() and "Autorizada" in out.getvalue()
     assert NFCom.objects.get(invoice=third, purpose=0).status == DocStatus.SUBSTITUTED
+
+
+def test_cancelling_the_titulo_keeps_its_substitute(emitter, billed, sefaz_admin):
+    """A substitute cannot be cancelled (L07): cancelling the título asks nothing of the
+    SEFAZ for it, and the periodic job does not keep trying."""
+    from agrega.billing.services import invoice_cancel
+    from agrega.fiscal.services import send_pending
+
+    original = _authorised(billed)
+    doc = nfcom_send(nfcom_id=nfcom_substitute(nfcom_id=original.pk, reason="01").pk)
+    invoice_cancel(invoice_id=original.invoice_id, reason="Contrato cancelado pelo cliente")
+    doc.refresh_from_db()
+    assert (doc.status, doc.cancel_requested) == (DocStatus.AUTHORISED, False)
+    assert "cancelled" not in send_pending()
+    events = [e for e in sefaz_admin.log() if e.get("service") == "evento"]
+    assert events == []
