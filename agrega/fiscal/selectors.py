@@ -28,11 +28,6 @@ def for_invoice(invoice_id: int) -> NFCom | None:
     return NFCom.objects.filter(invoice_id=invoice_id).order_by("-id").first()
 
 
-def chain_for_invoice(invoice_id: int) -> list[NFCom]:
-    """Every NFCom of the título, oldest first (the original and its substitutions)."""
-    return list(NFCom.objects.filter(invoice_id=invoice_id).order_by("id"))
-
-
 def document_xml(doc: NFCom) -> bytes:
     """The nfcomProc when authorised (the legal file), else the signed XML."""
     return bytes(doc.proc_xml) or bytes(doc.xml)

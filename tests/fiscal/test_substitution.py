@@ -37,7 +37,7 @@ def test_substitution_after_the_deadline_is_built_authorised_and_marks_the_origi
     with pytest.raises(ApplicationError) as exc:
         nfcom_cancel(nfcom_id=original.pk, reason="Valor da fatura cobrado errado no mes", now=late)
     assert exc.value.code == "cancel_deadline_passed" and "Substituir NFCom" in exc.value.message
-    # the operator fixes the price (a product's name here) and substitutes: 01, erro de preço
+    # the operator corrects the customer's data and substitutes (reason 01)
     invoice = original.invoice
     invoice.customer.name = "Cliente Com Nome Corrigido"
     invoice.customer.save()
