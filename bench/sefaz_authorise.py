@@ -1,118 +1,93 @@
 """NFCom authorisation through SefazClient vs a bare httpx loop, against the same SEFAZ
 sandbox (mTLS, 100 ms latency by default), at the same concurrency, in one run.
 
-Both loops send distinct, signed NFComs (built beforehand: signing is not measured here,
-see bench/nfcom_emit for building and signing) to NFComRecepcao and read the answer.
-The client loop is ``SefazClient.autorizar`` (GZip+Base64, SOAP 1.2 with lxml, parsing
-the answer into an Authorisation with the nfcomProc); the bare loop posts a formatted
-envelope with httpx and only checks for ``<cStat>100``. Prints documents/s of each
-(medians of the rounds), the ratio client ÷ bare, and the extrapolation to 1,000,000
-documents a month.
+The documents (distinct, signed, two items with IBS/CBS — ``bench/nfcom_emit``'s factory)
+are built and signed first, outside the measurement, into a temporary file, and read
+back block by block, so memory stays bounded at 100,000. Blocks alternate between
+``SefazClient.autorizar`` (GZip+Base64, SOAP 1.2 with lxml, the answer parsed into an
+Authorisation with its nfcomProc) and a bare httpx client posting a formatted envelope
+and looking for ``<cStat>100``; each document is sent once and must come back
+authorised. Prints documents/s of each (totals and the median of the per-pair ratios,
+target ≥ 0.8), the extrapolation to 1,000,000 documents a month, and a last line of JSON.
+bench/nfcom_emit runs this same phase after its build/sign phase.
 
-    ./run bench sefaz_authorise --documents 1000 --concurrency 32 --rounds 3 --latency-ms 100
+    ./run bench sefaz_authorise --quick
+    ./run bench sefaz_authorise --documents 100000 --concurrency 16
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import gzip
+import json
 import os
-import resource
-import statistics
+import struct
 import sys
+import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--documents", type=int, default=1000, help="per loop and round")
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--latency-ms", type=float, default=100.0)
-    return parser.parse_args()
+import nfcom_emit  # noqa: E402  (bench/nfcom_emit.py: the factory and the authorisation phase)
 
 
-BARE = ('<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope">'
-        '<soap:Body><nfcomDadosMsg xmlns="http://www.portalfiscal.inf.br/nfcom/wsdl/NFComRecepcao">{}'
-        '</nfcomDadosMsg></soap:Body></soap:Envelope>')
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--documents", type=int, default=2000, help="documents in all (half per side)")
+    p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument("--latency-ms", type=float, default=100.0)
+    p.add_argument("--block", type=int, default=0, help="documents per block (default: 4 × concurrency, ≤ 1000)")
+    p.add_argument("--quick", action="store_true", help="400 documents")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.documents = 400
+    return args
 
 
-def main() -> int:
-    args = parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agrega.settings")
-    os.environ.setdefault("AGREGA_EGRESS_ALLOW", "127.0.0.1/32")
-    os.environ.setdefault("AGREGA_SECRET_KEY", "bench-secret-key-not-for-production-0123456789abcdef")
-    os.environ.setdefault("AGREGA_CREDENTIALS_KEY", "YmVuY2gtY3JlZGVudGlhbHMta2V5LTMyYnl0ZXMhIQ==")
+def main(argv=None) -> int:
+    args = parse_args(argv)
     import django
 
     django.setup()
-    import httpx
-
-    from agrega.fiscal.sefaz.client import SefazClient
+    from agrega.fiscal import signing
+    from agrega.fiscal.certificates import load
     from sefaz_sandbox.pki import make_a1
-    from sefaz_sandbox.testing import SandboxProcess, client_context
-    from tests.sefaz.nfcom_docs import nfcom
+    from sefaz_sandbox.testing import SandboxProcess
 
-    cnpj, password = "11222333000181", "bench"
-    with SandboxProcess(args=["--latency-ms", str(args.latency_ms)]) as sandbox:
-        a1 = make_a1(cnpj=cnpj, razao="BENCH", password=password, ca=sandbox.ca)
-        total = 2 * args.documents * args.rounds
-        print(f"Assinando {total} NFCom…", flush=True)
+    load_start = os.getloadavg()
+    with SandboxProcess(args=["--latency-ms", str(args.latency_ms)]) as sandbox, \
+            tempfile.NamedTemporaryFile(prefix="sefaz_authorise_", suffix=".bin",
+                                        dir=os.environ.get("AGREGA_VAR_DIR")) as tmp:
+        a1 = make_a1(cnpj=nfcom_emit.CNPJ, razao="BENCH LTDA", password=nfcom_emit.PASSWORD, ca=sandbox.ca)
+        cert = load(a1, nfcom_emit.PASSWORD)
+        factory = nfcom_emit.Factory(cert)
         started = time.perf_counter()
-        docs = [nfcom(a1=a1, password=password, cnpj=cnpj, nnf=i + 1)[1] for i in range(total)]
-        print(f"  {total / (time.perf_counter() - started):.0f} documentos/s (fora da medição)", flush=True)
-
-        client = SefazClient(url=sandbox.url, pkcs12=a1, password=password, timeout=60,
-                             ca_bundle=sandbox.ca_path)
-        context = client_context(sandbox.ca_path, a1, password, str(sandbox.pki.dir))
-        bare = httpx.Client(verify=context, timeout=60, trust_env=False,
-                            limits=httpx.Limits(max_connections=args.concurrency))
-        url = sandbox.url + "/WS/NFComRecepcao/NFComRecepcao.asmx"
-
-        def with_client(xml: bytes) -> bool:
-            return client.autorizar(xml).authorised
-
-        def with_bare(xml: bytes) -> bool:
-            payload = base64.b64encode(gzip.compress(xml, mtime=0)).decode()
-            response = bare.post(url, content=BARE.format(payload).encode(),
-                                 headers={"Content-Type": "application/soap+xml; charset=utf-8"})
-            return response.status_code == 200 and b"<cStat>100</cStat>" in response.content
-
-        def run(fn, batch) -> float:
-            with ThreadPoolExecutor(args.concurrency) as pool:
-                start = time.perf_counter()
-                ok = sum(pool.map(fn, batch))
-                elapsed = time.perf_counter() - start
-            assert ok == len(batch), f"{len(batch) - ok} não autorizadas"
-            return len(batch) / elapsed
-
-        rates: dict[str, list[float]] = {"client": [], "bare": []}
-        cursor = 0
-        for round_no in range(args.rounds):
-            order = ("client", "bare") if round_no % 2 == 0 else ("bare", "client")
-            for name in order:
-                batch = docs[cursor:cursor + args.documents]
-                cursor += args.documents
-                cpu = time.process_time()
-                rate = run(with_client if name == "client" else with_bare, batch)
-                cpu_ms = (time.process_time() - cpu) * 1000 / len(batch)
-                rates[name].append(rate)
-                print(f"  rodada {round_no + 1} {name:6}: {rate:7.1f} documentos/s, CPU do cliente "
-                      f"{cpu_ms:.2f} ms/documento", flush=True)
-        client.close()
-        bare.close()
-    c, b = statistics.median(rates["client"]), statistics.median(rates["bare"])
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\nSefazClient {c:.1f} doc/s vs httpx puro {b:.1f} doc/s → razão {c / b:.2f} "
-          f"(concorrência {args.concurrency}, latência {args.latency_ms:.0f} ms; meta ≥ 0,80)")
-    print(f"1.000.000 documentos/mês a {c:.1f} doc/s: {1_000_000 / c / 3600:.1f} h de envio; RSS máx. {peak:.0f} MiB")
+        with open(tmp.name, "wb", buffering=1 << 20) as out:
+            for n in range(1, args.documents + 1):
+                signed = signing.sign_enveloped(factory.build.build(factory.draft(n))[0], certificate=cert)
+                out.write(struct.pack(">I", len(signed)) + signed)
+        print(f"{args.documents} NFCom assinadas em {time.perf_counter() - started:.0f} s (fora da medição)", flush=True)
+        block = args.block or max(args.concurrency * 4, min(1000, args.documents // 10 or 1))
+        auth = nfcom_emit.authorise_phase(args, sandbox, a1, tmp.name, args.documents, block)
+    load_end = os.getloadavg()
+    peak = nfcom_emit.rss_mib()
+    print(f"\nSefazClient {auth['client_rate']:.1f} doc/s vs httpx puro {auth['bare_rate']:.1f} doc/s → razão total "
+          f"{auth['ratio_total']:.2f}, mediana dos pares de blocos {auth['ratio_median']:.2f} (concorrência "
+          f"{args.concurrency}, latência {args.latency_ms:.0f} ms; meta ≥ 0,80); CPU do cliente "
+          f"{auth['client_cpu_ms']:.2f} vs {auth['bare_cpu_ms']:.2f} ms/doc")
+    print(f"load average: {load_start[0]:.1f} no início, {load_end[0]:.1f} no fim; RSS máx. {peak:.0f} MiB")
+    print(f"1.000.000 documentos/mês a {auth['client_rate']:.1f} doc/s: {1_000_000 / auth['client_rate'] / 3600:.1f} h "
+          f"de envio contra este sandbox (httpx puro {1_000_000 / auth['bare_rate'] / 3600:.1f} h)")
+    met = auth["ratio_median"] >= nfcom_emit.AUTH_TARGET
+    print(json.dumps({"bench": "sefaz_authorise", "figure": round(auth["client_rate"], 1),
+                      "baseline": round(auth["bare_rate"], 1), "ratio": round(auth["ratio_median"], 3),
+                      "target": nfcom_emit.AUTH_TARGET, "verdict": "met" if met else "not met",
+                      "documents": auth["documents"], "concurrency": args.concurrency,
+                      "latency_ms": args.latency_ms, "peak_rss_mib": round(peak),
+                      "load": [round(load_start[0], 1), round(load_end[0], 1)]}, ensure_ascii=False))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

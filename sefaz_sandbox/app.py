@@ -49,38 +49,58 @@ WSDL_NAMES = {
     "status": "NFComStatusServico",
 }
 
-# xMotivo of each cStat the sandbox answers (wording after the MOC's pattern).
+# xMotivo of each cStat the sandbox answers: codes and wording of the MOC NFCom 1.00a
+# (Visão Geral §4–6, Anexo I rules G01–G148), checked on 2026-12-07.
 MOTIVOS = {
     "100": "Autorizado o uso da NFCom",
     "101": "Cancelamento de NFCom homologado",
+    "102": "Substituição da NFCom homologado",
     "107": "Serviço em Operação",
     "108": "Serviço Paralisado Momentaneamente (curto prazo)",
     "109": "Serviço Paralisado sem Previsão",
     "135": "Evento registrado e vinculado a NFCom",
     "204": "Rejeição: Duplicidade de NFCom",
-    "212": "Rejeição: Data de emissão NFCom posterior a data de recebimento",
+    "208": "Rejeição: NFCom a ser substituída inexistente",
+    "210": "Rejeição: NFCom a ser substituída não pode estar cancelada",
+    "211": "Rejeição: NFCom a ser substituída não pode ter sido substituída anteriormente",
+    "212": "Rejeição: Data/hora de emissão NFCom posterior a data/hora de recebimento",
     "213": "Rejeição: CNPJ-Base do Emitente difere do CNPJ-Base do Certificado Digital",
     "215": "Rejeição: Falha no schema XML",
     "217": "Rejeição: NFCom não consta na base de dados da SEFAZ",
     "218": "Rejeição: NFCom já está cancelada na base de dados da SEFAZ",
+    "219": "Rejeição: NFCom a ser substituída deve ser do tipo Normal ou Substituição",
+    "220": "Rejeição: Vedado cancelamento de NFCom com data/hora de autorização anterior ao prazo permitido",
+    "221": "Rejeição: CNPJ do emitente da NFCom substituta deve ser igual ao informado na NFCom substituída",
     "222": "Rejeição: Protocolo de Autorização de Uso difere do cadastrado",
-    "225": "Rejeição: Falha no Schema XML da NFCom",
-    "228": "Rejeição: Data de Emissão muito atrasada",
-    "236": "Rejeição: Chave de Acesso com dígito verificador inválido",
+    "224": "Rejeição: NFCom já está substituída na base de dados da SEFAZ",
+    "227": "Rejeição: Erro na composição do Campo ID",
+    "228": "Rejeição: NFCom com Data-Hora de Emissão muito atrasada",
+    "236": "Rejeição: Chave de Acesso inválida",
     "244": "Rejeição: Falha na descompactação da área de dados",
     "252": "Rejeição: Ambiente informado diverge do Ambiente de recebimento",
+    "253": "Rejeição: Digito Verificador da chave de acesso composta inválido",
     "280": "Rejeição: Certificado Transmissor inválido",
     "290": "Rejeição: Certificado Assinatura inválido",
     "291": "Rejeição: Certificado Assinatura Data Validade",
     "297": "Rejeição: Assinatura difere do calculado",
     "298": "Rejeição: Assinatura difere do padrão do Sistema",
     "404": "Rejeição: Uso de prefixo de namespace não permitido",
-    "501": "Rejeição: Prazo de cancelamento superior ao previsto na legislação",
-    "502": "Rejeição: Erro na Chave de Acesso - Campo Id não corresponde à concatenação dos campos correspondentes",
-    "539": "Rejeição: Duplicidade de NFCom com diferença na Chave de Acesso",
-    "573": "Rejeição: Duplicidade de evento",
+    "411": "Rejeição: Grupo NFCom de Substituição deve ser informado para a NFCom de Substituição",
+    "412": "Rejeição: Grupo NFCom de Substituição não deve ser informado para NFCom que não seja de Substituição",
+    "413": "Rejeição: NFCom ou NF substituída com data de emissão anterior a 5 anos da data atual",
+    "414": "Rejeição: Chave de acesso da NFCom substituída inválida",
+    "484": "Rejeição: Destinatário da NFCOM substituição deve ser igual a NFCOM original",
+    "524": "Rejeição: NFCom de substituição não pode ser cancelada",
+    "527": "Rejeição: NFCom substituída com tipo de faturamento diferente da NFCom de Substituição",
+    "539": "Rejeição: Duplicidade de NFCom, com diferença na Chave de Acesso",
+    "628": "Rejeição: Erro Atributo ID do evento não corresponde à concatenação dos campos (“ID” + tpEvento + chNFCom + nSeqEvento)",
+    "629": "Rejeição: O tpEvento informado inválido",
+    "630": "Rejeição: Falha no Schema XML específico para o evento",
+    "631": "Rejeição: Duplicidade de evento",
     "999": "Rejeição: Erro não catalogado",
 }
+EVENT_SUBSTITUTED = "240140"  # Fisco's marking event on the original (MOC Visão Geral §3.6.1)
+SUBSTITUTION_YEARS = 5
 
 
 def motivo(c_stat: str, extra: str = "") -> str:
@@ -269,8 +289,8 @@ class SefazApp:
         try:
             nfcom = parse_xml(raw)
         except etree.XMLSyntaxError as exc:
-            self.store.note("recepcao", None, "225")
-            return self._ret_nfcom(cuf, "225", f"XML malformado: {exc}"[:200])
+            self.store.note("recepcao", None, "215")
+            return self._ret_nfcom(cuf, "215", f"XML malformado: {exc}"[:200])
         chave = None
         try:
             chave = self._check_nfcom(nfcom, client_cert, received, forced=forced)
@@ -279,27 +299,39 @@ class SefazApp:
             chave = chave or ((inf.get("Id") or "")[5:] if inf is not None else "")
             self.store.note("recepcao", chave or None, exc.c_stat)
             prot = None
-            if len(chave) == 44 and exc.c_stat not in ("225",):
+            if len(chave) == 44 and exc.c_stat not in ("215",):
                 prot = self._prot(chave, exc.c_stat, exc.extra, received=received)
             return self._ret_nfcom(cuf, exc.c_stat, exc.extra, prot)
         ide = nfcom.find(f"{N}infNFCom/{N}ide")
         n_prot = self.store.protocol(chave[:2], str(received.year))
         dig_val = nfcom.findtext(f"{{{DS}}}Signature/{{{DS}}}SignedInfo/{{{DS}}}Reference/{{{DS}}}DigestValue")
         prot = self._prot(chave, "100", n_prot=n_prot, dig_val=dig_val, received=received)
+        inf = nfcom.find(N + "infNFCom")
+        dest = inf.find(N + "dest")
         record = {
             "chave": chave, "cnpj": chave[6:20], "serie": ide.findtext(N + "serie"),
             "nnf": ide.findtext(N + "nNF"), "n_prot": n_prot, "dh_recbto": stamp(received),
-            "dig_val": dig_val, "status": "authorised",
+            "dig_val": dig_val, "status": "authorised", "fin": ide.findtext(N + "finNFCom"),
+            "tp_fat": ide.findtext(N + "tpFat"), "dh_emi": ide.findtext(N + "dhEmi"),
+            "dest": (dest.findtext(N + "CNPJ") or dest.findtext(N + "CPF") or dest.findtext(N + "idOutros") or "")
+            if dest is not None else "",
             "xml": etree.tostring(nfcom, encoding="unicode"),
             "prot": etree.tostring(prot, encoding="unicode"), "events": [],
         }
         with self.store.lock:  # duplicate check and insert as one step
             again = self._duplicate(chave, record)
+            if again is None and record["fin"] == "3":
+                try:  # again under the lock: two substitutes of one original cannot both pass
+                    self._check_substitution(inf, record, received)
+                except Rejection as exc:
+                    again = exc
             if again is not None:
                 self.store.note("recepcao", chave, again.c_stat)
                 return self._ret_nfcom(chave[:2], again.c_stat, again.extra,
                                        self._prot(chave, again.c_stat, again.extra, received=received))
             self.store.add(record)
+            if record["fin"] == "3":
+                self._mark_substituted(inf.findtext(f"{N}gSub/{N}chNFCom"), chave, received)
         self.store.note("recepcao", chave, "100")
         return self._ret_nfcom(chave[:2], "100", prot=prot)
 
@@ -312,13 +344,58 @@ class SefazApp:
             return Rejection("539", f"chNFCom:{other['chave']}][nProt:{other['n_prot']}")
         return None
 
+    def _check_substitution(self, inf: etree._Element, record: dict[str, Any], received: dt.datetime) -> None:
+        """MOC Anexo I, rules G47–G55 for an NFCom de substituição (finNFCom 3) that names
+        the key of the NFCom it replaces (gSub/chNFCom; gNF — paper models 21/22 — is not
+        accepted by the sandbox)."""
+        original_key = (inf.findtext(f"{N}gSub/{N}chNFCom") or "").strip()
+        if not original_key:
+            raise Rejection("414", "Motivo: a substituição de NF em papel (gNF) não é aceita pelo sandbox")
+        if (len(original_key) != 44 or original_key[20:22] != "62"
+                or checks.check_digit(original_key[:43]) != original_key[43:]):
+            raise Rejection("414", "Motivo: DV, modelo ou tamanho da chave")
+        original = self.store.get(original_key)
+        if original is None:
+            other = self.store.by_number(original_key[6:20], original_key[22:25], original_key[25:34])
+            if other is not None:
+                raise Rejection("206", f"chNFCom:{other['chave']}][nProt:{other['n_prot']}")
+            raise Rejection("208")
+        if original["status"] == "cancelled":
+            raise Rejection("210")
+        if original["status"] == "substituted":
+            raise Rejection("211")
+        if (original.get("fin") or "0") not in ("0", "3"):
+            raise Rejection("219")
+        if original["cnpj"] != record["cnpj"]:
+            raise Rejection("221")
+        if original.get("dest", record["dest"]) != record["dest"]:
+            raise Rejection("484")
+        if (original.get("tp_fat") or "0") != record["tp_fat"]:
+            raise Rejection("527")
+        issued = original.get("dh_emi") or original["dh_recbto"]
+        if dt.datetime.fromisoformat(issued) < received - dt.timedelta(days=365 * SUBSTITUTION_YEARS):
+            raise Rejection("413")
+
+    def _mark_substituted(self, original_key: str, substitute_key: str, received: dt.datetime) -> None:
+        """The Fisco's marking event 240140 ('Autorizada NFCom de Substituição') on the
+        original, which is now substituted (its consulta answers 102)."""
+        n_prot = self.store.protocol(original_key[:2], str(received.year))
+        event = etree.Element(N + "eventoFisco", nsmap={None: NS})
+        for tag, text in (("tpEvento", EVENT_SUBSTITUTED), ("chNFCom", original_key),
+                          ("chNFComSubstituta", substitute_key), ("nProt", n_prot), ("dhRegEvento", stamp(received))):
+            _el(event, tag, text)
+        self.store.add_event(original_key, {
+            "tp_evento": EVENT_SUBSTITUTED, "n_seq": "1", "n_prot": n_prot, "dh_reg": stamp(received),
+            "substitute": substitute_key, "xml": etree.tostring(event, encoding="unicode"), "fisco": True,
+        }, status="substituted")
+
     def _check_nfcom(self, nfcom: etree._Element, client_cert, received: dt.datetime, *, forced: bool) -> str:
         """The SEFAZ's validations, in its order; returns the key or raises Rejection."""
         if nfcom.tag != N + "NFCom":
-            raise Rejection("225", f"elemento raiz {nfcom.tag}")
+            raise Rejection("215", f"elemento raiz {nfcom.tag}")
         errors = checks.schema_errors(nfcom, "NFCom")
         if errors:
-            raise Rejection("225", "; ".join(errors)[:200])
+            raise Rejection("215", "; ".join(errors)[:200])
         inf = nfcom.find(N + "infNFCom")
         ident = inf.get("Id") or ""
         chave = ident[5:]
@@ -326,10 +403,10 @@ class SefazApp:
             raise Rejection(self.faults.settings.reject_code, "rejeição forçada pelo sandbox")
         if client_cert is None or checks.issued_by(client_cert, self.ca):
             raise Rejection("280")
+        if not ident.startswith("NFCom") or checks.key_from_fields(nfcom) != chave:
+            raise Rejection("227")
         if checks.check_digit(chave[:43]) != chave[43:]:
-            raise Rejection("236")
-        if checks.key_from_fields(nfcom) != chave:
-            raise Rejection("502")
+            raise Rejection("253")
         signature = checks.verify_signature(nfcom, inf, self.ca)
         if not signature.ok:
             raise Rejection(signature.c_stat, signature.detail[:200])
@@ -345,6 +422,19 @@ class SefazApp:
             raise Rejection("212")
         if emitted < received - dt.timedelta(days=self.options.max_age_days):
             raise Rejection("228")
+        fin = inf.findtext(f"{N}ide/{N}finNFCom")
+        has_sub = inf.find(N + "gSub") is not None
+        if fin == "3" and not has_sub:
+            raise Rejection("411")
+        if fin != "3" and has_sub:
+            raise Rejection("412")
+        if fin == "3":
+            ide = inf.find(N + "ide")
+            dest = inf.find(N + "dest")
+            self._check_substitution(inf, {
+                "cnpj": chave[6:20], "tp_fat": ide.findtext(N + "tpFat"),
+                "dest": (dest.findtext(N + "CNPJ") or dest.findtext(N + "CPF") or dest.findtext(N + "idOutros") or "")
+                if dest is not None else ""}, received)
         return chave
 
     # -- NFComConsulta -------------------------------------------------------------------
@@ -361,6 +451,8 @@ class SefazApp:
             if record is not None:
                 ret.append(parse_xml(record["prot"].encode()))
                 for event in record.get("events", []):
+                    if event.get("fisco"):
+                        continue  # the marking event is shown by the cStat (102), not as an emitter's event
                     wrapper = _el(ret, "procEventoNFCom", versao="1.00")
                     wrapper.append(parse_xml(event["xml"].encode()))
             self.store.note("consulta", chave or None, c_stat)
@@ -377,7 +469,8 @@ class SefazApp:
         record = self.store.get(chave)
         if record is None:
             return finish("217")
-        return finish("101" if record["status"] == "cancelled" else "100", record=record)
+        c_stat = {"cancelled": "101", "substituted": "102"}.get(record["status"], "100")
+        return finish(c_stat, record=record)
 
     # -- NFComRecepcaoEvento -------------------------------------------------------------
     def _evento(self, event: etree._Element, cuf: str, client_cert, *, forced: bool) -> etree._Element:
@@ -411,15 +504,15 @@ class SefazApp:
                        if event.tag == N + "eventoNFCom" else "")
         detail = inf.find(f"{N}detEvento/*")
         if tp_evento != EVENT_CANCEL or detail is None or detail.tag != N + "evCancNFCom":
-            return ret("215", "o sandbox registra apenas o evento de cancelamento (110111)")
+            return ret("629", "o sandbox registra apenas o evento de cancelamento (110111)")
         if checks.schema_errors(detail, "evCancNFCom"):
-            return ret("215", "; ".join(checks.schema_errors(detail, "evCancNFCom"))[:200])
+            return ret("630", "; ".join(checks.schema_errors(detail, "evCancNFCom"))[:200])
         if forced:
             return ret(self.faults.settings.reject_code, "rejeição forçada pelo sandbox")
         if client_cert is None or checks.issued_by(client_cert, self.ca):
             return ret("280")
         if inf.get("Id") != f"ID{tp_evento}{chave}{n_seq.zfill(3)}":
-            return ret("215", "Id do evento não corresponde a tpEvento + chave + nSeqEvento")
+            return ret("628")
         signature = checks.verify_signature(event, inf, self.ca)
         if not signature.ok:
             return ret(signature.c_stat, signature.detail[:200])
@@ -435,12 +528,16 @@ class SefazApp:
                 return ret("217")
             if record["status"] == "cancelled":
                 return ret("218")
+            if record["status"] == "substituted":
+                return ret("224")
             if any(e["tp_evento"] == tp_evento and e["n_seq"] == n_seq for e in record.get("events", [])):
-                return ret("573")
+                return ret("631")
+            if record.get("fin") == "3":
+                return ret("524")
             if detail.findtext(N + "nProt") != record["n_prot"]:
                 return ret("222")
             if received >= cancel_deadline(record["dh_recbto"], self.options.cancel_hours):
-                return ret("501")
+                return ret("220")
             n_prot = self.store.protocol(chave[:2], str(received.year))
             answer = ret("135", n_prot=n_prot)
             proc = etree.Element(N + "procEventoNFCom", nsmap={None: NS}, versao="1.00")

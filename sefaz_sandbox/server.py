@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--latency-ms", type=float, help="atraso de cada chamada SOAP")
     parser.add_argument("--paralisado", choices=("108", "109"), help="começa com o serviço paralisado")
     parser.add_argument("--max-age-days", type=int, default=30, help="dhEmi mais antigo aceito (228)")
-    parser.add_argument("--cancel-hours", type=int, default=120, help="horas após o fim do mês da autorização para cancelar (501)")
+    parser.add_argument("--cancel-hours", type=int, default=120, help="horas após o fim do mês da autorização para cancelar (220)")
     parser.add_argument("--log-level", default="warning")
     return parser
 

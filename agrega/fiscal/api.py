@@ -1,5 +1,5 @@
 """/api/nfcom (documents: list, one título's NFCom, XML, DANFE-COM, emit, correct,
-cancel, monthly ZIP, reports) and /api/fiscal (emitter, A1 certificate — write-only —
+cancel, substitute, monthly ZIP, reports) and /api/fiscal (emitter, A1 certificate — write-only —
 and products' fiscal data; administrators)."""
 
 from __future__ import annotations
@@ -37,6 +37,13 @@ class NFComOut(Schema):
     authorised_at: datetime | None
     cancelled_at: datetime | None
     cancel_reason: str
+    purpose: int
+    substitutes_key: str
+    substitution_reason: str
+
+    @staticmethod
+    def resolve_substitutes_key(obj) -> str:
+        return obj.substitutes.key if obj.substitutes_id else ""
 
     @staticmethod
     def resolve_status_display(obj) -> str:
@@ -144,6 +151,22 @@ def nfcom_cancel(request: HttpRequest, invoice_id: int, payload: CancelIn):
                    summary="Remontar uma NFCom rejeitada com os dados corrigidos e reenviar")
 def nfcom_correct(request: HttpRequest, invoice_id: int):
     doc = services.nfcom_correct(nfcom_id=_doc(invoice_id).pk, actor=request.user)
+    return services.nfcom_send(nfcom_id=doc.pk)
+
+
+class SubstituteIn(InputSchema):
+    reason: str
+
+
+@nfcom_router.post("/{invoice_id}/substitute", response={200: NFComOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut,
+                                                         409: ErrorOut, 400: ErrorOut},
+                   summary="Emitir a NFCom de substituição (finNFCom 3, grupo gSub) e enviar",
+                   description="Para uma NFCom autorizada (em geral depois do prazo de cancelamento): nova NFCom "
+                               "com os dados atuais do título e do cliente, que substitui a original quando "
+                               "autorizada. reason = motSub: 01 preço, 02 cadastral, 03 decisão judicial, "
+                               "04 tributação, 05 descontinuidade do serviço, 06 regime especial.")
+def nfcom_substitute(request: HttpRequest, invoice_id: int, payload: SubstituteIn):
+    doc = services.nfcom_substitute(nfcom_id=_doc(invoice_id).pk, reason=payload.reason, actor=request.user)
     return services.nfcom_send(nfcom_id=doc.pk)
 
 

@@ -11,11 +11,22 @@ PATH = Path(__file__).parent / "data" / "cclass.csv"
 
 
 @lru_cache(maxsize=1)
-def table() -> dict[str, str]:
+def rows() -> dict[str, dict[str, str]]:
+    """code → {description, group, source} (source OFICIAL or SECUNDARIA, with the document)."""
     with PATH.open(encoding="utf-8") as f:
-        rows = csv.DictReader(line for line in f if not line.startswith("#"))
-        return {r["cclass"]: r["description"] for r in rows}
+        return {r["cclass"]: r for r in csv.DictReader(line for line in f if not line.startswith("#"))}
+
+
+def table() -> dict[str, str]:
+    return {code: r["description"] for code, r in rows().items()}
 
 
 def exists(code: str) -> bool:
-    return code in table()
+    return code in rows()
+
+
+def prepaid(code: str) -> bool:
+    """A pré-pago code: the NFCom then needs ide/indPrePago (MOC rule G87, cStat 522),
+    which Agrega — post-paid billing — never sets."""
+    row = rows().get(code)
+    return bool(row) and row["group"].startswith("Pré-pago")

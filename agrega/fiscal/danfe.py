@@ -15,6 +15,7 @@ import segno
 from fpdf import FPDF
 from lxml import etree
 
+from . import barcode
 from .build import NS
 
 N = {"n": NS}
@@ -172,9 +173,14 @@ def render(xml: bytes, *, protocol: str = "", authorised_at: str = "", cancelled
         compet = _t(fat, "n:CompetFat")
         venc = _t(fat, "n:dVencFat")
         y = pdf.get_y()
+        code = _t(fat, "n:codBarras")
+        # a boleto's/arrecadação's line is printed as such; the título's number (Agrega's
+        # value when the fatura is paid by PIX, services.barcode_for) is not a barcode
+        code_line = (f"Linha digitável: {barcode.formatted(code)}" if barcode.is_valid_line(code)
+                     else f"Identificação da fatura: {code} (sem boleto)")
         pdf.multi_cell(w - 32, 4.5, f"Competência: {compet[4:]}/{compet[:4]}   Vencimento: "
                        f"{venc[8:10]}/{venc[5:7]}/{venc[:4]}   Total a pagar: {_brl(_t(tot, 'n:vNF'))}\n"
-                       f"Código de barras: {_t(fat, 'n:codBarras')}", new_x="LMARGIN", new_y="NEXT")
+                       f"{code_line}", new_x="LMARGIN", new_y="NEXT")
         pix = _t(fat, "n:gPIX/n:urlQRCodePIX")
         if pix:
             pdf.image(_qr_png(pix), x=pdf.l_margin + w - 30, y=y + 1, w=28, h=28)

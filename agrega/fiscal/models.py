@@ -145,21 +145,50 @@ class DocStatus(models.TextChoices):
     REJECTED = "rejected", "Rejeitada"
     UNKNOWN = "unknown", "Resultado incerto (consultar)"
     CANCELLED = "cancelled", "Cancelada"
+    SUBSTITUTED = "substituted", "Substituída"
+
+
+class Purpose(models.IntegerChoices):
+    """finNFCom (MOC NFCom, Anexo I, campo #16). Agrega emits 0 and 3; 4 (ajuste) is
+    not emitted (docs/fiscal.md)."""
+
+    NORMAL = 0, "Normal"
+    SUBSTITUTION = 3, "Substituição"
+
+
+class SubstitutionReason(models.TextChoices):
+    """motSub (MOC NFCom, Anexo I, campo #84; 06 added by the schema's TMotSub)."""
+
+    PRICE = "01", "01 — Erro de preço"
+    REGISTRATION = "02", "02 — Erro cadastral"
+    COURT = "03", "03 — Decisão judicial"
+    TAXATION = "04", "04 — Erro de tributação"
+    DISCONTINUED = "05", "05 — Descontinuidade do serviço"
+    SPECIAL_REGIME = "06", "06 — Regime especial"
 
 
 class NFCom(models.Model):
-    """One NFCom per título (``invoice`` unique): a rejected document is corrected and
-    re-sent under the same number, so a título never has two authorised NFCom and a
-    number is never left unused."""
+    """One normal NFCom per título (unique for ``purpose`` 0): a rejected document is
+    corrected and re-sent under the same number, so a título never has two authorised
+    NFCom and a number is never left unused. After authorisation a correction is an NFCom
+    de substituição (``purpose`` 3, ``substitutes`` the original, which becomes
+    ``substituted`` once the new one is authorised): the título's current document is
+    the last of that chain."""
 
-    invoice = models.OneToOneField("billing.Invoice", on_delete=models.PROTECT, related_name="nfcom")
+    invoice = models.ForeignKey("billing.Invoice", on_delete=models.PROTECT, related_name="nfcoms")
+    purpose = models.PositiveSmallIntegerField("finalidade (finNFCom)", choices=Purpose.choices,
+                                               default=Purpose.NORMAL)
+    substitutes = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
+                                       related_name="substituted_by", verbose_name="substitui")
+    substitution_reason = models.CharField("motivo da substituição (motSub)", max_length=2, blank=True,
+                                           choices=SubstitutionReason.choices)
     environment = models.PositiveSmallIntegerField(choices=Environment.choices)
     serie = models.PositiveSmallIntegerField()
     number = models.PositiveIntegerField()
     key = models.CharField("chave de acesso", max_length=44, unique=True)
     c_nf = models.CharField(max_length=7)
     issued_at = models.DateTimeField("emissão")
-    status = models.CharField(max_length=10, choices=DocStatus.choices, default=DocStatus.DRAFT)
+    status = models.CharField(max_length=11, choices=DocStatus.choices, default=DocStatus.DRAFT)
     xml = models.BinaryField(default=b"")  # the signed NFCom (or the draft before signing)
     proc_xml = models.BinaryField(default=b"")  # nfcomProc: the document with its protocol
     protocol = models.CharField("protocolo", max_length=20, blank=True)
@@ -189,6 +218,9 @@ class NFCom(models.Model):
         verbose_name_plural = "NFCom"
         constraints = [
             models.UniqueConstraint(fields=["environment", "serie", "number"], name="uniq_nfcom_number"),
+            models.UniqueConstraint(fields=["invoice"], condition=Q(purpose=0), name="uniq_nfcom_invoice_normal"),
+            models.CheckConstraint(condition=Q(purpose=0, substitutes__isnull=True)
+                                   | Q(purpose=3, substitutes__isnull=False), name="nfcom_substitution_has_original"),
         ]
         indexes = [models.Index(fields=["status", "next_attempt_at"]), models.Index(fields=["issued_at"])]
 

@@ -24,7 +24,8 @@ def nfcom_list(*, status: str = "", period: date | None = None):
 
 
 def for_invoice(invoice_id: int) -> NFCom | None:
-    return NFCom.objects.filter(invoice_id=invoice_id).first()
+    """The título's current NFCom (the last of its substitutions)."""
+    return NFCom.objects.filter(invoice_id=invoice_id).order_by("-id").first()
 
 
 def document_xml(doc: NFCom) -> bytes:
@@ -39,10 +40,10 @@ def document_pdf(doc: NFCom) -> bytes:
 
 
 def monthly_zip(period: date) -> tuple[bytes, int]:
-    """Every authorised or cancelled NFCom of the month (nfcomProc) and the cancellation
-    events, for the accountant. Returns (zip bytes, number of documents)."""
+    """Every authorised, cancelled or substituted NFCom of the month (nfcomProc) and the
+    cancellation events, for the accountant. Returns (zip bytes, number of documents)."""
     start, end = month_bounds(period)
-    docs = NFCom.objects.filter(status__in=[DocStatus.AUTHORISED, DocStatus.CANCELLED],
+    docs = NFCom.objects.filter(status__in=[DocStatus.AUTHORISED, DocStatus.CANCELLED, DocStatus.SUBSTITUTED],
                                 issued_at__date__gte=start, issued_at__date__lt=end).order_by("serie", "number")
     out = io.BytesIO()
     n = 0

@@ -29,7 +29,8 @@ from agrega.core.errors import ApplicationError, FieldErrors, InvalidTransition,
 from agrega.core.text import clean_text
 
 from . import build, certificates, cclass, key as keys, signing, xsd
-from .models import DocStatus, Emitter, Environment, IcmsCst, NFCom, ProductFiscal, Series, ServiceKind
+from .models import (DocStatus, Emitter, Environment, IcmsCst, NFCom, ProductFiscal, Purpose, Series, ServiceKind,
+                     SubstitutionReason)
 from .taxrules import RuleBook
 
 UFS = set(keys.UF_CODES)
@@ -178,6 +179,9 @@ def product_fiscal_save(*, product_id: int, kind: str, cclass_code: str, cfop: s
     code = digits(cclass_code)
     if not cclass.exists(code):
         errors.add("cclass", "cclass_unknown", f"cClass {cclass_code!r} não está na tabela de classificação do item.")
+    elif cclass.prepaid(code):
+        errors.add("cclass", "cclass_prepaid_unsupported",
+                   f"cClass {code} é de serviço pré-pago (a NFCom exigiria indPrePago); o Agrega fatura pós-pago.")
     cfop = digits(cfop)
     if cfop and (len(cfop) != 4 or cfop[0] not in "567"):
         errors.add("cfop", "cfop_invalid", "CFOP de saída: 4 dígitos começando por 5, 6 ou 7.")
@@ -253,23 +257,43 @@ def _emitter_party(e: Emitter) -> build.Party:
 
 
 def pix_url_for(invoice) -> str:
-    """The hook for the PIX issue: the título's PIX QR code URL when a PIX app gives one
-    (an ``pix_qr_url`` attribute or ``agrega.pix.selectors.invoice_pix_url``), else ''."""
+    """``gFat/gPIX/urlQRCodePIX`` ("URL do QRCode do PIX que será apresentado na fatura",
+    MOC Anexo I #247, 2–2000 characters): the content of the título's PIX QR code — the
+    BR Code (copia-e-cola) of its active cobrança in agrega/pix, which carries the cobv's
+    location URL and is what a bank app reads, so the QR the DANFE-COM prints from it is
+    payable. Empty when the título has no active cobrança yet (or an attribute
+    ``pix_qr_url`` given by another payment app)."""
     url = getattr(invoice, "pix_qr_url", "") or ""
-    if not url:
-        try:
-            from agrega.pix.selectors import invoice_pix_url  # type: ignore[import-not-found]
-        except ImportError:
-            return ""
-        url = invoice_pix_url(invoice) or ""
-    return url
+    if url:
+        return url
+    try:
+        from agrega.pix.models import ChargeStatus, PixCharge
+    except ImportError:  # the PIX app is optional
+        return ""
+    payload = (PixCharge.objects.filter(invoice_id=invoice.pk, status=ChargeStatus.ACTIVE)
+               .values_list("pix_copia_e_cola", flat=True).first() or "")
+    return payload if 2 <= len(payload) <= 2000 else ""
 
 
 def barcode_for(invoice) -> str:
-    """``gFat/codBarras`` is required by the schema: the boleto's linha digitável when a
-    payment app gives one; otherwise the título's number (digits), so the customer's
-    payment can still be matched. A placeholder until a boleto exists (docs/fiscal.md)."""
-    return digits(getattr(invoice, "barcode", "") or "") or f"{invoice.pk:011d}"
+    """``gFat/codBarras`` (MOC Anexo I #231: "linha digitável do código de barras",
+    ``[0-9]{1,48}``, required in gFat): the linha digitável of the título's boleto or
+    arrecadação document when a payment app gives one (attribute ``barcode``), checked
+    digit by digit (fiscal/barcode.py). Agrega bills by PIX and issues no boleto; the MOC
+    has no value for a fatura without a barcode, and the field cannot be left out, so
+    then it carries the título's number (11 digits) — the identifier the customer and
+    the ISP match the payment by — and the DANFE-COM prints it as such, not as a barcode
+    (docs/fiscal.md)."""
+    from . import barcode
+
+    line = digits(getattr(invoice, "barcode", "") or "")
+    if line:
+        if not barcode.is_valid_line(line):
+            raise ApplicationError("barcode_invalid",
+                                   "A linha digitável do título não confere (47 dígitos do boleto ou 48 da "
+                                   "arrecadação, com os dígitos verificadores).")
+        return line
+    return f"{invoice.pk:011d}"
 
 
 def draft_for(doc: NFCom, invoice: Invoice, emitter: Emitter, rules: RuleBook | None = None) -> build.Draft:
@@ -327,7 +351,20 @@ def draft_for(doc: NFCom, invoice: Invoice, emitter: Emitter, rules: RuleBook | 
         subscriber_code=str(customer.pk), subscriber_type="1" if len(customer.document) == 14 else "3",
         contract_number=str(contract.pk), contract_start=timezone.localtime(started).date() if started else None,
         competence=invoice.period, due_date=invoice.due_date, items=items, barcode=barcode_for(invoice),
-        pix_url=pix_url_for(invoice), extra_info=[f"Titulo {invoice.pk}"])
+        pix_url=pix_url_for(invoice), extra_info=_extra_info(doc, invoice), purpose=doc.purpose,
+        substitutes_key=doc.substitutes.key if doc.substitutes_id else "",
+        substitution_reason=doc.substitution_reason)
+
+
+def _extra_info(doc: NFCom, invoice: Invoice) -> list[str]:
+    lines = [f"Titulo {invoice.pk}"]
+    if doc.substitutes_id:
+        original = doc.substitutes
+        # infCpl allows Latin-1 only (no em dash): the code and its plain label
+        label = doc.get_substitution_reason_display().split("—")[-1].strip()
+        lines.append(f"Substitui a NFCom {original.serie}/{original.number} (chave {original.key}), motivo "
+                     f"{doc.substitution_reason} - {label}")
+    return lines
 
 
 def _apply_totals(doc: NFCom, totals: build.Totals) -> None:
@@ -346,12 +383,35 @@ def _build_signed(doc: NFCom, invoice: Invoice, emitter: Emitter, cert, rules=No
     return signed
 
 
+def _numbered(*, invoice: Invoice, emitter: Emitter, cert, issued: datetime, rules: RuleBook | None = None,
+              **fields) -> NFCom:
+    """Inside the caller's transaction: lock the série, take its next number, build, sign
+    and validate the document, insert it and advance the série — a number exists exactly
+    when its document exists."""
+    series, _ = Series.objects.get_or_create(environment=emitter.environment, serie=emitter.serie)
+    series = Series.objects.select_for_update().get(pk=series.pk)
+    number = series.next_number
+    local = timezone.localtime(issued)
+    c_nf = keys.random_code(settings.SECRET_KEY, serie=series.serie, number=number,
+                            environment=emitter.environment)
+    key = keys.build_key(keys.KeyParts(keys.UF_CODES[emitter.uf], local.strftime("%y%m"), emitter.cnpj,
+                                       series.serie, number, 1, 0, c_nf))
+    doc = NFCom(invoice=invoice, environment=emitter.environment, serie=series.serie, number=number,
+                key=key, c_nf=c_nf, issued_at=issued.replace(microsecond=0), **fields)
+    doc.xml = _build_signed(doc, invoice, emitter, cert, rules)
+    doc.status = DocStatus.SIGNED
+    doc.save(force_insert=True)
+    series.next_number = number + 1
+    series.save(update_fields=["next_number"])
+    return doc
+
+
 def nfcom_create(*, invoice_id: int, now: datetime | None = None, rules: RuleBook | None = None) -> NFCom:
     """The título's NFCom, numbered, built, validated and signed (status ``signed``);
     the existing one when it already has one. Nothing is numbered when any data is
     missing: the checks run before the série is locked, and the build inside the same
     transaction as the number, so a failure leaves neither."""
-    existing = NFCom.objects.filter(invoice_id=invoice_id).first()
+    existing = current_for_invoice(invoice_id)
     if existing is not None:
         return existing
     emitter, cert = _emitter_ready()
@@ -364,25 +424,88 @@ def nfcom_create(*, invoice_id: int, now: datetime | None = None, rules: RuleBoo
     with transaction.atomic():
         # the título first (one NFCom per título even when two workers try), then the série
         Invoice.objects.select_for_update().filter(pk=invoice_id).values_list("pk").first()
-        existing = NFCom.objects.filter(invoice_id=invoice_id).first()
+        existing = current_for_invoice(invoice_id)
         if existing is not None:
             return existing
-        series, _ = Series.objects.get_or_create(environment=emitter.environment, serie=emitter.serie)
-        series = Series.objects.select_for_update().get(pk=series.pk)
-        number = series.next_number
-        local = timezone.localtime(issued)
-        c_nf = keys.random_code(settings.SECRET_KEY, serie=series.serie, number=number,
-                                environment=emitter.environment)
-        key = keys.build_key(keys.KeyParts(keys.UF_CODES[emitter.uf], local.strftime("%y%m"), emitter.cnpj,
-                                           series.serie, number, 1, 0, c_nf))
-        doc = NFCom(invoice=invoice, environment=emitter.environment, serie=series.serie, number=number,
-                    key=key, c_nf=c_nf, issued_at=issued.replace(microsecond=0))
-        doc.xml = _build_signed(doc, invoice, emitter, cert, rules)
-        doc.status = DocStatus.SIGNED
-        doc.save(force_insert=True)
-        series.next_number = number + 1
-        series.save(update_fields=["next_number"])
+        return _numbered(invoice=invoice, emitter=emitter, cert=cert, issued=issued, rules=rules)
+
+
+def current_for_invoice(invoice_id: int) -> NFCom | None:
+    """The título's current NFCom: the last of its chain of substitutions (a substitute is
+    always numbered after the document it replaces)."""
+    return NFCom.objects.filter(invoice_id=invoice_id).order_by("-id").first()
+
+
+SUBSTITUTION_YEARS = 5  # MOC NFCom, Anexo I, rule G45 (cStat 413)
+
+
+def _recipient_document(xml: bytes) -> str:
+    from lxml import etree
+
+    root = etree.fromstring(xml)
+    q = "{%s}" % build.NS
+    dest = root.find(f"{q}infNFCom/{q}dest")
+    if dest is None:
+        return ""
+    return (dest.findtext(q + "CNPJ") or dest.findtext(q + "CPF") or "").strip()
+
+
+def nfcom_substitute(*, nfcom_id: int, reason: str, now: datetime | None = None, actor=None) -> NFCom:
+    """An NFCom de substituição (finNFCom 3, group gSub) for an authorised NFCom: the
+    manual's correction once the document can no longer be cancelled (or whenever its data
+    were wrong). The new document is numbered in the same série, rebuilt from the current
+    data of the título, customer and products, and signed; the original becomes
+    ``substituted`` when the SEFAZ authorises the new one. The checks follow the MOC's
+    rules G45–G54 so the SEFAZ has nothing to reject for them."""
+    reason = str(reason or "").strip().zfill(2)
+    if reason not in SubstitutionReason.values:
+        raise ApplicationError("substitution_reason_invalid",
+                               "Motivo da substituição: " + "; ".join(SubstitutionReason.labels) + ".",
+                               fields={"reason": []})
+    original = NFCom.objects.select_related("invoice").filter(pk=nfcom_id).first()
+    if original is None:
+        raise NotFound("NFCom", "nfcom_not_found")
+    emitter, cert = _emitter_ready()
+    issued = (now or timezone.now()).replace(microsecond=0)
+    with transaction.atomic():
+        original = NFCom.objects.select_for_update().get(pk=nfcom_id)
+        pending = NFCom.objects.filter(substitutes=original).first()
+        if pending is not None:
+            raise InvalidTransition(
+                "substitution_exists",
+                f"Esta NFCom já tem uma NFCom de substituição ({pending.serie}/{pending.number}, "
+                f"{pending.get_status_display().lower()}): envie, corrija ou consulte aquela.")
+        if original.status != DocStatus.AUTHORISED:
+            raise InvalidTransition("nfcom_not_authorised", "Só uma NFCom autorizada pode ser substituída.")
+        if issued - original.issued_at > timedelta(days=365 * SUBSTITUTION_YEARS):
+            raise InvalidTransition("substitution_too_old",
+                                    "A NFCom tem mais de 5 anos: não pode mais ser substituída (regra G45).")
+        invoice = Invoice.objects.select_related("customer", "contract").get(pk=original.invoice_id)
+        if invoice.status == InvoiceStatus.CANCELLED:
+            raise InvalidTransition("invoice_cancelled", "Título cancelado: não se emite NFCom de substituição.")
+        if original.environment != emitter.environment:
+            raise InvalidTransition("substitution_environment_changed",
+                                    "A NFCom original é de outro ambiente (homologação/produção) que o do emitente.")
+        was = _recipient_document(bytes(original.xml))
+        if was and was != invoice.customer.document:
+            raise InvalidTransition(
+                "substitution_recipient_changed",
+                f"O CPF/CNPJ do cliente mudou ({was} → {invoice.customer.document}): a NFCom de substituição "
+                "deve ter o mesmo destinatário da original (regra G54). Para outro destinatário, cancele "
+                "a original (no prazo) e emita uma nova.")
+        doc = _numbered(invoice=invoice, emitter=emitter, cert=cert, issued=issued,
+                        purpose=Purpose.SUBSTITUTION, substitutes=original, substitution_reason=reason)
+        record_change(instance=doc, action="substitute", actor=actor,
+                      changes={"substitui": original.key, "motivo": doc.get_substitution_reason_display()})
     return doc
+
+
+def _mark_substituted(doc: NFCom) -> None:
+    """The substitute is authorised: its original is no longer valid (the SEFAZ records
+    the event 240140, 'Autorizada NFCom de Substituição', on it)."""
+    if doc.substitutes_id:
+        NFCom.objects.filter(pk=doc.substitutes_id, status=DocStatus.AUTHORISED).update(
+            status=DocStatus.SUBSTITUTED, updated_at=timezone.now())
 
 
 @transaction.atomic
@@ -417,9 +540,14 @@ REJECTION_HINTS = {
 
 
 def describe(doc: NFCom) -> str:
+    """The SEFAZ's answer with a plain-Portuguese hint (sefaz/codes.py) for a rejection."""
+    from .sefaz import codes
+
     if not doc.c_stat:
         return ""
-    hint = REJECTION_HINTS.get(doc.c_stat, "")
+    hint = ""
+    if doc.c_stat not in codes.AUTHORISED:
+        hint = REJECTION_HINTS.get(doc.c_stat) or codes.MESSAGES.get(doc.c_stat, "")
     return f"{doc.c_stat} — {doc.x_motivo}" + (f" ({hint})" if hint else "")
 
 
@@ -462,6 +590,10 @@ def _settle(doc: NFCom, consulta) -> NFCom:
         if consulta.proc_xml:
             doc.proc_xml = join_proc(bytes(doc.xml), consulta.proc_xml)
         doc.authorised_at = doc.authorised_at or timezone.now()
+        _mark_substituted(doc)
+    elif consulta.situation == "substituted":
+        doc.status = DocStatus.SUBSTITUTED
+        doc.protocol = consulta.n_prot or doc.protocol
     elif consulta.situation == "cancelled":
         doc.status = DocStatus.CANCELLED
         doc.cancelled_at = doc.cancelled_at or timezone.now()
@@ -524,6 +656,7 @@ def nfcom_send(*, nfcom_id: int, sefaz=None) -> NFCom:
             doc.protocol = answer.n_prot or ""
             doc.proc_xml = answer.proc_xml or b""
             doc.authorised_at = timezone.now()
+            _mark_substituted(doc)
         elif str(answer.c_stat) == "204":  # duplicity: already authorised — the consulta says so
             doc.status = DocStatus.UNKNOWN
         else:
@@ -625,15 +758,22 @@ def nfcom_cancel(*, nfcom_id: int, reason: str, sefaz=None, actor=None, now: dat
         raise NotFound("NFCom", "nfcom_not_found")
     if doc.status == DocStatus.CANCELLED:
         return doc
+    if doc.status == DocStatus.SUBSTITUTED:
+        raise InvalidTransition("nfcom_substituted", "Esta NFCom já foi substituída: não pode ser cancelada.")
     if doc.status != DocStatus.AUTHORISED:
         raise InvalidTransition("nfcom_not_authorised", "Só uma NFCom autorizada pode ser cancelada.")
+    if doc.purpose == Purpose.SUBSTITUTION:
+        raise InvalidTransition(
+            "substitute_not_cancellable",
+            "Uma NFCom de substituição não pode ser cancelada (MOC NFCom, regra L07, cStat 524): corrija-a "
+            "com outra NFCom de substituição.")
     deadline = cancel_deadline(doc.authorised_at or doc.issued_at)
     if now > deadline:
         raise InvalidTransition(
             "cancel_deadline_passed",
             f"O prazo de cancelamento terminou em {timezone.localtime(deadline):%d/%m/%Y %H:%M} (120 horas após o "
-            "fim do mês da autorização). Pelo Ajuste SINIEF 7/2022 a correção segue por NFCom de substituição "
-            "(finNFCom=3, grupo gSub) ou de ajuste, que o Agrega ainda não emite: fale com o contador.")
+            "fim do mês da autorização). Corrija com uma NFCom de substituição (finNFCom 3, grupo gSub): "
+            "Substituir NFCom, na página do título.")
     emitter, cert = _emitter_ready()
     sefaz = sefaz or _client_for(emitter, cert)
     if doc.cancel_requested and doc.cancel_xml:
@@ -665,8 +805,15 @@ def nfcom_cancel(*, nfcom_id: int, reason: str, sefaz=None, actor=None, now: dat
 def invoice_cancelled(*, invoice_id: int, sefaz=None) -> NFCom | None:
     """A cancelled título cancels its NFCom (authorised: the event; not yet sent: the
     document is kept unsent and marked so it never goes)."""
-    doc = NFCom.objects.filter(invoice_id=invoice_id).first()
-    if doc is None or doc.status == DocStatus.CANCELLED:
+    doc = current_for_invoice(invoice_id)
+    if doc is None or doc.status in (DocStatus.CANCELLED, DocStatus.SUBSTITUTED):
+        return doc
+    if doc.purpose == Purpose.SUBSTITUTION:
+        # a substitute cannot be cancelled (MOC rule L07, cStat 524), not even later once
+        # sent: nothing is requested; the accountant decides the next step
+        import logging
+
+        logging.getLogger(__name__).warning("NFCom de substituição %s: título cancelado, NFCom mantida", doc.pk)
         return doc
     invoice = Invoice.objects.get(pk=invoice_id)
     reason = f"Titulo {invoice_id} cancelado: {invoice.cancel_reason or 'cancelamento da cobranca'}"[:255]

@@ -138,7 +138,8 @@ class NFComFileView(CapabilityRequiredMixin, View):
 
 
 class NFComActionView(CapabilityRequiredMixin, View):
-    """POST: emit (a título without NFCom), correct+re-send, send, cancel (justificativa)."""
+    """POST: emit (a título without NFCom), correct+re-send, send, cancel (justificativa),
+    substitute (motSub) + send."""
 
     capability = Capability.OPERATE
 
@@ -155,6 +156,10 @@ class NFComActionView(CapabilityRequiredMixin, View):
             elif action == "cancel":
                 doc = services.nfcom_cancel(nfcom_id=_doc_or_404(invoice_id).pk,
                                             reason=request.POST.get("reason", ""), actor=request.user)
+            elif action == "substitute":
+                doc = services.nfcom_substitute(nfcom_id=_doc_or_404(invoice_id).pk,
+                                                reason=request.POST.get("reason", ""), actor=request.user)
+                doc = services.nfcom_send(nfcom_id=doc.pk)
             else:
                 raise Http404
             messages.success(request, f"NFCom {doc.serie}/{doc.number}: {doc.get_status_display()}. "

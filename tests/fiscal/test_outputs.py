@@ -90,7 +90,7 @@ def test_bill_email_carries_danfe_and_xml(emitter, billed, mailoutbox):
     mail = mailoutbox[0]
     assert mail.to == [invoice.customer.email]
     names = [a[0] for a in mail.attachments]
-    doc = invoice.nfcom
+    doc = invoice.nfcoms.get()
     assert names == [f"{doc.key}-danfe.pdf", f"{doc.key}-nfcom.xml"]
     assert mail.attachments[0][1].startswith(b"%PDF") and b"protNFCom" in mail.attachments[1][1]
     send_pending()

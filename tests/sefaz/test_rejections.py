@@ -35,13 +35,13 @@ def test_tampered_document_fails_its_signature(client, a1, sefaz_admin):
 
 def test_unsigned_document_is_refused(client, sefaz_admin):
     chave, xml = nfcom(a1=b"", password="", cnpj=CNPJ, sign_it=False)
-    _rejected(client, xml, "225", sefaz_admin, chave)  # the schema requires ds:Signature
+    _rejected(client, xml, "215", sefaz_admin, chave)  # the schema requires ds:Signature
 
 
 def test_wrong_check_digit(client, a1, sefaz_admin):
     chave, xml = nfcom(a1=a1, password=PASSWORD, cnpj=CNPJ, wrong_dv=True)
     assert chave[43] != check_digit(chave[:43])
-    _rejected(client, xml, "236", sefaz_admin, chave)
+    _rejected(client, xml, "253", sefaz_admin, chave)
 
 
 def test_key_not_matching_the_fields(client, a1, sefaz_admin):
@@ -49,7 +49,7 @@ def test_key_not_matching_the_fields(client, a1, sefaz_admin):
     root = etree.fromstring(xml)
     root.find(f"{N}infNFCom/{N}ide/{N}nNF").text = "7"  # the key still says another number
     signed = sign(root, root.find(N + "infNFCom"), a1, PASSWORD)
-    _rejected(client, signed, "502", sefaz_admin, chave)
+    _rejected(client, signed, "227", sefaz_admin, chave)
 
 
 def test_emitter_not_the_certificate_holder(client, sefaz_sandbox, sefaz_admin):
@@ -65,7 +65,7 @@ def test_schema_error(client, a1, sefaz_admin):
     root = etree.fromstring(xml)
     root.find(f"{N}infNFCom/{N}ide/{N}mod").text = "55"
     signed = sign(root, root.find(N + "infNFCom"), a1, PASSWORD)
-    result = _rejected(client, signed, "225", sefaz_admin, chave)
+    result = _rejected(client, signed, "215", sefaz_admin, chave)
     assert "mod" in result.x_motivo
 
 
@@ -121,7 +121,7 @@ def test_cancellation_checks(client, a1, sefaz_admin):
     finally:
         sefaz_admin.set_options(cancel_hours=120)
     assert options["cancel_hours"] == -32 * 24
-    assert (late.c_stat, late.registered) == ("501", False)
+    assert (late.c_stat, late.registered) == ("220", False)
     assert client.consultar(chave).situation == "authorised"
 
 

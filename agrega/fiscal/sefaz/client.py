@@ -120,7 +120,7 @@ class Consulta:
 
     c_stat: str
     x_motivo: str
-    situation: Literal["authorised", "cancelled", "not_found", "rejected"]
+    situation: Literal["authorised", "cancelled", "substituted", "not_found", "rejected"]
     n_prot: str | None
     proc_xml: bytes | None
     dig_val: str | None = None
@@ -321,7 +321,7 @@ class SefazClient:
                 prot.append(child)
             prot_xml = etree.tostring(prot)
         events = tuple(etree.tostring(next(iter(w))) for w in ret.findall(N + "procEventoNFCom") if len(w))
-        situation = {"100": "authorised", "150": "authorised", "101": "cancelled",
+        situation = {"100": "authorised", "150": "authorised", "101": "cancelled", "102": "substituted",
                      "217": "not_found"}.get(c_stat, "rejected")
         return Consulta(c_stat, x_motivo, situation, n_prot, prot_xml, dig_val, events)  # type: ignore[arg-type]
 

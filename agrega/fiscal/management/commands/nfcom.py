@@ -17,7 +17,9 @@ from agrega.fiscal.models import NFCom
 def doc_data(d: NFCom) -> dict:
     return {"id": d.pk, "invoice_id": d.invoice_id, "serie": d.serie, "number": d.number, "key": d.key,
             "status": d.status, "c_stat": d.c_stat, "x_motivo": d.x_motivo, "protocol": d.protocol,
-            "total": f"{d.total:.2f}", "issued_at": d.issued_at, "cancel_protocol": d.cancel_protocol}
+            "total": f"{d.total:.2f}", "issued_at": d.issued_at, "cancel_protocol": d.cancel_protocol,
+            "purpose": d.purpose, "substitutes_key": d.substitutes.key if d.substitutes_id else "",
+            "substitution_reason": d.substitution_reason}
 
 
 class Command(AgregaCommand):
@@ -42,6 +44,14 @@ class Command(AgregaCommand):
         cancel.add_argument("invoice", type=int, help="ID do título")
         cancel.add_argument("--reason", required=True, metavar="TEXTO", help="justificativa (15 a 255 caracteres)")
         self.add_actor(cancel)
+        subst = self.subcommand(sub, "substitute", self.cmd_substitute,
+                                help="Emite a NFCom de substituição (finNFCom 3, gSub) da NFCom autorizada de um título.")
+        subst.add_argument("invoice", type=int, help="ID do título")
+        subst.add_argument("--reason", required=True, metavar="MOTIVO",
+                           help="motSub: 01 preço, 02 cadastral, 03 decisão judicial, 04 tributação, "
+                                "05 descontinuidade, 06 regime especial")
+        subst.add_argument("--no-send", action="store_true", help="só numera, monta, valida e assina")
+        self.add_actor(subst)
         for name, fn, what in (("xml", self.cmd_xml, "o XML (nfcomProc)"), ("danfe", self.cmd_danfe, "o DANFE-COM (PDF)")):
             p = self.subcommand(sub, name, fn, help=f"Grava {what} da NFCom de um título.")
             p.add_argument("invoice", type=int, help="ID do título")
@@ -96,6 +106,14 @@ class Command(AgregaCommand):
     def cmd_cancel(self, *, invoice, reason, as_user=None, **options):
         d = services.nfcom_cancel(nfcom_id=self._doc(invoice).pk, reason=reason, actor=self.actor(as_user))
         self.emit(doc_data(d), [f"NFCom {d.serie}/{d.number} cancelada (protocolo {d.cancel_protocol})."])
+
+    def cmd_substitute(self, *, invoice, reason, no_send=False, as_user=None, **options):
+        original = self._doc(invoice)
+        d = services.nfcom_substitute(nfcom_id=original.pk, reason=reason, actor=self.actor(as_user))
+        if not no_send:
+            d = services.nfcom_send(nfcom_id=d.pk)
+        self.emit(doc_data(d), [f"NFCom de substituição {d.serie}/{d.number} (substitui {original.serie}/"
+                                f"{original.number}): {d.get_status_display()} {services.describe(d)}"])
 
     def cmd_xml(self, *, invoice, out, **options):
         Path(out).write_bytes(selectors.document_xml(self._doc(invoice)))
