@@ -147,9 +147,9 @@ def generate(name: str, n: int) -> None:
                        f"+55{DDDS[i % len(DDDS)]}9{i % 100_000_000:08d}", f"agr-conv-{i:09d}"))
 
     copy("customers_customer", "id, name, person_type, document, email, mobile_phone, street, number, district, "
-         "city, state, zip_code, created_at, updated_at",
+         "city, state, zip_code, created_at, updated_at, ibge_code, ie, ind_ie_dest",
          ((i, p[0], "F", p[1], p[2], p[3], "Rua das Flores", "1", "Centro", "São Paulo", "SP", "01001000",
-           created, created) for i, p in enumerate(people, 1)))
+           created, created, "3550308", "", "9") for i, p in enumerate(people, 1)))
     copy("contracts_contract", "id, status, access_status, billing_day, description, version, activated_at, "
          "ended_at, created_at, updated_at, customer_id, dunning_level, dunning_policy_id, oldest_open_due, "
          "sales_plan_id, trust_release_until",
