@@ -494,7 +494,16 @@ def ratio_round(base: str, args, round_no: int, folder: Path) -> dict[str, dict]
         for server in servers:  # warm every worker on a read that is not measured
             run_wrk(server, "contract_detail", folder / "contract_detail.txt", token, seconds=args.warmup,
                     connections=args.connections, threads=args.threads)
-        sides = (("agrega", agrega), ("bare", bare)) if round_no % 2 else (("bare", bare), ("agrega", agrega))
+        sides = [("agrega", agrega), ("bare", bare)]
+        if args.prepared_variant:  # decision 0009's A/B: the same code with psycopg's prepared statements
+            prepared = Server(name, args.configs.split(",")[0], folder / "gunicorn-prepared.log",
+                              extra_env={"AGREGA_DB_PREPARE_THRESHOLD": str(args.prepared_variant)})
+            servers.append(prepared)
+            sides.append(("agrega_prepared", prepared))
+            run_wrk(prepared, "contract_detail", folder / "contract_detail.txt", token, seconds=args.warmup,
+                    connections=args.connections, threads=args.threads)
+        shift = (round_no - 1) % len(sides)  # each side goes first in turn
+        sides = sides[shift:] + sides[:shift]
         activations_sent = 0
 
         def with_background(measure):
@@ -601,8 +610,17 @@ def ratio_report(all_results: list[dict[str, dict]], args) -> list[str]:
         print(f"| {endpoint} | {a['rps']:.0f} | {b['rps']:.0f} | {rps_ratio:.2f} | "
               f"{med(r['agrega']['rate'] for r in rows):g}/s | {a['p50']:.1f} / {a['p99']:.1f} | "
               f"{b['p50']:.1f} / {b['p99']:.1f} | {p99_ratio:.2f} | {summary.verdict(ok)} |")
+        if "agrega_prepared" in rows[0]:
+            v = {k: med(r["agrega_prepared"][k] for r in rows) for k in ("rps", "p50", "p99")}
+            v_rps = med(r["agrega_prepared"]["rps"] / r["bare"]["rps"] for r in rows)
+            v_p99 = med(r["agrega_prepared"]["p99"] / r["bare"]["p99"] for r in rows)
+            v_ok = v_rps >= RPS_RATIO_TARGET and v_p99 <= P99_RATIO_TARGET
+            print(f"| {endpoint}, prepared statements (threshold {args.prepared_variant}) | {v['rps']:.0f} | "
+                  f"{b['rps']:.0f} | {v_rps:.2f} | {med(r['agrega']['rate'] for r in rows):g}/s | "
+                  f"{v['p50']:.1f} / {v['p99']:.1f} | {b['p50']:.1f} / {b['p99']:.1f} | {v_p99:.2f} | "
+                  f"{summary.verdict(v_ok)} |")
         for r in rows:
-            for side in ("agrega", "bare"):
+            for side in r:
                 x = r[side]
                 if x["non2xx"] or x["capacity_non2xx"] or any(x["errors"].values()) or x["answered"] < x["due"]:
                     problems.append(f"{endpoint} {side}: non-2xx {x['non2xx'] + x['capacity_non2xx']}, "
@@ -691,6 +709,9 @@ def main() -> None:
                         help="the earlier mode: wrk only, absolute targets, reads and actions, no bare app")
     parser.add_argument("--rate", type=float, default=None,
                         help="ratio mode: the open loop's requests/s (default: --rate-share of Agrega's throughput)")
+    parser.add_argument("--prepared-variant", type=int, metavar="N", default=0,
+                        help="ratio mode: also serve Agrega with AGREGA_DB_PREPARE_THRESHOLD=N (psycopg's "
+                             "prepared statements, decision 0009), measured beside the other two")
     parser.add_argument("--rate-share", type=float, default=0.5,
                         help="ratio mode: the open loop's rate as a share of Agrega's closed-loop throughput "
                              "measured in the same round (the same rate for the bare app)")

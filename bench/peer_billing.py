@@ -214,7 +214,10 @@ def measure_agrega(template: str, customers: int, threads: int | None = None) ->
     try:
         want = billing_run.expected(work)
         got, _ = synthetic.run_child(__file__, [] if threads is None else [str(threads)], work)
-        problems = billing_run.verify(work, want, got)
+        # every contract here gets its first título: due at least the notice after issue (billing
+        # services' BILLING_FIRST_DUE_MIN_DAYS), not on the bare billing day billing_run.py checks
+        problems = [p for p in billing_run.verify(work, want, got) if not p.startswith("check due_date")]
+        problems += first_due_problems(work)
         for what, have, should in (("invoices", got["invoices"], customers), ("lines", got["lines"], 2 * customers),
                                    ("total", Decimal(got["total"]), customers * PER_CUSTOMER)):
             if have != should:
@@ -222,6 +225,18 @@ def measure_agrega(template: str, customers: int, threads: int | None = None) ->
     finally:
         synthetic.drop(work)
     return {**got, "problems": problems}
+
+
+def first_due_problems(database: str) -> list[str]:
+    import psycopg
+
+    notice = max(0, int(os.environ.get("AGREGA_FIRST_DUE_MIN_DAYS", "5")))
+    with psycopg.connect(synthetic.db_url(database)) as conn:
+        bad = conn.execute(
+            "SELECT count(*) FROM billing_invoice i JOIN contracts_contract c ON c.id = i.contract_id "
+            "WHERE i.period = %(period)s AND i.due_date <> greatest(make_date(2026, 12, least(c.billing_day, 31)), "
+            "%(period)s::date + %(notice)s)", {"period": synthetic.BILL_PERIOD, "notice": notice}).fetchone()[0]
+    return [f"check first due date: {bad}"] if bad else []
 
 
 def measure_tryton(template: str, customers: int, optimize: bool = False) -> dict:
@@ -331,6 +346,7 @@ def main() -> None:
             tryton_best = min(got["tryton"]["seconds"], got["tryton-O"]["seconds"])
             row = {side: got[side]["seconds"] for side in SIDES}
             row.update({f"{side}_cpu": got[side]["py_cpu"] + got[side]["db_cpu"] for side in SIDES})
+            row.update(cpu_ratio=min(row["tryton_cpu"], row["tryton-O_cpu"]) / max(1e-3, row["agrega-1_cpu"]))
             row.update(tryton_best=tryton_best, ratio=tryton_best / got["agrega-1"]["seconds"],
                        ratio_default=tryton_best / got["agrega"]["seconds"], load=os.getloadavg()[0])
             rows.append(row)
@@ -340,7 +356,8 @@ def main() -> None:
                   f"{t['invoice_seconds']:.2f}; cpu {t['py_cpu']:.1f} + pg {t['db_cpu']:.1f}), "
                   f"tryton -O {o['seconds']:.2f} s (cpu {o['py_cpu']:.1f} + pg {o['db_cpu']:.1f}), "
                   f"agrega {got['agrega']['seconds']:.3f} s, agrega 1 thread {got['agrega-1']['seconds']:.3f} s; "
-                  f"faster Tryton ÷ Agrega 1 thread {row['ratio']:.0f}x, ÷ Agrega default {row['ratio_default']:.0f}x; "
+                  f"faster Tryton ÷ Agrega 1 thread {row['ratio']:.0f}x, ÷ Agrega default {row['ratio_default']:.0f}x, "
+                  f"by CPU {row['cpu_ratio']:.0f}x; "
                   f"load {os.getloadavg()[0]:.1f} "
                   f"[{t['invoices']:,}/{o['invoices']:,}/{got['agrega']['invoices']:,}/{got['agrega-1']['invoices']:,} "
                   f"invoices] {'verified' if not problems else 'WRONG: ' + '; '.join(problems)}", flush=True)
@@ -349,13 +366,14 @@ def main() -> None:
         summary_rows.append((customers, rows))
     print(f"  after: {uptime()}", flush=True)
     print("\n| N | Tryton | Tryton -O | Agrega (default threads) | Agrega (1 thread) | faster Tryton ÷ Agrega 1 thread "
-          "| ÷ Agrega default | CPU s Tryton / -O / Agrega / Agrega 1 (py + pg) | runs |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| ÷ Agrega default | by CPU | CPU s Tryton / -O / Agrega / Agrega 1 (py + pg) | runs |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     med = statistics.median
     for customers, rows in summary_rows:
         print(f"| {customers:,} | {med(r['tryton'] for r in rows):.2f} s | {med(r['tryton-O'] for r in rows):.2f} s | "
               f"{med(r['agrega'] for r in rows):.3f} s | {med(r['agrega-1'] for r in rows):.3f} s | "
               f"**{med(r['ratio'] for r in rows):.0f}×** | {med(r['ratio_default'] for r in rows):.0f}× | "
+              f"{med(r['cpu_ratio'] for r in rows):.0f}× | "
               + " / ".join(f"{med(r[f'{side}_cpu'] for r in rows):.1f}" for side in ("tryton", "tryton-O", "agrega",
                                                                                    "agrega-1"))
               + f" | {len(rows)} |")
@@ -367,7 +385,7 @@ def main() -> None:
         summary.emit(f"peer_billing N={customers:,} (Agrega 1 thread vs faster Tryton)",
                      figure=med(r["agrega-1"] for r in rows), baseline=med(r["tryton_best"] for r in rows),
                      ratio=ratio, target=f"≥ {TARGET_RATIO:.0f}× faster", verdict=summary.verdict(ratio >= TARGET_RATIO),
-                     unit="s")
+                     unit="s", note=f"by CPU (process + its PostgreSQL backends) {med(r['cpu_ratio'] for r in rows):.0f}×")
 
 
 if __name__ == "__main__":
