@@ -42,7 +42,7 @@ BENCHES: dict[str, float] = {
     "convergence": 40,
     "customer_search": 25,
     "import_customers": 25,
-    "api_load": 110,
+    "api_load": 120,
     "peer_billing": 80,
     "nfcom_emit": 20,
     "sefaz_authorise": 25,

@@ -719,7 +719,7 @@ def main() -> None:
                         help="ratio mode: background activations/s on Agrega (the worker converges them)")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="ratio mode: the EXA sandbox's latency")
     parser.add_argument("--quick", action="store_true",
-                        help="small: 20,000 contracts, 1 round × 3 s per side and endpoint (./run bench all)")
+                        help="small: 20,000 contracts, 1 round × 2 s per side and step (./run bench all)")
     parser.add_argument("--record-child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--profile", choices=ENDPOINTS, help="py-spy record one worker during this endpoint")
     parser.add_argument("--source", type=Path,
@@ -735,8 +735,8 @@ def main() -> None:
         record_child(*args.record_child)
         return
     if args.quick:
-        args.contracts, args.precontracts, args.rounds, args.seconds, args.warmup = 20_000, 400, 1, 3, 1
-        args.paths = args.paths or 300
+        args.contracts, args.precontracts, args.rounds, args.seconds, args.warmup = 20_000, 400, 1, 2, 1
+        args.paths = args.paths or 150
     if args.paths is None:
         args.paths = 50_000 if args.closed else 2_000
     if args.endpoints is None:

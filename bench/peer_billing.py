@@ -22,7 +22,7 @@ side runs two ways: Tryton as deployed and with ``python -O`` (asserts off: its
 with one. The headline ratio is the slower Agrega (one thread) against the faster Tryton.
 
     ./run bench peer_billing                       # N = 2,000 and 10,000, 3 repetitions
-    ./run bench peer_billing --quick               # N = 300, 1 repetition
+    ./run bench peer_billing --quick               # N = 200, 1 repetition
     ./run bench peer_billing --drop-all            # drop this bench's agrega_tryton_* databases
 
 Tryton is installed by the bench itself on first use (bench/peers/install_tryton.sh:
@@ -262,7 +262,7 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--customers", type=int, nargs="+", default=[2000, 10000])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="N = 300, one repetition (./run bench all --quick)")
+    parser.add_argument("--quick", action="store_true", help="N = 200, one repetition (./run bench all --quick)")
     parser.add_argument("--lock", metavar="FILE",
                         help="flock FILE around each repetition (both sides), released between them: "
                              "the machine-wide bench lock, held < 15 min at N = 10,000")
@@ -324,7 +324,7 @@ def main() -> None:
     if args.drop_all:
         return drop_all()
     if args.quick:
-        args.customers, args.repeat = [300], 1
+        args.customers, args.repeat = [200], 1
     synthetic.stop_cleanly()
     install_tryton()
     print(f"peer_billing: Agrega billing_run vs Tryton {tryton_version()} sale_subscription, "
