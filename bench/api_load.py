@@ -495,12 +495,11 @@ def ratio_round(base: str, args, round_no: int, folder: Path) -> dict[str, dict]
             run_wrk(server, "contract_detail", folder / "contract_detail.txt", token, seconds=args.warmup,
                     connections=args.connections, threads=args.threads)
         sides = [("agrega", agrega), ("bare", bare)]
-        if args.prepared_variant:  # decision 0009's A/B: the same code with psycopg's prepared statements
-            prepared = Server(name, args.configs.split(",")[0], folder / "gunicorn-prepared.log",
-                              extra_env={"AGREGA_DB_PREPARE_THRESHOLD": str(args.prepared_variant)})
-            servers.append(prepared)
-            sides.append(("agrega_prepared", prepared))
-            run_wrk(prepared, "contract_detail", folder / "contract_detail.txt", token, seconds=args.warmup,
+        for label, (_, extra) in variants(args).items():  # A/B: the same code with another setting
+            other = Server(name, args.configs.split(",")[0], folder / f"gunicorn-{label}.log", extra_env=extra)
+            servers.append(other)
+            sides.append((label, other))
+            run_wrk(other, "contract_detail", folder / "contract_detail.txt", token, seconds=args.warmup,
                     connections=args.connections, threads=args.threads)
         shift = (round_no - 1) % len(sides)  # each side goes first in turn
         sides = sides[shift:] + sides[:shift]
@@ -567,6 +566,19 @@ def ratio_round(base: str, args, round_no: int, folder: Path) -> dict[str, dict]
     return results
 
 
+def variants(args) -> dict[str, tuple[str, dict]]:
+    """Agrega served again with another setting, measured beside the default: label ->
+    (title, environment)."""
+    found = {}
+    if args.prepared_variant:
+        found["agrega_prepared"] = (f"prepared statements (threshold {args.prepared_variant})",
+                                    {"AGREGA_DB_PREPARE_THRESHOLD": str(args.prepared_variant)})
+    if args.token_cache_variant:
+        found["agrega_token_cache"] = (f"token cached {args.token_cache_variant:g} s",
+                                       {"AGREGA_API_TOKEN_CACHE_SECONDS": str(args.token_cache_variant)})
+    return found
+
+
 def consume(paths: Path, count: int) -> None:
     """Drop the first ``count`` paths (sent already: each activation goes once)."""
     lines = paths.read_text().splitlines()
@@ -610,12 +622,12 @@ def ratio_report(all_results: list[dict[str, dict]], args) -> list[str]:
         print(f"| {endpoint} | {a['rps']:.0f} | {b['rps']:.0f} | {rps_ratio:.2f} | "
               f"{med(r['agrega']['rate'] for r in rows):g}/s | {a['p50']:.1f} / {a['p99']:.1f} | "
               f"{b['p50']:.1f} / {b['p99']:.1f} | {p99_ratio:.2f} | {summary.verdict(ok)} |")
-        if "agrega_prepared" in rows[0]:
-            v = {k: med(r["agrega_prepared"][k] for r in rows) for k in ("rps", "p50", "p99")}
-            v_rps = med(r["agrega_prepared"]["rps"] / r["bare"]["rps"] for r in rows)
-            v_p99 = med(r["agrega_prepared"]["p99"] / r["bare"]["p99"] for r in rows)
+        for label, (title, _) in variants(args).items():
+            v = {k: med(r[label][k] for r in rows) for k in ("rps", "p50", "p99")}
+            v_rps = med(r[label]["rps"] / r["bare"]["rps"] for r in rows)
+            v_p99 = med(r[label]["p99"] / r["bare"]["p99"] for r in rows)
             v_ok = v_rps >= RPS_RATIO_TARGET and v_p99 <= P99_RATIO_TARGET
-            print(f"| {endpoint}, prepared statements (threshold {args.prepared_variant}) | {v['rps']:.0f} | "
+            print(f"| {endpoint}, {title} | {v['rps']:.0f} | "
                   f"{b['rps']:.0f} | {v_rps:.2f} | {med(r['agrega']['rate'] for r in rows):g}/s | "
                   f"{v['p50']:.1f} / {v['p99']:.1f} | {b['p50']:.1f} / {b['p99']:.1f} | {v_p99:.2f} | "
                   f"{summary.verdict(v_ok)} |")
@@ -712,6 +724,8 @@ def main() -> None:
     parser.add_argument("--prepared-variant", type=int, metavar="N", default=0,
                         help="ratio mode: also serve Agrega with AGREGA_DB_PREPARE_THRESHOLD=N (psycopg's "
                              "prepared statements, decision 0009), measured beside the other two")
+    parser.add_argument("--token-cache-variant", type=float, metavar="SECONDS", default=0,
+                        help="ratio mode: also serve Agrega with AGREGA_API_TOKEN_CACHE_SECONDS=SECONDS")
     parser.add_argument("--rate-share", type=float, default=0.5,
                         help="ratio mode: the open loop's rate as a share of Agrega's closed-loop throughput "
                              "measured in the same round (the same rate for the bare app)")
