@@ -39,7 +39,7 @@ async def run(url: str, paths: list[str], *, rate: float, seconds: float, connec
     statuses: dict[str, int] = {}
     errors = {"connect": 0, "read": 0, "timeout": 0}
     total = int(rate * seconds)
-    if unique:
+    if unique or not paths:
         total = min(total, len(paths))
     loop = asyncio.get_running_loop()
     start = loop.time() + 0.05
