@@ -1,5 +1,12 @@
 """The API under load: gunicorn + PostgreSQL with 100,000 contracts, wrk in another process.
 
+By default (issue 21) the reads are measured against a bare WSGI app replaying the same
+SQL through psycopg under the same gunicorn (bench/api_load/bare_app.py): throughput with
+wrk, p99 at a fixed rate with an open-loop generator (bench/api_load/openloop.py), while
+``agrega worker`` converges background activations on the EXA sandbox (20 ms); targets
+p99 ≤ 1.5× and throughput ≥ 0.6× the bare app's (bench/README.md, "api_load"). ``--closed``
+is the earlier mode described below.
+
 Endpoints: contract list (keyset page of 50 from a random cursor), contract detail (a
 random contract), customer search (``?q=`` a customer's CPF), activate (a
 different pré-contrato each request) and block-manual (a different active, released
