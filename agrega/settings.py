@@ -130,8 +130,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get(
         "AGREGA_TEST_SQLITE", str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
     )
+elif os.environ.get("AGREGA_DB_PREPARE_THRESHOLD"):
+    # psycopg's own prepared statements (decision 0009): off unless asked for; measured by
+    # bench/api_load.py --prepared-variant.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=int(os.environ["AGREGA_DB_PREPARE_THRESHOLD"]))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Seconds an API token's user and role are kept per process (agrega/core/api.py); 0: read
+# on every request. Measured by bench/api_load.py --token-cache-variant.
+API_TOKEN_CACHE_SECONDS = max(0.0, float(os.environ.get("AGREGA_API_TOKEN_CACHE_SECONDS", "0")))
 
 # Password logins go through the throttled backend (agrega/core/throttle.py).
 AUTHENTICATION_BACKENDS = ["agrega.core.throttle.ThrottledModelBackend"]

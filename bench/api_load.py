@@ -1,5 +1,12 @@
 """The API under load: gunicorn + PostgreSQL with 100,000 contracts, wrk in another process.
 
+By default (issue 21) the reads are measured against a bare WSGI app replaying the same
+SQL through psycopg under the same gunicorn (bench/api_load/bare_app.py): throughput with
+wrk, p99 at a fixed rate with an open-loop generator (bench/api_load/openloop.py), while
+``agrega worker`` converges background activations on the EXA sandbox (20 ms); targets
+p99 ≤ 1.5× and throughput ≥ 0.6× the bare app's (bench/README.md, "api_load"). ``--closed``
+is the earlier mode described below.
+
 Endpoints: contract list (keyset page of 50 from a random cursor), contract detail (a
 random contract), customer search (``?q=`` a customer's CPF), activate (a
 different pré-contrato each request) and block-manual (a different active, released
@@ -51,11 +58,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
+import summary  # noqa: E402  (the summary lines bench/all.py reads)
 import synthetic  # noqa: E402  (bench/synthetic.py: dataset, server URL, /proc CPU)
+
+os.environ.setdefault("AGREGA_EGRESS_ALLOW", "127.0.0.1/32")  # the EXA sandbox, for the worker
 
 LUA_DIR = ROOT / "bench" / "api_load"
 VENV_BIN = Path(sys.executable).parent
-BASE_VERSION = 1
+BASE_VERSION = 2  # 2: pré-contratos for customers without the EXA product
 READS = ("contract_list", "contract_detail", "customer_search")
 ACTIONS = ("activate", "block")
 ENDPOINTS = READS + ACTIONS
@@ -115,13 +125,23 @@ def prepare_child(precontracts: int) -> None:
     assign_role(user, Role.OPERATOR)
     internet = Product.objects.filter(fiscal_class="SCM").order_by("id").first()
     sva = Product.objects.exclude(sva_integration=None).order_by("id").first()
-    customer_ids = list(Customer.objects.order_by("id").values_list("id", flat=True))
+    from django.db import connection
+
+    # EXA allows one account per customer: customers that hold no contract with that product
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM customers_customer WHERE id NOT IN (SELECT c.customer_id FROM "
+                       "contracts_contract c JOIN contracts_contractproduct cp ON cp.contract_id = c.id "
+                       "WHERE cp.product_id = %s) ORDER BY id", [sva.pk])
+        customer_ids = [r[0] for r in cursor.fetchall()]
+    if len(customer_ids) < precontracts:
+        raise SystemExit(f"only {len(customer_ids)} customers without {sva.name}: lower --precontracts")
     rng = random.Random(7)
+    chosen = rng.sample(customer_ids, precontracts)
     start = time.perf_counter()
     for batch in range(0, precontracts, 500):
         with transaction.atomic():
-            for _ in range(batch, min(batch + 500, precontracts)):
-                contract = contract_services.contract_create(customer_id=rng.choice(customer_ids), actor=user,
+            for n in range(batch, min(batch + 500, precontracts)):
+                contract = contract_services.contract_create(customer_id=chosen[n], actor=user,
                                                              description="pré-contrato (api_load)")
                 contract_services.contract_add_product(contract=contract, product_id=internet.pk, actor=user)
                 contract_services.contract_add_product(contract=contract, product_id=sva.pk, actor=user)
@@ -215,7 +235,8 @@ class Server:
     """gunicorn (or granian) with production settings (DEBUG off, persistent connections)
     on 127.0.0.1."""
 
-    def __init__(self, database: str, config: str, log: Path, source: Path | None = None):
+    def __init__(self, database: str, config: str, log: Path, source: Path | None = None,
+                 app: str = "agrega.wsgi:application", extra_env: dict | None = None):
         kind, _, size = config.partition(":")
         workers, _, threads = size.partition("x")
         self.port = free_port()
@@ -227,7 +248,7 @@ class Server:
                        "--blocking-threads", threads or "1", "--runtime-mode", "st", "--backlog", "2048",
                        "--log-level", "warning", "--no-access-log"]
         else:
-            command = [str(VENV_BIN / "gunicorn"), "agrega.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+            command = [str(VENV_BIN / "gunicorn"), app, "--bind", f"127.0.0.1:{self.port}",
                        "--workers", workers, "--worker-class", kind, "--backlog", "2048",
                        "--timeout", "60", "--error-logfile", str(log), "--log-level", "warning"]
             if threads:
@@ -238,6 +259,9 @@ class Server:
         env.pop("AGREGA_LOG_LEVEL", None)  # production default (INFO)
         if source is not None:  # another copy of the code (A/B): first on sys.path, before the editable install
             env["PYTHONPATH"] = str(source)
+        if app != "agrega.wsgi:application":  # the bare baseline (bench/api_load/bare_app.py)
+            env["PYTHONPATH"] = str(LUA_DIR)
+        env.update(extra_env or {})
         self._log = open(log, "ab")
         self.proc = subprocess.Popen(command, env=env, cwd=source or ROOT, stderr=self._log)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -352,6 +376,290 @@ def one_round(base: str, config: str, args, round_no: int, folder: Path) -> dict
     return results
 
 
+# ---------------------------------------------------------------- ratio mode (issue 21): Agrega vs a bare app
+
+P99_RATIO_TARGET = 1.5  # Agrega's p99 at most 1.5× the bare app's, at the same fixed rate
+RPS_RATIO_TARGET = 0.6  # Agrega's throughput at least 0.6× the bare app's
+
+
+def search_paths(documents: list[str], names: list[str], rng: random.Random, count: int) -> list[str]:
+    """Customer search as operators type it: half a CPF (punctuated or bare), half name
+    fragments — a word of the name and the start of its number ("sintético 4242"), served
+    by the trigram index on the folded name (customers 0004)."""
+    found = []
+    for _ in range(count):
+        if rng.random() < 0.5:
+            d = rng.choice(documents)
+            q = f"{d[:3]}.{d[3:6]}.{d[6:9]}-{d[9:]}" if rng.random() < 0.5 else d
+        else:
+            words = rng.choice(names).split()
+            number = words[-1] if words[-1].isdigit() else ""
+            q = f"{rng.choice(words[:-1] or words).lower()} {number[:max(3, len(number) - 1)]}".strip()
+        found.append("/api/customers?" + urllib.parse.urlencode({"q": q}))
+    return found
+
+
+def ratio_paths(database: str, folder: Path, *, per_endpoint: int, seed: int) -> dict[str, int]:
+    import psycopg
+
+    rng = random.Random(seed)
+    with psycopg.connect(synthetic.db_url(database)) as conn:
+        contract_ids = [r[0] for r in conn.execute("SELECT id FROM contracts_contract")]
+        pre = [r[0] for r in conn.execute("SELECT id FROM contracts_contract WHERE status = 'P'")]
+        customers = conn.execute("SELECT document, name FROM customers_customer").fetchall()
+    paths = {
+        "contract_list": [f"/api/contracts?cursor={rng.choice(contract_ids)}&limit=50" for _ in range(per_endpoint)],
+        "contract_detail": [f"/api/contracts/{rng.choice(contract_ids)}" for _ in range(per_endpoint)],
+        "customer_search": search_paths([c[0] for c in customers], [c[1] for c in customers], rng, per_endpoint),
+    }
+    rng.shuffle(pre)
+    paths["activate"] = [f"/api/contracts/{i}/activate" for i in pre]
+    counts = {}
+    for endpoint, lines in paths.items():
+        (folder / f"{endpoint}.txt").write_text("\n".join(lines) + "\n")
+        counts[endpoint] = len(lines)
+    return counts
+
+
+def run_openloop(url: str, paths: Path, token: str, *, rate: float, seconds: float, connections: int,
+                 method: str = "GET", unique: bool = False) -> subprocess.Popen:
+    command = [sys.executable, str(LUA_DIR / "openloop.py"), "--url", url, "--paths", str(paths), "--rate", str(rate),
+               "--seconds", str(seconds), "--connections", str(connections), "--token", token, "--method", method]
+    if unique:
+        command.append("--unique")
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+
+
+def openloop_result(proc: subprocess.Popen) -> dict:
+    out, _ = proc.communicate()
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise SystemExit(f"openloop failed ({proc.returncode}): {out[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def record_child(paths_file: str, token: str, out: str) -> None:
+    import django
+
+    django.setup()
+    import bare_app
+
+    paths = [p for p in Path(paths_file).read_text().splitlines() if p]
+    print(json.dumps(bare_app.record(paths, token, out)), flush=True)
+
+
+def ratio_round(base: str, args, round_no: int, folder: Path) -> dict[str, dict]:
+    """One round: the run copy, the EXA sandbox (20 ms) and `agrega worker` converging the
+    activations sent in the background; per read endpoint, Agrega and the bare app (order
+    alternating by round) each measured for throughput (wrk, closed loop, 20 connections)
+    and for latency (open loop at ``--rate``)."""
+    from exa_sandbox.testing import SandboxAdmin, SandboxProcess
+
+    name = "agrega_apiload_run"
+    copy_seconds = synthetic.clone(base, name)
+    results: dict[str, dict] = {}
+    servers: list[Server] = []
+    worker = None
+    sandbox = SandboxProcess(args=["--latency-ms", str(args.latency_ms), "--log-level", "warning"])
+    try:
+        sandbox.start()
+        SandboxAdmin(sandbox.url).create_partner("bench", "bench", "bench")
+        env = django_env(name)
+        migrated = subprocess.run([sys.executable, "-m", "django", "migrate", "-v0"], env=env, cwd=ROOT,
+                                  capture_output=True, text=True)
+        if migrated.returncode != 0:
+            raise SystemExit(f"migrate failed:\n{migrated.stderr}")
+        import psycopg
+
+        with psycopg.connect(synthetic.db_url(name), autocommit=True) as db:
+            db.execute("UPDATE integrations_svaintegration SET base_url = %s, updated_at = now()", [sandbox.url])
+        counts = ratio_paths(name, folder, per_endpoint=args.paths, seed=round_no)
+        token = subprocess.run([str(VENV_BIN / "agrega"), "create_token", OPERATOR, "--name", "api_load"],
+                               env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+        # the statements Agrega runs for every read path, for the bare app (one file, all endpoints)
+        reads = [e for e in args.endpoints if e in READS]
+        all_reads = folder / "reads.txt"
+        all_reads.write_text("".join((folder / f"{e}.txt").read_text() for e in reads))
+        statements = folder / "statements.pickle"
+        rec_env = {**env, "PYTHONPATH": str(LUA_DIR), "AGREGA_DEBUG": "0", "AGREGA_ALLOWED_HOSTS": "127.0.0.1,testserver"}
+        recorded = subprocess.run([sys.executable, __file__, "--record-child", str(all_reads), token, str(statements)],
+                                  env=rec_env, cwd=ROOT, capture_output=True, text=True)
+        if recorded.returncode != 0:
+            raise SystemExit(f"recording failed:\n{recorded.stdout[-2000:]}\n{recorded.stderr[-3000:]}")
+        rec = json.loads(recorded.stdout.strip().splitlines()[-1])
+        worker_env = {**env, "AGREGA_LOG_LEVEL": "WARNING"}
+        worker = subprocess.Popen([str(VENV_BIN / "agrega"), "worker", "--no-jobs"], env=worker_env, cwd=ROOT,
+                                  stdout=subprocess.DEVNULL, stderr=open(folder / "worker.log", "ab"))
+        agrega = Server(name, args.configs.split(",")[0], folder / "gunicorn-agrega.log")
+        servers.append(agrega)
+        bare = Server(name, args.configs.split(",")[0], folder / "gunicorn-bare.log", app="bare_app:application",
+                      extra_env={"APILOAD_BARE_STATEMENTS": str(statements), "APILOAD_TOKEN": token})
+        servers.append(bare)
+        print(f"  [round {round_no}] copy {copy_seconds:.1f}s; {rec['paths']:,} read paths recorded "
+              f"({rec['min']}–{rec['max']} statements each); pré-contratos {counts['activate']:,}; "
+              f"load {os.getloadavg()[0]:.2f}", flush=True)
+        for server in servers:  # warm every worker on a read that is not measured
+            run_wrk(server, "contract_detail", folder / "contract_detail.txt", token, seconds=args.warmup,
+                    connections=args.connections, threads=args.threads)
+        sides = [("agrega", agrega), ("bare", bare)]
+        for label, (_, extra) in variants(args).items():  # A/B: the same code with another setting
+            other = Server(name, args.configs.split(",")[0], folder / f"gunicorn-{label}.log", extra_env=extra)
+            servers.append(other)
+            sides.append((label, other))
+            run_wrk(other, "contract_detail", folder / "contract_detail.txt", token, seconds=args.warmup,
+                    connections=args.connections, threads=args.threads)
+        shift = (round_no - 1) % len(sides)  # each side goes first in turn
+        sides = sides[shift:] + sides[:shift]
+        activations_sent = 0
+
+        def with_background(measure):
+            """``measure()`` while activations go to Agrega at --actions-rate (each pré-contrato
+            once: the file is consumed from the front), converged by the worker."""
+            nonlocal activations_sent
+            background = run_openloop(agrega.url, folder / "activate.txt", token, rate=args.actions_rate,
+                                      seconds=args.seconds + 0.5, connections=2, method="POST", unique=True)
+            got = measure()
+            bg = openloop_result(background)
+            activations_sent += bg["ok"]
+            consume(folder / "activate.txt", bg["due"])
+            return got, bg
+
+        for endpoint in reads:
+            results[endpoint] = {side: {} for side, _ in sides}
+            for side, server in sides:  # throughput: closed loop, as many requests as answered
+                capacity, bg = with_background(lambda: run_wrk(
+                    server, endpoint, folder / f"{endpoint}.txt", token, seconds=args.seconds,
+                    connections=args.connections, threads=args.threads))
+                results[endpoint][side].update(
+                    rps=capacity["requests"] / (capacity["duration_us"] / 1e6), capacity_non2xx=capacity["non2xx"],
+                    background_ok=bg["ok"], background_due=bg["due"])
+            # latency: the same fixed rate for both, by default half of what Agrega answered closed-loop
+            rate = args.rate or max(5.0, round(args.rate_share * results[endpoint]["agrega"]["rps"]))
+            for side, server in sides:
+                latency, bg = with_background(lambda: openloop_result(run_openloop(
+                    server.url, folder / f"{endpoint}.txt", token, rate=rate, seconds=args.seconds,
+                    connections=args.connections)))
+                r = results[endpoint][side]
+                r.update(rate=rate, p50=latency["latency_ms"]["p50"], p99=latency["latency_ms"]["p99"],
+                         p999=latency["latency_ms"]["p999"], answered=latency["answered"], due=latency["due"],
+                         non2xx=latency["non2xx"], errors=latency["errors"], rate_answered=latency["rate_answered"],
+                         generator_cpu=latency["generator_cpu"], background_ok=r["background_ok"] + bg["ok"],
+                         background_due=r["background_due"] + bg["due"])
+            for side, _ in sides:
+                r = results[endpoint][side]
+                print(f"    {endpoint:16} {side:6} closed loop {r['rps']:7.1f} req/s; open loop {rate:g}/s: "
+                      f"p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms  p99.9 {r['p999']:6.1f} ms "
+                      f"({r['answered']}/{r['due']} answered, non-2xx {r['non2xx'] + r['capacity_non2xx']}); "
+                      f"background activations {r['background_ok']}/{r['background_due']} 2xx; "
+                      f"load {os.getloadavg()[0]:.2f}", flush=True)
+        converged = wait_converged(name, activations_sent, timeout=60)
+        on_sandbox = len(SandboxAdmin(sandbox.url).users("bench"))
+        results["_background"] = {"activations": activations_sent, "users_on_sandbox": on_sandbox, **converged}
+        print(f"    background: {activations_sent} activations answered 2xx; worker left "
+              f"{converged['pending_sva_work']} SVA work pending; {on_sandbox} users on the EXA sandbox", flush=True)
+        if converged["pending_sva_work"] or on_sandbox < activations_sent:
+            raise SystemExit(f"the worker did not converge the activations: {results['_background']}")
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        for server in servers:
+            server.stop()
+        sandbox.stop()
+        synthetic.drop(name)
+    return results
+
+
+def variants(args) -> dict[str, tuple[str, dict]]:
+    """Agrega served again with another setting, measured beside the default: label ->
+    (title, environment)."""
+    found = {}
+    if args.prepared_variant:
+        found["agrega_prepared"] = (f"prepared statements (threshold {args.prepared_variant})",
+                                    {"AGREGA_DB_PREPARE_THRESHOLD": str(args.prepared_variant)})
+    if args.token_cache_variant:
+        found["agrega_token_cache"] = (f"token cached {args.token_cache_variant:g} s",
+                                       {"AGREGA_API_TOKEN_CACHE_SECONDS": str(args.token_cache_variant)})
+    return found
+
+
+def consume(paths: Path, count: int) -> None:
+    """Drop the first ``count`` paths (sent already: each activation goes once)."""
+    lines = paths.read_text().splitlines()
+    paths.write_text("\n".join(lines[count:]) + "\n")
+
+
+def wait_converged(database: str, activated: int, timeout: float) -> dict:
+    """The worker's side of the background: SVA work still pending, and the users it
+    confirmed on the sandbox, once the pending queue is empty (or ``timeout``)."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(synthetic.db_url(database), autocommit=True) as db:
+        while True:
+            pending = db.execute("SELECT count(*) FROM sva_svapendingwork").fetchone()[0]
+            if pending == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    return {"pending_sva_work": pending}
+
+
+def ratio_report(all_results: list[dict[str, dict]], args) -> list[str]:
+    """The table and the summary lines: medians over the rounds."""
+    med = statistics.median
+    print(f"\nAgrega vs the bare app (same gunicorn {args.configs.split(',')[0]}, same SQL through psycopg), "
+          f"medians of {len(all_results)} round(s); throughput: wrk closed loop, {args.connections} connections, "
+          f"{args.seconds:g} s; latency: open loop at {f'{args.rate:g} req/s' if args.rate else f'{args.rate_share:g} × Agrega throughput'}, {args.connections} connections; "
+          f"background: activations at {args.actions_rate:g}/s converged by `agrega worker` against the EXA "
+          f"sandbox at {args.latency_ms:g} ms\n")
+    print("| endpoint | Agrega req/s | bare req/s | throughput ratio (≥ 0.6) | open-loop rate | Agrega p50 / p99 ms | "
+          "bare p50 / p99 ms | p99 ratio (≤ 1.5) | verdict |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    problems, lines = [], []
+    for endpoint in [e for e in READS if e in all_results[0]]:
+        rows = [r[endpoint] for r in all_results]
+        a = {k: med(r["agrega"][k] for r in rows) for k in ("rps", "p50", "p99")}
+        b = {k: med(r["bare"][k] for r in rows) for k in ("rps", "p50", "p99")}
+        rps_ratio = med(r["agrega"]["rps"] / r["bare"]["rps"] for r in rows)
+        p99_ratio = med(r["agrega"]["p99"] / r["bare"]["p99"] for r in rows)
+        ok = rps_ratio >= RPS_RATIO_TARGET and p99_ratio <= P99_RATIO_TARGET
+        print(f"| {endpoint} | {a['rps']:.0f} | {b['rps']:.0f} | {rps_ratio:.2f} | "
+              f"{med(r['agrega']['rate'] for r in rows):g}/s | {a['p50']:.1f} / {a['p99']:.1f} | "
+              f"{b['p50']:.1f} / {b['p99']:.1f} | {p99_ratio:.2f} | {summary.verdict(ok)} |")
+        for label, (title, _) in variants(args).items():
+            v = {k: med(r[label][k] for r in rows) for k in ("rps", "p50", "p99")}
+            v_rps = med(r[label]["rps"] / r["bare"]["rps"] for r in rows)
+            v_p99 = med(r[label]["p99"] / r["bare"]["p99"] for r in rows)
+            v_ok = v_rps >= RPS_RATIO_TARGET and v_p99 <= P99_RATIO_TARGET
+            print(f"| {endpoint}, {title} | {v['rps']:.0f} | "
+                  f"{b['rps']:.0f} | {v_rps:.2f} | {med(r['agrega']['rate'] for r in rows):g}/s | "
+                  f"{v['p50']:.1f} / {v['p99']:.1f} | {b['p50']:.1f} / {b['p99']:.1f} | {v_p99:.2f} | "
+                  f"{summary.verdict(v_ok)} |")
+        for r in rows:
+            for side in r:
+                x = r[side]
+                if x["non2xx"] or x["capacity_non2xx"] or any(x["errors"].values()) or x["answered"] < x["due"]:
+                    problems.append(f"{endpoint} {side}: non-2xx {x['non2xx'] + x['capacity_non2xx']}, "
+                                    f"errors {x['errors']}, answered {x['answered']}/{x['due']}")
+                if x["background_ok"] < x["background_due"]:
+                    problems.append(f"background activations during {endpoint} {side}: "
+                                    f"{x['background_ok']}/{x['background_due']} 2xx")
+        rate = med(r["agrega"]["rate"] for r in rows)
+        lines.append(summary.line(f"api_load {endpoint} p99 (open loop {rate:g}/s)", figure=a["p99"],
+                                  baseline=b["p99"], ratio=p99_ratio, target=f"≤ {P99_RATIO_TARGET}", unit="ms",
+                                  verdict=summary.verdict(p99_ratio <= P99_RATIO_TARGET)))
+        lines.append(summary.line(f"api_load {endpoint} throughput", figure=a["rps"], baseline=b["rps"],
+                                  ratio=rps_ratio, target=f"≥ {RPS_RATIO_TARGET}", unit="req/s",
+                                  verdict=summary.verdict(rps_ratio >= RPS_RATIO_TARGET)))
+    background = [r["_background"] for r in all_results]
+    print(f"\nbackground per round: {background}; load average (1 min) now {os.getloadavg()[0]:.2f}\n")
+    print("\n".join(lines), flush=True)
+    return problems
+
+
 def verify_state_changes(database: str, counts: dict[str, int], results: dict[str, dict], connections: int) -> None:
     """Every 2xx of an action changed one contract: the database must say so."""
     import psycopg
@@ -412,8 +720,28 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--connections", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--paths", type=int, default=50_000, help="request paths per read endpoint")
-    parser.add_argument("--endpoints", default=",".join(ENDPOINTS))
+    parser.add_argument("--paths", type=int, default=None,
+                        help="request paths per read endpoint (default 50,000; 2,000 in the ratio mode, "
+                             "where each is recorded for the bare app)")
+    parser.add_argument("--endpoints", default=None, help="default: the reads (ratio mode), all (--closed)")
+    parser.add_argument("--closed", action="store_true",
+                        help="the earlier mode: wrk only, absolute targets, reads and actions, no bare app")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="ratio mode: the open loop's requests/s (default: --rate-share of Agrega's throughput)")
+    parser.add_argument("--prepared-variant", type=int, metavar="N", default=0,
+                        help="ratio mode: also serve Agrega with AGREGA_DB_PREPARE_THRESHOLD=N (psycopg's "
+                             "prepared statements, decision 0009), measured beside the other two")
+    parser.add_argument("--token-cache-variant", type=float, metavar="SECONDS", default=0,
+                        help="ratio mode: also serve Agrega with AGREGA_API_TOKEN_CACHE_SECONDS=SECONDS")
+    parser.add_argument("--rate-share", type=float, default=0.5,
+                        help="ratio mode: the open loop's rate as a share of Agrega's closed-loop throughput "
+                             "measured in the same round (the same rate for the bare app)")
+    parser.add_argument("--actions-rate", type=float, default=5.0,
+                        help="ratio mode: background activations/s on Agrega (the worker converges them)")
+    parser.add_argument("--latency-ms", type=float, default=20.0, help="ratio mode: the EXA sandbox's latency")
+    parser.add_argument("--quick", action="store_true",
+                        help="small: 20,000 contracts, 1 round × 2 s per side and step (./run bench all)")
+    parser.add_argument("--record-child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--profile", choices=ENDPOINTS, help="py-spy record one worker during this endpoint")
     parser.add_argument("--source", type=Path,
                         help="serve the agrega package from this copy of the tree (before/after comparisons)")
@@ -424,6 +752,16 @@ def main() -> None:
     if args.prepare_child is not None:
         prepare_child(args.prepare_child)
         return
+    if args.record_child:
+        record_child(*args.record_child)
+        return
+    if args.quick:
+        args.contracts, args.precontracts, args.rounds, args.seconds, args.warmup = 20_000, 400, 1, 2, 1
+        args.paths = args.paths or 150
+    if args.paths is None:
+        args.paths = 50_000 if args.closed else 2_000
+    if args.endpoints is None:
+        args.endpoints = ",".join(ENDPOINTS if args.closed else READS)
     if args.drop_base:
         for name in (f"agrega_apiload_base_{synthetic.label(args.contracts)}", "agrega_apiload_run"):
             synthetic.drop(name)
@@ -440,6 +778,24 @@ def main() -> None:
     print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}", flush=True)
     base = ensure_base(args.contracts, args.precontracts)
     folder = Path(tempfile.mkdtemp(prefix="agrega_apiload_"))
+    if not args.closed:
+        if set(args.endpoints) - set(READS):
+            raise SystemExit("the ratio mode measures the reads; the actions run in the background (--closed for wrk)")
+        rounds = []
+        try:
+            for round_no in range(1, args.rounds + 1):
+                rounds.append(ratio_round(base, args, round_no, folder))
+        finally:
+            if args.keep_files:
+                print(f"files kept in {folder}")
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
+        print(f"\nuptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+        problems = ratio_report(rounds, args)
+        if problems:
+            print("\nERRORS:\n  " + "\n  ".join(problems), file=sys.stderr)
+            raise SystemExit(1)
+        return
     all_results: dict[str, dict[str, list[dict]]] = {}
     problems: list[str] = []
     loads = []

@@ -34,7 +34,11 @@ def parse_args():
     parser.add_argument("--active-share", type=float, default=0.2,
                         help="share of lines imported as active with an SVA product (default 0.2)")
     parser.add_argument("--bad-share", type=float, default=0.01, help="share of lines with an invalid CPF")
-    return parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="1,000 lines (./run bench all)")
+    args = parser.parse_args()
+    if args.quick:
+        args.lines = 1000
+    return args
 
 
 def ensure_database(url: str) -> None:
@@ -143,6 +147,12 @@ def main() -> None:
               f"{again.skipped_duplicate:,} already imported)")
         print(f"wall time for {args.lines:,} lines: dry run + import = {(dry + wall) / 60:.1f} min "
               f"(load average now {os.getloadavg()[0]:.1f})")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import summary
+
+    summary.emit(f"import_customers {args.lines:,} lines ({vendor})", figure=args.lines / wall, baseline=None,
+                 ratio=None, target="—", unit="lines/s", verdict="no baseline",
+                 note="no side-by-side baseline yet (absolute figure)")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,11 @@ def parse_args():
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--latency-ms", type=float, default=20.0)
-    return parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="100 users, 2,000 contracts, 1 round (./run bench all)")
+    args = parser.parse_args()
+    if args.quick:
+        args.users, args.contracts, args.rounds = 100, 2000, 1
+    return args
 
 
 def many_contracts(n: int) -> None:
@@ -174,6 +178,13 @@ def main() -> int:
             ops = args.users / statistics.median(times[mode])
             print(f"  {label:45s} {ops:7.0f} ops/s   ratio to alone {ops / alone:5.2f}")
         admin.close()
+        import summary
+
+        process, thread = (args.users / statistics.median(times[m]) for m in ("process", "thread"))
+        summary.emit(f"task_worker_beside ({vendor})", figure=process, baseline=thread, ratio=process / thread,
+                     target="≥ 1.0", unit="ops/s", verdict=summary.verdict(process / thread >= 1.0),
+                     note=f"SVA sync beside a billing run: task worker in a second process vs as a thread "
+                          f"(decision 0008); alone {alone:.0f} ops/s")
     return 0
 
 

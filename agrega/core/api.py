@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import time
 from datetime import timedelta
 from functools import cache
 from decimal import Decimal
@@ -125,7 +127,27 @@ class TokenAuth(HttpBearer):
     def _user_for(self, token: str):
         """The token's user with their role, read in one query: the role is asked on every
         request (``authorize``), and reading the groups was a second query on every API
-        call (bench/README.md, "api_load")."""
+        call (bench/README.md, "api_load"). With ``API_TOKEN_CACHE_SECONDS`` (off by
+        default) the answer is kept per process for that long: a revoked token, a
+        deactivated user or a changed role then takes up to that long to apply."""
+        ttl = settings.API_TOKEN_CACHE_SECONDS
+        if not ttl:
+            return self._read_user(token)
+        key = hash_token(token)
+        hit = _TOKEN_CACHE.get(key)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return copy.copy(hit[1])  # each request its own object: views may set attributes on it
+        user = self._read_user(token)
+        if len(_TOKEN_CACHE) > 1000:
+            _TOKEN_CACHE.clear()
+        if user is None:
+            _TOKEN_CACHE.pop(key, None)
+        else:
+            _TOKEN_CACHE[key] = (now + ttl, copy.copy(user))
+        return user
+
+    def _read_user(self, token: str):
         found = list(_token_with_role(hash_token(token)))
         if not found:
             return None
@@ -137,6 +159,10 @@ class TokenAuth(HttpBearer):
         # the same answer as roles.user_role would read from the groups (strongest first)
         user._agrega_role = next((role for role in ROLE_ORDER if getattr(found, _flag(role))), None)
         return user
+
+
+# token hash -> (expires at, monotonic clock; the user with ``_agrega_role``): see ``_user_for``
+_TOKEN_CACHE: dict[str, tuple[float, object]] = {}
 
 
 def _token_with_role(key_hash: str) -> QuerySet[ApiToken]:
