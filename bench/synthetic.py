@@ -67,8 +67,14 @@ def label(contracts: int) -> str:
     return str(contracts)
 
 
+# Several people (or two trees, bench/ab.py) may share one PostgreSQL server: a tag
+# (letters, digits) in AGREGA_BENCH_DB_TAG keeps their datasets and copies apart.
+DB_TAG = os.environ.get("AGREGA_BENCH_DB_TAG", "")
+
+
 def dataset_name(contracts: int, seed: int = 1) -> str:
-    return f"agrega_bench_{label(contracts)}" + (f"_s{seed}" if seed != 1 else "")
+    return (f"agrega_bench_{label(contracts)}" + (f"_s{seed}" if seed != 1 else "")
+            + (f"_{DB_TAG}" if DB_TAG else ""))
 
 
 def db_url(name: str) -> str:
@@ -367,15 +373,22 @@ def generate(name: str, contracts: int, seed: int) -> None:
 
     cpfs = [""] + [make_cpf(c) for c in range(1, customers + 1)]
 
+    # The NFCom fields (customers 0005: IBGE code of São Paulo, no IE, "9" non-contributor) when
+    # the schema has them (bench/ab.py builds the dataset of an older tree with this file too).
+    cur.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'customers_customer' "
+                "AND column_name = 'ibge_code'")
+    fiscal = ("3550308", "", "9") if cur.fetchone() else ()
+
     def customer_rows():
         for c in range(1, customers + 1):
             ddd = DDDS[c % len(DDDS)]
             yield (c, f"Cliente Sintético {c}", "F", cpfs[c], f"cliente{c}@bench.example.com",
                    f"+55{ddd}9{c % 100_000_000:08d}", "Rua das Flores", str(c % 2000 + 1), "Centro",
-                   "São Paulo", "SP", "01001000", created, created)
+                   "São Paulo", "SP", "01001000", created, created, *fiscal)
 
     copy("customers_customer", "id, name, person_type, document, email, mobile_phone, street, number, "
-         "district, city, state, zip_code, created_at, updated_at", customer_rows())
+         "district, city, state, zip_code, created_at, updated_at"
+         + (", ibge_code, ie, ind_ie_dest" if fiscal else ""), customer_rows())
 
     # Every invoice and its lines, decided per contract; oldest_open_due follows.
     oldest: dict[int, date] = {}
@@ -509,7 +522,8 @@ def generate(name: str, contracts: int, seed: int) -> None:
     connection.close()
 
 
-DATASET_NAME = re.compile(r"^agrega_bench_\d+[km]?(_s\d+)?(_(billing|sweep|bare))?$")
+DATASET_NAME = re.compile(r"^agrega_bench_\d+[km]?(_s\d+)?" + (f"_{DB_TAG}" if DB_TAG else "")
+                          + r"(_(billing|sweep|bare\d*))?$")  # this tag's only
 
 
 def drop_all() -> None:

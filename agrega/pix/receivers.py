@@ -61,6 +61,9 @@ def _cancel_recurrences(sender, contract_ids, **kwargs):
     from agrega.contracts.models import Contract
 
     from .models import PixRecurrence
+
+    if not PixRecurrence.objects.exists():  # no Pix Automático in use: one cheap read per announcement
+        return
     from .recurrence import LIVE
     from .tasks import recurrence_cancel_task
 
