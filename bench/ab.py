@@ -94,7 +94,7 @@ def main() -> None:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)])
     better = results["after"][0].get("better", "lower")
     med = {side: {key: statistics.median(r[key] for r in rs if isinstance(r.get(key), (int, float)))
-                  for key in ("ratio", "value", "baseline") if any(isinstance(r.get(key), (int, float)) for r in rs)}
+                  for key in ("ratio", "value", "baseline", "wall", "wall_baseline", "wall_ratio") if any(isinstance(r.get(key), (int, float)) for r in rs)}
            for side, rs in results.items()}
     change = med["after"]["ratio"] / med["before"]["ratio"]
     ok = change <= 1 + TOLERANCE if better == "lower" else change >= 1 - TOLERANCE
