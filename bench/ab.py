@@ -8,8 +8,8 @@ and the medians of each side's figures are compared.
 The before side is a git worktree of that commit (made once, under /tmp, kept for the next
 run; ``--remove`` deletes it at the end). Both sides run *this* tree's bench/ directory
 (copied into the worktree), so the measuring code is the same and only the application
-differs; each side has its own datasets (``AGREGA_BENCH_DB_TAG``: the before side's
-migrations differ). Every bench compared this way prints one JSON line last with its
+differs; each side has its own datasets (``AGREGA_BENCH_DB_TAG``) unless the two
+trees have the same migrations. Every bench compared this way prints one JSON line last with its
 ``ratio`` (against its own baseline, measured in the same run) and ``better``
 ("lower"/"higher"). Target (issue 16): the after side's ratio within 10 % of the before
 side's, or better.
@@ -75,7 +75,13 @@ def main() -> None:
     args = parse_args()
     tree = before_tree(args.before, Path(args.tree or f"/tmp/agrega_ab_{args.before}"))
     base = os.environ.get("AGREGA_BENCH_DB_TAG", "ab")
-    sides = {"after": (ROOT, base), "before": (tree, f"{base}b4")}
+    # the before side's own datasets, unless its migrations are this tree's (then both
+    # sides read copies of the same dataset)
+    same_schema = subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", args.before, "--", "agrega/*/migrations/"]
+                                 ).returncode == 0
+    short = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=7", args.before], check=True,
+                           capture_output=True, text=True).stdout.strip()
+    sides = {"after": (ROOT, base), "before": (tree, base if same_schema else f"{base}b{short}")}
     results: dict[str, list[dict]] = {"after": [], "before": []}
     print(f"ab: {args.bench} {' '.join(args.args)}; before = {args.before} ({tree}), after = {ROOT}; "
           f"{args.rounds} round(s); load average {'/'.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)

@@ -45,10 +45,11 @@ def _schedule_recurring(sender, invoice_ids, **kwargs):
     from django.db import transaction
 
     from .models import PixRecurrence, RecurrenceStatus
-    from .tasks import cobr_schedule_task
 
     if not invoice_ids or not PixRecurrence.objects.filter(status=RecurrenceStatus.APPROVED).exists():
         return
+    from .tasks import cobr_schedule_task  # not before: the billing run asks once per chunk
+
     transaction.on_commit(lambda: [cobr_schedule_task.enqueue(i) for i in invoice_ids])
 
 
