@@ -77,7 +77,7 @@ def main() -> None:
     base = os.environ.get("AGREGA_BENCH_DB_TAG", "ab")
     # the before side's own datasets, unless its migrations are this tree's (then both
     # sides read copies of the same dataset)
-    same_schema = subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", args.before, "--", "agrega/*/migrations/"]
+    same_schema = subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", args.before, "--", "agrega/*/migrations/*"]
                                  ).returncode == 0
     short = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=7", args.before], check=True,
                            capture_output=True, text=True).stdout.strip()
