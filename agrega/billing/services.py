@@ -233,7 +233,8 @@ def _bill_chunk(run: BillingRun, period: date, today: date, contracts: list[tupl
     )
     local_date = _local_date_converter()
     dues = {day: due_date_for(period, day) for day in range(1, 32)}
-    earliest, known = _earliest_due(period, today, [c for c in contracts if dues[c[2]] < today + _notice()])
+    soon = today + _notice()  # once per chunk: a settings read and a timedelta per contract cost 4 µs each
+    earliest, known = _earliest_due(period, today, [c for c in contracts if dues[c[2]] < soon])
     now = timezone.now()
     invoice_rows, drafts = [], {}
     for contract_id, customer_id, billing_day, activated_at in contracts:
@@ -317,13 +318,7 @@ def _earliest_due(period: date, today: date, close: list[tuple]) -> tuple[date, 
     earliest = today + _notice()
     if period < period_start(today) or not close:
         return earliest, set()
-    ids = [c[0] for c in close]
-    billed = set()
-    for start in range(0, len(ids), 10000):
-        billed.update(Contract.objects.filter(pk__in=ids[start:start + 10000])
-                      .filter(Exists(Invoice.objects.filter(contract=OuterRef("pk"))))
-                      .values_list("pk", flat=True))
-    return earliest, billed
+    return earliest, sql.contracts_billed([c[0] for c in close])
 
 
 def _chunk_contracts(ids: list[int]) -> Q:

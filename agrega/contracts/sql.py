@@ -6,7 +6,9 @@ each group of contracts that goes through the same steps is written by one state
 that re-checks the state the steps were computed from and returns the rows it changed
 (``UPDATE … RETURNING``, which the ORM's ``update()`` cannot do). On PostgreSQL the same
 statement also inserts the group's Histórico events from the rows the UPDATE returned
-(a data-modifying CTE), so no contract passes through Python. Each function here has a
+(a data-modifying CTE), so no contract passes through Python; a caller may add a
+``Companion``, a statement of its own app fed by the same rows (the sweep's notices),
+so the group is one round trip. Each function here has a
 test comparing it with the ORM's answer on SQLite and PostgreSQL
 (``tests/contracts/test_sql.py``).
 """
@@ -57,6 +59,17 @@ class Change:
     trust_release_until: object = KEEP  # a datetime, None, or KEEP
     version: int = 0
     ended: bool = False
+
+
+@dataclass(frozen=True)
+class Companion:
+    """PostgreSQL: a data-modifying statement of another app (it writes that app's own
+    table, never contracts) that reads the contracts just written from the CTE ``w``
+    (``id`` and the ``returning`` columns asked for), run as one more CTE of the same
+    statement. Its text comes from the other app's ``sql.py``."""
+
+    sql: str
+    params: Sequence = ()
 
 
 def _q(name: str) -> str:
@@ -133,27 +146,34 @@ def update_returning(ids: Sequence[int], change: Change, expect: Expect | None, 
 
 def update_with_events(ids: Sequence[int], change: Change, expect: Expect | None, steps: Sequence, *,
                        actor_id: int | None, actor_label: str, stamp,
-                       returning: Sequence[str] = ()) -> list[tuple]:
-    """PostgreSQL: the group's UPDATE and its Histórico events (one per step and
-    contract written, in step order then contract id) in one statement; returns the rows
-    written as (id, *returning), by id. ``steps``: objects with ``action``,
-    ``from_status``, ``to_status``, ``from_access``, ``to_access`` and ``detail``."""
+                       returning: Sequence[str] = (), companion: Companion | None = None) -> list[tuple]:
+    """PostgreSQL: the group's UPDATE, its Histórico events (one per step and contract
+    written, in step order then contract id) and the ``companion`` if any, in one
+    statement; returns the rows written as (id, *returning), by id. ``steps``: objects
+    with ``action``, ``from_status``, ``to_status``, ``from_access``, ``to_access`` and
+    ``detail``."""
     update, params = update_statement(ids, change, expect, stamp=stamp, returning=returning)
-    if not steps:
+    if not steps and companion is None:
         with connection.cursor() as cursor:
             cursor.execute(update, params)
             return sorted(cursor.fetchall())
-    values = ", ".join(["(%s::int, %s, %s, %s, %s, %s, %s::jsonb)"] * len(steps))
-    sql = (f"WITH w AS ({update}), ev AS (INSERT INTO {_q(ContractEvent._meta.db_table)} "
-           "(contract_id, action, actor_id, actor_label, from_status, to_status, from_access_status, "
-           "to_access_status, detail, created_at) "
-           "SELECT w.id, s.action, %s, %s, s.fs, s.ts, s.fa, s.ta, s.detail, %s "
-           f"FROM w CROSS JOIN (VALUES {values}) AS s(ord, action, fs, ts, fa, ta, detail) ORDER BY s.ord, w.id) "
-           f"SELECT {', '.join(['id', *returning])} FROM w")
-    params += [actor_id, actor_label, stamp]
-    for order, step in enumerate(steps):
-        params += [order, str(step.action), step.from_status, step.to_status, step.from_access, step.to_access,
-                   json.dumps(step.detail or {})]
+    sql = f"WITH w AS ({update})"
+    if steps:
+        values = ", ".join(["(%s::int, %s, %s, %s, %s, %s, %s::jsonb)"] * len(steps))
+        sql += (f", ev AS (INSERT INTO {_q(ContractEvent._meta.db_table)} "
+                "(contract_id, action, actor_id, actor_label, from_status, to_status, from_access_status, "
+                "to_access_status, detail, created_at) "
+                "SELECT w.id, s.action, %s, %s, s.fs, s.ts, s.fa, s.ta, s.detail, %s "
+                f"FROM w CROSS JOIN (VALUES {values}) AS s(ord, action, fs, ts, fa, ta, detail) "
+                "ORDER BY s.ord, w.id)")
+        params += [actor_id, actor_label, stamp]
+        for order, step in enumerate(steps):
+            params += [order, str(step.action), step.from_status, step.to_status, step.from_access,
+                       step.to_access, json.dumps(step.detail or {})]
+    if companion is not None:
+        sql += f", companion AS ({companion.sql})"
+        params += list(companion.params)
+    sql += f" SELECT {', '.join(['id', *returning])} FROM w"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return sorted(cursor.fetchall())

@@ -32,7 +32,7 @@ from .choices import ContractAction as Act
 from .choices import ContractStatus as CS
 from .models import Contract, ContractEvent
 from .signals import contracts_changed
-from .sql import KEEP, Change, Expect  # noqa: F401  (part of this module's interface)
+from .sql import KEEP, Change, Companion, Expect  # noqa: F401  (part of this module's interface)
 
 ID_CHUNK = 5000  # contracts per statement (SQLite's bound parameters; one announcement each)
 
@@ -135,9 +135,12 @@ def _check(change: Change, steps: Sequence[Step]) -> None:
 
 def transition_many(contracts: Iterable, change: Change, *, steps: Sequence[Step] = (),
                     expect: Expect | None = None, actor=None, actor_label: str | None = None, now=None,
-                    returning: Sequence[str] = (), announce: bool = True) -> list[tuple]:
+                    returning: Sequence[str] = (), announce: bool = True,
+                    companion: Companion | None = None) -> list[tuple]:
     """Apply ``change`` to the contracts (ids or Contract objects) still in the state
     ``expect`` describes, and record ``steps`` as Histórico events of each one written.
+    ``companion`` (PostgreSQL only; ``contracts.sql.Companion``): another app's write fed
+    by the rows written, run in the same statement.
 
     Set-based: one statement per ``ID_CHUNK`` contracts (on PostgreSQL the events go in
     the same statement; elsewhere one INSERT per step follows). Returns the rows written
@@ -146,12 +149,15 @@ def transition_many(contracts: Iterable, change: Change, *, steps: Sequence[Step
     set, unless ``announce`` is False (the caller announces them together later:
     ``announce_changed``). Runs in the caller's transaction, or its own."""
     _check(change, steps)
+    from django.db import connection
+
+    if companion is not None and connection.vendor != "postgresql":
+        raise ValueError("a companion statement runs on PostgreSQL only")
     ids = _ids(contracts)
     if not ids:
         return []
     now = now or timezone.now()
     actor_id, label = actor_fields(actor, actor_label)
-    from django.db import connection
 
     stamp = connection.ops.adapt_datetimefield_value(now)
     written: list[tuple] = []
@@ -160,7 +166,7 @@ def transition_many(contracts: Iterable, change: Change, *, steps: Sequence[Step
             chunk = ids[start:start + ID_CHUNK]
             if connection.vendor == "postgresql":
                 rows = sql.update_with_events(chunk, change, expect, steps, actor_id=actor_id, actor_label=label,
-                                              stamp=stamp, returning=returning)
+                                              stamp=stamp, returning=returning, companion=companion)
             else:
                 rows = sql.update_returning(chunk, change, expect, stamp=stamp, returning=returning)
                 sql.insert_events([row[0] for row in rows], steps, actor_id=actor_id, actor_label=label, now=now)

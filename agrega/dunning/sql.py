@@ -19,6 +19,7 @@ from django.db import connection
 from agrega.billing.models import Invoice, InvoiceStatus
 from agrega.contracts.choices import ContractStatus
 from agrega.contracts.models import Contract
+from agrega.contracts.transitions import Companion
 
 from .models import DunningNotice
 
@@ -79,3 +80,18 @@ def insert_notices(ids: Sequence[int], levels: Sequence[int], *, now) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, [ops.adapt_datetimefield_value(now), *levels, *ids_params])
         return cursor.rowcount
+
+
+def notices_companion(levels: Sequence[int], *, now) -> Companion:
+    """PostgreSQL: ``insert_notices`` as a companion of the contracts app's group write
+    (``contracts.transitions.transition_many(…, returning=("oldest_open_due",),
+    companion=…)``): one notice per contract written (the CTE ``w``) and level, in the
+    same statement as the write, so a group costs one round trip and no second read of
+    its contracts."""
+    notices = connection.ops.quote_name(DunningNotice._meta.db_table)
+    levels_sql = ", ".join(["(%s::smallint)"] * len(levels))
+    return Companion(
+        f"INSERT INTO {notices} (contract_id, level, oldest_due, created_at, send_error) "
+        f"SELECT w.id, n.level, w.oldest_open_due, %s, '' FROM w CROSS JOIN (VALUES {levels_sql}) AS n(level) "
+        "ORDER BY n.level, w.id",
+        [connection.ops.adapt_datetimefield_value(now), *levels])

@@ -45,10 +45,11 @@ def _schedule_recurring(sender, invoice_ids, **kwargs):
     from django.db import transaction
 
     from .models import PixRecurrence, RecurrenceStatus
-    from .tasks import cobr_schedule_task
 
     if not invoice_ids or not PixRecurrence.objects.filter(status=RecurrenceStatus.APPROVED).exists():
         return
+    from .tasks import cobr_schedule_task  # not before: the billing run asks once per chunk
+
     transaction.on_commit(lambda: [cobr_schedule_task.enqueue(i) for i in invoice_ids])
 
 
@@ -61,6 +62,9 @@ def _cancel_recurrences(sender, contract_ids, **kwargs):
     from agrega.contracts.models import Contract
 
     from .models import PixRecurrence
+
+    if not PixRecurrence.objects.exists():  # no Pix Automático in use: one cheap read per announcement
+        return
     from .recurrence import LIVE
     from .tasks import recurrence_cancel_task
 

@@ -34,3 +34,19 @@ def test_lower_open_due_equals_the_orm_update(make_contract, make_customer):
 
     assert dues(by_sql) == dues(by_orm) == [new_due, date(2026, 10, 10), new_due, new_due]
     sql.lower_open_due(new_due, [])  # nothing to do
+
+
+def test_contracts_billed_equals_the_orm_exists(make_contract, make_customer):
+    from django.db.models import Exists, OuterRef
+
+    from agrega.billing.models import Invoice
+
+    customer = make_customer()
+    ids = [make_contract(customer=customer).pk for _ in range(4)]
+    for pk in ids[1:3]:
+        Invoice.objects.create(contract_id=pk, customer=customer, period=date(2026, 11, 1),
+                               issued_on=date(2026, 11, 1), due_date=date(2026, 11, 10), amount="10.00")
+    orm = set(Contract.objects.filter(pk__in=ids).filter(Exists(Invoice.objects.filter(contract=OuterRef("pk"))))
+              .values_list("pk", flat=True))
+    assert sql.contracts_billed(ids) == orm == set(ids[1:3])
+    assert sql.contracts_billed([]) == set()

@@ -84,3 +84,28 @@ def test_insert_notices_equals_an_orm_loop(contracts):
     assert got == [(pk, level, dues[pk], "") for level in (1, 2) for pk in ids[:3]]
     assert set(DunningNotice.objects.filter(contract_id__in=ids).values_list("created_at", flat=True)) == {NOW}
     assert sql.insert_notices(ids, [], now=NOW) == 0
+
+
+def test_notices_companion_writes_what_insert_notices_writes(contracts):
+    """PostgreSQL: the notices fed by the contracts app's write (one statement) are the
+    rows ``insert_notices`` (and the ORM loop above) gives; elsewhere it is refused and
+    the sweep calls ``insert_notices``."""
+    from django.db import connection
+
+    from agrega.contracts.transitions import Change, transition_many
+
+    _default, _other, ids = contracts
+    companion = sql.notices_companion([1, 2], now=NOW)
+    if connection.vendor != "postgresql":
+        with pytest.raises(ValueError):
+            transition_many(ids[:3], Change(dunning_level=2), returning=("oldest_open_due",), companion=companion)
+        return
+    written = transition_many(ids[:3], Change(dunning_level=2), returning=("oldest_open_due",),
+                              companion=companion, now=NOW)
+    assert [row[0] for row in written] == sorted(ids[:3])
+    got = list(DunningNotice.objects.filter(contract_id__in=ids).order_by("id")
+               .values_list("contract_id", "level", "oldest_due", "send_error"))
+    dues = dict(Contract.objects.filter(pk__in=ids).values_list("pk", "oldest_open_due"))
+    assert got == [(pk, level, dues[pk], "") for level in (1, 2) for pk in sorted(ids[:3])]
+    assert set(DunningNotice.objects.filter(contract_id__in=ids).values_list("created_at", flat=True)) == {NOW}
+    assert list(Contract.objects.filter(pk__in=ids[:3]).values_list("dunning_level", flat=True)) == [2, 2, 2]
