@@ -67,25 +67,32 @@ def valid_e2eids(items) -> list[str]:
     return list(seen)
 
 
-def record(*, account: PixAccount, e2eids: list[str], now=None) -> int:
-    """Record that a callback named these Pix: one row each, due now; a row already
-    there counts one more delivery and becomes due again if it was done. One statement
-    and the commit (and, on PostgreSQL, the NOTIFY that wakes the consumer)."""
-    if not e2eids:
+def record(*, secret: str, e2eids: list[str], now=None) -> int:
+    """Record that a callback to the webhook URL of ``secret`` named these Pix: one row
+    each, due now; a row already there counts one more delivery and becomes due again if
+    it was done. **One statement** in autocommit — the account found by its secret inside
+    it, and on PostgreSQL the ``NOTIFY`` that wakes the consumer too — so the PSP is
+    answered after a single round trip to the database. Returns the rows written: 0 when
+    no active account has this secret."""
+    if not e2eids or not secret:
         return 0
     stamp = connection.ops.adapt_datetimefield_value(now or timezone.now())
     table = connection.ops.quote_name(PixNotification._meta.db_table)
-    values = ", ".join(["(%s, %s, %s, 1, %s, 0, '', '')"] * len(e2eids))
-    params = [v for e2eid in e2eids for v in (account.pk, e2eid, stamp, stamp)]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (account_id, e2eid, received_at, deliveries, due_at, attempts, outcome, last_error) "
-            f"VALUES {values} ON CONFLICT (account_id, e2eid) DO UPDATE SET "
-            f"deliveries = {table}.deliveries + 1, due_at = COALESCE({table}.due_at, excluded.due_at), "
-            f"attempts = 0", params)
+    accounts = connection.ops.quote_name(PixAccount._meta.db_table)
+    named = " UNION ALL ".join(["SELECT %s AS e2eid"] * len(e2eids))
+    insert = (f"INSERT INTO {table} (account_id, e2eid, received_at, deliveries, due_at, attempts, outcome, "
+              f"last_error) SELECT a.id, n.e2eid, %s, 1, %s, 0, '', '' FROM {accounts} AS a, ({named}) AS n "
+              f"WHERE a.webhook_secret = %s AND a.active "
+              f"ON CONFLICT (account_id, e2eid) DO UPDATE SET deliveries = {table}.deliveries + 1, "
+              f"due_at = COALESCE({table}.due_at, excluded.due_at), attempts = 0")
+    params = [stamp, stamp, *e2eids, secret]
+    with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SELECT pg_notify(%s, '')", [CHANNEL])
-    return len(e2eids)
+            cursor.execute(f"WITH written AS ({insert} RETURNING 1) "
+                           f"SELECT count(*), pg_notify(%s, '') FROM written", [*params, CHANNEL])
+            return cursor.fetchone()[0]
+        cursor.execute(insert, params)
+        return cursor.rowcount
 
 
 # ---------------------------------------------------------------- the consumer

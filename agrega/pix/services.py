@@ -471,18 +471,19 @@ def pix_confirm(*, account: PixAccount, e2eid: str, client: PixClient | None = N
 
 def webhook_receive(*, secret: str, body: dict) -> dict:
     """The PSP's callback at ``…/pix/webhook/<secret>/pix``: records each Pix it names
-    in the inbox (``pix.inbox``) and answers at once. The callback is only a hint: the
-    inbox consumer confirms each Pix with the PSP (``GET /pix/{e2eid}``) before its baixa,
-    so a forged or replayed body changes nothing."""
+    in the inbox (``pix.inbox``, one statement) and answers at once. The callback is only
+    a hint: the inbox consumer confirms each Pix with the PSP (``GET /pix/{e2eid}``) before
+    its baixa, so a forged or replayed body changes nothing."""
     from . import inbox
 
-    account = PixAccount.objects.filter(webhook_secret=secret, active=True).first() if secret else None
-    if account is None:
-        raise NotFound("Webhook", "pix_webhook_unknown")
     items = body.get("pix") if isinstance(body, dict) else None
-    if not isinstance(items, list) or len(items) > inbox.MAX_E2EIDS:
+    valid = isinstance(items, list) and len(items) <= inbox.MAX_E2EIDS
+    e2eids = inbox.valid_e2eids(items) if valid else []
+    recorded = inbox.record(secret=secret, e2eids=e2eids) if e2eids else 0
+    if not recorded and not (secret and PixAccount.objects.filter(webhook_secret=secret, active=True).exists()):
+        raise NotFound("Webhook", "pix_webhook_unknown")
+    if not valid:
         raise ApplicationError("pix_webhook_invalid", "Corpo inválido: esperado {\"pix\": [...]}.")
-    recorded = inbox.record(account=account, e2eids=inbox.valid_e2eids(items))
     return {"received": len(items), "recorded": recorded}
 
 
