@@ -58,7 +58,9 @@ def test_the_webhook_records_and_the_consumer_applies(hooked, billed, psp):
     assert Payment.objects.get(provider="pix", external_id=row.e2eid).invoice_id == invoice.pk
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PAID
-    assert inbox.drain() == {}
+    psp.wait_webhooks()
+    inbox.drain()  # a late redelivery by the PSP (a slow answer under load) changes nothing
+    assert Payment.objects.filter(invoice=invoice).count() == 1
 
 
 def test_duplicate_deliveries_are_one_row_and_one_baixa(hooked, billed, psp):
