@@ -49,6 +49,7 @@ def test_the_webhook_records_and_the_consumer_applies(hooked, billed, psp):
     _, invoice = billed()
     pix = pay(psp, invoice)
     psp.wait_webhooks()
+    assert wait_for(lambda: PixNotification.objects.filter(e2eid=pix["endToEndId"]).exists())
     row = PixNotification.objects.get(e2eid=pix["endToEndId"])
     assert row.due_at is not None and row.deliveries >= 1  # the PSP may have retried a slow answer
     assert not Payment.objects.filter(invoice=invoice).exists()  # recorded, not applied in the request
