@@ -252,6 +252,13 @@ PERIODIC_JOBS["pix.reconcile"] = {"call": "agrega.pix.services.reconcile_job",
                                   "every_seconds": int(os.environ.get("AGREGA_PIX_RECONCILE_EVERY", "180"))}
 PERIODIC_JOBS["pix.schedule_cobr"] = {"call": "agrega.pix.recurrence.schedule_due_job", "every_seconds": 3600}
 AGREGA_PUBLIC_URL = os.environ.get("AGREGA_PUBLIC_URL", "")
+# The /pix callbacks' inbox (agrega/pix/inbox.py): the consumer in `agrega worker` wakes on
+# NOTIFY (PostgreSQL) or polls (SQLite) every POLL_SECONDS; confirms CONFIRM_THREADS at once.
+PIX_INBOX = {
+    "POLL_SECONDS": float(os.environ.get("AGREGA_PIX_INBOX_POLL", "0.05")),
+    "CONFIRM_THREADS": int(os.environ.get("AGREGA_PIX_CONFIRM_THREADS", "8")),
+    "RETRY_BASE_SECONDS": float(os.environ.get("AGREGA_PIX_INBOX_RETRY_BASE", "2")),
+}
 JOBS_POLL_SECONDS = float(os.environ.get("AGREGA_JOBS_POLL", "15"))
 
 # Background work (imports, campaigns, billing runs, the periodic jobs above, …) runs as

@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--webhook-cert", help="certificado de cliente (PEM) para chamar os webhooks")
     parser.add_argument("--webhook-key", help="chave do certificado de --webhook-cert")
     parser.add_argument("--webhook-ca", help="CA (PEM) que valida o servidor dos webhooks")
+    parser.add_argument("--webhook-workers", type=int, default=4,
+                        help="webhooks enviados ao mesmo tempo (padrão 4; um PSP real envia muitos)")
     for name, kind, text in FAULT_OPTIONS:
         parser.add_argument("--" + name.replace("_", "-"), type=kind, help=text)
     parser.add_argument("--port-file", metavar="ARQUIVO",
@@ -90,7 +92,7 @@ def serve(args: argparse.Namespace, faults: dict[str, Any]) -> None:
     if faults:
         switches.update(faults)
     cert = (args.webhook_cert, args.webhook_key) if args.webhook_cert else None
-    deliveries = Deliveries(switches, cert=cert, ca=args.webhook_ca)
+    deliveries = Deliveries(switches, workers=max(1, args.webhook_workers), cert=cert, ca=args.webhook_ca)
     app = SandboxApp(store, switches, deliveries=deliveries, data_path=args.data)
 
     tls: dict[str, Any] = {}

@@ -7,7 +7,9 @@ Every change to what a contract owes ends with ``refresh_open_due`` and the
 from __future__ import annotations
 
 import calendar
+import threading
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -382,7 +384,36 @@ def refresh_open_due(contract_ids) -> None:
         Contract.objects.filter(pk__in=ids[start:start + 10000]).update(oldest_open_due=Subquery(oldest[:1]))
 
 
+_batched = threading.local()
+
+
+@contextmanager
+def changes_batched():
+    """Inside this block (which must run in a transaction), the refresh of what each
+    changed contract owes and the ``open_invoices_changed`` signal (dunning's release, the
+    SVA intent, the cobranças' refresh) are collected and done once, set-based, for all
+    the contracts at the end of the block, instead of once per baixa: the PIX inbox
+    applies a batch of Pix this way. Nested blocks join the outer one."""
+    if getattr(_batched, "ids", None) is not None:
+        yield
+        return
+    if not connection.in_atomic_block:
+        raise RuntimeError("changes_batched() needs a transaction: the release must commit with the baixas")
+    _batched.ids = set()
+    try:
+        yield
+        ids = sorted(_batched.ids)
+    finally:
+        _batched.ids = None
+    if ids:
+        _after_change(ids)
+
+
 def _after_change(contract_ids) -> None:
+    pending = getattr(_batched, "ids", None)
+    if pending is not None:
+        pending.update(contract_ids)
+        return
     refresh_open_due(contract_ids)
     open_invoices_changed.send(sender=Invoice, contract_ids=list(contract_ids))
 
@@ -494,6 +525,142 @@ def payment_register(
     return PaymentOutcome(payment, True)
 
 
+@dataclass(frozen=True)
+class PaymentIn:
+    """One payment of ``payments_register_many``: a título, an amount, the day it was
+    paid and the payer's id of it (required: it is what makes it apply once)."""
+
+    invoice_id: int
+    amount: Decimal
+    paid_on: date
+    external_id: str
+    note: str = ""
+
+
+def payments_register_many(items: list[PaymentIn], *, method: str, provider: str,
+                           actor=None) -> list[PaymentOutcome | ApplicationError]:
+    """``payment_register`` for many payments at once (the PIX inbox's batch), set-based:
+    a handful of statements for the whole batch instead of a dozen per payment. The same
+    rules: a payment id already applied for ``provider`` returns that payment unchanged
+    (another título or amount: ``payment_id_reused``), a cancelled título refuses it, an
+    over-payment settles the título and the excess becomes credit, the título's
+    ``paid_at`` is the day of the payment that completed it in the order they were made,
+    and the contracts' dunning sees it once at the end, in this transaction. No hold
+    margin (the webhook's held payments stay on ``payment_register``). Returns, per item
+    in order, its outcome or the error it got; runs in the caller's transaction or its
+    own. ``tests/billing/test_payments_many.py`` compares it with ``payment_register``."""
+    results: list[PaymentOutcome | ApplicationError | None] = [None] * len(items)
+    provider = (provider or method).strip()[:60]
+    wanted: list[int] = []
+    for k, item in enumerate(items):
+        external_id = (item.external_id or "").strip()
+        if not external_id or len(external_id) > 120:
+            results[k] = ApplicationError("external_id_invalid", "Id do pagamento ausente ou longo demais (máx. 120).")
+        elif item.amount is None or item.amount <= 0:
+            results[k] = ApplicationError("amount_invalid", "Valor inválido.")
+        elif item.paid_on > timezone.localdate() + timedelta(days=1):
+            results[k] = ApplicationError("paid_on_future", "A data do pagamento está no futuro.")
+        else:
+            wanted.append(k)
+    if not wanted:
+        return results
+    with transaction.atomic():
+        contract_of = dict(Invoice.objects.filter(pk__in={items[k].invoice_id for k in wanted})
+                           .values_list("pk", "contract_id"))
+        # the order every billing and dunning write takes: contracts, then títulos, by id
+        list(Contract.objects.select_for_update().filter(pk__in=set(contract_of.values()))
+             .order_by("pk").values_list("pk", flat=True))
+        invoices = {i.pk: i for i in Invoice.objects.select_for_update().filter(pk__in=list(contract_of))
+                    .order_by("pk")}
+        seen = {p.external_id: p for p in Payment.objects.filter(
+            **({"method": method} if method == PaymentMethod.WEBHOOK else {"provider": provider}),
+            external_id__in=[items[k].external_id.strip() for k in wanted])}
+        applied = defaultdict(list)  # título → [(paid_on, order, amount)] of its applied payments
+        for invoice_id, paid_on, pk, amount in Payment.objects.filter(
+                invoice_id__in=list(invoices), status=PaymentStatus.APPLIED).values_list(
+                "invoice_id", "paid_on", "pk", "amount"):
+            applied[invoice_id].append((paid_on, pk, amount))
+        new_payments, credits, touched = [], [], {}
+        first_of: dict[str, int] = {}
+        for k in wanted:
+            item = items[k]
+            external_id = item.external_id.strip()
+            twin = seen.get(external_id)
+            if twin is None and external_id in first_of:  # twice in this batch: the first one counts
+                twin = first_of[external_id]
+            if twin is not None:
+                if isinstance(twin, int):
+                    results[k] = ("twin", twin)  # resolved once the first one is inserted
+                else:
+                    try:
+                        results[k] = _same_payment(twin, item.invoice_id, item.amount, provider)
+                    except ApplicationError as exc:
+                        results[k] = exc
+                continue
+            invoice = invoices.get(int(item.invoice_id))
+            if invoice is None:
+                results[k] = NotFound("Título", "invoice_not_found")
+                continue
+            if invoice.status == InvoiceStatus.CANCELLED:
+                results[k] = InvalidTransition("invoice_cancelled", "Título cancelado não recebe pagamento.")
+                continue
+            first_of[external_id] = k
+            owed_before = invoice.balance
+            invoice.paid_amount = invoice.paid_amount + item.amount
+            later = len(new_payments) + 10 ** 18  # inserted after every existing payment, in this order
+            applied[invoice.pk].append((item.paid_on, later, item.amount))
+            if invoice.status == InvoiceStatus.OPEN and invoice.paid_amount >= invoice.amount:
+                invoice.status = InvoiceStatus.PAID
+                invoice.paid_at = _settled_on_among(applied[invoice.pk], invoice.amount)
+            elif invoice.status == InvoiceStatus.PAID and invoice.amount > 0:
+                invoice.paid_at = _settled_on_among(applied[invoice.pk], invoice.amount)  # an earlier one, late
+            touched[invoice.pk] = invoice
+            payment = Payment(invoice=invoice, amount=item.amount, paid_on=item.paid_on, method=method,
+                              provider=provider, external_id=external_id, note=(item.note or "").strip()[:250],
+                              actor=actor if getattr(actor, "is_authenticated", False) else None,
+                              actor_label=_actor_label(actor), status=PaymentStatus.APPLIED)
+            excess = item.amount - owed_before if item.amount > owed_before else ZERO
+            new_payments.append((k, payment, excess))
+        # ids come back from the insert (PostgreSQL, SQLite ≥ 3.35); a collision with a
+        # payment committed meanwhile fails the whole call: the caller goes one by one
+        Payment.objects.bulk_create([p for _, p, _ in new_payments])
+        for k, payment, excess in new_payments:
+            results[k] = PaymentOutcome(payment, True)
+            if excess > 0:
+                credits.append(CreditEntry(contract_id=payment.invoice.contract_id, amount=excess, payment=payment,
+                                           description=f"Pagamento a maior no título {payment.invoice_id}"))
+        for k, result in enumerate(results):
+            if isinstance(result, tuple):
+                first = results[result[1]]
+                item = items[k]
+                try:
+                    results[k] = _same_payment(first.payment, item.invoice_id, item.amount, provider)
+                except ApplicationError as exc:
+                    results[k] = exc
+        # one UPDATE per distinct (paid amount, status, paid_at): few for a batch of
+        # monthly bills (a CASE per row, Django's bulk_update, cost more to build than to run)
+        groups = defaultdict(list)
+        for invoice in touched.values():
+            groups[(invoice.paid_amount, invoice.status, invoice.paid_at)].append(invoice.pk)
+        for (paid_amount, status, paid_at), ids in groups.items():
+            Invoice.objects.filter(pk__in=ids).update(paid_amount=paid_amount, status=status, paid_at=paid_at)
+        if credits:
+            CreditEntry.objects.bulk_create(credits)
+        if touched:
+            _after_change(sorted({i.contract_id for i in touched.values()}))
+    return results
+
+
+def _settled_on_among(payments: list[tuple], amount: Decimal) -> date | None:
+    """``_settled_on`` over (paid_on, order, amount) already in hand."""
+    total, day = ZERO, None
+    for day, _order, paid in sorted(payments, key=lambda p: (p[0], p[1])):
+        total += paid
+        if total >= amount:
+            break
+    return day
+
+
 def _seen(method: str, provider: str, external_id: str) -> Payment | None:
     """The payment this id already made: per provider, and for the webhook whatever
     provider sent it (``uniq_webhook_payment_id``)."""
@@ -507,17 +674,18 @@ def _apply(invoice: Invoice, payment: Payment) -> None:
     the dunning rules see it (release) in this transaction."""
     owed_before = invoice.balance
     amount = payment.amount
-    invoice.paid_amount = F("paid_amount") + amount
-    invoice.save(update_fields=["paid_amount"])
-    invoice.refresh_from_db(fields=["paid_amount"])
+    # the título's row is locked (``_locked_invoice``): its paid amount is the one read
+    invoice.paid_amount = invoice.paid_amount + amount
+    fields = ["paid_amount"]
     excess = amount - owed_before if amount > owed_before else ZERO
     if invoice.status == InvoiceStatus.OPEN and invoice.paid_amount >= invoice.amount:
         invoice.status = InvoiceStatus.PAID
         invoice.paid_at = _settled_on(invoice)
-        invoice.save(update_fields=["status", "paid_at"])
+        fields += ["status", "paid_at"]
     elif invoice.status == InvoiceStatus.PAID and invoice.amount > 0:
         invoice.paid_at = _settled_on(invoice)  # a payment made earlier may arrive later
-        invoice.save(update_fields=["paid_at"])
+        fields += ["paid_at"]
+    invoice.save(update_fields=fields)  # one UPDATE
     if excess > 0:
         CreditEntry.objects.create(contract_id=invoice.contract_id, amount=excess, payment=payment,
                                    description=f"Pagamento a maior no título {invoice.pk}")

@@ -168,3 +168,37 @@ class PixRecurrence(models.Model):
         ordering = ["-id"]
         verbose_name = "Pix Automático"
         verbose_name_plural = "Pix Automático"
+
+
+class PixNotification(models.Model):
+    """The inbox of the ``/pix`` callback: one row per ``endToEndId`` a callback named.
+
+    The webhook only records it (one upsert, committed) and answers 200 at once; the
+    inbox consumer (``pix.inbox``, in ``agrega worker``) confirms it with the PSP
+    (``GET /pix/{e2eid}``) and applies the baixa in batches. ``due_at`` is set while there
+    is something to do (NULL: done); a redelivery counts one more ``deliveries`` and makes
+    it due again (a later callback may carry a devolução), so it is confirmed again —
+    the baixa itself is still once per ``endToEndId`` (billing's unique payment id)."""
+
+    account = models.ForeignKey(PixAccount, on_delete=models.PROTECT, related_name="+")
+    e2eid = models.CharField(max_length=32)
+    received_at = models.DateTimeField()
+    deliveries = models.PositiveIntegerField(default=1)
+    due_at = models.DateTimeField(null=True, blank=True)
+    # the consumer's lease: a consumer that died mid-batch leaves the row due; after the
+    # lease another one takes it
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # applied (the payment: provider "pix", external id = e2eid) | ignored (no título of
+    # ours) | refused (e.g. payment_id_reused) | rejected (unknown to the PSP) | unconfirmed
+    outcome = models.CharField(max_length=20, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "notificação PIX"
+        verbose_name_plural = "notificações PIX"
+        constraints = [models.UniqueConstraint(fields=["account", "e2eid"], name="uniq_pix_notification_e2eid")]
+        indexes = [models.Index(fields=["due_at"], condition=models.Q(due_at__isnull=False),
+                                name="pix_notification_due")]

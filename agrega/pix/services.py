@@ -411,6 +411,52 @@ def pix_apply(*, pix: dict, account: PixAccount | None = None) -> Payment | None
     return payment
 
 
+def pix_apply_many(*, pixes: list[dict]) -> list[Payment | ApplicationError | None]:
+    """``pix_apply`` for a batch of Pix **the PSP confirmed** (the inbox), set-based
+    (``billing.payments_register_many``: a few statements for the batch). Per Pix, in
+    order: its payment, None (no título of ours, or a cancelled one: noted on the
+    cobrança), or the error that refused it (``payment_id_reused``). Runs in the
+    caller's transaction."""
+    charges = {c.txid: c for c in PixCharge.objects.filter(
+        txid__in={str(p.get("txid") or "") for p in pixes}).select_related("account")}
+    out: list[Payment | ApplicationError | None] = [None] * len(pixes)
+    items, index = [], []
+    for n, pix in enumerate(pixes):
+        e2eid, charge = pix.get("endToEndId") or "", charges.get(str(pix.get("txid") or ""))
+        if charge is None or not e2eid:
+            continue
+        try:
+            amount = parse_amount(pix.get("valor"))
+        except ApplicationError as exc:
+            out[n] = exc
+            continue
+        items.append(billing.PaymentIn(invoice_id=charge.invoice_id, amount=amount,
+                                       paid_on=_paid_on(pix.get("horario", "")), external_id=e2eid,
+                                       note=f"Pix {e2eid}"))
+        index.append(n)
+    results = billing.payments_register_many(items, method=PaymentMethod.PIX, provider=PROVIDER, actor="pix")
+    paid = []
+    for n, result in zip(index, results):
+        pix, charge = pixes[n], charges[str(pixes[n].get("txid"))]
+        if isinstance(result, InvalidTransition):  # a Pix for a cancelled título: recorded for the operator
+            log.warning("pix %s for título %s not applied: %s", pix["endToEndId"], charge.invoice_id, result.message)
+            PixCharge.objects.filter(pk=charge.pk).update(
+                last_error=f"Pix {pix['endToEndId']} recebido: {result.message}"[:500])
+            continue
+        if isinstance(result, ApplicationError):
+            out[n] = result
+            continue
+        if result.created:
+            paid.append(charge.pk)
+        for dev in pix.get("devolucoes") or []:
+            _settle_refund(result.payment, dev, charge.account)
+        out[n] = result.payment
+    if paid:
+        PixCharge.objects.filter(pk__in=paid, status__in=[ChargeStatus.ACTIVE, ChargeStatus.ERROR,
+                                                          ChargeStatus.PENDING]).update(status=ChargeStatus.PAID)
+    return out
+
+
 def pix_confirm(*, account: PixAccount, e2eid: str, client: PixClient | None = None) -> Payment | None:
     """A callback named ``e2eid``: ask the PSP (``GET /pix/{e2eid}``), then apply."""
     own = client is None
@@ -424,28 +470,21 @@ def pix_confirm(*, account: PixAccount, e2eid: str, client: PixClient | None = N
 
 
 def webhook_receive(*, secret: str, body: dict) -> dict:
-    """The PSP's callback at ``…/pix/webhook/<secret>/pix``. Each Pix named in it is
-    confirmed with the PSP before it counts (a forged or replayed body changes nothing).
-    Returns counts; a Pix the PSP could not confirm now is left to the reconciliation."""
-    account = PixAccount.objects.filter(webhook_secret=secret, active=True).first() if secret else None
-    if account is None:
-        raise NotFound("Webhook", "pix_webhook_unknown")
+    """The PSP's callback at ``…/pix/webhook/<secret>/pix``: records each Pix it names
+    in the inbox (``pix.inbox``, one statement) and answers at once. The callback is only
+    a hint: the inbox consumer confirms each Pix with the PSP (``GET /pix/{e2eid}``) before
+    its baixa, so a forged or replayed body changes nothing."""
+    from . import inbox
+
     items = body.get("pix") if isinstance(body, dict) else None
-    if not isinstance(items, list) or len(items) > 1000:
+    valid = isinstance(items, list) and len(items) <= inbox.MAX_E2EIDS
+    e2eids = inbox.valid_e2eids(items) if valid else []
+    recorded = inbox.record(secret=secret, e2eids=e2eids) if e2eids else 0
+    if not recorded and not (secret and PixAccount.objects.filter(webhook_secret=secret, active=True).exists()):
+        raise NotFound("Webhook", "pix_webhook_unknown")
+    if not valid:
         raise ApplicationError("pix_webhook_invalid", "Corpo inválido: esperado {\"pix\": [...]}.")
-    applied = unconfirmed = 0
-    client = shared_client(account)
-    for item in items:
-        e2eid = str((item or {}).get("endToEndId") or "")[:32] if isinstance(item, dict) else ""
-        if not e2eid.isalnum():
-            continue
-        try:
-            if pix_confirm(account=account, e2eid=e2eid, client=client) is not None:
-                applied += 1
-        except PixError as exc:
-            unconfirmed += 1
-            log.warning("pix %s not confirmed now (%s): the reconciliation will catch it", e2eid, exc)
-    return {"received": len(items), "applied": applied, "unconfirmed": unconfirmed}
+    return {"received": len(items), "recorded": recorded}
 
 
 def reconcile(*, account_id: int, now: datetime | None = None, client: PixClient | None = None) -> dict:

@@ -113,3 +113,17 @@ def _no_shared_pix_client_across_tests():
     services.shared_clients_reset()
     yield
     services.shared_clients_reset()
+
+
+@pytest.fixture
+def inbox_consumer(transactional_db):
+    """The inbox consumer of ``agrega worker`` (agrega/pix/inbox.py), running in a thread
+    of the test process for the test: the webhook only records the callbacks; this
+    confirms them with the PSP and applies the baixas, as in production."""
+    from agrega.pix.inbox import InboxConsumer
+
+    consumer = InboxConsumer()
+    consumer.start()
+    yield consumer
+    consumer.stop()
+    assert not consumer.thread.is_alive()

@@ -84,7 +84,8 @@ def released(contract):
     return Contract.objects.filter(pk=contract.pk, access_status=AS.ACTIVE).exists()
 
 
-def test_pix_paid_releases_the_contract_and_the_worker_unblocks_on_exa(blocked_sva, psp, platform_account, converge):
+def test_pix_paid_releases_the_contract_and_the_worker_unblocks_on_exa(blocked_sva, psp, platform_account, converge,
+                                                                       inbox_consumer):
     contract, invoice = blocked_sva()
     converge()
     assert platform_status(platform_account, contract) == "blocked"
@@ -102,7 +103,7 @@ def test_pix_paid_releases_the_contract_and_the_worker_unblocks_on_exa(blocked_s
     {"webhook_duplicate_rate": 1.0, "webhook_reorder_ms": 400},
 ], ids=["lost", "duplicated", "out-of-order"])
 def test_lost_duplicated_out_of_order_zero_lost_zero_duplicates(blocked_sva, psp, platform_account, converge,
-                                                                  hooked, faults):
+                                                                  hooked, faults, inbox_consumer):
     pairs = [blocked_sva() for _ in range(3)]
     converge()
     psp.faults(**faults)
@@ -118,3 +119,34 @@ def test_lost_duplicated_out_of_order_zero_lost_zero_duplicates(blocked_sva, psp
     converge()
     for contract, _ in pairs:
         assert platform_status(platform_account, contract) == "active"
+
+
+def test_the_inbox_consumer_wakes_the_sva_worker(blocked_sva, platform_account, converge, settings, psp):
+    """The production wiring of ``agrega worker``: the SVA loop and the inbox consumer in
+    one process, the consumer waking the loop after a batch. The loop's idle poll is set
+    to a minute here, so the user is unblocked within seconds only because it was woken."""
+    import threading
+
+    from agrega.pix.inbox import InboxConsumer
+    from agrega.sva.controller.worker import SvaWorker
+
+    contract, invoice = blocked_sva()
+    converge()
+    assert platform_status(platform_account, contract) == "blocked"
+    settings.SVA_WORKER = {**settings.SVA_WORKER, "IDLE_POLL_SECONDS": 60.0}
+    worker = SvaWorker()
+    loop = threading.Thread(target=worker.run, daemon=True)
+    loop.start()
+    consumer = InboxConsumer(on_applied=worker.wake)
+    consumer.start()
+    try:
+        time.sleep(0.5)  # the loop found nothing and sleeps its minute
+        psp.pay(PixCharge.objects.get(invoice=invoice).txid)
+        assert wait_for(lambda: platform_status(platform_account, contract) == "active", timeout=20)
+    finally:
+        consumer.stop()
+        worker.stop_event.set()
+        worker.wake()
+        loop.join(10)
+        worker.close()
+    assert Payment.objects.filter(invoice=invoice).count() == 1

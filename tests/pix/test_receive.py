@@ -1,5 +1,5 @@
 """Receiving exactly once, losing nothing: the PSP sandbox delivers its webhook to a live
-Agrega; each Pix is confirmed with GET /pix/{e2eid} before the baixa; duplicated, lost
+Agrega, which records it in the inbox; the inbox consumer confirms each Pix with GET /pix/{e2eid} before the baixa; duplicated, lost
 and out-of-order deliveries end in one baixa per endToEndId; a forged callback changes
 nothing; a devolução reopens the título."""
 
@@ -12,13 +12,14 @@ import pytest
 
 from agrega.billing.models import InvoiceStatus, Payment, PaymentMethod
 from agrega.pix import services
-from agrega.pix.models import ChargeStatus, PixCharge
+from agrega.pix import inbox
+from agrega.pix.models import ChargeStatus, PixCharge, PixNotification
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def hooked(pix_account, live_server, fast_pix):
+def hooked(pix_account, live_server, fast_pix, inbox_consumer):
     return services.account_register_webhook(account_id=pix_account.pk, public_url=live_server.url)
 
 
@@ -83,7 +84,9 @@ def test_a_forged_callback_changes_nothing(hooked, billed, live_server, psp):
     forged = {"pix": [{"endToEndId": "E00000000202601011200abcdefghijk", "txid": charge.txid,
                        "valor": "109.90", "horario": "2026-01-01T12:00:00Z"}]}
     answer = httpx.post(f"{hooked.webhook_url}/pix", json=forged)
-    assert answer.status_code == 200 and answer.json()["applied"] == 0
+    assert answer.status_code == 200 and answer.json()["recorded"] == 1
+    notification = PixNotification.objects.get(e2eid=forged["pix"][0]["endToEndId"])
+    assert wait_for(lambda: PixNotification.objects.filter(pk=notification.pk, outcome="rejected").exists())
     assert not pix_payments(invoice).exists()
     wrong_secret = httpx.post(f"{live_server.url}/pix/webhook/not-the-secret/pix", json=forged)
     assert wrong_secret.status_code == 404
@@ -117,19 +120,23 @@ def test_a_refund_reopens_the_titulo(hooked, billed, psp):
 
 def test_callbacks_reuse_one_client_and_one_token_per_account(pix_account, billed, psp, fast_pix):
     """The webhook path's cost: each callback used to open its own HTTP client (new
-    connection, new TLS); now the account's client and its token are kept per process —
-    and an expired token is still replaced on the PSP's 401, the confirmation kept."""
+    connection, new TLS); now the account's client and its token are kept per process
+    (the inbox consumer's confirmations) — and an expired token is still replaced on the
+    PSP's 401, the confirmation kept."""
     invoices = [billed(months=m)[1] for m in (4, 3, 2)]
     pixes = [psp.pay(PixCharge.objects.get(invoice=inv).txid) for inv in invoices]
     tokens_before = psp.payer.stats()["requests"].get("token", 0)
-    first = services.webhook_receive(secret=pix_account.webhook_secret, body={"pix": [pixes[0]]})
+    services.webhook_receive(secret=pix_account.webhook_secret, body={"pix": [pixes[0]]})
+    first = inbox.drain()
     http = services.shared_client(pix_account).http()
-    second = services.webhook_receive(secret=pix_account.webhook_secret, body={"pix": [pixes[1]]})
+    services.webhook_receive(secret=pix_account.webhook_secret, body={"pix": [pixes[1]]})
+    second = inbox.drain()
     assert first["applied"] == second["applied"] == 1
     assert services.shared_client(pix_account).http() is http
     assert psp.payer.stats()["requests"].get("token", 0) == tokens_before  # the cobv's token, reused
     psp.payer.expire_tokens(psp.client_id)
-    third = services.webhook_receive(secret=pix_account.webhook_secret, body={"pix": [pixes[2]]})
+    services.webhook_receive(secret=pix_account.webhook_secret, body={"pix": [pixes[2]]})
+    third = inbox.drain()
     assert third["applied"] == 1 and psp.payer.stats()["requests"].get("token", 0) == tokens_before + 1
     for inv in invoices:
         assert pix_payments(inv).count() == 1

@@ -21,6 +21,7 @@ def test_admin_sets_up_the_psp_and_the_titulo_shows_and_refunds_its_pix(
         make_user, login, page, screenshot, psp, billed, fast_pix, live_server):
     from agrega.billing.models import Payment
     from agrega.pix.models import PixAccount, PixCharge
+    from agrega.pix import inbox
 
     contract, invoice = billed()
     make_user("ana", "administrador")
@@ -61,6 +62,7 @@ def test_admin_sets_up_the_psp_and_the_titulo_shows_and_refunds_its_pix(
 
     psp.pay(charge.txid)
     psp.wait_webhooks()
+    inbox.drain()  # the inbox consumer's work (agrega worker): confirm the recorded Pix, baixa
     page.goto(f"/financeiro/titulos/{invoice.pk}/")
     payment = Payment.objects.get(invoice=invoice)
     prow = page.locator(f"tr[data-payment='{payment.pk}']")

@@ -174,6 +174,8 @@ class SvaWorker:
         self.concurrency = concurrency or _conf("CONCURRENCY")
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stop_event = threading.Event()
+        # set by ``wake()``: new work is pending (a Pix applied by the inbox consumer)
+        self._woken = threading.Event()
         self.breaker = CircuitBreaker()
         self.stats = WorkerStats()
         self._connectors: dict[int, tuple[float, Connector]] = {}
@@ -513,6 +515,13 @@ class SvaWorker:
         self._integration_health.clear()
 
     # -- the loop ----------------------------------------------------------------------
+    def wake(self) -> None:
+        """New pending work was committed by another thread of this process (the PIX
+        inbox consumer: a payment released a contract): claim it now instead of at the
+        next idle poll (``IDLE_POLL_SECONDS``) or after the pause that follows a short
+        claim. Thread-safe; costs nothing when the worker is busy."""
+        self._woken.set()
+
     def run(self, *, until_idle: bool = False, max_seconds: float | None = None) -> WorkerStats:
         """Run until stopped (SIGTERM/SIGINT), or with ``until_idle`` until no work is due.
 
@@ -564,6 +573,9 @@ class SvaWorker:
                 if deadline and time.monotonic() > deadline:
                     break
                 stopping = self.stop_event.is_set()
+                if self._woken.is_set():
+                    self._woken.clear()
+                    next_claim = 0.0
                 claimed = 0
                 if not stopping and len(inflight) <= depth // 2 and (
                     not inflight or time.monotonic() >= next_claim
@@ -581,7 +593,7 @@ class SvaWorker:
                     pending.clear()
                     if stopping or until_idle:
                         break
-                    self.stop_event.wait(_conf("IDLE_POLL_SECONDS"))
+                    self._woken.wait(_conf("IDLE_POLL_SECONDS"))
                     continue
                 # Completed calls arrive on a queue (O(1) each); concurrent.futures.wait()
                 # would re-register a waiter on every in-flight future at each completion.
@@ -619,6 +631,7 @@ class SvaWorker:
         def _stop(signum, frame):
             log.info("worker %s stopping (signal %s)", self.worker_id, signum)
             self.stop_event.set()
+            self._woken.set()
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
@@ -630,16 +643,23 @@ def run_worker(*, concurrency: int | None = None, jobs: bool = True, tasks: bool
     background tasks and, unless ``jobs`` is False, enqueues the periodic jobs."""
     from agrega.core.tasks import TaskProcess
 
+    from agrega.pix.inbox import InboxConsumer
+
     worker = SvaWorker(concurrency=concurrency)
     worker.install_signal_handlers()
     child = TaskProcess(scheduler=jobs) if tasks else None
+    # the PSP's callbacks recorded by the web: confirmed and applied here, in batches; a
+    # batch that released contracts wakes the SVA loop at once (agrega/pix/inbox.py)
+    inbox = InboxConsumer(on_applied=worker.wake)
     log.info("SVA worker %s started (concurrency %s, task worker %s, periodic jobs %s)", worker.worker_id,
              worker.concurrency, "on" if tasks else "off", "on" if tasks and jobs else "off")
     if child:
         child.start()
+    inbox.start()
     try:
         worker.run()
     finally:
+        inbox.stop()
         if child:
             child.stop()
         worker.close()
