@@ -444,13 +444,17 @@ def payment_register(
     actor=None,
     payment_import=None,
     hold_margin: Decimal | None = None,
+    late_fees: Decimal = ZERO,
+    discount: Decimal = ZERO,
 ) -> PaymentOutcome:
     """Settle (part of) a título. A payment id already applied for ``provider`` (for the
     webhook: by any provider) returns the payment it created, unchanged. An over-payment
     settles the título and the excess becomes credit for the contract's next títulos —
     unless ``hold_margin`` is given and the amount passes the open balance by more than
     it: then the payment is recorded as held and changes nothing until an operator
-    applies it (``payment_hold_apply``) or refuses it (``payment_hold_refuse``)."""
+    applies it (``payment_hold_apply``) or refuses it (``payment_hold_refuse``).
+    ``late_fees`` (multa and juros in the amount) and ``discount`` (desconto granted) come
+    from a cobrança PIX: the título counts ``amount − late_fees + discount``."""
     errors = FieldErrors()
     try:
         amount = parse_amount(amount)
@@ -485,6 +489,7 @@ def payment_register(
                     actor=actor if getattr(actor, "is_authenticated", False) else None,
                     actor_label=_actor_label(actor),
                     status=PaymentStatus.HELD if held else PaymentStatus.APPLIED,
+                    late_fees=min(max(late_fees, ZERO), amount), discount=max(discount, ZERO),
                     hold_reason=(f"Valor {format_brl(amount)} acima do saldo em aberto {format_brl(invoice.balance)} "
                                  f"mais a margem {format_brl(hold_margin)}: aguarda um operador.") if held else "",
                 )
@@ -511,7 +516,7 @@ def _apply(invoice: Invoice, payment: Payment) -> None:
     """Count ``payment`` on the locked ``invoice``: settle it, credit the excess, and let
     the dunning rules see it (release) in this transaction."""
     owed_before = invoice.balance
-    amount = payment.amount
+    amount = payment.amount - payment.late_fees + payment.discount  # what counts for the título
     invoice.paid_amount = F("paid_amount") + amount
     invoice.save(update_fields=["paid_amount"])
     invoice.refresh_from_db(fields=["paid_amount"])
@@ -535,9 +540,10 @@ def _settled_on(invoice: Invoice) -> date:
     amount. Held and refused payments count nowhere."""
     total = ZERO
     day = None
-    for day, amount in (Payment.objects.filter(invoice=invoice, status=PaymentStatus.APPLIED)
-                        .order_by("paid_on", "id").values_list("paid_on", "amount")):
-        total += amount
+    for day, amount, late_fees, discount in (
+            Payment.objects.filter(invoice=invoice, status=PaymentStatus.APPLIED)
+            .order_by("paid_on", "id").values_list("paid_on", "amount", "late_fees", "discount")):
+        total += amount - late_fees + discount
         if total >= invoice.amount:
             break
     return day
