@@ -345,15 +345,17 @@ def charges_sync(*, invoice_ids, account: PixAccount | None = None,
     if any(not inv.contract.dunning_policy_id for inv in invoices):
         default_policy = DunningPolicy.objects.filter(is_default=True).first()
     charges, new = {}, []
+    no_account = False
     for invoice in invoices:
         try:
             charges[invoice.pk] = invoice.pix_charge
         except PixCharge.DoesNotExist:
-            if invoice.status != InvoiceStatus.OPEN or invoice.amount <= 0:
+            if invoice.status != InvoiceStatus.OPEN or invoice.amount <= 0 or no_account:
                 continue
             account = account or active_account()
             if account is None:
-                break
+                no_account = True  # no cobv to create; the títulos that have one still sync
+                continue
             charges[invoice.pk] = PixCharge(invoice_id=invoice.pk, account=account, txid=txid_for(invoice.pk))
             new.append(charges[invoice.pk])
     if new:
