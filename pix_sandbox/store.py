@@ -152,6 +152,31 @@ def parse_date(text: Any) -> dt.date | None:
         return None
 
 
+# national holidays of fixed date (the movable ones — Carnaval, Sexta-feira Santa, Corpus
+# Christi — are left out: the sandbox's calendar is weekends plus these)
+FIXED_HOLIDAYS = {(1, 1), (4, 21), (5, 1), (9, 7), (10, 12), (11, 2), (11, 15), (11, 20), (12, 25)}
+
+
+def is_business_day(day: dt.date) -> bool:
+    return day.weekday() < 5 and (day.month, day.day) not in FIXED_HOLIDAYS
+
+
+def next_business_day(day: dt.date) -> dt.date:
+    """``day`` itself if a business day, else the first one after it."""
+    while not is_business_day(day):
+        day += dt.timedelta(days=1)
+    return day
+
+
+def business_days_between(start: dt.date, end: dt.date) -> int:
+    """Business days in (start, end]."""
+    count, day = 0, start
+    while day < end:
+        day += dt.timedelta(days=1)
+        count += is_business_day(day)
+    return count
+
+
 def money(value: Decimal) -> str:
     return str(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
@@ -703,8 +728,17 @@ class CoreStore:
     # -- the payer: paying a charge ---------------------------------------------------
 
     def amount_due(self, charge: dict, day: dt.date) -> tuple[Decimal, dict[str, Any]]:
-        """What a payer's app would charge on ``day`` (juros/multa/desconto/abatimento of
-        a cobv, simplified to the common modalities) and the ``componentesValor``."""
+        """What a payer's app charges on ``day``, and the ``componentesValor``, by the
+        rules of the yaml (CobVValor, CobDataDeVencimento) — docs/pix-sandbox.md:
+
+        * a due date on a non-business day moves to the next business day, and so do the
+          dates of multa, juros and desconto that refer to it;
+        * ``abatimento`` always; ``multa`` once, paid after the (moved) due date; ``juros``
+          per day after it (calendar or business days per the modalidade; a month is 30
+          calendar / 21 business days, a year 360 / 252); ``desconto`` until its dates
+          (modalidades 1, 2: the first ``descontoDataFixa`` not yet past) or per day paid
+          ahead of the due date (3–6);
+        * each part is rounded to the cent (half up); the total is at least 0.01."""
         valor = charge["valor"]
         original = Decimal(valor["original"])
         parts: dict[str, Any] = {"original": {"valor": money(original)}}
@@ -713,46 +747,57 @@ class CoreStore:
             return total, parts
         due = parse_date(charge["calendario"]["dataDeVencimento"])
         assert due is not None
+        moved_due = next_business_day(due)
+        cents = Decimal("0.01")
+
+        def part(name: str, value: Decimal) -> Decimal:
+            value = value.quantize(cents, rounding=ROUND_HALF_UP)
+            if value > 0:
+                parts[name] = {"valor": money(value)}
+            return value
+
         abat = valor.get("abatimento")
         if abat:
-            cut = Decimal(abat["valorPerc"]) if abat["modalidade"] == 1 else \
-                original * Decimal(abat["valorPerc"]) / 100
-            total -= cut
-            parts["abatimento"] = {"valor": money(cut)}
-        late = (day - due).days
-        if late > 0:
+            total -= part("abatimento", Decimal(abat["valorPerc"]) if abat["modalidade"] == 1 else
+                          original * Decimal(abat["valorPerc"]) / 100)
+        if day > moved_due:
             multa = valor.get("multa")
             if multa:
-                fine = Decimal(multa["valorPerc"]) if multa["modalidade"] == 1 else \
-                    original * Decimal(multa["valorPerc"]) / 100
-                total += fine
-                parts["multa"] = {"valor": money(fine)}
+                total += part("multa", Decimal(multa["valorPerc"]) if multa["modalidade"] == 1 else
+                              original * Decimal(multa["valorPerc"]) / 100)
             juros = valor.get("juros")
             if juros:
-                perc = Decimal(juros["valorPerc"])
-                mod = juros["modalidade"]
-                if mod == 1:  # valor (dias corridos)
-                    interest = perc * late
-                elif mod == 2:  # percentual ao dia
-                    interest = original * perc / 100 * late
-                elif mod == 3:  # percentual ao mês
-                    interest = original * perc / 100 / 30 * late
-                else:  # percentual ao ano and the dias-úteis variants, simplified
-                    interest = original * perc / 100 / 365 * late
-                total += interest
-                parts["juros"] = {"valor": money(interest)}
+                mod, rate = juros["modalidade"], Decimal(juros["valorPerc"])
+                days = Decimal(business_days_between(moved_due, day) if mod >= 5 else (day - moved_due).days)
+                per_day = {1: rate, 2: original * rate / 100, 3: original * rate / 100 / 30,
+                           4: original * rate / 100 / 360, 5: rate, 6: original * rate / 100,
+                           7: original * rate / 100 / 21, 8: original * rate / 100 / 252}[mod]
+                total += part("juros", per_day * days)
         else:
             desconto = valor.get("desconto")
-            if desconto and desconto.get("modalidade") in (1, 2):
+            mod = (desconto or {}).get("modalidade")
+            if mod in (1, 2):
                 for item in sorted(desconto.get("descontoDataFixa", []), key=lambda i: i["data"]):
-                    if day <= dt.date.fromisoformat(item["data"]):
+                    if day <= next_business_day(dt.date.fromisoformat(item["data"])):
                         perc = Decimal(item["valorPerc"])
-                        cut = perc if desconto["modalidade"] == 1 else original * perc / 100
-                        total -= cut
-                        parts["desconto"] = {"valor": money(cut)}
+                        total -= part("desconto", perc if mod == 1 else original * perc / 100)
                         break
-        total = max(total, Decimal("0.01"))
+            elif mod in (3, 4, 5, 6):
+                rate = Decimal(desconto["valorPerc"])
+                ahead = business_days_between(day, moved_due) if mod in (4, 6) else (moved_due - day).days
+                per_day = rate if mod in (3, 4) else original * rate / 100
+                total -= part("desconto", per_day * Decimal(max(ahead, 0)))
+        total = max(total, cents)
         return Decimal(money(total)), parts
+
+    def last_payable_day(self, charge: dict) -> dt.date:
+        """The last day a cobv can be paid: the (moved) due date plus
+        ``validadeAposVencimento`` calendar days, moved to a business day (the yaml's
+        examples A–G of CobDataDeVencimento)."""
+        due = parse_date(charge["calendario"]["dataDeVencimento"])
+        assert due is not None
+        return next_business_day(next_business_day(due) + dt.timedelta(
+            days=int(charge["calendario"].get("validadeAposVencimento", 30))))
 
     def pay(self, txid: str, *, amount: str | None = None, at: str | None = None,
             client_id: str | None = None, info_pagador: str | None = None,
@@ -771,9 +816,7 @@ class CoreStore:
                 raise ApiError(400, "CobOperacaoInvalida", "Cobrança expirada (calendario.expiracao).")
         due, parts = self.amount_due(charge, local_date(moment))
         if charge["_kind"] == "cobv":
-            limit = parse_date(charge["calendario"]["dataDeVencimento"]) + dt.timedelta(
-                days=charge["calendario"]["validadeAposVencimento"])
-            if local_date(moment) > limit:
+            if local_date(moment) > self.last_payable_day(charge):
                 raise ApiError(400, "CobVOperacaoInvalida", "Cobrança vencida além da validade.")
         if amount is not None:
             if not isinstance(amount, str) or not MONEY.fullmatch(amount) or Decimal(amount) <= 0:

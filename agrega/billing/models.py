@@ -179,6 +179,11 @@ class Payment(models.Model):
     decision_note = models.CharField(max_length=250, blank=True)
     # What was given back (a Pix devolução): taken off the título's paid amount.
     refunded_amount = models.DecimalField("valor devolvido", max_digits=12, decimal_places=2, default=ZERO)
+    # Of ``amount``, what was multa and juros (a Pix of a cobv paid late): received, but
+    # not the título's — it neither settles the título nor becomes credit. And what the
+    # cobv's desconto/abatimento forgave: not received, but it settles the título.
+    late_fees = models.DecimalField("multa e juros", max_digits=12, decimal_places=2, default=ZERO)
+    discount = models.DecimalField("desconto", max_digits=12, decimal_places=2, default=ZERO)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -470,13 +470,17 @@ def payment_register(
     actor=None,
     payment_import=None,
     hold_margin: Decimal | None = None,
+    late_fees: Decimal = ZERO,
+    discount: Decimal = ZERO,
 ) -> PaymentOutcome:
     """Settle (part of) a título. A payment id already applied for ``provider`` (for the
     webhook: by any provider) returns the payment it created, unchanged. An over-payment
     settles the título and the excess becomes credit for the contract's next títulos —
     unless ``hold_margin`` is given and the amount passes the open balance by more than
     it: then the payment is recorded as held and changes nothing until an operator
-    applies it (``payment_hold_apply``) or refuses it (``payment_hold_refuse``)."""
+    applies it (``payment_hold_apply``) or refuses it (``payment_hold_refuse``).
+    ``late_fees`` (multa and juros in the amount) and ``discount`` (desconto granted) come
+    from a cobrança PIX: the título counts ``amount − late_fees + discount``."""
     errors = FieldErrors()
     try:
         amount = parse_amount(amount)
@@ -511,6 +515,7 @@ def payment_register(
                     actor=actor if getattr(actor, "is_authenticated", False) else None,
                     actor_label=_actor_label(actor),
                     status=PaymentStatus.HELD if held else PaymentStatus.APPLIED,
+                    late_fees=min(max(late_fees, ZERO), amount), discount=max(discount, ZERO),
                     hold_reason=(f"Valor {format_brl(amount)} acima do saldo em aberto {format_brl(invoice.balance)} "
                                  f"mais a margem {format_brl(hold_margin)}: aguarda um operador.") if held else "",
                 )
@@ -535,6 +540,8 @@ class PaymentIn:
     paid_on: date
     external_id: str
     note: str = ""
+    late_fees: Decimal = ZERO  # multa and juros in the amount (a cobrança PIX), as in payment_register
+    discount: Decimal = ZERO  # desconto granted
 
 
 def payments_register_many(items: list[PaymentIn], *, method: str, provider: str,
@@ -575,11 +582,11 @@ def payments_register_many(items: list[PaymentIn], *, method: str, provider: str
         seen = {p.external_id: p for p in Payment.objects.filter(
             **({"method": method} if method == PaymentMethod.WEBHOOK else {"provider": provider}),
             external_id__in=[items[k].external_id.strip() for k in wanted])}
-        applied = defaultdict(list)  # título → [(paid_on, order, amount)] of its applied payments
-        for invoice_id, paid_on, pk, amount in Payment.objects.filter(
+        applied = defaultdict(list)  # título → [(paid_on, order, counted amount)] of its applied payments
+        for invoice_id, paid_on, pk, amount, late_fees, discount in Payment.objects.filter(
                 invoice_id__in=list(invoices), status=PaymentStatus.APPLIED).values_list(
-                "invoice_id", "paid_on", "pk", "amount"):
-            applied[invoice_id].append((paid_on, pk, amount))
+                "invoice_id", "paid_on", "pk", "amount", "late_fees", "discount"):
+            applied[invoice_id].append((paid_on, pk, amount - late_fees + discount))
         new_payments, credits, touched = [], [], {}
         first_of: dict[str, int] = {}
         for k in wanted:
@@ -606,9 +613,11 @@ def payments_register_many(items: list[PaymentIn], *, method: str, provider: str
                 continue
             first_of[external_id] = k
             owed_before = invoice.balance
-            invoice.paid_amount = invoice.paid_amount + item.amount
+            late_fees, discount = min(max(item.late_fees, ZERO), item.amount), max(item.discount, ZERO)
+            counted = item.amount - late_fees + discount  # what counts for the título
+            invoice.paid_amount = invoice.paid_amount + counted
             later = len(new_payments) + 10 ** 18  # inserted after every existing payment, in this order
-            applied[invoice.pk].append((item.paid_on, later, item.amount))
+            applied[invoice.pk].append((item.paid_on, later, counted))
             if invoice.status == InvoiceStatus.OPEN and invoice.paid_amount >= invoice.amount:
                 invoice.status = InvoiceStatus.PAID
                 invoice.paid_at = _settled_on_among(applied[invoice.pk], invoice.amount)
@@ -618,8 +627,9 @@ def payments_register_many(items: list[PaymentIn], *, method: str, provider: str
             payment = Payment(invoice=invoice, amount=item.amount, paid_on=item.paid_on, method=method,
                               provider=provider, external_id=external_id, note=(item.note or "").strip()[:250],
                               actor=actor if getattr(actor, "is_authenticated", False) else None,
-                              actor_label=_actor_label(actor), status=PaymentStatus.APPLIED)
-            excess = item.amount - owed_before if item.amount > owed_before else ZERO
+                              actor_label=_actor_label(actor), status=PaymentStatus.APPLIED,
+                              late_fees=late_fees, discount=discount)
+            excess = counted - owed_before if counted > owed_before else ZERO
             new_payments.append((k, payment, excess))
         # ids come back from the insert (PostgreSQL, SQLite ≥ 3.35); a collision with a
         # payment committed meanwhile fails the whole call: the caller goes one by one
@@ -673,7 +683,7 @@ def _apply(invoice: Invoice, payment: Payment) -> None:
     """Count ``payment`` on the locked ``invoice``: settle it, credit the excess, and let
     the dunning rules see it (release) in this transaction."""
     owed_before = invoice.balance
-    amount = payment.amount
+    amount = payment.amount - payment.late_fees + payment.discount  # what counts for the título
     # the título's row is locked (``_locked_invoice``): its paid amount is the one read
     invoice.paid_amount = invoice.paid_amount + amount
     fields = ["paid_amount"]
@@ -698,9 +708,10 @@ def _settled_on(invoice: Invoice) -> date:
     amount. Held and refused payments count nowhere."""
     total = ZERO
     day = None
-    for day, amount in (Payment.objects.filter(invoice=invoice, status=PaymentStatus.APPLIED)
-                        .order_by("paid_on", "id").values_list("paid_on", "amount")):
-        total += amount
+    for day, amount, late_fees, discount in (
+            Payment.objects.filter(invoice=invoice, status=PaymentStatus.APPLIED)
+            .order_by("paid_on", "id").values_list("paid_on", "amount", "late_fees", "discount")):
+        total += amount - late_fees + discount
         if total >= invoice.amount:
             break
     return day

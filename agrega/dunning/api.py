@@ -5,6 +5,7 @@ write by its first segment (agrega.core.api.WRITE_CAPABILITY)."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
@@ -43,6 +44,14 @@ class PolicyOut(Schema):
     trust_release_days: int
     trust_release_max_uses: int
     trust_release_period_days: int
+    multa_modalidade: int
+    multa_valor: Decimal
+    juros_modalidade: int
+    juros_valor: Decimal
+    desconto_modalidade: int
+    desconto_valor: Decimal
+    desconto_dias: int
+    validade_apos_vencimento: int | None
     contracts_count: int
     stages: list[StageOut]
     created_at: datetime
@@ -84,6 +93,15 @@ class PolicyPatchIn(InputSchema):
     trust_release_days: int | None = None
     trust_release_max_uses: int | None = None
     trust_release_period_days: int | None = None
+    # the cobrança PIX (dunning/charges.py); validade_apos_vencimento null = the PIX account's
+    multa_modalidade: int | None = None
+    multa_valor: Decimal | None = None
+    juros_modalidade: int | None = None
+    juros_valor: Decimal | None = None
+    desconto_modalidade: int | None = None
+    desconto_valor: Decimal | None = None
+    desconto_dias: int | None = None
+    validade_apos_vencimento: int | None = None
 
 
 class SweepIn(InputSchema):

@@ -7,7 +7,7 @@ from django import forms
 
 from agrega.core.web import BootstrapFormMixin
 
-from .models import DunningAction
+from .models import DescontoModalidade, DunningAction, JurosModalidade, MultaModalidade
 
 PRESET_CHOICES = [("anatel", "Anatel (RGC)"), ("simples", "Simples (só bloqueio automático)")]
 
@@ -27,6 +27,26 @@ class PolicyForm(BootstrapFormMixin, forms.Form):
     trust_release_max_uses = forms.IntegerField(label="Usos permitidos no período", min_value=0, max_value=30,
                                                 help_text="0: não permite desbloqueio de confiança.")
     trust_release_period_days = forms.IntegerField(label="Período dos usos (dias)", min_value=1, max_value=365)
+    # the cobrança PIX (cobv): the ranges and the cross checks are dunning/charges.py
+    multa_modalidade = forms.TypedChoiceField(label="Multa", choices=MultaModalidade.choices, coerce=int)
+    multa_valor = forms.DecimalField(label="Valor da multa", min_value=0, max_digits=12, decimal_places=2,
+                                     required=False, help_text="Em R$ ou %, conforme a modalidade; cobrada uma vez "
+                                                               "após o vencimento.")
+    juros_modalidade = forms.TypedChoiceField(label="Juros", choices=JurosModalidade.choices, coerce=int)
+    juros_valor = forms.DecimalField(label="Valor dos juros", min_value=0, max_digits=12, decimal_places=2,
+                                     required=False, help_text="Em R$ ou %, conforme a modalidade.")
+    desconto_modalidade = forms.TypedChoiceField(label="Desconto", choices=DescontoModalidade.choices, coerce=int)
+    desconto_valor = forms.DecimalField(label="Valor do desconto", min_value=0, max_digits=12, decimal_places=2,
+                                        required=False, help_text="Em R$ ou %, conforme a modalidade.")
+    desconto_dias = forms.IntegerField(label="Desconto até quantos dias antes do vencimento", min_value=0,
+                                       max_value=60, required=False,
+                                       help_text="Só nas modalidades de data fixa (0: até o vencimento).")
+    validade_apos_vencimento = forms.IntegerField(
+        label="Validade da cobrança PIX após o vencimento (dias)", min_value=0, max_value=3650, required=False,
+        help_text="Vazio: a da conta PIX.")
+
+    CHARGE_INITIAL = ("multa_modalidade", "multa_valor", "juros_modalidade", "juros_valor", "desconto_modalidade",
+                      "desconto_valor", "desconto_dias", "validade_apos_vencimento")
 
 
 class StageForm(BootstrapFormMixin, forms.Form):

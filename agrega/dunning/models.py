@@ -14,6 +14,37 @@ class DunningAction(models.TextChoices):
     RESCIND = "rescind", "Rescisão (status N)"
 
 
+class MultaModalidade(models.IntegerChoices):
+    """valor.multa.modalidade of the API Pix."""
+    NONE = 0, "Sem multa"
+    FIXED = 1, "Valor fixo (R$)"
+    PERCENT = 2, "Percentual (%)"
+
+
+class JurosModalidade(models.IntegerChoices):
+    """valor.juros.modalidade of the API Pix."""
+    NONE = 0, "Sem juros"
+    VALUE_CALENDAR = 1, "Valor por dia (dias corridos)"
+    PERCENT_DAY_CALENDAR = 2, "Percentual ao dia (dias corridos)"
+    PERCENT_MONTH_CALENDAR = 3, "Percentual ao mês (dias corridos)"
+    PERCENT_YEAR_CALENDAR = 4, "Percentual ao ano (dias corridos)"
+    VALUE_BUSINESS = 5, "Valor por dia (dias úteis)"
+    PERCENT_DAY_BUSINESS = 6, "Percentual ao dia (dias úteis)"
+    PERCENT_MONTH_BUSINESS = 7, "Percentual ao mês (dias úteis)"
+    PERCENT_YEAR_BUSINESS = 8, "Percentual ao ano (dias úteis)"
+
+
+class DescontoModalidade(models.IntegerChoices):
+    """valor.desconto.modalidade of the API Pix (1 and 2 go as descontoDataFixa)."""
+    NONE = 0, "Sem desconto"
+    FIXED_UNTIL_DATE = 1, "Valor fixo até a data"
+    PERCENT_UNTIL_DATE = 2, "Percentual até a data"
+    VALUE_PER_DAY_CALENDAR = 3, "Valor por dia de antecipação (dias corridos)"
+    VALUE_PER_DAY_BUSINESS = 4, "Valor por dia de antecipação (dias úteis)"
+    PERCENT_PER_DAY_CALENDAR = 5, "Percentual por dia de antecipação (dias corridos)"
+    PERCENT_PER_DAY_BUSINESS = 6, "Percentual por dia de antecipação (dias úteis)"
+
+
 class DunningPolicy(models.Model):
     """A régua. Contracts follow the default one unless they name another."""
 
@@ -23,6 +54,22 @@ class DunningPolicy(models.Model):
     trust_release_days = models.PositiveSmallIntegerField("dias do desbloqueio de confiança", default=3)
     trust_release_max_uses = models.PositiveSmallIntegerField("usos permitidos no período", default=1)
     trust_release_period_days = models.PositiveSmallIntegerField("período dos usos (dias)", default=30)
+    # What the título's cobrança PIX (cobv) carries: the API Pix's valor.multa, valor.juros
+    # and valor.desconto (modalidades of bcb-api-pix-2.9.0.yaml, CobVValor; 0 = none) and
+    # calendario.validadeAposVencimento (empty: the PIX account's).
+    multa_modalidade = models.PositiveSmallIntegerField("multa", choices=MultaModalidade.choices, default=0)
+    multa_valor = models.DecimalField("valor da multa", max_digits=12, decimal_places=2, default=0)
+    juros_modalidade = models.PositiveSmallIntegerField("juros", choices=JurosModalidade.choices, default=0)
+    juros_valor = models.DecimalField("valor dos juros", max_digits=12, decimal_places=2, default=0)
+    desconto_modalidade = models.PositiveSmallIntegerField("desconto", choices=DescontoModalidade.choices,
+                                                           default=0)
+    desconto_valor = models.DecimalField("valor do desconto", max_digits=12, decimal_places=2, default=0)
+    desconto_dias = models.PositiveSmallIntegerField(
+        "desconto até quantos dias antes do vencimento", default=0,
+        help_text="Modalidades de data fixa: o desconto vale até o vencimento menos estes dias.")
+    validade_apos_vencimento = models.PositiveIntegerField(
+        "validade da cobrança PIX após o vencimento (dias)", null=True, blank=True,
+        help_text="Vazio: a da conta PIX.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -77,7 +77,9 @@ def trust_release_availability(contract: Contract, *, now: datetime | None = Non
 
 # ---------------------------------------------------------------- réguas
 
-POLICY_FIELDS = ("name", "is_default", "trust_release_days", "trust_release_max_uses", "trust_release_period_days")
+POLICY_FIELDS = ("name", "is_default", "trust_release_days", "trust_release_max_uses", "trust_release_period_days",
+                 "multa_modalidade", "multa_valor", "juros_modalidade", "juros_valor", "desconto_modalidade",
+                 "desconto_valor", "desconto_dias", "validade_apos_vencimento")
 LIMITS = {
     # field: (lowest, highest, message)
     "trust_release_days": (1, 30, "Dias do desbloqueio de confiança devem estar entre 1 e 30."),

@@ -482,11 +482,23 @@ def policy_replace_stages(*, policy_id: int, stages: list[dict], actor=None) -> 
 @transaction.atomic
 def policy_update(*, policy_id: int, actor=None, name: str | None = None, is_default: bool | None = None,
                   trust_release_days: int | None = None, trust_release_max_uses: int | None = None,
-                  trust_release_period_days: int | None = None) -> DunningPolicy:
-    """Change the name, the trust-release limits or make this the default régua. The
-    default is moved, never removed: mark another one as default instead."""
+                  trust_release_period_days: int | None = None, **charges) -> DunningPolicy:
+    """Change the name, the trust-release limits, what the cobrança PIX carries
+    (``charges``: multa/juros/desconto/validade, dunning/charges.py) or make this the
+    default régua. The default is moved, never removed: mark another one as default
+    instead. A change of the charges revises the open cobranças PIX (after commit)."""
+    from .charges import CHARGE_FIELDS, clean_charges, policy_charges_changed
+
+    unknown = set(charges) - set(CHARGE_FIELDS)
+    if unknown:
+        raise TypeError(f"unexpected fields: {', '.join(sorted(unknown))}")
     errors = FieldErrors()
     values = {}
+    if charges:
+        current = DunningPolicy.objects.filter(pk=policy_id).first()
+        if current is None:
+            raise NotFound("Régua", "policy_not_found")
+        values.update(clean_charges(errors, current, charges))
     for field, value in (("trust_release_days", trust_release_days),
                          ("trust_release_max_uses", trust_release_max_uses),
                          ("trust_release_period_days", trust_release_period_days)):
@@ -524,6 +536,9 @@ def policy_update(*, policy_id: int, actor=None, name: str | None = None, is_def
     if changes:
         policy.save()
         record_change(instance=policy, action="update", actor=actor, changes=changes)
+        if set(changes) & set(CHARGE_FIELDS):
+            transaction.on_commit(lambda: policy_charges_changed.send(
+                sender=DunningPolicy, policy_id=policy.pk, is_default=policy.is_default))
     return policy_get(policy.pk)
 
 

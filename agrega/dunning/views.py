@@ -85,7 +85,8 @@ class PolicyEditView(CapabilityRequiredMixin, View):
         policy = _policy_or_404(pk)
         form = PolicyForm(initial={"name": policy.name, "trust_release_days": policy.trust_release_days,
                                    "trust_release_max_uses": policy.trust_release_max_uses,
-                                   "trust_release_period_days": policy.trust_release_period_days})
+                                   "trust_release_period_days": policy.trust_release_period_days,
+                                   **{f: getattr(policy, f) for f in PolicyForm.CHARGE_INITIAL}})
         formset = StageFormSet(initial=[{"days_after_due": s.days_after_due, "action": s.action}
                                         for s in policy.stages.all()])
         return self._render(policy, form, formset)

@@ -211,11 +211,33 @@ class RecurrenceOut(Schema):
     id_rec: str
     status: str
     fixed_amount: str | None
+    solicrec_id: str = ""
+    solicrec_status: str = ""
+
+
+class SolicRecIn(InputSchema):
+    ispb: str
+    conta: str
+    agencia: str = ""
+    fixed_amount: str | None = None
+    retry_policy: str = "PERMITE_3R_7D"
 
 
 def _rec(rec) -> dict:
     return {"id_rec": rec.id_rec, "status": rec.status,
-            "fixed_amount": f"{rec.fixed_amount:.2f}" if rec.fixed_amount is not None else None}
+            "fixed_amount": f"{rec.fixed_amount:.2f}" if rec.fixed_amount is not None else None,
+            "solicrec_id": rec.solicrec_id, "solicrec_status": rec.solicrec_status}
+
+
+@contract_router.post("/{contract_id}/pix-automatico/solicitacao",
+                      response={201: RecurrenceOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut,
+                                422: ErrorOut},
+                      summary="Enviar a solicitação de Pix Automático ao banco do pagador (POST /solicrec)")
+def solicrec_send(request: HttpRequest, contract_id: int, payload: SolicRecIn):
+    rec = recurrence.solicrec_send(contract_id=contract_id, ispb=payload.ispb, conta=payload.conta,
+                                   agencia=payload.agencia, fixed_amount=payload.fixed_amount,
+                                   retry_policy=payload.retry_policy, actor=request.user)
+    return 201, _rec(rec)
 
 
 @contract_router.post("/{contract_id}/pix-automatico", response={201: RecurrenceOut, 401: ErrorOut, 403: ErrorOut,

@@ -273,8 +273,14 @@ class PixClient:
     def solicrec_post(self, body: dict) -> dict:
         return self.call("POST", "/solicrec", json=body)
 
+    def solicrec_get(self, id_solic: str) -> dict:
+        return self.call("GET", f"/solicrec/{id_solic}")
+
     def cobr_put(self, txid: str, body: dict) -> dict:
         return self.call("PUT", f"/cobr/{txid}", json=body)
+
+    def cobr_patch(self, txid: str, body: dict) -> dict:
+        return self.call("PATCH", f"/cobr/{txid}", json=body)
 
     def cobr_get(self, txid: str) -> dict:
         return self.call("GET", f"/cobr/{txid}")

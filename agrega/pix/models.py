@@ -81,6 +81,8 @@ class PixCharge(models.Model):
     revisao = models.PositiveIntegerField(default=0)
     amount_sent = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     due_sent = models.DateField(null=True, blank=True)
+    # the régua's part last sent (multa/juros/desconto, validade): a change is a PATCH
+    terms_sent = models.JSONField(null=True, blank=True)
     pix_copia_e_cola = models.TextField(blank=True)
     location = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveIntegerField(default=0)
@@ -130,6 +132,17 @@ class RecurrenceStatus(models.TextChoices):
     CANCELLED = "CANCELADA", "Cancelada"
 
 
+class SolicRecStatus(models.TextChoices):
+    """yaml: SolicRecStatus."""
+    CREATED = "CRIADA", "Criada"
+    SENT = "ENVIADA", "Enviada ao banco do pagador"
+    RECEIVED = "RECEBIDA", "Recebida pelo banco do pagador"
+    REJECTED = "REJEITADA", "Rejeitada"
+    ACCEPTED = "ACEITA", "Aceita"
+    EXPIRED = "EXPIRADA", "Expirada"
+    CANCELLED = "CANCELADA", "Cancelada"
+
+
 class PixRecurringCharge(models.Model):
     """The cobr of one título under a Pix Automático authorisation (``PUT /cobr/{txid}``);
     its payment arrives through webhookcobr and is applied once per ``endToEndId``."""
@@ -161,6 +174,11 @@ class PixRecurrence(models.Model):
     max_amount = models.DecimalField("valor máximo", max_digits=12, decimal_places=2, null=True, blank=True)
     retry_policy = models.CharField(max_length=30, default="PERMITE_3R_7D")
     last_error = models.CharField(max_length=500, blank=True)
+    # the request sent to the payer's bank (POST /solicrec), when the operator sent one
+    solicrec_id = models.CharField(max_length=35, blank=True)
+    solicrec_status = models.CharField(max_length=10, choices=SolicRecStatus.choices, blank=True)
+    solicrec_destinatario = models.JSONField(null=True, blank=True)
+    solicrec_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -7,6 +7,7 @@ from django.dispatch import receiver
 
 from agrega.billing.signals import invoices_created, open_invoices_changed
 from agrega.contracts.signals import contracts_changed
+from agrega.dunning.charges import policy_charges_changed
 
 from .models import PixAccount
 
@@ -19,10 +20,9 @@ def _configured() -> bool:
 def _on_invoices_created(sender, invoice_ids, **kwargs):
     if not invoice_ids or not _configured():
         return
-    from .tasks import enqueue_charge_sync
+    from .tasks import enqueue_charges_sync
 
-    for invoice_id in invoice_ids:
-        enqueue_charge_sync(invoice_id)
+    enqueue_charges_sync(invoice_ids)
 
 
 @receiver(open_invoices_changed)
@@ -33,8 +33,14 @@ def _on_open_invoices_changed(sender, contract_ids, **kwargs):
     from .tasks import charge_sync_task
 
     def later():
+        from . import recurrence
+        from .tasks import cobr_cancel_task
+
         for invoice_id in services.charges_to_refresh(contract_ids):
             charge_sync_task.enqueue(invoice_id)
+        # a título settled while its Pix Automático cobr is open: the cobr is cancelled
+        for invoice_id in recurrence.cobrs_to_cancel(contract_ids):
+            cobr_cancel_task.enqueue(invoice_id)
 
     transaction.on_commit(later)
 
@@ -75,3 +81,13 @@ def _cancel_recurrences(sender, contract_ids, **kwargs):
     cancelled = list(Contract.objects.filter(pk__in=ids, status=ContractStatus.CANCELLED).values_list("pk", flat=True))
     for contract_id in cancelled:
         transaction.on_commit(lambda c=contract_id: recurrence_cancel_task.enqueue(c))
+
+
+@receiver(policy_charges_changed)
+def _on_policy_charges_changed(sender, policy_id, is_default, **kwargs):
+    """A régua's multa/juros/desconto/validade changed: the open cobv of its contracts
+    are revised (PATCH) by their tasks — sent after the policy's commit."""
+    from . import services
+    from .tasks import enqueue_charges_sync
+
+    enqueue_charges_sync(services.charges_of_policy(policy_id, is_default=is_default))

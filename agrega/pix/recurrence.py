@@ -10,6 +10,7 @@ for today + 2 days, with ``ajusteDiaUtil`` so the PSP moves a non-business day."
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import nullcontext
 from datetime import timedelta
 from decimal import Decimal
@@ -23,7 +24,7 @@ from agrega.core.errors import ApplicationError, InvalidTransition, NotFound
 from agrega.core.money import parse_amount
 
 from .client import PixError
-from .models import PixAccount, PixRecurrence, PixRecurringCharge, RecurrenceStatus
+from .models import PixAccount, PixRecurrence, PixRecurringCharge, RecurrenceStatus, SolicRecStatus
 from .services import PROVIDER, _devedor, _money, _paid_on, active_account, client_for, shared_client
 
 log = logging.getLogger("agrega.pix")
@@ -77,6 +78,76 @@ def recurrence_start(*, contract_id: int, fixed_amount=None, retry_policy: str =
     return rec
 
 
+SOLICREC_DAYS = 7  # how long the payer's bank shows the request
+
+
+def solicrec_send(*, contract_id: int, ispb: str, conta: str, agencia: str = "", fixed_amount=None,
+                  retry_policy: str = "PERMITE_3R_7D", actor=None) -> PixRecurrence:
+    """Send the authorisation request to the payer's bank (``POST /solicrec``): the
+    customer approves or rejects it in their bank's app; webhookrec tells us, and the
+    request's state (ENVIADA → ACEITA / REJEITADA / EXPIRADA) is kept on the recurrence.
+    Uses the contract's recurrence still CRIADA, or starts one (``POST /rec``) first."""
+    from datetime import datetime, timezone as dt_timezone
+
+    from agrega.core.errors import FieldErrors
+
+    errors = FieldErrors()
+    ispb, conta, agencia = (ispb or "").strip().upper(), (conta or "").strip(), (agencia or "").strip()
+    if not re.fullmatch(r"[0-9A-Z]{8}", ispb):
+        errors.add("ispb", "ispb_invalid", "ISPB do banco do pagador: 8 caracteres (ex.: 00000000).")
+    if not re.fullmatch(r"[0-9A-Za-z]{1,20}", conta):
+        errors.add("conta", "conta_invalid", "Conta do pagador: até 20 letras ou dígitos.")
+    if agencia and not re.fullmatch(r"[0-9]{1,4}", agencia):
+        errors.add("agencia", "agencia_invalid", "Agência do pagador: até 4 dígitos.")
+    errors.raise_if_any()
+    contract = Contract.objects.select_related("customer").filter(pk=contract_id).first()
+    if contract is None:
+        raise NotFound("Contrato", "contract_not_found")
+    rec = PixRecurrence.objects.filter(contract_id=contract_id, status__in=LIVE).select_related("account").first()
+    if rec is not None and (rec.status != RecurrenceStatus.CREATED or rec.solicrec_status in (
+            SolicRecStatus.SENT, SolicRecStatus.RECEIVED, SolicRecStatus.CREATED)):
+        raise InvalidTransition("solicrec_exists",
+                                "Este contrato já tem um Pix Automático aprovado ou uma solicitação em andamento.")
+    if rec is None:
+        rec = recurrence_start(contract_id=contract_id, fixed_amount=fixed_amount, retry_policy=retry_policy,
+                               actor=actor)
+    doc = (contract.customer.document or "").upper()
+    destinatario = {"conta": conta, "ispbParticipante": ispb, **({"agencia": agencia} if agencia else {}),
+                    ("cpf" if len(doc) == 11 else "cnpj"): doc}
+    expires = timezone.now() + timedelta(days=SOLICREC_DAYS)
+    body = {"idRec": rec.id_rec, "destinatario": destinatario,
+            "calendario": {"dataExpiracaoSolicitacao":
+                           expires.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}}
+    try:
+        answer = shared_client(rec.account).solicrec_post(body)
+    except PixError as exc:
+        PixRecurrence.objects.filter(pk=rec.pk).update(last_error=str(exc)[:500])
+        raise ApplicationError("pix_solicrec_failed", f"O PSP recusou a solicitação: {exc}") from exc
+    PixRecurrence.objects.filter(pk=rec.pk).update(
+        solicrec_id=str(answer.get("idSolicRec", ""))[:35], solicrec_destinatario=destinatario,
+        solicrec_status=_solic_status(answer.get("status"), SolicRecStatus.SENT), solicrec_expires_at=expires,
+        last_error="")
+    rec.refresh_from_db()
+    return rec
+
+
+def _solic_status(value, default):
+    return value if value in SolicRecStatus.values else default
+
+
+def solicrec_refresh(rec: PixRecurrence, client=None) -> None:
+    """The request's state from the PSP (``GET /solicrec/{id}``)."""
+    if not rec.solicrec_id:
+        return
+    try:
+        answer = (client or shared_client(rec.account)).solicrec_get(rec.solicrec_id)
+    except PixError as exc:
+        log.warning("solicrec %s not read: %s", rec.solicrec_id, exc)
+        return
+    PixRecurrence.objects.filter(pk=rec.pk).update(
+        solicrec_status=_solic_status(answer.get("status"), rec.solicrec_status))
+
+
 def _status(value, default):
     return value if value in RecurrenceStatus.values else default
 
@@ -120,6 +191,7 @@ def webhook_rec_receive(*, secret: str, body: dict) -> dict:
                 log.warning("rec %s not confirmed: %s", id_rec, exc)
                 continue
             PixRecurrence.objects.filter(pk=rec.pk).update(status=_status(answer.get("status"), rec.status))
+            solicrec_refresh(rec, client)  # a request sent to the payer's bank follows its recurrence
             updated += 1
     return {"received": len(body.get("recs") or []), "updated": updated}
 
@@ -228,3 +300,38 @@ def schedule_due_job() -> None:
         except PixError as exc:
             log.warning("cobr of título %s failed: %s", invoice_id, exc)
 
+
+
+OPEN_COBR = ("CRIADA", "ATIVA")
+
+
+def cobrs_to_cancel(contract_ids) -> list[int]:
+    """Títulos of these contracts paid (or cancelled) while their cobr is still open:
+    the cobr is cancelled so the payer's bank does not debit them again
+    (docs/decisions/0011-cobv-beside-cobr.md)."""
+    return list(PixRecurringCharge.objects.filter(
+        invoice__contract_id__in=list(contract_ids), status__in=OPEN_COBR,
+    ).exclude(invoice__status=InvoiceStatus.OPEN).values_list("invoice_id", flat=True))
+
+
+def cobr_cancel_for_settled(*, invoice_id: int) -> str:
+    """``PATCH /cobr/{txid}`` status CANCELADA for a título no longer open (paid through
+    its cobv or by other means, or cancelled). The PSP refuses from the day of the first
+    settlement attempt on: then the cobr may still be paid, and that second payment is
+    an over-payment (credit for the next títulos, or a devolução by an operator)."""
+    charge = PixRecurringCharge.objects.filter(invoice_id=invoice_id, status__in=OPEN_COBR) \
+        .select_related("recurrence__account", "invoice").first()
+    if charge is None or charge.invoice.status == InvoiceStatus.OPEN:
+        return "none"
+    try:
+        answer = shared_client(charge.recurrence.account).cobr_patch(charge.txid, {"status": "CANCELADA"})
+    except PixError as exc:
+        if not exc.permanent:
+            raise
+        PixRecurringCharge.objects.filter(pk=charge.pk).update(
+            last_error=(f"Título já pago; a cobrança recorrente não pôde ser cancelada ({exc}). "
+                        "Se for liquidada, o valor vira crédito do contrato.")[:500])
+        return "refused"
+    PixRecurringCharge.objects.filter(pk=charge.pk).update(status=str(answer.get("status") or "CANCELADA")[:30],
+                                                           last_error="")
+    return "cancelled"

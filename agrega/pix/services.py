@@ -253,63 +253,160 @@ def _devedor(customer) -> dict:
     return {key: doc, "nome": customer.name[:200]}
 
 
-def cobv_body(invoice: Invoice, account: PixAccount) -> dict:
-    """The ``CobVSolicitada`` of a título (yaml: components/schemas/CobVSolicitada)."""
+def policy_of(invoice: Invoice, default=None):
+    """The régua of the título's contract (its own, else the default one — ``default``
+    when the caller already read it): what its cobv carries as multa/juros/desconto/
+    validade (dunning/charges.py)."""
+    from agrega.dunning.models import DunningPolicy
+
+    contract = invoice.contract
+    if contract.dunning_policy_id:
+        return contract.dunning_policy
+    if default is not None:
+        return default
+    return DunningPolicy.objects.filter(is_default=True).first()
+
+
+def cobv_terms(invoice: Invoice, account: PixAccount, policy) -> dict:
+    """The régua's part of the cobv: ``{"validadeAposVencimento", "valor": {multa?, juros?,
+    desconto?}}`` — what ``PixCharge.terms_sent`` records."""
+    from agrega.dunning.charges import cobv_terms as terms
+
+    return terms(policy, amount=invoice.amount, due=invoice.due_date,
+                 default_validade=account.validade_apos_vencimento)
+
+
+def cobv_body(invoice: Invoice, account: PixAccount, terms: dict | None = None) -> dict:
+    """The ``CobVSolicitada`` of a título (yaml: components/schemas/CobVSolicitada), with
+    the régua's multa, juros, desconto and validade after the due date."""
+    terms = terms if terms is not None else cobv_terms(invoice, account, policy_of(invoice))
     return {
         "calendario": {"dataDeVencimento": invoice.due_date.isoformat(),
-                       "validadeAposVencimento": int(account.validade_apos_vencimento)},
+                       "validadeAposVencimento": terms["validadeAposVencimento"]},
         "devedor": _devedor(invoice.customer),
-        "valor": {"original": _money(invoice.amount)},
+        "valor": {"original": _money(invoice.amount), **terms["valor"]},
         "chave": account.chave,
         "solicitacaoPagador": f"Título {invoice.pk} — competência {invoice.period:%m/%Y}",
     }
 
 
+def _answer_fields(charge: PixCharge, answer: dict, **extra) -> dict:
+    return {"pix_copia_e_cola": answer.get("pixCopiaECola", charge.pix_copia_e_cola) or "",
+            "location": (answer.get("loc") or {}).get("location") or answer.get("location") or charge.location,
+            "revisao": int(answer.get("revisao", charge.revisao) or 0), "last_error": "",
+            "updated_at": timezone.now(), **extra}
+
+
 def _store_answer(charge: PixCharge, answer: dict, **extra) -> None:
-    fields = {"pix_copia_e_cola": answer.get("pixCopiaECola", charge.pix_copia_e_cola) or "",
-              "location": (answer.get("loc") or {}).get("location") or answer.get("location") or charge.location,
-              "revisao": int(answer.get("revisao", charge.revisao) or 0), "last_error": "",
-              "updated_at": timezone.now(), **extra}
-    PixCharge.objects.filter(pk=charge.pk).update(**fields)
+    _update(charge, **_answer_fields(charge, answer, **extra))
+
+
+CREATED_FIELDS = ["pix_copia_e_cola", "location", "revisao", "last_error", "updated_at", "status", "amount_sent",
+                  "due_sent", "terms_sent", "attempts"]
+
+
+def _update(charge: PixCharge, **fields) -> None:
+    """Write ``fields`` to the charge's row (by its título: the row may have just been
+    inserted without its id coming back) and to the object in hand."""
+    PixCharge.objects.filter(invoice_id=charge.invoice_id).update(**fields)
+    for name, value in fields.items():
+        setattr(charge, name, value)
+
+
+SYNC_BATCH = 50  # títulos per task: their reads and inserts are one query each
 
 
 def charge_sync(*, invoice_id: int, account: PixAccount | None = None, client: PixClient | None = None) -> PixCharge | None:
     """Bring the título's cobv in step with the título: create it (PUT), revise its
-    amount or due date (PATCH), or remove it when the título is cancelled or paid by
-    other means (PATCH status REMOVIDA_PELO_USUARIO_RECEBEDOR). Idempotent: called again,
-    it does nothing or the same request. Runs outside any transaction (a task)."""
-    invoice = Invoice.objects.select_related("customer").filter(pk=invoice_id).first()
-    if invoice is None:
-        return None
-    charge = PixCharge.objects.filter(invoice_id=invoice_id).select_related("account").first()
-    if charge is None:
-        if invoice.status != InvoiceStatus.OPEN or invoice.amount <= 0:
-            return None
-        account = account or active_account()
-        if account is None:
-            return None
-        charge, _ = PixCharge.objects.get_or_create(invoice_id=invoice_id,
-                                                    defaults={"account": account, "txid": txid_for(invoice_id)})
-    account = charge.account
-    own = client is None
-    client = client or client_for(account)
+    amount, due date or the régua's terms (PATCH), or remove it when the título is
+    cancelled or paid by other means (PATCH status REMOVIDA_PELO_USUARIO_RECEBEDOR).
+    Idempotent: called again, it does nothing or the same request. Runs outside any
+    transaction (a task). Raises the PSP's error (kept on the charge)."""
+    outcome = charges_sync(invoice_ids=[invoice_id], account=account, client=client)
+    result = outcome.get(int(invoice_id))
+    if isinstance(result, PixError):
+        raise result
+    return result
+
+
+def charges_sync(*, invoice_ids, account: PixAccount | None = None,
+                 client: PixClient | None = None) -> dict[int, PixCharge | PixError | None]:
+    """``charge_sync`` for many títulos: one read of the títulos with their customers,
+    contracts, réguas and charges, one read of the default régua and of the account, one
+    INSERT of the charges they lack — then one PSP call and one UPDATE per título.
+    A título's PSP error is kept on its charge (status error; retried by pix.reconcile)
+    and returned in its place; the others go on."""
+    from agrega.dunning.models import DunningPolicy
+
+    invoices = list(Invoice.objects.select_related("customer", "contract__dunning_policy", "pix_charge__account")
+                    .filter(pk__in=[int(i) for i in invoice_ids]))
+    outcome: dict[int, PixCharge | PixError | None] = {int(i): None for i in invoice_ids}
+    default_policy = None
+    if any(not inv.contract.dunning_policy_id for inv in invoices):
+        default_policy = DunningPolicy.objects.filter(is_default=True).first()
+    charges, new = {}, []
+    no_account = False
+    for invoice in invoices:
+        try:
+            charges[invoice.pk] = invoice.pix_charge
+        except PixCharge.DoesNotExist:
+            if invoice.status != InvoiceStatus.OPEN or invoice.amount <= 0 or no_account:
+                continue
+            account = account or active_account()
+            if account is None:
+                no_account = True  # no cobv to create; the títulos that have one still sync
+                continue
+            charges[invoice.pk] = PixCharge(invoice_id=invoice.pk, account=account, txid=txid_for(invoice.pk))
+            new.append(charges[invoice.pk])
+    if new:
+        # one INSERT … ON CONFLICT DO NOTHING: a twin task that inserted first wins, and
+        # both then send the same PUT (same txid)
+        PixCharge.objects.bulk_create(new, ignore_conflicts=True)
+    created_rows: list[PixCharge] = []
     try:
-        return _sync(charge, invoice, client)
-    except PixError as exc:
-        PixCharge.objects.filter(pk=charge.pk).update(status=ChargeStatus.ERROR if charge.status in (
-            ChargeStatus.PENDING, ChargeStatus.ERROR) else charge.status, attempts=charge.attempts + 1,
-            last_error=str(exc)[:500])
-        raise
+        for invoice in invoices:
+            charge = charges.get(invoice.pk)
+            if charge is None:
+                continue
+            # the process's long-lived client: one TLS context, pooled connections and the
+            # token kept from one título to the next (a client per título cost more than the PUT)
+            try:
+                outcome[invoice.pk] = _sync(charge, invoice, client or shared_client(charge.account), default_policy,
+                                            created_rows)
+            except PixError as exc:
+                PixCharge.objects.filter(invoice_id=invoice.pk).update(
+                    status=ChargeStatus.ERROR if charge.status in (ChargeStatus.PENDING, ChargeStatus.ERROR)
+                    else charge.status, attempts=charge.attempts + 1, last_error=str(exc)[:500])
+                outcome[invoice.pk] = exc
     finally:
-        if own:
-            client.close()
+        _write_created(created_rows)
+    return outcome
 
 
-def _sync(charge: PixCharge, invoice: Invoice, client: PixClient) -> PixCharge:
+def _write_created(rows: list[PixCharge]) -> None:
+    """The answers of the batch's PUTs: one prepared UPDATE run for every row
+    (``executemany``, by título: a row just inserted may not know its id). An ORM
+    ``CASE`` over the batch cost more CPU than the PUTs themselves."""
+    if not rows:
+        return
+    from django.db import connection
+
+    fields = [PixCharge._meta.get_field(name) for name in CREATED_FIELDS]
+    quote = connection.ops.quote_name
+    sql = (f"UPDATE {quote(PixCharge._meta.db_table)} SET "
+           + ", ".join(f"{quote(f.column)} = %s" for f in fields) + f" WHERE {quote('invoice_id')} = %s")
+    params = [[f.get_db_prep_save(getattr(c, f.attname), connection) for f in fields] + [c.invoice_id]
+              for c in rows]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def _sync(charge: PixCharge, invoice: Invoice, client: PixClient, default_policy=None,
+          created_rows: list | None = None) -> PixCharge:
     created = charge.status in (ChargeStatus.PENDING, ChargeStatus.ERROR) and charge.amount_sent is None
-    if invoice.status == InvoiceStatus.CANCELLED or (invoice.status == InvoiceStatus.PAID and not _paid_by_pix(charge)):
+    if invoice.status == InvoiceStatus.CANCELLED or (invoice.status == InvoiceStatus.PAID and not _paid_by_cobv(charge)):
         if created or charge.status == ChargeStatus.REMOVED:
-            PixCharge.objects.filter(pk=charge.pk).update(status=ChargeStatus.REMOVED)
+            _update(charge, status=ChargeStatus.REMOVED)
         else:
             try:
                 answer = client.cobv_patch(charge.txid, {"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR"})
@@ -317,26 +414,52 @@ def _sync(charge: PixCharge, invoice: Invoice, client: PixClient) -> PixCharge:
             except PixError as exc:
                 if exc.status not in (400, 404):  # already concluded or removed at the PSP
                     raise
-                PixCharge.objects.filter(pk=charge.pk).update(status=ChargeStatus.REMOVED, last_error=str(exc)[:500])
-    elif invoice.status == InvoiceStatus.PAID:
-        PixCharge.objects.filter(pk=charge.pk).update(status=ChargeStatus.PAID)
-    elif created:
-        body = cobv_body(invoice, charge.account)
+                _update(charge, status=ChargeStatus.REMOVED, last_error=str(exc)[:500])
+        return charge
+    if invoice.status == InvoiceStatus.PAID:
+        _update(charge, status=ChargeStatus.PAID)
+        return charge
+    terms = cobv_terms(invoice, charge.account, policy_of(invoice, default_policy))
+    if created:
+        body = cobv_body(invoice, charge.account, terms)
         try:
             answer = client.cobv_put(charge.txid, body)
         except PixError as exc:
             if not exc.permanent:
                 raise
             answer = _existing(client, charge.txid, exc)  # the answer of an earlier PUT was lost
-        _store_answer(charge, answer, status=ChargeStatus.ACTIVE, amount_sent=invoice.amount,
-                      due_sent=invoice.due_date, attempts=charge.attempts + 1)
-    elif charge.amount_sent != invoice.amount or charge.due_sent != invoice.due_date:
-        body = {"valor": {"original": _money(invoice.amount)},
-                "calendario": {"dataDeVencimento": invoice.due_date.isoformat()}}
+        fields = dict(status=ChargeStatus.ACTIVE, amount_sent=invoice.amount, due_sent=invoice.due_date,
+                      terms_sent=terms, attempts=charge.attempts + 1)
+        if created_rows is None:
+            _store_answer(charge, answer, **fields)
+        else:  # the batch writes them in one UPDATE; lost, the charge stays pending: same PUT again
+            for name, value in _answer_fields(charge, answer, **fields).items():
+                setattr(charge, name, value)
+            created_rows.append(charge)
+    elif charge.status in (ChargeStatus.ACTIVE, ChargeStatus.ERROR) and (
+            charge.amount_sent != invoice.amount or charge.due_sent != invoice.due_date
+            or charge.terms_sent != terms):
+        body = {"valor": {"original": _money(invoice.amount), **_zeroed(charge.terms_sent, terms), **terms["valor"]},
+                "calendario": {"dataDeVencimento": invoice.due_date.isoformat(),
+                               "validadeAposVencimento": terms["validadeAposVencimento"]}}
         answer = client.cobv_patch(charge.txid, body)
-        _store_answer(charge, answer, amount_sent=invoice.amount, due_sent=invoice.due_date)
-    charge.refresh_from_db()
+        _store_answer(charge, answer, amount_sent=invoice.amount, due_sent=invoice.due_date, terms_sent=terms)
     return charge
+
+
+def _zeroed(sent: dict | None, terms: dict) -> dict:
+    """A PATCH merges ``valor`` (the API Pix has no way to delete a multa, juros or
+    desconto from a cobv): a part the régua no longer has is sent as zero instead —
+    the same amount due, by the yaml's arithmetic."""
+    gone = {}
+    for name, item in ((sent or {}).get("valor") or {}).items():
+        if name in terms["valor"]:
+            continue
+        if name == "desconto":
+            gone[name] = {"modalidade": 3, "valorPerc": "0.00"}  # per day ahead, zero a day
+        else:
+            gone[name] = {"modalidade": item.get("modalidade", 1), "valorPerc": "0.00"}
+    return gone
 
 
 def _existing(client: PixClient, txid: str, error: PixError) -> dict:
@@ -346,8 +469,11 @@ def _existing(client: PixClient, txid: str, error: PixError) -> dict:
         raise error from None
 
 
-def _paid_by_pix(charge: PixCharge) -> bool:
-    return Payment.objects.filter(invoice_id=charge.invoice_id, provider=PROVIDER).exists()
+def _paid_by_cobv(charge: PixCharge) -> bool:
+    """Paid through this cobv (``pix_apply`` marks it PAID in the payment's own
+    transaction), not by a baixa, a CSV or the título's Pix Automático cobr — those
+    leave the cobv to be removed (docs/decisions/0011-cobv-beside-cobr.md)."""
+    return charge.status == ChargeStatus.PAID
 
 
 def charges_for_open_invoices(*, account_id: int) -> int:
@@ -357,8 +483,7 @@ def charges_for_open_invoices(*, account_id: int) -> int:
     _account(account_id)
     ids = list(Invoice.objects.filter(status=InvoiceStatus.OPEN, amount__gt=0, pix_charge__isnull=True)
                .values_list("pk", flat=True))
-    for invoice_id in ids:
-        tasks.enqueue_charge_sync(invoice_id)
+    tasks.enqueue_charges_sync(ids)
     return len(ids)
 
 
@@ -370,6 +495,18 @@ def charges_to_refresh(contract_ids) -> list[int]:
         "invoice_id", "invoice__status", "invoice__amount", "invoice__due_date", "amount_sent", "due_sent")
     return [invoice_id for invoice_id, status, amount, due, sent, due_sent in rows
             if status != InvoiceStatus.OPEN or (sent is not None and (amount != sent or due != due_sent))]
+
+
+def charges_of_policy(policy_id: int, *, is_default: bool) -> list[int]:
+    """Títulos whose open cobv follows this régua (their contract names it, or names
+    none and it is the default one)."""
+    from django.db.models import Q
+
+    follows = Q(invoice__contract__dunning_policy_id=policy_id)
+    if is_default:
+        follows |= Q(invoice__contract__dunning_policy__isnull=True)
+    return list(PixCharge.objects.filter(follows, status__in=[ChargeStatus.ACTIVE, ChargeStatus.ERROR],
+                                         invoice__status=InvoiceStatus.OPEN).values_list("invoice_id", flat=True))
 
 
 # ---------------------------------------------------------------- receiving
@@ -393,19 +530,23 @@ def pix_apply(*, pix: dict, account: PixAccount | None = None) -> Payment | None
     if charge is None or not e2eid:
         return None
     amount = parse_amount(pix.get("valor"))
+    late_fees, discount = _components(pix.get("componentesValor"), amount)
     try:
-        outcome = billing.payment_register(
-            invoice_id=charge.invoice_id, amount=amount, paid_on=_paid_on(pix.get("horario", "")),
-            method=PaymentMethod.PIX, provider=PROVIDER, external_id=e2eid,
-            note=f"Pix {e2eid}", actor="pix")
-        payment = outcome.payment
+        # one transaction: the cobv is PAID when the hooks of the payment run (they
+        # remove a cobv only when the título was paid by other means)
+        with transaction.atomic():
+            outcome = billing.payment_register(
+                invoice_id=charge.invoice_id, amount=amount, paid_on=_paid_on(pix.get("horario", "")),
+                method=PaymentMethod.PIX, provider=PROVIDER, external_id=e2eid,
+                note=f"Pix {e2eid}", actor="pix", late_fees=late_fees, discount=discount)
+            payment = outcome.payment
+            if outcome.created:
+                PixCharge.objects.filter(pk=charge.pk, status__in=[
+                    ChargeStatus.ACTIVE, ChargeStatus.ERROR, ChargeStatus.PENDING]).update(status=ChargeStatus.PAID)
     except InvalidTransition as exc:  # a Pix for a cancelled título: recorded for the operator
         log.warning("pix %s for título %s not applied: %s", e2eid, charge.invoice_id, exc.message)
         PixCharge.objects.filter(pk=charge.pk).update(last_error=f"Pix {e2eid} recebido: {exc.message}"[:500])
         return None
-    if outcome.created:
-        PixCharge.objects.filter(pk=charge.pk, status__in=[ChargeStatus.ACTIVE, ChargeStatus.ERROR,
-                                                           ChargeStatus.PENDING]).update(status=ChargeStatus.PAID)
     for dev in pix.get("devolucoes") or []:
         _settle_refund(payment, dev, account or charge.account)
     return payment
@@ -430,9 +571,10 @@ def pix_apply_many(*, pixes: list[dict]) -> list[Payment | ApplicationError | No
         except ApplicationError as exc:
             out[n] = exc
             continue
+        late_fees, discount = _components(pix.get("componentesValor"), amount)
         items.append(billing.PaymentIn(invoice_id=charge.invoice_id, amount=amount,
                                        paid_on=_paid_on(pix.get("horario", "")), external_id=e2eid,
-                                       note=f"Pix {e2eid}"))
+                                       note=f"Pix {e2eid}", late_fees=late_fees, discount=discount))
         index.append(n)
     results = billing.payments_register_many(items, method=PaymentMethod.PIX, provider=PROVIDER, actor="pix")
     paid = []
@@ -455,6 +597,28 @@ def pix_apply_many(*, pixes: list[dict]) -> list[Payment | ApplicationError | No
         PixCharge.objects.filter(pk__in=paid, status__in=[ChargeStatus.ACTIVE, ChargeStatus.ERROR,
                                                           ChargeStatus.PENDING]).update(status=ChargeStatus.PAID)
     return out
+
+
+def _components(parts, amount: Decimal) -> tuple[Decimal, Decimal]:
+    """(multa + juros, desconto + abatimento) of a confirmed Pix's ``componentesValor``
+    (yaml: valor = original + multa + juros − abatimento − desconto): the part of the
+    amount that is not the título's, and the part of the título forgiven. Ignored (both
+    zero) when they do not add up to the amount paid."""
+    if not isinstance(parts, dict):
+        return Decimal("0"), Decimal("0")
+
+    def value(name: str) -> Decimal:
+        try:
+            return parse_amount((parts.get(name) or {}).get("valor") or "0.00", allow_zero=True)
+        except (ApplicationError, AttributeError):
+            return Decimal("-1")
+
+    original, multa, juros = value("original"), value("multa"), value("juros")
+    desconto, abatimento = value("desconto"), value("abatimento")
+    if min(original, multa, juros, desconto, abatimento) < 0 or \
+            original + multa + juros - desconto - abatimento != amount:
+        return Decimal("0"), Decimal("0")
+    return multa + juros, desconto + abatimento
 
 
 def pix_confirm(*, account: PixAccount, e2eid: str, client: PixClient | None = None) -> Payment | None:
@@ -524,11 +688,10 @@ def retry_failed_charges(*, limit: int = 500) -> int:
     stale = timezone.now() - timedelta(minutes=1)
     ids = list(PixCharge.objects.filter(status__in=[ChargeStatus.ERROR, ChargeStatus.PENDING], updated_at__lt=stale)
                .values_list("invoice_id", flat=True)[:limit])
-    for invoice_id in ids:
-        try:
-            charge_sync(invoice_id=invoice_id)
-        except PixError as exc:
-            log.warning("cobv of título %s failed again: %s", invoice_id, exc)
+    for start in range(0, len(ids), SYNC_BATCH):
+        for invoice_id, result in charges_sync(invoice_ids=ids[start:start + SYNC_BATCH]).items():
+            if isinstance(result, PixError):
+                log.warning("cobv of título %s failed again: %s", invoice_id, result)
     return len(ids)
 
 

@@ -41,9 +41,34 @@ def reconcile_task(account_id: int) -> dict:
     return services.reconcile(account_id=account_id)
 
 
+@task()
+def charges_sync_task(invoice_ids: list[int]) -> dict:
+    """The cobv of a batch of títulos (services.SYNC_BATCH): their reads and inserts are
+    one query each; a PSP error stays on its charge (pix.reconcile sends it again)."""
+    from . import services
+
+    counts: dict[str, int] = {}
+    for invoice_id, result in services.charges_sync(invoice_ids=invoice_ids).items():
+        key = "error" if isinstance(result, PixError) else (result.status if result else "none")
+        counts[key] = counts.get(key, 0) + 1
+        if isinstance(result, PixError):
+            log.warning("cobv of título %s failed: %s", invoice_id, result)
+    return counts
+
+
 def enqueue_charge_sync(invoice_id: int) -> None:
     """After the current transaction commits (at once outside one)."""
     transaction.on_commit(lambda: charge_sync_task.enqueue(invoice_id))
+
+
+def enqueue_charges_sync(invoice_ids) -> None:
+    """Batches of títulos, after the current transaction commits."""
+    from .services import SYNC_BATCH
+
+    ids = list(invoice_ids)
+    for start in range(0, len(ids), SYNC_BATCH):
+        batch = ids[start:start + SYNC_BATCH]
+        transaction.on_commit(lambda b=batch: charges_sync_task.enqueue(b))
 
 
 @task()
@@ -62,3 +87,14 @@ def recurrence_cancel_task(contract_id: int) -> int:
     from . import recurrence
 
     return recurrence.recurrence_cancel(contract_id=contract_id)
+
+
+@task()
+def cobr_cancel_task(invoice_id: int) -> str:
+    from . import recurrence
+
+    try:
+        return recurrence.cobr_cancel_for_settled(invoice_id=invoice_id)
+    except PixError as exc:
+        log.warning("cobr of título %s not cancelled: %s", invoice_id, exc)
+        return "error"

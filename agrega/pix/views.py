@@ -155,7 +155,8 @@ class RefundView(CapabilityRequiredMixin, View):
 
 
 class RecurrenceView(CapabilityRequiredMixin, View):
-    """Pix Automático of a contract: start (POST /rec) or cancel."""
+    """Pix Automático of a contract: start (POST /rec), send the request to the payer's
+    bank (POST /solicrec) or cancel."""
 
     capability = Capability.OPERATE
 
@@ -165,6 +166,13 @@ class RecurrenceView(CapabilityRequiredMixin, View):
                 rec = recurrence.recurrence_start(contract_id=contract_id, actor=request.user,
                                                   fixed_amount=request.POST.get("fixed_amount") or None)
                 messages.success(request, f"Pix Automático solicitado: {rec.get_status_display()}.")
+            elif action == "solicitar-ao-banco":
+                rec = recurrence.solicrec_send(contract_id=contract_id, actor=request.user,
+                                               ispb=request.POST.get("ispb", ""), conta=request.POST.get("conta", ""),
+                                               agencia=request.POST.get("agencia", ""),
+                                               fixed_amount=request.POST.get("fixed_amount") or None)
+                messages.success(request, f"Solicitação enviada ao banco do pagador: "
+                                          f"{rec.get_solicrec_status_display()}.")
             elif action == "cancelar":
                 recurrence.recurrence_cancel(contract_id=contract_id, actor=request.user)
                 messages.success(request, "Pix Automático cancelado.")

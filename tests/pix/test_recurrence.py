@@ -11,10 +11,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from agrega.billing.models import Invoice, InvoiceStatus, Payment
+from agrega.billing.models import CreditEntry, Invoice, InvoiceStatus, Payment
 from agrega.contracts.services import contract_cancel
 from agrega.pix import recurrence, services
-from agrega.pix.models import PixRecurrence, PixRecurringCharge, RecurrenceStatus
+from agrega.core.errors import InvalidTransition, ValidationFailed
+from agrega.pix.models import (ChargeStatus, PixCharge, PixRecurrence, PixRecurringCharge, RecurrenceStatus,
+                               SolicRecStatus)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,3 +94,122 @@ def test_cancelling_the_contract_cancels_the_recurrence(approved, psp):
     contract_cancel(contract=contract)
     assert wait_for(lambda: PixRecurrence.objects.get(pk=rec.pk).status == RecurrenceStatus.CANCELLED)
     assert psp.api("GET", f"/rec/{rec.id_rec}").json()["status"] == "CANCELADA"
+
+
+# ---------------------------------------------------------------- cobv beside cobr (decision 0011)
+
+def test_paid_through_the_cobv_cancels_the_cobr(approved, psp):
+    contract, invoice, rec = approved()
+    cobr = recurrence.schedule_cobr(invoice_id=invoice.pk)
+    cobv = PixCharge.objects.get(invoice=invoice)
+    psp.pay(cobv.txid)  # the customer pays the QR code before the debit day
+    psp.wait_webhooks()
+    assert wait_for(lambda: PixRecurringCharge.objects.get(pk=cobr.pk).status == "CANCELADA")
+    assert psp.api("GET", f"/cobr/{cobr.txid}").json()["status"] == "CANCELADA"
+    assert PixCharge.objects.get(pk=cobv.pk).status == ChargeStatus.PAID
+    assert Payment.objects.filter(invoice=invoice).count() == 1
+
+
+def test_paid_through_the_cobr_removes_the_cobv(approved, psp):
+    contract, invoice, rec = approved()
+    cobr = recurrence.schedule_cobr(invoice_id=invoice.pk)
+    cobv = PixCharge.objects.get(invoice=invoice)
+    psp.payer.settle_cobr(invoice.due_date, "pay", txid=cobr.txid)
+    psp.wait_webhooks()
+    assert wait_for(lambda: PixCharge.objects.get(pk=cobv.pk).status == ChargeStatus.REMOVED)
+    assert psp.api("GET", f"/cobv/{cobv.txid}").json()["status"] == "REMOVIDA_PELO_USUARIO_RECEBEDOR"
+    with pytest.raises(Exception):
+        psp.pay(cobv.txid)  # nobody can pay it any more
+    assert Payment.objects.filter(invoice=invoice).count() == 1
+
+
+def test_paid_twice_the_second_payment_is_credit(approved, psp, hooked):
+    """Both paid before Agrega heard of either (webhooks lost): each Pix counts once, the
+    título is paid once, and the second payment is credit for the next títulos."""
+    contract, invoice, rec = approved()
+    cobr = recurrence.schedule_cobr(invoice_id=invoice.pk)
+    cobv = PixCharge.objects.get(invoice=invoice)
+    psp.faults(webhook_lost_rate=1.0)
+    psp.pay(cobv.txid)
+    psp.payer.settle_cobr(invoice.due_date, "pay", txid=cobr.txid)
+    psp.payer.clear_faults()
+    services.reconcile(account_id=hooked.pk)  # the cobv's Pix
+    recurrence.webhook_cobr_receive(secret=hooked.webhook_secret, body={"cobsr": [{"txid": cobr.txid}]})
+    payments = Payment.objects.filter(invoice=invoice)
+    assert payments.count() == 2
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.PAID and invoice.overpaid == invoice.amount
+    assert sum(c.amount for c in CreditEntry.objects.filter(contract=contract)) == invoice.amount
+    # a repeated delivery changes nothing
+    recurrence.webhook_cobr_receive(secret=hooked.webhook_secret, body={"cobsr": [{"txid": cobr.txid}]})
+    services.reconcile(account_id=hooked.pk)
+    assert Payment.objects.filter(invoice=invoice).count() == 2
+
+
+# ---------------------------------------------------------------- solicrec: the request to the payer's bank
+
+def test_solicrec_sent_to_the_payers_bank_then_accepted(hooked, billed, psp):
+    contract, invoice = billed()
+    rec = recurrence.solicrec_send(contract_id=contract.pk, ispb="12345678", agencia="0001", conta="998877")
+    assert rec.status == RecurrenceStatus.CREATED and rec.id_rec
+    assert rec.solicrec_status == SolicRecStatus.SENT and rec.solicrec_id
+    remote = psp.api("GET", f"/solicrec/{rec.solicrec_id}").json()
+    assert remote["status"] == "ENVIADA" and remote["idRec"] == rec.id_rec
+    assert remote["destinatario"] == {"conta": "998877", "ispbParticipante": "12345678", "agencia": "0001",
+                                      "cpf": contract.customer.document}
+    with pytest.raises(InvalidTransition):  # one request at a time
+        recurrence.solicrec_send(contract_id=contract.pk, ispb="12345678", conta="998877")
+    psp.payer.approve_rec(rec.id_rec)  # the customer approves in their bank's app
+    psp.wait_webhooks()
+    assert wait_for(lambda: PixRecurrence.objects.get(pk=rec.pk).status == RecurrenceStatus.APPROVED)
+    assert wait_for(lambda: PixRecurrence.objects.get(pk=rec.pk).solicrec_status == SolicRecStatus.ACCEPTED)
+
+
+def test_solicrec_rejected_by_the_payer_and_sent_again(hooked, billed, psp):
+    contract, invoice = billed()
+    rec = recurrence.solicrec_send(contract_id=contract.pk, ispb="87654321", conta="1")
+    psp.payer.reject_rec(rec.id_rec)
+    psp.wait_webhooks()
+    assert wait_for(lambda: PixRecurrence.objects.get(pk=rec.pk).solicrec_status == SolicRecStatus.REJECTED)
+    assert PixRecurrence.objects.get(pk=rec.pk).status == RecurrenceStatus.REJECTED
+    again = recurrence.solicrec_send(contract_id=contract.pk, ispb="87654321", conta="2")  # a new recurrence
+    assert again.pk != rec.pk and again.solicrec_status == SolicRecStatus.SENT
+
+
+def test_solicrec_checks_the_bank_data_before_any_call(hooked, billed, psp):
+    contract, invoice = billed()
+    with pytest.raises(ValidationFailed) as caught:
+        recurrence.solicrec_send(contract_id=contract.pk, ispb="123", conta="", agencia="00001")
+    assert set(caught.value.fields) == {"ispb", "conta", "agencia"}
+    assert not PixRecurrence.objects.filter(contract=contract).exists()
+
+
+def test_solicrec_from_the_contract_page_the_api_and_the_cli(hooked, billed, psp, client, capsys):
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from agrega.core.models import ApiToken
+    from agrega.core.roles import assign_role
+    from tests.fixtures_api import ApiClient
+
+    user = get_user_model().objects.create_user("op-solicrec", password="x-senha-123")
+    assign_role(user, "administrador")
+    client.force_login(user)
+    first, _ = billed()
+    response = client.post(f"/contratos/{first.pk}/pix-automatico/solicitar-ao-banco/",
+                           {"ispb": "12345678", "conta": "4321", "agencia": "12"})
+    assert response.status_code == 302
+    rec = PixRecurrence.objects.get(contract=first)
+    assert rec.solicrec_status == SolicRecStatus.SENT
+    page = client.get(f"/contratos/{first.pk}/").content.decode()
+    assert "Solicitação ao banco do pagador" in page and "Enviada ao banco do pagador" in page
+
+    second, _ = billed(months=3)
+    api = ApiClient(ApiToken.issue(user=user, name="t")[1])
+    response = api.post(f"/contracts/{second.pk}/pix-automatico/solicitacao", {"ispb": "12345678", "conta": "77"})
+    assert response.status_code == 201, response.content
+    assert response.json()["solicrec_status"] == "ENVIADA"
+    third, _ = billed(months=4)
+    call_command("pix", "rec-request", str(third.pk), "--ispb", "12345678", "--conta", "55")
+    assert "Enviada ao banco do pagador" in capsys.readouterr().out
+    assert PixRecurrence.objects.get(contract=third).solicrec_status == SolicRecStatus.SENT

@@ -5,6 +5,7 @@
     agrega dunning preset simples --days 20 --name "Bloqueio em 20 dias"
     agrega dunning stages 3 --stage 5:notice --stage 20:block_automatic
     agrega dunning update 3 --trust-days 5 --trust-uses 2 --trust-period 60 --default
+    agrega dunning update 3 --multa 2:2.00 --juros 3:1.00 --desconto 1:5.00:3 --validade 30
     agrega dunning sweep [--date AAAA-MM-DD]
     agrega dunning trust-release 42 --days 3 --note "vai pagar" --as atendente
 """
@@ -26,6 +27,10 @@ def policy_data(policy: DunningPolicy) -> dict:
         "trust_release_days": policy.trust_release_days, "trust_release_max_uses": policy.trust_release_max_uses,
         "trust_release_period_days": policy.trust_release_period_days,
         "contracts_count": getattr(policy, "contracts_count", 0),
+        "multa_modalidade": policy.multa_modalidade, "multa_valor": str(policy.multa_valor),
+        "juros_modalidade": policy.juros_modalidade, "juros_valor": str(policy.juros_valor),
+        "desconto_modalidade": policy.desconto_modalidade, "desconto_valor": str(policy.desconto_valor),
+        "desconto_dias": policy.desconto_dias, "validade_apos_vencimento": policy.validade_apos_vencimento,
         "stages": [{"level": s.level, "days_after_due": s.days_after_due, "action": s.action,
                     "action_display": s.get_action_display()} for s in policy.stages.all()],
     }
@@ -39,11 +44,44 @@ def policy_lines(data: dict) -> list[str]:
                                                f"{data['trust_release_max_uses']} uso(s) a cada "
                                                f"{data['trust_release_period_days']} dias")),
                  ("Contratos que a escolheram", data["contracts_count"]),
+                 ("Cobrança PIX", _charges_text(data)),
              ])]
     rows = [(s["level"], f"{s['days_after_due']} dia(s) após o vencimento", s["action_display"], s["action"])
             for s in data["stages"]]
     lines += ["  " + line for line in table(("Etapa", "Quando", "Ação", "Código"), rows)]
     return lines
+
+
+def _charges_text(data: dict) -> str:
+    parts = [f"{kind} {data[kind + '_modalidade']}:{data[kind + '_valor']}"
+             for kind in ("multa", "juros", "desconto") if data[kind + "_modalidade"]]
+    if data["desconto_modalidade"] in (1, 2):
+        parts[-1] += f" até {data['desconto_dias']} dia(s) antes do vencimento"
+    validade = data["validade_apos_vencimento"]
+    parts.append(f"validade {validade if validade is not None else 'da conta PIX'}")
+    return "; ".join(parts)
+
+
+def charge_arg(text: str) -> dict:
+    """``2:2.00`` → {modalidade: 2, valor: "2.00"}; ``0`` → none; the desconto takes
+    ``MOD:VALOR:DIAS``. Ranges are checked by the service."""
+    parts = text.split(":")
+    if not parts[0].strip().isdigit() or len(parts) > 3 or (parts[0].strip() != "0" and len(parts) < 2):
+        raise argparse.ArgumentTypeError(f"valor inválido: {text!r} (use MODALIDADE:VALOR, ex.: 2:2.00; 0 = sem)")
+    out = {"modalidade": int(parts[0]), "valor": parts[1].strip() if len(parts) > 1 else "0"}
+    if len(parts) == 3:
+        if not parts[2].strip().isdigit():
+            raise argparse.ArgumentTypeError(f"dias inválidos em {text!r}")
+        out["dias"] = int(parts[2])
+    return out
+
+
+def validade_arg(text: str):
+    if text.strip().lower() == "conta":
+        return ""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError("validade: número de dias ou 'conta'")
+    return int(text)
 
 
 def stage_arg(text: str) -> dict:
@@ -110,6 +148,15 @@ class Command(AgregaCommand):
                             help="período dos usos, em dias (1–365)")
         update.add_argument("--default", dest="is_default", action="store_true", default=None,
                             help="torna esta a régua padrão")
+        update.add_argument("--multa", type=charge_arg, metavar="MOD:VALOR",
+                            help="multa da cobrança PIX: 1 valor fixo, 2 percentual; 0 = sem multa")
+        update.add_argument("--juros", type=charge_arg, metavar="MOD:VALOR",
+                            help="juros: 1–4 dias corridos (valor, % ao dia, ao mês, ao ano), 5–8 dias úteis; 0 = sem")
+        update.add_argument("--desconto", type=charge_arg, metavar="MOD:VALOR[:DIAS]",
+                            help="desconto: 1 valor fixo / 2 percentual até DIAS antes do vencimento, "
+                                 "3–6 por dia de antecipação; 0 = sem")
+        update.add_argument("--validade", dest="validade_apos_vencimento", type=validade_arg, metavar="DIAS|conta",
+                            help="dias após o vencimento em que a cobrança PIX pode ser paga ('conta': a da conta PIX)")
         self.add_actor(update)
         sweep = self.subcommand(sub, "sweep", self.cmd_sweep, help="Aplica a régua agora a todos os contratos.")
         sweep.add_argument("--date", dest="today", type=date_arg, metavar="AAAA-MM-DD",
@@ -150,7 +197,15 @@ class Command(AgregaCommand):
 
     def cmd_update(self, *, policy_id, as_user=None, **options):
         changes = self.given(options, ("name", "trust_release_days", "trust_release_max_uses",
-                                       "trust_release_period_days", "is_default"))
+                                       "trust_release_period_days", "is_default", "validade_apos_vencimento"))
+        if changes.get("validade_apos_vencimento") == "":
+            changes["validade_apos_vencimento"] = None
+        for kind in ("multa", "juros", "desconto"):
+            given = options.get(kind)
+            if given is not None:
+                changes[f"{kind}_modalidade"], changes[f"{kind}_valor"] = given["modalidade"], given["valor"]
+                if kind == "desconto":
+                    changes["desconto_dias"] = given.get("dias", 0)
         policy = services.policy_update(policy_id=policy_id, actor=self.actor(as_user), **changes)
         self._show(policy, "Régua salva.")
 

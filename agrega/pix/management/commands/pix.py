@@ -59,6 +59,13 @@ class Command(AgregaCommand):
         rec = self.subcommand(sub, "rec-start", self.cmd_rec_start, help="Inicia Pix Automático de um contrato.")
         rec.add_argument("contract", type=int)
         rec.add_argument("--amount", default=None, help="valor fixo (vazio: variável)")
+        solic = self.subcommand(sub, "rec-request", self.cmd_rec_request,
+                                help="Envia a solicitação de Pix Automático ao banco do pagador (POST /solicrec).")
+        solic.add_argument("contract", type=int)
+        solic.add_argument("--ispb", required=True, help="ISPB do banco do pagador (8 caracteres)")
+        solic.add_argument("--conta", required=True, help="conta do pagador")
+        solic.add_argument("--agencia", default="", help="agência do pagador")
+        solic.add_argument("--amount", default=None, help="valor fixo (vazio: variável)")
         cancel = self.subcommand(sub, "rec-cancel", self.cmd_rec_cancel, help="Cancela o Pix Automático.")
         cancel.add_argument("contract", type=int)
 
@@ -135,6 +142,14 @@ class Command(AgregaCommand):
     def cmd_rec_start(self, *, contract, amount=None, **options):
         rec = recurrence.recurrence_start(contract_id=contract, fixed_amount=amount)
         self.emit({"id_rec": rec.id_rec, "status": rec.status}, [f"Pix Automático {rec.id_rec}: {rec.get_status_display()}."])
+
+    def cmd_rec_request(self, *, contract, ispb, conta, agencia="", amount=None, **options):
+        rec = recurrence.solicrec_send(contract_id=contract, ispb=ispb, conta=conta, agencia=agencia,
+                                       fixed_amount=amount)
+        self.emit({"id_rec": rec.id_rec, "status": rec.status, "solicrec_id": rec.solicrec_id,
+                   "solicrec_status": rec.solicrec_status},
+                  [f"Solicitação {rec.solicrec_id} ao banco do pagador: {rec.get_solicrec_status_display()} "
+                   f"(Pix Automático {rec.id_rec}: {rec.get_status_display()})."])
 
     def cmd_rec_cancel(self, *, contract, **options):
         n = recurrence.recurrence_cancel(contract_id=contract)

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pix', '0001_initial'),
+        ('pix', '0002_charge_terms_and_solicrec'),
     ]
 
     operations = [
