@@ -621,18 +621,6 @@ def _components(parts, amount: Decimal) -> tuple[Decimal, Decimal]:
     return multa + juros, desconto + abatimento
 
 
-def pix_confirm(*, account: PixAccount, e2eid: str, client: PixClient | None = None) -> Payment | None:
-    """A callback named ``e2eid``: ask the PSP (``GET /pix/{e2eid}``), then apply."""
-    own = client is None
-    client = client or client_for(account)
-    try:
-        pix = client.pix_get(e2eid)
-    finally:
-        if own:
-            client.close()
-    return pix_apply(pix=pix, account=account)
-
-
 def webhook_receive(*, secret: str, body: dict) -> dict:
     """The PSP's callback at ``…/pix/webhook/<secret>/pix``: records each Pix it names
     in the inbox (``pix.inbox``, one statement) and answers at once. The callback is only

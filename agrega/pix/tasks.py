@@ -26,15 +26,6 @@ def charge_sync_task(invoice_id: int) -> str:
 
 
 @task()
-def pix_confirm_task(account_id: int, e2eid: str) -> bool:
-    from . import services
-    from .models import PixAccount
-
-    account = PixAccount.objects.get(pk=account_id)
-    return services.pix_confirm(account=account, e2eid=e2eid) is not None
-
-
-@task()
 def reconcile_task(account_id: int) -> dict:
     from . import services
 
