@@ -15,6 +15,25 @@ import pytest
 OPENLOOP = Path(__file__).resolve().parents[2] / "bench" / "api_load" / "openloop.py"
 
 
+def run_alone(make_coroutine):
+    """``asyncio.run`` on a thread of its own: a browser test earlier in the session may
+    leave an event loop running on the main thread (Playwright's sync API)."""
+    box = {}
+
+    def target():
+        try:
+            box["result"] = asyncio.run(make_coroutine())
+        except BaseException as exc:  # handed to the test's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(60)
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
 @pytest.fixture(scope="module")
 def openloop():
     spec = importlib.util.spec_from_file_location("openloop", OPENLOOP)
@@ -54,7 +73,7 @@ def server():
 def test_every_request_due_is_answered_and_counted(openloop, server):
     url, seen = server
     paths = ["/a", "/b", "/missing/c"]
-    result = asyncio.run(openloop.run(url, paths, rate=60, seconds=0.5, connections=3, token="tok"))
+    result = run_alone(lambda: openloop.run(url, paths, rate=60, seconds=0.5, connections=3, token="tok"))
     assert result["due"] == 30 and result["answered"] == 30
     assert result["statuses"] == {"200": 20, "404": 10}
     assert result["ok"] == 20 and result["non2xx"] == 10
@@ -66,9 +85,9 @@ def test_every_request_due_is_answered_and_counted(openloop, server):
 
 def test_unique_paths_are_sent_once(openloop, server):
     url, seen = server
-    result = asyncio.run(openloop.run(url, ["/x/1", "/x/2"], rate=50, seconds=1, connections=2, token="t",
+    result = run_alone(lambda: openloop.run(url, ["/x/1", "/x/2"], rate=50, seconds=1, connections=2, token="t",
                                       method="POST", unique=True))
     assert result["due"] == 2 and result["ok"] == 2
     assert sorted(p for m, p, _ in seen) == ["/x/1", "/x/2"] and {m for m, _, _ in seen} == {"POST"}
-    empty = asyncio.run(openloop.run(url, [], rate=50, seconds=1, connections=2, token="t"))
+    empty = run_alone(lambda: openloop.run(url, [], rate=50, seconds=1, connections=2, token="t"))
     assert empty["due"] == 0 and empty["answered"] == 0

@@ -635,31 +635,3 @@ class SvaWorker:
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-
-
-def run_worker(*, concurrency: int | None = None, jobs: bool = True, tasks: bool = True) -> None:
-    """The ``agrega worker`` process: the SVA convergence loop and, beside it, the task
-    worker as a child process (agrega/core/tasks.py, decision 0008) that runs the
-    background tasks and, unless ``jobs`` is False, enqueues the periodic jobs."""
-    from agrega.core.tasks import TaskProcess
-
-    from agrega.pix.inbox import InboxConsumer
-
-    worker = SvaWorker(concurrency=concurrency)
-    worker.install_signal_handlers()
-    child = TaskProcess(scheduler=jobs) if tasks else None
-    # the PSP's callbacks recorded by the web: confirmed and applied here, in batches; a
-    # batch that released contracts wakes the SVA loop at once (agrega/pix/inbox.py)
-    inbox = InboxConsumer(on_applied=worker.wake)
-    log.info("SVA worker %s started (concurrency %s, task worker %s, periodic jobs %s)", worker.worker_id,
-             worker.concurrency, "on" if tasks else "off", "on" if tasks and jobs else "off")
-    if child:
-        child.start()
-    inbox.start()
-    try:
-        worker.run()
-    finally:
-        inbox.stop()
-        if child:
-            child.stop()
-        worker.close()

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from agrega.sva.controller.worker import run_worker
+from agrega.ops.worker import run_worker
 
 
 class Command(BaseCommand):
