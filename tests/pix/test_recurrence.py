@@ -98,7 +98,7 @@ def test_cancelling_the_contract_cancels_the_recurrence(approved, psp):
 
 # ---------------------------------------------------------------- cobv beside cobr (decision 0011)
 
-def test_paid_through_the_cobv_cancels_the_cobr(approved, psp):
+def test_paid_through_the_cobv_cancels_the_cobr(approved, psp, inbox_consumer):
     contract, invoice, rec = approved()
     cobr = recurrence.schedule_cobr(invoice_id=invoice.pk)
     cobv = PixCharge.objects.get(invoice=invoice)
