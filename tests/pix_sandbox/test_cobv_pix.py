@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from pix_sandbox.store import today
+from pix_sandbox.store import next_business_day, today
 from pix_sandbox.testing import SandboxProcess
 
 from .conftest import call
@@ -174,7 +174,7 @@ def test_txid_rules(account, api, bad):
 
 
 def test_pay_at_a_moment_and_amount_with_juros_multa_and_desconto(account, api):
-    due = today() + dt.timedelta(days=5)
+    due = next_business_day(today() + dt.timedelta(days=5))  # a due date on a weekend would move
     body = cobv_body(account.chave, due=due, amount="100.00",
                      multa={"modalidade": 2, "valorPerc": "2.00"},
                      juros={"modalidade": 2, "valorPerc": "0.10"},

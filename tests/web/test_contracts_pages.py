@@ -73,7 +73,8 @@ def test_every_list_query_stays_keyset_and_bounded(admin_client, make_customer):
     """Each filter of the list (status codes, cursor, name, CPF) reads one page by keyset:
     no COUNT, no OFFSET, a bounded number of queries, whatever the table's size. (Its speed
     at 100,000 contracts is a benchmark's business, not a test's.)"""
-    customers = [make_customer() for _ in range(20)]
+    names = ["Ana", "Bia", "Caio", "Davi", "Edu", "Fabi", "Gil", "Hugo", "Iara", "Jair"]
+    customers = [make_customer(name=f"{names[i % 10]} Keyset {'Alfa' if i < 10 else 'Beta'}") for i in range(20)]
     batch = [Contract(customer=customers[i % 20], status="A" if i % 3 else "I",
                       access_status="A" if i % 3 else "D") for i in range(600)]
     Contract.objects.bulk_create(batch, batch_size=600)
