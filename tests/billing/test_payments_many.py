@@ -57,6 +57,27 @@ def test_many_equals_one_by_one(blocked):
     assert state(many)[0] == "paid" and state(many)[5] == "A"  # settled and released
 
 
+def test_late_fees_and_discounts_count_as_one_by_one(blocked):
+    """A Pix with multa/juros (late fees) or a desconto (a cobrança PIX's régua) counts
+    ``amount − late_fees + discount`` for the título on the batch path as on the single one."""
+    one = blocked()[1]
+    many = blocked()[1]
+    today = timezone.localdate()
+    cases = [("a", D("50.00"), D("3.30"), D("0")), ("b", D("55.00"), D("0"), D("8.20"))]  # 46.70 + 63.20 = 109.90
+    for ext, amount, late_fees, discount in cases:
+        payment_register(invoice_id=one.pk, amount=amount, paid_on=today, method=PaymentMethod.PIX,
+                         provider="pix", external_id="R-" + ext, late_fees=late_fees, discount=discount)
+    with transaction.atomic():
+        payments_register_many([PaymentIn(invoice_id=many.pk, amount=amount, paid_on=today, external_id="M-" + ext,
+                                          late_fees=late_fees, discount=discount)
+                                for ext, amount, late_fees, discount in cases],
+                               method=PaymentMethod.PIX, provider="pix")
+    assert state(one) == state(many)
+    assert state(many)[:2] == ("paid", "109.90") and state(many)[4] == ()  # settled exactly, no credit
+    fees = sorted((str(p.late_fees), str(p.discount)) for p in Payment.objects.filter(invoice=many))
+    assert fees == [("0.00", "8.20"), ("3.30", "0.00")]
+
+
 def test_refusals_match(blocked, billed):
     _, cancelled = billed()
     invoice_cancel(invoice_id=cancelled.pk, reason="teste")
