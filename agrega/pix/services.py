@@ -541,15 +541,25 @@ def pix_apply(*, pix: dict, account: PixAccount | None = None) -> Payment | None
                 note=f"Pix {e2eid}", actor="pix", late_fees=late_fees, discount=discount)
             payment = outcome.payment
             if outcome.created:
-                PixCharge.objects.filter(pk=charge.pk, status__in=[
-                    ChargeStatus.ACTIVE, ChargeStatus.ERROR, ChargeStatus.PENDING]).update(status=ChargeStatus.PAID)
+                _mark_paid([charge.pk])
     except InvalidTransition as exc:  # a Pix for a cancelled título: recorded for the operator
-        log.warning("pix %s for título %s not applied: %s", e2eid, charge.invoice_id, exc.message)
-        PixCharge.objects.filter(pk=charge.pk).update(last_error=f"Pix {e2eid} recebido: {exc.message}"[:500])
+        _note_not_applied(charge, e2eid, exc)
         return None
     for dev in pix.get("devolucoes") or []:
         _settle_refund(payment, dev, account or charge.account)
     return payment
+
+
+def _mark_paid(charge_ids: list[int]) -> None:
+    """The cobranças whose Pix made a payment are PAID (unless already removed or paid)."""
+    PixCharge.objects.filter(pk__in=charge_ids, status__in=[
+        ChargeStatus.ACTIVE, ChargeStatus.ERROR, ChargeStatus.PENDING]).update(status=ChargeStatus.PAID)
+
+
+def _note_not_applied(charge: PixCharge, e2eid: str, exc: InvalidTransition) -> None:
+    """A Pix for a cancelled título: logged and kept on its cobrança for the operator."""
+    log.warning("pix %s for título %s not applied: %s", e2eid, charge.invoice_id, exc.message)
+    PixCharge.objects.filter(pk=charge.pk).update(last_error=f"Pix {e2eid} recebido: {exc.message}"[:500])
 
 
 def pix_apply_many(*, pixes: list[dict]) -> list[Payment | ApplicationError | None]:
@@ -581,9 +591,7 @@ def pix_apply_many(*, pixes: list[dict]) -> list[Payment | ApplicationError | No
     for n, result in zip(index, results):
         pix, charge = pixes[n], charges[str(pixes[n].get("txid"))]
         if isinstance(result, InvalidTransition):  # a Pix for a cancelled título: recorded for the operator
-            log.warning("pix %s for título %s not applied: %s", pix["endToEndId"], charge.invoice_id, result.message)
-            PixCharge.objects.filter(pk=charge.pk).update(
-                last_error=f"Pix {pix['endToEndId']} recebido: {result.message}"[:500])
+            _note_not_applied(charge, pix["endToEndId"], result)
             continue
         if isinstance(result, ApplicationError):
             out[n] = result
@@ -594,8 +602,7 @@ def pix_apply_many(*, pixes: list[dict]) -> list[Payment | ApplicationError | No
             _settle_refund(result.payment, dev, charge.account)
         out[n] = result.payment
     if paid:
-        PixCharge.objects.filter(pk__in=paid, status__in=[ChargeStatus.ACTIVE, ChargeStatus.ERROR,
-                                                          ChargeStatus.PENDING]).update(status=ChargeStatus.PAID)
+        _mark_paid(paid)
     return out
 
 
