@@ -17,6 +17,7 @@ settings.CREDENTIALS_KEY = os.environ["AGREGA_CREDENTIALS_KEY"]
 
 # Shared fixtures, each defined once and offered to every test directory (never copied
 # into a directory's conftest): data builders, API clients, billed/blocked contracts, the
-# browser pages' helpers, the SEFAZ and PSP sandboxes.
+# browser, its pages and their helpers, the SEFAZ and PSP sandboxes.
 pytest_plugins = ["tests.fixtures", "tests.fixtures_api", "tests.billing.fixtures_billing",
-                  "tests.web.fixtures_contracts", "tests.sefaz_fixtures", "tests.pix_fixtures"]
+                  "tests.web.fixtures_contracts", "tests.web.fixtures_browser", "tests.sefaz_fixtures",
+                  "tests.pix_fixtures"]

@@ -1,7 +1,8 @@
 """``agrega``: the console script.
 
 ``agrega demo`` starts everything on one machine (SQLite, the SVA platform's, SEFAZ and PSP sandboxes,
-SVA worker, web, task worker); ``agrega worker``, ``agrega web``, ``agrega exa-sandbox``,
+SVA worker, web, task worker); ``agrega worker``, ``agrega web``, ``agrega <platform>-sandbox``
+(the sandbox of any connector that ships one, found through the registry),
 ``agrega sefaz-sandbox`` and ``agrega pix-sandbox`` start one part each; any
 other word is a Django management command (``agrega migrate``, ``agrega contract …``).
 """
@@ -71,9 +72,13 @@ def _stop_children(procs: list[subprocess.Popen], seconds: float = 10.0) -> None
 def demo(argv: list[str]) -> int:
     """The whole demo as one service: SIGTERM or SIGINT (Ctrl+C) stops the sandbox, the
     worker and the web (each in its own process group, so nothing is left behind)."""
-    import argparse
+    from agrega.core.management.base import PortugueseCommandParser, PortugueseHelpFormatter
 
-    parser = argparse.ArgumentParser(prog="agrega demo", description="Demo completa numa máquina.")
+    # the commands' parser: help and errors in Portuguese, as every other agrega command
+    parser = PortugueseCommandParser(prog="agrega demo", description="Demo completa numa máquina.",
+                                     called_from_command_line=True, formatter_class=PortugueseHelpFormatter,
+                                     add_help=False)
+    parser.add_argument("-h", "--help", action="help", help="mostra esta ajuda e sai")
     parser.add_argument("--host", default="127.0.0.1", help="endereço onde tudo escuta (padrão 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="porta da web (padrão 8000)")
     parser.add_argument("--sandbox-port", type=int, default=8765, help="porta do sandbox da plataforma SVA (padrão 8765)")
@@ -167,20 +172,22 @@ def _run_demo(args, procs: list[subprocess.Popen]) -> int:
         print("O PSP sandbox não respondeu.", file=sys.stderr)
         return 1
     pix_lines = _setup_pix_demo(pix_url, web_url, label)
+    var_shown = _shown_path(Path(settings.VAR_DIR))
+    sandbox_line = f"  Sandbox {label}:".ljust(23) + f"{sandbox_url}/\n"
     print(
         "\n"
         "Agrega está no ar.\n"
         f"  API (documentação):  {web_url}/api/docs\n"
         f"  Administração:       {web_url}/admin/\n"
-        f"  Sandbox {label}:".ljust(23) + f"{sandbox_url}/\n"
-        f"  SEFAZ sandbox (NFCom, mTLS): {sefaz_url}  AC de teste: var/sefaz-pki/ca.pem\n"
+        + sandbox_line +
+        f"  SEFAZ sandbox (NFCom, mTLS): {sefaz_url}  AC de teste: {var_shown}/sefaz-pki/ca.pem\n"
         "  Logins (senha agrega-demo): admin (administrador), operador (operador),\n"
         "                      leitura (somente leitura)\n"
-        "  Token de API:        veja var/demo-token.txt\n"
+        f"  Token de API:        veja {var_shown}/demo-token.txt\n"
         f"  Webhook de pagamentos: {web_url}/api/payments/webhook\n"
         f"    segredo (HMAC):    {os.environ['AGREGA_PAYMENT_WEBHOOK_SECRET']}\n"
         "    (provedor \"webhook\"; assine \"<X-Agrega-Timestamp>.<corpo>\", veja docs/payments.md)\n"
-        "  Chaves da demo:      var/demo-secrets.env\n"
+        f"  Chaves da demo:      {var_shown}/demo-secrets.env\n"
         + pix_lines +
         "Ctrl+C encerra.\n",
         flush=True,
@@ -191,6 +198,15 @@ def _run_demo(args, procs: list[subprocess.Popen]) -> int:
         time.sleep(0.5)
     print("Um dos processos da demo parou; encerrando os outros.", file=sys.stderr)
     return 1
+
+
+def _shown_path(path: Path) -> str:
+    """The var folder as the user can type it: relative to where they started the demo when it
+    is inside it (``var``), absolute otherwise (AGREGA_VAR_DIR elsewhere)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path.resolve())
 
 
 def _start_sefaz_sandbox(args, start, var_dir: Path) -> str | None:
@@ -224,7 +240,7 @@ def _setup_pix_demo(pix_url: str, web_url: str, label: str) -> str:
     import httpx
 
     from agrega.billing.models import Invoice
-    from agrega.contracts.choices import ContractStatus
+    from agrega.contracts.choices import AccessStatus, ContractStatus
     from agrega.contracts.models import Contract
     from agrega.pix import recurrence, services
     from agrega.pix.models import ChargeStatus, PixAccount, PixCharge, PixRecurrence
@@ -249,7 +265,11 @@ def _setup_pix_demo(pix_url: str, web_url: str, label: str) -> str:
                 recurrence.recurrence_start(contract_id=contract.pk)
     except Exception as exc:  # the demo still runs; the page shows the account's state
         return f"  PIX: não foi possível preparar tudo ({exc})."
-    overdue = (Invoice.objects.filter(status="open", pix_charge__status="active").order_by("due_date").first())
+    # the título to pay: one that suspended its contract (the régua's late payer), so
+    # that paying it shows the release and the unblock; else any open one
+    payable = Invoice.objects.filter(status="open", pix_charge__status="active").order_by("due_date", "pk")
+    overdue = (payable.filter(contract__access_status__in=[AccessStatus.OVERDUE, AccessStatus.AUTOMATIC_BLOCK])
+               .first() or payable.first())
     lines = [f"  PSP sandbox (PIX):   {pix_url}/  — conta “{account.name}”, webhook em {web_url}/pix/webhook/…"]
     if overdue is not None:
         txid = PixCharge.objects.get(invoice=overdue).txid
@@ -303,6 +323,18 @@ def web(argv: list[str]) -> int:
     return 0
 
 
+def _platform_sandbox(platform: str):
+    """The sandbox server of the SVA platform ``platform`` (``agrega <platform>-sandbox``),
+    as its connector's kit declares it; None when no connector of that name ships one."""
+    _django_setup()
+    from agrega.integrations.connectors.registry import sandbox_server_main
+
+    try:
+        return sandbox_server_main(platform)
+    except LookupError:
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv else "help"
@@ -310,10 +342,6 @@ def main(argv: list[str] | None = None) -> int:
         return demo(argv[1:])
     if command == "web":
         return web(argv[1:])
-    if command == "exa-sandbox":
-        from exa_sandbox.server import main as sandbox_main
-
-        return sandbox_main(argv[1:]) or 0
     if command == "sefaz-sandbox":
         from sefaz_sandbox.server import main as sefaz_main
 
@@ -322,6 +350,10 @@ def main(argv: list[str] | None = None) -> int:
         from pix_sandbox.server import main as pix_sandbox_main
 
         return pix_sandbox_main(argv[1:]) or 0
+    if command.endswith("-sandbox"):
+        sandbox_main = _platform_sandbox(command.removesuffix("-sandbox"))
+        if sandbox_main is not None:
+            return sandbox_main(argv[1:]) or 0
     if command == "worker":
         argv = ["sva_worker", *argv[1:]]
     elif not command.startswith("-"):

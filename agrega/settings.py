@@ -88,6 +88,21 @@ MIDDLEWARE = [
     "agrega.core.idempotency.IdempotencyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# The chain of an API request that a token authenticates and no cookie could
+# (``Authorization: Bearer``, no ``Cookie``; agrega/core/handlers.py, decision 0015): MIDDLEWARE
+# without what serves a browser session (whitenoise's files, sessions, CSRF, the session's
+# user, messages, htmx). Whatever acts on such a request must be in both lists, in the same
+# order (tests/api/test_token_chain.py checks that this one is MIDDLEWARE minus those).
+API_TOKEN_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",  # the Host check, APPEND_SLASH, Content-Length
+    "agrega.core.handlers.AnonymousUntilAuthenticatedMiddleware",  # request.user until the token sets it
+    "agrega.core.uploads.UploadLimitMiddleware",
+    "agrega.ops.middleware.SecurityHeadersMiddleware",
+    "agrega.core.middleware.InputLimitsMiddleware",
+    "agrega.core.idempotency.IdempotencyMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
 
 ROOT_URLCONF = "agrega.urls"
 WSGI_APPLICATION = "agrega.wsgi.application"
@@ -138,8 +153,9 @@ elif os.environ.get("AGREGA_DB_PREPARE_THRESHOLD"):
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Seconds an API token's user and role are kept per process (agrega/core/api.py); 0: read
-# on every request. Measured by bench/api_load.py --token-cache-variant.
-API_TOKEN_CACHE_SECONDS = max(0.0, float(os.environ.get("AGREGA_API_TOKEN_CACHE_SECONDS", "0")))
+# on every request. A revocation, deactivation or role change applies at once in the
+# process that made it, within this time in the others (bench/README.md, "api_load").
+API_TOKEN_CACHE_SECONDS = max(0.0, float(os.environ.get("AGREGA_API_TOKEN_CACHE_SECONDS", "10")))
 
 # Password logins go through the throttled backend (agrega/core/throttle.py).
 AUTHENTICATION_BACKENDS = ["agrega.core.throttle.ThrottledModelBackend"]

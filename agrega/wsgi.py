@@ -3,7 +3,13 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agrega.settings")
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+# API requests that a token authenticates take a shorter middleware chain (decision 0015);
+# the import needs the app registry that get_wsgi_application() has just set up.
+from agrega.core.handlers import AgregaWSGIApplication  # noqa: E402
+
+application = AgregaWSGIApplication(django_application)
 
 
 def _refuse_development_secrets() -> None:

@@ -57,18 +57,34 @@ def before_tree(commit: str, path: Path) -> Path:
     return path
 
 
-def run_side(tree: Path, tag: str, bench: str, args: list[str]) -> dict:
-    env = {**os.environ, "AGREGA_BENCH_DB_TAG": tag}
+def run_side(tree: Path, tag: str, bench: str, args: list[str]) -> list[dict]:
+    """Every summary line the bench printed (JSON objects with a ``ratio``): one for most
+    benches, one per figure for api_load."""
+    env = {**os.environ, "AGREGA_BENCH_DB_TAG": tag, "PYTHONPATH": str(tree)}
     proc = subprocess.run([sys.executable, str(tree / "bench" / f"{bench}.py"), *args], cwd=tree, env=env,
                           capture_output=True, text=True)
+    lines = []
     for line in proc.stdout.splitlines():
-        if not line.startswith("{"):
-            print(f"    {line}", flush=True)
-    if proc.returncode != 0:
+        if line.startswith("{"):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            if isinstance(record, dict) and isinstance(record.get("ratio"), (int, float)):
+                lines.append(record)
+                continue
+        print(f"    {line}", flush=True)
+    if proc.returncode != 0 or not lines:
         print(proc.stderr[-3000:], file=sys.stderr)
         raise SystemExit(f"{bench} failed on {tree} (exit {proc.returncode})")
-    last = proc.stdout.strip().splitlines()[-1]
-    return json.loads(last)
+    return lines
+
+
+def direction(record: dict) -> str:
+    """"lower" or "higher": the bench's ``better``, else read from its target text."""
+    if record.get("better") in ("lower", "higher"):
+        return record["better"]
+    return "higher" if str(record.get("target", "")).lstrip().startswith(("≥", ">")) else "lower"
 
 
 def main() -> None:
@@ -82,7 +98,8 @@ def main() -> None:
     short = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=7", args.before], check=True,
                            capture_output=True, text=True).stdout.strip()
     sides = {"after": (ROOT, base), "before": (tree, base if same_schema else f"{base}b{short}")}
-    results: dict[str, list[dict]] = {"after": [], "before": []}
+    results: dict[str, list[list[dict]]] = {"after": [], "before": []}
+    loads: list[float] = []
     print(f"ab: {args.bench} {' '.join(args.args)}; before = {args.before} ({tree}), after = {ROOT}; "
           f"{args.rounds} round(s); load average {'/'.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     try:
@@ -91,31 +108,45 @@ def main() -> None:
             for side in order:
                 print(f"  round {round_}, {side}:", flush=True)
                 got = run_side(*sides[side], args.bench, args.args)
-                got["load_now"] = os.getloadavg()[0]
+                loads.append(os.getloadavg()[0])
                 results[side].append(got)
-                print(f"  round {round_}, {side}: ratio {got['ratio']:.3f} (value {got.get('value')}, baseline "
-                      f"{got.get('baseline')}), load {got['load_now']:.1f}", flush=True)
+                for r in got:
+                    print(f"  round {round_}, {side}: {r['bench']}: ratio {r['ratio']:.3f} (value "
+                          f"{r.get('value', r.get('figure'))}, baseline {r.get('baseline')}), load {loads[-1]:.1f}",
+                          flush=True)
     finally:
         if args.remove:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)])
-    better = results["after"][0].get("better", "lower")
-    med = {side: {key: statistics.median(r[key] for r in rs if isinstance(r.get(key), (int, float)))
-                  for key in ("ratio", "value", "baseline", "wall", "wall_baseline", "wall_ratio") if any(isinstance(r.get(key), (int, float)) for r in rs)}
-           for side, rs in results.items()}
-    change = med["after"]["ratio"] / med["before"]["ratio"]
-    ok = change <= 1 + TOLERANCE if better == "lower" else change >= 1 - TOLERANCE
-    loads = [r["load_now"] for rs in results.values() for r in rs]
-    for side in ("before", "after"):
-        figures = ", ".join(f"{k} {v:.3f}" for k, v in med[side].items())
-        print(f"median {side}: {figures}")
-    print(f"after ÷ before, ratio: {change:.3f} ({better} is better; target within {TOLERANCE:.0%} or better: "
-          f"{'met' if ok else 'not met'}); load {min(loads):.1f}–{max(loads):.1f}")
+    # one comparison per figure (a bench's summary line, by its "bench" name)
+    names = [r["bench"] for r in results["after"][0]]
+    figures, all_ok = [], True
+    for name in names:
+        per_side = {side: [r for lines in rs for r in lines if r["bench"] == name] for side, rs in results.items()}
+        if not per_side["before"]:
+            continue
+        better = direction(per_side["after"][0])
+        med = {side: {key: statistics.median(r[key] for r in rs if isinstance(r.get(key), (int, float)))
+                      for key in ("ratio", "value", "figure", "baseline", "wall", "wall_baseline", "wall_ratio")
+                      if any(isinstance(r.get(key), (int, float)) for r in rs)}
+               for side, rs in per_side.items()}
+        change = med["after"]["ratio"] / med["before"]["ratio"]
+        ok = change <= 1 + TOLERANCE if better == "lower" else change >= 1 - TOLERANCE
+        all_ok &= ok
+        for side in ("before", "after"):
+            print(f"{name}: median {side}: " + ", ".join(f"{k} {v:.3f}" for k, v in med[side].items()))
+        print(f"{name}: after ÷ before, ratio: {change:.3f} ({better} is better; target within {TOLERANCE:.0%} "
+              f"or better: {'met' if ok else 'not met'})")
+        figures.append({"figure": name, "ratio_before": round(med["before"]["ratio"], 3),
+                        "ratio_after": round(med["after"]["ratio"], 3), "ratio": round(change, 3),
+                        "better": better, "verdict": "met" if ok else "not met"})
+    print(f"load {min(loads):.1f}–{max(loads):.1f}")
+    head = figures[0]
     print(json.dumps({"bench": f"ab:{args.bench}", "args": args.args, "before": args.before,
-                      "ratio_before": round(med["before"]["ratio"], 3), "ratio_after": round(med["after"]["ratio"], 3),
-                      "ratio": round(change, 3), "target": 1 + TOLERANCE if better == "lower" else 1 - TOLERANCE,
-                      "better": better, "verdict": "met" if ok else "not met", "rounds": args.rounds,
+                      "ratio_before": head["ratio_before"], "ratio_after": head["ratio_after"],
+                      "ratio": head["ratio"], "target": 1 + TOLERANCE if head["better"] == "lower" else 1 - TOLERANCE,
+                      "better": head["better"], "verdict": "met" if all_ok else "not met", "rounds": args.rounds,
+                      "figures": figures if len(figures) > 1 else None,
                       "load": [round(min(loads), 1), round(max(loads), 1)]}, ensure_ascii=False))
-
 
 if __name__ == "__main__":
     main()

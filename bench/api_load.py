@@ -4,8 +4,11 @@ By default (issue 21) the reads are measured against a bare WSGI app replaying t
 SQL through psycopg under the same gunicorn (bench/api_load/bare_app.py): throughput with
 wrk, p99 at a fixed rate with an open-loop generator (bench/api_load/openloop.py), while
 ``agrega worker`` converges background activations on the EXA sandbox (20 ms); targets
-p99 ≤ 1.5× and throughput ≥ 0.6× the bare app's (bench/README.md, "api_load"). ``--closed``
-is the earlier mode described below.
+p99 ≤ 1.5× and throughput ≥ 0.6× the bare app's (bench/README.md, "api_load"), with each
+side's server CPU per request beside them. Before measuring, every side is asked the first
+``--check-answers`` paths of each read: Agrega's answers must be the bytes it gave when its
+SQL was recorded, and the bare app's rows the data of those answers, or the bench stops.
+``--closed`` is the earlier mode described below.
 
 Endpoints: contract list (keyset page of 50 from a random cursor), contract detail (a
 random contract), customer search (``?q=`` a customer's CPF), activate (a
@@ -41,6 +44,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import random
 import resource
 import shutil
@@ -76,15 +80,22 @@ OPERATOR = "bench-operador"
 # ---------------------------------------------------------------- databases
 
 def django_env(database: str) -> dict:
+    # PYTHONPATH: this tree's agrega (the package is installed editable from another
+    # checkout; bench/ab.py runs an older tree's copy of this file)
     return {**os.environ, "DATABASE_URL": synthetic.db_url(database), "DJANGO_SETTINGS_MODULE": "agrega.settings",
-            "AGREGA_LOG_LEVEL": "WARNING"}
+            "AGREGA_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+
+
+def tagged(name: str) -> str:
+    """The database's name with ``AGREGA_BENCH_DB_TAG`` (bench/ab.py's two trees apart)."""
+    return f"{name}_{synthetic.DB_TAG}" if synthetic.DB_TAG else name
 
 
 def ensure_base(contracts: int, precontracts: int) -> str:
     """``agrega_apiload_base_<size>``: the dataset plus an operator and pré-contratos,
     made once (through the services, like any entry point) and reused."""
     template = synthetic.ensure_dataset(contracts)
-    name = f"agrega_apiload_base_{synthetic.label(contracts)}"
+    name = tagged(f"agrega_apiload_base_{synthetic.label(contracts)}")
     wanted = {"version": BASE_VERSION, "contracts": contracts, "precontracts": precontracts,
               "template_rows": synthetic.marker(template).get("rows")}
     have = synthetic.marker(name, "bench_apiload")
@@ -257,15 +268,15 @@ class Server:
                "AGREGA_DEBUG": "0", "AGREGA_SECRET_KEY": os.urandom(24).hex(),
                "AGREGA_ALLOWED_HOSTS": "127.0.0.1"}
         env.pop("AGREGA_LOG_LEVEL", None)  # production default (INFO)
-        if source is not None:  # another copy of the code (A/B): first on sys.path, before the editable install
-            env["PYTHONPATH"] = str(source)
+        # this tree's code, or another copy (A/B): first on sys.path, before the editable install
+        env["PYTHONPATH"] = str(source or ROOT)
         if app != "agrega.wsgi:application":  # the bare baseline (bench/api_load/bare_app.py)
             env["PYTHONPATH"] = str(LUA_DIR)
         env.update(extra_env or {})
         self._log = open(log, "ab")
         self.proc = subprocess.Popen(command, env=env, cwd=source or ROOT, stderr=self._log)
         self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a loaded machine (load 30) took over a minute to boot gunicorn
         while True:
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=5) as answer:
@@ -274,6 +285,7 @@ class Server:
             except OSError:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()  # else an orphaned gunicorn holds the output pipe of whoever ran the bench
                 raise SystemExit(f"the server did not start (see {log})")
             time.sleep(0.3)
 
@@ -318,7 +330,7 @@ def ensure_wrk() -> None:
 # ---------------------------------------------------------------- one round
 
 def one_round(base: str, config: str, args, round_no: int, folder: Path) -> dict[str, dict]:
-    name = "agrega_apiload_run"
+    name = tagged("agrega_apiload_run")
     seconds = synthetic.clone(base, name)
     results: dict[str, dict] = {}
     server = None
@@ -455,7 +467,7 @@ def ratio_round(base: str, args, round_no: int, folder: Path) -> dict[str, dict]
     and for latency (open loop at ``--rate``)."""
     from exa_sandbox.testing import SandboxAdmin, SandboxProcess
 
-    name = "agrega_apiload_run"
+    name = tagged("agrega_apiload_run")
     copy_seconds = synthetic.clone(base, name)
     results: dict[str, dict] = {}
     servers: list[Server] = []
@@ -481,7 +493,7 @@ def ratio_round(base: str, args, round_no: int, folder: Path) -> dict[str, dict]
         all_reads = folder / "reads.txt"
         all_reads.write_text("".join((folder / f"{e}.txt").read_text() for e in reads))
         statements = folder / "statements.pickle"
-        rec_env = {**env, "PYTHONPATH": str(LUA_DIR), "AGREGA_DEBUG": "0", "AGREGA_ALLOWED_HOSTS": "127.0.0.1,testserver"}
+        rec_env = {**env, "PYTHONPATH": f"{LUA_DIR}{os.pathsep}{ROOT}", "AGREGA_DEBUG": "0", "AGREGA_ALLOWED_HOSTS": "127.0.0.1,testserver"}
         recorded = subprocess.run([sys.executable, __file__, "--record-child", str(all_reads), token, str(statements)],
                                   env=rec_env, cwd=ROOT, capture_output=True, text=True)
         if recorded.returncode != 0:
@@ -492,6 +504,15 @@ def ratio_round(base: str, args, round_no: int, folder: Path) -> dict[str, dict]
                                   stdout=subprocess.DEVNULL, stderr=open(folder / "worker.log", "ab"))
         agrega = Server(name, args.configs.split(",")[0], folder / "gunicorn-agrega.log")
         servers.append(agrega)
+        # The background activations go to an Agrega server of their own (one sync worker),
+        # measured by neither side: the machine carries the same background for every side,
+        # and no measured server's workers serve a request the bare app never sees (until
+        # 2026-12-07 they went to the measured Agrega, whose CPU per read and p99 included them).
+        if args.background_server == "separate":
+            background_server = Server(name, "sync:1", folder / "gunicorn-background.log")
+            servers.append(background_server)
+        else:
+            background_server = agrega
         bare = Server(name, args.configs.split(",")[0], folder / "gunicorn-bare.log", app="bare_app:application",
                       extra_env={"APILOAD_BARE_STATEMENTS": str(statements), "APILOAD_TOKEN": token})
         servers.append(bare)
@@ -502,12 +523,15 @@ def ratio_round(base: str, args, round_no: int, folder: Path) -> dict[str, dict]
             run_wrk(server, "contract_detail", folder / "contract_detail.txt", token, seconds=args.warmup,
                     connections=args.connections, threads=args.threads)
         sides = [("agrega", agrega), ("bare", bare)]
-        for label, (_, extra) in variants(args).items():  # A/B: the same code with another setting
-            other = Server(name, args.configs.split(",")[0], folder / f"gunicorn-{label}.log", extra_env=extra)
+        for label, (_, extra, source) in variants(args).items():  # A/B: another setting, or another tree
+            other = Server(name, args.configs.split(",")[0], folder / f"gunicorn-{label}.log", source,
+                           extra_env=extra)
             servers.append(other)
             sides.append((label, other))
             run_wrk(other, "contract_detail", folder / "contract_detail.txt", token, seconds=args.warmup,
                     connections=args.connections, threads=args.threads)
+        checked = check_answers(sides, statements, token, reads, folder, per_endpoint=args.check_answers)
+        print(f"  [round {round_no}] answers checked: {checked}", flush=True)
         shift = (round_no - 1) % len(sides)  # each side goes first in turn
         sides = sides[shift:] + sides[:shift]
         activations_sent = 0
@@ -516,7 +540,7 @@ def ratio_round(base: str, args, round_no: int, folder: Path) -> dict[str, dict]
             """``measure()`` while activations go to Agrega at --actions-rate (each pré-contrato
             once: the file is consumed from the front), converged by the worker."""
             nonlocal activations_sent
-            background = run_openloop(agrega.url, folder / "activate.txt", token, rate=args.actions_rate,
+            background = run_openloop(background_server.url, folder / "activate.txt", token, rate=args.actions_rate,
                                       seconds=args.seconds + 0.5, connections=2, method="POST", unique=True)
             got = measure()
             bg = openloop_result(background)
@@ -527,11 +551,19 @@ def ratio_round(base: str, args, round_no: int, folder: Path) -> dict[str, dict]
         for endpoint in reads:
             results[endpoint] = {side: {} for side, _ in sides}
             for side, server in sides:  # throughput: closed loop, as many requests as answered
+                cpu_before = server_cpu(server.proc.pid, name)
                 capacity, bg = with_background(lambda: run_wrk(
                     server, endpoint, folder / f"{endpoint}.txt", token, seconds=args.seconds,
                     connections=args.connections, threads=args.threads))
+                cpu_after = server_cpu(server.proc.pid, name)
+                # CPU per request of the server's processes (and of all the database's backends,
+                # the worker's included: the same background for every side), from /proc:
+                # far steadier than req/s on a loaded machine
+                served = max(1, capacity["requests"])
                 results[endpoint][side].update(
                     rps=capacity["requests"] / (capacity["duration_us"] / 1e6), capacity_non2xx=capacity["non2xx"],
+                    cpu_ms=1000 * cpu_delta(cpu_before[0], cpu_after[0]) / served,
+                    pg_cpu_ms=1000 * cpu_delta(cpu_before[1], cpu_after[1]) / served,
                     background_ok=bg["ok"], background_due=bg["due"])
             # latency: the same fixed rate for both, by default half of what Agrega answered closed-loop
             rate = args.rate or max(5.0, round(args.rate_share * results[endpoint]["agrega"]["rps"]))
@@ -547,7 +579,8 @@ def ratio_round(base: str, args, round_no: int, folder: Path) -> dict[str, dict]
                          background_due=r["background_due"] + bg["due"])
             for side, _ in sides:
                 r = results[endpoint][side]
-                print(f"    {endpoint:16} {side:6} closed loop {r['rps']:7.1f} req/s; open loop {rate:g}/s: "
+                print(f"    {endpoint:16} {side:6} closed loop {r['rps']:7.1f} req/s, CPU {r['cpu_ms']:.2f} ms/req "
+                      f"(+ PostgreSQL {r['pg_cpu_ms']:.2f}); open loop {rate:g}/s: "
                       f"p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms  p99.9 {r['p999']:6.1f} ms "
                       f"({r['answered']}/{r['due']} answered, non-2xx {r['non2xx'] + r['capacity_non2xx']}); "
                       f"background activations {r['background_ok']}/{r['background_due']} 2xx; "
@@ -573,16 +606,50 @@ def ratio_round(base: str, args, round_no: int, folder: Path) -> dict[str, dict]
     return results
 
 
-def variants(args) -> dict[str, tuple[str, dict]]:
-    """Agrega served again with another setting, measured beside the default: label ->
-    (title, environment)."""
+def check_answers(sides: list[tuple[str, Server]], statements: Path, token: str, reads: list[str], folder: Path,
+                  *, per_endpoint: int) -> str:
+    """A faster wrong answer must not pass: for the first ``per_endpoint`` paths of each
+    read, Agrega's server must answer the very bytes Agrega answered when its statements
+    were recorded, so must every variant (another setting or tree), and the bare app's
+    rows must be the data of that answer (``bare_app.same_answers``: the same ids in the
+    same order, the fields both name equal). Any difference stops the bench."""
+    sys.path.insert(0, str(LUA_DIR))
+    import bare_app
+
+    with open(f"{statements}.answers", "rb") as fh:
+        recorded = pickle.load(fh)
+    problems, count = [], 0
+    for endpoint in reads:
+        paths = [p for p in (folder / f"{endpoint}.txt").read_text().splitlines() if p][:per_endpoint]
+        for path in paths:
+            count += 1
+            answers = {}
+            for side, server in sides:
+                request = urllib.request.Request(server.url + path, headers={"Authorization": f"Bearer {token}"})
+                with urllib.request.urlopen(request, timeout=60) as answer:
+                    answers[side] = answer.read()
+            for side, body in answers.items():
+                if side != "bare" and body != recorded[path]:
+                    problems.append(f"{side} {path}: not the bytes recorded ({body[:120]!r} vs {recorded[path][:120]!r})")
+            problems += [f"bare {path}: {p}" for p in bare_app.same_answers(json.loads(recorded[path]),
+                                                                            json.loads(answers["bare"]))]
+    if problems:
+        raise SystemExit("answers differ:\n  " + "\n  ".join(problems[:20]))
+    return f"{count} paths, {len(sides)} sides, the same data"
+
+
+def variants(args) -> dict[str, tuple[str, dict, Path | None]]:
+    """Agrega served again with another setting or another tree's code, measured beside
+    the default: label -> (title, environment, source tree or None)."""
     found = {}
     if args.prepared_variant:
         found["agrega_prepared"] = (f"prepared statements (threshold {args.prepared_variant})",
-                                    {"AGREGA_DB_PREPARE_THRESHOLD": str(args.prepared_variant)})
+                                    {"AGREGA_DB_PREPARE_THRESHOLD": str(args.prepared_variant)}, None)
     if args.token_cache_variant:
         found["agrega_token_cache"] = (f"token cached {args.token_cache_variant:g} s",
-                                       {"AGREGA_API_TOKEN_CACHE_SECONDS": str(args.token_cache_variant)})
+                                       {"AGREGA_API_TOKEN_CACHE_SECONDS": str(args.token_cache_variant)}, None)
+    if args.source_variant:
+        found["agrega_source"] = (f"code of {args.source_variant}", {}, args.source_variant)
     return found
 
 
@@ -616,8 +683,8 @@ def ratio_report(all_results: list[dict[str, dict]], args) -> list[str]:
           f"background: activations at {args.actions_rate:g}/s converged by `agrega worker` against the EXA "
           f"sandbox at {args.latency_ms:g} ms\n")
     print("| endpoint | Agrega req/s | bare req/s | throughput ratio (≥ 0.6) | open-loop rate | Agrega p50 / p99 ms | "
-          "bare p50 / p99 ms | p99 ratio (≤ 1.5) | verdict |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "bare p50 / p99 ms | p99 ratio (≤ 1.5) | verdict | server CPU ms/req Agrega / bare | bare ÷ Agrega CPU |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     problems, lines = [], []
     for endpoint in [e for e in READS if e in all_results[0]]:
         rows = [r[endpoint] for r in all_results]
@@ -626,18 +693,23 @@ def ratio_report(all_results: list[dict[str, dict]], args) -> list[str]:
         rps_ratio = med(r["agrega"]["rps"] / r["bare"]["rps"] for r in rows)
         p99_ratio = med(r["agrega"]["p99"] / r["bare"]["p99"] for r in rows)
         ok = rps_ratio >= RPS_RATIO_TARGET and p99_ratio <= P99_RATIO_TARGET
+        cpu = {side: med(r[side]["cpu_ms"] for r in rows) for side in ("agrega", "bare")}
+        cpu_ratio = med(r["bare"]["cpu_ms"] / max(1e-9, r["agrega"]["cpu_ms"]) for r in rows)
         print(f"| {endpoint} | {a['rps']:.0f} | {b['rps']:.0f} | {rps_ratio:.2f} | "
               f"{med(r['agrega']['rate'] for r in rows):g}/s | {a['p50']:.1f} / {a['p99']:.1f} | "
-              f"{b['p50']:.1f} / {b['p99']:.1f} | {p99_ratio:.2f} | {summary.verdict(ok)} |")
-        for label, (title, _) in variants(args).items():
+              f"{b['p50']:.1f} / {b['p99']:.1f} | {p99_ratio:.2f} | {summary.verdict(ok)} | "
+              f"{cpu['agrega']:.2f} / {cpu['bare']:.2f} | {cpu_ratio:.2f} |")
+        for label, (title, _, _) in variants(args).items():
             v = {k: med(r[label][k] for r in rows) for k in ("rps", "p50", "p99")}
             v_rps = med(r[label]["rps"] / r["bare"]["rps"] for r in rows)
             v_p99 = med(r[label]["p99"] / r["bare"]["p99"] for r in rows)
             v_ok = v_rps >= RPS_RATIO_TARGET and v_p99 <= P99_RATIO_TARGET
+            v_cpu = med(r[label]["cpu_ms"] for r in rows)
+            v_cpu_ratio = med(r["bare"]["cpu_ms"] / max(1e-9, r[label]["cpu_ms"]) for r in rows)
             print(f"| {endpoint}, {title} | {v['rps']:.0f} | "
                   f"{b['rps']:.0f} | {v_rps:.2f} | {med(r['agrega']['rate'] for r in rows):g}/s | "
                   f"{v['p50']:.1f} / {v['p99']:.1f} | {b['p50']:.1f} / {b['p99']:.1f} | {v_p99:.2f} | "
-                  f"{summary.verdict(v_ok)} |")
+                  f"{summary.verdict(v_ok)} | {v_cpu:.2f} / {cpu['bare']:.2f} | {v_cpu_ratio:.2f} |")
         for r in rows:
             for side in r:
                 x = r[side]
@@ -733,15 +805,24 @@ def main() -> None:
                              "prepared statements, decision 0009), measured beside the other two")
     parser.add_argument("--token-cache-variant", type=float, metavar="SECONDS", default=0,
                         help="ratio mode: also serve Agrega with AGREGA_API_TOKEN_CACHE_SECONDS=SECONDS")
+    parser.add_argument("--source-variant", type=Path, metavar="TREE",
+                        help="ratio mode: also serve Agrega from this tree's code (a before/after A/B in one round; "
+                             "the database, worker and recorded SQL are this tree's)")
     parser.add_argument("--rate-share", type=float, default=0.5,
                         help="ratio mode: the open loop's rate as a share of Agrega's closed-loop throughput "
                              "measured in the same round (the same rate for the bare app)")
     parser.add_argument("--actions-rate", type=float, default=5.0,
                         help="ratio mode: background activations/s on Agrega (the worker converges them)")
+    parser.add_argument("--check-answers", type=int, default=60, metavar="N",
+                        help="ratio mode: per read, the first N paths asked of every side before the measure; "
+                             "Agrega's answers must be the bytes recorded, the bare app's rows their data")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="ratio mode: the EXA sandbox's latency")
     parser.add_argument("--quick", action="store_true",
                         help="small: 20,000 contracts, 1 round × 2 s per side and step (./run bench all)")
     parser.add_argument("--record-child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--background-server", choices=("separate", "agrega"), default="separate",
+                        help="ratio mode: where the background activations go — a server of their own "
+                             "(default: the same background for every side) or the measured Agrega (before 2026-12-07)")
     parser.add_argument("--profile", choices=ENDPOINTS, help="py-spy record one worker during this endpoint")
     parser.add_argument("--source", type=Path,
                         help="serve the agrega package from this copy of the tree (before/after comparisons)")
@@ -763,7 +844,7 @@ def main() -> None:
     if args.endpoints is None:
         args.endpoints = ",".join(ENDPOINTS if args.closed else READS)
     if args.drop_base:
-        for name in (f"agrega_apiload_base_{synthetic.label(args.contracts)}", "agrega_apiload_run"):
+        for name in (tagged(f"agrega_apiload_base_{synthetic.label(args.contracts)}"), tagged("agrega_apiload_run")):
             synthetic.drop(name)
             print(f"dropped {name}")
         return

@@ -182,13 +182,17 @@ def main() -> int:
             billing_run(period=period)
             dunning_sweep(today=today + timedelta(days=40))
             env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
+            # the web's access log (each request's duration) and the worker's output, kept
+            web_log = open(os.path.join(tmp, "web.log"), "ab")
+            worker_log = open(os.path.join(tmp, "worker.log"), "ab")
+            print(f"setup: logs in {tmp}/web.log and {tmp}/worker.log", flush=True)
             procs.append(subprocess.Popen([sys.executable, "-m", "agrega.cli", "worker"], env=env, cwd=ROOT,
-                                          start_new_session=True))
+                                          start_new_session=True, stdout=worker_log, stderr=subprocess.STDOUT))
             port = free_port()
             web = f"http://127.0.0.1:{port}"
             procs.append(subprocess.Popen([sys.executable, "-m", "agrega.cli", "web", "--bind", f"127.0.0.1:{port}",
                                            "--workers", "2"], env=env, cwd=ROOT, start_new_session=True,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                                          stdout=web_log, stderr=subprocess.STDOUT))
             account = pix.account_create(name="PSP", base_url=psp.url, token_url=psp.token_url,
                                          client_id="agrega-bench", client_secret="bench-secret",
                                          chave="pix@bench.example", validade_apos_vencimento=365)

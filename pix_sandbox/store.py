@@ -27,6 +27,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
+# the banking calendar (weekends, national holidays, Carnaval, Sexta-feira Santa, Corpus
+# Christi): Agrega's, one place for both (plain Python)
+from agrega.core.feriados import business_days_between, is_business_day, next_business_day  # noqa: F401
+
 from . import brcode
 
 ERROR_TYPE = "https://pix.bcb.gov.br/api/v2/error/"
@@ -150,31 +154,6 @@ def parse_date(text: Any) -> dt.date | None:
         return dt.date.fromisoformat(text)
     except ValueError:
         return None
-
-
-# national holidays of fixed date (the movable ones — Carnaval, Sexta-feira Santa, Corpus
-# Christi — are left out: the sandbox's calendar is weekends plus these)
-FIXED_HOLIDAYS = {(1, 1), (4, 21), (5, 1), (9, 7), (10, 12), (11, 2), (11, 15), (11, 20), (12, 25)}
-
-
-def is_business_day(day: dt.date) -> bool:
-    return day.weekday() < 5 and (day.month, day.day) not in FIXED_HOLIDAYS
-
-
-def next_business_day(day: dt.date) -> dt.date:
-    """``day`` itself if a business day, else the first one after it."""
-    while not is_business_day(day):
-        day += dt.timedelta(days=1)
-    return day
-
-
-def business_days_between(start: dt.date, end: dt.date) -> int:
-    """Business days in (start, end]."""
-    count, day = 0, start
-    while day < end:
-        day += dt.timedelta(days=1)
-        count += is_business_day(day)
-    return count
 
 
 def money(value: Decimal) -> str:

@@ -4,7 +4,10 @@ Platform-neutral: ``sva_platform`` is parametrised over the connectors that ship
 (``registry.sandbox_platforms``); ``sandbox_kit``, ``platform_account``,
 ``platform_admin`` and ``make_platform_integration`` build an account and its
 integration through the connector's own test kit, so a test never names a platform.
-The ``exa_*`` fixtures below are for tests of EXA's own behaviour (and older tests).
+A module about Agrega's own rules pins the default platform (``default_platform_only``,
+with ``default_packages`` for its catalogue); one about a rule that binds only some
+platforms runs on those declaring it (``platforms_with``). The ``exa_*`` fixtures below
+are for tests of EXA's own behaviour (its credentials, its rules, its admin UI).
 """
 
 from __future__ import annotations
@@ -88,6 +91,36 @@ def default_platform_only():
     @pytest.fixture
     def sva_platform() -> str:
         return default_platform()
+
+    return sva_platform
+
+
+def default_packages() -> tuple[str, ...]:
+    """The package codes of the default platform's sandbox, for a module pinned to that
+    platform by ``default_platform_only``: basic, family, backup (every kit lists three)."""
+    from importlib import import_module
+
+    from agrega.integrations.connectors.registry import connector_class, default_platform
+
+    return tuple(import_module(connector_class(default_platform()).sandbox).SandboxKit.package_codes)
+
+
+def sandbox_platforms_with(capability: str) -> list[str]:
+    """The platforms that ship a sandbox and declare ``capability`` (``Capability`` of
+    connectors/base.py): for a test of a rule that binds only them
+    (``@pytest.mark.parametrize("sva_platform", sandbox_platforms_with(...))``)."""
+    from agrega.integrations.connectors.registry import connector_class
+
+    return [p for p in sandbox_platforms() if capability in connector_class(p).capabilities]
+
+
+def platforms_with(capability: str):
+    """``sva_platform = platforms_with(...)`` at module level: the whole module runs on each
+    platform of ``sandbox_platforms_with(capability)``, and on no other."""
+
+    @pytest.fixture(params=sandbox_platforms_with(capability))
+    def sva_platform(request) -> str:
+        return request.param
 
     return sva_platform
 
@@ -232,6 +265,20 @@ def converge(fast_retries):
         return worker.stats
 
     return run
+
+
+@pytest.fixture
+def client_as(role_user):
+    """``client_as(role, username=None, raise_request_exception=True)``: Django's test client
+    logged in as a new user with that role (``web-<role>`` unless named)."""
+    from django.test import Client
+
+    def make(role: str, username: str | None = None, *, raise_request_exception: bool = True):
+        client = Client(raise_request_exception=raise_request_exception)
+        client.force_login(role_user(username or f"web-{role.replace(' ', '-')}", role))
+        return client
+
+    return make
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@
   event (``ContractEvent``): every other module is read (AST) for ORM writes, bulk
   inserts and hand-written SQL that would do it. The checker is first shown the writes
   the dunning and imports apps made before issue 16, so it cannot pass by seeing nothing.
+- No app writes another domain app's tables (ORM writes through its models, bulk
+  inserts, hand-written SQL): it calls that app's services. Same check, same proof.
 """
 
 from __future__ import annotations
@@ -127,6 +129,98 @@ def test_only_the_contracts_app_writes_contract_statuses_and_history():
     assert found == [], "\n".join(found)
 
 
+# ---------------------------------------------------------------- no app writes another app's tables
+
+WRITERS = {"update", "create", "bulk_create", "bulk_update", "delete", "get_or_create", "update_or_create"}
+BULK_INSERTS = {"insert_returning", "insert_new", "insert_dicts"}
+# Demo data (``agrega seed-demo``, ``seed-fiscal``) is set up directly, across apps.
+DEMO_SEEDS = re.compile(r"/management/commands/seed_\w+\.py$")
+
+
+def foreign_writes(source: str, app: str, filename: str = "<code>") -> list[str]:
+    """Where ``source`` (a module of ``app``) writes a table of another domain app: an ORM
+    write (``update``, ``create``, ``bulk_create``, ``delete``, …) through a model imported
+    from another app's ``models``, a bulk insert of one (``core.bulk``), or hand-written
+    INSERT/UPDATE/DELETE on its table. ``core``'s tables (the audit record, the tasks) are
+    every app's to write; a write through another app's services is how it is done."""
+    tree = ast.parse(source, filename)
+    foreign: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("agrega.") and \
+                node.module.endswith(".models"):
+            owner = node.module.split(".")[1]
+            if owner not in {app, "core"}:
+                foreign.update({alias.asname or alias.name: owner for alias in node.names})
+    tables = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and "_meta" in ast.unparse(node.value):
+            owners = {foreign[n] for n in _root_names(node.value) if n in foreign}
+            if owners:
+                tables.update({t.id: owners.pop() for t in node.targets if isinstance(t, ast.Name)})
+    found = []
+    for node in ast.walk(tree):
+        where = f"{filename}:{getattr(node, 'lineno', '?')}"
+        if isinstance(node, ast.Call):
+            func = node.func
+            attr = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if attr in WRITERS and isinstance(func, ast.Attribute) and "objects" in ast.unparse(func):
+                owners = sorted({foreign[n] for n in _root_names(func) if n in foreign})
+                if owners:
+                    found.append(f"{where}: {app} writes {owners[0]}'s table ({ast.unparse(func)[:70]}…)")
+            if attr in BULK_INSERTS and node.args and isinstance(node.args[0], ast.Name) and \
+                    node.args[0].id in foreign:
+                found.append(f"{where}: {app} inserts into {foreign[node.args[0].id]}'s table ({node.args[0].id})")
+        text = _text(node)
+        for match in re.finditer(r"\b(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+(\{[^}]*\}|\"?\w+)", text,
+                                 re.IGNORECASE):
+            target = match.group(1).strip('{}"')
+            owners = {tables[n] for n in target.split() if n in tables}
+            owners |= {foreign[n] for n in target.split() if n in foreign}
+            owners |= {owner for model, owner in foreign.items() if target == f"{owner}_{model.lower()}"}
+            for owner in sorted(owners):
+                found.append(f"{where}: {app} writes {owner}'s table in SQL ({text[:60]!r}…)")
+    return found
+
+
+# What billing, plans, notices and the SVA worker did before the issue 16 audit.
+FOREIGN_BEFORE = '''
+from agrega.contracts.models import Contract
+from agrega.integrations.models import SvaIntegration
+from agrega.core.models import ChangeRecord
+
+def lower(ids, due):
+    Contract.objects.filter(pk__in=ids).update(oldest_open_due=due)
+
+def health(pk, now):
+    SvaIntegration.objects.filter(pk=pk).update(consecutive_failures=0, last_success_at=now)
+
+def in_sql(due, ids):
+    table = quote(Contract._meta.db_table)
+    cursor.execute(f"UPDATE {table} SET oldest_open_due = %s WHERE id = ANY(%s)", [due, ids])
+
+def audit():
+    ChangeRecord.objects.create(object_type="x")  # core's: every app writes its audit record
+'''
+
+
+def test_the_checker_finds_writes_of_another_apps_tables():
+    found = foreign_writes(FOREIGN_BEFORE, "billing")
+    assert len(found) == 3, found
+    assert foreign_writes(FOREIGN_BEFORE, "contracts") != found  # its own table is its own
+    assert foreign_writes("from agrega.contracts.models import Contract\nContract.objects.filter(pk=1).first()",
+                          "billing") == []
+
+
+def test_no_app_writes_another_apps_tables():
+    found = []
+    for path in sorted(AGREGA.rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        if len(rel.parts) < 3 or "migrations" in rel.parts or DEMO_SEEDS.search(rel.as_posix()):
+            continue
+        found += foreign_writes(path.read_text(encoding="utf-8"), rel.parts[1], str(rel))
+    assert found == [], "\n".join(found)
+
+
 def test_import_rules_hold():
     """``lint-imports`` with the contracts of pyproject.toml; its report on failure."""
     lint = Path(sys.executable).with_name("lint-imports")
@@ -135,3 +229,44 @@ def test_import_rules_hold():
                             timeout=300)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert "broken" in result.stdout and " 0 broken" in result.stdout
+
+
+# Django's undocumented internals (issue 16, item 2), and the one file allowed to keep
+# one of them, each named (docs/decisions/0013-database-internals.md).
+DJANGO_INTERNALS = re.compile(
+    r"sql_with_params|make_cursor|make_debug_cursor|validate_thread_sharing|queries_logged"
+    r"|wrap_database_errors|connection\.connection\b|\.features\.|MigrationExecutor|_meta\.(private|_)"
+    r"|\._state\.(?!adding\b|db\b)|in_atomic_block|settings_dict|ensure_connection|get_compiler|get_connection_params"
+    r"|django\.db\.models\.sql\b|django\.db\.backends\.utils|django\.db\.migrations\.(executor|loader|recorder)")
+ALLOWED_INTERNALS = {"core/dbapi.py": {"wrap_database_errors"}}
+
+
+def django_internals(source: str, allowed: set[str] = frozenset()) -> list[str]:
+    """Lines of ``source`` that name one of Django's internals not in ``allowed``."""
+    return [f"{number}: {line.strip()}" for number, line in enumerate(source.splitlines(), 1)
+            if any(m.group(0) not in allowed for m in DJANGO_INTERNALS.finditer(line))]
+
+
+def test_the_internals_checker_finds_what_agrega_used_before():
+    before = '''
+        subquery, params = queryset.query.sql_with_params()
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        connection.validate_thread_sharing()
+        wrapped = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+        if connection.features.has_select_for_update_skip_locked:
+        executor = MigrationExecutor(connection)
+        parallel = not connection.in_atomic_block
+        fields = model._meta._get_fields()
+        if obj._state.fields_cache:
+    '''
+    assert len(django_internals(before)) == 9
+    assert django_internals("if obj._state.adding and obj._state.db == 'default': model._meta.get_field('x')") == []
+    assert django_internals("with connection.wrap_database_errors:", {"wrap_database_errors"}) == []
+
+
+def test_no_django_internals_outside_their_one_wrapper():
+    found = []
+    for path in sorted(AGREGA.rglob("*.py")):
+        name = path.relative_to(AGREGA).as_posix()
+        found += [f"agrega/{name}:{hit}" for hit in django_internals(path.read_text(), ALLOWED_INTERNALS.get(name, set()))]
+    assert found == []

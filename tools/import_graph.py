@@ -6,6 +6,7 @@ imports and tests/core/test_import_rules.py fails when the document and the code
 
     python tools/import_graph.py            # print the block
     python tools/import_graph.py --write    # rewrite it in docs/architecture.md
+    python tools/import_graph.py --check    # exit 1 when the page no longer shows the imports
 """
 
 from __future__ import annotations
@@ -67,6 +68,12 @@ def main(argv: list[str]) -> int:
     if "--write" in argv:
         text = DOC.read_text(encoding="utf-8")
         DOC.write_text(text.replace(documented(), block()), encoding="utf-8")
+    elif "--check" in argv:  # what tests/core/test_import_rules.py asserts, for a shell or CI step
+        if documented() != block():
+            print("docs/architecture.md does not show the imports as they are: "
+                  "python tools/import_graph.py --write", file=sys.stderr)
+            return 1
+        print("docs/architecture.md shows the imports as they are")
     else:
         print(block())
     return 0

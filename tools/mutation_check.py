@@ -32,11 +32,16 @@ BILLING = "agrega/billing/services.py"
 DUNNING = "agrega/dunning/services.py"
 DUNNING_SQL = "agrega/dunning/sql.py"  # the sweep's reads
 CONTRACTS_SQL = "agrega/contracts/sql.py"  # the set-based status write the sweep asks for
-# The property tests of these rules (tests/properties' others are about contract
-# transitions and validators); the CLI's help-output test starts a process and checks no rule.
+# The tests of these apps, with their property tests and the billing CLI's; the browser
+# pages' and the dunning CLI's (beside their apps since issue 16) stay out, as before, and
+# so does the CLI's help-output test (it starts a process and checks no rule). The last two
+# paths are where the property and CLI tests were before issue 16, for --rev.
 TESTS = ["tests/billing", "tests/dunning", "tests/properties/test_billing_days.py",
          "tests/cli/test_billing_commands.py"]
-DESELECT = ["tests/cli/test_billing_commands.py::test_console_script_help"]
+IGNORE = ["tests/billing/test_billing_pages.py", "tests/billing/test_tax_pages.py",
+          "tests/dunning/test_dunning_pages.py", "tests/dunning/test_dunning_commands.py"]
+DESELECT = ["tests/billing/test_billing_commands.py::test_console_script_help",
+            "tests/cli/test_billing_commands.py::test_console_script_help"]
 # The tests of the mutated app first: with -x a mutation is killed as soon as one fails.
 FIRST = {BILLING: "tests/billing", DUNNING: "tests/dunning", DUNNING_SQL: "tests/dunning", CONTRACTS_SQL: "tests/dunning"}
 
@@ -272,7 +277,8 @@ def run_tests(tree: Path, timeout: int, first: str | None = None) -> tuple[str, 
     started = time.monotonic()
     try:
         proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-rf", "-p", "no:cacheprovider", "--reuse-db",
-                               *(f"--deselect={name}" for name in DESELECT), *tests],
+                               *(f"--deselect={name}" for name in DESELECT),
+                               *(f"--ignore={path}" for path in IGNORE), *tests],
                               cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return "killed (timeout)", time.monotonic() - started, ""

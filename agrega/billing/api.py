@@ -21,7 +21,7 @@ from agrega.core.errors import ApplicationError, NotFound
 from agrega.core.money import AmountIn
 
 from . import selectors, services
-from .filtersets import InvoiceFilterSet
+from .filtersets import InvoiceFilterSet, PaymentFilterSet
 from .imports import MAX_BYTES, payments_import_csv
 from .models import InvoiceStatus, PaymentStatus
 from .webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, payment_webhook_receive
@@ -406,9 +406,10 @@ def payment_webhook(request: HttpRequest):
                      summary="Listar pagamentos",
                      description="Filtro `status` (" + ", ".join(PaymentStatus.values) + "): `held` lista os "
                      "pagamentos retidos que aguardam um operador.")
-def payment_list(request: HttpRequest, status: PaymentStatus | None = None, cursor: Cursor | None = None,
-                 limit: int = Query(50, ge=1, le=500)):
-    items, next_cursor = keyset_page(selectors.payment_list(status=status), cursor=cursor, limit=limit)
+def payment_list(request: HttpRequest, status: PaymentFilterSet.api_type("status") = None,
+                 cursor: Cursor | None = None, limit: int = Query(50, ge=1, le=500)):
+    # the filter is PaymentFilterSet's (billing/filtersets.py), as in the CLI (agrega payments list)
+    items, next_cursor = keyset_page(PaymentFilterSet({"status": status}).queryset(), cursor=cursor, limit=limit)
     return {"items": items, "next_cursor": next_cursor}
 
 

@@ -137,25 +137,43 @@ def report_range(*, period: str | None = None, period_from: str | None = None,
                  period_to: str | None = None) -> tuple[date, date]:
     """One competência (``period``) or a range (``from``/``to``, ``to`` defaults to
     ``from``), each ``AAAA-MM``; at most MAX_MONTHS months."""
-    errors = FieldErrors()
     period, period_from, period_to = ((v or "").strip() or None for v in (period, period_from, period_to))
     if period and (period_from or period_to):
-        raise ApplicationError("period_ambiguous",
-                               "Informe a competência (period) ou o intervalo (from/to), não ambos.")
+        raise _ambiguous()  # said before the months are read
+    errors = FieldErrors()
     if period:
-        first = last = _period(period, "period", errors)
+        months = {"period": _period(period, "period", errors)}
     elif period_from:
-        first = _period(period_from, "from", errors)
-        last = _period(period_to, "to", errors) if period_to else first
+        months = {"period_from": _period(period_from, "from", errors),
+                  "period_to": _period(period_to, "to", errors) if period_to else None}
+    else:
+        months = {}
+    errors.raise_if_any()
+    return checked_range(**months)
+
+
+def checked_range(*, period: date | None = None, period_from: date | None = None,
+                  period_to: date | None = None) -> tuple[date, date]:
+    """The months of the report from competências already read (first days of months):
+    one of ``period`` or ``period_from`` (``period_to`` defaults to it), at most MAX_MONTHS."""
+    if period and (period_from or period_to):
+        raise _ambiguous()
+    if period:
+        first = last = period
+    elif period_from:
+        first, last = period_from, period_to or period_from
     else:
         raise ApplicationError("period_required", "Informe a competência (AAAA-MM) ou o intervalo de/até.")
-    errors.raise_if_any()
     if last < first:
         raise ApplicationError("period_range_invalid", "A competência final é anterior à inicial.")
     months = (last.year - first.year) * 12 + last.month - first.month + 1
     if months > MAX_MONTHS:
         raise ApplicationError("period_range_too_long", f"O intervalo pode ter no máximo {MAX_MONTHS} meses.")
     return first, last
+
+
+def _ambiguous() -> ApplicationError:
+    return ApplicationError("period_ambiguous", "Informe a competência (period) ou o intervalo (from/to), não ambos.")
 
 
 def _period(text: str, name: str, errors: FieldErrors) -> date | None:

@@ -114,11 +114,11 @@ def contract_for_billing(pk: int) -> Contract | None:
 
 
 def payment_list(*, status: str | None = None) -> QuerySet[Payment]:
-    """Payments, oldest first; ``status="held"`` is the operators' queue of held payments."""
-    qs = Payment.objects.all()
-    if status:
-        qs = qs.filter(status=status)
-    return qs.order_by("id")
+    """Payments, oldest first, as ``PaymentFilterSet`` (billing/filtersets.py) filters them;
+    ``status="held"`` is the operators' queue of held payments."""
+    from .filtersets import PaymentFilterSet
+
+    return PaymentFilterSet.filtered({"status": status or None})
 
 
 def invoice_pix_brief(invoice) -> dict | None:

@@ -16,14 +16,14 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, Max, Min, OuterRef, Q, Subquery, Sum
+from django.db.models import F, Max, Min, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from agrega.catalog.models import Product
-from agrega.contracts.choices import ContractStatus
-from agrega.contracts.models import Contract, ContractProduct
+from agrega.contracts.models import Contract
+from agrega.contracts.services import contracts_lower_open_due, contracts_set_open_due
 from agrega.core.audit import record_change
-from agrega.core.bulk import fetch_values, in_threads, insert_new, insert_returning
+from agrega.core.bulk import in_threads, insert_new, insert_returning
 from agrega.core.errors import ApplicationError, Conflict, FieldErrors, InvalidTransition, NotFound
 from agrega.core.money import format_brl, parse_amount
 
@@ -42,6 +42,7 @@ from . import sql
 from .signals import billing_run_finished, invoice_cancelled, invoices_created, open_invoices_changed
 
 CENT = Decimal("0.01")
+CREDIT_APPLIED = "Crédito aplicado no título"  # the ledger's line for the credit a título took
 RUN_CHUNK = 5000  # contracts per transaction (bench/README.md: fewer statements; ~110 MiB peak)
 RUN_WORKERS = 2  # chunks billed at once on PostgreSQL (see billing_run)
 # A past period is closed for the daily catch-up once a run of it began this long after
@@ -144,18 +145,12 @@ def billing_run(*, period: date, actor=None, chunk_size: int = RUN_CHUNK, today:
     period_end = period.replace(day=days_in_month(period))
     # activated before the end of the period, in local time
     activated_before = timezone.make_aware(datetime.combine(period_end + timedelta(days=1), datetime.min.time()))
-    already = Invoice.objects.filter(contract=OuterRef("pk"), period=period)
 
     def chunks():
         last_id = 0
         while True:
-            contracts = fetch_values(
-                Contract.objects.filter(status=ContractStatus.ACTIVE, pk__gt=last_id,
-                                        activated_at__lt=activated_before)
-                .filter(~Exists(already))
-                .order_by("pk")
-                .values_list("pk", "customer_id", "billing_day", "activated_at")[:chunk_size]
-            )
+            contracts = sql.contracts_to_bill(period=period, after=last_id, activated_before=activated_before,
+                                              limit=chunk_size)
             if not contracts:
                 return
             last_id = contracts[-1][0]
@@ -172,7 +167,7 @@ def billing_run(*, period: date, actor=None, chunk_size: int = RUN_CHUNK, today:
                 lines_created=F("lines_created") + lines, total_amount=F("total_amount") + total)
             return counts
 
-    parallel = workers > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block
+    parallel = workers > 1 and connection.vendor == "postgresql" and transaction.get_autocommit()
     for _ in (in_threads(bill, chunks(), workers) if parallel else map(bill, chunks())):
         if progress:
             run.refresh_from_db(fields=["contracts_seen", "invoices_created", "lines_created", "total_amount"])
@@ -207,24 +202,68 @@ def billing_catch_up(*, now: datetime | None = None, actor=None, **options) -> l
 
 
 def _bill_chunk(run: BillingRun, period: date, today: date, contracts: list[tuple]) -> tuple[int, int, Decimal]:
+    """Bill one chunk of contracts (``(id, customer id, billing day, activated at)``, by
+    id); returns (títulos created, lines created, their total). On PostgreSQL the database
+    computes and writes the rows in one statement (``sql.bill_chunk``), elsewhere
+    ``_bill_chunk_rows`` does it here: the same rules (tests/billing/test_sql.py)."""
+    if connection.vendor == "postgresql":
+        return _bill_chunk_sql(run, period, today, contracts)
+    return _bill_chunk_rows(run, period, today, contracts)
+
+
+def _bill_chunk_sql(run: BillingRun, period: date, today: date, contracts: list[tuple]) -> tuple[int, int, Decimal]:
+    import psycopg
+
+    total_days = days_in_month(period)
+    next_period = period.replace(day=total_days) + timedelta(days=1)
+    if settings.BILLING_FIRST_DUE_MIN_DAYS:
+        # a catch-up (issued after the period) gives every título the notice, else a first one only
+        earliest, first_only = today + _notice(), not period < period_start(today)
+    else:
+        earliest, first_only = None, False
+    options = dict(
+        ids=[c[0] for c in contracts], period=period, today=today, now=timezone.now(), run_id=run.pk,
+        total_days=total_days, next_period=next_period, begins=_local_midnight(period),
+        second_day=_local_midnight(period + timedelta(days=1)), ends=_local_midnight(next_period),
+        zone=timezone.get_current_timezone_name(), dues=[due_date_for(period, day) for day in range(1, 32)],
+        earliest=earliest, first_only=first_only, open_status=InvoiceStatus.OPEN.value,
+        paid_status=InvoiceStatus.PAID.value, credit_description=CREDIT_APPLIED)
+    try:
+        # no ON CONFLICT on the way every chunk takes (a speculative insertion costs a WAL
+        # record more per título); a contract another run has just billed rolls the
+        # savepoint back and the chunk is billed again skipping it
+        with transaction.atomic():
+            created, lines = sql.bill_chunk(**options)
+    except IntegrityError as exc:
+        if not isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
+            raise
+        created, lines = sql.bill_chunk(**options, on_conflict=True)
+    open_due = defaultdict(list)
+    total = ZERO
+    for _, contract_id, due, is_open, amount in created:
+        total += amount
+        if is_open:
+            open_due[due].append(contract_id)
+    _lower_open_due(open_due)
+    if created:
+        invoices_created.send(sender=Invoice, invoice_ids=[row[0] for row in created])
+    return len(created), lines, total
+
+
+def _bill_chunk_rows(run: BillingRun, period: date, today: date, contracts: list[tuple]) -> tuple[int, int, Decimal]:
     ids = [c[0] for c in contracts]
     total_days = days_in_month(period)
     next_period = period.replace(day=total_days) + timedelta(days=1)
     period_begins = _local_midnight(period)
     second_day = _local_midnight(period + timedelta(days=1))
     period_ends = _local_midnight(next_period)
-    in_chunk = _chunk_contracts(ids)
+    in_chunk = sql.chunk_condition(ids)
     items = defaultdict(list)
-    rows = fetch_values(
-        ContractProduct.objects.filter(in_chunk, added_at__lt=period_ends)
-        .exclude(removed_at__lt=period_begins)
-        .order_by("id")
-        .values_list("contract_id", "id", "product_id", "price", "added_at", "removed_at")
-    )
+    rows = sql.contract_items(ids, period_begins=period_begins, period_ends=period_ends)
     for row in rows:
         items[row[0]].append(row)  # a contract of the id range outside the chunk is never looked up
     products = {
-        pk: (name, fiscal_class, price)
+        pk: (name[:250], fiscal_class, price)
         for pk, name, fiscal_class, price in Product.objects.filter(
             pk__in={row[2] for lines in items.values() for row in lines}
         ).values_list("pk", "name", "fiscal_class", "price")
@@ -238,17 +277,20 @@ def _bill_chunk(run: BillingRun, period: date, today: date, contracts: list[tupl
     soon = today + _notice()  # once per chunk: a settings read and a timedelta per contract cost 4 µs each
     earliest, known = _earliest_due(period, today, [c for c in contracts if dues[c[2]] < soon])
     now = timezone.now()
+    run_id = run.pk  # read once: a model's pk is a property (100,000 calls per 100,000 contracts)
     invoice_rows, drafts = [], {}
     for contract_id, customer_id, billing_day, activated_at in contracts:
         # Billed from the first day unless activated (or the product added) later.
         whole_from_start = activated_at is None or activated_at < second_day
         lines = []
+        gross = ZERO
         for _, cp_id, product_id, price, added_at, removed_at in items.get(contract_id, ()):
             name, fiscal_class, product_price = products[product_id]
             unit = price if price is not None else product_price
             if whole_from_start and added_at < second_day and (removed_at is None or removed_at >= period_ends):
                 # the whole month: what prorate_line returns, without the date arithmetic
-                lines.append((cp_id, product_id, name[:250], fiscal_class, unit, total_days, total_days, unit))
+                lines.append((cp_id, product_id, name, fiscal_class, unit, total_days, total_days, unit))
+                gross += unit
                 continue
             activated_on = local_date(activated_at)
             starts = max(activated_on, local_date(added_at)) if activated_on else local_date(added_at)
@@ -258,18 +300,19 @@ def _bill_chunk(run: BillingRun, period: date, today: date, contracts: list[tupl
                 continue
             description = name if days == total else f"{name} (proporcional {days}/{total} dias)"
             lines.append((cp_id, product_id, description[:250], fiscal_class, unit, days, total, amount))
+            gross += amount
         if not lines:
             continue
-        gross = sum((line[7] for line in lines), ZERO)
-        credit = min(credits.get(contract_id, ZERO), gross)
+        credit = credits.get(contract_id)  # most contracts have none
+        credit = min(credit, gross) if credit else ZERO
         amount = gross - credit
         status = InvoiceStatus.OPEN if amount > 0 else InvoiceStatus.PAID
         due = dues[billing_day]
         if due < earliest and contract_id not in known:
             due = earliest
         invoice_rows.append((contract_id, customer_id, period, today, due, amount, credit, ZERO, status,
-                             today if status == InvoiceStatus.PAID else None, "", run.pk, now))
-        drafts[contract_id] = (lines, credit, due if status == InvoiceStatus.OPEN else None)
+                             today if status == InvoiceStatus.PAID else None, "", run_id, now))
+        drafts[contract_id] = (lines, gross, credit, due if status == InvoiceStatus.OPEN else None)
     created = insert_new(
         Invoice,
         ["contract", "customer", "period", "issued_on", "due_date", "amount", "credit_applied", "paid_amount",
@@ -281,13 +324,11 @@ def _bill_chunk(run: BillingRun, period: date, today: date, contracts: list[tupl
     line_rows, credit_rows, total = [], [], ZERO
     open_due = defaultdict(list)
     for invoice_id, contract_id in created:
-        lines, credit, due = drafts[contract_id]
-        for line in lines:
-            line_rows.append((invoice_id, *line))
-            total += line[7]
+        lines, gross, credit, due = drafts[contract_id]
+        line_rows += [(invoice_id, *line) for line in lines]
+        total += gross - credit
         if credit > 0:
-            credit_rows.append((contract_id, -credit, invoice_id, "Crédito aplicado no título", now))
-        total -= credit
+            credit_rows.append((contract_id, -credit, invoice_id, CREDIT_APPLIED, now))
         if due is not None:
             open_due[due].append(contract_id)
     insert_returning(
@@ -323,16 +364,6 @@ def _earliest_due(period: date, today: date, close: list[tuple]) -> tuple[date, 
     return earliest, sql.contracts_billed([c[0] for c in close])
 
 
-def _chunk_contracts(ids: list[int]) -> Q:
-    """The chunk's contracts (ids ascending) as a condition on ``contract_id``: their id
-    range when they are most of it (two parameters instead of thousands, which the
-    driver binds one by one), else the ids themselves (a re-run that bills a few late
-    contracts spread over the whole table)."""
-    if len(ids) > 1 and ids[-1] - ids[0] < 2 * len(ids):
-        return Q(contract_id__gte=ids[0], contract_id__lte=ids[-1])
-    return Q(contract_id__in=ids)
-
-
 def _local_midnight(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, datetime.min.time()))
 
@@ -356,19 +387,10 @@ def _local_date_converter():
 
 def _lower_open_due(contracts_by_due: dict[date, list[int]]) -> None:
     """A new open título due on ``due`` makes the contract's oldest open due date
-    ``min(oldest_open_due, due)``; contracts that already owe something older are not
-    written at all. Equivalent to ``refresh_open_due`` after inserting open títulos
-    (which keeps the column right on every other change), and race-free: under READ
-    COMMITTED the WHERE is re-checked on the row a concurrent payment just committed."""
-    if connection.vendor == "postgresql":  # the ids bound as one array, in binary (billing.sql)
-        for due, ids in contracts_by_due.items():
-            sql.lower_open_due(due, ids)
-        return
-    for due, ids in contracts_by_due.items():
-        for start in range(0, len(ids), 10000):
-            Contract.objects.filter(pk__in=ids[start:start + 10000]).filter(
-                Q(oldest_open_due__isnull=True) | Q(oldest_open_due__gt=due)
-            ).update(oldest_open_due=due)
+    ``min(oldest_open_due, due)`` (the contracts app writes it). Equivalent to
+    ``refresh_open_due`` after inserting open títulos, which keeps the column right on
+    every other change."""
+    contracts_lower_open_due(contracts_by_due)
 
 
 # ---------------------------------------------------------------- what is owed
@@ -380,8 +402,7 @@ def refresh_open_due(contract_ids) -> None:
         return
     oldest = (Invoice.objects.filter(contract=OuterRef("pk"), status=InvoiceStatus.OPEN)
               .values("contract").annotate(d=Min("due_date")).values("d"))
-    for start in range(0, len(ids), 10000):
-        Contract.objects.filter(pk__in=ids[start:start + 10000]).update(oldest_open_due=Subquery(oldest[:1]))
+    contracts_set_open_due(ids, Subquery(oldest[:1]))
 
 
 _batched = threading.local()
@@ -397,7 +418,7 @@ def changes_batched():
     if getattr(_batched, "ids", None) is not None:
         yield
         return
-    if not connection.in_atomic_block:
+    if transaction.get_autocommit():
         raise RuntimeError("changes_batched() needs a transaction: the release must commit with the baixas")
     _batched.ids = set()
     try:
@@ -784,11 +805,55 @@ def _decide(payment: Payment, status: str, note: str, actor) -> None:
                   changes={"status": [before, status], "observação": payment.decision_note})
 
 
+@dataclass(frozen=True)
+class RefundSplit:
+    """Where a refund's money comes from, in the payment's parts (``refund_split``)."""
+
+    excess: Decimal  # the over-payment the payment left as credit
+    late_fees: Decimal  # multa and juros
+    principal: Decimal  # what paid the título itself
+    counted: Decimal  # how much the título's paid amount goes down: excess + principal + discount undone
+
+
+def _refund_layers(payment: Payment, refunded: Decimal) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """The parts of ``payment`` that ``refunded`` (a total, from the first refund) gives
+    back, in the order of ``refund_split``: (excess, late fees, principal, counted)."""
+    excess_paid = CreditEntry.objects.filter(payment=payment, amount__gt=0).aggregate(s=Sum("amount"))["s"] or ZERO
+    late_fees = min(max(payment.late_fees, ZERO), payment.amount)
+    excess_paid = min(excess_paid, payment.amount - late_fees)
+    principal_paid = payment.amount - late_fees - excess_paid
+    left = refunded
+    excess = min(left, excess_paid)
+    left -= excess
+    fees = min(left, late_fees)
+    left -= fees
+    principal = min(left, principal_paid)
+    # the desconto was granted for this money: undone in proportion to the principal
+    # given back, so a full refund leaves the título owing all it did before
+    discount = (payment.discount * principal / principal_paid).quantize(CENT) if principal_paid > 0 else ZERO
+    return excess, fees, principal, excess + principal + discount
+
+
+def refund_split(payment: Payment, amount: Decimal) -> RefundSplit:
+    """How a refund of ``amount`` (after the ``refunded_amount`` already given back)
+    undoes ``payment``: first the **over-payment** it left as credit (money that was
+    never owed), then its **late fees** (multa and juros: the título stays paid — the
+    usual refund of a charge the customer disputes), and only then the **principal**,
+    which lowers the título's paid amount together with the same share of the
+    **desconto** granted on it, and may reopen the título. Cumulative, so partial refunds
+    add up to exactly the whole one (docs/payments.md, "Devoluções")."""
+    before = _refund_layers(payment, payment.refunded_amount)
+    after = _refund_layers(payment, payment.refunded_amount + amount)
+    return RefundSplit(*(a - b for a, b in zip(after, before)))
+
+
 @transaction.atomic
 def payment_refund(*, payment_id: int, amount, note: str = "", actor=None) -> Payment:
-    """Money given back from an applied payment (a Pix devolução): the título's paid
-    amount goes down by it and a paid título whose payments no longer cover it reopens
-    (and dunning sees it). What the payment had left as credit is taken back first."""
+    """Money given back from an applied payment (a Pix devolução), split by
+    ``refund_split``: the credit the payment left is taken back first, then its late
+    fees (the título's paid amount does not change), then its principal — the título's
+    paid amount goes down and a paid título whose payments no longer cover it reopens
+    (and dunning sees it)."""
     amount = parse_amount(amount)
     invoice_id = Payment.objects.filter(pk=payment_id).values_list("invoice_id", flat=True).first()
     if invoice_id is None:
@@ -800,21 +865,29 @@ def payment_refund(*, payment_id: int, amount, note: str = "", actor=None) -> Pa
     if payment.refunded_amount + amount > payment.amount:
         raise InvalidTransition("refund_too_large",
                                 f"A devolução passa do valor do pagamento (devolvido {format_brl(payment.refunded_amount)}).")
-    from_credit = min(amount, invoice.overpaid, max(contract_credit_balance(invoice.contract_id), ZERO))
+    split = refund_split(payment, amount)
+    # the credit still there (some may have paid another título since: that part is not
+    # taken from the contract's balance, which never goes below zero)
+    from_credit = min(split.excess, max(contract_credit_balance(invoice.contract_id), ZERO))
     if from_credit > 0:
         CreditEntry.objects.create(contract_id=invoice.contract_id, amount=-from_credit, payment=payment,
                                    description=f"Devolução do pagamento {payment.pk}")
     payment.refunded_amount = F("refunded_amount") + amount
     payment.save(update_fields=["refunded_amount"])
     payment.refresh_from_db(fields=["refunded_amount"])
-    invoice.paid_amount = max(invoice.paid_amount - amount, ZERO)
-    fields = ["paid_amount"]
+    fields = []
+    if split.counted:
+        invoice.paid_amount = max(invoice.paid_amount - split.counted, ZERO)
+        fields.append("paid_amount")
     if invoice.status == InvoiceStatus.PAID and invoice.paid_amount < invoice.amount:
         invoice.status, invoice.paid_at = InvoiceStatus.OPEN, None
         fields += ["status", "paid_at"]
-    invoice.save(update_fields=fields)
+    if fields:
+        invoice.save(update_fields=fields)
     record_change(instance=payment, action="refund", actor=actor,
-                  changes={"devolvido": [None, str(amount)], "observação": (note or "")[:250]})
+                  changes={"devolvido": [None, str(amount)], "observação": (note or "")[:250],
+                           "excedente": str(split.excess), "multa e juros": str(split.late_fees),
+                           "principal": str(split.principal)})
     _after_change([invoice.contract_id])
     return payment
 

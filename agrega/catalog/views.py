@@ -14,10 +14,11 @@ from django.shortcuts import redirect, render
 from django.views import View
 from django.views.generic import TemplateView
 
-from agrega.core.errors import ApplicationError
+from agrega.core.errors import ApplicationError, ValidationFailed
 from agrega.core.roles import Capability
 from agrega.integrations import selectors as integration_selectors
 from agrega.integrations import services as integration_services
+from agrega.integrations.filtersets import IntegrationFilterSet
 from agrega.core.permissions import CapabilityRequiredMixin
 from agrega.core.web import apply_service_error, keyset_context, lupa_field
 from agrega.core.params import parse_id
@@ -167,8 +168,10 @@ class IntegrationPickerView(CapabilityRequiredMixin, View):
 
     def get(self, request):
         field = lupa_field(request, "id_sva_integration_id")
-        q = request.GET.get("q", "").strip()
-        rows = list(integration_selectors.integration_list(active=True)[:200])
-        if q:
-            rows = [i for i in rows if q.lower() in i.name.lower() or q.lower() in i.prefix.lower()]
+        # the search is the integrations list's (IntegrationFilterSet's ``q``: name or prefix);
+        # a search too long finds nothing
+        try:
+            rows = list(IntegrationFilterSet({"q": request.GET.get("q"), "active": True}).queryset()[:200])
+        except ValidationFailed:
+            rows = []
         return render(request, "catalog/_integration_picker_rows.html", {"rows": rows, "field": field})

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core.api import Cursor, ErrorOut, InputSchema, Page, keyset_page
+from agrega.core.api import Cursor, ErrorOut, InputSchema, Page, json_answer, keyset_page
 from agrega.core.text import ModelText, Text
 from agrega.core.errors import NotFound
 from agrega.core.money import PriceIn
@@ -116,7 +116,7 @@ class ContractDetailOut(ContractOut):
     products: list[ContractProductOut]
     sva_users: list[ContractSvaUserOut]
 
-    # product_list / sva_user_list: read by the detail endpoint (_contract_detail);
+    # product_list / sva_user_list: read by the detail endpoint (selectors.contract_detail);
     # other callers hand over a contract_get() contract, with its prefetched relations
     @staticmethod
     def resolve_products(obj):
@@ -128,6 +128,9 @@ class ContractDetailOut(ContractOut):
         users = obj.__dict__.get("sva_user_list")
         users = users if users is not None else obj.sva_users.all()
         return [u for u in users if sva_selectors.sync_status(u) != SyncStatus.REMOVED]
+
+
+_DETAIL_FIELDS = tuple(ContractDetailOut.model_fields)
 
 
 class ContractEventOut(Schema):
@@ -185,31 +188,25 @@ def contract_list(
     filters = {"status": status.value if status else None,
                "access_status": access_status.value if access_status else None, "customer_id": customer_id}
     given = {name: value for name, value in filters.items() if value is not None}
-    rows, next_cursor = keyset_page(_summary_rows(**given), cursor=cursor, limit=limit)
-    return ContractPage.model_construct(items=[_summary(row) for row in rows], next_cursor=next_cursor)
+    rows, next_cursor = selectors.contract_summary_page(cursor=cursor, limit=limit, **given)
+    return json_answer({"items": [_summary(row) for row in rows], "next_cursor": next_cursor})
 
 
-# The list is built from plain column values into already-valid schema objects, which
-# ninja serializes without validating again: validating a page through model instances
-# (a getter per field per contract) was about half of the list's Python time in the
-# profile (bench/README.md, "api_load"). tests/api/test_api_read_paths.py holds it
-# equal to the schema's own serialization of the same contracts.
-ContractPage = Page[ContractOut]
-_SUMMARY_COLUMNS = ("id", "customer_id", "customer_name", "status", "access_status", "billing_day",
-                    "description", "version", "activated_at", "ended_at", "created_at", "updated_at")
+# The list is answered from plain column values shaped as ContractOut (its fields, in its
+# order) and serialized at once (core.api.json_answer): validating a page through model
+# instances (a getter per field per contract) was about half of the list's Python time,
+# and a schema object per row then most of what was left (bench/README.md, "api_load").
+# tests/api/test_api_read_paths.py holds the answer to the bytes of the schema's own
+# serialization of the same contracts.
+_SUMMARY_FIELDS = tuple(ContractOut.model_fields)
 
 
-def _summary_rows(**filters):
-    return selectors.contract_summaries(**filters).values(*_SUMMARY_COLUMNS)
-
-
-def _summary(row: dict) -> ContractOut:
-    return ContractOut.model_construct(
-        **row,
-        status_display=_STATUS_LABELS.get(row["status"], row["status"]),
-        access_status_display=_ACCESS_LABELS.get(row["access_status"], row["access_status"]),
-        grants_access=Contract.grants_access.fget(SimpleNamespace(**row)),
-    )
+def _summary(row: dict) -> dict:
+    row = {**row,
+           "status_display": _STATUS_LABELS.get(row["status"], row["status"]),
+           "access_status_display": _ACCESS_LABELS.get(row["access_status"], row["access_status"]),
+           "grants_access": Contract.grants_access.fget(SimpleNamespace(**row))}
+    return {name: row[name] for name in _SUMMARY_FIELDS}
 
 
 @router.post(
@@ -229,24 +226,54 @@ def contract_create(request: HttpRequest, payload: ContractCreateIn):
     description="Com os produtos (inclusive os removidos, `removed: true`) e os usuários SVA.",
 )
 def contract_detail(request: HttpRequest, contract_id: int):
-    contract = _contract_detail(contract_id)
+    contract = selectors.contract_detail(contract_id)
     if contract is None:
         raise NotFound("Contrato", "contract_not_found")
-    return contract
+    return json_answer(_detail(contract))
 
 
-def _contract_detail(pk: int) -> Contract | None:
-    """What ``selectors.contract_get`` reads (same three queries)."""
-    found = list(selectors.contract_with_customer(pk))
-    if not found:
-        return None
-    contract = found[0]
-    contract.product_list = list(selectors.contract_products_of(pk))
-    users = list(selectors.contract_sva_users_of(pk))
-    for user in users:
-        user.contract = contract  # as prefetch_related sets the reverse side
-    contract.sva_user_list = users
-    return contract
+# The detail is answered as plain values too, shaped as ContractDetailOut (its fields, in
+# its order): validating the contract, each product and each SVA user through the schema
+# was most of the detail's Python per request (bench/README.md, "api_load").
+# tests/api/test_api_read_paths.py holds it to the bytes of the schema's own rendering.
+_PRODUCT_FIELDS = tuple(ContractProductOut.model_fields)
+_SVA_USER_FIELDS = tuple(ContractSvaUserOut.model_fields)
+
+
+def _detail(contract: Contract) -> dict:
+    answer = {
+        "id": contract.pk, "customer_id": contract.customer_id,
+        "customer_name": ContractOut.resolve_customer_name(contract),
+        "status": contract.status, "status_display": _STATUS_LABELS.get(contract.status, contract.status),
+        "access_status": contract.access_status,
+        "access_status_display": _ACCESS_LABELS.get(contract.access_status, contract.access_status),
+        "grants_access": contract.grants_access, "billing_day": contract.billing_day,
+        "description": contract.description, "version": contract.version,
+        "activated_at": contract.activated_at, "ended_at": contract.ended_at,
+        "created_at": contract.created_at, "updated_at": contract.updated_at,
+        "products": [_product(item) for item in ContractDetailOut.resolve_products(contract)],
+        "sva_users": [_sva_user(user) for user in ContractDetailOut.resolve_sva_users(contract)],
+    }
+    return {name: answer[name] for name in _DETAIL_FIELDS}
+
+
+def _product(item) -> dict:
+    product = item.product
+    answer = {"id": item.pk, "contract_id": item.contract_id, "product_id": item.product_id,
+              "product_name": product.name, "kind": item.kind, "price": item.price,
+              "sva_package_code": product.sva_package_code, "added_at": item.added_at,
+              "removed_at": item.removed_at, "removed": item.removed_at is not None}
+    return {name: answer[name] for name in _PRODUCT_FIELDS}
+
+
+def _sva_user(user) -> dict:
+    answer = {"id": user.pk, "integration_id": user.integration_id,
+              "contract_product_id": user.contract_product_id, "external_id": user.external_id,
+              "desired_state": ContractSvaUserOut.resolve_desired_state(user),
+              "confirmed_state": user.confirmed_state, "sync_status": ContractSvaUserOut.resolve_sync_status(user),
+              "last_error_code": user.last_error_code, "last_error_message": user.last_error_message,
+              "registration_problems": user.registration_problems}
+    return {name: answer[name] for name in _SVA_USER_FIELDS}
 
 
 @router.post("/{contract_id}/activate", response={200: ContractOut, **ACTION_ERRORS},

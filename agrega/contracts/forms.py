@@ -10,7 +10,7 @@ from agrega.core.money import amount_form_field
 from agrega.core.params import DB_INT_MAX
 
 from .choices import ProductKind
-from .filtersets import ContractFilterSet
+from .filtersets import ContractFilterSet, ProductPickerFilterSet
 
 
 def apply_error(form: forms.Form, exc: ApplicationError, field_map: dict[str, str]) -> None:
@@ -22,6 +22,11 @@ def apply_error(form: forms.Form, exc: ApplicationError, field_map: dict[str, st
         if target and target in form.fields:
             for error in errors:
                 form.add_error(target, error.message)
+
+
+class ProductPickerForm(ProductPickerFilterSet.form_class(only=("q", "kind"))):
+    """The contract's product lupa: its search and the item's type, read as
+    ``ProductPickerFilterSet`` (the products list's filters) reads them."""
 
 
 class ContractFilterForm(ContractFilterSet.form_class(only=("status", "access_status", "q"))):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
 
+from . import sql
 from .filtersets import ContractFilterSet
 from .models import Contract, ContractEvent, ContractProduct
 
@@ -35,6 +36,27 @@ def contract_summaries(
     return contract_list(
         status=status, access_status=access_status, customer_id=customer_id, customer_q=customer_q
     ).select_related(None).annotate(customer_name=F("customer__name"))
+
+
+def contract_summary_page(*, cursor: int | None, limit: int, **filters) -> tuple[list[dict], int | None]:
+    """A keyset page of the contract list as dicts of ``sql.SUMMARY_COLUMNS`` and the
+    next page's cursor. Unfiltered (the API's hot read, a cursor walk) it is hand-written
+    SQL (``sql.contract_summary_rows``, no query to build and compile per request); with
+    any filter it is the ORM's ``contract_summaries`` (``core.api.keyset_page``), as the
+    filters are ``ContractFilterSet``'s."""
+    from agrega.core.api import MAX_LIMIT, keyset_page, page_of
+
+    if any(value is not None for value in filters.values()):
+        return keyset_page(contract_summaries(**filters).values(*sql.SUMMARY_COLUMNS), cursor=cursor, limit=limit)
+    limit = max(1, min(limit, MAX_LIMIT))
+    return page_of(sql.contract_summary_rows(cursor, limit + 1), limit)
+
+
+def contract_detail(pk: int) -> Contract | None:
+    """The contract the API's detail shows (``sql.contract_detail``: hand-written SQL for
+    what ``contract_with_customer``, ``contract_products_of`` and ``contract_sva_users_of``
+    read), with ``product_list`` and ``sva_user_list``; None when there is none."""
+    return sql.contract_detail(pk)
 
 
 def contract_get(pk: int) -> Contract | None:

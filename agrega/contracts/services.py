@@ -4,7 +4,7 @@ their intent. An invalid transition raises and changes nothing."""
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from agrega.catalog.models import Product
@@ -64,8 +64,7 @@ def _locked_query(pk: int):
 
 def _locked(contract: Contract | int) -> Contract:
     pk = contract.pk if isinstance(contract, Contract) else contract
-    connection = transaction.get_connection()
-    if connection.features.has_select_for_update and connection.get_autocommit():  # as the ORM refuses
+    if connection.vendor == "postgresql" and transaction.get_autocommit():  # as the ORM refuses
         raise transaction.TransactionManagementError("select_for_update cannot be used outside of a transaction.")
     found = list(_locked_query(pk))
     if not found:
@@ -80,7 +79,10 @@ def _bump(contract: Contract) -> None:
 
 
 @transaction.atomic
-def contract_create(*, customer_id: int, billing_day: int = 10, description: str = "", actor=None) -> Contract:
+def contract_create(*, customer_id: int, billing_day: int = 10, description: str = "", actor=None,
+                    sales_plan_id: int | None = None) -> Contract:
+    """A pre-contract of the customer; ``sales_plan_id``: the plan it was sold from (the
+    plans app checked the plan and adds its products)."""
     errors = FieldErrors()
     customer = Customer.objects.filter(pk=customer_id).first()
     if customer is None:
@@ -89,9 +91,41 @@ def contract_create(*, customer_id: int, billing_day: int = 10, description: str
         errors.add("billing_day", "billing_day_invalid", "Dia de vencimento deve estar entre 1 e 31.")
     description = clean_text_into(errors, "description", Contract, "description", description, label="Descrição")
     errors.raise_if_any()
-    contract = Contract.objects.create(customer=customer, billing_day=billing_day, description=description)
+    contract = Contract.objects.create(customer=customer, billing_day=billing_day, description=description,
+                                       sales_plan_id=sales_plan_id)
     _event(contract, Act.CREATE, actor=actor, before=("", ""))
     return contract
+
+
+def contracts_lower_open_due(contracts_by_due: dict) -> None:
+    """New open títulos (the billing run: {due date: contract ids}) make each contract's
+    oldest open due date ``min(oldest_open_due, due)``; contracts that already owe
+    something older are not written at all. Race-free: under READ COMMITTED the WHERE is
+    re-checked on the row a concurrent payment just committed, so a payment is never
+    undone. On PostgreSQL the ids go as one array (``contracts.sql.lower_open_due``)."""
+    from django.db import connection
+    from django.db.models import Q
+
+    from . import sql
+
+    for due, ids in contracts_by_due.items():
+        if connection.vendor == "postgresql":
+            sql.lower_open_due(due, ids)
+            continue
+        for start in range(0, len(ids), 10000):
+            Contract.objects.filter(pk__in=ids[start:start + 10000]).filter(
+                Q(oldest_open_due__isnull=True) | Q(oldest_open_due__gt=due)
+            ).update(oldest_open_due=due)
+
+
+def contracts_set_open_due(contract_ids, oldest) -> None:
+    """Set ``oldest_open_due`` of the contracts to ``oldest``: an expression on each
+    contract's row given by the app that keeps what it owes (billing: the earliest due
+    date of its open títulos, a ``Subquery`` on ``OuterRef("pk")``). One UPDATE per
+    10,000 contracts."""
+    ids = list(contract_ids)
+    for start in range(0, len(ids), 10000):
+        Contract.objects.filter(pk__in=ids[start:start + 10000]).update(oldest_open_due=oldest)
 
 
 def contracts_create_many(*, contracts: list[dict], actor=None) -> list[tuple[int, list[int]]]:

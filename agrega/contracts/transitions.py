@@ -26,6 +26,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from agrega.core.bulk import db_datetime
+
 from . import sql
 from .choices import AccessStatus as AS
 from .choices import ContractAction as Act
@@ -124,6 +126,9 @@ def actor_fields(actor, label: str | None = None) -> tuple[int | None, str]:
 
 
 def _ids(contracts: Iterable) -> list[int]:
+    contracts = list(contracts)
+    if not any(isinstance(c, Contract) for c in contracts):  # ids (the sweep: thousands per call)
+        return sorted(set(map(int, contracts)))
     return sorted({c.pk if isinstance(c, Contract) else int(c) for c in contracts})
 
 
@@ -159,7 +164,7 @@ def transition_many(contracts: Iterable, change: Change, *, steps: Sequence[Step
     now = now or timezone.now()
     actor_id, label = actor_fields(actor, actor_label)
 
-    stamp = connection.ops.adapt_datetimefield_value(now)
+    stamp = db_datetime(now)
     written: list[tuple] = []
     with transaction.atomic(savepoint=False):  # in the caller's transaction: no savepoint round trips
         for start in range(0, len(ids), ID_CHUNK):

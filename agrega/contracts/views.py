@@ -26,8 +26,9 @@ from agrega.core.params import parse_id
 
 from . import selectors, services
 from .choices import AccessStatus, ContractAction, ContractStatus, ProductKind
-from .filtersets import ContractFilterSet
-from .forms import ContractActionForm, ContractCreateForm, ContractFilterForm, ContractProductForm, apply_error
+from .filtersets import ContractFilterSet, ProductPickerFilterSet
+from .forms import (ContractActionForm, ContractCreateForm, ContractFilterForm, ContractProductForm,
+                    ProductPickerForm, apply_error)
 
 PAGE_SIZE = 25
 PICKER_SIZE = 20
@@ -390,9 +391,13 @@ class ProductPickerView(CapabilityRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        q = self.request.GET.get("q", "")
-        kind = self.request.GET.get("kind", "")
-        qs = product_list(q=q, active=True, is_sva=True if kind == ProductKind.SVA else None)
-        ctx.update(q=q, kind=kind, products=list(qs.select_related("sva_integration")[:PICKER_SIZE]),
+        # the search is the products list's (ProductPickerFilterSet: ProductFilterSet, only
+        # active products, SVA ones for an SVA item); a refused value is said, no rows
+        form = ProductPickerForm(self.request.GET)
+        valid = form.is_valid()
+        filters = form.filter_values if valid else {}
+        products = list(ProductPickerFilterSet(filters).queryset()[:PICKER_SIZE]) if valid else []
+        ctx.update(q=filters.get("q", ""), kind=filters.get("kind", ""), products=products,
+                   errors=[e for errors in form.errors.values() for e in errors],
                    field=lupa_field(self.request, "id_product"))
         return ctx

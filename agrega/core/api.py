@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
+import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from decimal import Decimal
 from typing import Annotated, Generic, TypeVar
@@ -13,16 +14,19 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DataError
 from django.db.models import Exists, OuterRef, QuerySet
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.utils import timezone
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+import orjson
 from ninja import NinjaAPI, Schema
 from ninja.parser import Parser
+from ninja.renderers import JSONRenderer
+from ninja.responses import NinjaJSONEncoder
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, ConfigDict
 from pydantic import Field as PydanticField
 from pydantic import field_validator
 
@@ -127,9 +131,11 @@ class TokenAuth(HttpBearer):
     def _user_for(self, token: str):
         """The token's user with their role, read in one query: the role is asked on every
         request (``authorize``), and reading the groups was a second query on every API
-        call (bench/README.md, "api_load"). With ``API_TOKEN_CACHE_SECONDS`` (off by
-        default) the answer is kept per process for that long: a revoked token, a
-        deactivated user or a changed role then takes up to that long to apply."""
+        call (bench/README.md, "api_load"). The answer is kept per process for
+        ``API_TOKEN_CACHE_SECONDS`` (10 s by default; 0 turns it off): the token query and
+        its compilation were most of a read's Python time. In this process a revocation,
+        a deactivated user or a changed role applies at once (``forget_cached_tokens``,
+        connected to those writes); in the other processes within that time."""
         ttl = settings.API_TOKEN_CACHE_SECONDS
         if not ttl:
             return self._read_user(token)
@@ -138,12 +144,13 @@ class TokenAuth(HttpBearer):
         now = time.monotonic()
         if hit is not None and hit[0] > now:
             return copy.copy(hit[1])  # each request its own object: views may set attributes on it
+        generation = _TOKEN_CACHE_GENERATION[0]
         user = self._read_user(token)
         if len(_TOKEN_CACHE) > 1000:
             _TOKEN_CACHE.clear()
         if user is None:
             _TOKEN_CACHE.pop(key, None)
-        else:
+        elif generation == _TOKEN_CACHE_GENERATION[0]:  # no revocation while it was read
             _TOKEN_CACHE[key] = (now + ttl, copy.copy(user))
         return user
 
@@ -163,6 +170,17 @@ class TokenAuth(HttpBearer):
 
 # token hash -> (expires at, monotonic clock; the user with ``_agrega_role``): see ``_user_for``
 _TOKEN_CACHE: dict[str, tuple[float, object]] = {}
+_TOKEN_CACHE_GENERATION = [0]  # bumped by every forget: a read begun before it is not kept
+
+
+def forget_cached_tokens(**_signal_kwargs) -> None:
+    """Drop every token this process keeps: a token revoked, a user saved (deactivated)
+    or their groups changed (role). Such writes are rare, so the whole cache goes; the
+    other processes see the change when their entries expire (``API_TOKEN_CACHE_SECONDS``).
+    Connected to those models' signals in ``CoreConfig.ready``, so services, the admin
+    and the CLI all count, whatever the transaction does afterwards."""
+    _TOKEN_CACHE_GENERATION[0] += 1
+    _TOKEN_CACHE.clear()
 
 
 def _token_with_role(key_hash: str) -> QuerySet[ApiToken]:
@@ -274,8 +292,12 @@ def _strict_value(kinds: set, value, path: str):
 
 class InputSchema(Schema):
     """A request body: types checked strictly (``true`` or ``1.0`` is no id, ``"1"`` no
-    boolean), integers within what the database stores, every string bounded. Query
-    parameters stay lax ("12" is an id there): they are always strings."""
+    boolean), integers within what the database stores, every string bounded, and no
+    field the operation does not know (a misspelt field is refused, not silently
+    dropped: ``"fixd_amount"`` would otherwise create a recurrence without its amount).
+    Query parameters stay lax ("12" is an id there): they are always strings."""
+
+    model_config = ConfigDict(extra="forbid")
 
     @field_validator("*", mode="before")
     @classmethod
@@ -306,6 +328,12 @@ def keyset_page(queryset: QuerySet, *, cursor: int | None, limit: int) -> tuple[
     if cursor is not None:
         queryset = queryset.filter(pk__gt=cursor)
     return _page(list(queryset.order_by("pk")[: limit + 1]), limit)
+
+
+def page_of(rows: list, limit: int) -> tuple[list, int | None]:
+    """A keyset page from ``rows`` read by hand-written SQL (``limit`` + 1 of them, by id):
+    what ``keyset_page`` answers for its queryset."""
+    return _page(rows, min(limit, MAX_LIMIT))
 
 
 def _page(rows: list, limit: int) -> tuple[list, int | None]:
@@ -357,6 +385,69 @@ def _field_path(loc) -> str:
     return ".".join(parts) or "body"
 
 
+# pydantic's own error types, in Portuguese (people read ``message``; programs read
+# ``code``, pydantic's type, which stays as it is). Agrega's own checks already raise
+# Portuguese messages (PydanticCustomError above); an unknown type keeps a generic one.
+FIELD_MESSAGES = {
+    "missing": "campo obrigatório.",
+    "extra_forbidden": "campo desconhecido nesta operação.",
+    "string_type": "deve ser um texto.",
+    "int_type": "deve ser um número inteiro.",
+    "int_parsing": "deve ser um número inteiro.",
+    "int_from_float": "deve ser um número inteiro.",
+    "float_type": "deve ser um número.",
+    "float_parsing": "deve ser um número.",
+    "decimal_type": "deve ser um número.",
+    "decimal_parsing": "deve ser um número.",
+    "bool_type": "deve ser true ou false.",
+    "bool_parsing": "deve ser true ou false.",
+    "list_type": "deve ser uma lista.",
+    "dict_type": "deve ser um objeto.",
+    "model_type": "deve ser um objeto.",
+    "model_attributes_type": "deve ser um objeto.",
+    "date_type": "deve ser uma data (AAAA-MM-DD).",
+    "date_parsing": "deve ser uma data (AAAA-MM-DD).",
+    "date_from_datetime_parsing": "deve ser uma data (AAAA-MM-DD).",
+    "datetime_type": "deve ser data e hora (ISO 8601).",
+    "datetime_parsing": "deve ser data e hora (ISO 8601).",
+    "datetime_from_date_parsing": "deve ser data e hora (ISO 8601).",
+    "enum": "valor não aceito; aceitos: {expected}.",
+    "literal_error": "valor não aceito; aceitos: {expected}.",
+    "string_too_short": "curto demais (mínimo {min_length} caracteres).",
+    "string_too_long": "longo demais (máximo {max_length} caracteres).",
+    "string_pattern_mismatch": "formato inválido.",
+    "too_short": "itens de menos (mínimo {min_length}).",
+    "too_long": "itens demais (máximo {max_length}).",
+    "greater_than": "deve ser maior que {gt}.",
+    "greater_than_equal": "deve ser maior ou igual a {ge}.",
+    "less_than": "deve ser menor que {lt}.",
+    "less_than_equal": "deve ser menor ou igual a {le}.",
+    "json_invalid": "JSON inválido.",
+    "json_type": "JSON inválido.",
+    "url_parsing": "URL inválida.",
+    "url_type": "URL inválida.",
+    "uuid_parsing": "deve ser um UUID.",
+    "uuid_type": "deve ser um UUID.",
+}
+
+
+def field_message(err: dict) -> str:
+    """The Portuguese message of one pydantic error (``value_error``: the message our
+    validator raised, without pydantic's English prefix)."""
+    kind, msg = str(err.get("type", "")), str(err.get("msg", ""))
+    if kind == "value_error":
+        return msg.removeprefix("Value error, ") or "valor inválido."
+    if msg[:1].islower():  # ours (PydanticCustomError, above): already Portuguese
+        return msg
+    if kind in FIELD_MESSAGES:
+        try:
+            ctx = {k: str(v).replace(" or ", " ou ") for k, v in (err.get("ctx") or {}).items()}
+            return FIELD_MESSAGES[kind].format(**ctx)
+        except (KeyError, IndexError, ValueError):
+            return FIELD_MESSAGES[kind].split(";")[0].split("(")[0].strip().rstrip(".") + "."
+    return "valor inválido."
+
+
 def install_error_handlers(api) -> None:
     @api.exception_handler(ApplicationError)
     def application_error(request, exc: ApplicationError):
@@ -367,7 +458,7 @@ def install_error_handlers(api) -> None:
         fields: dict[str, list[dict[str, str]]] = {}
         for err in exc.errors:
             fields.setdefault(_field_path(err.get("loc", ())), []).append(
-                {"code": str(err.get("type", "invalid")), "message": str(err.get("msg", "inválido"))}
+                {"code": str(err.get("type", "invalid")), "message": field_message(err)}
             )
         code = summary_code({e["code"] for errors in fields.values() for e in errors}, "invalid_input")
         return _error(api, request, 422, code, "Dados de entrada inválidos.", fields)
@@ -445,6 +536,51 @@ def document_default_errors(schema: dict) -> dict:
     return schema
 
 
+class FastJSONRenderer(JSONRenderer):
+    """The API's answers through orjson: a page of 50 contracts rendered in a tenth of
+    the time ``json.dumps`` took (bench/README.md, "api_load"). Dates, times, decimals
+    and anything orjson does not know go to ninja's own encoder, so every value keeps
+    the text it had (``2026-12-07T10:00:00.123Z``, ``"9.90"``); the output is UTF-8
+    instead of ``\\u`` escapes. A value orjson refuses (an integer beyond 64 bits) falls
+    back to ``json.dumps`` as before."""
+
+    _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+    _encoder = NinjaJSONEncoder()
+
+    def render(self, request, data, *, response_status: int):
+        try:
+            return orjson.dumps(data, default=self._encoder.default, option=self._OPTIONS)
+        except TypeError:
+            return super().render(request, data, response_status=response_status)
+
+
+def _datetime_text(value):
+    """A datetime as Django's JSON encoder writes it (milliseconds, ``Z`` for UTC), which
+    is what the API has always answered; anything else to ninja's encoder."""
+    if isinstance(value, datetime):
+        text = value.isoformat()
+        if value.microsecond:
+            text = text[:23] + text[26:]
+        if text.endswith("+00:00"):
+            text = text[:-6] + "Z"
+        return text
+    return FastJSONRenderer._encoder.default(value)
+
+
+def json_answer(data) -> HttpResponse:
+    """A 200 answer of plain values already shaped as the route's schema declares them
+    (keys in the schema's order; ``tests/api/test_api_read_paths.py`` holds each such answer
+    to the bytes ninja renders from the schema). For the hot list pages, where the schema
+    is a pass-through of the rows: building a schema object per row and serializing it
+    cost more Python than the query (bench/README.md, "api_load"). The route keeps its
+    ``response=`` schema, so the OpenAPI document is unchanged."""
+    try:
+        body = orjson.dumps(data, default=_datetime_text, option=FastJSONRenderer._OPTIONS)
+    except TypeError:
+        body = FastJSONRenderer().render(None, data, response_status=200)
+    return HttpResponse(body, content_type=f"{FastJSONRenderer.media_type}; charset={FastJSONRenderer.charset}")
+
+
 class AgregaNinjaAPI(NinjaAPI):
     """NinjaAPI whose OpenAPI document declares the default error answers, and whose
     parser refuses control characters in any input (``CleanInputParser``).
@@ -454,7 +590,42 @@ class AgregaNinjaAPI(NinjaAPI):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("parser", CleanInputParser())
+        kwargs.setdefault("renderer", FastJSONRenderer())
         super().__init__(*args, **kwargs)
+
+    def create_temporal_response(self, request):
+        """Every operation passes here before its parameters are read: a query parameter it does
+        not declare is refused (422 ``unknown_parameter``) instead of ignored, so a client that
+        misspells a filter (``due_from``) is told so instead of getting every row."""
+        self._refuse_unknown_query(request)
+        return super().create_temporal_response(request)
+
+    def _refuse_unknown_query(self, request) -> None:
+        if not request.GET:
+            return
+        match = request.resolver_match
+        if match is None:  # not reached through the URL configuration: nothing to compare with
+            return
+        key = (match.route, request.method)  # a route pattern, never the client's path: the cache stays bounded
+        declared = self.__dict__.setdefault("_declared_query", {})
+        if key not in declared:
+            declared[key] = self._query_names(key[0], request.method)
+        allowed = declared[key]
+        unknown = sorted(name for name in request.GET if name not in allowed)
+        if unknown:
+            accepted = ", ".join(sorted(allowed)) or "nenhum"
+            raise ValidationFailed(
+                {name[:100]: [FieldError("unknown_parameter",
+                                         f"parâmetro desconhecido nesta operação; aceitos: {accepted}.")]
+                 for name in unknown[:20]},
+                message="Parâmetros desconhecidos na consulta: " + ", ".join(n[:100] for n in unknown[:20]) + ".")
+
+    def _query_names(self, route: str, method: str) -> frozenset[str]:
+        """The query parameters the OpenAPI document declares for this route and method (the
+        document is the contract clients read, so it is also the list of what is accepted)."""
+        path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route.lstrip("^").rstrip("$"))
+        operation = self.get_openapi_schema()["paths"].get(path, {}).get(method.lower(), {})
+        return frozenset(p["name"] for p in operation.get("parameters", []) if p.get("in") == "query")
 
     def get_openapi_schema(self, path_prefix=None, path_params=None):
         cache = self.__dict__.setdefault("_openapi_documents", {})

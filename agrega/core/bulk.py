@@ -9,21 +9,47 @@ returned — which is what makes a re-run create nothing twice.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import queue
 import threading
 from collections.abc import Sequence
+from functools import cache
 
-from django.db import IntegrityError, connection, connections, models, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
+
+from .dbapi import server_cursor
 
 SQLITE_MAX_VARIABLES = 30000
+
+_DATETIME = models.DateTimeField()
+_DATE = models.DateField()
+
+
+def quote(name: str) -> str:
+    """A table or column name quoted for SQL: standard double quotes, which SQLite and
+    PostgreSQL both read (what ``connection.ops.quote_name`` does, without reaching
+    into the backend's operations)."""
+    if name.startswith('"') and name.endswith('"'):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def db_datetime(value):
+    """A datetime as the database takes it as a parameter of hand-written SQL (on
+    SQLite: naive UTC text; on PostgreSQL: unchanged), through the public field API
+    (``Field.get_db_prep_value``) rather than the backend's operations."""
+    return _DATETIME.get_db_prep_value(value, connection)
+
+
+def db_date(value):
+    """A date as the database takes it as a parameter of hand-written SQL."""
+    return _DATE.get_db_prep_value(value, connection)
 
 
 def _sqlite_adapter(field: models.Field):
     if isinstance(field, models.DateTimeField):
-        return lambda v: connection.ops.adapt_datetimefield_value(v)
+        return db_datetime
     if isinstance(field, models.DateField):
         return lambda v: v if v is None or isinstance(v, str) else v.isoformat()
     if isinstance(field, models.DecimalField):
@@ -48,15 +74,15 @@ def insert_returning(
         return []
     meta = model._meta
     model_fields = [meta.get_field(name) for name in fields]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in model_fields)
+    columns = ", ".join(quote(f.column) for f in model_fields)
     returning_sql = ""
     if returning:
         returning_sql = " RETURNING " + ", ".join(
-            connection.ops.quote_name(meta.get_field(n).column) for n in returning)
-    table = connection.ops.quote_name(meta.db_table)
+            quote(meta.get_field(n).column) for n in returning)
+    table = quote(meta.db_table)
     on_conflict = ""
     if conflict:
-        cols = ", ".join(connection.ops.quote_name(meta.get_field(n).column) for n in conflict)
+        cols = ", ".join(quote(meta.get_field(n).column) for n in conflict)
         on_conflict = f" ON CONFLICT ({cols}) DO NOTHING"
     out: list[tuple] = []
     if connection.vendor == "postgresql":
@@ -97,15 +123,22 @@ def insert_new(
 
         key_at = list(fields).index(key)
         model_fields = [meta.pk] + [meta.get_field(name) for name in fields]
-        columns = ", ".join(connection.ops.quote_name(f.column) for f in model_fields)
-        table = connection.ops.quote_name(meta.db_table)
+        columns = ", ".join(quote(f.column) for f in model_fields)
+        table = quote(meta.db_table)
+        copied = rows
+        for index, field in enumerate(model_fields[1:]):
+            if isinstance(field, models.JSONField):  # COPY takes JSON as text, as _pg_insert does
+                copied = _json_as_text(copied, index, field)
         try:
             with transaction.atomic(), server_cursor() as cursor:
-                cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                # the sequence looked up once (a MATERIALIZED CTE): written inside nextval() the
+                # lookup ran for every row, 10 µs each, a tenth of the billing run's database CPU
+                cursor.execute("WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, %s)::regclass AS seq) "
+                               "SELECT nextval(s.seq) FROM s, generate_series(1, %s)",
                                [meta.db_table, meta.pk.column, len(rows)])
                 ids = [row[0] for row in cursor.fetchall()]
                 with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                    for pk, row in zip(ids, rows):
+                    for pk, row in zip(ids, copied):
                         copy.write_row((pk, *row))
             return [(pk, row[key_at]) for pk, row in zip(ids, rows)]
         except IntegrityError as exc:
@@ -128,7 +161,7 @@ def _pg_insert(table: str, columns: str, model_fields, rows, on_conflict: str, r
             for row in rows:
                 copy.write_row(row)
         return []
-    staging = connection.ops.quote_name("_agrega_bulk_" + hashlib.md5(f"{table}({columns})".encode()).hexdigest()[:16])
+    staging = quote("_agrega_bulk_" + hashlib.md5(f"{table}({columns})".encode()).hexdigest()[:16])
     with transaction.atomic(savepoint=False), server_cursor() as cursor:
         # Session-local, emptied at every commit; created once per connection.
         cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
@@ -158,18 +191,6 @@ def _json_as_text(rows, index: int, field: models.JSONField) -> list[tuple]:
         return text
 
     return [row[:index] + (encode(row[index]),) + tuple(row[index + 1:]) for row in rows]
-
-
-def fetch_values(queryset) -> list[tuple]:
-    """The rows of a ``values_list`` queryset (plain columns, no converters needed).
-    On PostgreSQL they are read through a server-side-binding cursor in binary: parsing
-    timestamps from text costs the billing run more CPU than the query itself."""
-    if connection.vendor != "postgresql":
-        return list(queryset)
-    sql, params = queryset.query.sql_with_params()
-    with server_cursor() as cursor:
-        cursor.execute(sql, params, binary=True)
-        return cursor.fetchall()
 
 
 def in_threads(fn, items, workers: int):
@@ -219,20 +240,17 @@ def in_threads(fn, items, workers: int):
             thread.join()
 
 
-@contextlib.contextmanager
-def server_cursor():
-    """A psycopg cursor with server-side binding on Django's own connection (same
-    transaction): the arrays travel as parameters, in binary, instead of being quoted
-    into the statement's text by Django's client-side binding (bench/README.md).
+def pg_id_array(ids) -> str:
+    """PostgreSQL: integer ids as one array literal (``'{1,2,3}'``), for ``= ANY(%s::bigint[])``
+    through Django's cursor. Django binds on the client side, where psycopg quotes a list
+    element by element in Python — about half of the dunning sweep's Python CPU; joined
+    here in C, and PostgreSQL parses the same text either way."""
+    return "{" + ",".join(map(str, map(int, ids))) + "}"
 
-    Its errors are psycopg's own, so they are wrapped as Django's (``DatabaseError`` and
-    its kinds), as every other cursor's are: unwrapped, a connection dropped while the
-    SVA worker wrote a batch killed the worker process (found by tests/faults)."""
-    import psycopg
 
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        yield cursor
+def _concrete(model: type[models.Model]) -> list[models.Field]:
+    """The model's columns, as declared (public ``_meta`` API)."""
+    return [f for f in model._meta.get_fields() if f.concrete and not f.many_to_many]
 
 
 def insert_dicts(model: type[models.Model], rows: list[dict], *, returning: tuple[str, ...] = ("id",)) -> list[tuple]:
@@ -249,7 +267,7 @@ def insert_dicts(model: type[models.Model], rows: list[dict], *, returning: tupl
 
     now = timezone.now()
     fields, defaults = [], {}
-    for field in model._meta.concrete_fields:
+    for field in _concrete(model):
         if field.primary_key:
             continue
         fields.append(field.name)
@@ -261,3 +279,57 @@ def insert_dicts(model: type[models.Model], rows: list[dict], *, returning: tupl
             defaults[field.name] = field.get_default()
     values = [tuple(row.get(name, defaults[name]) for name in fields) for row in rows]
     return insert_returning(model, fields, values, returning=returning)
+
+
+@cache
+def model_columns(model: type[models.Model], alias: str) -> str:
+    """The model's columns (``alias."column", …``) in the order ``ModelReader`` reads
+    them: its concrete fields as declared (``_concrete``). Kept per process (the fields
+    never change once the apps are loaded): the contract detail's three statements
+    rebuilt it five times per request, about 0.15 ms (bench/README.md, "api_load")."""
+    return ", ".join(f"{alias}.{quote(field.column)}" for field in _concrete(model))
+
+
+
+
+def value_reader(field: models.Field):
+    """What the ORM does to a column's value on its way out, for the fields the hot reads
+    hold: an aware datetime (SQLite hands naive UTC ones), a bool (SQLite: 0/1), a decimal
+    at the field's places (SQLite: a float), JSON decoded. None when nothing is needed."""
+    import datetime as dt
+    from decimal import Decimal
+
+    if isinstance(field, models.DateTimeField):
+        utc = dt.timezone.utc
+        return lambda v: v.replace(tzinfo=utc) if v is not None and v.tzinfo is None else v
+    if isinstance(field, models.BooleanField):
+        return lambda v: v if v is None else bool(v)
+    if isinstance(field, models.DecimalField):
+        step = Decimal(1).scaleb(-field.decimal_places)
+        return lambda v: v if v is None or isinstance(v, Decimal) else Decimal(str(v)).quantize(step)
+    if isinstance(field, models.JSONField):
+        return lambda v: field.from_db_value(v, None, connection) if isinstance(v, str) else v
+    return None
+
+
+class ModelReader:
+    """Builds model instances from the columns ``model_columns`` selected, through the
+    documented ``Model.from_db`` and with each value converted as the ORM converts it
+    (``value_reader``): hand-written SQL answering what the ORM's queryset answers."""
+
+    def __init__(self, model: type[models.Model]):
+        fields = _concrete(model)
+        self.model = model
+        self.width = len(fields)
+        self.names = [f.attname for f in fields]
+        self.readers = [(i, r) for i, r in enumerate(map(value_reader, fields)) if r is not None]
+
+    def values(self, row: Sequence) -> list:
+        values = list(row[:self.width])
+        for index, read in self.readers:
+            values[index] = read(values[index])
+        return values
+
+    def build(self, row: Sequence) -> models.Model:
+        """The instance of the first ``width`` values of ``row``."""
+        return self.model.from_db(DEFAULT_DB_ALIAS, self.names, self.values(row))

@@ -57,8 +57,14 @@ class ApplicationError(Exception):
 def summary_code(field_codes: set[str], default: str) -> str:
     """The top-level code of a request refused field by field. An amount is the input a
     program most often gets wrong (a float, an exponent, three decimals): when it is the
-    only problem the top-level code says so (core/money.py); otherwise ``default``."""
-    return "amount_invalid" if field_codes == {"amount_invalid"} else default
+    only problem the top-level code says so (core/money.py); so does a query parameter the
+    operation does not declare (core/api.py); otherwise ``default``."""
+    if len(field_codes) == 1 and field_codes <= SUMMARY_CODES:
+        return next(iter(field_codes))
+    return default
+
+
+SUMMARY_CODES = frozenset({"amount_invalid", "unknown_parameter"})
 
 
 class ValidationFailed(ApplicationError):
@@ -78,8 +84,17 @@ class ValidationFailed(ApplicationError):
 class NotFound(ApplicationError):
     status_code = 404
 
-    def __init__(self, what: str, code: str = "not_found"):
-        super().__init__(code, f"{what} não encontrado(a).")
+    def __init__(self, what: str, code: str = "not_found", *, feminine: bool | None = None):
+        if feminine is None:
+            feminine = _is_feminine(what)
+        super().__init__(code, f"{what} não {'encontrada' if feminine else 'encontrado'}.")
+
+
+def _is_feminine(what: str) -> bool:
+    """The grammatical gender of the thing not found, from its first word ("Cobrança PIX",
+    "Integração SVA", "NFCom do título" are feminine; "Título", "Cliente" masculine)."""
+    head = what.split()[0].lower() if what.strip() else ""
+    return head == "nfcom" or head.endswith(("a", "ção", "gem", "dade"))
 
 
 class Conflict(ApplicationError):

@@ -94,7 +94,7 @@ class Filter:
             if self.normalize is not None and isinstance(value, str):
                 value = self.normalize(value)
             if value not in self.choices.values:
-                raise ValueError(f"{self.label} inválido: use {', '.join(self.choices.values)}.")
+                raise ValueError(f"{self.label}: valor não aceito; use {', '.join(self.choices.values)}.")
             return value
         if self.kind == ID:
             number = parse_id(value if isinstance(value, int) and not isinstance(value, bool) else str(value))
@@ -129,6 +129,29 @@ class _ChoiceField(forms.ChoiceField):
     def to_python(self, value):
         value = super().to_python(value)
         return self.normalize(value) if value and self.normalize is not None else value
+
+
+def _choice_type(spec: Filter):
+    """The CLI's reading of a choice: normalized as everywhere (``--status a`` is A, as
+    operators type it), an unknown value refused in Portuguese (argparse exits 2)."""
+    import argparse
+
+    values = list(spec.choices.values)
+    if spec.normalize is not None:
+        normalize = spec.normalize
+    elif all(v == v.upper() for v in values):
+        normalize = str.upper
+    else:
+        normalize = str
+
+    def read(text: str) -> str:
+        value = normalize(text)
+        if value not in values:
+            raise argparse.ArgumentTypeError(f"{spec.label}: valor não aceito; use {', '.join(values)}.")
+        return value
+
+    read.__name__ = spec.name
+    return read
 
 
 class FilterSet:
@@ -271,11 +294,7 @@ class FilterSet:
             kwargs: dict = {"dest": spec.dest, "help": spec.label[:1].lower() + spec.label[1:]}
             if spec.kind == CHOICE:
                 values = list(spec.choices.values)
-                kwargs.update(choices=values, metavar=spec.metavar or "|".join(values))
-                if spec.normalize is not None:
-                    kwargs["type"] = spec.normalize
-                elif all(v == v.upper() for v in values):
-                    kwargs["type"] = str.upper  # `--status a` is A, as operators type it
+                kwargs.update(choices=values, metavar=spec.metavar or "|".join(values), type=_choice_type(spec))
             elif spec.kind == ID:
                 kwargs["metavar"] = spec.metavar or "ID"
             elif spec.kind == BOOL:

@@ -14,6 +14,8 @@ import unicodedata
 from django.db import models
 from django.db.backends.signals import connection_created
 
+from .dbapi import raw_connection
+
 FOLD_FUNCTION = "agrega_fold"
 
 # PostgreSQL: unaccent() is STABLE (it reads a dictionary chosen by search_path), so it
@@ -38,8 +40,8 @@ class Fold(models.Func):
 
 def _register_sqlite(sender, connection, **kwargs):
     if connection.vendor == "sqlite":
-        connection.connection.create_function(FOLD_FUNCTION, 1, lambda v: None if v is None else fold(v),
-                                              deterministic=True)
+        raw_connection(connection).create_function(FOLD_FUNCTION, 1, lambda v: None if v is None else fold(v),
+                                                   deterministic=True)
 
 
 def install() -> None:

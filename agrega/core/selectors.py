@@ -15,26 +15,12 @@ def api_token_list(*, user, include_revoked: bool = False) -> QuerySet[ApiToken]
 
 
 def user_list(*, include_inactive: bool = True, role: str | None = None, q: str | None = None):
-    """The users for user administration, each with ``role_names`` (their role groups)."""
-    from django.contrib.auth import get_user_model
-    from django.db.models import Q
+    """The users for user administration (with their groups), filtered as ``UserFilterSet``
+    (core/users_filtersets.py) filters the page, the API and the CLI; values already valid."""
+    from .users_filtersets import UserFilterSet
 
-    from .roles import Role
-
-    qs = get_user_model().objects.prefetch_related("groups")
-    if not include_inactive:
-        qs = qs.filter(is_active=True)
-    if q:
-        q = q.strip()
-        qs = qs.filter(Q(username__icontains=q) | Q(first_name__icontains=q) | Q(last_name__icontains=q)
-                       | Q(email__icontains=q))
-    if role:
-        if role == Role.ADMIN:
-            qs = qs.filter(Q(is_superuser=True) | Q(groups__name=role)).distinct()
-        else:
-            admins = get_user_model().groups.through.objects.filter(group__name=Role.ADMIN).values("user_id")
-            qs = qs.filter(groups__name=role, is_superuser=False).exclude(pk__in=admins).distinct()
-    return qs.order_by("id")
+    return UserFilterSet.filtered({"q": (q or "").strip() or None, "role": role,
+                                   "active": None if include_inactive else True})
 
 
 def user_role_of(user):

@@ -193,6 +193,18 @@ class TaskWorker(Worker):
             self.stop_event.wait(settings.TASK_HEARTBEAT_SECONDS)
         connection.close()
 
+    def shutdown(self, signum, frame) -> None:
+        """The first SIGINT/SIGTERM: finish the task in hand, then stop (django-tasks-db's
+        own). Another SIGTERM while it finishes changes nothing — a supervisor that
+        signals the whole control group and the parent's own stop may both send one —;
+        only a second Ctrl+C (SIGINT) forces the stop, as the message says."""
+        import signal
+
+        if not self.running and signum == signal.SIGTERM:
+            log.warning("task worker %s: SIGTERM again; still finishing the task in hand", self.worker_id)
+            return
+        super().shutdown(signum, frame)
+
     def start_heartbeat(self) -> None:
         beat(self.worker_id)  # before the first claim: a fresh task is never taken for an orphan
         reclaim_orphans()
@@ -261,13 +273,23 @@ class TaskProcess:
     """The task worker as a child process of ``agrega worker`` (decision 0008: a second
     process, not a thread, so a CPU-heavy task — a 100k billing run — never shares the
     SVA loop's interpreter lock). A watcher restarts the child if it dies; ``stop`` sends
-    it SIGTERM (it finishes the task in hand) and waits."""
+    it SIGTERM (it finishes the task in hand) and waits.
+
+    The child gets **exactly one** SIGTERM: it runs in a session (process group) of its
+    own, so a SIGTERM to ``agrega worker``'s group (a supervisor, ``kill -- -PGID``, a
+    bench) reaches only the parent, which then stops the child itself; and the watcher
+    thread — the thread that spawned a restarted child, whose end fires the child's
+    parent-death signal (``_die_with_parent``: PR_SET_PDEATHSIG is per thread) — ends
+    only after the child has. Before, the second SIGTERM made django-tasks-db's worker
+    abandon the task in hand ("Received Terminated" twice, the task FAILED)."""
 
     def __init__(self, *, scheduler: bool = True, restart_delay: float = 2.0):
         self.scheduler = scheduler
         self.restart_delay = restart_delay
         self.proc = None
-        self._stop = threading.Event()
+        self._stop = threading.Event()  # no more restarts
+        self._done = threading.Event()  # the child has ended: the watcher may end too
+        self._spawning = threading.Lock()
         self._watch: threading.Thread | None = None
 
     def _spawn(self):
@@ -277,17 +299,22 @@ class TaskProcess:
         cmd = [sys.executable, "-m", "agrega.cli", "tasks", "worker"]
         if not self.scheduler:
             cmd.append("--no-scheduler")
-        self.proc = subprocess.Popen(cmd, env=dict(os.environ), preexec_fn=_die_with_parent)
+        self.proc = subprocess.Popen(cmd, env=dict(os.environ), preexec_fn=_die_with_parent,
+                                     start_new_session=True)
         log.info("task worker started (pid %s)", self.proc.pid)
 
     def _watcher(self) -> None:
-        while not self._stop.wait(1.0):
-            if self.proc is not None and self.proc.poll() is not None:
+        while not self._done.wait(1.0):
+            with self._spawning:
+                if self._stop.is_set() or self.proc is None or self.proc.poll() is None:
+                    continue
                 log.warning("task worker (pid %s) ended with %s; starting another", self.proc.pid,
                             self.proc.returncode)
-                if self._stop.wait(self.restart_delay):
-                    return
-                self._spawn()
+            if self._stop.wait(self.restart_delay):
+                continue
+            with self._spawning:
+                if not self._stop.is_set():
+                    self._spawn()
 
     def start(self) -> None:
         self._spawn()
@@ -298,16 +325,20 @@ class TaskProcess:
         import signal
         import subprocess
 
-        self._stop.set()
-        if self._watch:
-            self._watch.join(timeout=5)
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        with self._spawning:
+            self._stop.set()
+        try:
+            if self.proc is not None and self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+        finally:
+            self._done.set()
+            if self._watch:
+                self._watch.join(timeout=5)
 
 
 def actor_of(actor_id: int | None):

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from django.http import HttpRequest, HttpResponse
+from ninja import Query, Router, Schema, Status
 
 from .api import ErrorOut
 from .errors import NotFound
@@ -32,6 +32,14 @@ class TaskOut(Schema):
     link_url: str
     url: str
     page_url: str
+
+
+def task_accepted(response: HttpResponse, task_id) -> Status:
+    """The answer of an endpoint that enqueued ``task_id``: 202 with the task, and
+    ``Location`` where the client follows it."""
+    data = task_data(task_get(task_id))
+    response["Location"] = data["url"]
+    return Status(202, data)
 
 
 @router.get("/{task_id}", response={200: TaskOut, 401: ErrorOut, 404: ErrorOut}, url_name="task_detail",

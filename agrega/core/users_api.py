@@ -16,6 +16,7 @@ from .api import Cursor, ErrorOut, InputSchema, Page, keyset_page
 from .errors import NotFound
 from .text import ModelText, Text
 from .tokens_api import TokenOut
+from .users_filtersets import UserFilterSet
 
 router = Router(tags=["Usuários"])
 
@@ -69,11 +70,19 @@ def _user(user_id: int):
 
 
 @router.get("", response={200: Page[UserOut], 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
-            summary="Listar usuários")
-def user_list(request: HttpRequest, include_inactive: bool = True, role: RoleName | None = None,
-              q: str | None = None, cursor: Cursor | None = None, limit: int = Query(50, ge=1, le=500)):
-    qs = selectors.user_list(include_inactive=include_inactive, role=role, q=q)
-    items, next_cursor = keyset_page(qs, cursor=cursor, limit=limit)
+            summary="Listar usuários",
+            description="Filtros: `q` (parte do login, do nome ou do e-mail), `role` (administrador, operador, "
+            "somente leitura; também admin e leitura), `active` (true: só os ativos; false: só os desativados). "
+            "`include_inactive=false` (antigo) é o mesmo que `active=true`. Paginação por `cursor` e `limit`.")
+def user_list(request: HttpRequest, q: UserFilterSet.api_type("q") | None = None,
+              role: UserFilterSet.api_type("role") = None,
+              active: UserFilterSet.api_type("active") | None = None,
+              include_inactive: bool = True, cursor: Cursor | None = None, limit: int = Query(50, ge=1, le=500)):
+    # the filters are UserFilterSet's (core/users_filtersets.py), as on the page and in the CLI
+    if active is None and not include_inactive:
+        active = True
+    filters = UserFilterSet({"q": q, "role": role, "active": active})
+    items, next_cursor = keyset_page(filters.queryset(), cursor=cursor, limit=limit)
     return {"items": [UserOut.of(u) for u in items], "next_cursor": next_cursor}
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core.api import Cursor, ErrorOut, InputSchema, Page, keyset_page
+from agrega.core.api import Cursor, ErrorOut, InputSchema, Page, json_answer
 from agrega.core.text import ModelText, Text
 from agrega.customers.models import Customer
 from agrega.core.br import format_document, format_mobile
@@ -106,10 +106,25 @@ def customer_list(
     cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
-    # the filters are CustomerFilterSet's (customers/filtersets.py), as on the page and in the CLI
-    filters = CustomerFilterSet({"q": q, "document": document, "city": city, "state": state})
-    items, next_cursor = keyset_page(filters.queryset(), cursor=cursor, limit=limit)
-    return {"items": items, "next_cursor": next_cursor}
+    # the filters are CustomerFilterSet's; the search box alone is hand-written SQL (selectors.customer_page)
+    rows, next_cursor = selectors.customer_page(q=q, document=document, city=city,
+                                                state=state.value if state else None, cursor=cursor, limit=limit)
+    return json_answer({"items": [_out(row) for row in rows], "next_cursor": next_cursor})
+
+
+# The page is answered from the rows shaped as CustomerOut (its fields, in its order) and
+# serialized at once (core.api.json_answer): validating a page of customers through the
+# model instances (a getter per field per customer) cost more than the search itself, and
+# a schema object per row then a good part of what was left (bench/README.md,
+# "api_load"). tests/api/test_api_read_paths.py holds the answer to the bytes of the
+# schema's own serialization of the same customers.
+_OUT_FIELDS = tuple(CustomerOut.model_fields)
+
+
+def _out(row: dict) -> dict:
+    row = {**row, "document_formatted": format_document(row["document"]),
+           "mobile_phone_formatted": format_mobile(row["mobile_phone"])}
+    return {name: row[name] for name in _OUT_FIELDS}
 
 
 @router.post(

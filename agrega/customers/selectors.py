@@ -108,6 +108,25 @@ def customer_list(
     return CustomerFilterSet({"q": q, "document": document, "city": city, "state": state}).queryset()
 
 
+def customer_page(*, q: str | None = None, document: str | None = None, city: str | None = None,
+                  state: str | None = None, cursor: int | None = None, limit: int = 50,
+                  ) -> tuple[list[dict], int | None]:
+    """A keyset page of ``customer_list`` as dicts of the model's fields, and the next
+    page's cursor. With only the search box (``q``) or nothing, the API's hot reads, it is
+    hand-written SQL (``sql.customer_rows``: the same rule, ``search_terms``, without a
+    query to build and compile per request); with ``document``, ``city`` or ``state`` it
+    is the ORM's ``CustomerFilterSet`` (``core.api.keyset_page``)."""
+    from agrega.core.api import MAX_LIMIT, keyset_page, page_of
+
+    from . import sql
+
+    if document is None and city is None and state is None:
+        limit = max(1, min(limit, MAX_LIMIT))
+        return page_of(sql.customer_rows(search_terms(q), cursor, limit + 1), limit)
+    queryset = customer_list(q=q, document=document, city=city, state=state)
+    return keyset_page(queryset.values(*sql.customer_fields()), cursor=cursor, limit=limit)
+
+
 def customer_get(pk: int) -> Customer | None:
     return Customer.objects.filter(pk=pk).first()
 

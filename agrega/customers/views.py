@@ -16,7 +16,7 @@ from django.views.generic import TemplateView
 
 from agrega.contracts import selectors as contract_selectors
 from agrega.core.br import InvalidValue, clean_document, clean_email, clean_mobile, format_document, format_mobile
-from agrega.core.errors import ApplicationError
+from agrega.core.errors import ApplicationError, ValidationFailed
 from agrega.core.roles import Capability
 from agrega.core.permissions import CapabilityRequiredMixin
 from agrega.core.web import apply_service_error, keyset_context, lupa_field, safe_next
@@ -196,8 +196,11 @@ class CustomerPickerView(CapabilityRequiredMixin, View):
 
     def get(self, request):
         field = lupa_field(request, "id_customer_id")
-        q = request.GET.get("q", "").strip()
-        rows = [_present(c) for c in selectors.customer_search(q=q)[:PICKER_LIMIT]]
+        # the search is the customers list's (CustomerFilterSet's ``q``); a search too long finds nothing
+        try:
+            rows = [_present(c) for c in CustomerFilterSet({"q": request.GET.get("q")}).queryset()[:PICKER_LIMIT]]
+        except ValidationFailed:
+            rows = []
         return render(request, "customers/_picker_rows.html", {"rows": rows, "field": field, "limit": PICKER_LIMIT})
 
 

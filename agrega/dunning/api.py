@@ -7,15 +7,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema, Status
 
 from agrega.core.api import ErrorOut, InputSchema
+from agrega.core.tasks_api import TaskOut, task_accepted
 from agrega.core.text import ModelText
 from agrega.dunning.models import DunningPolicy, TrustRelease
 
 from . import selectors, services
 from .models import DunningAction
+from .tasks import queue_sweep
 
 router = Router(tags=["Régua de cobrança"])
 sweeps_router = Router(tags=["Régua de cobrança"])
@@ -108,15 +110,6 @@ class SweepIn(InputSchema):
     today: date | None = None
 
 
-class SweepOut(Schema):
-    today: date
-    released: int
-    trust_expired: int
-    by_stage: dict[str, int]
-    access_changed: int
-    notices: int
-
-
 @router.get("/policies", response={200: list[PolicyOut], 401: ErrorOut}, summary="Listar réguas de cobrança",
             description="A padrão primeiro. `contracts_count`: contratos que escolheram esta régua (os demais "
                         "seguem a padrão).")
@@ -165,13 +158,16 @@ def policy_patch(request: HttpRequest, policy_id: int, payload: PolicyPatchIn):
 
 
 @sweeps_router.post(
-    "", response={200: SweepOut, **WRITE_ERRORS}, summary="Aplicar a régua de cobrança agora",
-    description="Expira desbloqueios de confiança, libera quem não deve nada vencido e aplica cada etapa. "
-                "`today` (opcional, AAAA-MM-DD): não pode ser futura nem anterior a uma execução manual já feita.",
+    "", response={202: TaskOut, **WRITE_ERRORS}, summary="Aplicar a régua de cobrança agora",
+    description="Expira desbloqueios de confiança, libera quem não deve nada vencido e aplica cada etapa, "
+                "em segundo plano: responde 202 na hora com a tarefa (`Location`: `GET /api/tasks/{id}`), "
+                "cujo `result` traz, ao terminar, `today`, `released`, `trust_expired`, `by_stage`, "
+                "`access_changed` e `notices`. `today` (opcional, AAAA-MM-DD): não pode ser futura nem "
+                "anterior a uma execução manual já feita (recusada na hora).",
 )
-def sweep(request: HttpRequest, payload: SweepIn | None = None):
+def sweep(request: HttpRequest, response: HttpResponse, payload: SweepIn | None = None):
     today = payload.today if payload is not None else None
-    return services.sweep_run(today=today, actor=request.user).as_dict()
+    return task_accepted(response, queue_sweep(today=today, actor=request.user).id)
 
 
 # ---------------------------------------------------------------- trust release of a contract

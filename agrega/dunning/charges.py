@@ -11,11 +11,12 @@ of that título's cobrança (the PSP would refuse it), not refused on the régua
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.dispatch import Signal
 
 from agrega.core.errors import FieldErrors
+from agrega.core.money import parse_decimal
 
 from .models import DescontoModalidade, DunningPolicy, JurosModalidade, MultaModalidade
 
@@ -34,8 +35,8 @@ def _decimal(errors: FieldErrors, name: str, value) -> Decimal | None:
     if value is None or value == "":
         return Decimal("0")
     try:
-        number = Decimal(str(value).replace(",", ".")) if not isinstance(value, Decimal) else value
-    except InvalidOperation:
+        number = parse_decimal(value)  # the one pt-BR number reader: 2,00 · 1.234,56 · 0.5
+    except ValueError:
         errors.add(name, "value_invalid", "Valor inválido: use um número como 2,00.")
         return None
     if not number.is_finite() or number < 0 or number > MAX_VALUE or number != number.quantize(Decimal("0.01")):

@@ -137,10 +137,13 @@ class DunningNotice(models.Model):
 
     Written only by the sweep, for contracts its UPDATE just wrote in the same
     transaction: no database constraint on ``contract`` (one check per notice at
-    commit; docs/decisions/0006-billing-and-dunning.md)."""
+    commit; docs/decisions/0006-billing-and-dunning.md). No index but the primary key:
+    no page, API or job reads the notices by contract or by ``sent_at`` yet, and the
+    sweep writes one per contract it moves (each index is one more entry per notice);
+    whatever comes to read them brings the index its query needs."""
 
     contract = models.ForeignKey("contracts.Contract", on_delete=models.CASCADE, related_name="dunning_notices",
-                                 db_constraint=False)
+                                 db_constraint=False, db_index=False)
     level = models.PositiveSmallIntegerField()
     oldest_due = models.DateField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -151,4 +154,3 @@ class DunningNotice(models.Model):
         ordering = ["-id"]
         verbose_name = "aviso de débito"
         verbose_name_plural = "avisos de débito"
-        indexes = [models.Index(fields=["sent_at"], condition=Q(sent_at__isnull=True), name="notice_unsent")]

@@ -52,7 +52,7 @@ EFFECTS: dict[str, dict[str, tuple[str, str]]] = {
     DunningAction.RESCIND: {a: (CS.NEGATIVADO, AS.DISABLED) for a in AS.values},
 }
 ID_CHUNK = 5000
-SWEEP_CHUNK = 2000  # contracts written per transaction by the sweep
+SWEEP_CHUNK = 5000  # contracts written per transaction by the sweep (bench/README.md, "dunning_sweep")
 SWEEP_WORKERS = 2  # sweep chunks written at once on PostgreSQL (see _apply_policy)
 ACTOR_LABEL = "régua de cobrança"  # who the history names for what the sweep does
 
@@ -190,35 +190,49 @@ def _apply_policy(policy, stages: list[DunningStage], *, default: bool, today: d
     for, in one write per contract however many stages it crosses today, and record
     each stage crossed (event, notice) as if the stages had run one after the other.
 
-    The contracts are read once (``dunning.sql.sweep_candidates``), then written in
-    chunks, each its own transaction (on PostgreSQL outside a transaction,
-    ``SWEEP_WORKERS`` chunks at once, each on its own connection: chunks share no
-    contract). Each write (``contracts.transitions.transition_many``) re-checks the
-    state it was computed from (status, stage, access, no trust release, policy, and
-    still owing since the last stage's day): under READ COMMITTED that check runs on the
-    row a concurrent payment or operator just committed, so such a contract is skipped
-    — never blocked after being paid — and read again. Returns, per stage level,
-    [access changes, stage records only]."""
+    The contracts are read once, grouped by the state the decision is made from
+    (``dunning.sql.sweep_candidate_states``): contracts that start from the same (stage,
+    access status) and reach the same stage go through the same steps, so each such
+    group is one write of ``contracts.transitions.transition_many`` (one statement on
+    PostgreSQL, events and notices included). The groups are packed into chunks of
+    ``SWEEP_CHUNK`` contracts, each its own transaction (on PostgreSQL outside a
+    transaction, ``SWEEP_WORKERS`` chunks at once, each on its own connection: chunks
+    share no contract). Each write re-checks the state it was computed from (status,
+    stage, access, no trust release, policy, and still owing since the last stage's
+    day): under READ COMMITTED that check runs on the row a concurrent payment or
+    operator just committed, so such a contract is skipped — never blocked after being
+    paid — and read again. Returns, per stage level, [access changes, stage records
+    only]."""
     plan = [(stage, today - timedelta(days=stage.days_after_due), EFFECTS[stage.action]) for stage in stages]
+    cutoffs = {stage.level: cutoff for stage, cutoff, _ in plan}
     # Found through the open títulos due by the first stage's day (billing's index
     # invoice_open_by_due): the same contracts as ``oldest_open_due <= cutoff``, which
     # decides, but no index on the contract has to follow every billing run.
     read = dict(policy_id=policy.pk, default=default, first_cutoff=plan[0][1], below_level=stages[-1].level)
-    rows = sql.sweep_candidates(**read)
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    steps_of: dict[tuple, list] = {}
+    for level, access, due, ids in sql.sweep_candidate_states(**read):
+        key, steps = _group_of(plan, cutoffs, level, access, due)
+        if key is not None:
+            groups[key] += ids
+            steps_of[key] = steps
 
-    def apply(todo):
+    def apply(chunk: dict[tuple, list[int]]):
         counts = {stage.level: [0, 0] for stage in stages}
-        for _attempt in range(3):
-            with transaction.atomic():
-                todo = _apply_chunk(policy, plan, todo, counts, now=now, default=default)
+        with transaction.atomic():
+            written = _write_groups(policy, chunk, steps_of, counts, now=now, default=default)
+        todo = [pk for ids in chunk.values() for pk in ids if pk not in written]
+        for _attempt in range(2):  # moved meanwhile: read again, decide again
             if not todo:
                 break
-            todo = sql.sweep_candidates(**read, ids=[row[0] for row in todo])  # moved meanwhile: read again
+            rows = sql.sweep_candidates(**read, ids=todo)
+            with transaction.atomic():
+                todo = [row[0] for row in _apply_chunk(policy, plan, rows, counts, now=now, default=default)]
         return counts
 
-    chunks = (rows[start:start + SWEEP_CHUNK] for start in range(0, len(rows), SWEEP_CHUNK))
-    parallel = SWEEP_WORKERS > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block
+    parallel = SWEEP_WORKERS > 1 and connection.vendor == "postgresql" and transaction.get_autocommit()
     totals = {stage.level: [0, 0] for stage in stages}
+    chunks = _pack(groups, SWEEP_CHUNK)
     for counts in (in_threads(apply, chunks, SWEEP_WORKERS) if parallel else map(apply, chunks)):
         for level, (changed, level_only) in counts.items():
             totals[level][0] += changed
@@ -226,49 +240,75 @@ def _apply_policy(policy, stages: list[DunningStage], *, default: bool, today: d
     return totals
 
 
-def _apply_chunk(policy, plan, rows, counts, *, now, default: bool) -> list:
-    """Write one chunk (see ``_apply_policy``); returns the rows skipped because they
-    changed since they were read.
+def _pack(groups: dict[tuple, list[int]], size: int) -> list[dict[tuple, list[int]]]:
+    """The groups' contracts (by id within a group) in chunks of ``size`` contracts, a
+    group split across chunks where it does not fit: each chunk maps group → ids."""
+    chunks: list[dict[tuple, list[int]]] = []
+    current: dict[tuple, list[int]] = {}
+    room = size
+    for key, ids in groups.items():
+        ids = sorted(ids)
+        start = 0
+        while start < len(ids):
+            piece = ids[start:start + room]
+            current[key] = piece
+            start += len(piece)
+            room -= len(piece)
+            if not room:
+                chunks.append(current)
+                current, room = {}, size
+    if current:
+        chunks.append(current)
+    return chunks
 
-    Contracts that start from the same (stage, access status) and reach the same stage
-    go through the same steps, so each such group is one write of
-    ``contracts.transitions.transition_many`` (one statement on PostgreSQL, events
-    included); the notices of the group's notice stages follow in one INSERT."""
-    cutoffs = {stage.level: cutoff for stage, cutoff, _ in plan}
-    groups: dict[tuple, list[int]] = defaultdict(list)
-    steps_of: dict[tuple, list] = {}
-    keys: dict[tuple, tuple | None] = {}  # (level, access, due) → group key (None: nothing to do)
-    read = {}
-    for row in rows:
-        contract_id, level, access, due = row
-        state = (level, access, due)
-        if state not in keys:
-            day = due if isinstance(due, date) else date.fromisoformat(due)
-            steps = _steps(plan, level, access, day)
-            key = None
-            if steps:
-                last = steps[-1]
-                changes = sum(1 for step in steps if step[1])
-                # the state it was read in, the state it goes to, and the day the last stage needs
-                key = (level, access, last[0].level, last[3], last[5], changes, cutoffs[last[0].level])
-                steps_of[key] = steps
-            keys[state] = key
-        key = keys[state]
-        if key is not None:
-            groups[key].append(contract_id)
-            read[contract_id] = row
-    changed_ids = []
+
+def _group_of(plan, cutoffs, level: int, access: str, due) -> tuple[tuple | None, list]:
+    """The group of contracts read in this state (None: nothing to do today) and the
+    steps they take: the state it was read in, the state it goes to, the access changes
+    and the day the last stage needs."""
+    day = due if isinstance(due, date) else date.fromisoformat(due)
+    steps = _steps(plan, level, access, day)
+    if not steps:
+        return None, steps
+    last = steps[-1]
+    changes = sum(1 for step in steps if step[1])
+    return (level, access, last[0].level, last[3], last[5], changes, cutoffs[last[0].level]), steps
+
+
+def _write_groups(policy, groups: dict[tuple, list[int]], steps_of: dict[tuple, list], counts, *, now,
+                  default: bool) -> set[int]:
+    """Write each group (``_write_group``), count the stages crossed, announce the
+    contracts whose access changed; returns the ids written."""
+    written_all: set[int] = set()
+    changed_ids: list[int] = []
     for key, ids in groups.items():
         steps = steps_of[key]
         written = _write_group(policy, key, steps, ids, now=now, default=default)
-        for contract_id in written:
-            del read[contract_id]
+        written_all.update(written)
         for stage, changed, *_ in steps:
             counts[stage.level][0 if changed else 1] += len(written)
         if any(step[1] for step in steps):
             changed_ids += written
     transitions.announce_changed(changed_ids)
-    return list(read.values())
+    return written_all
+
+
+def _apply_chunk(policy, plan, rows, counts, *, now, default: bool) -> list:
+    """Write the contracts read again one by one (``rows``: id, stage, access, due date),
+    grouped as ``_apply_policy`` groups them; returns the rows skipped because they
+    changed since they were read."""
+    cutoffs = {stage.level: cutoff for stage, cutoff, _ in plan}
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    steps_of: dict[tuple, list] = {}
+    grouped: set[int] = set()
+    for contract_id, level, access, due in rows:
+        key, steps = _group_of(plan, cutoffs, level, access, due)
+        if key is not None:
+            groups[key].append(contract_id)
+            steps_of[key] = steps
+            grouped.add(contract_id)
+    written = _write_groups(policy, groups, steps_of, counts, now=now, default=default)
+    return [row for row in rows if row[0] in grouped and row[0] not in written]
 
 
 def _step_records(policy, steps) -> tuple[list[Step], list[int]]:
@@ -562,10 +602,12 @@ def policy_edit(*, policy_id: int, stages: list[dict], actor=None, **fields) -> 
     return policy_get(policy_id)
 
 
-def sweep_run(*, today: date | None = None, actor=None) -> SweepResult:
-    """Apply the régua now (or for ``today``). The date never goes forward of the
-    calendar (that would suspend or rescind ahead of time) nor back before a sweep
-    already run by hand (a date in the past would lift blocks that are due)."""
+def sweep_check(*, today: date | None = None) -> date:
+    """The day a sweep asked for by hand would apply the régua on, or the refusal: the
+    date never goes forward of the calendar (that would suspend or rescind ahead of
+    time) nor back before a sweep already run by hand (a date in the past would lift
+    blocks that are due). The page and the API call it before they enqueue the sweep
+    (``dunning.tasks``), so a refusal is answered at once."""
     local_today = timezone.localdate()
     today = today or local_today
     if today > local_today:
@@ -582,6 +624,14 @@ def sweep_run(*, today: date | None = None, actor=None) -> SweepResult:
         )
     if today < local_today - timedelta(days=366):
         raise ApplicationError("sweep_date_too_old", "A data está mais de um ano no passado.", status_code=422)
+    return today
+
+
+def sweep_run(*, today: date | None = None, actor=None) -> SweepResult:
+    """Apply the régua now (or for ``today``, checked by ``sweep_check``) and record who
+    asked. The pages and the API run it as a task (``dunning.tasks.run_sweep``); the
+    CLI in the operator's shell."""
+    today = sweep_check(today=today)
     result = dunning_sweep(today=today)
     ChangeRecord.objects.create(
         object_type=SWEEP_OBJECT, object_id=today.isoformat(), action="sweep",

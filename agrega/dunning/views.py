@@ -22,6 +22,7 @@ from agrega.core.web import apply_service_error
 from . import selectors, services
 from .forms import PolicyForm, PresetForm, StageFormSet, TrustReleaseForm, stage_rows
 from .presets import ANATEL_STAGES
+from .tasks import queue_sweep
 
 
 def _policy_or_404(pk: int):
@@ -151,18 +152,13 @@ class SweepView(CapabilityRequiredMixin, View):
 
     def post(self, request):
         try:
-            result = services.sweep_run(actor=request.user)
+            result = queue_sweep(actor=request.user)
         except ApplicationError as exc:
             messages.error(request, exc.message)
-        else:
-            stages = ("; ".join(f"{name}: {count}" for name, count in result.by_stage.items())
-                      or "nenhuma mudança de etapa")
-            messages.success(
-                request,
-                f"Régua aplicada em {result.today:%d/%m/%Y}: {result.released} liberado(s), "
-                f"{result.access_changed} acesso(s) alterado(s), {result.notices} aviso(s) — {stages}.",
-            )
-        return redirect("dunning:list")
+            return redirect("dunning:list")
+        # applied by the task worker: the task's page follows it and shows the counts
+        messages.info(request, "Régua na fila: acompanhe aqui; as contagens aparecem ao terminar.")
+        return HttpResponseRedirect(reverse("web:task", args=[str(result.id)]))
 
 
 def _contract_or_404(pk: int):

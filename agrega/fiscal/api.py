@@ -12,11 +12,12 @@ from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 
 from agrega.billing.services import parse_period
-from agrega.core.api import Choice, ErrorOut, InputSchema
+from agrega.core.api import Cursor, ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.errors import NotFound
 
 from . import reports, selectors, services, tasks
-from .models import DocStatus, NFCom
+from .filtersets import NFComFilterSet
+from .models import NFCom
 
 nfcom_router = Router(tags=["NFCom"])
 fiscal_router = Router(tags=["Fiscal"])
@@ -65,10 +66,17 @@ def _doc(invoice_id: int) -> NFCom:
     return doc
 
 
-@nfcom_router.get("", response={200: list[NFComOut], 401: ErrorOut}, summary="Listar NFCom")
-def nfcom_list(request: HttpRequest, status: Choice(DocStatus) = None, period: str = "",
+@nfcom_router.get("", response={200: Page[NFComOut], 401: ErrorOut, 422: ErrorOut}, summary="Listar NFCom",
+                  description="Filtros: `status`, `period` (mês de emissão, AAAA-MM; inválido: 422). Em páginas "
+                  "por id crescente, como as outras listas: `limit` por página e `cursor` = o `next_cursor` da "
+                  "anterior (nulo na última), para percorrer as milhares de NFCom de um mês.")
+def nfcom_list(request: HttpRequest, status: NFComFilterSet.api_type("status") = None,
+               period: NFComFilterSet.api_type("period") | None = None, cursor: Cursor | None = None,
                limit: int = Query(100, ge=1, le=500)):
-    return list(selectors.nfcom_list(status=status or "", period=parse_period(period) if period else None)[:limit])
+    # the filters are NFComFilterSet's (fiscal/filtersets.py), as on the page and in the CLI
+    items, next_cursor = keyset_page(NFComFilterSet({"status": status, "period": period}).queryset(),
+                                     cursor=cursor, limit=limit)
+    return {"items": items, "next_cursor": next_cursor}
 
 
 class EmitIn(InputSchema):

@@ -3,9 +3,10 @@ data/README.md)."""
 
 from __future__ import annotations
 
-import csv
 from functools import lru_cache
 from pathlib import Path
+
+from agrega.core.csvio import read_table
 
 PATH = Path(__file__).parent / "data" / "cclass.csv"
 
@@ -14,7 +15,10 @@ PATH = Path(__file__).parent / "data" / "cclass.csv"
 def rows() -> dict[str, dict[str, str]]:
     """code → {description, group, source} (source OFICIAL or SECUNDARIA, with the document)."""
     with PATH.open(encoding="utf-8") as f:
-        return {r["cclass"]: r for r in csv.DictReader(line for line in f if not line.startswith("#"))}
+        text = "".join(line for line in f if not line.startswith("#"))
+    table = read_table(text.encode("utf-8"))  # the one CSV reader (core/csvio.py)
+    headers = table.normalised_headers()
+    return {cells[0]: dict(zip(headers, cells)) for _, _, cells in table.records()}
 
 
 def table() -> dict[str, str]:

@@ -10,10 +10,13 @@ vencimento, amount, PIX QR when present) and the additional information."""
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 
 import segno
 from fpdf import FPDF
 from lxml import etree
+
+from agrega.core.money import format_brl
 
 from . import barcode
 from .build import NS
@@ -26,10 +29,8 @@ def _t(el, path: str) -> str:
 
 
 def _brl(value: str) -> str:
-    if not value:
-        return "R$ 0,00"
-    whole, _, cents = f"{float(value):,.2f}".partition(".")
-    return "R$ " + whole.replace(",", ".") + "," + cents
+    """An XML amount ("1234.50") as the DANFE prints it, by the one money formatter."""
+    return format_brl(Decimal(value or "0"))
 
 
 def _key_groups(key: str) -> str:

@@ -14,13 +14,10 @@ from .reports import month_bounds
 
 
 def nfcom_list(*, status: str = "", period: date | None = None):
-    qs = NFCom.objects.select_related("invoice", "invoice__customer").order_by("-id")
-    if status:
-        qs = qs.filter(status=status)
-    if period:
-        start, end = month_bounds(period)
-        qs = qs.filter(issued_at__date__gte=start, issued_at__date__lt=end)
-    return qs
+    """The list as ``NFComFilterSet`` (fiscal/filtersets.py) filters it, values already valid."""
+    from .filtersets import NFComFilterSet
+
+    return NFComFilterSet.filtered({"status": status or None, "period": period})
 
 
 def for_invoice(invoice_id: int) -> NFCom | None:

@@ -25,7 +25,7 @@ from django.utils import timezone
 from agrega.billing.models import Invoice, InvoiceStatus
 from agrega.core.audit import record_change
 from agrega.core.br import InvalidValue, clean_document, digits
-from agrega.core.errors import ApplicationError, FieldErrors, InvalidTransition, NotFound
+from agrega.core.errors import ApplicationError, FieldError, FieldErrors, InvalidTransition, NotFound
 from agrega.core.text import clean_text
 
 from . import build, certificates, cclass, key as keys, signing, xsd
@@ -459,9 +459,9 @@ def nfcom_substitute(*, nfcom_id: int, reason: str, now: datetime | None = None,
     rules G45–G54 so the SEFAZ has nothing to reject for them."""
     reason = str(reason or "").strip().zfill(2)
     if reason not in SubstitutionReason.values:
-        raise ApplicationError("substitution_reason_invalid",
-                               "Motivo da substituição: " + "; ".join(SubstitutionReason.labels) + ".",
-                               fields={"reason": []})
+        message = "Motivo da substituição: " + "; ".join(SubstitutionReason.labels) + "."
+        raise ApplicationError("substitution_reason_invalid", message,
+                               fields={"reason": [FieldError("reason_invalid", message)]})
     original = NFCom.objects.select_related("invoice").filter(pk=nfcom_id).first()
     if original is None:
         raise NotFound("NFCom", "nfcom_not_found")
@@ -743,9 +743,9 @@ def build_cancel_event(doc: NFCom, emitter: Emitter, reason: str, when: datetime
 def clean_reason(reason) -> str:
     text = " ".join(str(reason or "").split())
     if not 15 <= len(text) <= 255:
-        raise ApplicationError("cancel_reason_invalid",
-                               "Justificativa do cancelamento: de 15 a 255 caracteres.",
-                               fields={"reason": []})
+        message = "Justificativa do cancelamento: de 15 a 255 caracteres."
+        raise ApplicationError("cancel_reason_invalid", message,
+                               fields={"reason": [FieldError("reason_length", message)]})
     return clean_text(text, max_length=255, field="reason")
 
 

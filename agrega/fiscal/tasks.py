@@ -3,7 +3,11 @@ billing run, sending what is signed, cancelling the NFCom of a cancelled título
 
 Each task is idempotent: a document is created once per título (unique), numbering is
 transactional (services.py), and sending settles unknown outcomes first — so a task may
-run twice or be killed half-way without harm."""
+run twice or be killed half-way without harm.
+
+``services`` (the XML schemas, the signature: nfelib, xsdata, cryptography — ~0.3 s of
+CPU to import) is imported by the task bodies, not here: the billing run and the
+cancellation only enqueue, and a process that enqueues never runs the emission."""
 
 from __future__ import annotations
 
@@ -15,7 +19,6 @@ from django_tasks import task
 from agrega.billing.models import Invoice, InvoiceStatus
 from agrega.core.errors import ApplicationError
 
-from . import services
 from .models import NFCom
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,8 @@ def enqueue_safely(t, *args):
 
 
 def emit_invoices(invoice_ids, *, send: bool = True) -> dict:
+    from . import services
+
     counts = {"created": 0, "errors": {}}
     for invoice_id in invoice_ids:
         try:
@@ -55,6 +60,8 @@ def invoices_without_nfcom(period: date) -> list[int]:
 @task()
 def emit_period(period: str) -> dict:
     """The NFCom of every título of ``period`` that has none yet, then send."""
+    from . import services
+
     if services.emitter_get() is None:
         return {"skipped": "emitter_missing"}
     return emit_invoices(invoices_without_nfcom(date.fromisoformat(period)))
@@ -62,10 +69,14 @@ def emit_period(period: str) -> dict:
 
 @task()
 def send_pending() -> dict:
+    from . import services
+
     return services.send_pending()
 
 
 @task()
 def cancel_for_invoice(invoice_id: int) -> str:
+    from . import services
+
     doc = services.invoice_cancelled(invoice_id=invoice_id)
     return doc.status if doc else "none"

@@ -14,10 +14,12 @@ from agrega.billing.services import parse_period
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability
 from agrega.core.permissions import CapabilityRequiredMixin
+from agrega.core.web import BootstrapFormMixin
 
 from . import reports, selectors, services
 from .certificates import expiry_warning
-from .models import Crt, DocStatus, Environment, TaxRule
+from .filtersets import NFComFilterSet
+from .models import Crt, Environment, TaxRule
 
 FIELDS = ("cnpj", "ie", "razao_social", "nome_fantasia", "street", "number", "complement", "district", "city",
           "ibge_code", "uf", "zip_code", "phone", "email", "crt", "environment", "serie", "next_number", "sefaz_url")
@@ -101,19 +103,21 @@ class FiscalSettingsView(CapabilityRequiredMixin, View):
         return render(request, self.template_name, self._context(form=form), status=422)
 
 
+class NFComFilterForm(BootstrapFormMixin, NFComFilterSet.form_class()):
+    """The NFCom list's filter bar: the fields of ``NFComFilterSet`` (one declaration for
+    the page, the API and the CLI)."""
+
+
 class NFComListView(CapabilityRequiredMixin, View):
     def get(self, request):
-        status = request.GET.get("status", "")
-        if status and status not in DocStatus.values:
-            status = ""
-        period_text = request.GET.get("period", "")
-        try:
-            period = parse_period(period_text) if period_text else None
-        except ApplicationError:
-            period = None
-        docs = list(selectors.nfcom_list(status=status, period=period)[:200])
-        return render(request, "fiscal/list.html", {"docs": docs, "status": status, "period": period_text,
-                                                    "statuses": DocStatus.choices})
+        # the filter bar is NFComFilterSet's, as the API's parameters and the CLI's options;
+        # a refused value (a month that does not parse) is said next to its field
+        form = NFComFilterForm(request.GET or None)
+        filters = form.filter_values if form.is_valid() else {}
+        docs = list(NFComFilterSet(filters).queryset()[:200])
+        period = filters.get("period")
+        return render(request, "fiscal/list.html", {"docs": docs, "form": form, "filtered": bool(filters),
+                                                    "period": f"{period:%Y-%m}" if period else ""})
 
 
 def _doc_or_404(invoice_id):

@@ -43,6 +43,7 @@ from agrega.core.models import ChangeRecord
 from agrega.core.csvio import Table, read_table
 from agrega.core.uploads import check_size
 from agrega.customers.models import Customer
+from agrega.customers.services import customers_create_many
 
 from .layout import check_mapping, column_indexes, guess_mapping, pick
 from .models import ExternalRef, ImportFile, ImportJob, ImportRow, ImportStatus, RowStatus
@@ -414,8 +415,7 @@ def _write(job: ImportJob, lines: list[Line], actor, runner: str) -> None:
         document = line.customer["document"]
         if document not in customer_ids and document not in new_customers:
             new_customers[document] = line.customer
-    created = dict((doc, pk) for pk, doc in insert_dicts(Customer, list(new_customers.values()),
-                                                         returning=("id", "document")))
+    created = customers_create_many(customers=list(new_customers.values()))
     customer_ids.update(created)
     insert_dicts(ChangeRecord, [
         {"object_type": "customers.customer", "object_id": str(created[doc]), "action": "create",

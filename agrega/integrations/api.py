@@ -7,21 +7,17 @@ whether they are set and the names of the fields stored.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from agrega.core.api import Choice, Cursor, ErrorOut, InputSchema, Page, keyset_page
+from agrega.core.api import Cursor, ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.text import ModelText
 from agrega.integrations.models import SvaIntegration
 from agrega.core.errors import NotFound
 
 from . import selectors, services
-from .connectors.registry import PLATFORMS
-
-# the registered platforms: an unknown one in a filter is a 422, not an empty list
-PlatformName = Literal[tuple(PLATFORMS)]
+from .filtersets import IntegrationFilterSet
 
 router = Router(tags=["Integrações SVA"])
 
@@ -169,16 +165,20 @@ def platform_list(request: HttpRequest):
     "",
     response={200: Page[IntegrationOut], 401: ErrorOut, 422: ErrorOut},
     summary="Listar integrações SVA",
+    description="Filtros: `q` (parte do nome ou do prefixo), `platform` (plataforma; desconhecida: 422), "
+    "`active`. Paginação por `cursor` e `limit`.",
 )
 def integration_list(
     request: HttpRequest,
-    platform: Choice(PlatformName) = None,
-    active: bool | None = None,
+    q: IntegrationFilterSet.api_type("q") | None = None,
+    platform: IntegrationFilterSet.api_type("platform") = None,
+    active: IntegrationFilterSet.api_type("active") | None = None,
     cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
-    qs = selectors.integration_list(platform=platform, active=active)
-    items, next_cursor = keyset_page(qs, cursor=cursor, limit=limit)
+    # the filters are IntegrationFilterSet's (integrations/filtersets.py), as on the page and in the CLI
+    filters = IntegrationFilterSet({"q": q, "platform": platform, "active": active})
+    items, next_cursor = keyset_page(filters.queryset(), cursor=cursor, limit=limit)
     return {"items": items, "next_cursor": next_cursor}
 
 

@@ -12,6 +12,14 @@ from django import forms
 from agrega.core.web import BootstrapFormMixin, style_widget
 
 from .connectors.registry import connector_class, platform_choices
+from .filtersets import IntegrationFilterSet
+
+
+
+class IntegrationFilterForm(BootstrapFormMixin, IntegrationFilterSet.form_class(labels={"q": "Buscar integrações"})):
+    """The Integrações SVA filter bar: the fields of ``IntegrationFilterSet`` (one
+    declaration for the page, the API and the CLI)."""
+
 
 CREDENTIAL_PREFIX = "cred_"
 KEEP_CREDENTIALS_HELP = (

@@ -40,14 +40,13 @@ def platform_get(platform: str) -> Platform:
 
 
 def integration_list(
-    *, platform: str | None = None, active: bool | None = None
+    *, platform: str | None = None, active: bool | None = None, q: str | None = None
 ) -> QuerySet[SvaIntegration]:
-    qs = SvaIntegration.objects.all()
-    if platform:
-        qs = qs.filter(platform=platform)
-    if active is not None:
-        qs = qs.filter(active=active)
-    return qs.order_by("id")
+    """The list as ``IntegrationFilterSet`` (integrations/filtersets.py) filters it, values already valid."""
+    from .filtersets import IntegrationFilterSet
+
+    return IntegrationFilterSet.filtered({"platform": platform or None, "active": active,
+                                          "q": (q or "").strip() or None})
 
 
 def integration_get(pk: int) -> SvaIntegration | None:

@@ -241,6 +241,31 @@ def integration_check_credentials(
     }
 
 
+# ---------------------------------------------------------------- the platform's health, as the worker saw it
+
+def integration_record_config_error(*, integration_id: int, code: str, message: str, at) -> None:
+    """The SVA worker could not build this integration's connector (e.g. credentials it
+    cannot decrypt): shown on the integration until it works again."""
+    SvaIntegration.objects.filter(pk=integration_id).update(
+        last_error_code=code[:64], last_error_message=message[:500], last_error_at=at)
+
+
+def integration_record_success(*, integration_id: int, at) -> None:
+    """The SVA worker reached the platform: circuit closed, ``last_success_at`` (kept for
+    the pages and the other workers)."""
+    SvaIntegration.objects.filter(pk=integration_id).update(
+        consecutive_failures=0, circuit_open_until=None, last_success_at=at)
+
+
+def integration_record_failure(*, integration_id: int, failures: int, open_until, error_code: str,
+                               error_message: str, at) -> None:
+    """The SVA worker found the platform down: the circuit breaker's count, until when it
+    is open, the last error (kept for the pages and the other workers)."""
+    SvaIntegration.objects.filter(pk=integration_id).update(
+        consecutive_failures=failures, circuit_open_until=open_until, last_error_code=error_code[:64],
+        last_error_message=error_message[:500], last_error_at=at)
+
+
 def integration_list_packages(*, integration: SvaIntegration) -> list[Package]:
     """The platform's package catalogue; ApplicationError when it cannot be read."""
     connector = connector_for(integration)

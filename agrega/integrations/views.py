@@ -20,7 +20,8 @@ from agrega.core.web import apply_service_error, keyset_context
 
 from . import selectors, services
 from .connectors.registry import platform_allows
-from .forms import CREDENTIAL_PREFIX, IntegrationForm, service_field_map
+from .filtersets import IntegrationFilterSet
+from .forms import CREDENTIAL_PREFIX, IntegrationFilterForm, IntegrationForm, service_field_map
 
 
 def _get_integration(pk: int):
@@ -35,7 +36,11 @@ class IntegrationListView(CapabilityRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context.update(keyset_context(self.request, with_circuit_state(selectors.integration_list())))
+        # the filter bar is IntegrationFilterSet's, as the API's parameters and the CLI's options
+        form = IntegrationFilterForm(self.request.GET or None)
+        filters = form.filter_values if form.is_valid() else {}
+        context.update(keyset_context(self.request, with_circuit_state(IntegrationFilterSet(filters).queryset())))
+        context.update(form=form, filtered=bool(filters))
         labels = platform_labels()
         for row in context["rows"]:
             row.platform_label = labels.get(row.platform, row.platform.upper())

@@ -2,8 +2,9 @@
 the platform-confirmed state, and sending it with Django's e-mail backends.
 
 * ``enqueue_state_notices()`` compares each SVA user's ``confirmed_state`` with the
-  ``notified_state`` the customer was last told about and, in one transaction per batch,
-  writes the notices and moves ``notified_state``: ACTIVE after absent → created;
+  ``notified_state`` the customer was last told about, renders the notices of a batch
+  outside any transaction and, in a short one per batch, writes them and moves
+  ``notified_state`` (for the users whose state did not change meanwhile): ACTIVE after absent → created;
   BLOCKED after ACTIVE → blocked; ACTIVE after BLOCKED → released. A user created
   directly blocked, removed, or deleted in Agrega moves ``notified_state`` silently.
 * ``send_pending_notices()`` sends what is due. A failure keeps the error and retries
@@ -30,6 +31,7 @@ from agrega.core.br import InvalidValue, clean_email
 from agrega.core.errors import Conflict, FieldErrors
 from agrega.sva.choices import SvaState
 from agrega.sva.models import SvaUser
+from agrega.sva.services import sva_users_mark_notified
 
 from . import selectors
 from .models import CustomerNotice, NoticeEvent, NoticeSettings, NoticeStatus, NoticeTemplate
@@ -182,35 +184,52 @@ def _notice_for(user: SvaUser, event: str, texts: dict, now) -> CustomerNotice:
 
 
 def _enqueue_batch(counts: Counter) -> int:
+    """One batch: the users read and their notices rendered **outside** any transaction,
+    then written in a short one that keeps only the users still in the state that was
+    read (a change meanwhile is told next time; another runner that wrote them first
+    wins). Why: rendering a batch costs a few queries per user, and a transaction around
+    it held SQLite's single write lock for seconds (a batch of releases after a burst of
+    Pix: 7–22 s), during which the PSP's callbacks into the web could not be recorded
+    (bench/README.md, payment_to_access)."""
     now = timezone.now()
+    users = list(_to_tell().select_related("integration", "contract__customer", "contract_product__product")
+                 .order_by("id")[:ENQUEUE_BATCH])
+    if not users:
+        return 0
+    texts: dict[int, dict] = {}
+    read: dict[int, tuple[str, str]] = {}
+    planned: dict[int, tuple[CustomerNotice | None, str]] = {}  # user → (its notice, the count it adds)
+    for user in users:
+        read[user.pk] = (user.notified_state, user.confirmed_state)
+        event = _event_for(user.notified_state, user.confirmed_state)
+        if event is None or user.deleted_at is not None:
+            planned[user.pk] = (None, "silent")
+            continue
+        if user.integration_id not in texts:
+            texts[user.integration_id] = selectors.integration_texts(user.integration)
+        if not texts[user.integration_id]["events"][event]["enabled"]:
+            planned[user.pk] = (None, "disabled")
+            continue
+        planned[user.pk] = (_notice_for(user, event, texts[user.integration_id], now), event)
     with transaction.atomic():
-        qs = _to_tell().select_related("integration", "contract__customer", "contract_product__product")
-        if connection.features.has_select_for_update_skip_locked:
-            # Two runners never write the same notice; the worker's writes wait a moment.
-            qs = qs.select_for_update(skip_locked=True, of=("self",))
-        users = list(qs.order_by("id")[:ENQUEUE_BATCH])
-        texts: dict[int, dict] = {}
+        current = SvaUser.objects.filter(pk__in=list(read))
+        if connection.vendor == "postgresql":
+            current = current.select_for_update(of=("self",))  # a second runner waits, then finds them told
+        unchanged = [pk for pk, notified, confirmed in current.values_list("pk", "notified_state", "confirmed_state")
+                     if read[pk] == (notified, confirmed)]
         notices, moved = [], {}
-        for user in users:
-            moved.setdefault(user.confirmed_state, []).append(user.pk)
-            event = _event_for(user.notified_state, user.confirmed_state)
-            if event is None or user.deleted_at is not None:
-                counts["silent"] += 1
-                continue
-            if user.integration_id not in texts:
-                texts[user.integration_id] = selectors.integration_texts(user.integration)
-            if not texts[user.integration_id]["events"][event]["enabled"]:
-                counts["disabled"] += 1
-                continue
-            notice = _notice_for(user, event, texts[user.integration_id], now)
-            notices.append(notice)
-            counts[event] += 1
-            if notice.status == NoticeStatus.SKIPPED:
-                counts["skipped"] += 1
+        for pk in unchanged:
+            notice, count = planned[pk]
+            moved.setdefault(read[pk][1], []).append(pk)
+            counts[count] += 1
+            if notice is not None:
+                notices.append(notice)
+                if notice.status == NoticeStatus.SKIPPED:
+                    counts["skipped"] += 1
         CustomerNotice.objects.bulk_create(notices)
         # What was told is what was read: a change after the read is told next time.
         for state, ids in moved.items():
-            SvaUser.objects.filter(pk__in=ids).update(notified_state=state)
+            sva_users_mark_notified(ids=ids, state=state)
     return len(users)
 
 
@@ -239,7 +258,7 @@ def _due(now):
 def _claim(limit: int, now) -> list[int]:
     with transaction.atomic():
         qs = _due(now).order_by("next_attempt_at", "id").values_list("id", flat=True)
-        if connection.features.has_select_for_update_skip_locked:
+        if connection.vendor == "postgresql":
             qs = qs.select_for_update(skip_locked=True)
         ids = list(qs[:limit])
         CustomerNotice.objects.filter(pk__in=ids).update(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))

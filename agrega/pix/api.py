@@ -8,14 +8,16 @@ import base64
 import binascii
 from datetime import datetime
 
-from django.http import HttpRequest
-from ninja import Router, Schema
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, Router, Schema
 
 from agrega.core.api import ErrorOut, InputSchema
 from agrega.core.errors import ApplicationError, NotFound
+from agrega.core.tasks_api import TaskOut, task_accepted
 
 from . import recurrence, selectors, services
 from .models import PixAccount
+from .tasks import queue_reconcile
 
 router = Router(tags=["PIX"])
 invoice_router = Router(tags=["PIX"])
@@ -151,15 +153,13 @@ def account_charges(request: HttpRequest, account_id: int):
     return {"count": services.charges_for_open_invoices(account_id=account_id)}
 
 
-class ReconcileOut(Schema):
-    seen: int
-    applied: int
-
-
-@router.post("/{account_id}/reconcile", response={200: ReconcileOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
-             summary="Reconciliar agora (GET /pix)")
-def account_reconcile(request: HttpRequest, account_id: int):
-    return services.reconcile(account_id=account_id)
+@router.post("/{account_id}/reconcile", response={202: TaskOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+             summary="Reconciliar agora (GET /pix)",
+             description="Consulta `GET /pix` no PSP (todas as páginas) e dá baixa no que um webhook perdido "
+             "deixou de fora, em segundo plano: responde 202 na hora com a tarefa (`Location`: "
+             "`GET /api/tasks/{id}`), cujo `result` traz `seen` (Pix consultados) e `applied` (baixas feitas).")
+def account_reconcile(request: HttpRequest, account_id: int, response: HttpResponse):
+    return task_accepted(response, queue_reconcile(account_id=account_id).id)
 
 
 class InvoicePixOut(Schema):
@@ -184,7 +184,7 @@ def invoice_pix(request: HttpRequest, invoice_id: int):
 class RefundIn(InputSchema):
     payment_id: int
     amount: str
-    reason: str = ""
+    reason: str = Field("", max_length=services.REFUND_REASON_MAX)
 
 
 class RefundOut(Schema):
@@ -197,8 +197,8 @@ class RefundOut(Schema):
                                                             404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
                      summary="Devolver (parte de) um Pix recebido")
 def invoice_refund(request: HttpRequest, invoice_id: int, payload: RefundIn):
-    refund = services.refund_request(payment_id=payload.payment_id, amount=payload.amount,
-                                     reason=payload.reason, actor=request.user)
+    refund = services.refund_request(payment_id=payload.payment_id, amount=payload.amount, reason=payload.reason,
+                                     invoice_id=invoice_id, actor=request.user)
     return 201, {"refund_id": refund.refund_id, "amount": f"{refund.amount:.2f}", "status": refund.status}
 
 

@@ -36,8 +36,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agrega.billing import services as billing
+from agrega.core.dbapi import raw_connection
 from agrega.core.errors import ApplicationError
 
+from . import sql
 from .client import PixError
 from .models import PixAccount, PixNotification
 
@@ -45,6 +47,10 @@ log = logging.getLogger("agrega.pix.inbox")
 CHANNEL = "agrega_pix_inbox"
 LEASE = timedelta(seconds=60)
 BATCH = 200
+# On SQLite a batch's transaction holds the database's single write lock from its BEGIN
+# IMMEDIATE to its commit, and every webhook's record waits for it: smaller batches
+# there keep that wait short (bench/README.md, payment_to_access on SQLite).
+SQLITE_BATCH = 25
 CONFIRM_THREADS = 8
 MAX_ATTEMPTS = 8  # then the reconciliation's GET /pix is what catches it
 MAX_E2EIDS = 1000  # per callback body
@@ -58,41 +64,22 @@ def _conf(name: str, default):
 
 def valid_e2eids(items) -> list[str]:
     """The ``endToEndId`` of each item, in order, once each; what is not one is skipped
-    (the API Pix's e2eid: 32 alphanumerics)."""
+    (the API Pix's e2eid: exactly 32 ASCII letters and digits, ``[a-zA-Z0-9]{32}``; a
+    longer one is not cut down to 32, which could name another Pix, and a number is not
+    an e2eid), so a malformed callback never costs a ``GET /pix`` to the PSP."""
     seen: dict[str, None] = {}
     for item in items:
-        e2eid = str((item or {}).get("endToEndId") or "")[:32] if isinstance(item, dict) else ""
-        if e2eid.isascii() and e2eid.isalnum():
+        e2eid = item.get("endToEndId") if isinstance(item, dict) else None
+        if isinstance(e2eid, str) and len(e2eid) == 32 and e2eid.isascii() and e2eid.isalnum():
             seen.setdefault(e2eid, None)
     return list(seen)
 
 
 def record(*, secret: str, e2eids: list[str], now=None) -> int:
-    """Record that a callback to the webhook URL of ``secret`` named these Pix: one row
-    each, due now; a row already there counts one more delivery and becomes due again if
-    it was done. **One statement** in autocommit — the account found by its secret inside
-    it, and on PostgreSQL the ``NOTIFY`` that wakes the consumer too — so the PSP is
-    answered after a single round trip to the database. Returns the rows written: 0 when
-    no active account has this secret."""
-    if not e2eids or not secret:
-        return 0
-    stamp = connection.ops.adapt_datetimefield_value(now or timezone.now())
-    table = connection.ops.quote_name(PixNotification._meta.db_table)
-    accounts = connection.ops.quote_name(PixAccount._meta.db_table)
-    named = " UNION ALL ".join(["SELECT %s AS e2eid"] * len(e2eids))
-    insert = (f"INSERT INTO {table} (account_id, e2eid, received_at, deliveries, due_at, attempts, outcome, "
-              f"last_error) SELECT a.id, n.e2eid, %s, 1, %s, 0, '', '' FROM {accounts} AS a, ({named}) AS n "
-              f"WHERE a.webhook_secret = %s AND a.active "
-              f"ON CONFLICT (account_id, e2eid) DO UPDATE SET deliveries = {table}.deliveries + 1, "
-              f"due_at = COALESCE({table}.due_at, excluded.due_at), attempts = 0")
-    params = [stamp, stamp, *e2eids, secret]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"WITH written AS ({insert} RETURNING 1) "
-                           f"SELECT count(*), pg_notify(%s, '') FROM written", [*params, CHANNEL])
-            return cursor.fetchone()[0]
-        cursor.execute(insert, params)
-        return cursor.rowcount
+    """Record that a callback to the webhook URL of ``secret`` named these Pix (one
+    statement: ``pix.sql.record_notifications``). Returns the rows written: 0 when no
+    active account has this secret."""
+    return sql.record_notifications(secret=secret, e2eids=e2eids, now=now, channel=CHANNEL)
 
 
 # ---------------------------------------------------------------- the consumer
@@ -116,7 +103,7 @@ def _claim(limit: int) -> list[Claimed]:
            .order_by("due_at", "id"))
     with transaction.atomic():
         qs = due.values_list("pk", flat=True)
-        if connection.features.has_select_for_update_skip_locked:
+        if connection.vendor == "postgresql":
             qs = qs.select_for_update(skip_locked=True)
         ids = list(qs[:limit])
         if not ids:
@@ -231,10 +218,14 @@ def _write_outcomes(batch: list[Claimed]) -> None:
                                                           attempts=attempts, due_at=due_at, last_error=last_error)
 
 
-def drain_once(limit: int = BATCH) -> dict:
+def batch_size() -> int:
+    return SQLITE_BATCH if connection.vendor == "sqlite" else BATCH
+
+
+def drain_once(limit: int | None = None) -> dict:
     """Claim one batch, confirm it with the PSP, apply it. Returns counts (empty when
     nothing was due)."""
-    batch = _claim(limit)
+    batch = _claim(limit or batch_size())
     if not batch:
         return {}
     _confirm([item for item in batch if not item.outcome])
@@ -259,7 +250,7 @@ def drain_once(limit: int = BATCH) -> dict:
     return counts
 
 
-def drain(*, limit: int = BATCH, max_batches: int | None = None) -> dict:
+def drain(*, limit: int | None = None, max_batches: int | None = None) -> dict:
     """Apply everything due now (the tests, ``agrega pix inbox``); returns summed counts."""
     total: dict[str, int] = {}
     batches = 0
@@ -326,10 +317,11 @@ class InboxConsumer:
         if self._listener is None or self._listener.closed:
             import psycopg
 
-            params = connection.get_connection_params()
-            params.pop("cursor_factory", None)
-            params.pop("context", None)
-            self._listener = psycopg.connect(**params, autocommit=True)
+            # the same server, database and user as Django's connection, read from psycopg's
+            # public ConnectionInfo (its dsn leaves the password out)
+            info = raw_connection().info
+            self._listener = psycopg.connect(info.dsn, autocommit=True,
+                                             **({"password": info.password} if info.password else {}))
             self._listener.execute(f"LISTEN {CHANNEL}")
         return self._listener
 

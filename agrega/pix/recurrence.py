@@ -72,8 +72,10 @@ def recurrence_start(*, contract_id: int, fixed_amount=None, retry_policy: str =
     except PixError as exc:
         PixRecurrence.objects.filter(pk=rec.pk).update(status=RecurrenceStatus.REJECTED, last_error=str(exc)[:500])
         raise ApplicationError("pix_rec_failed", f"O PSP recusou a recorrência: {exc}") from exc
-    PixRecurrence.objects.filter(pk=rec.pk).update(id_rec=str(answer.get("idRec", ""))[:35],
-                                                   status=_status(answer.get("status"), RecurrenceStatus.CREATED))
+    PixRecurrence.objects.filter(pk=rec.pk).update(id_rec=str(answer.get("idRec", ""))[:35])
+    # the PSP may have notified a later state already (webhookrec): never moved back
+    _advance(PixRecurrence.objects.filter(pk=rec.pk), "status",
+             _status(answer.get("status"), RecurrenceStatus.CREATED), _REC_ORDER)
     rec.refresh_from_db()
     return rec
 
@@ -144,12 +146,31 @@ def solicrec_refresh(rec: PixRecurrence, client=None) -> None:
     except PixError as exc:
         log.warning("solicrec %s not read: %s", rec.solicrec_id, exc)
         return
-    PixRecurrence.objects.filter(pk=rec.pk).update(
-        solicrec_status=_solic_status(answer.get("status"), rec.solicrec_status))
+    _advance(PixRecurrence.objects.filter(pk=rec.pk), "solicrec_status", answer.get("status"), _SOLICREC_ORDER)
 
 
 def _status(value, default):
     return value if value in RecurrenceStatus.values else default
+
+
+# The order in which each state moves. A read of the PSP older than what we hold (two
+# notifications answered out of order: the CRIADA one read before the payer approved and
+# written after the APROVADA one) must never move a state back, so every write of a state
+# read from the PSP is conditional on the row still holding an earlier one.
+_REC_ORDER = {RecurrenceStatus.CREATING: 0, RecurrenceStatus.CREATED: 1, RecurrenceStatus.APPROVED: 2,
+              RecurrenceStatus.REJECTED: 3, RecurrenceStatus.EXPIRED: 3, RecurrenceStatus.CANCELLED: 3}
+_SOLICREC_ORDER = {SolicRecStatus.CREATED: 0, SolicRecStatus.SENT: 1, SolicRecStatus.RECEIVED: 2,
+                   SolicRecStatus.REJECTED: 3, SolicRecStatus.ACCEPTED: 3, SolicRecStatus.EXPIRED: 3,
+                   SolicRecStatus.CANCELLED: 3}
+_COBR_ORDER = {"CRIADA": 0, "ATIVA": 1, "CONCLUIDA": 2, "EXPIRADA": 2, "REJEITADA": 2, "CANCELADA": 2}
+
+
+def _advance(queryset, field: str, value, order: dict) -> int:
+    """Set ``field`` to ``value`` only on rows that hold an earlier state (or none we know)."""
+    if value not in order:
+        return 0
+    later_or_same = [state for state, rank in order.items() if rank >= order[value]]
+    return queryset.exclude(**{f"{field}__in": later_or_same}).update(**{field: value})
 
 
 def recurrence_cancel(*, contract_id: int, actor=None) -> int:
@@ -190,7 +211,7 @@ def webhook_rec_receive(*, secret: str, body: dict) -> dict:
             except PixError as exc:
                 log.warning("rec %s not confirmed: %s", id_rec, exc)
                 continue
-            PixRecurrence.objects.filter(pk=rec.pk).update(status=_status(answer.get("status"), rec.status))
+            _advance(PixRecurrence.objects.filter(pk=rec.pk), "status", answer.get("status"), _REC_ORDER)
             solicrec_refresh(rec, client)  # a request sent to the payer's bank follows its recurrence
             updated += 1
     return {"received": len(body.get("recs") or []), "updated": updated}
@@ -243,7 +264,7 @@ def _settle_cobr(charge: PixRecurringCharge, cobr: dict, client) -> int:
                 PixRecurringCharge.objects.filter(pk=charge.pk).update(retries=charge.retries + 1)
             except PixError as exc:
                 PixRecurringCharge.objects.filter(pk=charge.pk).update(last_error=str(exc)[:500])
-    PixRecurringCharge.objects.filter(pk=charge.pk).update(status=status)
+    _advance(PixRecurringCharge.objects.filter(pk=charge.pk), "status", status, _COBR_ORDER)
     return applied
 
 

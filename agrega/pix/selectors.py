@@ -11,6 +11,16 @@ def account_list():
     return PixAccount.objects.order_by("id")
 
 
+def account_get(account_id: int) -> PixAccount:
+    """The PSP account, or 404 ``pix_account_not_found``."""
+    from agrega.core.errors import NotFound
+
+    account = PixAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        raise NotFound("Conta PIX", "pix_account_not_found")
+    return account
+
+
 def charge_for_invoice(invoice_id: int) -> PixCharge | None:
     return PixCharge.objects.filter(invoice_id=invoice_id).first()
 

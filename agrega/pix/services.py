@@ -24,11 +24,12 @@ from django.utils import timezone
 from agrega.billing.models import Invoice, InvoiceStatus, Payment, PaymentMethod
 from agrega.billing import services as billing
 from agrega.core.audit import diff, record_change
-from agrega.core.errors import ApplicationError, Conflict, FieldErrors, InvalidTransition, NotFound
+from agrega.core.errors import (ApplicationError, Conflict, FieldError, FieldErrors, InvalidTransition, NotFound,
+                                 ValidationFailed)
 from agrega.core.money import parse_amount
 from agrega.core.text import clean_text_into
 
-from . import certs
+from . import certs, sql
 from .client import ADAPTERS, PixClient, PixError
 from .models import (
     ChargeStatus,
@@ -60,7 +61,7 @@ def _validate(account: PixAccount) -> None:
         value = getattr(account, f) or ""
         url = urlparse(value)
         if (value or f == "base_url") and (url.scheme not in ("http", "https") or not url.netloc):
-            errors.add(f, "url_invalid", "URL inválida: use https:// seguido do endereço.")
+            errors.add(f, "url_invalid", "URL inválida: use https:// (ou http://, só para um sandbox) seguido do endereço.")
     account.client_id = clean_text_into(errors, "client_id", PixAccount, "client_id", account.client_id,
                                         label="Client id") or ""
     if not account.client_id:
@@ -384,21 +385,8 @@ def charges_sync(*, invoice_ids, account: PixAccount | None = None,
 
 
 def _write_created(rows: list[PixCharge]) -> None:
-    """The answers of the batch's PUTs: one prepared UPDATE run for every row
-    (``executemany``, by título: a row just inserted may not know its id). An ORM
-    ``CASE`` over the batch cost more CPU than the PUTs themselves."""
-    if not rows:
-        return
-    from django.db import connection
-
-    fields = [PixCharge._meta.get_field(name) for name in CREATED_FIELDS]
-    quote = connection.ops.quote_name
-    sql = (f"UPDATE {quote(PixCharge._meta.db_table)} SET "
-           + ", ".join(f"{quote(f.column)} = %s" for f in fields) + f" WHERE {quote('invoice_id')} = %s")
-    params = [[f.get_db_prep_save(getattr(c, f.attname), connection) for f in fields] + [c.invoice_id]
-              for c in rows]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+    """The answers of the batch's PUTs, in one prepared UPDATE (``pix.sql.write_charges``)."""
+    sql.write_charges(rows, CREATED_FIELDS)
 
 
 def _sync(charge: PixCharge, invoice: Invoice, client: PixClient, default_policy=None,
@@ -707,28 +695,41 @@ def refund_id_for(refund_pk: int) -> str:
     return f"agregadev{int(refund_pk):020d}"
 
 
-def refund_request(*, payment_id: int, amount, reason: str = "", actor=None) -> PixRefund:
+REFUND_REASON_MAX = 140  # yaml: DevolucaoSolicitada.descricao, maxLength 140
+
+
+def refund_request(*, payment_id: int, amount, reason: str = "", invoice_id: int | None = None,
+                   actor=None) -> PixRefund:
     """``PUT /pix/{e2eid}/devolucao/{id}`` for (part of) a Pix received; when the PSP
-    says DEVOLVIDO the título is reopened by what was returned (billing.payment_refund)."""
+    says DEVOLVIDO the título is reopened by what was returned (billing.payment_refund).
+    ``invoice_id``, when the request names the título (API, page), must be the payment's."""
     payment = Payment.objects.filter(pk=payment_id, provider=PROVIDER).first()
-    if payment is None:
-        raise NotFound("Pagamento PIX", "pix_payment_not_found")
-    amount = parse_amount(amount)
-    already = sum((r.amount for r in payment.pix_refunds.exclude(status=RefundStatus.FAILED)), Decimal("0"))
-    if amount + already > payment.amount:
-        raise ApplicationError("refund_too_large",
-                               f"A devolução passa do valor do Pix (restam {payment.amount - already:.2f}).")
-    charge = PixCharge.objects.filter(invoice_id=payment.invoice_id).select_related("account").first()
-    if charge is None:
-        raise NotFound("Cobrança PIX", "pix_charge_not_found")
-    refund = PixRefund.objects.create(payment=payment, account=charge.account, amount=amount,
-                                      refund_id="pending" + pysecrets.token_hex(8),
-                                      reason=(reason or "")[:140], actor_label=billing._actor_label(actor))
-    refund.refund_id = refund_id_for(refund.pk)
-    refund.save(update_fields=["refund_id"])
+    if payment is None or (invoice_id is not None and payment.invoice_id != invoice_id):
+        raise NotFound("Pagamento PIX deste título" if invoice_id is not None else "Pagamento PIX",
+                       "pix_payment_not_found")
+    reason = (reason or "").strip()
+    if len(reason) > REFUND_REASON_MAX:  # refused, never cut: the PSP keeps what the payer reads
+        message = f"Motivo: no máximo {REFUND_REASON_MAX} caracteres (limite do PSP)."
+        raise ValidationFailed({"reason": [FieldError("too_long", message)]}, message)
+    amount = parse_amount(amount)  # more than zero
+    with transaction.atomic():
+        # two devoluções of one Pix at once: the second waits and sees the first's amount
+        Payment.objects.select_for_update().filter(pk=payment.pk).first()
+        already = sum((r.amount for r in payment.pix_refunds.exclude(status=RefundStatus.FAILED)), Decimal("0"))
+        if amount + already > payment.amount:
+            raise ApplicationError("refund_too_large",
+                                   f"A devolução passa do valor do Pix (restam {payment.amount - already:.2f}).")
+        charge = PixCharge.objects.filter(invoice_id=payment.invoice_id).select_related("account").first()
+        if charge is None:
+            raise NotFound("Cobrança PIX", "pix_charge_not_found")
+        refund = PixRefund.objects.create(payment=payment, account=charge.account, amount=amount,
+                                          refund_id="pending" + pysecrets.token_hex(8),
+                                          reason=reason, actor_label=billing._actor_label(actor))
+        refund.refund_id = refund_id_for(refund.pk)
+        refund.save(update_fields=["refund_id"])
     body = {"valor": _money(amount)}
     if reason:
-        body["descricao"] = reason[:140]
+        body["descricao"] = reason
     with client_for(charge.account) as client:
         try:
             answer = client.devolucao_put(payment.external_id, refund.refund_id, body)

@@ -6,7 +6,10 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.urls import reverse
 from django_tasks import task
+
+from agrega.core.tasks import links_to
 
 from .client import PixError
 
@@ -27,9 +30,23 @@ def charge_sync_task(invoice_id: int) -> str:
 
 @task()
 def reconcile_task(account_id: int) -> dict:
+    """Pull ``GET /pix`` and apply what a lost webhook missed (every page of it: no work
+    for an HTTP request). Run again after its worker died, it applies nothing twice."""
     from . import services
 
     return services.reconcile(account_id=account_id)
+
+
+def queue_reconcile(*, account_id: int):
+    """The reconciliation an operator asks for (page, API): the account checked at once
+    (404), the pull enqueued; returns the task result."""
+    from .selectors import account_get
+
+    account_get(account_id)
+    return reconcile_task.enqueue(account_id=account_id)
+
+
+links_to(reconcile_task, lambda kwargs, result: (f"Conta PIX {kwargs['account_id']}", reverse("pix:list")))
 
 
 @task()

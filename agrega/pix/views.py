@@ -23,6 +23,7 @@ from agrega.core.web import apply_service_error
 from . import recurrence, selectors, services
 from .forms import PixAccountForm, RefundForm
 from .models import PixAccount
+from .tasks import queue_reconcile
 
 MAX_WEBHOOK_BYTES = 1024 * 1024
 
@@ -120,9 +121,10 @@ class AccountActionView(CapabilityRequiredMixin, View):
                 count = services.charges_for_open_invoices(account_id=pk)
                 messages.success(request, f"{count} título(s) em aberto enviados para cobrança PIX.")
             elif action == "reconciliar":
-                result = services.reconcile(account_id=pk)
-                messages.success(request, f"Reconciliação: {result['seen']} Pix consultados, "
-                                          f"{result['applied']} de títulos do Agrega.")
+                result = queue_reconcile(account_id=pk)
+                # the PSP is read by the task worker: the task's page follows it
+                messages.info(request, "Reconciliação PIX na fila: acompanhe aqui; o resultado aparece ao terminar.")
+                return redirect("web:task", task_id=str(result.id))
             else:
                 raise Http404("Ação desconhecida.")
         except ApplicationError as exc:
@@ -139,18 +141,22 @@ class RefundView(CapabilityRequiredMixin, View):
 
     def post(self, request, payment_id: int):
         form = RefundForm(request.POST)
-        invoice_id = request.POST.get("invoice") or ""
+        raw = request.POST.get("invoice") or ""
+        invoice_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
         if form.is_valid():
             try:
                 refund = services.refund_request(payment_id=payment_id, amount=form.cleaned_data["amount"],
-                                                 reason=form.cleaned_data.get("reason") or "", actor=request.user)
+                                                 reason=form.cleaned_data.get("reason") or "",
+                                                 invoice_id=invoice_id,
+                                                 actor=request.user)
                 messages.success(request, f"Devolução {refund.refund_id}: {refund.get_status_display()}.")
             except ApplicationError as exc:
                 messages.error(request, exc.message)
         else:
-            messages.error(request, "Informe o valor a devolver.")
-        if invoice_id.isdigit():
-            return redirect("billing:invoice_detail", int(invoice_id))
+            messages.error(request, " ".join(f"{form.fields[name].label}: {error}"
+                                             for name, errors in form.errors.items() for error in errors))
+        if invoice_id is not None:
+            return redirect("billing:invoice_detail", invoice_id)
         return redirect("billing:invoice_list")
 
 

@@ -248,8 +248,7 @@ def contract_create_from_plan(
             fields={"plan_id": [FieldError("plan_product_unavailable", problems)]},
         )
     contract = contract_create(customer_id=customer_id, billing_day=billing_day, description=description,
-                               actor=actor)
-    Contract.objects.filter(pk=contract.pk).update(sales_plan=plan)
+                               actor=actor, sales_plan_id=plan.pk)
     contract.sales_plan = plan
     for item in items:
         contract_add_product(contract=contract, product_id=item.product_id, price=item.price, actor=actor)

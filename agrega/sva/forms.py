@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from django import forms
 
+from agrega.core.web import BootstrapFormMixin
+
+from .filtersets import ReconciliationItemFilterSet, ReconciliationRunFilterSet
+
 YES_NO = [("sim", "Sim"), ("nao", "Não")]
 
 
@@ -32,3 +36,12 @@ class SvaUserCreateForm(forms.Form):
     def uses_customer_data(self) -> bool:
         value = self.data.get("use_customer_data") if self.is_bound else self.initial.get("use_customer_data")
         return (value or "sim") == "sim"
+
+
+class ReconciliationRunFilterForm(BootstrapFormMixin, ReconciliationRunFilterSet.form_class(only=("status",))):
+    """The filter bar of an integration's Reconciliação page (the integration is the page's):
+    the fields of ``ReconciliationRunFilterSet``, as the API's and the CLI's."""
+
+
+class ReconciliationItemFilterForm(BootstrapFormMixin, ReconciliationItemFilterSet.form_class()):
+    """The filter bar of a run's differences: the fields of ``ReconciliationItemFilterSet``."""

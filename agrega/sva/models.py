@@ -25,8 +25,9 @@ class SvaUser(models.Model):
     integration = models.ForeignKey(
         "integrations.SvaIntegration", on_delete=models.PROTECT, related_name="sva_users"
     )
+    # indexed with the columns that find a contract's live users (Meta.indexes)
     contract = models.ForeignKey(
-        "contracts.Contract", on_delete=models.PROTECT, related_name="sva_users"
+        "contracts.Contract", on_delete=models.PROTECT, related_name="sva_users", db_index=False
     )
     # Live users are found through the partial unique constraint below; a plain index on
     # this column would only add work to every update (the worker updates rows constantly).
@@ -107,6 +108,13 @@ class SvaUser(models.Model):
         # pending users are found through SvaPendingWork, so the worker's writes change
         # no indexed column (HOT updates on PostgreSQL, with the free space of migration
         # 0005's fillfactor).
+        indexes = [
+            # A contract's users, live or not; on PostgreSQL it also holds what finding the
+            # live ones needs (id, deleted_at), so the queue write of a dunning sweep
+            # (sva.pending.mark_contracts) reads no user row where the pages are all-visible
+            # (docs/decisions/0007). deleted_at is named by the constraint above already.
+            models.Index(fields=["contract"], include=["id", "deleted_at"], name="sva_user_by_contract"),
+        ]
 
     def __str__(self) -> str:
         return f"Usuário SVA {self.pk} ({self.external_id})"

@@ -24,10 +24,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
+
+from agrega.core.bulk import db_datetime, pg_id_array, quote
 
 from .models import SvaPendingWork, SvaUser
 
@@ -35,7 +36,6 @@ SQLITE_CHUNK = 300  # rows per statement on SQLite (its limit on bound parameter
 
 
 def _tables() -> tuple[str, str]:
-    quote = connection.ops.quote_name
     return quote(SvaUser._meta.db_table), quote(SvaPendingWork._meta.db_table)
 
 
@@ -55,7 +55,7 @@ def mark(ids: Iterable[int], *, now: datetime | None = None) -> int:
     ids = list(ids)
     if not ids:
         return 0
-    stamp = connection.ops.adapt_datetimefield_value(now or timezone.now())
+    stamp = db_datetime(now or timezone.now())
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"{_insert_sql()} SELECT unnest(%s::bigint[]), %s, %s, 0 "
@@ -70,19 +70,9 @@ def mark(ids: Iterable[int], *, now: datetime | None = None) -> int:
 
 
 def mark_matching(queryset: QuerySet[SvaUser], *, now: datetime | None = None) -> int:
-    """Queue the users of ``queryset`` due now, in one statement however many, without
-    writing their rows. Returns how many."""
-    try:
-        ids_sql, ids_params = queryset.order_by().values(queued_id=F("pk")).query.sql_with_params()
-    except EmptyResultSet:  # e.g. contract_id__in=[]: nobody
-        return 0
-    stamp = connection.ops.adapt_datetimefield_value(now or timezone.now())
-    with connection.cursor() as cursor:
-        # "WHERE true": SQLite needs it to tell the upsert from a join of the SELECT
-        cursor.execute(f"{_insert_sql()} "
-                       f"SELECT matching.queued_id, %s, %s, 0 FROM ({ids_sql}) AS matching WHERE true {_upsert_sql()}",
-                       [stamp, stamp, *ids_params])
-        return cursor.rowcount
+    """Queue the users of ``queryset`` due now, without writing their rows: their ids
+    read in one query, then ``mark`` (one statement on PostgreSQL). Returns how many."""
+    return mark(queryset.order_by().values_list("pk", flat=True), now=now)
 
 
 def mark_contracts(contract_ids: list[int], *, now: datetime | None = None) -> int:
@@ -90,14 +80,14 @@ def mark_contracts(contract_ids: list[int], *, now: datetime | None = None) -> i
     every contract action runs it, and building the ORM query cost more than running it."""
     if not contract_ids:
         return 0
-    stamp = connection.ops.adapt_datetimefield_value(now or timezone.now())
+    stamp = db_datetime(now or timezone.now())
     users, _ = _tables()
     insert = f"{_insert_sql()} SELECT u.id, %s, %s, 0 FROM {users} AS u "
     marked = 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"{insert} WHERE u.contract_id = ANY(%s) AND u.deleted_at IS NULL {_upsert_sql()}",
-                           [stamp, stamp, list(contract_ids)])
+            cursor.execute(f"{insert} WHERE u.contract_id = ANY(%s::bigint[]) AND u.deleted_at IS NULL "
+                           f"{_upsert_sql()}", [stamp, stamp, pg_id_array(contract_ids)])
             return cursor.rowcount
         step = 3 * SQLITE_CHUNK  # one bound parameter per id here
         for start in range(0, len(contract_ids), step):
@@ -142,7 +132,7 @@ def repair(*, now: datetime | None = None) -> tuple[int, int]:
     no row (due at their retry time, or now); drop rows whose user is gone. Returns
     (queued, dropped). Reads the whole users table: for the worker's start and its
     occasional pass, not for every loop."""
-    stamp = connection.ops.adapt_datetimefield_value(now or timezone.now())
+    stamp = db_datetime(now or timezone.now())
     users, queue = _tables()
     with connection.cursor() as cursor:
         cursor.execute(

@@ -285,7 +285,12 @@ class SvaEffect:
 
 
 def _platform_label(integration) -> str:
-    return (integration.platform or "plataforma").upper()
+    """The platform as the confirmation pages name it: its connector's label (the platform
+    code upper-cased only when no connector serves it)."""
+    try:
+        return connector_class(integration.platform).label
+    except LookupError:
+        return (integration.platform or "plataforma").upper()
 
 
 def sva_effects_of(contract, *, to_status: str, to_access_status: str) -> list[SvaEffect]:

@@ -305,6 +305,12 @@ def sva_users_remove_cancelled(*, customer_id: int, integration_id: int, actor=N
 
 
 @transaction.atomic
+def sva_users_mark_notified(*, ids: list[int], state: str) -> int:
+    """What the customer was told of these users (the notices app, after it wrote the
+    notices): ``notified_state``, so a later change is told next time."""
+    return SvaUser.objects.filter(pk__in=ids).update(notified_state=state)
+
+
 def sva_user_request_sync(*, sva_user: SvaUser, actor=None) -> SvaUser:
     """"Sincronizar agora": forget the backoff and converge at the next worker pass. A
     worker's lease is left alone: it may be working on the user right now."""

@@ -13,49 +13,111 @@ from __future__ import annotations
 
 import json
 
-from django.db import connection, transaction
+from django.db import connection
 
-from agrega.core.bulk import server_cursor
+from agrega.core.bulk import db_datetime, pg_id_array, quote
+from agrega.core.dbapi import raw_connection, server_cursor
+
+from agrega.integrations.models import SvaIntegration
 
 from .choices import SvaState
-from .models import SvaCall, SvaUser
+from .models import SvaCall, SvaPendingWork, SvaUser
 
 
-def claim(queryset, *, lease, worker_id: str) -> list[int]:
-    """Lease the users ``queryset`` selects (``.values("id")``, limited and ordered; on
-    PostgreSQL with ``select_for_update(skip_locked=True)``, so workers never wait for
-    each other) to ``worker_id`` until ``lease``, in one statement (one round-trip, in
-    autocommit); returns their ids.
+def claim(*, now, lease, worker_id: str, limit: int) -> list[int]:
+    """Lease to ``worker_id`` until ``lease`` at most ``limit`` users that are claimable
+    at ``now``, in one statement (one round-trip, in autocommit); returns their ids.
+
+    Claimable: due in the queue (``SvaPendingWork.due_at <= now``), lease free or
+    expired, integration active and its circuit closed; the oldest due first (the
+    queue's index on ``(due_at, sva_user_id)``). On PostgreSQL the selection is locked
+    ``FOR UPDATE OF u SKIP LOCKED``, so workers never wait for each other; the UPDATE
+    wraps exactly that selection and returns the ids (the ORM's ``update()`` returns a
+    count: the ids would cost a second read, and the lease would no longer be taken in
+    the same statement as the lock). ``tests/sva/test_sql.py`` compares it with the same
+    selection written with the ORM, on SQLite and PostgreSQL.
 
     A row still holding an (expired) lease was never written back: its worker died or
     lost its database connection after calls the platform may have applied. What it
     last recorded is then not to be trusted: its state becomes unknown, so that the
     engine looks the user up first. Trusted, a block applied by a killed worker and then
-    released by an operator was never undone (found by tests/faults).
-
-    Why ``queryset.query.sql_with_params()`` (an undocumented method of Django's
-    ``Query``) and not explicit SQL: the selection is the worker's, built with the ORM
-    (``SvaWorker._claimable``: due in the queue, lease free or expired, integration
-    active, circuit closed; ordered by the queue's index; ``FOR UPDATE OF self SKIP
-    LOCKED`` where the database has it), and the UPDATE must wrap exactly that selection
-    in one statement with ``RETURNING``, which the ORM's ``update()`` cannot give (it
-    returns a count, so the ids would cost a second read, and the lease would no longer be
-    taken in the same statement as the lock). Writing the selection again here in SQL
-    would make two definitions of "claimable" to keep in step, on two databases; this
-    method has kept its signature since Django 1.x and is what ``str(queryset.query)``
-    itself calls. ``tests/sva/test_sql.py`` compares the claim with the queryset's own
-    answer on SQLite and PostgreSQL, so a change in Django shows there first. The same
-    reasoning holds for ``sva.pending.mark_matching``."""
-    with transaction.atomic():  # Django compiles FOR UPDATE only inside a transaction
-        subquery, params = queryset.query.sql_with_params()
-    table = connection.ops.quote_name(SvaUser._meta.db_table)
-    sql = (f"UPDATE {table} SET claimed_until = %s, claimed_by = %s, confirmed_state = "
+    released by an operator was never undone (found by tests/faults)."""
+    users, queue = quote(SvaUser._meta.db_table), quote(SvaPendingWork._meta.db_table)
+    integrations = quote(SvaIntegration._meta.db_table)
+    lock = " FOR UPDATE OF u SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    sql = (f"UPDATE {users} SET claimed_until = %s, claimed_by = %s, confirmed_state = "
            f"CASE WHEN claimed_until IS NULL THEN confirmed_state ELSE %s END "
-           f"WHERE id IN (SELECT id FROM ({subquery}) AS claim) RETURNING id")
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(lease), worker_id,
-                             SvaState.UNKNOWN.value, *params])
+           f"WHERE id IN (SELECT u.id FROM {users} AS u "
+           f"JOIN {queue} AS q ON q.sva_user_id = u.id JOIN {integrations} AS i ON i.id = u.integration_id "
+           f"WHERE q.due_at <= %s AND (u.claimed_until IS NULL OR u.claimed_until < %s) AND i.active "
+           f"AND (i.circuit_open_until IS NULL OR i.circuit_open_until <= %s) "
+           f"ORDER BY q.due_at, q.sva_user_id LIMIT %s{lock}) RETURNING id")
+    stamp = db_datetime(now)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [db_datetime(lease), worker_id, SvaState.UNKNOWN.value, stamp, stamp, stamp, limit])
         return [row[0] for row in cursor.fetchall()]
+
+
+# What the worker reads of each claimed user (``claimed_rows``): its own columns, the
+# contract, customer and product as they are now, and its queue row's ``bumps``.
+CLAIMED_COLUMNS = (
+    ("id", "u.id"), ("version", "u.version"), ("integration_id", "u.integration_id"),
+    ("external_id", "u.external_id"), ("use_customer_data", "u.use_customer_data"), ("email", "u.email"),
+    ("phone", "u.phone"), ("document", "u.document"), ("deleted_at", "u.deleted_at"),
+    ("confirmed_state", "u.confirmed_state"), ("confirmed_package", "u.confirmed_package"),
+    ("confirmed_email", "u.confirmed_email"), ("confirmed_phone", "u.confirmed_phone"),
+    ("confirmed_document", "u.confirmed_document"), ("confirmed_name", "u.confirmed_name"),
+    ("creation_attempted", "u.creation_attempted"), ("remote_id", "u.remote_id"),
+    ("registration_problems", "u.registration_problems"), ("contract__status", "c.status"),
+    ("contract__access_status", "c.access_status"), ("contract__customer__name", "cu.name"),
+    ("contract__customer__email", "cu.email"), ("contract__customer__mobile_phone", "cu.mobile_phone"),
+    ("contract__customer__document", "cu.document"), ("contract_product__removed_at", "cp.removed_at"),
+    ("contract_product__product__sva_package_code", "p.sva_package_code"), ("pending_work__bumps", "q.bumps"),
+)
+
+
+def _claimed_sql() -> str:
+    from agrega.catalog.models import Product
+    from agrega.contracts.models import Contract, ContractProduct
+    from agrega.customers.models import Customer
+
+    users, queue = quote(SvaUser._meta.db_table), quote(SvaPendingWork._meta.db_table)
+    contracts, customers = quote(Contract._meta.db_table), quote(Customer._meta.db_table)
+    contract_products, products = quote(ContractProduct._meta.db_table), quote(Product._meta.db_table)
+    return (
+        f"SELECT {', '.join(column for _, column in CLAIMED_COLUMNS)} FROM {users} AS u "
+        f"JOIN {contracts} AS c ON c.id = u.contract_id JOIN {customers} AS cu ON cu.id = c.customer_id "
+        f"JOIN {contract_products} AS cp ON cp.id = u.contract_product_id JOIN {products} AS p ON p.id = cp.product_id "
+        f"LEFT JOIN {queue} AS q ON q.sva_user_id = u.id "
+    )
+
+
+def claimed_rows(ids: list[int]) -> list[dict]:
+    """The claimed users ``ids`` as the worker reads them (``CLAIMED_COLUMNS``' names
+    as keys, as ``SvaUser.objects.values(...)`` gives them), in the order of their ids,
+    in one statement: the ORM spent more Python compiling the 5-table query and
+    converting its rows than the rest of the claim (bench/README.md,
+    "sync_throughput"). ``tests/sva/test_sql.py`` compares it with the ORM."""
+    if not ids:
+        return []
+    names = [name for name, _ in CLAIMED_COLUMNS]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"{_claimed_sql()}WHERE u.id = ANY(%s::bigint[]) ORDER BY u.id", [pg_id_array(ids)])
+            rows = [dict(zip(names, row)) for row in cursor.fetchall()]
+        else:
+            rows = []
+            for start in range(0, len(ids), 300):  # SQLite's limit on bound parameters
+                chunk = ids[start:start + 300]
+                cursor.execute(f"{_claimed_sql()}WHERE u.id IN ({', '.join(['%s'] * len(chunk))})", chunk)
+                rows += [dict(zip(names, row)) for row in cursor.fetchall()]
+            rows.sort(key=lambda row: row["id"])
+    for row in rows:  # as the model's fields give them (SQLite: 0/1 and JSON text)
+        row["use_customer_data"] = bool(row["use_customer_data"])
+        row["creation_attempted"] = bool(row["creation_attempted"])
+        problems = row["registration_problems"]
+        row["registration_problems"] = json.loads(problems) if isinstance(problems, (str, bytes)) else problems
+    return rows
 
 
 # Columns of a converged user's row (``write_converged``), in order, with their
@@ -70,7 +132,7 @@ CONVERGED_COLUMNS = (
 
 
 def _converged_sql() -> str:
-    table = connection.ops.quote_name(SvaUser._meta.db_table)
+    table = quote(SvaUser._meta.db_table)
     return (
         f"UPDATE {table} SET confirmed_state = %s, confirmed_package = %s, confirmed_email = %s, "
         "confirmed_phone = %s, confirmed_document = %s, confirmed_name = %s, remote_id = %s, "
@@ -98,11 +160,14 @@ def write_converged(rows: list[tuple]) -> list[int]:
                     written.append(row[-2])
         return written
     # PostgreSQL: one statement of constant size for the whole batch, each column as
-    # one array (unnest): psycopg parses it once and caches it, and sends the values
-    # in binary. A VALUES list of hundreds of placeholders is re-parsed every time.
-    table = connection.ops.quote_name(SvaUser._meta.db_table)
+    # one array (unnest): psycopg parses it once and caches it. The arrays are bound
+    # with %b (binary): with %s psycopg dumped them as text, quoting every element
+    # through a regular expression in Python — half of the worker's write-back CPU
+    # (bench/README.md, "sync_throughput"). A VALUES list of hundreds of placeholders
+    # is re-parsed every time.
+    table = quote(SvaUser._meta.db_table)
     names = [c for c, _ in CONVERGED_COLUMNS]
-    arrays = ", ".join(f"%s::{t}[]" for _, t in CONVERGED_COLUMNS)
+    arrays = ", ".join(f"%b::{t}[]" for _, t in CONVERGED_COLUMNS)
     sets = ", ".join(f"{c} = v.{c}" for c in names if c not in ("id", "claimed_by", "confirmed_at"))
     with server_cursor() as cursor:
         cursor.execute(
@@ -126,14 +191,15 @@ CALL_COLUMNS = (
 
 def insert_calls(calls: list[tuple]) -> None:
     """The timeline rows (``SvaCall``) of a batch in one INSERT (rows in the order of
-    ``CALL_COLUMNS``; request and response as Python objects)."""
+    ``CALL_COLUMNS``; request and response as Python objects). On PostgreSQL the
+    columns travel as binary arrays, as in ``write_converged``."""
     if not calls:
         return
-    table = connection.ops.quote_name(SvaCall._meta.db_table)
+    table = quote(SvaCall._meta.db_table)
     columns = ", ".join(c for c, _ in CALL_COLUMNS)
     rows = [(*c[:7], json.dumps(c[7]), json.dumps(c[8]), *c[9:]) for c in calls]
     if connection.vendor == "postgresql":
-        arrays = ", ".join(f"%s::{'text' if t == 'jsonb' else t}[]" for _, t in CALL_COLUMNS)
+        arrays = ", ".join(f"%b::{'text' if t == 'jsonb' else t}[]" for _, t in CALL_COLUMNS)
         select = ", ".join(f"{c}::jsonb" if t == "jsonb" else c for c, t in CALL_COLUMNS)
         with server_cursor() as cursor:
             cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {select} FROM unnest({arrays}) AS v({columns})",
@@ -150,8 +216,7 @@ def tune_session() -> None:
     PostgreSQL only; once per connection."""
     if connection.vendor != "postgresql":
         return
-    connection.ensure_connection()
-    raw = connection.connection
+    raw = raw_connection()
     if getattr(raw, "_agrega_tuned", False):
         return
     with connection.cursor() as cursor:

@@ -58,8 +58,10 @@ def application(environ, start_response):
         for sql, params in statements:
             cur.execute(sql, params)
             if cur.description is not None:
-                names = [c.name for c in cur.description]
-                results.append([dict(zip(names, row)) for row in cur.fetchall()])
+                # reversed: a name a join repeats (the contract's id, then the customer's)
+                # keeps its first column, as the ORM reads it
+                names = [c.name for c in reversed(cur.description)]
+                results.append([dict(zip(names, reversed(row))) for row in cur.fetchall()])
     body = json.dumps({"results": results}, default=str).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
@@ -67,13 +69,15 @@ def application(environ, start_response):
 
 def record(paths: list[str], token: str, out: str) -> dict[str, int]:
     """Inside Django (settings as the server's): each path through Agrega's request
-    handling (Django's test client: middleware, auth, the view), its statements kept.
-    Every answer must be 200. Returns statements per path (min/max) for the report."""
+    handling (Django's test client: middleware, auth, the view), its statements kept, and
+    its answer (``out`` + ``.answers``, for ``same_answers``). Every answer must be 200.
+    Returns statements per path (min/max) for the report."""
     from django.db import connection
     from django.test import Client
 
     client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")
     recorded: dict[str, list[tuple[str, object]]] = {}
+    answers: dict[str, bytes] = {}
     current: list[tuple[str, object]] = []
 
     def keep(execute, sql, params, many, context):
@@ -90,7 +94,56 @@ def record(paths: list[str], token: str, out: str) -> dict[str, int]:
             if answer.status_code != 200:
                 raise SystemExit(f"recording {path}: {answer.status_code} {answer.content[:200]!r}")
             recorded[path] = current
+            answers[path] = answer.content
     with open(out, "wb") as fh:
         pickle.dump(recorded, fh)
+    with open(out + ".answers", "wb") as fh:
+        pickle.dump(answers, fh)
     sizes = [len(v) for v in recorded.values()]
     return {"paths": len(recorded), "min": min(sizes), "max": max(sizes)}
+
+
+def _same_value(agrega, bare) -> bool:
+    if agrega == bare:
+        return True
+    if isinstance(agrega, str) and isinstance(bare, str):  # a timestamp: Django's text vs str()
+        from datetime import datetime
+
+        try:
+            a, b = datetime.fromisoformat(agrega), datetime.fromisoformat(bare)
+        except ValueError:
+            return False
+        return a == b.replace(microsecond=b.microsecond // 1000 * 1000)
+    return False
+
+
+def same_answers(agrega: dict, bare: dict) -> list[str]:
+    """Whether the bare app's rows are the data of Agrega's answer: every list of objects
+    with ids in Agrega's answer (the page's items, the detail's products and SVA users, the
+    detail itself) must be the start of one of the bare app's result sets, id by id (a
+    page reads one row more than it shows), and every field that both name must hold the
+    same value (timestamps to the millisecond, as Agrega writes them). A page with a next
+    cursor must have had that row more. Returns what differs (empty: the same)."""
+    problems = []
+    results = bare["results"]
+    groups = []
+    if "id" in agrega:
+        groups.append(("detail", [agrega]))
+    for key, value in agrega.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) and "id" in v for v in value):
+            groups.append((key, value))
+    if agrega.get("items") == [] and all(results):
+        problems.append("an empty page, but every result set of the bare app has rows")
+    for key, objects in groups:
+        ids = [o["id"] for o in objects]
+        match = next((rows for rows in results if [r.get("id") for r in rows[:len(ids)]] == ids), None)
+        if match is None:
+            problems.append(f"{key}: no result set of the bare app has the ids {ids[:5]}…")
+            continue
+        if key == "items" and (agrega.get("next_cursor") is not None) != (len(match) > len(ids)):
+            problems.append(f"items: next_cursor {agrega.get('next_cursor')} but {len(match)} rows for {len(ids)}")
+        for obj, row in zip(objects, match):
+            for field, value in obj.items():
+                if field in row and not isinstance(value, (list, dict)) and not _same_value(value, row[field]):
+                    problems.append(f"{key} id {obj['id']}: {field} {value!r} vs {row[field]!r}")
+    return problems

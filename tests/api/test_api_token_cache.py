@@ -1,6 +1,8 @@
-"""The opt-in token cache (``AGREGA_API_TOKEN_CACHE_SECONDS``): within its time a token's
-user and role come from the process's memory, without the token query; after it the
-token is read again, so a revoked token is refused. Off by default (other tests)."""
+"""The token cache (``AGREGA_API_TOKEN_CACHE_SECONDS``, 10 s by default): within its time a
+token's user and role come from the process's memory, without the token query; after it
+the token is read again. A revocation, a deactivation or a role change made in this
+process applies at once; one made elsewhere (another process: here a bare UPDATE, which
+no signal sees) within the cache's time."""
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -55,3 +57,63 @@ def test_the_cached_role_still_governs_what_the_token_may_do(clock, make_custome
     # a read-only role may not create, from the cache as from the database
     assert client.post("/contracts", {"customer_id": customer.pk}).status_code == 403
     assert client.post("/contracts", {"customer_id": customer.pk}).status_code == 403
+
+
+def test_a_token_revoked_in_this_process_is_refused_at_once(clock):
+    from agrega.core.services import api_token_revoke
+
+    user = get_user_model().objects.create_user("revogada", password="senha-de-teste-123")
+    assign_role(user, "operador")
+    token, raw = ApiToken.issue(user=user, name="t")
+    client = ApiClient(raw)
+    assert token_queries(client)[0] == 200
+    assert token_queries(client) == (200, 0)  # cached
+    api_token_revoke(user=user, token_id=token.pk)
+    assert error(client.get("/contracts"), 401)["code"] == "not_authenticated"
+
+
+def test_revoking_through_the_api_refuses_the_token_on_its_next_request(clock):
+    user = get_user_model().objects.create_user("revoga-se", password="senha-de-teste-123")
+    assign_role(user, "operador")
+    token, raw = ApiToken.issue(user=user, name="t")
+    client = ApiClient(raw)
+    assert client.get("/contracts").status_code == 200
+    assert client.delete(f"/tokens/{token.pk}").status_code == 200
+    assert error(client.get("/contracts"), 401)["code"] == "not_authenticated"
+
+
+def test_a_deactivated_user_and_a_changed_role_apply_at_once(clock, make_customer):
+    from agrega.core.services import user_deactivate
+
+    admin = get_user_model().objects.create_user("admin-cache", password="senha-de-teste-123")
+    assign_role(admin, "administrador")
+    user = get_user_model().objects.create_user("muda-cache", password="senha-de-teste-123")
+    assign_role(user, "operador")
+    _, raw = ApiToken.issue(user=user, name="t")
+    client = ApiClient(raw)
+    customer = make_customer(name="Ana Souza")
+    assert client.post("/contracts", {"customer_id": customer.pk}).status_code == 201
+    assign_role(get_user_model().objects.get(pk=user.pk), "somente leitura")
+    assert client.post("/contracts", {"customer_id": customer.pk}).status_code == 403
+    assert token_queries(client) == (200, 0)  # the new role is cached in turn
+    user_deactivate(actor=admin, user_id=user.pk)
+    assert error(client.get("/contracts"), 401)["code"] == "not_authenticated"
+
+
+def test_a_read_that_a_revocation_overtook_is_not_kept(clock):
+    """A request read the token just before another request of this process revoked it:
+    what it read is not cached (it would outlive the revocation)."""
+    user = get_user_model().objects.create_user("corrida", password="senha-de-teste-123")
+    assign_role(user, "operador")
+    token, raw = ApiToken.issue(user=user, name="t")
+    auth = core_api.TokenAuth()
+    read = auth._read_user
+
+    def read_then_revoked_meanwhile(raw_token):
+        found = read(raw_token)
+        core_api.forget_cached_tokens()  # what the revoking request's signal does
+        return found
+
+    auth._read_user = read_then_revoked_meanwhile
+    assert auth._user_for(raw) is not None
+    assert core_api._TOKEN_CACHE == {}

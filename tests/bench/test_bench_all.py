@@ -96,4 +96,5 @@ def test_every_bench_is_listed_and_known():
     found = module.known_benches()
     assert "api_load" in found and "peer_billing" in found
     assert "summary" not in found and "synthetic" not in found and "all" not in found
+    assert "ab" not in found  # the A/B runner: it needs a bench and a commit, it is not one
     assert sum(module.BENCHES.values()) < 600  # the quick run's budget: under 10 minutes

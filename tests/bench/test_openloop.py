@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import threading
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -78,7 +79,10 @@ def test_every_request_due_is_answered_and_counted(openloop, server):
     assert result["statuses"] == {"200": 20, "404": 10}
     assert result["ok"] == 20 and result["non2xx"] == 10
     assert not any(result["errors"].values())
-    assert [p for _, p, _ in seen[:3]] == paths  # in file order, wrapping around
+    # every path in turn, wrapping around: 10 each. (Which of the three connections reaches
+    # the server first is the scheduler's choice — at load 25 the first three arrived
+    # out of file order — so the order is not asserted on the server's side.)
+    assert Counter(p for _, p, _ in seen) == {path: 10 for path in paths}
     assert {auth for _, _, auth in seen} == {"Bearer tok"}
     assert result["latency_ms"]["p50"] <= result["latency_ms"]["p99"] <= result["latency_ms"]["max"]
 

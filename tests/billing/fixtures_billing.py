@@ -78,3 +78,25 @@ def blocked(billed):
         return contract, invoice
 
     return make
+
+
+@pytest.fixture
+def billed_long_ago(make_contract, make_product):
+    """An active contract (one SCM product, 80,00, billing day 10) whose título of three
+    months ago is open: ``(contract, due date)``, for a sweep to find it overdue."""
+    from agrega.billing.services import billing_run
+    from agrega.contracts.models import Contract
+    from agrega.contracts.services import contract_activate, contract_add_product
+
+    def make():
+        period = months_ago(3)
+        contract = make_contract(billing_day=10)
+        contract_add_product(contract=contract, product_id=make_product(price="80.00", fiscal_class="SCM").pk)
+        contract_activate(contract=contract)
+        since = at(period - timedelta(days=40), hour=0)
+        Contract.objects.filter(pk=contract.pk).update(activated_at=since)
+        contract.products.update(added_at=since)
+        billing_run(period=period)
+        return contract, period.replace(day=10)
+
+    return make

@@ -140,7 +140,7 @@ def test_a_chunk_reads_its_id_range_but_bills_only_its_own_contracts(active_cont
     it; a contract inside the range that is not in the chunk (billed already) gets
     nothing more, and the chunk's contracts get only their own lines."""
     from agrega.billing.models import CreditEntry
-    from agrega.billing.services import _chunk_contracts
+    from agrega.billing.sql import chunk_condition
     from agrega.contracts.services import contract_activate
 
     first, middle, last = (make_contract(billing_day=10) for _ in range(3))
@@ -156,7 +156,7 @@ def test_a_chunk_reads_its_id_range_but_bills_only_its_own_contracts(active_cont
         Contract.objects.filter(pk=contract.pk).update(activated_at=at(date(2026, 8, 1)))
         contract.products.update(added_at=at(date(2026, 8, 1)))
     ids = [first.pk, last.pk]
-    assert "contract_id__gte" in str(_chunk_contracts(ids))  # the range, with the middle one inside it
+    assert "contract_id__gte" in str(chunk_condition(ids))  # the range, with the middle one inside it
     run = billing_run(period=date(2026, 11, 1), chunk_size=2)
     assert (run.invoices_created, run.lines_created) == (2, 2)
     for contract in (first, middle, last):
@@ -166,11 +166,11 @@ def test_a_chunk_reads_its_id_range_but_bills_only_its_own_contracts(active_cont
     assert Invoice.objects.get(contract=middle).credit_applied == Decimal("5.00")
 
 
-def test_chunk_contracts_uses_the_ids_when_they_are_spread_out():
-    from agrega.billing.services import _chunk_contracts
+def test_chunk_condition_uses_the_ids_when_they_are_spread_out():
+    from agrega.billing.sql import chunk_condition
 
-    assert "contract_id__in" in str(_chunk_contracts([1, 5000, 90000]))
-    assert "contract_id__gte" in str(_chunk_contracts([10, 11, 13]))
+    assert "contract_id__in" in str(chunk_condition([1, 5000, 90000]))
+    assert "contract_id__gte" in str(chunk_condition([10, 11, 13]))
 
 
 def test_a_new_invoice_leaves_an_older_open_due_date_in_place(active_contract):
@@ -183,9 +183,10 @@ def test_a_new_invoice_leaves_an_older_open_due_date_in_place(active_contract):
 
 
 def test_a_contract_billed_meanwhile_by_another_run_is_skipped_not_billed_twice(active_contract, monkeypatch):
-    """The títulos of a chunk are written in one go (COPY with ids from the sequence on
-    PostgreSQL); when one collides with a título another run has just written, the chunk
-    falls back to ON CONFLICT DO NOTHING: that contract is skipped, the others billed."""
+    """The títulos of a chunk are written in one go (one INSERT … SELECT on PostgreSQL,
+    without ON CONFLICT); when one collides with a título another run has just written,
+    the chunk falls back to ON CONFLICT DO NOTHING: that contract is skipped, the others
+    billed."""
     from agrega.billing import services
 
     first = active_contract(activated_on=date(2026, 8, 1))

@@ -26,7 +26,9 @@ def code(response) -> str:
 
 # -- timestamp ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("age", [301, 3600, 86400 * 30, -301, -86400])
+# a stamp in the future gets closer to the window while the test runs (a loaded machine took
+# over a second between stamping and checking): -360, not -301, so it is still outside
+@pytest.mark.parametrize("age", [301, 3600, 86400 * 30, -360, -86400])
 def test_a_genuine_delivery_outside_the_window_is_refused(webhook_secret, billed, age):
     _, invoice = billed()
     body = delivery(invoice)

@@ -1,6 +1,8 @@
 """The CLI (``agrega customer|integration|product|contract|sva_user …``): thin commands over
 the services, Portuguese text by default, JSON with --json, exit 2 (or 3 for the
-platform) with ``erro [code]`` on stderr and never a traceback."""
+platform) with ``erro [code]`` on stderr and never a traceback.
+
+On the exa_* fixtures: ``agrega integration`` is driven with EXA's own credential options."""
 
 from __future__ import annotations
 

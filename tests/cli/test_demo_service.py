@@ -95,9 +95,22 @@ def test_a_signal_stops_every_child_and_the_webhook_is_on(tmp_path, sig):
         # settles it through the webhook (issue 17, item 8)
         output = "".join(lines)
         assert f"PSP sandbox (PIX):   http://127.0.0.1:{pix_port}/" in output, output
+        # the printed paths are where the files are (AGREGA_VAR_DIR, not a fixed var/)
+        printed_paths = re.findall(r"(?:Token de API:\s+veja|AC de teste:|Chaves da demo:)\s+(\S+)", output)
+        assert len(printed_paths) == 3, output
+        for printed_path in printed_paths:
+            assert (tmp_path / printed_path).exists(), printed_path
+        assert re.search(r"Sandbox \S+:\s+http://127\.0\.0\.1:%d/" % sandbox_port, output), output
         paid = re.search(r"Pagar o título (\d+).*?\"txid\": \"(\w+)\", \"client_id\": \"([\w-]+)\"", output, re.S)
         assert paid, output
         invoice_id, txid, client_id = paid.groups()
+        token = (tmp_path / "demo-token.txt").read_text().strip().split()[-1]
+        bearer = {"Authorization": f"Bearer {token}"}
+        invoice = httpx.get(f"http://127.0.0.1:{port}/api/invoices/{invoice_id}", headers=bearer, timeout=10).json()
+        contract_url = f"http://127.0.0.1:{port}/api/contracts/{invoice['contract_id']}"
+        # the printed título is the one that suspended its contract (the régua's late
+        # payer), so that paying it shows what the banner promises
+        assert httpx.get(contract_url, headers=bearer, timeout=10).json()["access_status"] == "FA", output
         assert httpx.post(f"http://127.0.0.1:{pix_port}/_sandbox/pay", json={"txid": txid, "client_id": client_id},
                           timeout=10).status_code == 201
         token = (tmp_path / "demo-token.txt").read_text().strip().split()[-1]
@@ -108,6 +121,14 @@ def test_a_signal_stops_every_child_and_the_webhook_is_on(tmp_path, sig):
                                headers={"Authorization": f"Bearer {token}"}, timeout=10).json().get("status")
             time.sleep(0.3)
         assert status == "paid", output
+        # … the contract released, and its SVA user unblocked on the platform's sandbox
+        while time.monotonic() < deadline + 30:
+            access = httpx.get(contract_url, headers=bearer, timeout=10).json()["access_status"]
+            users = httpx.get(f"{contract_url}/sva-users", headers=bearer, timeout=10).json()["items"]
+            if access == "A" and users and all(u["confirmed_state"] == "active" for u in users):
+                break
+            time.sleep(0.3)
+        assert access == "A" and users and all(u["confirmed_state"] == "active" for u in users), (access, users)
         # the demo's worker runs the background tasks: its task process is among the
         # children, and a billing run asked for through the API is billed by it
         commands = [Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ") for pid in children

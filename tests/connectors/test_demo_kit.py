@@ -40,6 +40,11 @@ def test_seed_demo_builds_the_integration_from_the_declaration_and_converges(
     call_command("seed_demo", sandbox_url=demo_sandbox.url, stdout=io.StringIO())
     integration = SvaIntegration.objects.get()
     assert (integration.platform, integration.name) == (platform, connector_class(platform).label)
+    from agrega.contracts.models import Contract
+
+    for contract in Contract.objects.select_related("customer"):  # entered before they started (backdated)
+        assert contract.customer.created_at <= contract.created_at
+        assert contract.activated_at is None or contract.created_at <= contract.activated_at, contract.pk
     assert set(integration.products.values_list("sva_package_code", flat=True)) == {
         p["code"] for p in kit.packages}
     converge(timeout=30, allow_errors=True)

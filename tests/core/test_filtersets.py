@@ -9,7 +9,7 @@ import typing
 
 import pytest
 
-from agrega.billing.filtersets import InvoiceFilterSet
+from agrega.billing.filtersets import InvoiceFilterSet, PaymentFilterSet, RevenueReportFilterSet
 from agrega.catalog.filtersets import ProductFilterSet
 from agrega.campaigns.filtersets import CampaignFilterSet, CampaignItemFilterSet, CampaignListFilterSet
 from agrega.contracts.choices import AccessStatus, ContractStatus
@@ -19,14 +19,19 @@ from agrega.contracts.models import Contract
 from agrega.core.errors import FieldErrors, ValidationFailed
 from agrega.consent.filtersets import ConsentFilterSet, WithoutConsentFilterSet
 from agrega.customers.filtersets import CustomerFilterSet
+from agrega.fiscal.filtersets import NFComFilterSet
 from agrega.imports.filtersets import ImportJobFilterSet, ImportRowFilterSet
 from agrega.notices.filtersets import NoticeFilterSet
 from agrega.plans.filtersets import PlanFilterSet
-from agrega.sva.filtersets import SvaUserFilterSet
+from agrega.sva.filtersets import ReconciliationItemFilterSet, ReconciliationRunFilterSet, SvaUserFilterSet
+from agrega.core.users_filtersets import UserFilterSet
+from agrega.integrations.filtersets import IntegrationFilterSet
 
 FILTERSETS = [ContractFilterSet, InvoiceFilterSet, CampaignFilterSet, SvaUserFilterSet, CustomerFilterSet,
               ImportJobFilterSet, ImportRowFilterSet, NoticeFilterSet, ConsentFilterSet, WithoutConsentFilterSet,
-              ProductFilterSet, PlanFilterSet, CampaignListFilterSet, CampaignItemFilterSet]
+              ProductFilterSet, PlanFilterSet, CampaignListFilterSet, CampaignItemFilterSet, UserFilterSet,
+              IntegrationFilterSet, ReconciliationRunFilterSet, ReconciliationItemFilterSet,
+              RevenueReportFilterSet, NFComFilterSet, PaymentFilterSet]
 
 
 @pytest.mark.parametrize("filterset", FILTERSETS)

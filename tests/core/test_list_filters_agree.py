@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.test import Client
 
 from agrega.consent.services import consent_record
 from agrega.contracts.services import contract_activate, contract_add_product
@@ -26,10 +25,8 @@ sva_platform = default_platform_only()
 
 
 @pytest.fixture
-def page(role_user):
-    client = Client(raise_request_exception=False)
-    client.force_login(role_user("filtros-admin", "administrador"))
-    return client
+def page(client_as):
+    return client_as("administrador", "filtros-admin", raise_request_exception=False)
 
 
 def page_ids(page, url: str, params: dict, link: str) -> list[int]:
@@ -190,7 +187,7 @@ def test_campaign_report_page_api_and_cli_agree(page, api, campaigns):
     assert sorted(i["contract_id"] for i in by_reason["items"]) == skipped
     assert api.get(f"/campaigns/{campaign.pk}/items", {"status": "feito"}).status_code == 422
     shown = page.get(f"/campanhas-sva/{campaign.pk}/", {"status": "feito"})
-    assert shown.status_code == 200 and "Situação do contrato na campanha inválido" in shown.content.decode()
+    assert shown.status_code == 200 and "Situação do contrato na campanha: valor não aceito" in shown.content.decode()
 
 
 # -- imports -------------------------------------------------------------------------------
@@ -242,7 +239,7 @@ def test_imports_refuse_an_unknown_status(page, api, jobs):
     listing = page.get("/importacoes/", {"status": "feito"})
     assert listing.status_code == 200 and "Faça uma escolha válida" in listing.content.decode()
     detail = page.get(f"/importacoes/{jobs[0].pk}/", {"status": "feito"})
-    assert detail.status_code == 200 and "Situação da linha inválido" in detail.content.decode()
+    assert detail.status_code == 200 and "Situação da linha: valor não aceito" in detail.content.decode()
 
 
 # -- consents and the report of SVA without consent -------------------------------------------

@@ -4,16 +4,13 @@ tokens, role refusals, validation errors with the stage named, the sweep's resul
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from agrega.billing.services import billing_run
 from agrega.contracts.choices import AccessStatus as AS
-from agrega.contracts.models import Contract
-from agrega.contracts.services import contract_activate, contract_add_product
 from agrega.core.models import ApiToken, ChangeRecord
 from agrega.core.roles import assign_role
 from agrega.dunning.models import DunningPolicy
@@ -125,24 +122,20 @@ def test_only_administrators_configure_policies(as_role, role):
     assert anatel.trust_release_days == 3
 
 
-def _overdue_contract(make_contract, make_product):
-    period = (timezone.localdate() - timedelta(days=90)).replace(day=1)
-    contract = make_contract(billing_day=10)
-    contract_add_product(contract=contract, product_id=make_product(price="80.00", fiscal_class="SCM").pk)
-    contract_activate(contract=contract)
-    since = timezone.make_aware(datetime.combine(period - timedelta(days=40), datetime.min.time()))
-    Contract.objects.filter(pk=contract.pk).update(activated_at=since)
-    contract.products.update(added_at=since)
-    billing_run(period=period)
-    return contract, period.replace(day=10)
-
-
-def test_sweep_by_an_operator_applies_the_stages(as_role, make_contract, make_product):
-    contract, due = _overdue_contract(make_contract, make_product)
+def test_sweep_by_an_operator_applies_the_stages(as_role, run_tasks, billed_long_ago):
+    contract, due = billed_long_ago()
     operator = as_role("operador")
     response = operator.post("/dunning-sweeps", {"today": (due + timedelta(days=16)).isoformat()})
-    assert response.status_code == 200, response.content
-    body = response.json()
+    # a sweep may move every overdue contract: the request only enqueues it
+    assert response.status_code == 202, response.content
+    task = response.json()
+    assert response["Location"] == task["url"] == f"/api/tasks/{task['id']}" and task["status"] == "READY"
+    contract.refresh_from_db()
+    assert contract.dunning_level == 0 and not ChangeRecord.objects.filter(object_type="dunning.sweep").exists()
+    assert run_tasks() == 1
+    body = operator.get(f"/tasks/{task['id']}").json()
+    assert body["status"] == "SUCCESSFUL" and body["link_url"] == "/configuracoes/regua-de-cobranca/"
+    body = body["result"]
     assert body["today"] == (due + timedelta(days=16)).isoformat()
     # 16 days late: the notice (stage 1) and the partial suspension (stage 2) in one run
     assert body["access_changed"] == 1 and body["notices"] == 1
@@ -151,8 +144,9 @@ def test_sweep_by_an_operator_applies_the_stages(as_role, make_contract, make_pr
     assert (contract.access_status, contract.dunning_level) == (AS.OVERDUE, 2)
     assert ChangeRecord.objects.get(object_type="dunning.sweep").actor == operator.user
     # without a body: today
-    body = operator.post("/dunning-sweeps").json()
-    assert body["today"] == timezone.localdate().isoformat()
+    task = operator.post("/dunning-sweeps").json()
+    assert run_tasks() == 1
+    assert operator.get(f"/tasks/{task['id']}").json()["result"]["today"] == timezone.localdate().isoformat()
 
 
 def test_sweep_refusals(as_role):

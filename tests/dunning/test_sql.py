@@ -75,6 +75,30 @@ def test_sweep_candidates_equal_the_orm_filter(contracts):
     assert sql.sweep_candidates(policy_id=default.pk, default=True, first_cutoff=CUTOFF, below_level=4, ids=[]) == []
 
 
+def test_sweep_candidate_states_group_the_orm_filter(contracts, make_contract, make_customer):
+    """The same contracts as ``sweep_candidates`` (and the ORM's filter), grouped by
+    (stage, access, oldest open due): two contracts in one state are one row."""
+    default, other, ids = contracts
+    twin = make_contract(customer=make_customer())  # the first contract's state again
+    Contract.objects.filter(pk=twin.pk).update(status="A", access_status="A", dunning_level=0,
+                                               oldest_open_due=date(2026, 11, 1), dunning_policy=None)
+    Invoice.objects.create(contract=twin, customer=twin.customer, period=date(2026, 11, 1),
+                           issued_on=date(2026, 11, 1), due_date=date(2026, 11, 1), amount="10.00", status="open")
+    for policy, is_default in ((default, True), (other, False)):
+        got = sorted((level, access, due if isinstance(due, date) else date.fromisoformat(due), sorted(pks))
+                     for level, access, due, pks in sql.sweep_candidate_states(
+                         policy_id=policy.pk, default=is_default, first_cutoff=CUTOFF, below_level=4))
+        want: dict[tuple, list[int]] = {}
+        for pk, level, access, due in orm_candidates(policy=policy, default=is_default, cutoff=CUTOFF,
+                                                     below_level=4):
+            want.setdefault((level, access, due), []).append(pk)
+        assert got == sorted((*state, pks) for state, pks in want.items()) and got
+    states = sql.sweep_candidate_states(policy_id=default.pk, default=True, first_cutoff=CUTOFF, below_level=4)
+    assert sorted(len(pks) for *_, pks in states) == [1, 2]  # ids[0] and its twin share a state
+    assert sql.sweep_candidate_states(policy_id=default.pk, default=True, first_cutoff=date(2026, 1, 1),
+                                      below_level=4) == []
+
+
 def test_insert_notices_equals_an_orm_loop(contracts):
     _default, _other, ids = contracts
     assert sql.insert_notices(ids[:3], [1, 2], now=NOW) == 6

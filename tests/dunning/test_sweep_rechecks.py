@@ -2,7 +2,7 @@
 operator, a payment or another sweep did between the sweep's read and its write wins.
 
 The interleaving is made deterministic by running the other action right after the
-sweep has read its candidates (``_apply_chunk`` is where the writes begin); everything
+sweep has read its candidates (``_write_groups`` is where the writes begin); everything
 else is the real sweep on the real database."""
 
 from datetime import date, timedelta
@@ -43,16 +43,16 @@ def between_read_and_write(monkeypatch):
     """Run ``action`` once, after the sweep read its candidates and before it writes."""
 
     def install(action):
-        real = services._apply_chunk
+        real = services._write_groups
         done = []
 
-        def apply_chunk(*args, **kwargs):
+        def write_groups(*args, **kwargs):
             if not done:
                 done.append(True)
                 action()
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(services, "_apply_chunk", apply_chunk)
+        monkeypatch.setattr(services, "_write_groups", write_groups)
 
     return install
 

@@ -69,6 +69,7 @@ def test_emit_download_and_cancel_through_api_and_cli(emitter, billed, role_user
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     r = c.post(f"/api/nfcom/{first}/cancel", {"reason": "curta"}, content_type="application/json", **op)
     assert r.status_code in (400, 422)
+    assert [e["code"] for e in r.json()["error"]["fields"]["reason"]] == ["reason_length"]  # named, not []
     r = c.post(f"/api/nfcom/{first}/cancel", {"reason": "Cobranca emitida em duplicidade"},
                content_type="application/json", **op)
     assert r.status_code == 200 and r.json()["status"] == "cancelled"

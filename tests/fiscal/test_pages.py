@@ -1,5 +1,5 @@
 """The fiscal pages through Django's test client (server-side rendering and role rules;
-the browser tests are tests/web/test_fiscal_pages.py): Configurações > Fiscal for administrators only, with the
+the browser tests are tests/fiscal/test_fiscal_pages.py): Configurações > Fiscal for administrators only, with the
 certificate's expiry warning; the título page's NFCom section with DANFE/XML and the
 cancellation; the NFCom list and the reports page."""
 

@@ -166,6 +166,7 @@ def test_substitution_from_the_titulo_page_the_api_and_the_cli(emitter, billed, 
     op = bearer_headers(user)
     r = api.post(f"/api/nfcom/{second.pk}/substitute", {"reason": "77"}, content_type="application/json", **op)
     assert r.status_code in (400, 422) and r.json()["error"]["code"] == "substitution_reason_invalid"
+    assert [e["code"] for e in r.json()["error"]["fields"]["reason"]] == ["reason_invalid"]
     r = api.post(f"/api/nfcom/{second.pk}/substitute", {"reason": "01"}, content_type="application/json", **op)
     body = r.json()
     assert r.status_code == 200 and body["status"] == "authorised" and body["purpose"] == 3, body

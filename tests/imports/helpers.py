@@ -7,6 +7,7 @@ from django.apps import apps
 from django.db import connection
 
 from agrega.core.br import make_cnpj, make_cpf
+from agrega.core.bulk import quote
 
 HEADER = ["contrato_ref", "nome", "cpf_cnpj", "email", "celular", "cidade", "uf", "dia_vencimento", "status",
           "produtos", "plano", "cep"]
@@ -56,7 +57,7 @@ def table_counts(*, exclude_apps: tuple[str, ...] = ()) -> dict[str, int]:
             if model._meta.app_label in exclude_apps or model._meta.proxy or not model._meta.managed:
                 continue
             table = model._meta.db_table
-            cursor.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(table)}")
+            cursor.execute(f"SELECT COUNT(*) FROM {quote(table)}")
             counts[table] = cursor.fetchone()[0]
     return counts
 

@@ -49,6 +49,7 @@ def test_alphanumeric_cnpj_is_imported_and_each_bad_document_names_its_reason():
     assert (customer.document, customer.person_type) == ("12ABC34501DE35", "J")
 
 
+# EXA's own rule, on the exa_* fixtures
 def test_a_line_whose_customer_exa_cannot_take_is_refused_only_with_an_exa_product(integration, make_product):
     sva = make_product(integration, name="EXA Segurança")
     internet = make_product(name="Fibra 300", price="89.90", fiscal_class="SCM")

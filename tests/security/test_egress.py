@@ -3,6 +3,8 @@ the egress policy (agrega/core/egress.py).
 
 Real sockets: a listener in the test records every byte anyone sends it, so "no
 credential reached it" is checked on the wire, not on a mock.
+
+On the exa_* fixtures: the credentials followed on the wire are EXA's own fields (client id and secret).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ HUGE = "99999999999999999999"
 # every query parameter a page reads as an id, a cursor or a filter, plus generic ones
 PARAMS = ("cursor", "antes", "page", "contract", "customer", "product", "produto", "sales_plan", "plano",
           "integration", "sva_integration_id", "status", "access_status", "situacao", "period", "overdue",
-          "q", "kind", "field", "from", "to")
+          "q", "kind", "field", "from", "to", "role", "platform", "active", "action", "diferenca")
 BAD_INTEGERS = (HUGE, "-1", "abc", "²", "1.5", "0")
 
 

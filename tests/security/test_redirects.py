@@ -13,6 +13,9 @@ from django.test import Client
 
 from agrega.contracts import services
 from agrega.sva.models import SvaUser
+from tests.fixtures import default_platform_only
+
+sva_platform = default_platform_only()
 
 ROOT = Path(__file__).resolve().parents[2] / "agrega"
 HOSTILE = ["//evil.example", "https://evil.example", "\\\\evil.example", "/\\evil.example",
@@ -79,8 +82,8 @@ def test_a_local_next_is_followed(operator):
     assert _login("/contratos/?status=A") == "/contratos/?status=A"
 
 
-def test_sva_sync_refuses_hostile_next(operator, make_integration, make_product, make_contract):
-    integration = make_integration(auto_create_users=True)
+def test_sva_sync_refuses_hostile_next(operator, make_platform_integration, make_product, make_contract):
+    integration = make_platform_integration(auto_create_users=True)
     contract = make_contract()
     services.contract_add_product(contract=contract, product_id=make_product(integration).pk)
     services.contract_activate(contract=contract)

@@ -16,11 +16,14 @@ from agrega.core.models import ChangeRecord
 from agrega.sva import pending
 from agrega.sva.models import SvaPendingWork, SvaUser
 from agrega.sva.services import bump_contracts, sva_user_create, sva_user_delete
+from tests.fixtures import default_packages, default_platform_only
+
+sva_platform = default_platform_only()
 
 pytestmark = pytest.mark.django_db
 
 
-PACKAGES = ("EXA-SEG-BASICO", "EXA-SEG-FAMILIA", "EXA-BACKUP-100")  # the sandbox's catalogue
+PACKAGES = default_packages()  # the sandbox's catalogue
 _used: dict[str, itertools.count] = {}
 
 
@@ -30,10 +33,10 @@ def _sva_product(make_product, integration):
 
 
 @pytest.fixture
-def integrations(make_integration, exa_account):
+def integrations(make_platform_integration, platform_account):
     """Three integrations creating users automatically: a contract holds one product of
     each at most (EXA allows one account per customer, contracts.services)."""
-    return [make_integration(auto_create_users=True, name=f"EXA auto {n}", prefix=f"{exa_account.prefix}a{n}")
+    return [make_platform_integration(auto_create_users=True, name=f"EXA auto {n}", prefix=f"{platform_account.prefix}a{n}")
             for n in range(3)]
 
 
@@ -46,16 +49,15 @@ def _live(contract) -> dict[int, SvaUser]:
     return {u.contract_product_id: u for u in SvaUser.objects.filter(contract=contract, deleted_at__isnull=True)}
 
 
-def test_activation_creates_a_user_for_each_eligible_product_only(
-    make_integration, make_product, make_contract, make_customer, exa_account
-):
-    auto, auto_also, auto_removed = (make_integration(auto_create_users=True, name=f"EXA {n}",
-                                                      prefix=f"{exa_account.prefix}{n}") for n in (1, 3, 4))
-    auto_too = make_integration(auto_create_users=True, name="EXA 2", prefix=exa_account.prefix + "b")
-    consent = make_integration(auto_create_users=True, requires_consent=True, name="EXA consentimento",
-                               prefix=exa_account.prefix + "c")
-    manual_only = make_integration(auto_create_users=False, name="EXA manual", prefix=exa_account.prefix + "m")
-    inactive = make_integration(auto_create_users=True, name="EXA inativa", prefix=exa_account.prefix + "i")
+def test_activation_creates_a_user_for_each_eligible_product_only(make_platform_integration, make_product,
+                                                                  make_contract, make_customer, platform_account):
+    auto, auto_also, auto_removed = (make_platform_integration(auto_create_users=True, name=f"EXA {n}",
+                                                      prefix=f"{platform_account.prefix}{n}") for n in (1, 3, 4))
+    auto_too = make_platform_integration(auto_create_users=True, name="EXA 2", prefix=platform_account.prefix + "b")
+    consent = make_platform_integration(auto_create_users=True, requires_consent=True, name="EXA consentimento",
+                               prefix=platform_account.prefix + "c")
+    manual_only = make_platform_integration(auto_create_users=False, name="EXA manual", prefix=platform_account.prefix + "m")
+    inactive = make_platform_integration(auto_create_users=True, name="EXA inativa", prefix=platform_account.prefix + "i")
     contract = make_contract(make_customer(mobile_phone=""))
     eligible = [contract_add_product(contract=contract, product_id=_sva_product(make_product, i).pk)
                 for i in (auto, auto_also)]

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agrega.contracts import services
 from agrega.contracts.choices import AccessStatus as AS
 from agrega.contracts.choices import ContractStatus as CS
-from agrega.integrations.connectors.registry import connector_class
+from agrega.integrations.connectors.registry import connector_class, sandbox_platforms
 from agrega.sva.selectors import sva_effects_of
 
 from tests.fixtures import default_platform_only
 
-# what a contract action does to SVA users is Agrega's rule: once, on the default platform
+# what a contract action does to SVA users is Agrega's rule: on every platform for the
+# rules table, once (the default platform's) for what a platform's data rules add to it
 sva_platform = default_platform_only()
 
 
@@ -18,6 +21,7 @@ def _kinds(effects):
     return [e.kind for e in effects]
 
 
+@pytest.mark.parametrize("sva_platform", sandbox_platforms())
 def test_effects_follow_the_rules_table(make_platform_integration, make_product, make_customer, make_contract):
     integration = make_platform_integration(auto_create_users=True)
     label = connector_class(integration.platform).label  # the effects name the platform by its label
@@ -45,10 +49,10 @@ def test_effects_follow_the_rules_table(make_platform_integration, make_product,
     assert _kinds(release) == ["activate"] and release[0].message.endswith(f"será ativado na {label}")
 
 
-def test_effects_name_missing_fields_and_manual_integrations(make_integration, make_product, make_customer,
-                                                             make_contract, exa_account):
-    auto = make_integration(auto_create_users=True)
-    manual = make_integration(auto_create_users=False, prefix=exa_account.prefix + "x", name="manual")
+def test_effects_name_missing_fields_and_manual_integrations(make_platform_integration, make_product, make_customer,
+                                                             make_contract, platform_account):
+    auto = make_platform_integration(auto_create_users=True)
+    manual = make_platform_integration(auto_create_users=False, prefix=platform_account.prefix + "x", name="manual")
     customer = make_customer(mobile_phone="")
     contract = make_contract(customer)
     services.contract_add_product(contract=contract, product_id=make_product(auto, name="Auto").pk)

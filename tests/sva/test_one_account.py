@@ -14,10 +14,15 @@ from django.db import IntegrityError, connections, transaction
 from agrega.contracts.models import ContractProduct
 from agrega.contracts.services import contract_add_product, contract_transition
 from agrega.core.errors import ApplicationError
+from agrega.integrations.connectors.base import Capability
 from agrega.sva import selectors
 from agrega.sva.models import SvaUser
-from tests.fixtures_api import error
 from tests.cli.helpers import run
+from tests.fixtures import platforms_with
+from tests.fixtures_api import error
+
+# every platform that keeps one account per customer, and that one only
+sva_platform = platforms_with(Capability.ONE_ACCOUNT_PER_CUSTOMER)
 
 
 def _refusal(call) -> ApplicationError:
@@ -27,10 +32,11 @@ def _refusal(call) -> ApplicationError:
 
 
 @pytest.mark.django_db
-def test_second_product_of_the_integration_on_another_contract_is_refused(
-        integration, make_product, make_contract, make_customer):
+def test_second_product_of_the_integration_on_another_contract_is_refused(platform_integration, sandbox_kit,
+                                                                          make_product, make_contract, make_customer):
     customer = make_customer()
-    product, other = make_product(integration), make_product(integration, package="EXA-BACKUP-100")
+    product = make_product(platform_integration)
+    other = make_product(platform_integration, package=sandbox_kit.package_codes[2])
     first = make_contract(customer)
     contract_add_product(contract=first, product_id=product.pk)
     contract_transition(contract=first, action="activate")
@@ -48,8 +54,8 @@ def test_second_product_of_the_integration_on_another_contract_is_refused(
 
 
 @pytest.mark.django_db
-def test_the_same_product_twice_on_one_contract_is_refused(integration, make_product, make_contract):
-    product = make_product(integration)
+def test_the_same_product_twice_on_one_contract_is_refused(platform_integration, make_product, make_contract):
+    product = make_product(platform_integration)
     contract = make_contract()
     item = contract_add_product(contract=contract, product_id=product.pk)
     exc = _refusal(lambda: contract_add_product(contract=contract, product_id=product.pk))
@@ -59,27 +65,29 @@ def test_the_same_product_twice_on_one_contract_is_refused(integration, make_pro
 
 
 @pytest.mark.django_db
-def test_the_constraint_holds_without_the_service(integration, make_product, make_contract, make_customer):
+def test_the_constraint_holds_without_the_service(platform_integration, make_product, make_contract, make_customer):
     """The rule is the database's: an INSERT that skips the service is refused too."""
     customer = make_customer()
-    product = make_product(integration)
+    product = make_product(platform_integration)
     item = contract_add_product(contract=make_contract(customer), product_id=product.pk)
-    assert (item.sva_account_customer, item.sva_account_integration) == (customer.pk, integration.pk)
+    assert (item.sva_account_customer, item.sva_account_integration) == (customer.pk, platform_integration.pk)
     with pytest.raises(IntegrityError), transaction.atomic():
         ContractProduct.objects.create(contract=make_contract(customer), product=product, kind="SVA",
-                                       sva_account_customer=customer.pk, sva_account_integration=integration.pk)
+                                       sva_account_customer=customer.pk, sva_account_integration=platform_integration.pk)
 
 
 @pytest.mark.django_db
-def test_another_package_on_the_same_contract_changes_the_account_in_place(
-        integration, make_product, make_contract, exa_account, converge):
-    basic, family = make_product(integration), make_product(integration, package="EXA-SEG-FAMILIA")
+def test_another_package_on_the_same_contract_changes_the_account_in_place(platform_integration, sandbox_kit,
+                                                                           make_product, make_contract,
+                                                                           platform_account, converge):
+    basic = make_product(platform_integration)
+    family = make_product(platform_integration, package=sandbox_kit.package_codes[1])
     contract = make_contract()
     old = contract_add_product(contract=contract, product_id=basic.pk)
     contract_transition(contract=contract, action="activate")
     converge()
     user = SvaUser.objects.get(contract=contract)
-    assert exa_account.user(user.external_id)["package_code"] == "EXA-SEG-BASICO"
+    assert platform_account.user(user.external_id)["package_code"] == sandbox_kit.package_codes[0]
 
     new = contract_add_product(contract=contract, product_id=family.pk)
     old.refresh_from_db()
@@ -87,18 +95,19 @@ def test_another_package_on_the_same_contract_changes_the_account_in_place(
     moved = SvaUser.objects.get(contract=contract, deleted_at__isnull=True)
     assert (moved.pk, moved.external_id, moved.contract_product_id) == (user.pk, user.external_id, new.pk)
     converge()
-    remote = exa_account.user(user.external_id)
-    assert remote["package_code"] == "EXA-SEG-FAMILIA" and remote["status"] == "active"
-    assert len(exa_account.users()) == 1
+    remote = platform_account.user(user.external_id)
+    assert remote["package_code"] == sandbox_kit.package_codes[1] and remote["status"] == "active"
+    assert len(platform_account.users()) == 1
     actions = list(contract.events.order_by("id").values_list("action", flat=True))
     assert actions[-2:] == ["remove_product", "add_product"]
 
 
 @pytest.mark.django_db
-def test_a_cancelled_contract_frees_the_account_and_its_user_goes_at_once(
-        integration, make_product, make_contract, make_customer, exa_account, converge):
+def test_a_cancelled_contract_frees_the_account_and_its_user_goes_at_once(platform_integration, make_product,
+                                                                          make_contract, make_customer,
+                                                                          platform_account, converge):
     customer = make_customer()
-    product = make_product(integration)
+    product = make_product(platform_integration)
     first = make_contract(customer)
     contract_add_product(contract=first, product_id=product.pk)
     contract_transition(contract=first, action="activate")
@@ -111,15 +120,16 @@ def test_a_cancelled_contract_frees_the_account_and_its_user_goes_at_once(
     old_user.refresh_from_db()
     assert old_user.deleted_at is not None  # the customer is back: no waiting for the retention period
     converge()
-    [remote] = exa_account.users()
+    [remote] = platform_account.users()
     assert remote["external_id"] == SvaUser.objects.get(contract=second).external_id
     assert remote["status"] == "active"
 
 
 @pytest.mark.django_db
-def test_api_and_cli_report_the_refusal_the_same_way(api, integration, make_product, make_contract, make_customer):
+def test_api_and_cli_report_the_refusal_the_same_way(api, platform_integration, make_product, make_contract,
+                                                     make_customer):
     customer = make_customer()
-    product = make_product(integration)
+    product = make_product(platform_integration)
     first = make_contract(customer)
     contract_add_product(contract=first, product_id=product.pk)
     second = make_contract(customer)
@@ -158,10 +168,10 @@ def _parallel_adds(contracts, product_id) -> tuple[list, list]:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("same_contract", [True, False], ids=["same-contract", "ten-contracts"])
-def test_ten_parallel_adds_make_one_account(same_contract, integration, make_product, make_contract,
+def test_ten_parallel_adds_make_one_account(same_contract, platform_integration, make_product, make_contract,
                                             make_customer):
     customer = make_customer()
-    product = make_product(integration)
+    product = make_product(platform_integration)
     contracts = [make_contract(customer) for _ in range(1 if same_contract else 10)]
     for contract in contracts:
         contract_transition(contract=contract, action="activate")
@@ -170,21 +180,22 @@ def test_ten_parallel_adds_make_one_account(same_contract, integration, make_pro
     assert len(added) == 1, (added, refused)
     assert refused == ["sva_account_exists"] * 9
     assert ContractProduct.objects.filter(product=product, removed_at__isnull=True).count() == 1
-    assert SvaUser.objects.filter(integration=integration, deleted_at__isnull=True).count() == 1
-    user = SvaUser.objects.get(integration=integration)
+    assert SvaUser.objects.filter(integration=platform_integration, deleted_at__isnull=True).count() == 1
+    user = SvaUser.objects.get(integration=platform_integration)
     assert user.contract_product_id == added[0]
     assert selectors.desired_for(user).state == "active"
 
 
 @pytest.mark.django_db
-def test_csv_import_refuses_a_second_account_per_line(integration, make_product, make_customer):
+def test_csv_import_refuses_a_second_account_per_line(platform_integration, sandbox_kit, make_product, make_customer):
     """Imports insert items in bulk: the constraint refuses the batch, the line alone is
     then rejected with the same code and a message naming the holder."""
     from agrega.imports import services as imports
     from agrega.imports.models import ImportRow
     from tests.imports.helpers import csv_bytes, row
 
-    product, other = make_product(integration), make_product(integration, package="EXA-BACKUP-100")
+    product = make_product(platform_integration)
+    other = make_product(platform_integration, package=sandbox_kit.package_codes[2])
     existing = make_customer()
     content = csv_bytes([
         row(1, produtos=str(product.pk)),                              # line 2: applied
@@ -201,4 +212,4 @@ def test_csv_import_refuses_a_second_account_per_line(integration, make_product,
         assert rows[ref].messages[-1]["code"] == "sva_account_exists", rows[ref].messages
     holder = ContractProduct.objects.get(product=product)
     assert f"contrato {holder.contract_id}" in rows["CT-000002"].messages[-1]["message"]
-    assert ContractProduct.objects.filter(product__sva_integration=integration).count() == 2
+    assert ContractProduct.objects.filter(product__sva_integration=platform_integration).count() == 2

@@ -15,6 +15,9 @@ from django.db.models import F
 from agrega.contracts.services import contract_add_product, contract_transition
 from agrega.sva import pending
 from agrega.sva.models import SvaPendingWork, SvaUser
+from tests.fixtures import default_platform_only
+
+sva_platform = default_platform_only()
 
 pytestmark = pytest.mark.django_db
 
@@ -23,11 +26,11 @@ EARLY, LATE = NOW - timedelta(hours=1), NOW + timedelta(hours=1)
 
 
 @pytest.fixture
-def users(integration, make_product, make_contract):
+def users(platform_integration, make_product, make_contract):
     """Three users, one per contract, all converged (not pending: the suite checks that
     every pending user has a row after each test), and an empty queue: each test writes
     its own rows."""
-    product = make_product(integration)
+    product = make_product(platform_integration)
     for _ in range(3):
         contract = make_contract()
         contract_add_product(contract=contract, product_id=product.pk)

@@ -3,7 +3,8 @@
 os dados", is not tried again until its data or contract changes, never counts towards
 the integration's circuit breaker, and does not slow the other users down.
 
-The refusal is the real sandbox's ``refuse_emails`` switch over HTTP (exa_sandbox/faults.py).
+The refusal is the real sandbox's ``refuse_emails`` switch over HTTP, on every platform
+whose connector ships a sandbox (how a platform answers is its connector's to map).
 """
 
 import time
@@ -12,12 +13,13 @@ import pytest
 
 from agrega.contracts.services import contract_add_product, contract_transition
 from agrega.customers.services import customer_update
+from agrega.integrations.connectors.base import Capability
 from agrega.integrations.models import SvaIntegration
 from agrega.sva import selectors
 from agrega.sva.choices import SyncStatus
 from agrega.sva.controller.worker import SvaWorker
 from agrega.sva.models import SvaCall, SvaPendingWork, SvaUser
-from tests.fixtures import PACKAGES
+from tests.fixtures import sandbox_platforms_with
 
 pytestmark = pytest.mark.django_db
 
@@ -57,29 +59,30 @@ def platform_calls(user) -> list[SvaCall]:
 
 
 @pytest.mark.parametrize("status", sorted(CODES))
-def test_refused_data_gets_one_call_and_stops(status, integration, make_product, make_contract, make_customer,
-                                              exa_account, sandbox_admin, fast_retries):
-    product = make_product(integration)
-    bad_email = f"recusado{status}.{exa_account.prefix}@example.com.br"
-    sandbox_admin.set_faults(prefix=exa_account.prefix, refuse_emails=[bad_email], refuse_status=status)
+def test_refused_data_gets_one_call_and_stops(status, platform_integration, make_product, make_contract,
+                                              make_customer, platform_account, platform_admin, fast_retries):
+    product = make_product(platform_integration)
+    bad_email = f"recusado{status}.{platform_account.prefix}@example.com.br"
+    platform_admin.set_faults(prefix=platform_account.prefix, refuse_emails=[bad_email], refuse_status=status)
     [bad] = make_users(make_contract, make_customer, product, 1, email=bad_email)
     make_users(make_contract, make_customer, product, 6)
-    before = sandbox_admin.stats()["faults_injected"].get("refuse", 0)
+    before = platform_admin.stats()["faults_injected"].get("refuse", 0)
 
     passes, _, _ = run_passes()
     assert passes == 1
     user = SvaUser.objects.get(contract=bad)
     calls = platform_calls(user)
     assert [(c.operation, c.status_code, c.error_code) for c in calls] == [("create_user", status, CODES[status])]
-    assert sandbox_admin.stats()["faults_injected"]["refuse"] - before == 1
+    assert platform_admin.stats()["faults_injected"]["refuse"] - before == 1
     shown = selectors.sva_user_get(user.pk)
     assert selectors.sync_status(shown) == SyncStatus.ERROR
     assert selectors.retries_stopped(shown)
-    assert shown.last_error_code == CODES[status] and shown.last_error_message.startswith("A plataforma EXA recusou")
-    row = SvaIntegration.objects.get(pk=integration.pk)
+    assert shown.last_error_code == CODES[status] and shown.last_error_message.startswith("A plataforma ")
+    assert "recusou" in shown.last_error_message  # in the connector's words
+    row = SvaIntegration.objects.get(pk=platform_integration.pk)
     assert row.consecutive_failures == 0 and row.circuit_open_until is None  # the breaker did not count it
     # the others converged in the same pass
-    assert SvaUser.objects.filter(integration=integration, confirmed_state="active").count() == 6
+    assert SvaUser.objects.filter(integration=platform_integration, confirmed_state="active").count() == 6
 
     # Well past the longest backoff (0.4 s here): still no new attempt.
     time.sleep(0.6)
@@ -92,7 +95,7 @@ def test_refused_data_gets_one_call_and_stops(status, integration, make_product,
     assert len(platform_calls(user)) == 1
 
     # The data changes (the customer's e-mail is corrected): one new attempt, which passes.
-    customer_update(customer=bad.customer, email=f"corrigido{status}.{exa_account.prefix}@example.com.br")
+    customer_update(customer=bad.customer, email=f"corrigido{status}.{platform_account.prefix}@example.com.br")
     # Until the worker tries, the user is "Pendente", not "Erro" with the message of the
     # data that was just fixed — in the selector, in the list filters and in the counts.
     queued = selectors.sva_user_get(user.pk)
@@ -106,12 +109,12 @@ def test_refused_data_gets_one_call_and_stops(status, integration, make_product,
     assert not selectors.retries_stopped(selectors.sva_user_get(user.pk))
 
 
-def test_a_contract_change_is_a_new_attempt(integration, make_product, make_contract, make_customer,
-                                            exa_account, sandbox_admin, fast_retries):
+def test_a_contract_change_is_a_new_attempt(platform_integration, make_product, make_contract, make_customer,
+                                            platform_account, platform_admin, fast_retries):
     """The contract changes (a block): the user is queued again and tried once more."""
-    product = make_product(integration)
-    bad_email = f"recusado.{exa_account.prefix}@example.com.br"
-    sandbox_admin.set_faults(prefix=exa_account.prefix, refuse_emails=[bad_email], refuse_status=413)
+    product = make_product(platform_integration)
+    bad_email = f"recusado.{platform_account.prefix}@example.com.br"
+    platform_admin.set_faults(prefix=platform_account.prefix, refuse_emails=[bad_email], refuse_status=413)
     [bad] = make_users(make_contract, make_customer, product, 1, email=bad_email)
     run_passes()
     contract_transition(contract=bad, action="block_manual")
@@ -121,42 +124,39 @@ def test_a_contract_change_is_a_new_attempt(integration, make_product, make_cont
     assert selectors.retries_stopped(selectors.sva_user_get(user.pk))
 
 
-def test_many_refusals_never_open_the_circuit(integration, make_product, make_contract, make_customer,
-                                              exa_account, sandbox_admin, fast_retries):
+def test_many_refusals_never_open_the_circuit(platform_integration, make_product, make_contract, make_customer,
+                                              platform_account, platform_admin, fast_retries):
     """More refused users than the breaker's threshold (5): the circuit stays closed and
     the good users are not deferred."""
-    product = make_product(integration)
-    bad = [f"ruim{i}.{exa_account.prefix}@example.com.br" for i in range(12)]
-    sandbox_admin.set_faults(prefix=exa_account.prefix, refuse_emails=bad, refuse_status=413)
+    product = make_product(platform_integration)
+    bad = [f"ruim{i}.{platform_account.prefix}@example.com.br" for i in range(12)]
+    platform_admin.set_faults(prefix=platform_account.prefix, refuse_emails=bad, refuse_status=413)
     for email in bad:
         make_users(make_contract, make_customer, product, 1, email=email)
     make_users(make_contract, make_customer, product, 5)
     passes, claimed, _ = run_passes()
     assert (passes, claimed) == (1, 17)
-    row = SvaIntegration.objects.get(pk=integration.pk)
+    row = SvaIntegration.objects.get(pk=platform_integration.pk)
     assert row.consecutive_failures == 0 and row.circuit_open_until is None
-    assert SvaUser.objects.filter(integration=integration, confirmed_state="active").count() == 5
-    assert SvaCall.objects.filter(sva_user__integration=integration, operation="create_user").count() == 17
+    assert SvaUser.objects.filter(integration=platform_integration, confirmed_state="active").count() == 5
+    assert SvaCall.objects.filter(sva_user__integration=platform_integration, operation="create_user").count() == 17
 
 
-def test_one_bad_user_does_not_slow_the_others(make_integration, make_product, make_contract, make_customer,
-                                               exa_account, sandbox_admin, fast_retries):
+def test_one_bad_user_does_not_slow_the_others(make_platform_integration, make_product, make_contract, make_customer,
+                                               sandbox_kit, platform_account, platform_admin, fast_retries):
     """Many users converge in the same number of worker passes, each user claimed once,
     with or without one user whose data the platform refuses; the circuit stays closed.
     (Passes and claims are the proof; the wall time belongs in bench/, not in a test.)"""
     size = 120
-    base_prefix = exa_account.prefix + "b"  # a partner of its own, without the refusal
-    sandbox_admin.create_partner(base_prefix, "cid-" + base_prefix, "secret-" + base_prefix, packages=PACKAGES)
-    baseline_integration = make_integration(
-        name="EXA base " + base_prefix, prefix=base_prefix,
-        credentials={"client_id": "cid-" + base_prefix, "client_secret": "secret-" + base_prefix})
+    base = sandbox_kit.new_account(platform_admin)  # an account of its own, without the refusal
+    baseline_integration = make_platform_integration(name="base " + base.prefix, **base.integration_fields())
     make_users(make_contract, make_customer, make_product(baseline_integration), size)
     base_passes, base_claimed, base_seconds = run_passes()
 
-    integration = make_integration()
+    integration = make_platform_integration()
     product = make_product(integration)
-    bad_email = f"recusado.{exa_account.prefix}@example.com.br"
-    sandbox_admin.set_faults(prefix=exa_account.prefix, refuse_emails=[bad_email], refuse_status=413)
+    bad_email = f"recusado.{platform_account.prefix}@example.com.br"
+    platform_admin.set_faults(prefix=platform_account.prefix, refuse_emails=[bad_email], refuse_status=413)
     [bad] = make_users(make_contract, make_customer, product, 1, email=bad_email)
     make_users(make_contract, make_customer, product, size)
     passes, claimed, seconds = run_passes()
@@ -172,22 +172,23 @@ def test_one_bad_user_does_not_slow_the_others(make_integration, make_product, m
     assert row.consecutive_failures == 0 and row.circuit_open_until is None
 
 
-def test_reconciliation_reports_a_refused_user_without_trying_again(integration, make_product, make_contract,
-                                                                     make_customer, exa_account, sandbox_admin,
-                                                                     fast_retries):
+@pytest.mark.parametrize("sva_platform", sandbox_platforms_with(Capability.LIST_USERS))  # reconciliation lists
+def test_reconciliation_reports_a_refused_user_without_trying_again(platform_integration, make_product, make_contract,
+                                                                    make_customer, platform_account, platform_admin,
+                                                                    fast_retries):
     """Missing on the platform because the platform refused it: reconciliation reports
     it, and does not hand it to the worker (that would repeat the refused call each run)."""
     from agrega.sva.models import ReconciliationItem
     from agrega.sva.reconcile.services import reconcile_integration
 
-    product = make_product(integration)
-    bad_email = f"recusado.{exa_account.prefix}@example.com.br"
-    sandbox_admin.set_faults(prefix=exa_account.prefix, refuse_emails=[bad_email], refuse_status=422)
+    product = make_product(platform_integration)
+    bad_email = f"recusado.{platform_account.prefix}@example.com.br"
+    platform_admin.set_faults(prefix=platform_account.prefix, refuse_emails=[bad_email], refuse_status=422)
     [bad] = make_users(make_contract, make_customer, product, 1, email=bad_email)
     make_users(make_contract, make_customer, product, 2)
     run_passes()
     time.sleep(0.05)
-    run = reconcile_integration(integration, runner="test")
+    run = reconcile_integration(platform_integration, runner="test")
     user = SvaUser.objects.get(contract=bad)
     item = ReconciliationItem.objects.get(run=run)
     assert (item.sva_user_id, item.kind, item.action) == (user.pk, "missing_on_platform", "reported")

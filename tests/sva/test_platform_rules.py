@@ -1,6 +1,8 @@
 """What the platform accepts (EXA's DataRules) applied at entry and in the registration
 check, end to end against the sandbox: refused with the platform's reason before
-anything is sent, or converted (IDN domain → punycode) and synced without drift."""
+anything is sent, or converted (IDN domain → punycode) and synced without drift.
+
+On the exa_* fixtures: the rules checked are EXA's own (docs/connectors/exa.md)."""
 
 import pytest
 

@@ -12,6 +12,9 @@ from agrega.integrations.connectors.pacing import RatePacer, shared_pacer
 from agrega.integrations.services import connector_for, integration_update
 from agrega.sva.controller.worker import SvaWorker
 from agrega.sva.models import SvaCall, SvaUser
+from tests.fixtures import default_platform_only
+
+sva_platform = default_platform_only()
 
 
 class FakeClock:
@@ -67,19 +70,20 @@ def _outcome(call, *args):
 
 
 @pytest.mark.django_db
-def test_connector_paced_at_the_platforms_limit_meets_no_429(make_integration, exa_account, sandbox_admin):
+def test_connector_paced_at_the_platforms_limit_meets_no_429(make_platform_integration, platform_account,
+                                                             platform_admin):
     """Same calls, same limit: without pacing the platform refuses some; paced, none."""
-    sandbox_admin.set_faults(prefix=exa_account.prefix, rate_limit_rps=10)
+    platform_admin.set_faults(prefix=platform_account.prefix, rate_limit_rps=10)
     external_ids = [f"ext-{i}" for i in range(30)]
-    integration = make_integration()
+    integration = make_platform_integration()
     unpaced = connector_for(integration)
     try:
         outcomes = _block_calls(unpaced, external_ids)
     finally:
         unpaced.close()
     assert outcomes.count("rate_limited") > 0  # the limit is real
-    sandbox_admin.set_faults(prefix=exa_account.prefix, rate_limit_rps=10)  # a fresh bucket
-    limited_before = sandbox_admin.stats()["faults_injected"].get("rate_limit", 0)
+    platform_admin.set_faults(prefix=platform_account.prefix, rate_limit_rps=10)  # a fresh bucket
+    limited_before = platform_admin.stats()["faults_injected"].get("rate_limit", 0)
     integration = integration_update(integration=integration, rate_limit_rps=10)
     paced = connector_for(integration)
     try:
@@ -87,29 +91,29 @@ def test_connector_paced_at_the_platforms_limit_meets_no_429(make_integration, e
     finally:
         paced.close()
     assert outcomes.count("rate_limited") == 0, outcomes
-    assert sandbox_admin.stats()["faults_injected"].get("rate_limit", 0) == limited_before
+    assert platform_admin.stats()["faults_injected"].get("rate_limit", 0) == limited_before
 
 
 @pytest.mark.django_db
-def test_rate_limit_setting_is_validated(integration):
+def test_rate_limit_setting_is_validated(platform_integration):
     with pytest.raises(ValidationFailed) as info:
-        integration_update(integration=integration, rate_limit_rps=-1)
+        integration_update(integration=platform_integration, rate_limit_rps=-1)
     assert [e.code for e in info.value.fields["rate_limit_rps"]] == ["rate_limit_invalid"]
-    assert integration_update(integration=integration, rate_limit_rps=250).rate_limit_rps == 250
+    assert integration_update(integration=platform_integration, rate_limit_rps=250).rate_limit_rps == 250
 
 
 @pytest.mark.django_db
-def test_worker_retries_a_429_in_the_same_pass(integration, make_product, make_contract, exa_account,
-                                               sandbox_admin, fast_retries):
+def test_worker_retries_a_429_in_the_same_pass(platform_integration, make_product, make_contract, platform_account,
+                                               platform_admin, fast_retries):
     """The platform lets 5 calls a second through and the integration sets no pacing:
     users refused with 429 wait for the Retry-After and are tried again by the thread
     that holds them; none is written back as failed."""
-    product = make_product(integration)
+    product = make_product(platform_integration)
     for _ in range(8):
         contract = make_contract()
         contract_add_product(contract=contract, product_id=product.pk)
         contract_transition(contract=contract, action="activate")
-    sandbox_admin.set_faults(prefix=exa_account.prefix, rate_limit_rps=5)
+    platform_admin.set_faults(prefix=platform_account.prefix, rate_limit_rps=5)
     worker = SvaWorker(concurrency=2)
     try:
         worker.run(until_idle=True, max_seconds=60)
@@ -123,4 +127,4 @@ def test_worker_retries_a_429_in_the_same_pass(integration, make_product, make_c
     assert all(u.last_error_code == "" for u in users)
     for call in SvaCall.objects.filter(status_code=429):  # each refused call was followed by its retry
         assert SvaCall.objects.filter(sva_user_id=call.sva_user_id, id__gt=call.id, status_code=201).exists()
-    assert sorted(u["status"] for u in exa_account.users()) == ["active"] * 8
+    assert sorted(u["status"] for u in platform_account.users()) == ["active"] * 8

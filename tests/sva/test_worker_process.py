@@ -47,8 +47,8 @@ def wait_for_line(proc, text: str, seconds: float) -> None:
 
 
 @pytest.fixture
-def activated(integration, make_product, make_contract):
-    product = make_product(integration)
+def activated(platform_integration, make_product, make_contract):
+    product = make_product(platform_integration)
     contracts = []
     for _ in range(5):
         contract = make_contract()
@@ -58,17 +58,17 @@ def activated(integration, make_product, make_contract):
     return contracts
 
 
-def test_worker_loop_outside_a_transaction(activated, exa_account, fast_retries):
+def test_worker_loop_outside_a_transaction(activated, platform_account, fast_retries):
     worker = SvaWorker(concurrency=4)
     try:
         worker.run(until_idle=True, max_seconds=10)
     finally:
         worker.close()
-    assert {u["status"] for u in exa_account.users()} == {"active"}
-    assert len(exa_account.users()) == 5
+    assert {u["status"] for u in platform_account.users()} == {"active"}
+    assert len(platform_account.users()) == 5
 
 
-def test_agrega_worker_command_converges_and_stops_on_sigterm(activated, exa_account):
+def test_agrega_worker_command_converges_and_stops_on_sigterm(activated, platform_account):
     proc = start_worker(concurrency=4, AGREGA_LOG_LEVEL="WARNING")
     try:
         assert wait_converged(20), "the worker process did not converge the users"
@@ -79,20 +79,20 @@ def test_agrega_worker_command_converges_and_stops_on_sigterm(activated, exa_acc
         proc.send_signal(signal.SIGTERM)
         output = proc.communicate(timeout=20)[0].decode()
     assert proc.returncode == 0, output
-    statuses = sorted(u["status"] for u in exa_account.users())
+    statuses = sorted(u["status"] for u in platform_account.users())
     assert statuses == ["active"] * 3 + ["blocked"] * 2
 
 
-def test_two_worker_processes_share_the_queue_without_doing_anything_twice(
-    integration, make_product, make_contract, exa_account, sandbox_admin
-):
-    product = make_product(integration)
+def test_two_worker_processes_share_the_queue_without_doing_anything_twice(platform_integration, make_product,
+                                                                           make_contract, platform_account,
+                                                                           platform_admin):
+    product = make_product(platform_integration)
     contracts = []
     for _ in range(30):
         contract = make_contract()
         contract_add_product(contract=contract, product_id=product.pk)
         contracts.append(contract)
-    sandbox_admin.set_faults(latency_ms=50)  # calls overlap, so both workers hold claims at once
+    platform_admin.set_faults(latency_ms=50)  # calls overlap, so both workers hold claims at once
     procs = [start_worker(concurrency=2, AGREGA_SVA_IDLE_POLL="0.05", AGREGA_SVA_BATCH="4") for _ in range(2)]
     try:
         for proc in procs:  # both workers up and polling before there is any work
@@ -105,7 +105,7 @@ def test_two_worker_processes_share_the_queue_without_doing_anything_twice(
             proc.send_signal(signal.SIGTERM)
         outputs = [proc.communicate(timeout=20)[0].decode() for proc in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
-    users = exa_account.users()
+    users = platform_account.users()
     assert len(users) == 30 and len({u["external_id"] for u in users}) == 30
     from agrega.sva.models import SvaCall
 
@@ -116,7 +116,7 @@ def test_two_worker_processes_share_the_queue_without_doing_anything_twice(
 
 @pytest.mark.skipif("os.environ.get('DATABASE_URL', '').startswith('postgres') is False",
                     reason="SQLite has no server connection to drop")
-def test_worker_survives_its_database_connection_being_dropped(activated, exa_account):
+def test_worker_survives_its_database_connection_being_dropped(activated, platform_account):
     proc = start_worker(concurrency=2)
     try:
         wait_for_line(proc, "started", 30)
@@ -133,4 +133,4 @@ def test_worker_survives_its_database_connection_being_dropped(activated, exa_ac
         output = proc.communicate(timeout=20)[0].decode()
     assert proc.returncode == 0, output
     assert "database error" in output
-    assert {u["status"] for u in exa_account.users()} == {"blocked"}
+    assert {u["status"] for u in platform_account.users()} == {"blocked"}

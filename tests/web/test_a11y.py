@@ -2,7 +2,7 @@
 every page of the navigation menu, the detail and edit pages behind them and every tab of
 a contract, at a desk (1366×768) and on a phone (390×844); on the phone no page may scroll
 sideways. Critical or serious violations fail; the per-page figures are printed at the end
-of the run (tests/web/conftest.py) and screenshots go to test-output/screenshots/."""
+of the run (tests/web/fixtures_browser.py) and screenshots go to test-output/screenshots/."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from agrega.web.navigation import MENU
+from tests.fixtures import default_platform_only
+from tests.web.fixtures_browser import A11Y_RESULTS, SCREENSHOTS
 
-from tests.fixtures import converge, fast_retries  # noqa: F401
-
-from .conftest import A11Y_RESULTS, SCREENSHOTS
+sva_platform = default_platform_only()
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 SIZES = {"desk": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
@@ -109,9 +110,9 @@ def overflow(page) -> tuple[int, list[str]]:
 
 
 @pytest.fixture
-def demo_data(transactional_db, exa_sandbox, converge):
+def demo_data(transactional_db, sandbox_kit, converge):
     """The demo's customers, contracts, títulos and régua, with the SVA users converged."""
-    call_command("seed_demo", sandbox_url=exa_sandbox.url, stdout=io.StringIO())
+    call_command("seed_demo", sandbox_url=sandbox_kit.url, stdout=io.StringIO())
     from agrega.dunning.services import default_policy
 
     default_policy()
@@ -231,7 +232,7 @@ def test_phone_menu_collapses_and_skip_link_jumps_to_the_content(phone):
     menu = page.get_by_role("navigation", name="Menu principal")
     assert not menu.get_by_role("button", name="Sistema").is_visible()  # folded behind the toggler
     toggler = menu.get_by_role("button", name="Abrir o menu")
-    assert toggler.is_visible()
+    expect(toggler).to_be_visible()
     toggler.click()
     menu.get_by_role("button", name="Sistema").click()
     menu.get_by_role("link", name="Clientes").click()
@@ -277,12 +278,11 @@ def test_lupa_focuses_its_search_box_when_it_opens(make_user, login, page):
     assert search.input_value() == "maria"
 
 
-def test_sva_tab_shows_state_and_sync_first_on_a_phone(
-    phone, make_integration, make_product, make_customer, make_contract, converge
-):
+def test_sva_tab_shows_state_and_sync_first_on_a_phone(phone, make_platform_integration, make_product, make_customer,
+                                                       make_contract, converge):
     from agrega.contracts import services
 
-    product = make_product(make_integration(), name="EXA Família Celular")
+    product = make_product(make_platform_integration(), name="EXA Família Celular")
     contract = make_contract(make_customer())
     services.contract_add_product(contract=contract, product_id=product.pk)
     services.contract_activate(contract=contract)

@@ -2,13 +2,14 @@
 
 import re
 
+from playwright.sync_api import expect
 
 
 def test_login_menu_and_logout(make_user, login, page, screenshot):
     make_user("ana", "administrador")
     login("ana")
-    assert page.locator("nav").get_by_text("ana · Administrador").is_visible()
-    assert page.get_by_role("link", name=re.compile("Início")).is_visible()
+    expect(page.locator("nav").get_by_text("ana · Administrador")).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile("Início"))).to_be_visible()
     screenshot("inicio")
     page.get_by_role("button", name="Sair").click()
     page.wait_for_url(re.compile("/entrar/"))
@@ -17,7 +18,7 @@ def test_login_menu_and_logout(make_user, login, page, screenshot):
 def test_wrong_password_is_refused(make_user, login, page):
     make_user("bia", "operador")
     login("bia", "errada")
-    assert page.get_by_text("Usuário ou senha incorretos.").is_visible()
+    expect(page.get_by_text("Usuário ou senha incorretos.")).to_be_visible()
 
 
 def test_pages_require_login(page):

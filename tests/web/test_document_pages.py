@@ -63,6 +63,7 @@ def test_documents_show_formatted_and_are_found_however_typed(make_user, login, 
     assert Customer.objects.get(name="Beta Telecom").document == "12ABC34501DE35"
 
 
+# EXA's own rule, on the exa_* fixtures
 def test_customer_edit_says_what_exa_refuses_as_typed_and_on_save(make_user, login, page, make_customer,
                                                                   make_integration, make_product, make_contract):
     from agrega.contracts.services import contract_add_product

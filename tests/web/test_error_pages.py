@@ -1,12 +1,11 @@
 """pt-BR error pages in the app's layout, with DEBUG off (issue 20, item 7): 404 and 403
-inside the normal layout (menu, role), 500 standalone — rendered without context
-processors or the database, so it shows even when those are what failed."""
+inside the normal layout (menu, role), 400 and 500 standalone — rendered without context
+processors or the database, so they show even when those are what failed."""
 
 from __future__ import annotations
 
 import pytest
 from django.db import connections
-from django.test import Client
 from django.urls import include, path
 
 
@@ -19,13 +18,11 @@ urlpatterns = [path("teste-erro-500/", _boom), path("", include("agrega.urls"))]
 
 
 @pytest.fixture
-def as_role(role_user, settings):
+def as_role(client_as, settings):
     settings.DEBUG = False
 
     def make(role):
-        client = Client(raise_request_exception=False)
-        client.force_login(role_user(f"err-{role.replace(' ', '-')}", role))
-        return client
+        return client_as(role, f"err-{role.replace(' ', '-')}", raise_request_exception=False)
 
     return make
 
@@ -71,3 +68,12 @@ def test_500_is_portuguese_and_needs_no_database(as_role):
         response = server_error(RequestFactory().get("/"))
     assert response.status_code == 500 and "Erro interno" in response.content.decode()
     assert not queries.captured_queries
+
+
+def test_400_is_portuguese(as_role):
+    # a control character in a page's filter (core.middleware.InputLimitsMiddleware)
+    response = as_role("operador").get("/clientes/", {"q": "Maria\x00"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Pedido inválido" in html and 'lang="pt-BR"' in html and "Nada foi alterado" in html
+    assert "Bad Request" not in html

@@ -11,6 +11,9 @@ from django.db import connection
 
 from agrega.contracts import services as contract_services
 from agrega.sva.models import SvaUser
+from tests.fixtures import default_platform_only
+
+sva_platform = default_platform_only()
 
 POLLS = 20
 
@@ -50,9 +53,9 @@ def _cost(client, url):
 
 
 @pytest.mark.django_db
-def test_the_contract_tab_polls_while_pending_and_stops_when_settled(operator_client, integration, make_product,
-                                                                     make_contract, converge):
-    contract = _active_contract(make_contract, make_product(integration, name="EXA Live"))
+def test_the_contract_tab_polls_while_pending_and_stops_when_settled(operator_client, platform_integration,
+                                                                     make_product, make_contract, converge):
+    contract = _active_contract(make_contract, make_product(platform_integration, name="EXA Live"))
     url = f"/contratos/{contract.pk}/sva/estado/"
     page = operator_client.get(f"/contratos/{contract.pk}/").content.decode()
     assert f'hx-get="{url}"' in page and 'hx-trigger="every 1s"' in page
@@ -75,9 +78,9 @@ def test_the_contract_tab_polls_while_pending_and_stops_when_settled(operator_cl
 
 
 @pytest.mark.django_db
-def test_the_user_page_and_the_dashboard_poll_while_pending(operator_client, integration, make_product,
+def test_the_user_page_and_the_dashboard_poll_while_pending(operator_client, platform_integration, make_product,
                                                             make_contract, converge):
-    contract = _active_contract(make_contract, make_product(integration, name="EXA Live"))
+    contract = _active_contract(make_contract, make_product(platform_integration, name="EXA Live"))
     user = SvaUser.objects.get(contract=contract)
     for url, page_url in ((f"/usuarios-sva/{user.pk}/estado/", f"/usuarios-sva/{user.pk}/"),
                           ("/inicio/estado/", "/")):
@@ -90,10 +93,10 @@ def test_the_user_page_and_the_dashboard_poll_while_pending(operator_client, int
 
 
 @pytest.mark.django_db
-def test_the_cost_of_one_poll(operator_client, integration, make_product, make_contract):
+def test_the_cost_of_one_poll(operator_client, platform_integration, make_product, make_contract):
     """Measured (printed; docs/architecture.md) and bounded: the queries of one poll are a
     handful, and the dashboard's do not grow with the number of pending users."""
-    product = make_product(integration, name="EXA Live")
+    product = make_product(platform_integration, name="EXA Live")
     contract = _active_contract(make_contract, product)
     user = SvaUser.objects.get(contract=contract)
     pages = (("aba SVA do contrato", f"/contratos/{contract.pk}/sva/estado/"),

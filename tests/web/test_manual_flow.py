@@ -2,7 +2,9 @@
 EXA sandbox: Passo 1 (integração), Passo 2 (produto + aba SVA), a customer, Passo 3
 (produto SVA no contrato, pela lupa), Passo 4 (ativação automática e manual), the
 "Casos de Uso" (bloqueio, desbloqueio, deleção), the registration check and the
-somente leitura role. The worker runs in the test thread (``converge``)."""
+somente leitura role. The worker runs in the test thread (``converge``).
+
+On the exa_* fixtures: the manual's flow is written for EXA (its form fields, its package names)."""
 
 from __future__ import annotations
 

@@ -10,8 +10,10 @@ from django.test import Client
 from agrega.billing.models import PaymentImport
 from agrega.imports.models import ImportJob, ImportRow, ImportStatus, RowStatus
 from agrega.sva.models import SvaCall, SvaUser
+from tests.fixtures import default_platform_only
+from tests.sva.test_sva_pages import _active_contract
 
-from .test_sva_pages import _active_contract
+sva_platform = default_platform_only()
 
 
 def _admin(make_user) -> Client:
@@ -20,8 +22,8 @@ def _admin(make_user) -> Client:
     return client
 
 
-def test_pages_show_messages_not_codes(make_user, integration, make_product, make_customer, make_contract,
-                                       converge, exa_account, sandbox_admin):
+def test_pages_show_messages_not_codes(make_user, platform_integration, make_product, make_customer, make_contract,
+                                       converge, platform_account, platform_admin):
     client = _admin(make_user)
 
     job = ImportJob.objects.create(file_name="clientes.csv", sha256="0" * 64, status=ImportStatus.DONE,
@@ -42,9 +44,9 @@ def test_pages_show_messages_not_codes(make_user, integration, make_product, mak
     assert "invoice_not_found" not in page
 
     # A real refusal by the sandbox: the timeline names the operation and the failure in Portuguese.
-    refused_email = f"codigos.{exa_account.prefix}@example.com.br"
-    sandbox_admin.set_faults(prefix=exa_account.prefix, refuse_emails=[refused_email], refuse_status=413)
-    contract = _active_contract(make_contract, make_product(integration, name="EXA Códigos"),
+    refused_email = f"codigos.{platform_account.prefix}@example.com.br"
+    platform_admin.set_faults(prefix=platform_account.prefix, refuse_emails=[refused_email], refuse_status=413)
+    contract = _active_contract(make_contract, make_product(platform_integration, name="EXA Códigos"),
                                 make_customer(email=refused_email))
     converge(allow_errors=True)
     user = SvaUser.objects.get(contract=contract)

@@ -13,8 +13,11 @@ from playwright.sync_api import expect
 
 from agrega.contracts import services as contract_services
 from agrega.core.br import format_document, make_cpf
+from tests.fixtures import default_platform_only
 
 from .fixtures_contracts import sva_row
+
+sva_platform = default_platform_only()
 
 
 class Clicks:
@@ -56,10 +59,10 @@ def _act(clicks: Clicks, label: str):
     page.wait_for_url(re.compile(r"#sva$"))
 
 
-def test_a_new_customer_to_a_synced_sva_user(make_user, login, page, integration, make_product, converge,
-                                             exa_account, screenshot):
+def test_a_new_customer_to_a_synced_sva_user(make_user, login, page, platform_integration, make_product, converge,
+                                             platform_account, screenshot):
     """(a) new customer → contract → EXA product → activate → "Sincronizado" on screen."""
-    make_product(integration, name="EXA Segurança Tarefa")
+    make_product(platform_integration, name="EXA Segurança Tarefa")
     make_user("atendente", "administrador")
     login("atendente")
     clicks = Clicks(page)
@@ -108,11 +111,11 @@ def test_a_new_customer_to_a_synced_sva_user(make_user, login, page, integration
     print(f"\ntarefa (a): {clicks.count} cliques: {' → '.join(clicks.path)}")
 
 
-def test_b_block_and_release_a_contract_found_by_cpf(make_user, login, page, integration, make_product,
-                                                     make_customer, make_contract, converge, exa_account):
+def test_b_block_and_release_a_contract_found_by_cpf(make_user, login, page, platform_integration, make_product,
+                                                     make_customer, make_contract, converge, platform_account):
     """(b) find a contract by a CPF typed with punctuation, block, release; each confirmed
     on the page (EXA's state) without a reload."""
-    product = make_product(integration, name="EXA Segurança Bloqueio")
+    product = make_product(platform_integration, name="EXA Segurança Bloqueio")
     customer = make_customer()
     contract = make_contract(customer)
     contract_services.contract_add_product(contract=contract, product_id=product.pk, kind="SVA")
@@ -145,12 +148,12 @@ def test_b_block_and_release_a_contract_found_by_cpf(make_user, login, page, int
     print(f"\ntarefa (b): {clicks.count} cliques: {' → '.join(clicks.path)}")
 
 
-def test_c_from_the_dashboards_problem_to_the_fix(make_user, login, page, integration, make_product,
-                                                  make_customer, make_contract, converge, exa_account,
+def test_c_from_the_dashboards_problem_to_the_fix(make_user, login, page, platform_integration, make_product,
+                                                  make_customer, make_contract, converge, platform_account,
                                                   screenshot):
     """(c) the dashboard's "Últimos problemas" → the customer's form on the offending field
     → saved → back where the user converges on screen."""
-    product = make_product(integration, name="EXA Segurança Cadastro")
+    product = make_product(platform_integration, name="EXA Segurança Cadastro")
     customer = make_customer(name="Cliente Sem Celular Tarefa", mobile_phone="")
     contract = make_contract(customer)
     contract_services.contract_add_product(contract=contract, product_id=product.pk, kind="SVA")

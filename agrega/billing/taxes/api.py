@@ -9,6 +9,7 @@ from ninja import Field, Query, Router, Schema
 from agrega.core.api import ErrorOut, InputSchema
 
 from agrega.billing import reports
+from agrega.billing.filtersets import RevenueReportFilterSet
 from . import services as taxes
 
 tax_rates_router = Router(tags=["Tributos"])
@@ -134,17 +135,23 @@ ERRORS = {400: ErrorOut, 401: ErrorOut, 422: ErrorOut}
 
 
 def _report(period, period_from, period_to) -> reports.RevenueReport:
-    first, last = reports.report_range(period=period, period_from=period_from, period_to=period_to)
+    # the months are RevenueReportFilterSet's (billing/filtersets.py), as on the page and in the CLI
+    first, last = RevenueReportFilterSet({"period": period, "from": period_from, "to": period_to}).months()
     return reports.revenue_report(period_from=first, period_to=last)
+
+
+def _month(name: str, description: str, **kwargs):
+    """The query parameter of one of the report's filters (its length from the FilterSet)."""
+    return Query(None, description=description, max_length=RevenueReportFilterSet.get(name).max_length, **kwargs)
 
 
 @reports_router.get("/revenue", response={200: RevenueReportOut, **ERRORS}, by_alias=True,
                     summary="Receita SCM/SVA e tributos estimados", description=REPORT_DOC)
 def revenue(
     request: HttpRequest,
-    period: str | None = Query(None, description="competência AAAA-MM", examples=["2026-11"]),
-    period_from: str | None = Query(None, alias="from", description="competência inicial AAAA-MM"),
-    period_to: str | None = Query(None, alias="to", description="competência final AAAA-MM (padrão: a inicial)"),
+    period: str | None = _month("period", "competência AAAA-MM", examples=["2026-11"]),
+    period_from: str | None = _month("from", "competência inicial AAAA-MM", alias="from"),
+    period_to: str | None = _month("to", "competência final AAAA-MM (padrão: a inicial)", alias="to"),
 ):
     return _report(period, period_from, period_to).as_dict()
 
@@ -156,9 +163,9 @@ def revenue(
                         "text/csv": {"schema": {"type": "string"}}}}}})
 def revenue_csv(
     request: HttpRequest,
-    period: str | None = Query(None, description="competência AAAA-MM"),
-    period_from: str | None = Query(None, alias="from", description="competência inicial AAAA-MM"),
-    period_to: str | None = Query(None, alias="to", description="competência final AAAA-MM"),
+    period: str | None = _month("period", "competência AAAA-MM"),
+    period_from: str | None = _month("from", "competência inicial AAAA-MM", alias="from"),
+    period_to: str | None = _month("to", "competência final AAAA-MM", alias="to"),
 ):
     report = _report(period, period_from, period_to)
     response = HttpResponse(reports.revenue_report_csv(report).encode("utf-8"),

@@ -7,8 +7,14 @@ from __future__ import annotations
 
 from django import forms
 
+from agrega.billing.filtersets import RevenueReportFilterSet
 from agrega.core.errors import ApplicationError
 from agrega.core.web import BootstrapFormMixin
+
+
+class RevenueReportFilterForm(BootstrapFormMixin, RevenueReportFilterSet.form_class(only=("from", "to"))):
+    """Financeiro > Receita SCM/SVA's months: the fields of ``RevenueReportFilterSet`` (one
+    declaration for the page, its CSV, the API and the CLI)."""
 
 
 class TaxRowForm(BootstrapFormMixin, forms.Form):

@@ -18,7 +18,8 @@ from agrega.core.permissions import CapabilityRequiredMixin
 from agrega.billing import reports
 from . import services as taxes
 from agrega.billing.models import Invoice
-from .forms import TaxRowFormSet, rows_of, show_errors, with_extra_row
+from agrega.billing.filtersets import RevenueReportFilterSet
+from .forms import RevenueReportFilterForm, TaxRowFormSet, rows_of, show_errors, with_extra_row
 
 
 class TaxRatesView(CapabilityRequiredMixin, TemplateView):
@@ -81,11 +82,20 @@ class RevenueReportView(CapabilityRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        period_from = self.request.GET.get("from") or _default_period()
-        period_to = self.request.GET.get("to") or period_from
-        context.update({"period_from": period_from, "period_to": period_to, "report": None, "error": None})
+        # the months are RevenueReportFilterSet's, as the CSV's, the API's and the CLI's: a
+        # month that does not parse is said next to its field, a wrong range above the report
+        data = self.request.GET.copy()
+        if data.get("period") and not data.get("from"):  # a link to one competência (?period=, as the API)
+            data["from"] = data["to"] = data["period"]
+        data.pop("period", None)
+        data["from"] = data.get("from") or _default_period()
+        data["to"] = data.get("to") or data["from"]
+        form = RevenueReportFilterForm(data)
+        context.update({"form": form, "report": None, "error": None, "invalid": not form.is_valid()})
+        if context["invalid"]:
+            return context
         try:
-            first, last = reports.report_range(period_from=period_from, period_to=period_to)
+            first, last = RevenueReportFilterSet.range_of(form.filter_values)
         except ApplicationError as exc:
             context["error"] = exc
             return context
@@ -102,18 +112,18 @@ class RevenueReportView(CapabilityRequiredMixin, TemplateView):
         return context
 
     def render_to_response(self, context, **kwargs):
-        if context.get("error") is not None:
+        if context.get("error") is not None or context.get("invalid"):
             kwargs["status"] = 422
         return super().render_to_response(context, **kwargs)
 
 
 class RevenueReportCsvView(CapabilityRequiredMixin, View):
     def get(self, request):
-        try:
-            first, last = reports.report_range(period_from=request.GET.get("from"), period_to=request.GET.get("to"),
-                                               period=request.GET.get("period"))
+        try:  # the months are RevenueReportFilterSet's, as the page's
+            first, last = RevenueReportFilterSet(request.GET, strict=False).months()
         except ApplicationError as exc:
-            messages.error(request, exc.message)
+            said = [e.message for errors in exc.fields.values() for e in errors] or [exc.message]
+            messages.error(request, " ".join(said))
             return redirect("taxes:revenue")
         report = reports.revenue_report(period_from=first, period_to=last)
         response = HttpResponse(reports.revenue_report_csv(report).encode("utf-8"),

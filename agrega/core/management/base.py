@@ -13,18 +13,20 @@ answer). With ``--json`` the error body (``{"error": {...}}``) also goes to stdo
 from __future__ import annotations
 
 import abc
-
 import argparse
 import json
+import re
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError, CommandParser, SystemCheckError
 from django.utils import timezone
 
 from agrega.core.errors import ApplicationError, FieldError
+from agrega.core.heap import freeze_startup_heap
 from agrega.core.money import format_brl
 
 EXIT_OK = 0
@@ -104,7 +106,105 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]
     return [line(headers), line(["-" * w for w in widths]), *(line(row) for row in cells)]
 
 
-class AgregaCommand(BaseCommand, abc.ABC):
+# argparse's own messages (Python 3.11), as an operator reads them: the rest of the CLI speaks
+# Portuguese, and "invalid int value" or "the following arguments are required" did not.
+_ARGPARSE_MESSAGES: list[tuple[re.Pattern, str]] = [(re.compile(pattern, re.S), text) for pattern, text in [
+    (r"^invalid int value: (?P<value>.+)$", "número inteiro inválido: {value}"),
+    (r"^invalid float value: (?P<value>.+)$", "número inválido: {value}"),
+    (r"^invalid \S+ value: (?P<value>.+)$", "valor inválido: {value}"),
+    (r"^invalid choice: (?P<value>.+?) \(choose from (?P<choices>.+)\)$", "opção inválida: {value} (aceitas: {choices})"),
+    (r"^expected one argument$", "falta o valor"),
+    (r"^expected at most one argument$", "aceita no máximo um valor"),
+    (r"^expected at least one argument$", "falta ao menos um valor"),
+    (r"^expected (?P<n>\d+) arguments?$", "espera {n} valor(es)"),
+    (r"^not allowed with argument (?P<other>.+)$", "não pode ser usado com {other}"),
+    (r"^ignored explicit argument (?P<value>.+)$", "valor não aceito: {value}"),
+    (r"^the following arguments are required: (?P<names>.+)$", "faltam argumentos obrigatórios: {names}"),
+    (r"^one of the arguments (?P<names>.+) is required$", "um destes argumentos é obrigatório: {names}"),
+    (r"^unrecognized arguments: (?P<names>.+)$", "argumentos desconhecidos: {names}"),
+    (r"^ambiguous option: (?P<option>\S+) could match (?P<matches>.+)$", "opção ambígua: {option} pode ser {matches}"),
+]]
+_SECTIONS = {"positional arguments": "argumentos", "options": "opções", "optional arguments": "opções"}
+
+
+def portuguese_argparse_message(message: str) -> str:
+    """``message`` from argparse in Portuguese; one it does not know is returned unchanged
+    (a type function's own message, e.g. ``positive_int``'s, is already Portuguese)."""
+    prefix = ""
+    argument = re.match(r"^argument (?P<name>[^:]+): (?P<rest>.+)$", message, re.S)
+    if argument:
+        prefix, message = f"argumento {argument['name']}: ", argument["rest"]
+    for pattern, text in _ARGPARSE_MESSAGES:
+        found = pattern.match(message)
+        if found:
+            return prefix + text.format(**found.groupdict())
+    return prefix + message
+
+
+class PortugueseHelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Usage line and section titles in Portuguese (the descriptions are written so)."""
+
+    def add_usage(self, usage, actions, groups, prefix=None):
+        super().add_usage(usage, actions, groups, "uso: " if prefix is None else prefix)
+
+    def start_section(self, heading):
+        super().start_section(_SECTIONS.get(heading, heading))
+
+
+class PortugueseCommandParser(CommandParser):
+    """Django's parser with argparse's errors in Portuguese: ``<prog>: erro: <message>`` and
+    exit 2 on the command line, ``CommandError`` when called from code (as Django's)."""
+
+    def error(self, message):
+        message = portuguese_argparse_message(message)
+        if self.called_from_command_line:
+            self.print_usage(sys.stderr)
+            self.exit(2, f"{self.prog}: erro: {message}\n")
+        raise CommandError(f"Erro: {message}")
+
+
+# The options Django gives every command, whose help it writes in English.
+_DEFAULT_OPTION_HELP = {
+    "help": "mostra esta ajuda e sai",
+    "version": "mostra a versão e sai",
+    "verbosity": "quanto mostrar: 0=mínimo, 1=normal, 2=detalhado, 3=muito detalhado",
+    "settings": "módulo de configurações do Django (ex.: agrega.settings); padrão: DJANGO_SETTINGS_MODULE",
+    "pythonpath": "diretório a acrescentar ao caminho de importação do Python",
+    "traceback": "mostra o rastreamento completo quando um erro interrompe o comando",
+    "no_color": "saída sem cores",
+    "force_color": "saída sempre colorida",
+    "skip_checks": "não roda as verificações do sistema antes do comando",
+}
+
+
+class PortugueseCommand(BaseCommand):
+    """A management command whose ``--help`` and argument errors speak Portuguese, as the
+    rest of the CLI: Django's own options included."""
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        kwargs.setdefault("formatter_class", PortugueseHelpFormatter)
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        # Django builds a CommandParser; the subclass adds no state, only Portuguese errors
+        parser.__class__ = PortugueseCommandParser
+        for action in parser._actions:
+            if action.dest in _DEFAULT_OPTION_HELP and action.help is not argparse.SUPPRESS:
+                action.help = _DEFAULT_OPTION_HELP[action.dest]
+        return parser
+
+    def execute(self, *args, **options):
+        """A ``CommandError`` on the command line reads ``erro: …`` (Django writes
+        ``CommandError: …``); from code, or with ``--traceback``, it is raised as Django's."""
+        try:
+            return super().execute(*args, **options)
+        except CommandError as exc:
+            if (not getattr(self, "_called_from_command_line", False) or options.get("traceback")
+                    or isinstance(exc, SystemCheckError)):
+                raise
+            self.stderr.write(f"erro: {exc}")
+            sys.exit(exc.returncode)
+
+
+class AgregaCommand(PortugueseCommand, abc.ABC):
     """A command with subcommands, ``--json`` and the Agrega error shape.
 
     Subclasses implement ``add_subcommands(self, sub)`` calling ``self.subcommand(sub,
@@ -116,7 +216,8 @@ class AgregaCommand(BaseCommand, abc.ABC):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(
-            dest="subcommand", required=True, metavar="SUBCOMANDO", title="subcomandos"
+            dest="subcommand", required=True, metavar="SUBCOMANDO", title="subcomandos",
+            parser_class=PortugueseCommandParser,
         )
         self.add_subcommands(sub)
 
@@ -138,8 +239,10 @@ class AgregaCommand(BaseCommand, abc.ABC):
             help=help,
             description=help,
             epilog=epilog,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=PortugueseHelpFormatter,
+            add_help=False,
         )
+        parser.add_argument("-h", "--help", action="help", help="mostra esta ajuda e sai")
         parser.add_argument("--json", action="store_true", help="saída em JSON (para scripts)")
         parser.set_defaults(_handler=handler)
         return parser
@@ -155,6 +258,12 @@ class AgregaCommand(BaseCommand, abc.ABC):
         )
 
     # -- running -------------------------------------------------------------------
+
+    def run_from_argv(self, argv):
+        """From the command line (``agrega billing run``, ``agrega tasks worker``): the
+        start-up heap is frozen first (agrega/core/heap.py); ``call_command`` is not."""
+        freeze_startup_heap()
+        super().run_from_argv(argv)
 
     def handle(self, *args, **options):
         handler = options.pop("_handler")

@@ -272,7 +272,7 @@ class DataRules:
 
     def problems(self, platform: str, *, name: str | None = None, email: str | None = None,
                  phone: str | None = None, document: str | None = None) -> list[RuleProblem]:
-        """What ``platform`` (its label, e.g. "EXA") would refuse among the given values,
+        """What ``platform`` (its label, e.g. "ACME") would refuse among the given values,
         already valid by Agrega's own rules (core.br); a field not given is not checked."""
         found: list[RuleProblem] = []
         if name is not None:
@@ -444,8 +444,8 @@ class Connector(Protocol):
     """
 
     # -- the declaration (class attributes; docs/decisions/0010-connector-declarations.md)
-    platform: str  # the registry key, e.g. "exa"
-    label: str  # what operators read, e.g. "EXA"
+    platform: str  # the registry key, e.g. "acme"
+    label: str  # what operators read, e.g. "ACME"
     credential_fields: tuple[CredentialField, ...]
     # whether an integration must name its account on the platform ("Seu prefixo")
     needs_prefix: bool

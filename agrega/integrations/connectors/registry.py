@@ -73,6 +73,19 @@ def sandbox_kit_module(platform: str):
     return import_module(dotted)
 
 
+def sandbox_server_main(platform: str):
+    """The ``main(argv)`` that runs ``platform``'s sandbox server (its kit's
+    ``SERVER_MAIN``, "module:function"): ``agrega <platform>-sandbox``. LookupError when
+    the platform is unknown or its connector ships no sandbox server."""
+    if platform not in PLATFORMS:
+        raise LookupError(f"unknown platform {platform!r}")
+    dotted = getattr(sandbox_kit_module(platform), "SERVER_MAIN", "")
+    if not dotted:
+        raise LookupError(f"the {platform!r} sandbox kit names no server")
+    module, _, name = dotted.partition(":")
+    return getattr(import_module(module), name)
+
+
 def demo_kit(platform: str | None = None):
     """The ``DemoKit`` of ``platform`` (default: ``default_platform()``): how ``agrega
     demo`` runs its sandbox and opens the demo's account; LookupError when it has none."""

@@ -27,6 +27,7 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.db.models import F, Q, Subquery
 from django.utils import timezone
 
+from agrega.core.bulk import db_datetime
 from agrega.integrations.connectors.base import (
     PERMANENT_KINDS,
     CallRecord,
@@ -36,7 +37,12 @@ from agrega.integrations.connectors.base import (
     ErrorKind,
 )
 from agrega.integrations.models import SvaIntegration
-from agrega.integrations.services import connector_for
+from agrega.integrations.services import (
+    connector_for,
+    integration_record_config_error,
+    integration_record_failure,
+    integration_record_success,
+)
 from agrega.sva import pending as pending_queue
 from agrega.sva import sql as sva_sql
 from agrega.sva.models import SvaUser
@@ -212,17 +218,6 @@ class SvaWorker:
         return connector
 
     # -- claiming ------------------------------------------------------------------
-    def _claimable(self):
-        now = timezone.now()
-        # The queue (sva/pending.py) is the work: its index on (due_at, user) gives the
-        # users due, oldest first (a retry waits there, at its retry time).
-        return (
-            SvaUser.objects.filter(pending_work__due_at__lte=now)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-            .filter(integration__active=True)
-            .filter(Q(integration__circuit_open_until__isnull=True) | Q(integration__circuit_open_until__lte=now))
-        )
-
     def claim(self, limit: int) -> list[tuple[WorkItem, Connector]]:
         if limit <= 0:
             return []
@@ -248,28 +243,16 @@ class SvaWorker:
             log.info("worker %s: pending-work queue repaired (%s queued, %s dropped)", self.worker_id, queued,
                      dropped)
 
-    # Columns the controller needs, read in the same query that loads the claim: the
-    # contract, product and customer as they are now (plain values, no model instances).
-    _CLAIM_COLUMNS = (
-        "id", "version", "integration_id", "external_id", "use_customer_data", "email", "phone",
-        "document", "deleted_at", "confirmed_state", "confirmed_package", "confirmed_email",
-        "confirmed_phone", "confirmed_document", "confirmed_name", "creation_attempted", "remote_id",
-        "registration_problems", "contract__status", "contract__access_status", "contract__customer__name",
-        "contract__customer__email", "contract__customer__mobile_phone", "contract__customer__document",
-        "contract_product__removed_at", "contract_product__product__sva_package_code",
-        "pending_work__bumps",
-    )
-
     def _claim(self, limit: int) -> list[tuple[WorkItem, Connector]]:
         sva_sql.tune_session()
-        lease = timezone.now() + timedelta(seconds=_conf("LEASE_SECONDS"))
-        qs = self._claimable().order_by("pending_work__due_at", "pending_work__sva_user_id").values("id")[:limit]
-        if connection.features.has_select_for_update_skip_locked:
-            qs = qs.select_for_update(skip_locked=True, of=("self",))
-        ids = sva_sql.claim(qs, lease=lease, worker_id=self.worker_id)
+        now = timezone.now()
+        # due in the queue (sva/pending.py), lease free or expired, integration active,
+        # circuit closed; oldest due first (the queue's index on (due_at, user))
+        ids = sva_sql.claim(now=now, lease=now + timedelta(seconds=_conf("LEASE_SECONDS")),
+                            worker_id=self.worker_id, limit=limit)
         if not ids:
             return []
-        rows = list(SvaUser.objects.filter(id__in=ids).values(*self._CLAIM_COLUMNS))
+        rows = sva_sql.claimed_rows(ids)
         integrations = self._integrations({r["integration_id"] for r in rows})
         self.stats.claimed += len(rows)
         work = []
@@ -382,8 +365,8 @@ class SvaWorker:
 
     def _write(self, outcomes: list[Outcome]) -> None:
         now = timezone.now()
-        db_now = connection.ops.adapt_datetimefield_value(now)
-        adapt = connection.ops.adapt_datetimefield_value
+        db_now = db_datetime(now)
+        adapt = db_datetime
         calls = []
         fast_rows = []
         written = []  # users this worker wrote back (it still held their claim): only those are settled
@@ -494,8 +477,8 @@ class SvaWorker:
         """Persist the breaker for the interface and other workers, only when it changed
         (or every 30 s while healthy, to refresh ``last_success_at``)."""
         for integration_id, error in self._integration_config_errors.items():
-            SvaIntegration.objects.filter(pk=integration_id).update(
-                last_error_code=error.code[:64], last_error_message=error.message[:500], last_error_at=now)
+            integration_record_config_error(integration_id=integration_id, code=error.code, message=error.message,
+                                            at=now)
         self._integration_config_errors.clear()
         for integration_id, health in self._integration_health.items():
             error = health["error"]
@@ -503,13 +486,12 @@ class SvaWorker:
             if error is None:
                 if written and written[0] == 0 and time.monotonic() - written[1] < 30:
                     continue
-                SvaIntegration.objects.filter(pk=integration_id).update(
-                    consecutive_failures=0, circuit_open_until=None, last_success_at=now)
+                integration_record_success(integration_id=integration_id, at=now)
             else:
-                SvaIntegration.objects.filter(pk=integration_id).update(
-                    consecutive_failures=health["failures"],
-                    circuit_open_until=_aware(health["open_until"]) if health["open_until"] else None,
-                    last_error_code=error.code[:64], last_error_message=error.message[:500], last_error_at=now,
+                integration_record_failure(
+                    integration_id=integration_id, failures=health["failures"],
+                    open_until=_aware(health["open_until"]) if health["open_until"] else None,
+                    error_code=error.code, error_message=error.message, at=now,
                 )
             self._health_written[integration_id] = (health["failures"], time.monotonic())
         self._integration_health.clear()

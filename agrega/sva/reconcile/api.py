@@ -15,14 +15,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema
 
-from agrega.core.api import Choice, Cursor, ErrorOut, Id, InputSchema, Page, keyset_page
+from agrega.core.api import Cursor, ErrorOut, InputSchema, Page, keyset_page
 from agrega.core.errors import NotFound
-from agrega.core.tasks import task_data, task_get
-from agrega.core.tasks_api import TaskOut
+from agrega.core.tasks_api import TaskOut, task_accepted
 from agrega.integrations.selectors import integration_get
 
+from agrega.sva.filtersets import ReconciliationItemFilterSet, ReconciliationRunFilterSet
 from agrega.sva.models import ReconciliationAction, ReconciliationKind, ReconciliationStatus
 from agrega.sva.tasks import queue_reconciliation
 
@@ -155,25 +155,25 @@ def integration_reconcile(request: HttpRequest, integration_id: int, response: H
         integration, runner=f"api:{request.user.get_username()}"[:100], actor=request.user,
         remove_unknown=payload.remove_unknown, page_size=payload.page_size,
     )
-    data = task_data(task_get(result.id))
-    response["Location"] = data["url"]
-    return Status(202, data)
+    return task_accepted(response, result.id)
 
 
 @router.get(
     "",
     response={200: Page[RunOut], 401: ErrorOut, 422: ErrorOut},
     summary="Listar reconciliações",
+    description="Filtros: `integration_id`, `status`. Paginação por `cursor` e `limit`.",
 )
 def reconciliation_list(
     request: HttpRequest,
-    integration_id: Id | None = None,
-    status: Choice(ReconciliationStatus) = None,
+    integration_id: ReconciliationRunFilterSet.api_type("integration_id") | None = None,
+    status: ReconciliationRunFilterSet.api_type("status") = None,
     cursor: Cursor | None = None,
     limit: int = Query(50, ge=1, le=500),
 ):
-    qs = reconcile.reconciliation_run_list(integration_id=integration_id, status=status)
-    items, next_cursor = keyset_page(qs, cursor=cursor, limit=limit)
+    # the filters are ReconciliationRunFilterSet's (sva/filtersets.py), as on the page and in the CLI
+    filters = ReconciliationRunFilterSet({"integration_id": integration_id, "status": status})
+    items, next_cursor = keyset_page(filters.queryset(), cursor=cursor, limit=limit)
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -201,16 +201,18 @@ def reconciliation_detail(request: HttpRequest, run_id: int):
     "/{run_id}/items",
     response={200: Page[ItemOut], 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="Diferenças de uma reconciliação",
+    description="Filtros: `kind` (a diferença), `action` (o que foi feito). Paginação por `cursor` e `limit`.",
 )
 def reconciliation_items(
     request: HttpRequest,
     run_id: int,
-    kind: Choice(ReconciliationKind) = None,
-    action: Choice(ReconciliationAction) = None,
+    kind: ReconciliationItemFilterSet.api_type("kind") = None,
+    action: ReconciliationItemFilterSet.api_type("action") = None,
     cursor: Cursor | None = None,
     limit: int = Query(100, ge=1, le=500),
 ):
     run = _run_or_404(run_id)
-    qs = reconcile.reconciliation_item_list(run_id=run.pk, kind=kind, action=action)
-    items, next_cursor = keyset_page(qs, cursor=cursor, limit=limit)
+    # the filters are ReconciliationItemFilterSet's, as on the run's page and in the CLI
+    filters = ReconciliationItemFilterSet({"kind": kind, "action": action}, run_id=run.pk)
+    items, next_cursor = keyset_page(filters.queryset(), cursor=cursor, limit=limit)
     return {"items": items, "next_cursor": next_cursor}

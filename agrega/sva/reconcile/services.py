@@ -467,7 +467,7 @@ def reconcile_check(integration: SvaIntegration) -> SvaIntegration:
 
 
 # What the reconciliation page and the refusal say when the platform's connector does not
-# declare ``list_users`` (e.g. "Webhook genérico": the platform only receives events).
+# declare ``list_users`` (e.g. a platform that only receives events).
 NOT_SUPPORTED_MESSAGE = ("A plataforma desta integração não informa os usuários que mantém: a reconciliação "
                          "não está disponível para ela.")
 
@@ -546,12 +546,10 @@ def reconcile_job() -> dict:
 
 def reconciliation_run_list(*, integration_id: int | None = None, status: str | None = None
                             ) -> QuerySet[ReconciliationRun]:
-    qs = ReconciliationRun.objects.select_related("integration")
-    if integration_id is not None:
-        qs = qs.filter(integration_id=integration_id)
-    if status:
-        qs = qs.filter(status=status)
-    return qs
+    """The runs as ``ReconciliationRunFilterSet`` (sva/filtersets.py) filters them, values already valid."""
+    from agrega.sva.filtersets import ReconciliationRunFilterSet
+
+    return ReconciliationRunFilterSet.filtered({"integration_id": integration_id, "status": status or None})
 
 
 def reconciliation_run_get(pk: int) -> ReconciliationRun | None:
@@ -560,12 +558,12 @@ def reconciliation_run_get(pk: int) -> ReconciliationRun | None:
 
 def reconciliation_item_list(*, run_id: int, kind: str | None = None, action: str | None = None
                              ) -> QuerySet[ReconciliationItem]:
-    qs = ReconciliationItem.objects.filter(run_id=run_id)
-    if kind:
-        qs = qs.filter(kind=kind)
-    if action:
-        qs = qs.filter(action=action)
-    return qs
+    """A run's differences as ``ReconciliationItemFilterSet`` (sva/filtersets.py) filters them,
+    values already valid."""
+    from agrega.sva.filtersets import ReconciliationItemFilterSet
+
+    filterset = ReconciliationItemFilterSet(run_id=run_id)
+    return filterset.apply(filterset.base(), {k: v for k, v in (("kind", kind), ("action", action)) if v})
 
 
 def count_rows(run: ReconciliationRun) -> list[tuple[str, str, int]]:

@@ -19,7 +19,8 @@ from agrega.core.permissions import CapabilityRequiredMixin
 from agrega.core.web import PAGE_SIZE, keyset_context
 from agrega.core.params import parse_id
 
-from agrega.sva.models import ReconciliationKind, ReconciliationStatus
+from agrega.sva.filtersets import ReconciliationItemFilterSet, ReconciliationRunFilterSet
+from agrega.sva.forms import ReconciliationItemFilterForm, ReconciliationRunFilterForm
 from agrega.sva.tasks import queue_reconciliation
 
 from . import services as reconcile
@@ -36,18 +37,18 @@ def _integration_or_404(pk: int):
 
 
 def _newest_first(request, queryset, *, limit: int = PAGE_SIZE) -> dict:
-    """Runs newest first by ``?antes=<id>`` (keyset, no COUNT)."""
-    raw = request.GET.get("antes", "")
-    before = parse_id(raw, minimum=0)
+    """Runs newest first by ``?antes=<id>`` (keyset, no COUNT); the filters ride along."""
+    before = parse_id(request.GET.get("antes", ""), minimum=0)
     if before is not None:
         queryset = queryset.filter(pk__lt=before)
     rows = list(queryset.order_by("-pk")[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
+    params = {k: v for k, v in request.GET.items() if k != "antes" and v != ""}
     return {
         "rows": rows,
-        "next_url": "?" + urlencode({"antes": rows[-1].pk}) if more and rows else "",
-        "first_url": "?" if before is not None else "",
+        "next_url": "?" + urlencode({**params, "antes": rows[-1].pk}) if more and rows else "",
+        "first_url": "?" + urlencode(params) if before is not None else "",
     }
 
 
@@ -60,7 +61,12 @@ class ReconciliationListView(CapabilityRequiredMixin, TemplateView):
     def get_context_data(self, pk, **kwargs):
         context = super().get_context_data(**kwargs)
         integration = _integration_or_404(pk)
-        context.update(_newest_first(self.request, reconcile.reconciliation_run_list(integration_id=pk)))
+        # the filter bar is ReconciliationRunFilterSet's (the integration is the page's), as
+        # the API's parameters and the CLI's options; a refused value is said next to its field
+        form = ReconciliationRunFilterForm(self.request.GET or None)
+        filters = form.filter_values if form.is_valid() else {}
+        runs = ReconciliationRunFilterSet({**filters, "integration_id": integration.pk}).queryset()
+        context.update(_newest_first(self.request, runs), form=form, filtered=bool(filters))
         for run in context["rows"]:
             run.shown_counts = [int(run.counts.get(key, 0)) for key in LIST_COUNTS]
         job = settings.PERIODIC_JOBS.get("sva.reconcile", {})
@@ -99,13 +105,18 @@ class ReconciliationDetailView(CapabilityRequiredMixin, TemplateView):
         run = reconcile.reconciliation_run_get(run_pk)
         if run is None or run.integration_id != integration.pk:
             raise Http404("Reconciliação não encontrada.")
-        kind = self.request.GET.get("diferenca", "")
-        if kind not in ReconciliationKind.values:
-            kind = ""
-        items = reconcile.reconciliation_item_list(run_id=run.pk, kind=kind or None).select_related("sva_user")
+        # the filter bar is ReconciliationItemFilterSet's, as the API's and the CLI's; a link
+        # from before (``?diferenca=``) still filters by the difference
+        params = self.request.GET.copy()
+        if params.get("diferenca") and not params.get("kind"):
+            params["kind"] = params["diferenca"]
+        params.pop("diferenca", None)
+        form = ReconciliationItemFilterForm(params or None)
+        filters = form.filter_values if form.is_valid() else {}
+        items = ReconciliationItemFilterSet(filters, run_id=run.pk).queryset().select_related("sva_user")
         context.update(keyset_context(self.request, items))
         context.update(
-            integration=integration, run=run, kind=kind, kinds=ReconciliationKind.choices,
+            integration=integration, run=run, form=form, filtered=bool(filters),
             counts=[(key, label, value) for key, label, value in reconcile.count_rows(run)
                     if value or key in ("remote_users", "differences")],
         )

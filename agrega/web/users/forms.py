@@ -4,7 +4,13 @@ e-mail, role, Django's password validators, the last administrator) are core.ser
 from django import forms
 
 from agrega.core.roles import Role
+from agrega.core.users_filtersets import UserFilterSet
 from agrega.core.web import BootstrapFormMixin
+
+
+class UserFilterForm(BootstrapFormMixin, UserFilterSet.form_class(labels={"q": "Buscar usuários"})):
+    """The Usuários filter bar: the fields of ``UserFilterSet`` (one declaration for the
+    page, the API and the CLI)."""
 
 
 class UserCreateForm(BootstrapFormMixin, forms.Form):

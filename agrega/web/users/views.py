@@ -16,10 +16,11 @@ from django.views.generic import TemplateView
 from agrega.core import selectors, services
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Capability, Role
+from agrega.core.users_filtersets import UserFilterSet
 from agrega.core.permissions import CapabilityRequiredMixin
 from agrega.core.web import apply_service_error, keyset_context
 
-from .forms import PasswordForm, RoleForm, UserCreateForm
+from .forms import PasswordForm, RoleForm, UserCreateForm, UserFilterForm
 
 
 class _Admin(CapabilityRequiredMixin):
@@ -39,13 +40,14 @@ class UserListView(_Admin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        q = self.request.GET.get("q", "").strip()[:100]
-        role = self.request.GET.get("role", "")
-        role = role if role in Role.values else None
-        context.update(keyset_context(self.request, selectors.user_list(q=q or None, role=role)))
+        # the filter bar is UserFilterSet's, as the API's parameters and the CLI's options;
+        # a refused value (an unknown role) is said next to its field
+        form = UserFilterForm(self.request.GET or None)
+        filters = form.filter_values if form.is_valid() else {}
+        context.update(keyset_context(self.request, UserFilterSet(filters).queryset()))
         for row in context["rows"]:
             row.role = selectors.user_role_of(row)
-        context.update({"q": q, "role": role or "", "roles": Role.choices})
+        context.update(form=form, filtered=bool(filters))
         return context
 
 

@@ -1,8 +1,9 @@
-"""Reconciliation against the real EXA sandbox.
+"""Reconciliation against the real sandbox of the default platform (each module here
+pins it with ``default_platform_only``).
 
-``platform`` is the partner API of the sandbox, reached with the integration's own
-credentials: the tests use it the way someone using EXA's own panel would change users
-behind Agrega's back (delete, block, edit, create under our prefix).
+``platform`` is the connector of the integration, reached with its own credentials: the
+tests use it the way someone using the platform's own panel would change users behind
+Agrega's back (delete, block, edit, create under our prefix).
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ from agrega.integrations.connectors.base import RemoteStatus, UserSpec
 from agrega.integrations.services import connector_for
 from agrega.sva.models import SvaPendingWork, SvaUser
 from tests.faults.harness import database_url
+from tests.fixtures import default_packages
 
 _n = itertools.count(1)
+PACKAGES = default_packages()
 
 
 @pytest.fixture
-def platform(integration):
-    connector = connector_for(integration)
+def platform(platform_integration):
+    connector = connector_for(platform_integration)
     yield connector
     connector.close()
 
@@ -40,24 +43,24 @@ def spec(external_id: str | None = None, *, status: RemoteStatus = RemoteStatus.
         external_id=external_id or "painel-" + uuid.uuid4().hex[:12],
         name=f"Pessoa {n}", email=f"pessoa{n}-{uuid.uuid4().hex[:6]}@example.com.br",
         phone="+55119" + f"{n % 100000000:08d}", document=make_cpf(n + 7000000),
-        package_code="EXA-SEG-BASICO", status=status,
+        package_code=PACKAGES[0], status=status,
     )
     data.update(kw)
     return UserSpec(**data)
 
 
 @pytest.fixture
-def synced_users(integration, make_product, make_contract, converge):
+def synced_users(platform_integration, make_product, make_contract, converge):
     """``n`` active contracts with one SVA user each, converged on the platform."""
 
-    def make(n: int, package: str = "EXA-SEG-BASICO") -> list[SvaUser]:
-        product = make_product(integration, package=package)
+    def make(n: int, package: str = PACKAGES[0]) -> list[SvaUser]:
+        product = make_product(platform_integration, package=package)
         for _ in range(n):
             contract = make_contract()
             contract_add_product(contract=contract, product_id=product.pk)
             contract_transition(contract=contract, action="activate")
         converge()
-        users = list(SvaUser.objects.filter(integration=integration).order_by("id"))
+        users = list(SvaUser.objects.filter(integration=platform_integration).order_by("id"))
         assert all(u.confirmed_state == "active" for u in users)
         return users
 

@@ -15,21 +15,24 @@ from agrega.integrations.services import integration_update
 from agrega.sva.models import ReconciliationRun, SvaCall, SvaUser
 from agrega.sva.reconcile.services import reconcile_integration
 from agrega.sva.selectors import desired_for
+from tests.fixtures import default_platform_only
 
 from .conftest import agrega_process, pending_count, spec, wait_until
+
+sva_platform = default_platform_only()
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_second_run_of_the_same_integration_is_refused(integration, synced_users, sandbox_admin):
+def test_a_second_run_of_the_same_integration_is_refused(platform_integration, synced_users, platform_admin):
     synced_users(8)
-    integration_update(integration=integration, timeout_seconds=10)
-    args = ("reconcile", "--integration", str(integration.pk), "--page-size", "1", "--json")
+    integration_update(integration=platform_integration, timeout_seconds=10)
+    args = ("reconcile", "--integration", str(platform_integration.pk), "--page-size", "1", "--json")
     # A slow platform and one user per page: the first run lasts as long as the test needs.
-    sandbox_admin.set_faults(latency_ms=3000, prefix=integration.prefix)
+    platform_admin.set_faults(latency_ms=3000, prefix=platform_integration.prefix)
     first = agrega_process(*args)
     try:
-        wait_until(lambda: ReconciliationRun.objects.filter(integration=integration, status="running").exists()
+        wait_until(lambda: ReconciliationRun.objects.filter(integration=platform_integration, status="running").exists()
                    or first.poll() is not None, 90, "the first run to start")
         assert first.poll() is None
         # Another machine…
@@ -38,11 +41,11 @@ def test_a_second_run_of_the_same_integration_is_refused(integration, synced_use
         assert first.poll() is None, "the first run ended before the second was refused: too fast a platform?"
         # …and this process, while it runs.
         with pytest.raises(Conflict) as refused:
-            reconcile_integration(integration, runner="test")
+            reconcile_integration(platform_integration, runner="test")
         assert refused.value.code == "reconcile_running"
         assert "já em execução" in refused.value.message
     finally:
-        sandbox_admin.clear_faults()  # let the first run finish quickly
+        platform_admin.clear_faults()  # let the first run finish quickly
         done_out, done_err = first.communicate(timeout=120)
     assert second.returncode == 2, (refused_out, refused_err)
     assert json.loads(refused_out)["error"]["code"] == "reconcile_running"
@@ -52,11 +55,11 @@ def test_a_second_run_of_the_same_integration_is_refused(integration, synced_use
     assert run["status"] == "done" and run["counts"]["remote_users"] == 8 and run["counts"]["pages"] == 8
     assert list(ReconciliationRun.objects.values_list("status", flat=True)) == ["done"]
     # Once it is over, the next run goes.
-    assert reconcile_integration(integration, runner="test").status == "done"
+    assert reconcile_integration(platform_integration, runner="test").status == "done"
 
 
-def test_reconcile_while_a_worker_process_runs(integration, synced_users, platform, exa_account, sandbox_admin,
-                                               converge):
+def test_reconcile_while_a_worker_process_runs(platform_integration, synced_users, platform, platform_account,
+                                               platform_admin, converge):
     users = synced_users(20)
     deleted, blocked, edited = users[:5], users[5:10], users[10:13]
     for user in deleted:
@@ -71,12 +74,12 @@ def test_reconcile_while_a_worker_process_runs(integration, synced_users, platfo
     creates_before = SvaCall.objects.filter(operation="create_user", status_code=201).count()
     assert creates_before == 20
 
-    sandbox_admin.set_faults(latency_ms=60, prefix=integration.prefix)
+    platform_admin.set_faults(latency_ms=60, prefix=platform_integration.prefix)
     worker = agrega_process("worker", "--no-jobs", "--concurrency", "4", AGREGA_SVA_IDLE_POLL="0.05",
                             AGREGA_SVA_BACKOFF_BASE="0.1", AGREGA_SVA_BACKOFF_MAX="0.5",
                             AGREGA_LOG_LEVEL="WARNING")
     try:
-        reconcile = agrega_process("reconcile", "--integration", str(integration.pk), "--page-size", "3",
+        reconcile = agrega_process("reconcile", "--integration", str(platform_integration.pk), "--page-size", "3",
                                    "--json")
         wait_until(lambda: ReconciliationRun.objects.filter(status="running").exists() or reconcile.poll() is not None,
                    90, "the run to start")
@@ -91,7 +94,7 @@ def test_reconcile_while_a_worker_process_runs(integration, synced_users, platfo
         worker.send_signal(signal.SIGTERM)
         worker_out, worker_err = worker.communicate(timeout=30)
     assert worker.returncode == 0, worker_err.decode()
-    sandbox_admin.clear_faults()
+    platform_admin.clear_faults()
 
     [run] = json.loads(out)["runs"]
     assert run["status"] == "done"
@@ -106,14 +109,14 @@ def test_reconcile_while_a_worker_process_runs(integration, synced_users, platfo
 
     # The end: no duplicate on the platform, every user as Agrega wants it, and each
     # missing user created exactly once (by one hand: reconciliation only marks).
-    remote = {u["external_id"]: u for u in exa_account.users()}
-    assert len(remote) == len(exa_account.users()) == 21
-    for user in SvaUser.objects.filter(integration=integration):
+    remote = {u["external_id"]: u for u in platform_account.users()}
+    assert len(remote) == len(platform_account.users()) == 21
+    for user in SvaUser.objects.filter(integration=platform_integration):
         desired = desired_for(user)
         assert remote[user.external_id]["status"] == desired.state, user
         assert remote[user.external_id]["email"] == desired.email
     assert SvaCall.objects.filter(operation="create_user", status_code=201).count() == creates_before + 5
     assert not SvaCall.objects.filter(error_code="duplicate_external_id").exists()
-    final = reconcile_integration(integration, runner="test")
+    final = reconcile_integration(platform_integration, runner="test")
     assert final.counts["differences"] == 1  # only the stranger, reported
     assert [i.kind for i in final.items.all()] == ["unknown_on_platform"]

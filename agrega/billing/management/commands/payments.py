@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agrega.billing import selectors, services
+from agrega.billing.filtersets import PaymentFilterSet
 from agrega.billing.imports import MAX_BYTES, STATUS_LABELS, payments_import_csv
 from agrega.billing.models import PaymentImport, PaymentStatus
 from agrega.core.errors import ApplicationError, NotFound
@@ -75,6 +76,10 @@ class Command(AgregaCommand):
         show = self.subcommand(sub, "show", self.cmd_show, help="Mostra uma importação e o relatório por linha.")
         show.add_argument("id", type=int, help="ID da importação")
 
+        payments = self.subcommand(sub, "list", self.cmd_list, help="Lista os pagamentos (os mais antigos primeiro).")
+        PaymentFilterSet.add_arguments(payments)  # the same filter as the API's
+        payments.add_argument("--limit", type=positive_int, default=50, metavar="N", help="máximo (padrão 50)")
+
         held = self.subcommand(sub, "held", self.cmd_held,
                                help="Lista os pagamentos retidos (acima do saldo mais a margem).")
         held.add_argument("--limit", type=positive_int, default=100, metavar="N", help="máximo (padrão 100)")
@@ -123,6 +128,19 @@ class Command(AgregaCommand):
         if record is None:
             raise NotFound("Importação de pagamentos", "payment_import_not_found")
         self.emit(import_data(record), lambda: import_lines(record))
+
+    def cmd_list(self, *, limit=50, **options):
+        payments = list(PaymentFilterSet(PaymentFilterSet.from_options(options)).queryset()[:limit])
+
+        def lines():
+            if not payments:
+                return ["Nenhum pagamento encontrado."]
+            rows = [(p.pk, p.invoice_id, fmt_date(p.paid_on), fmt_money(p.amount), p.get_status_display(), p.provider,
+                     p.external_id) for p in payments]
+            return [*table(("ID", "Título", "Data", "Valor", "Situação", "Origem", "Id do pagamento"), rows),
+                    f"{len(payments)} pagamento(s)."]
+
+        self.emit([payment_data(p) for p in payments], lines)
 
     def cmd_held(self, *, limit=100, **options):
         payments = list(selectors.payment_list(status=PaymentStatus.HELD)[:limit])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agrega.billing import reports
+from agrega.billing.filtersets import RevenueReportFilterSet
 from agrega.billing.taxes.services import plain_rate
 from agrega.core.errors import ApplicationError
 from agrega.core.management.base import AgregaCommand, fmt_money, table
@@ -52,14 +53,12 @@ class Command(AgregaCommand):
             epilog="Exemplos:\n  agrega report revenue --period 2026-11\n"
                    "  agrega report revenue --from 2026-01 --to 2026-12 --csv receita.csv",
         )
-        revenue.add_argument("--period", metavar="AAAA-MM", help="competência")
-        revenue.add_argument("--from", dest="period_from", metavar="AAAA-MM", help="competência inicial")
-        revenue.add_argument("--to", dest="period_to", metavar="AAAA-MM", help="competência final")
+        RevenueReportFilterSet.add_arguments(revenue)  # --period, --from, --to: as the page's and the API's
         revenue.add_argument("--csv", dest="csv_file", metavar="ARQUIVO",
                              help="grava também o CSV (Excel: ; e vírgula decimal); '-' escreve o CSV na saída")
 
-    def cmd_revenue(self, *, period=None, period_from=None, period_to=None, csv_file=None, **options):
-        first, last = reports.report_range(period=period, period_from=period_from, period_to=period_to)
+    def cmd_revenue(self, *, csv_file=None, **options):
+        first, last = RevenueReportFilterSet(RevenueReportFilterSet.from_options(options)).months()
         report = reports.revenue_report(period_from=first, period_to=last)
         if csv_file == "-":
             self.stdout.write(reports.revenue_report_csv(report), ending="")

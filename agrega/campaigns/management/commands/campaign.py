@@ -1,7 +1,7 @@
 """``agrega campaign …``: campanhas SVA em massa.
 
     agrega campaign preview --product 7 --city Campinas --status A --lacks-product 7
-    agrega campaign create --name "EXA para Campinas" --product 7 --city Campinas --rate 5
+    agrega campaign create --name "Segurança para Campinas" --product 7 --city Campinas --rate 5
     agrega campaign run 3          # inicia (se rascunho) e executa até o fim, com progresso
     agrega campaign pause 3 | resume 3 | cancel 3
     agrega campaign report 3 [--csv relatorio.csv]

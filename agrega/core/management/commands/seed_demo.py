@@ -7,13 +7,13 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
 
 from agrega.catalog.models import Product
 from agrega.catalog.services import product_create
 from agrega.contracts.models import Contract
 from agrega.contracts.services import contract_add_product, contract_create, contract_transition
 from agrega.core.br import make_cnpj, make_cpf
+from agrega.core.management.base import PortugueseCommand
 from agrega.core.models import ApiToken
 from agrega.core.roles import Role, assign_role
 from agrega.customers.models import Customer
@@ -33,11 +33,12 @@ CUSTOMERS = [
 ]
 
 
-class Command(BaseCommand):
+class Command(PortugueseCommand):
     help = "Cria os dados de demonstração (login admin/agrega-demo, integração no sandbox local)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--sandbox-url", default="http://127.0.0.1:8765")
+        parser.add_argument("--sandbox-url", default="http://127.0.0.1:8765", metavar="URL",
+                            help="endereço do sandbox da plataforma SVA (padrão: http://127.0.0.1:8765)")
 
     def handle(self, *args, sandbox_url, **options):
         platform = default_platform()
@@ -106,7 +107,7 @@ class Command(BaseCommand):
         """Two months of títulos: the previous month paid by all, this month paid by
         some; the "overdue" customer owes a título more than 15 days late, so the régua
         (Anatel) suspends the contract (FA) and its SVA user is blocked. Tax rates for the report."""
-        from datetime import timedelta
+        from datetime import datetime, time, timedelta
 
         from django.utils import timezone
 
@@ -124,10 +125,17 @@ class Command(BaseCommand):
         # the contracts started two months ago, so both months are whole months
         started = timezone.now() - timedelta(days=today.day + 40)
         Contract.objects.filter(pk__in=list(demo_states), activated_at__isnull=False).update(activated_at=started)
+        # and were entered before they started (a contract created after its activation reads wrong)
+        Contract.objects.filter(pk__in=list(demo_states)).update(created_at=started - timedelta(days=1))
+        Customer.objects.filter(contracts__pk__in=list(demo_states)).update(created_at=started - timedelta(days=2))
         for contract in Contract.objects.filter(pk__in=list(demo_states)):
             contract.products.update(added_at=started)
-        billing_run(period=last_month, actor=admin)
-        billing_run(period=this_month, actor=admin)
+        # each month billed on its first day, as an ISP's monthly run would have: the
+        # títulos are due on the billing day (billed today, the first-título notice of
+        # AGREGA_FIRST_DUE_MIN_DAYS would move them past today and nothing would be late)
+        for period in (last_month, this_month):
+            issued = timezone.make_aware(datetime.combine(period, time(8)))
+            billing_run(period=period, actor=admin, today=period, now=issued)
         for invoice in Invoice.objects.filter(contract_id__in=list(demo_states)).order_by("due_date"):
             late_payer = demo_states[invoice.contract_id] == "overdue"
             if invoice.period == this_month and (late_payer or invoice.due_date >= today):

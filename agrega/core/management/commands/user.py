@@ -23,15 +23,12 @@ from agrega.core import selectors, services
 from agrega.core.errors import ApplicationError, FieldError, NotFound
 from agrega.core.management.base import AgregaCommand, fmt_bool, fmt_datetime, key_values, table
 from agrega.core.roles import Role
-
-
-ROLE_ALIASES = {"admin": Role.ADMIN, "leitura": Role.READONLY, "somente-leitura": Role.READONLY}
+from agrega.core.users_filtersets import UserFilterSet, normalize_role
 
 
 def role_arg(value: str) -> str:
     """A role by its name, or a short one that needs no quotes (admin, leitura)."""
-    normal = value.strip().lower()
-    role = ROLE_ALIASES.get(normal, normal)
+    role = normalize_role(value)
     if role not in Role.values:
         raise argparse.ArgumentTypeError("use administrador, operador ou 'somente leitura' (ou leitura)")
     return str(role)
@@ -74,8 +71,7 @@ class Command(AgregaCommand):
 
     def add_subcommands(self, sub):
         list_ = self.subcommand(sub, "list", self.cmd_list, help="Lista os usuários.")
-        list_.add_argument("--role", type=role_arg, metavar="PAPEL", help="só os deste papel")
-        list_.add_argument("--active-only", action="store_true", help="sem os desativados")
+        UserFilterSet.add_arguments(list_)  # the same filters as the page and the API
         create = self.subcommand(sub, "create", self.cmd_create, help="Cria um usuário.",
                                  epilog="Exemplo: agrega user create joana --name 'Joana da Silva' "
                                         "--email joana@example.com.br --role operador --generate-password")
@@ -137,8 +133,8 @@ class Command(AgregaCommand):
     def _show_password(self, generated: str | None) -> list[str]:
         return [f"Senha gerada (anote; não será mostrada de novo): {generated}"] if generated else []
 
-    def cmd_list(self, *, role=None, active_only=False, **options):
-        users = list(selectors.user_list(include_inactive=not active_only, role=role))
+    def cmd_list(self, **options):
+        users = list(UserFilterSet(UserFilterSet.from_options(options)).queryset())
 
         def lines():
             rows = [(u["id"], u["username"], u["name"], u["email"], u["role"] or "nenhum", fmt_bool(u["is_active"]),

@@ -11,6 +11,7 @@ from agrega.billing.services import parse_period
 from agrega.core.errors import NotFound
 from agrega.core.management.base import AgregaCommand, fmt_money, key_values, positive_int, table
 from agrega.fiscal import reports, selectors, services, tasks
+from agrega.fiscal.filtersets import NFComFilterSet
 from agrega.fiscal.models import NFCom
 
 
@@ -32,8 +33,7 @@ class Command(AgregaCommand):
         emit.add_argument("--shuffle", action="store_true", help="ordem aleatória (vários processos ao mesmo tempo)")
         self.subcommand(sub, "send", self.cmd_send, help="Envia à SEFAZ o que está assinado e resolve o incerto.")
         lst = self.subcommand(sub, "list", self.cmd_list, help="Lista as NFCom.")
-        lst.add_argument("--status", default="")
-        lst.add_argument("--period", metavar="AAAA-MM")
+        NFComFilterSet.add_arguments(lst)  # the same filters as the page and the API
         lst.add_argument("--limit", type=positive_int, default=50)
         show = self.subcommand(sub, "show", self.cmd_show, help="Mostra uma NFCom (pelo título).")
         show.add_argument("invoice", type=int, help="ID do título")
@@ -84,8 +84,8 @@ class Command(AgregaCommand):
         counts = services.send_pending()
         self.emit(counts, [f"{k}: {v}" for k, v in counts.items()])
 
-    def cmd_list(self, *, status="", period=None, limit=50, **options):
-        docs = list(selectors.nfcom_list(status=status, period=parse_period(period) if period else None)[:limit])
+    def cmd_list(self, *, limit=50, **options):
+        docs = list(NFComFilterSet(NFComFilterSet.from_options(options)).queryset()[:limit])
         self.emit([doc_data(d) for d in docs], lambda: table(
             ("Título", "Série/Nº", "Chave", "Situação", "Total", "SEFAZ"),
             [(d.invoice_id, f"{d.serie}/{d.number}", d.key, d.get_status_display(), fmt_money(d.total),

@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from agrega.catalog.models import Product
+from agrega.core.management.base import PortugueseCommand
 from agrega.customers.models import Customer
 from agrega.fiscal import selectors, services, tasks
 from agrega.fiscal.models import DocStatus, NFCom, ProductFiscal
@@ -21,12 +21,13 @@ PASSWORD = "agrega-demo-a1"
 CCLASS = {"SCM": ("0100401", "5307"), "SVA": ("1100101", ""), "OUTRO": ("1100201", "")}
 
 
-class Command(BaseCommand):
+class Command(PortugueseCommand):
     help = "Demo: emitente, certificado A1 de teste e NFCom dos títulos do mês (sandbox da SEFAZ)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--sefaz-url", required=True)
-        parser.add_argument("--pki-dir", required=True)
+        parser.add_argument("--sefaz-url", required=True, metavar="URL", help="endereço do sandbox da SEFAZ")
+        parser.add_argument("--pki-dir", required=True, metavar="PASTA",
+                            help="pasta da AC de teste do sandbox da SEFAZ (var/sefaz-pki)")
 
     def handle(self, *args, sefaz_url, pki_dir, **options):
         from sefaz_sandbox.pki import Pki, make_a1

@@ -41,6 +41,7 @@ from ..base import (
     ConnectorError,
     CredentialField,
     DataRules,
+    ErrorCode,
     ErrorKind,
     Package,
     RemoteStatus,
@@ -296,7 +297,7 @@ class ConnectorContractTests:
         connector.create_user(spec)
         again = self.spec(external_id=spec.external_id)  # other e-mail, same external id
         error = self.raises(ErrorKind.CONFLICT, connector.create_user, again)
-        assert error.code == "duplicate_external_id"
+        assert error.code == ErrorCode.DUPLICATE_EXTERNAL_ID
 
     def test_duplicate_email_is_a_conflict(self, connector: Connector) -> None:
         first, second = self.spec(), self.spec()
@@ -305,10 +306,10 @@ class ConnectorContractTests:
         error = self.raises(
             ErrorKind.CONFLICT, connector.create_user, self.spec(email=first.email)
         )
-        assert error.code == "duplicate_email"
+        assert error.code == ErrorCode.DUPLICATE_EMAIL
         moved = self.spec(external_id=second.external_id, email=first.email)
         error = self.raises(ErrorKind.CONFLICT, connector.update_user, moved)
-        assert error.code == "duplicate_email"
+        assert error.code == ErrorCode.DUPLICATE_EMAIL
         assert self.held(connector, second.external_id).email == second.email
 
     def test_unknown_package_is_refused(self, connector: Connector) -> None:
@@ -375,7 +376,7 @@ class ConnectorContractTests:
             # it was applied although the answer was lost; creating again is refused
             self.assert_matches(connector.get_user(spec.external_id), spec)
             error = self.raises(ErrorKind.CONFLICT, connector.create_user, spec)
-            assert error.code == "duplicate_external_id"
+            assert error.code == ErrorCode.DUPLICATE_EXTERNAL_ID
 
     @requires(Capability.LOOKUP_BY_EXTERNAL_ID, absent=True)
     def test_lost_response_is_settled_by_sending_the_state_again(self) -> None:
@@ -444,7 +445,7 @@ class ConnectorContractTests:
         assert all(r.external_id == spec.external_id for r in creates)
         assert 200 <= creates[0].status_code < 300 and not creates[0].error_code
         if lookup:
-            assert creates[1].error_code == "duplicate_external_id"
+            assert creates[1].error_code == ErrorCode.DUPLICATE_EXTERNAL_ID
             assert {"get_user", "delete_user"} <= {r.operation for r in records}
         else:
             assert not creates[1].error_code

@@ -1,6 +1,6 @@
 """What EXA accepts in a user's registration data (docs/connectors/exa.md, "Validation"),
 declared once here; exa_sandbox/store.py enforces the same on the sandbox's side and
-tests/properties/test_platform_rules.py holds the two together."""
+tests/integrations/test_platform_rules_properties.py holds the two together."""
 
 from __future__ import annotations
 

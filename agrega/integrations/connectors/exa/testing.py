@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 
 from exa_sandbox.testing import SandboxAdmin, SandboxProcess
 
+# what ``agrega exa-sandbox …`` runs (agrega/cli.py: ``<platform>-sandbox`` for any connector with a kit)
+SERVER_MAIN = "exa_sandbox.server:main"
+
 PACKAGES = [
     ("EXA-SEG-BASICO", "EXA Segurança Básico"),
     ("EXA-SEG-FAMILIA", "EXA Família"),

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 
 from webhook_sandbox.testing import SandboxAdmin, SandboxProcess
 
+# what ``agrega webhook-sandbox …`` runs (agrega/cli.py: ``<platform>-sandbox`` for any connector with a kit)
+SERVER_MAIN = "webhook_sandbox.server:main"
+
 PACKAGES = [("WH-BASICO", "Básico"), ("WH-FAMILIA", "Família"), ("WH-BACKUP", "Backup")]
 CATALOGUE = "; ".join(f"{code}={name}" for code, name in PACKAGES)
 

@@ -21,6 +21,7 @@ from agrega.core.management.base import (
 )
 from agrega.integrations.connectors.base import CredentialField
 from agrega.integrations.connectors.registry import PLATFORMS, connector_class, default_platform
+from agrega.integrations.filtersets import IntegrationFilterSet
 from agrega.integrations.models import SvaIntegration
 from agrega.integrations.services import (
     integration_check_credentials,
@@ -181,7 +182,8 @@ class Command(AgregaCommand):
             help="Lista os pacotes SVA do catálogo da plataforma.",
         )
         packages.add_argument("id", type=int, help="ID da integração")
-        self.subcommand(sub, "list", self.cmd_list, help="Lista as integrações SVA.")
+        listing = self.subcommand(sub, "list", self.cmd_list, help="Lista as integrações SVA.")
+        IntegrationFilterSet.add_arguments(listing)  # the same filters as the page and the API
         show = self.subcommand(
             sub, "show", self.cmd_show, help="Mostra uma integração (sem as credenciais)."
         )
@@ -323,7 +325,7 @@ class Command(AgregaCommand):
         self.emit(data, lines)
 
     def cmd_list(self, **options):
-        integrations = list(SvaIntegration.objects.order_by("id"))
+        integrations = list(IntegrationFilterSet(IntegrationFilterSet.from_options(options)).queryset())
 
         def lines():
             if not integrations:

@@ -4,14 +4,14 @@ first key of AGREGA_CREDENTIALS_KEY (docs/operations.md, "Rotating the credentia
 Run it after putting the new key first ("NEW,OLD") on every process; when it reports
 all rows re-encrypted, drop OLD from the variable. ``--generate`` prints a new key."""
 
-from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from agrega.core import crypto
+from agrega.core.management.base import PortugueseCommand
 from agrega.integrations.models import SvaIntegration
 
 
-class Command(BaseCommand):
+class Command(PortugueseCommand):
     help = "Recifra as credenciais das integrações com a primeira chave de AGREGA_CREDENTIALS_KEY."
 
     def add_arguments(self, parser):

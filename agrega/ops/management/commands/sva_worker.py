@@ -1,9 +1,9 @@
-from django.core.management.base import BaseCommand
+from agrega.core.management.base import PortugueseCommand
 
 from agrega.ops.worker import run_worker
 
 
-class Command(BaseCommand):
+class Command(PortugueseCommand):
     help = ("Roda o worker SVA (converge os usuários SVA com as plataformas) e, num segundo processo, o worker "
             "de tarefas (importações, campanhas, faturamento, régua…) até SIGTERM/Ctrl+C.")
 

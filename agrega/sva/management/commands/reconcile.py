@@ -5,6 +5,8 @@ report (counts, each difference and what was done).
     agrega reconcile --integration 3      # one integration
     agrega reconcile --integration 3 --remove-unknown
     agrega reconcile --show 12            # a past run's report
+    agrega reconcile --show 12 --kind state_differs   # its differences of one kind
+    agrega reconcile --list --integration 3 --status failed   # past runs
 
 Exit status: 0 when every run finished, 2 when refused (e.g. ``reconcile_running``:
 another run of that integration is in progress, here or on another machine), 3 when the
@@ -30,15 +32,15 @@ from agrega.sva.reconcile.services import (
     DEFAULT_PAGE_SIZE,
     count_rows,
     reconcile_integration,
-    reconciliation_item_list,
     reconciliation_run_get,
     runner_label,
 )
+from agrega.sva.filtersets import ReconciliationItemFilterSet, ReconciliationRunFilterSet
 
 ITEMS_SHOWN = 200
 
 
-def run_data(run: ReconciliationRun, *, items: bool = True) -> dict:
+def run_data(run: ReconciliationRun, *, items: bool = True, item_filters: dict | None = None) -> dict:
     data = {
         "id": run.pk,
         "integration_id": run.integration_id,
@@ -58,12 +60,12 @@ def run_data(run: ReconciliationRun, *, items: bool = True) -> dict:
         data["items"] = [
             {"id": i.pk, "external_id": i.external_id, "sva_user_id": i.sva_user_id, "kind": i.kind,
              "action": i.action, "message": i.message, "detail": i.detail}
-            for i in reconciliation_item_list(run_id=run.pk)
+            for i in ReconciliationItemFilterSet(item_filters, run_id=run.pk).queryset()
         ]
     return data
 
 
-def run_lines(run: ReconciliationRun) -> list[str]:
+def run_lines(run: ReconciliationRun, *, item_filters: dict | None = None) -> list[str]:
     lines = [f"Reconciliação {run.pk} — integração {run.integration_id} ({run.integration.name}): "
              f"{run.get_status_display().lower()}"]
     lines += key_values([
@@ -77,7 +79,7 @@ def run_lines(run: ReconciliationRun) -> list[str]:
     lines.append("")
     lines += ["  " + line for line in table(["CONTAGEM", "QTD"],
                                             [[label, value] for _, label, value in count_rows(run) if value])]
-    items = list(reconciliation_item_list(run_id=run.pk)[: ITEMS_SHOWN + 1])
+    items = list(ReconciliationItemFilterSet(item_filters, run_id=run.pk).queryset()[: ITEMS_SHOWN + 1])
     if items:
         lines.append("")
         lines += ["  " + line for line in table(
@@ -104,6 +106,14 @@ class Command(AgregaCommand):
                             help=f"usuários por página lida da plataforma (padrão {DEFAULT_PAGE_SIZE}, máx. 1000)")
         parser.add_argument("--show", type=positive_int, metavar="EXECUCAO",
                             help="mostra o relatório de uma reconciliação já feita e sai")
+        # the filters of the differences (with --show) and of the runs (with --list): the
+        # same as the pages' and the API's (sva/filtersets.py); --integration is the one above
+        ReconciliationItemFilterSet.add_arguments(parser)
+        parser.add_argument("--list", dest="list_runs", action="store_true",
+                            help="lista as reconciliações já feitas (mais recentes primeiro) e sai")
+        ReconciliationRunFilterSet.add_arguments(parser, only=("status",))
+        parser.add_argument("--limit", type=positive_int, default=50, metavar="N",
+                            help="com --list: máximo de reconciliações (padrão 50)")
         parser.add_argument("--json", action="store_true", help="saída em JSON (para scripts)")
         self.add_actor(parser)
         parser.set_defaults(_handler=self.reconcile)
@@ -111,12 +121,18 @@ class Command(AgregaCommand):
     def add_subcommands(self, sub) -> None:  # pragma: no cover - this command has none
         raise NotImplementedError
 
-    def reconcile(self, *, integration, remove_unknown, page_size, show, as_user, **_):
+    def reconcile(self, *, integration, remove_unknown, page_size, show, as_user, list_runs=False, limit=50,
+                  **options):
         if show:
             run = reconciliation_run_get(show)
             if run is None:
                 raise NotFound("Reconciliação", "reconciliation_not_found")
-            self.emit(run_data(run), lambda: run_lines(run))
+            item_filters = ReconciliationItemFilterSet(ReconciliationItemFilterSet.from_options(options),
+                                                       run_id=run.pk).clean()
+            self.emit(run_data(run, item_filters=item_filters), lambda: run_lines(run, item_filters=item_filters))
+            return
+        if list_runs:
+            self.list_runs({**options, "integration": integration}, limit=limit)
             return
         actor = self.actor(as_user)
         if integration is not None:
@@ -153,3 +169,16 @@ class Command(AgregaCommand):
             raise SystemExit(EXIT_PLATFORM)
         if refused:
             raise SystemExit(EXIT_ERROR)
+
+    def list_runs(self, options: dict, *, limit: int):
+        runs = list(ReconciliationRunFilterSet(ReconciliationRunFilterSet.from_options(options)).queryset()[:limit])
+
+        def lines():
+            if not runs:
+                return ["Nenhuma reconciliação encontrada."]
+            rows = [(r.pk, r.integration_id, r.get_status_display(), fmt_datetime(r.started_at),
+                     fmt_datetime(r.finished_at), int(r.counts.get("differences", 0))) for r in runs]
+            return [*table(("ID", "Integração", "Situação", "Início", "Fim", "Diferenças"), rows),
+                    f"{len(runs)} reconciliação(ões)."]
+
+        self.emit([run_data(r, items=False) for r in runs], lines)
