@@ -16,7 +16,7 @@ from agrega.contracts import services
 from agrega.contracts.models import Contract
 from agrega.sva.models import SvaUser
 from tests.fixtures import default_packages, default_platform_only
-from tests.web.fixtures_contracts import open_tab, pick_in_lupa
+from tests.web.fixtures_contracts import open_tab, pick_in_lupa, search_in_lupa
 
 sva_platform = default_platform_only()
 PACKAGES = default_packages()
@@ -142,8 +142,7 @@ def test_add_sva_product_with_lupa_then_remove(admin_page, make_platform_integra
     page.locator("#produtos").get_by_role("link", name="Novo").click()
     page.get_by_label("SVA", exact=True).check()
     page.get_by_role("button", name="Lupa: Produto/Serviço").click()
-    dialog = page.get_by_role("dialog")
-    dialog.get_by_role("searchbox").fill("Lupa")
+    dialog = search_in_lupa(page, "Lupa")
     expect_row = dialog.get_by_role("row").filter(has_text="EXA Segurança Básico Lupa")
     expect_row.wait_for()
     assert dialog.get_by_role("row").filter(has_text="Internet Fibra Lupa").count() == 0  # SVA only

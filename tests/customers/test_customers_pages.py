@@ -9,6 +9,24 @@ from playwright.sync_api import expect
 from agrega.core.br import format_document, make_cnpj, make_cpf
 
 
+def test_a_live_check_does_not_move_the_form_under_the_pointer(make_user, login, page, make_customer):
+    """The answer of a live check fills room kept for it: "Salvar" stays where it was, so
+    a click already on its way is not lost (it was, under load, in CI)."""
+    customer = make_customer(name="Cliente Sem Celular Layout", mobile_phone="")
+    make_user("layout", "operador")
+    login("layout")
+    page.goto(f"/clientes/{customer.pk}/editar/?focus=mobile_phone")
+    save = page.get_by_role("button", name="Salvar")
+    before = save.bounding_box()
+    page.locator("#id_mobile_phone").press_sequentially("(11) 98765-1234")
+    expect(page.locator("#live-mobile_phone [data-live=ok]")).to_be_visible()
+    assert save.bounding_box() == before
+    page.locator("#id_email").fill("")
+    page.locator("#id_email").press_sequentially("x@")
+    expect(page.locator("#live-email [data-live=error]")).to_be_visible()
+    assert save.bounding_box() == before
+
+
 def test_customer_form_checks_fields_as_typed_and_on_save(make_user, login, page, screenshot):
     from agrega.customers.models import Customer
 

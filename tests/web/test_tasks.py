@@ -15,7 +15,7 @@ from agrega.contracts import services as contract_services
 from agrega.core.br import format_document, make_cpf
 from tests.fixtures import default_platform_only
 
-from .fixtures_contracts import sva_row
+from .fixtures_contracts import search_in_lupa, sva_row
 
 sva_platform = default_platform_only()
 
@@ -89,9 +89,7 @@ def test_a_new_customer_to_a_synced_sva_user(make_user, login, page, platform_in
     clicks.click(page.locator("#produtos").get_by_role("link", name="Novo"), "Novo produto")
     clicks.check(page.get_by_label("SVA", exact=True), "tipo SVA")
     clicks.click(page.get_by_role("button", name="Lupa: Produto/Serviço"), "lupa")
-    dialog = page.get_by_role("dialog")
-    dialog.get_by_role("searchbox").fill("Tarefa")
-    page.wait_for_load_state("networkidle")
+    dialog = search_in_lupa(page, "Tarefa")
     clicks.click(dialog.get_by_role("row").filter(has_text="EXA Segurança Tarefa")
                  .get_by_role("button", name="Selecionar"), "Selecionar")
     clicks.click(page.get_by_role("button", name="Salvar"), "Salvar produto")
@@ -169,6 +167,7 @@ def test_c_from_the_dashboards_problem_to_the_fix(make_user, login, page, platfo
     clicks.click(problem.get_by_role("link", name=re.compile("Corrigir o cadastro")), "Corrigir")
     expect(page.locator("#id_mobile_phone")).to_be_focused()  # the offending field, ready to type
     page.keyboard.type("(11) 98765-1234")
+    expect(page.locator("#live-mobile_phone [data-live=ok]")).to_be_visible()  # checked as typed
     clicks.click(page.get_by_role("button", name="Salvar"), "Salvar cliente")
     page.wait_for_url(re.compile(rf"/contratos/{contract.pk}/#sva$"))  # back where the problem was
     row = sva_row(page, "EXA Segurança Cadastro")
