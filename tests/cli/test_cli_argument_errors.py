@@ -17,7 +17,7 @@ import pytest
 from django.core.management import ManagementUtility
 from django.core.management.base import CommandError
 
-from agrega.core.management.base import portuguese_argparse_message
+from agrega.core.management.base import DISPATCHER_WORDS, portuguese_argparse_message
 
 from .helpers import run
 
@@ -78,7 +78,8 @@ def test_every_commands_help_reads_in_portuguese():
         with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as done:
             ManagementUtility(["agrega", command, "--help"]).execute()
         assert done.value.code == 0, command
-        assert out.getvalue().startswith(f"uso: agrega {command}"), out.getvalue()
+        # the word one types: ``agrega worker`` runs sva_worker
+        assert out.getvalue().startswith(f"uso: agrega {DISPATCHER_WORDS.get(command, command)} "), out.getvalue()
         assert not DJANGO_ENGLISH.search(out.getvalue()), out.getvalue()
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import abc
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -177,12 +178,19 @@ _DEFAULT_OPTION_HELP = {
 }
 
 
+# Commands the ``agrega`` program calls by another word (agrega/cli.py): the usage line
+# shows the word one types.
+DISPATCHER_WORDS = {"sva_worker": "worker"}
+
+
 class PortugueseCommand(BaseCommand):
     """A management command whose ``--help`` and argument errors speak Portuguese, as the
     rest of the CLI: Django's own options included."""
 
     def create_parser(self, prog_name, subcommand, **kwargs):
         kwargs.setdefault("formatter_class", PortugueseHelpFormatter)
+        if os.path.basename(prog_name) == "agrega":
+            subcommand = DISPATCHER_WORDS.get(subcommand, subcommand)
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         # Django builds a CommandParser; the subclass adds no state, only Portuguese errors
         parser.__class__ = PortugueseCommandParser
