@@ -267,12 +267,12 @@ def _setup_pix_demo(pix_url: str, web_url: str, label: str) -> str:
         return f"  PIX: não foi possível preparar tudo ({exc})."
     # the título to pay: one that suspended its contract (the régua's late payer), so
     # that paying it shows the release and the unblock; else any open one
-    payable = Invoice.objects.filter(status="open", pix_charge__status="active").order_by("due_date", "pk")
+    payable = Invoice.objects.filter(status="open", pix_charges__status="active").order_by("due_date", "pk")
     overdue = (payable.filter(contract__access_status__in=[AccessStatus.OVERDUE, AccessStatus.AUTOMATIC_BLOCK])
                .first() or payable.first())
     lines = [f"  PSP sandbox (PIX):   {pix_url}/  — conta “{account.name}”, webhook em {web_url}/pix/webhook/…"]
     if overdue is not None:
-        txid = PixCharge.objects.get(invoice=overdue).txid
+        txid = PixCharge.objects.get(invoice=overdue, status=ChargeStatus.ACTIVE).txid
         lines += [f"  Pagar o título {overdue.pk} (contrato {overdue.contract_id}) pelo PIX do sandbox:",
                   f"    curl -X POST {pix_url}/_sandbox/pay -H 'Content-Type: application/json' \\",
                   f"         -d '{{\"txid\": \"{txid}\", \"client_id\": \"{client_id}\"}}'",

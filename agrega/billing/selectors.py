@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -122,12 +121,14 @@ def payment_list(*, status: str | None = None) -> QuerySet[Payment]:
 
 
 def invoice_pix_brief(invoice) -> dict | None:
-    """The título's PIX cobrança (txid, status, copia-e-cola) through the ORM's reverse
-    relation ``pix_charge`` declared by the PIX app: the invoice detail (API, CLI) shows
-    it without billing importing the PIX app. None when the título has no cobv."""
-    try:
-        charge = invoice.pix_charge
-    except (AttributeError, ObjectDoesNotExist):
+    """The título's current PIX cobrança (txid, status, copia-e-cola: its highest
+    ``sequence`` — the earlier ones, paid in part or given back, are history) through the
+    ORM's reverse relation ``pix_charges`` declared by the PIX app: the invoice detail
+    (API, CLI) shows it without billing importing the PIX app. None when the título has
+    no cobv."""
+    charges = getattr(invoice, "pix_charges", None)
+    charge = charges.order_by("-sequence").first() if charges is not None else None
+    if charge is None:
         return None
     return {"txid": charge.txid, "status": charge.status, "status_label": charge.get_status_display(),
             "copia_e_cola": charge.pix_copia_e_cola, "location": charge.location}

@@ -162,14 +162,24 @@ def account_reconcile(request: HttpRequest, account_id: int, response: HttpRespo
     return task_accepted(response, queue_reconcile(account_id=account_id).id)
 
 
+class EarlierChargeOut(Schema):
+    txid: str
+    status: str
+    status_label: str
+    amount: str = Field(description="Valor cobrado (vazio se nunca foi enviada ao PSP).")
+
+
 class InvoicePixOut(Schema):
     txid: str
     status: str
     status_label: str
+    amount: str = Field(description="O que a cobrança atual cobra: o saldo do título quando foi enviada.")
     copia_e_cola: str
     location: str
     qr_svg: str
     last_error: str
+    history: list[EarlierChargeOut] = Field(
+        description="Cobranças anteriores do título (pagas em parte, devolvidas, removidas): histórico, não pagáveis.")
 
 
 @invoice_router.get("/{invoice_id}/pix", response={200: InvoicePixOut, 401: ErrorOut, 404: ErrorOut},

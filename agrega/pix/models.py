@@ -70,11 +70,20 @@ class ChargeStatus(models.TextChoices):
     ERROR = "error", "Erro (nova tentativa)"
 
 
-class PixCharge(models.Model):
-    """The cobv of one título. ``txid`` is derived from the título (services.txid_for):
-    a retry is the same ``PUT /cobv/{txid}``, never a second cobrança."""
+LIVE_CHARGE = ("pending", "active", "error")  # a cobrança still to be paid (or to be sent)
 
-    invoice = models.OneToOneField("billing.Invoice", on_delete=models.PROTECT, related_name="pix_charge")
+
+class PixCharge(models.Model):
+    """A cobv of one título. ``txid`` is derived from the título and ``sequence``
+    (services.txid_for): a retry is the same ``PUT /cobv/{txid}``, never a second
+    cobrança. A título's first cobv is sequence 0; when it is concluded (paid in part,
+    or its Pix given back) or removed while the título is open with a balance, the next
+    one charges the rest. The título's **current** cobv is its highest sequence; the
+    earlier ones stay as its history, and at most one is live (pending/active/error)."""
+
+    invoice = models.ForeignKey("billing.Invoice", on_delete=models.PROTECT, related_name="pix_charges",
+                                db_index=False)  # uniq_pix_charge_invoice_sequence indexes it
+    sequence = models.PositiveSmallIntegerField(default=0)
     account = models.ForeignKey(PixAccount, on_delete=models.PROTECT, related_name="charges")
     txid = models.CharField(max_length=35, unique=True)
     status = models.CharField(max_length=10, choices=ChargeStatus.choices, default=ChargeStatus.PENDING)
@@ -95,6 +104,14 @@ class PixCharge(models.Model):
         verbose_name = "cobrança PIX"
         verbose_name_plural = "cobranças PIX"
         indexes = [models.Index(fields=["status"], name="pix_charge_status")]
+        constraints = [
+            # also the index that finds a título's cobranças (invoice first)
+            models.UniqueConstraint(fields=["invoice", "sequence"], name="uniq_pix_charge_invoice_sequence"),
+            # never two payable cobranças of one título: a twin task's INSERT of the next
+            # one is ignored (ON CONFLICT DO NOTHING), and both send the same PUT
+            models.UniqueConstraint(fields=["invoice"], condition=models.Q(status__in=LIVE_CHARGE),
+                                    name="uniq_pix_charge_live"),
+        ]
 
 
 class RefundStatus(models.TextChoices):

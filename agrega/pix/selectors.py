@@ -22,7 +22,14 @@ def account_get(account_id: int) -> PixAccount:
 
 
 def charge_for_invoice(invoice_id: int) -> PixCharge | None:
-    return PixCharge.objects.filter(invoice_id=invoice_id).first()
+    """The título's current cobv (its highest sequence): the one to pay, when active."""
+    return PixCharge.objects.filter(invoice_id=invoice_id).order_by("-sequence").first()
+
+
+def charge_history(invoice_id: int) -> list[PixCharge]:
+    """The título's earlier cobranças (paid in part, given back, removed), newest first:
+    kept on record, never offered to pay."""
+    return list(PixCharge.objects.filter(invoice_id=invoice_id).order_by("-sequence")[1:])
 
 
 def qr_svg(payload: str, *, scale: int = 3) -> str:
@@ -33,14 +40,24 @@ def qr_svg(payload: str, *, scale: int = 3) -> str:
 
 
 def invoice_pix(invoice_id: int) -> dict | None:
-    """What every channel shows of a título's Pix: status, copia-e-cola, QR (SVG)."""
-    charge = charge_for_invoice(invoice_id)
-    if charge is None:
+    """What every channel shows of a título's Pix: its current cobv's status,
+    copia-e-cola, QR (SVG) and amount; the earlier ones as ``history`` (no copia-e-cola:
+    they cannot be paid any more)."""
+    charges = list(PixCharge.objects.filter(invoice_id=invoice_id).order_by("-sequence"))
+    if not charges:
         return None
+    charge = charges[0]
     return {"txid": charge.txid, "status": charge.status, "status_label": charge.get_status_display(),
-            "copia_e_cola": charge.pix_copia_e_cola, "location": charge.location,
+            "amount": _money(charge.amount_sent), "copia_e_cola": charge.pix_copia_e_cola,
+            "location": charge.location,
             "qr_svg": qr_svg(charge.pix_copia_e_cola) if charge.status == "active" else "",
-            "last_error": charge.last_error}
+            "last_error": charge.last_error,
+            "history": [{"txid": c.txid, "status": c.status, "status_label": c.get_status_display(),
+                         "amount": _money(c.amount_sent)} for c in charges[1:]]}
+
+
+def _money(value) -> str:
+    return f"{value:.2f}" if value is not None else ""
 
 
 def contract_recurrence(contract_id: int) -> PixRecurrence | None:

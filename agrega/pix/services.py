@@ -32,6 +32,7 @@ from agrega.core.text import clean_text_into
 from . import certs, sql
 from .client import ADAPTERS, PixClient, PixError
 from .models import (
+    LIVE_CHARGE,
     ChargeStatus,
     PixAccount,
     PixCharge,
@@ -239,9 +240,20 @@ def cert_expiring(now=None) -> list[PixAccount]:
 
 # ---------------------------------------------------------------- cobv per título
 
-def txid_for(invoice_id: int) -> str:
-    """The título's txid: stable (a retry is the same PUT), 26–35 alphanumerics."""
-    return f"agrega{int(invoice_id):020d}"
+def txid_for(invoice_id: int, sequence: int = 0) -> str:
+    """The txid of the título's cobv number ``sequence``: stable (a retry is the same
+    PUT), 26–35 alphanumerics (yaml: ``[a-zA-Z0-9]{26,35}``). The first keeps the short
+    form (26); a later one — the rest after a partial Pix or a devolução — adds ``n`` and
+    the number (32), so no two títulos or sequences share one."""
+    if not sequence:
+        return f"agrega{int(invoice_id):020d}"
+    return f"agrega{int(invoice_id):020d}n{int(sequence):05d}"
+
+
+def due_amount(invoice: Invoice) -> Decimal:
+    """What a título's cobv charges: its open balance (the whole amount until something
+    is paid; after a partial Pix, a partial baixa or a devolução, what is left)."""
+    return invoice.balance
 
 
 def _money(value: Decimal) -> str:
@@ -273,7 +285,7 @@ def cobv_terms(invoice: Invoice, account: PixAccount, policy) -> dict:
     desconto?}}`` — what ``PixCharge.terms_sent`` records."""
     from agrega.dunning.charges import cobv_terms as terms
 
-    return terms(policy, amount=invoice.amount, due=invoice.due_date,
+    return terms(policy, amount=due_amount(invoice), due=invoice.due_date,
                  default_validade=account.validade_apos_vencimento)
 
 
@@ -285,7 +297,7 @@ def cobv_body(invoice: Invoice, account: PixAccount, terms: dict | None = None) 
         "calendario": {"dataDeVencimento": invoice.due_date.isoformat(),
                        "validadeAposVencimento": terms["validadeAposVencimento"]},
         "devedor": _devedor(invoice.customer),
-        "valor": {"original": _money(invoice.amount), **terms["valor"]},
+        "valor": {"original": _money(due_amount(invoice)), **terms["valor"]},
         "chave": account.chave,
         "solicitacaoPagador": f"Título {invoice.pk} — competência {invoice.period:%m/%Y}",
     }
@@ -307,9 +319,9 @@ CREATED_FIELDS = ["pix_copia_e_cola", "location", "revisao", "last_error", "upda
 
 
 def _update(charge: PixCharge, **fields) -> None:
-    """Write ``fields`` to the charge's row (by its título: the row may have just been
+    """Write ``fields`` to the charge's row (by its txid: the row may have just been
     inserted without its id coming back) and to the object in hand."""
-    PixCharge.objects.filter(invoice_id=charge.invoice_id).update(**fields)
+    PixCharge.objects.filter(txid=charge.txid).update(**fields)
     for name, value in fields.items():
         setattr(charge, name, value)
 
@@ -319,10 +331,13 @@ SYNC_BATCH = 50  # títulos per task: their reads and inserts are one query each
 
 def charge_sync(*, invoice_id: int, account: PixAccount | None = None, client: PixClient | None = None) -> PixCharge | None:
     """Bring the título's cobv in step with the título: create it (PUT), revise its
-    amount, due date or the régua's terms (PATCH), or remove it when the título is
-    cancelled or paid by other means (PATCH status REMOVIDA_PELO_USUARIO_RECEBEDOR).
-    Idempotent: called again, it does nothing or the same request. Runs outside any
-    transaction (a task). Raises the PSP's error (kept on the charge)."""
+    amount (the balance), due date or the régua's terms (PATCH), remove it when the
+    título is cancelled or paid by other means (PATCH status
+    REMOVIDA_PELO_USUARIO_RECEBEDOR) — or, when the título is open with a balance and
+    its current cobv is concluded (paid in part, its Pix given back) or removed, create
+    the next one for the rest (``_needs_next``). Idempotent: called again, it does
+    nothing or the same request. Runs outside any transaction (a task). Raises the PSP's
+    error (kept on the charge)."""
     outcome = charges_sync(invoice_ids=[invoice_id], account=account, client=client)
     result = outcome.get(int(invoice_id))
     if isinstance(result, PixError):
@@ -339,30 +354,45 @@ def charges_sync(*, invoice_ids, account: PixAccount | None = None,
     and returned in its place; the others go on."""
     from agrega.dunning.models import DunningPolicy
 
-    invoices = list(Invoice.objects.select_related("customer", "contract__dunning_policy", "pix_charge__account")
-                    .filter(pk__in=[int(i) for i in invoice_ids]))
-    outcome: dict[int, PixCharge | PixError | None] = {int(i): None for i in invoice_ids}
+    ids = [int(i) for i in invoice_ids]
+    invoices = list(Invoice.objects.select_related("customer", "contract__dunning_policy").filter(pk__in=ids))
+    outcome: dict[int, PixCharge | PixError | None] = {i: None for i in ids}
     default_policy = None
     if any(not inv.contract.dunning_policy_id for inv in invoices):
         default_policy = DunningPolicy.objects.filter(is_default=True).first()
-    charges, new = {}, []
+    charges: dict[int, PixCharge] = {}
+    # each título's current cobv: its highest sequence (the earlier ones are history)
+    for charge in PixCharge.objects.filter(invoice_id__in=ids).select_related("account").order_by("sequence"):
+        charges[charge.invoice_id] = charge
+    new = []
     no_account = False
     for invoice in invoices:
-        try:
-            charges[invoice.pk] = invoice.pix_charge
-        except PixCharge.DoesNotExist:
-            if invoice.status != InvoiceStatus.OPEN or invoice.amount <= 0 or no_account:
-                continue
-            account = account or active_account()
-            if account is None:
-                no_account = True  # no cobv to create; the títulos that have one still sync
-                continue
-            charges[invoice.pk] = PixCharge(invoice_id=invoice.pk, account=account, txid=txid_for(invoice.pk))
-            new.append(charges[invoice.pk])
+        current = charges.get(invoice.pk)
+        if current is not None and not _needs_next(current, invoice):
+            continue
+        if current is None and (invoice.status != InvoiceStatus.OPEN or invoice.amount <= 0):
+            continue
+        if no_account:
+            continue
+        account = account or active_account()
+        if account is None:
+            no_account = True  # no cobv to create; the títulos that have one still sync
+            continue
+        sequence = current.sequence + 1 if current is not None else 0
+        charges[invoice.pk] = PixCharge(invoice_id=invoice.pk, account=account, sequence=sequence,
+                                        txid=txid_for(invoice.pk, sequence))
+        new.append(charges[invoice.pk])
     if new:
-        # one INSERT … ON CONFLICT DO NOTHING: a twin task that inserted first wins, and
-        # both then send the same PUT (same txid)
+        # one INSERT … ON CONFLICT DO NOTHING: a twin task that inserted first wins (the
+        # same sequence, or a live cobv already there: uniq_pix_charge_live), and both then
+        # send the same PUT (same txid)
         PixCharge.objects.bulk_create(new, ignore_conflicts=True)
+        # a twin that read the título long before (its next cobv since made, even paid)
+        # sends nothing: only the rows still waiting for their PUT are this task's
+        waiting = set(PixCharge.objects.filter(txid__in=[c.txid for c in new], status=ChargeStatus.PENDING)
+                      .values_list("txid", flat=True))
+        for stale in [c for c in new if c.txid not in waiting]:
+            del charges[stale.invoice_id]
     created_rows: list[PixCharge] = []
     try:
         for invoice in invoices:
@@ -375,7 +405,7 @@ def charges_sync(*, invoice_ids, account: PixAccount | None = None,
                 outcome[invoice.pk] = _sync(charge, invoice, client or shared_client(charge.account), default_policy,
                                             created_rows)
             except PixError as exc:
-                PixCharge.objects.filter(invoice_id=invoice.pk).update(
+                PixCharge.objects.filter(txid=charge.txid).update(
                     status=ChargeStatus.ERROR if charge.status in (ChargeStatus.PENDING, ChargeStatus.ERROR)
                     else charge.status, attempts=charge.attempts + 1, last_error=str(exc)[:500])
                 outcome[invoice.pk] = exc
@@ -389,9 +419,19 @@ def _write_created(rows: list[PixCharge]) -> None:
     sql.write_charges(rows, CREATED_FIELDS)
 
 
+def _needs_next(current: PixCharge, invoice: Invoice) -> bool:
+    """The título is open with something to pay and its current cobv can no longer be
+    paid (concluded by a Pix that left a balance, or whose devolução reopened it;
+    removed while the título was settled, then reopened): the rest needs a new cobv."""
+    return (current.status in (ChargeStatus.PAID, ChargeStatus.REMOVED)
+            and invoice.status == InvoiceStatus.OPEN and due_amount(invoice) > 0)
+
+
 def _sync(charge: PixCharge, invoice: Invoice, client: PixClient, default_policy=None,
           created_rows: list | None = None) -> PixCharge:
     created = charge.status in (ChargeStatus.PENDING, ChargeStatus.ERROR) and charge.amount_sent is None
+    if charge.status in (ChargeStatus.PAID, ChargeStatus.REMOVED) and invoice.status == InvoiceStatus.OPEN:
+        return charge  # concluded, and no next one could be made (no active account): history
     if invoice.status == InvoiceStatus.CANCELLED or (invoice.status == InvoiceStatus.PAID and not _paid_by_cobv(charge)):
         if created or charge.status == ChargeStatus.REMOVED:
             _update(charge, status=ChargeStatus.REMOVED)
@@ -408,6 +448,7 @@ def _sync(charge: PixCharge, invoice: Invoice, client: PixClient, default_policy
         _update(charge, status=ChargeStatus.PAID)
         return charge
     terms = cobv_terms(invoice, charge.account, policy_of(invoice, default_policy))
+    amount = due_amount(invoice)
     if created:
         body = cobv_body(invoice, charge.account, terms)
         try:
@@ -416,7 +457,7 @@ def _sync(charge: PixCharge, invoice: Invoice, client: PixClient, default_policy
             if not exc.permanent:
                 raise
             answer = _existing(client, charge.txid, exc)  # the answer of an earlier PUT was lost
-        fields = dict(status=ChargeStatus.ACTIVE, amount_sent=invoice.amount, due_sent=invoice.due_date,
+        fields = dict(status=ChargeStatus.ACTIVE, amount_sent=amount, due_sent=invoice.due_date,
                       terms_sent=terms, attempts=charge.attempts + 1)
         if created_rows is None:
             _store_answer(charge, answer, **fields)
@@ -425,13 +466,13 @@ def _sync(charge: PixCharge, invoice: Invoice, client: PixClient, default_policy
                 setattr(charge, name, value)
             created_rows.append(charge)
     elif charge.status in (ChargeStatus.ACTIVE, ChargeStatus.ERROR) and (
-            charge.amount_sent != invoice.amount or charge.due_sent != invoice.due_date
+            charge.amount_sent != amount or charge.due_sent != invoice.due_date
             or charge.terms_sent != terms):
-        body = {"valor": {"original": _money(invoice.amount), **_zeroed(charge.terms_sent, terms), **terms["valor"]},
+        body = {"valor": {"original": _money(amount), **_zeroed(charge.terms_sent, terms), **terms["valor"]},
                 "calendario": {"dataDeVencimento": invoice.due_date.isoformat(),
                                "validadeAposVencimento": terms["validadeAposVencimento"]}}
         answer = client.cobv_patch(charge.txid, body)
-        _store_answer(charge, answer, amount_sent=invoice.amount, due_sent=invoice.due_date, terms_sent=terms)
+        _store_answer(charge, answer, amount_sent=amount, due_sent=invoice.due_date, terms_sent=terms)
     return charge
 
 
@@ -465,24 +506,39 @@ def _paid_by_cobv(charge: PixCharge) -> bool:
 
 
 def charges_for_open_invoices(*, account_id: int) -> int:
-    """First setup: a cobv for every open título that has none yet (a task each)."""
+    """First setup: a cobv for every open título that has none payable yet — none at
+    all, or only concluded or removed ones (the rest gets its next cobv) — in tasks."""
     from . import tasks
 
     _account(account_id)
-    ids = list(Invoice.objects.filter(status=InvoiceStatus.OPEN, amount__gt=0, pix_charge__isnull=True)
-               .values_list("pk", flat=True))
+    ids = list(Invoice.objects.filter(status=InvoiceStatus.OPEN, amount__gt=0)
+               .exclude(pix_charges__status__in=LIVE_CHARGE).values_list("pk", flat=True))
     tasks.enqueue_charges_sync(ids)
     return len(ids)
 
 
 def charges_to_refresh(contract_ids) -> list[int]:
-    """Títulos of these contracts whose cobv no longer matches them (cancelled, paid by
-    other means, amount or due date changed)."""
-    rows = PixCharge.objects.filter(invoice__contract_id__in=list(contract_ids)).exclude(
-        status__in=[ChargeStatus.REMOVED, ChargeStatus.PAID]).values_list(
-        "invoice_id", "invoice__status", "invoice__amount", "invoice__due_date", "amount_sent", "due_sent")
-    return [invoice_id for invoice_id, status, amount, due, sent, due_sent in rows
-            if status != InvoiceStatus.OPEN or (sent is not None and (amount != sent or due != due_sent))]
+    """Títulos of these contracts whose current cobv no longer matches them: cancelled,
+    paid by other means, balance or due date changed — or open with a balance while
+    their current cobv is concluded or removed (the rest needs the next one). Read: the
+    live cobranças and those of open títulos (not the history of settled ones)."""
+    from django.db.models import Q
+
+    rows = (PixCharge.objects.filter(Q(status__in=LIVE_CHARGE) | Q(invoice__status=InvoiceStatus.OPEN),
+                                     invoice__contract_id__in=list(contract_ids))
+            .order_by("invoice_id", "sequence")
+            .values_list("invoice_id", "status", "invoice__status", "invoice__amount", "invoice__paid_amount",
+                         "invoice__due_date", "amount_sent", "due_sent"))
+    current = {row[0]: row for row in rows}  # the highest sequence last
+    out = []
+    for invoice_id, status, invoice_status, amount, paid, due, sent, due_sent in current.values():
+        balance = max(amount - paid, Decimal("0"))
+        if status in LIVE_CHARGE:
+            if invoice_status != InvoiceStatus.OPEN or (sent is not None and (balance != sent or due != due_sent)):
+                out.append(invoice_id)
+        elif invoice_status == InvoiceStatus.OPEN and balance > 0:
+            out.append(invoice_id)
+    return out
 
 
 def charges_of_policy(policy_id: int, *, is_default: bool) -> list[int]:
@@ -667,10 +723,19 @@ def reconcile(*, account_id: int, now: datetime | None = None, client: PixClient
 
 def retry_failed_charges(*, limit: int = 500) -> int:
     """Charges whose PSP call failed (or never ran: a task lost with its process) are
-    sent again — the same PUT/PATCH, so nothing is created twice."""
+    sent again — the same PUT/PATCH, so nothing is created twice. So are open títulos
+    whose cobv is concluded or removed and that have no next one yet (its task lost, or
+    no active account then): ``charges_sync`` makes it."""
+    from django.db.models import Exists, OuterRef
+
     stale = timezone.now() - timedelta(minutes=1)
     ids = list(PixCharge.objects.filter(status__in=[ChargeStatus.ERROR, ChargeStatus.PENDING], updated_at__lt=stale)
                .values_list("invoice_id", flat=True)[:limit])
+    if len(ids) < limit and active_account() is not None:
+        settled = PixCharge.objects.filter(invoice_id=OuterRef("pk"), updated_at__lt=stale)
+        live = PixCharge.objects.filter(invoice_id=OuterRef("pk"), status__in=LIVE_CHARGE)
+        ids += list(Invoice.objects.filter(Exists(settled), ~Exists(live), status=InvoiceStatus.OPEN, amount__gt=0)
+                    .values_list("pk", flat=True)[:limit - len(ids)])
     for start in range(0, len(ids), SYNC_BATCH):
         for invoice_id, result in charges_sync(invoice_ids=ids[start:start + SYNC_BATCH]).items():
             if isinstance(result, PixError):
@@ -719,7 +784,8 @@ def refund_request(*, payment_id: int, amount, reason: str = "", invoice_id: int
         if amount + already > payment.amount:
             raise ApplicationError("refund_too_large",
                                    f"A devolução passa do valor do Pix (restam {payment.amount - already:.2f}).")
-        charge = PixCharge.objects.filter(invoice_id=payment.invoice_id).select_related("account").first()
+        charge = (PixCharge.objects.filter(invoice_id=payment.invoice_id).select_related("account")
+                  .order_by("-sequence").first())
         if charge is None:
             raise NotFound("Cobrança PIX", "pix_charge_not_found")
         refund = PixRefund.objects.create(payment=payment, account=charge.account, amount=amount,

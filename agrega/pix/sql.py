@@ -87,7 +87,7 @@ def _sqlite_write_promptly(cursor, sql: str, params: list) -> int:
 
 
 def write_charges(rows: Sequence[PixCharge], fields: Sequence[str]) -> None:
-    """Write ``fields`` of each charge to its row, found by its título (a row just
+    """Write ``fields`` of each charge to its row, found by its txid (a row just
     inserted may not know its id): one prepared UPDATE run for every row
     (``executemany``), in one transaction. The values are prepared by each field
     (``Field.get_db_prep_save``), as ``save(update_fields=fields)`` would."""
@@ -95,8 +95,8 @@ def write_charges(rows: Sequence[PixCharge], fields: Sequence[str]) -> None:
         return
     model_fields = [PixCharge._meta.get_field(name) for name in fields]
     sql = (f"UPDATE {quote(PixCharge._meta.db_table)} SET "
-           + ", ".join(f"{quote(f.column)} = %s" for f in model_fields) + f" WHERE {quote('invoice_id')} = %s")
-    params = [[f.get_db_prep_save(getattr(c, f.attname), connection) for f in model_fields] + [c.invoice_id]
+           + ", ".join(f"{quote(f.column)} = %s" for f in model_fields) + f" WHERE {quote('txid')} = %s")
+    params = [[f.get_db_prep_save(getattr(c, f.attname), connection) for f in model_fields] + [c.txid]
               for c in rows]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.executemany(sql, params)

@@ -125,11 +125,14 @@ class Command(AgregaCommand):
 
         def lines():
             out = [f"PIX do título {invoice}", *key_values([("txid", data["txid"]), ("Situação", data["status_label"]),
-                                                             ("Erro", data["last_error"])])]
+                                                             ("Valor", data["amount"]), ("Erro", data["last_error"])])]
             if data["copia_e_cola"]:
                 qr = io.StringIO()
                 segno.make(data["copia_e_cola"], error="m").terminal(out=qr, compact=True)
                 out += ["PIX copia e cola:", data["copia_e_cola"], qr.getvalue()]
+            if data["history"]:
+                out += ["Cobranças anteriores (não pagáveis):",
+                        *(f"  {c['txid']}  {c['status_label']}  {c['amount']}" for c in data["history"])]
             return out
 
         self.emit({k: v for k, v in data.items() if k != "qr_svg"}, lines)
