@@ -236,48 +236,95 @@ DEMO_PIX_CLIENT = ("agrega-demo", "agrega-demo-secret", "pix@provedor-demo.examp
 
 def _setup_pix_demo(pix_url: str, web_url: str, label: str) -> str:
     """The demo's PSP account on the sandbox, its webhook, a cobv for every open título,
-    one Pix Automático authorisation; returns how to "pay" a título from the sandbox."""
+    one Pix Automático authorisation; returns how to "pay" a título from the sandbox.
+
+    Each step that talks to the PSP may fail for a reason of the PSP or the network
+    (``httpx.HTTPError``, ``PixError``, or a service's ``ApplicationError`` that wraps
+    one): the banner then says which step failed and why, in Portuguese, and the demo
+    goes on without it. Any other exception is a bug and is not caught here."""
     import httpx
 
     from agrega.billing.models import Invoice
     from agrega.contracts.choices import AccessStatus, ContractStatus
     from agrega.contracts.models import Contract
+    from agrega.core.errors import ApplicationError
     from agrega.pix import recurrence, services
+    from agrega.pix.client import PixError
     from agrega.pix.models import ChargeStatus, PixAccount, PixCharge, PixRecurrence
 
+    expected = (httpx.HTTPError, PixError, ApplicationError)
+    failures: list[str] = []
+
+    def failed(step: str, exc: Exception) -> None:
+        if isinstance(exc, httpx.HTTPStatusError):
+            reason = f"o PSP sandbox respondeu HTTP {exc.response.status_code}"
+        elif isinstance(exc, httpx.HTTPError):
+            reason = f"o PSP sandbox não respondeu ({type(exc).__name__})"
+        else:
+            reason = getattr(exc, "message", "") or str(exc) or type(exc).__name__
+        failures.append(f"  PIX: falhou ao {step}: {reason}")
+        print(f"PIX da demo: falhou ao {step}: {reason}", file=sys.stderr, flush=True)
+
     client_id, secret, chave = DEMO_PIX_CLIENT
-    httpx.post(f"{pix_url}/_sandbox/accounts", json={"client_id": client_id, "client_secret": secret,
-                                                     "chave": chave, "nome": "Provedor Demo"}, timeout=10)
+    try:
+        httpx.post(f"{pix_url}/_sandbox/accounts", json={"client_id": client_id, "client_secret": secret,
+                                                         "chave": chave, "nome": "Provedor Demo"},
+                   timeout=10).raise_for_status()
+    except httpx.HTTPError as exc:
+        failed("criar a conta do provedor no PSP sandbox", exc)
+        return "\n".join(failures) + "\n"
     account = PixAccount.objects.filter(client_id=client_id).first() or services.account_create(
         name="PSP sandbox (demo)", base_url=pix_url + "/api", client_id=client_id, client_secret=secret, chave=chave)
     try:
         services.account_register_webhook(account_id=account.pk, public_url=web_url)
+    except expected as exc:
+        failed("registrar o webhook no PSP", exc)
+    try:
         queued = services.charges_for_open_invoices(account_id=account.pk)
-        # the cobranças are created by the task worker (started above): wait for them, so
-        # the banner can name a título that is ready to be paid
-        deadline = time.monotonic() + 60
-        while (PixCharge.objects.exclude(status=ChargeStatus.PENDING).count() < queued
-               and time.monotonic() < deadline):
-            time.sleep(0.5)
-        if not PixRecurrence.objects.exists():
-            contract = Contract.objects.filter(status=ContractStatus.ACTIVE).order_by("pk").first()
-            if contract is not None:
-                recurrence.recurrence_start(contract_id=contract.pk)
-    except Exception as exc:  # the demo still runs; the page shows the account's state
-        return f"  PIX: não foi possível preparar tudo ({exc})."
+    except expected as exc:
+        failed("pedir as cobranças PIX dos títulos em aberto", exc)
+        queued = 0
+    # the cobranças are created by the task worker (started above): wait for them, so
+    # the banner can name a título that is ready to be paid
+    deadline = time.monotonic() + 60
+    while (PixCharge.objects.exclude(status=ChargeStatus.PENDING).count() < queued
+           and time.monotonic() < deadline):
+        time.sleep(0.5)
+    pending = PixCharge.objects.filter(status=ChargeStatus.PENDING).count()
+    if pending:
+        failures.append(f"  PIX: {pending} cobrança(s) ainda não criada(s) no PSP após 60 s "
+                        "(o worker de tarefas segue tentando; veja a aba Financeiro do contrato).")
+    errors = PixCharge.objects.filter(status=ChargeStatus.ERROR).exclude(last_error="")
+    if errors.exists():
+        first = errors.order_by("pk").first()
+        failures.append(f"  PIX: {errors.count()} cobrança(s) recusada(s) pelo PSP; a primeira "
+                        f"(título {first.invoice_id}): {first.last_error}")
+    rec = PixRecurrence.objects.order_by("pk").first()
+    if rec is None:
+        contract = Contract.objects.filter(status=ContractStatus.ACTIVE).order_by("pk").first()
+        if contract is None:
+            failures.append("  PIX: nenhum contrato ativo para o Pix Automático da demo.")
+        else:
+            try:
+                rec = recurrence.recurrence_start(contract_id=contract.pk)
+            except expected as exc:
+                failed(f"iniciar o Pix Automático do contrato {contract.pk}", exc)
     # the título to pay: one that suspended its contract (the régua's late payer), so
     # that paying it shows the release and the unblock; else any open one
     payable = Invoice.objects.filter(status="open", pix_charges__status="active").order_by("due_date", "pk")
     overdue = (payable.filter(contract__access_status__in=[AccessStatus.OVERDUE, AccessStatus.AUTOMATIC_BLOCK])
                .first() or payable.first())
     lines = [f"  PSP sandbox (PIX):   {pix_url}/  — conta “{account.name}”, webhook em {web_url}/pix/webhook/…"]
+    if rec is not None and rec.id_rec:
+        lines.append(f"  Pix Automático:      contrato {rec.contract_id}, idRec {rec.id_rec} "
+                     f"({rec.get_status_display()})")
     if overdue is not None:
         txid = PixCharge.objects.get(invoice=overdue, status=ChargeStatus.ACTIVE).txid
         lines += [f"  Pagar o título {overdue.pk} (contrato {overdue.contract_id}) pelo PIX do sandbox:",
                   f"    curl -X POST {pix_url}/_sandbox/pay -H 'Content-Type: application/json' \\",
                   f"         -d '{{\"txid\": \"{txid}\", \"client_id\": \"{client_id}\"}}'",
                   f"    → webhook → baixa → contrato liberado → usuário SVA desbloqueado na {label} em segundos."]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + failures) + "\n"
 
 
 def _check_demo_converged(sandbox_url: str, kit, label: str, seconds: float = 60.0) -> bool:

@@ -827,6 +827,15 @@ def invoice_cancelled(*, invoice_id: int, sefaz=None) -> NFCom | None:
 
 # ---------------------------------------------------------------- the customer's e-mail
 
+def _invoice_pix_part(invoice_id: int):
+    """The título's PIX for its e-mail (open, cobv active), or None; the PIX app is optional."""
+    try:
+        from agrega.pix.mail import invoice_pix_part
+    except ImportError:
+        return None
+    return invoice_pix_part(invoice_id)
+
+
 def send_bill_email(*, nfcom_id: int, connection=None) -> bool:
     """E-mail the customer the fatura: the DANFE-COM (PDF) and the XML (nfcomProc)
     attached. Once per document (``emailed_at``); False when there is no address or it
@@ -846,8 +855,14 @@ def send_bill_email(*, nfcom_id: int, connection=None) -> bool:
     body = (f"Olá, {customer.name}.\n\nSegue a sua fatura de {invoice.period:%m/%Y} (NFCom {doc.serie}/{doc.number}), "
             f"no valor de R$ {str(doc.total).replace('.', ',')}, com vencimento em {invoice.due_date:%d/%m/%Y}.\n"
             f"Chave de acesso: {doc.key}\n\nO DANFE-COM (PDF) e o XML da nota fiscal estão anexos.")
-    message = EmailMessage(subject=f"Sua fatura {invoice.period:%m/%Y} — NFCom {doc.number}", body=body,
-                           to=[customer.email], connection=connection)
+    subject = f"Sua fatura {invoice.period:%m/%Y} — NFCom {doc.number}"
+    pix = _invoice_pix_part(invoice.pk)
+    if pix is None:
+        message = EmailMessage(subject=subject, body=body, to=[customer.email], connection=connection)
+    else:  # the título's PIX: copia-e-cola in the text, QR code inline in the HTML part
+        from agrega.pix.mail import email_with_pix
+
+        message = email_with_pix(subject=subject, body=body, to=[customer.email], pix=pix, connection=connection)
     message.attach(f"{doc.key}-danfe.pdf", selectors.document_pdf(doc), "application/pdf")
     message.attach(f"{doc.key}-nfcom.xml", selectors.document_xml(doc), "application/xml")
     message.send()

@@ -24,7 +24,8 @@ VARIABLES: dict[str, str] = {
     "documento": "CPF/CNPJ cadastrado, formatado, ex.: 529.982.247-25 ou 12.ABC.345/01DE-35",
     "plataforma": "nome da plataforma SVA da integração (o rótulo do conector)",
     "como_usar": "as instruções de “Como usar” da integração",
-    "pix_copia_e_cola": "PIX copia e cola do título em aberto mais antigo do contrato (vazio se não houver)",
+    "pix_copia_e_cola": "PIX copia e cola do título em aberto mais antigo do contrato (vazio se não houver); "
+                        "o aviso de bloqueio já o traz ao final, com o QR code, sem precisar desta variável",
 }
 
 DEFAULT_HOW_TO_USE = (
@@ -50,9 +51,7 @@ DEFAULTS: dict[str, tuple[str, str]] = {
         "Olá, {{ cliente }}!\n\n"
         "O seu acesso ao {{ produto }} ({{ plataforma }}) foi bloqueado porque acompanha a situação do seu "
         "contrato {{ contrato }}. Assim que a situação do contrato for regularizada, o acesso é liberado "
-        "automaticamente e avisaremos você por este e-mail."
-        "{% if pix_copia_e_cola %}\n\nPara regularizar agora, pague com o PIX copia e cola abaixo "
-        "(o acesso volta em instantes):\n{{ pix_copia_e_cola }}{% endif %}" + _SIGNATURE,
+        "automaticamente e avisaremos você por este e-mail." + _SIGNATURE,
     ),
     NoticeEvent.RELEASED: (
         "Seu acesso ao {{ produto }} foi liberado",

@@ -51,6 +51,22 @@ def contract_open_pix(contract_id: int) -> str:
     return contract_open_copia_e_cola(contract_id)
 
 
+def contract_open_pix_part(contract_id: int):
+    """The PIX (agrega/pix/mail.py ``PixPart``) of the contract's oldest open título with
+    an active cobv, or None."""
+    from agrega.pix.mail import contract_pix_part
+
+    return contract_pix_part(contract_id)
+
+
+def email_with_pix(**kwargs):
+    """agrega/pix/mail.py ``email_with_pix``: the notice's e-mail, with the PIX part
+    (copia-e-cola and its QR code inline) when there is one."""
+    from agrega.pix.mail import email_with_pix as build
+
+    return build(**kwargs)
+
+
 def notice_values(sva_user) -> dict:
     """The plain values a notice about ``sva_user`` may use (rendering.VARIABLES, but
     ``como_usar``), from the user's registration data as the platform holds it."""

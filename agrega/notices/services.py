@@ -21,7 +21,7 @@ from collections import Counter
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import get_connection
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -275,6 +275,17 @@ def _failed(notice: CustomerNotice, error: str, now) -> None:
     )
 
 
+def _message(notice: CustomerNotice, mail):
+    """The e-mail of ``notice``. A blocked notice carries the PIX (copia-e-cola and QR
+    code) of the contract's oldest open título with an active cobv, read now, when it
+    is sent: a título paid since it was written is not offered."""
+    pix = None
+    if notice.event == NoticeEvent.BLOCKED:
+        pix = selectors.contract_open_pix_part(notice.sva_user.contract_id)
+    return selectors.email_with_pix(subject=notice.subject, body=notice.body, to=[notice.to], pix=pix,
+                                    from_email=settings.DEFAULT_FROM_EMAIL, connection=mail)
+
+
 def send_pending_notices(*, limit: int = 100) -> dict:
     """Send up to ``limit`` due notices with the configured e-mail backend
     (``settings.EMAIL_BACKEND``). Never raises: errors are recorded on the notices (and
@@ -285,7 +296,7 @@ def send_pending_notices(*, limit: int = 100) -> dict:
         ids = _claim(limit, now)
         if not ids:
             return {"sent": 0, "failed": 0}
-        notices = list(CustomerNotice.objects.filter(pk__in=ids).order_by("id"))
+        notices = list(CustomerNotice.objects.filter(pk__in=ids).select_related("sva_user").order_by("id"))
         mail = get_connection(fail_silently=False)
         try:
             mail.open()
@@ -298,10 +309,8 @@ def send_pending_notices(*, limit: int = 100) -> dict:
             return {"sent": 0, **counts}
         try:
             for notice in notices:
-                message = EmailMessage(subject=notice.subject, body=notice.body, to=[notice.to],
-                                       from_email=settings.DEFAULT_FROM_EMAIL, connection=mail)
                 try:
-                    sent = message.send()
+                    sent = _message(notice, mail).send()
                     if not sent:
                         raise RuntimeError("o servidor de e-mail não aceitou a mensagem")
                 except Exception as exc:

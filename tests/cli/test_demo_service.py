@@ -101,6 +101,26 @@ def test_a_signal_stops_every_child_and_the_webhook_is_on(tmp_path, sig):
         for printed_path in printed_paths:
             assert (tmp_path / printed_path).exists(), printed_path
         assert re.search(r"Sandbox \S+:\s+http://127\.0\.0\.1:%d/" % sandbox_port, output), output
+        assert "PIX: falhou" not in output, output
+        # … and one Pix Automático authorisation, in Agrega and on the PSP (its own API,
+        # with the demo's credentials)
+        rec_line = re.search(r"Pix Automático:\s+contrato (\d+), idRec (\w+)", output)
+        assert rec_line, output
+        rec_contract, id_rec = rec_line.groups()
+        token = (tmp_path / "demo-token.txt").read_text().strip().split()[-1]
+        rec = httpx.get(f"http://127.0.0.1:{port}/api/contracts/{rec_contract}/pix-automatico",
+                        headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert rec.status_code == 200, rec.text
+        assert rec.json()["id_rec"] == id_rec and rec.json()["status"] in ("CRIADA", "APROVADA"), rec.json()
+        from agrega.cli import DEMO_PIX_CLIENT
+
+        psp_id, psp_secret, _ = DEMO_PIX_CLIENT
+        psp_token = httpx.post(f"http://127.0.0.1:{pix_port}/oauth/token", auth=(psp_id, psp_secret),
+                               data={"grant_type": "client_credentials", "scope": "rec.read"}, timeout=10)
+        assert psp_token.status_code == 200, psp_token.text
+        on_psp = httpx.get(f"http://127.0.0.1:{pix_port}/api/rec/{id_rec}", timeout=10,
+                           headers={"Authorization": f"Bearer {psp_token.json()['access_token']}"})
+        assert on_psp.status_code == 200 and on_psp.json()["idRec"] == id_rec, on_psp.text
         paid = re.search(r"Pagar o título (\d+).*?\"txid\": \"(\w+)\", \"client_id\": \"([\w-]+)\"", output, re.S)
         assert paid, output
         invoice_id, txid, client_id = paid.groups()

@@ -95,3 +95,42 @@ def test_bill_email_carries_danfe_and_xml(emitter, billed, mailoutbox):
     assert mail.attachments[0][1].startswith(b"%PDF") and b"protNFCom" in mail.attachments[1][1]
     send_pending()
     assert len(mailoutbox) == 1  # once
+
+
+def test_bill_email_carries_the_titulos_pix_qr_code(emitter, billed, pix_sandbox, mailoutbox):
+    """The fatura e-mail of an open título with an active cobv (created on the PSP
+    sandbox by the billing run) carries its copia-e-cola in the text and the HTML parts
+    and its QR code inline; the message as the backend sends it (bytes) is parsed back,
+    and the PNG decodes (zxing-cpp) to the exact copia-e-cola with a valid CRC16."""
+    from email import message_from_bytes, policy
+    from html import unescape
+
+    from agrega.fiscal.services import send_pending
+    from agrega.pix.models import ChargeStatus, PixCharge
+    from agrega.pix.services import account_create
+    from tests.pix.brcode_check import decode_qr, parse_brcode
+
+    psp = pix_sandbox.new_account()
+    account_create(name="PSP sandbox", base_url=psp.url, token_url=psp.token_url, client_id=psp.client_id,
+                   client_secret=psp.client_secret, chave=psp.chave, validade_apos_vencimento=365)
+    invoice = billed(1)[0]
+    charge = PixCharge.objects.get(invoice=invoice)
+    assert charge.status == ChargeStatus.ACTIVE, charge.last_error
+    nfcom_create(invoice_id=invoice.pk, now=timezone.now().replace(microsecond=0) - timedelta(minutes=1))
+    send_pending()
+    assert len(mailoutbox) == 1
+    sent = message_from_bytes(mailoutbox[0].message().as_bytes(), policy=policy.default)
+    assert sent.get_content_type() == "multipart/mixed"
+    parts: dict[str, list] = {}
+    for part in sent.walk():
+        parts.setdefault(part.get_content_type(), []).append(part)
+    doc = invoice.nfcoms.get()
+    assert [p.get_filename() for p in parts["application/pdf"] + parts["application/xml"]] == [
+        f"{doc.key}-danfe.pdf", f"{doc.key}-nfcom.xml"]
+    text, html = parts["text/plain"][0].get_content(), parts["text/html"][0].get_content()
+    assert doc.key in text and charge.pix_copia_e_cola in text
+    assert charge.pix_copia_e_cola in unescape(html)
+    (image,) = parts["image/png"]
+    assert f'src="cid:{image["Content-ID"].strip("<>")}"' in html
+    assert decode_qr(image.get_content()) == charge.pix_copia_e_cola
+    assert parse_brcode(charge.pix_copia_e_cola)["26"]["25"] == charge.location

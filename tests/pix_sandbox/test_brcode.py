@@ -1,19 +1,19 @@
-"""The copia-e-cola the sandbox emits parses back with an independent decoder.
-
-No maintained BR Code parser is on PyPI (the ones there are unmaintained since 2020-2022
-or pre-alpha and static-only), so the decoder is the smallest one the EMV QRCPS-MPM
-spec allows: TLV (2-digit ID, 2-digit length) with the CRC checked by the standard
-library's ``binascii.crc_hqx`` (CRC-16/CCITT, init 0xFFFF) — not by the sandbox's code.
+"""The copia-e-cola the sandbox emits parses back with an independent decoder: Stark
+Bank's BR Code parser (``starkbank-brcode``; no release since 2022 — no maintained BR Code
+parser is on PyPI), with the CRC16 also checked by the standard library's
+``binascii.crc_hqx`` (tests/pix/brcode_check.py). What Agrega shows of it (pages, API,
+CLI, e-mails, QR images included) is read back in tests/pix/test_brcode_shown.py and
+test_notice.py.
 """
 
 from __future__ import annotations
 
-import binascii
 import uuid
 
 import pytest
 
 from pix_sandbox import brcode
+from tests.pix.brcode_check import parse_brcode
 
 from .conftest import call
 from .test_cobv_pix import cobv_body
@@ -23,36 +23,17 @@ MANUAL_EXAMPLE = ("00020126580014br.gov.bcb.pix0136123e4567-e12b-12d1-a456-42665
                   "5913Fulano de Tal6008BRASILIA62070503***63041D3D")
 
 
-def tlv(text: str) -> dict[str, str]:
-    fields, i = {}, 0
-    while i < len(text):
-        tag, length = text[i:i + 2], int(text[i + 2:i + 4])
-        value = text[i + 4:i + 4 + length]
-        assert len(value) == length, f"field {tag} truncated"
-        assert tag not in fields, f"field {tag} repeated"
-        fields[tag] = value
-        i += 4 + length
-    return fields
-
-
-def decode(payload: str) -> dict[str, object]:
-    assert payload[-8:-4] == "6304", "the CRC field must be last"
-    crc = "%04X" % binascii.crc_hqx(payload[:-4].encode("utf-8"), 0xFFFF)
-    assert payload[-4:] == crc, f"CRC {payload[-4:]} != {crc}"
-    fields = tlv(payload)
+def decode(payload: str) -> dict:
+    fields = parse_brcode(payload)
     assert list(fields)[0] == "00" and fields["00"] == "01"
-    decoded: dict[str, object] = dict(fields)
-    for tag in ("26", "62"):
-        if tag in fields:
-            decoded[tag] = tlv(fields[tag])
-    return decoded
+    return fields
 
 
 def test_the_decoder_reads_the_manual_example():
     fields = decode(MANUAL_EXAMPLE)
     assert fields["26"] == {"00": "br.gov.bcb.pix", "01": "123e4567-e12b-12d1-a456-426655440000"}
     assert fields["59"] == "Fulano de Tal" and fields["62"] == {"05": "***"}
-    with pytest.raises(AssertionError):
+    with pytest.raises(ValueError, match="CRC16"):
         decode(MANUAL_EXAMPLE[:-1] + "E")  # one wrong CRC digit
 
 
