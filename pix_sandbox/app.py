@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qsl, unquote
 
 from .faults import Faults
-from .store import ApiError, OAuthError, Store, save_file, snapshot
+from .store import ALL_SCOPES, ApiError, OAuthError, Store, save_file, snapshot
 from .webhooks import Deliveries
 
 log = logging.getLogger("pix_sandbox")
@@ -329,6 +329,13 @@ class SandboxApp:
             for name in ("client_id", "client_secret"):
                 if not isinstance(data.get(name), str) or not data[name]:
                     raise ApiError(400, "RequisicaoInvalida", f"{name} obrigatório.")
+            scopes = data.get("scopes")
+            if isinstance(scopes, str):
+                scopes = data["scopes"] = scopes.split()
+            if scopes is not None and (not isinstance(scopes, list) or not all(isinstance(x, str) for x in scopes)
+                                       or set(scopes) - set(ALL_SCOPES)):
+                raise ApiError(400, "RequisicaoInvalida",
+                               "scopes: lista de escopos da API Pix (" + " ".join(ALL_SCOPES) + ").")
             with s.lock:
                 account = s.upsert_account(data["client_id"], data["client_secret"], data.get("chave"),
                                            **{k: data.get(k) for k in ("nome", "cnpj", "cidade", "uf", "cep",

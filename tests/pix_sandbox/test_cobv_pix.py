@@ -313,3 +313,27 @@ def test_a_due_date_on_carnaval_or_a_movable_holiday_moves_to_the_next_dia_util(
     t = txid()
     call(api, "PUT", f"/cobv/{t}", corpus_christi)
     assert account.payer.pay(t, at=at(dt.date(2027, 5, 28)))["valor"] == "100.00"  # Friday: the moved due date
+
+
+def test_an_account_registered_with_a_subset_of_scopes_gets_only_those(pix_sandbox, pix_spec):
+    """``POST /_sandbox/accounts {scopes}``: the PSP granted this client less than all;
+    a call outside it is the yaml's 403 AcessoNegado (checked against the yaml)."""
+    limited = pix_sandbox.new_account(scopes=["cobv.write", "cobv.read", "pix.read"])
+    with limited.client() as client:
+        token = httpx.post(limited.token_url, data={"grant_type": "client_credentials"},
+                           auth=(limited.client_id, limited.client_secret)).json()
+        assert token["scope"] == "cobv.read cobv.write pix.read"
+        assert call(client, "PUT", f"/cobv/{txid()}", cobv_body(limited.chave)).status_code == 201
+        refused = call(client, "POST", "/rec", {"vinculo": {"objeto": "x", "devedor": {"nome": "Maria"}},
+                                                "calendario": {"dataInicial": today().isoformat(),
+                                                               "periodicidade": "MENSAL"},
+                                                "politicaRetentativa": "NAO_PERMITE"}, check_request=False)
+        assert refused.status_code == 403 and refused.json()["type"].endswith("/AcessoNegado")
+        assert "rec.write" in refused.json()["detail"]
+    asked = httpx.post(limited.token_url, data={"grant_type": "client_credentials", "scope": "rec.write"},
+                       auth=(limited.client_id, limited.client_secret))
+    assert asked.status_code == 400 and asked.json()["error"] == "invalid_scope"
+    with pytest.raises(httpx.HTTPStatusError) as exc:
+        pix_sandbox.new_account(scopes=["cobv.write", "nada.read"])
+    assert exc.value.response.status_code == 400
+    assert pix_sandbox.new_account(scopes="cobv.read pix.read").client_id  # a space-separated string too
