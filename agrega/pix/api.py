@@ -15,7 +15,7 @@ from agrega.core.api import ErrorOut, InputSchema
 from agrega.core.errors import ApplicationError, NotFound
 from agrega.core.tasks_api import TaskOut, task_accepted
 
-from . import recurrence, selectors, services
+from . import certs, recurrence, selectors, services
 from .models import PixAccount
 from .tasks import queue_reconcile
 
@@ -41,14 +41,19 @@ class AccountOut(Schema):
     scopes_granted: str
     last_check_at: datetime | None
     last_check_ok: bool | None
+    last_check_code: str
     last_check_message: str
+    last_check_warning: str
     webhook_registered_at: datetime | None
+    webhook_automatico_error: str
+    psp_ca_pem: str
+    psp_ca: str = Field(description="Titulares e validade dos certificados da CA do PSP (vazio: só as CAs do sistema)")
 
 
 def _out(a: PixAccount) -> dict:
     return {**{f: getattr(a, f) for f in AccountOut.model_fields if hasattr(a, f)},
             "cert_expiring": a.pk in {x.pk for x in services.cert_expiring()},
-            "secrets_set": bool(a.secrets_encrypted)}
+            "secrets_set": bool(a.secrets_encrypted), "psp_ca": certs.describe_ca(a.psp_ca_pem)}
 
 
 class AccountIn(InputSchema):
@@ -65,6 +70,8 @@ class AccountIn(InputSchema):
     cert_password: str = ""
     cert_pem: str = ""
     key_pem: str = ""
+    psp_ca_pem: str = Field("", description="CA do PSP (PEM, público): um ou mais certificados que validam o "
+                                           "servidor do PSP, além das CAs do sistema")
 
 
 class AccountPatch(InputSchema):
@@ -82,6 +89,7 @@ class AccountPatch(InputSchema):
     cert_password: str = ""
     cert_pem: str = ""
     key_pem: str = ""
+    psp_ca_pem: str | None = Field(None, description="CA do PSP (PEM); omitido: mantém; vazio: remove")
 
 
 def _p12(value: str) -> bytes | None:

@@ -36,3 +36,47 @@ def load(*, pkcs12_data: bytes | None = None, password: str = "", cert_pem: str 
         raise ApplicationError("certificate_invalid",
                                f"Certificado inválido (PKCS#12 e senha, ou PEM e chave): {exc}"[:300]) from None
     return cert_text, key_text, cert.subject.rfc4514_string()[:300], cert.not_valid_after_utc
+
+
+MAX_CA_CHARS = 64 * 1024
+
+
+def load_ca(pem: str) -> tuple[str, list[x509.Certificate]]:
+    """The PSP's CA (public, PEM): (the PEM of its certificates, the certificates), or
+    ``psp_ca_invalid`` unless it parses as one or more certificates that OpenSSL accepts
+    as trust anchors. Empty: ("", [])."""
+    from agrega.core.errors import FieldError, ValidationFailed
+
+    text = (pem or "").strip()
+    if not text:
+        return "", []
+
+    def refuse(why: str):
+        message = f"CA do PSP inválida: {why}"[:300]
+        return ValidationFailed({"psp_ca_pem": [FieldError("psp_ca_invalid", message)]}, message)
+
+    if len(text) > MAX_CA_CHARS:
+        raise refuse("texto grande demais (máx. 64 KiB).")
+    try:
+        found = x509.load_pem_x509_certificates(text.encode())
+    except ValueError:
+        raise refuse("cole um ou mais certificados PEM (-----BEGIN CERTIFICATE----- …).") from None
+    normalized = "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in found)
+    try:
+        import ssl
+
+        ssl.create_default_context().load_verify_locations(cadata=normalized)
+    except (ssl.SSLError, ValueError) as exc:
+        raise refuse(f"o OpenSSL não aceitou o certificado ({exc}).") from None
+    return normalized, found
+
+
+def describe_ca(pem: str) -> str:
+    """The subjects and expiries of a stored CA, for the page and the API ("" if none)."""
+    if not pem:
+        return ""
+    try:
+        found = x509.load_pem_x509_certificates(pem.encode())
+    except ValueError:
+        return "(ilegível)"
+    return "; ".join(f"{c.subject.rfc4514_string()} (até {c.not_valid_after_utc:%d/%m/%Y})" for c in found)[:1000]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import random
+import socket
 import ssl
 import tempfile
 import threading
@@ -38,7 +39,32 @@ class PixError(Exception):
 
     @property
     def permanent(self) -> bool:
+        """The PSP answered and refused: the same request would be refused again."""
         return self.status in (400, 403, 404, 409, 422)
+
+    @property
+    def tls_failure(self) -> bool:
+        """The TLS handshake failed: nothing changes until the account does."""
+        return self.code in TLS_CODES
+
+
+TLS_SERVER_UNTRUSTED = "pix_tls_server_untrusted"
+TLS_CLIENT_REFUSED = "pix_tls_client_refused"
+TLS_CODES = {TLS_SERVER_UNTRUSTED, TLS_CLIENT_REFUSED}
+# OpenSSL's names of the alerts a server sends when it refuses the client's certificate
+# (missing, unknown CA, expired, …) — what a PSP requiring mTLS answers
+CLIENT_CERT_ALERTS = {
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED", "SSLV3_ALERT_BAD_CERTIFICATE", "TLSV1_ALERT_UNKNOWN_CA",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN", "SSLV3_ALERT_CERTIFICATE_EXPIRED", "SSLV3_ALERT_CERTIFICATE_REVOKED",
+    "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE", "TLSV1_ALERT_ACCESS_DENIED", "SSLV3_ALERT_HANDSHAKE_FAILURE",
+    "TLSV1_ALERT_DECRYPT_ERROR",
+}
+SERVER_UNTRUSTED_MESSAGE = ("O certificado do servidor do PSP não é confiável ({detail}). Se o PSP usa uma CA "
+                            "própria (comum em homologação), informe o “CA do PSP” (PEM) na conta.")
+CLIENT_REFUSED_MESSAGE = ("O PSP recusou a conexão TLS: o certificado do cliente está ausente ou não foi emitido "
+                          "pelo PSP{detail}. Envie na conta o certificado (PKCS#12, ou PEM e chave) que o PSP "
+                          "emitiu para ela.")
+TLS_FAILURE_REMEMBERED = 15 * 60  # seconds a client answers a TLS failure without a new handshake
 
 
 class Adapter:
@@ -64,9 +90,16 @@ def adapter_choices() -> list[tuple[str, str]]:
     return [(name, cls.label) for name, cls in ADAPTERS.items()]
 
 
-def ssl_context(cert_pem: str, key_pem: str, password: str | None = None) -> ssl.SSLContext:
-    """A client context presenting the account's certificate (mTLS)."""
+def ssl_context(cert_pem: str = "", key_pem: str = "", password: str | None = None,
+                ca_pem: str = "") -> ssl.SSLContext:
+    """A client context presenting the account's certificate (mTLS) and trusting, besides
+    the system's CAs, the PSP's own CA when the account names one (homologation
+    environments often sign their servers with it)."""
     ctx = ssl.create_default_context()
+    if ca_pem:
+        ctx.load_verify_locations(cadata=ca_pem)
+    if not (cert_pem and key_pem):
+        return ctx
     with tempfile.TemporaryDirectory() as folder:
         cert_path, key_path = os.path.join(folder, "c.pem"), os.path.join(folder, "k.pem")
         for path, data in ((cert_path, cert_pem), (key_path, key_pem)):
@@ -97,6 +130,7 @@ class PixClient:
     token_url: str = ""
     cert_pem: str = ""
     key_pem: str = ""
+    ca_pem: str = ""  # the PSP's own CA (public), trusted besides the system's
     adapter: Adapter = field(default_factory=Adapter)
     timeout: float = 10.0
     retries: int = 4
@@ -104,6 +138,8 @@ class PixClient:
     # every (method, path, json body, response) pair, for the conformance tests
     on_exchange: Callable[[httpx.Request, httpx.Response], None] | None = None
     _http: httpx.Client | None = None
+    # a TLS handshake failure and when it happened: answered again without a handshake
+    _tls_failed: tuple[PixError, float] | None = None
     # every client's exchanges also go here when set (the tests' conformance check)
     observer: typing.ClassVar[Callable[[httpx.Request, httpx.Response], None] | None] = None
 
@@ -113,7 +149,8 @@ class PixClient:
         return cls(base_url=account.base_url, client_id=account.client_id,
                    client_secret=secrets.get("client_secret", ""), token_url=account.token_url,
                    cert_pem=secrets.get("cert_pem", ""), key_pem=secrets.get("key_pem", ""),
-                   adapter=ADAPTERS.get(account.adapter, Adapter)(), timeout=account.timeout_seconds, **kwargs)
+                   ca_pem=account.psp_ca_pem or "", adapter=ADAPTERS.get(account.adapter, Adapter)(),
+                   timeout=account.timeout_seconds, **kwargs)
 
     # -- plumbing -----------------------------------------------------------------------
     def http(self) -> httpx.Client:
@@ -121,12 +158,61 @@ class PixClient:
             with _HTTP_LOCK:  # a shared client may be first used by two threads at once
                 if self._http is None:
                     verify: Any = True
-                    if self.cert_pem and self.key_pem:
-                        verify = ssl_context(self.cert_pem, self.key_pem)
+                    if (self.cert_pem and self.key_pem) or self.ca_pem:
+                        verify = self._ssl_context()
                     # always hooked: a long-lived (shared) client must see an observer set later
                     self._http = httpx.Client(transport=egress.EgressTransport(verify=verify), trust_env=False,
                                               timeout=self.timeout, event_hooks={"response": [self._hook]})
         return self._http
+
+    def _ssl_context(self, *, tls12: bool = False) -> ssl.SSLContext:
+        ctx = ssl_context(self.cert_pem if self.key_pem else "", self.key_pem if self.cert_pem else "",
+                          ca_pem=self.ca_pem)
+        if tls12:
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        return ctx
+
+    def _tls_failure(self, exc: httpx.TransportError, url: str) -> PixError | None:
+        """The PSP's TLS refusal behind a transport error, if it is one: the server's
+        certificate not trusted, or ours refused (a TLS alert; or, when the server just
+        closed the connection, a TLS 1.2 handshake with the same certificate that fails —
+        there the client certificate is part of the handshake). None: a network error."""
+        seen: set[int] = set()
+        error: BaseException | None = exc
+        saw_ssl = False  # a TLS error without a telling reason (e.g. EOF inside the handshake)
+        while error is not None and id(error) not in seen:
+            seen.add(id(error))
+            inner = [error, *(a for a in getattr(error, "args", ()) if isinstance(a, BaseException))]
+            for e in inner:
+                if isinstance(e, ssl.SSLCertVerificationError):
+                    detail = e.verify_message or e.reason or "verificação falhou"
+                    return PixError(SERVER_UNTRUSTED_MESSAGE.format(detail=detail), code=TLS_SERVER_UNTRUSTED)
+                if isinstance(e, ssl.SSLError) and (e.reason or "") in CLIENT_CERT_ALERTS:
+                    return PixError(CLIENT_REFUSED_MESSAGE.format(detail=f" (alerta TLS {e.reason})"),
+                                    code=TLS_CLIENT_REFUSED)
+                saw_ssl = saw_ssl or isinstance(e, ssl.SSLError)
+            error = error.__cause__ or error.__context__
+        target = httpx.URL(url)
+        if target.scheme != "https" or not (saw_ssl or isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError))):
+            return None
+        # twice: a server that drops one handshake under load is not refusing our certificate
+        if self._probe(target.host, target.port or 443) and self._probe(target.host, target.port or 443):
+            return PixError(CLIENT_REFUSED_MESSAGE.format(detail=""), code=TLS_CLIENT_REFUSED)
+        return None
+
+    def _probe(self, host: str, port: int) -> bool:
+        """True when a TLS 1.2 handshake with the account's certificate is refused."""
+        try:
+            address = str(egress.checked_addresses(host, port)[0])
+            with socket.create_connection((address, port), timeout=self.timeout) as raw:
+                with self._ssl_context(tls12=True).wrap_socket(raw, server_hostname=host):
+                    return False  # the handshake passed: not a refusal of the certificate
+        except ssl.SSLCertVerificationError:
+            return False
+        except ssl.SSLError as exc:
+            return isinstance(exc, ssl.SSLEOFError) or (exc.reason or "") in CLIENT_CERT_ALERTS
+        except (OSError, egress.EgressRefused):
+            return False
 
     def _hook(self, response: httpx.Response) -> None:
         if self.on_exchange is None and PixClient.observer is None:
@@ -174,6 +260,11 @@ class PixClient:
         return token
 
     def _send(self, method: str, url: str, *, authenticated: bool = True, **kwargs) -> httpx.Response:
+        if self._tls_failed is not None:
+            failed, at = self._tls_failed
+            if time.monotonic() - at < TLS_FAILURE_REMEMBERED:
+                raise PixError(str(failed), code=failed.code)  # no handshake again: it would fail the same
+            self._tls_failed = None
         attempt = 0
         refreshed = False
         while True:
@@ -185,11 +276,21 @@ class PixClient:
             except egress.EgressRefused as exc:
                 raise PixError(str(exc), code="egress_refused") from exc
             except httpx.TransportError as exc:
+                failure = self._tls_failure(exc, url)
+                if failure is not None:  # permanent until the account changes: never retried
+                    self._tls_failed = (failure, time.monotonic())
+                    raise failure from exc
                 if attempt >= self.retries:
                     raise PixError(f"PSP inacessível: {exc.__class__.__name__}.", code="pix_unreachable") from exc
                 self._sleep(attempt, None)
                 attempt += 1
                 continue
+            if response.status_code == 400 and b"ssl certificate" in response.content[:2000].lower():
+                # a reverse proxy (nginx: "No required SSL certificate was sent") refusing ours
+                failure = PixError(CLIENT_REFUSED_MESSAGE.format(detail=" (HTTP 400)"), status=400,
+                                   code=TLS_CLIENT_REFUSED)
+                self._tls_failed = (failure, time.monotonic())
+                raise failure
             if response.status_code == 401 and authenticated and not refreshed:
                 refreshed, attempt = True, 0  # expired or revoked token: fetch a new one, once
                 with _TOKENS_LOCK:

@@ -25,6 +25,11 @@ class PixAccountForm(forms.Form):
     private_key = forms.FileField(label="Chave privada (PEM, se o certificado for PEM)", required=False)
     cert_password = forms.CharField(label="Senha do certificado", max_length=200, required=False,
                                     widget=forms.PasswordInput(render_value=False))
+    psp_ca_pem = forms.CharField(
+        label="CA do PSP (PEM, opcional)", required=False, max_length=64 * 1024,
+        widget=forms.Textarea(attrs={"rows": 4, "class": "form-control font-monospace", "spellcheck": "false"}),
+        help_text="Só se o PSP assina o servidor da API com uma CA própria (comum em homologação): cole o(s) "
+                  "certificado(s) -----BEGIN CERTIFICATE-----. É público; em branco, valem só as CAs do sistema.")
 
     def _read(self, name):
         f = self.cleaned_data.get(name)
@@ -56,6 +61,7 @@ class PixAccountForm(forms.Form):
             "cert_pem": cert.decode(errors="replace") if pem else "",
             "key_pem": key.decode(errors="replace") if pem else "",
             "cert_password": d.get("cert_password") or "",
+            "psp_ca_pem": d.get("psp_ca_pem") or "",
         }
 
 

@@ -22,6 +22,9 @@ class PixAccount(models.Model):
     secrets_encrypted = models.TextField(blank=True, editable=False)
     cert_subject = models.CharField("certificado", max_length=300, blank=True, editable=False)
     cert_not_after = models.DateTimeField("certificado válido até", null=True, blank=True, editable=False)
+    # the CA that signs the PSP's server certificate when it is not a public one (common
+    # in homologation); public, so kept in clear; trusted besides the system's CAs
+    psp_ca_pem = models.TextField("CA do PSP (PEM)", blank=True)
     chave = models.CharField("chave Pix", max_length=77)
     adapter = models.CharField("adaptador do PSP", max_length=30, default="padrao")
     validade_apos_vencimento = models.PositiveIntegerField(
@@ -39,6 +42,12 @@ class PixAccount(models.Model):
     last_check_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_check_ok = models.BooleanField(null=True, editable=False)
     last_check_message = models.CharField(max_length=500, blank=True, editable=False)
+    # the stable code of the last check's outcome: "ok", "pix_scopes_missing", the PixError's
+    last_check_code = models.CharField(max_length=40, blank=True, editable=False)
+    # what the last check found short of an error (e.g. no Pix Automático scopes)
+    last_check_warning = models.CharField(max_length=500, blank=True, editable=False)
+    # why webhookrec/webhookcobr (Pix Automático) could not be registered, if so
+    webhook_automatico_error = models.CharField(max_length=500, blank=True, editable=False)
     # the last instant the reconciliation covered (GET /pix?inicio&fim)
     reconciled_until = models.DateTimeField(null=True, blank=True, editable=False)
     active = models.BooleanField("ativa", default=True)

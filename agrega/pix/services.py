@@ -44,7 +44,12 @@ from .models import (
 
 log = logging.getLogger("agrega.pix")
 PROVIDER = "pix"
+# the scopes (yaml: securitySchemes.OAuth2) of what Agrega calls: without the first, no
+# cobranças nor baixas (an error); without the second, no Pix Automático — optional for
+# an ISP (a warning)
 REQUIRED_SCOPES = ("cobv.write", "cobv.read", "pix.read", "pix.write", "webhook.write")
+AUTOMATICO_SCOPES = ("rec.write", "rec.read", "solicrec.write", "solicrec.read", "cobr.write", "cobr.read",
+                     "webhookrec.write", "webhookcobr.write")
 RECONCILE_OVERLAP = timedelta(minutes=10)
 CERT_WARN_DAYS = 30
 _FIELDS = ("name", "base_url", "token_url", "client_id", "chave", "adapter", "validade_apos_vencimento",
@@ -100,32 +105,40 @@ def _apply_secrets(account: PixAccount, *, client_secret: str | None, pkcs12_dat
 def account_create(*, name: str, base_url: str, client_id: str, client_secret: str, chave: str,
                    token_url: str = "", adapter: str = "padrao", validade_apos_vencimento: int = 30,
                    timeout_seconds: float = 10.0, pkcs12_data: bytes | None = None, cert_password: str = "",
-                   cert_pem: str = "", key_pem: str = "", actor=None) -> PixAccount:
+                   cert_pem: str = "", key_pem: str = "", psp_ca_pem: str = "", actor=None) -> PixAccount:
     """A new PSP account; its secrets are encrypted and never returned."""
     account = PixAccount(name=name, base_url=(base_url or "").strip(), token_url=(token_url or "").strip(),
                          client_id=client_id, chave=chave, adapter=adapter or "padrao",
+                         psp_ca_pem=certs.load_ca(psp_ca_pem)[0],
                          validade_apos_vencimento=validade_apos_vencimento, timeout_seconds=timeout_seconds,
                          webhook_secret=pysecrets.token_urlsafe(32))
     _validate(account)
     _apply_secrets(account, client_secret=client_secret, pkcs12_data=pkcs12_data, cert_password=cert_password,
                    cert_pem=cert_pem, key_pem=key_pem, creating=True)
     account.save()
-    record_change(instance=account, action="create", actor=actor,
-                  changes={f: [None, str(getattr(account, f))] for f in _FIELDS})
+    changes = {f: [None, str(getattr(account, f))] for f in _FIELDS}
+    if account.psp_ca_pem:
+        changes["CA do PSP"] = [None, certs.describe_ca(account.psp_ca_pem)]
+    record_change(instance=account, action="create", actor=actor, changes=changes)
     return account
 
 
 @transaction.atomic
 def account_update(*, account_id: int, actor=None, client_secret: str | None = None,
                    pkcs12_data: bytes | None = None, cert_password: str = "", cert_pem: str = "",
-                   key_pem: str = "", **fields) -> PixAccount:
+                   key_pem: str = "", psp_ca_pem: str | None = None, **fields) -> PixAccount:
+    """Change an account; a secret left empty is kept. ``psp_ca_pem``: None keeps the
+    CA do PSP, "" removes it."""
     account = PixAccount.objects.select_for_update().filter(pk=account_id).first()
     if account is None:
         raise NotFound("Conta PIX", "pix_account_not_found")
     before = {f: getattr(account, f) for f in _FIELDS}
+    ca_before = account.psp_ca_pem
     for key, value in fields.items():
         if key in _FIELDS and value is not None:
             setattr(account, key, value)
+    if psp_ca_pem is not None:
+        account.psp_ca_pem = certs.load_ca(psp_ca_pem)[0]
     _validate(account)
     _apply_secrets(account, client_secret=client_secret, pkcs12_data=pkcs12_data, cert_password=cert_password,
                    cert_pem=cert_pem, key_pem=key_pem, creating=False)
@@ -133,6 +146,8 @@ def account_update(*, account_id: int, actor=None, client_secret: str | None = N
     changes = diff(before, {f: getattr(account, f) for f in _FIELDS})
     if client_secret or pkcs12_data or cert_pem:
         changes["credenciais"] = ["(oculto)", "(alterado)"]
+    if account.psp_ca_pem != ca_before:
+        changes["CA do PSP"] = [certs.describe_ca(ca_before) or None, certs.describe_ca(account.psp_ca_pem) or None]
     record_change(instance=account, action="update", actor=actor, changes=changes)
     return account
 
@@ -157,9 +172,10 @@ def shared_client(account: PixAccount) -> PixClient:
     its connections (TCP, TLS with the account's certificate) and its OAuth token are
     reused from one callback to the next instead of being set up for each (the cost that
     made the webhook path slow). Rebuilt when the account's settings or secrets change.
-    Never closed by its callers (no ``with``)."""
+    Never closed by its callers (no ``with``). A TLS handshake failure is remembered by
+    the client (no new handshake for a while): saving the account builds a new one."""
     fingerprint = (account.base_url, account.token_url, account.client_id, account.adapter,
-                   account.timeout_seconds, account.secrets_encrypted)
+                   account.timeout_seconds, account.secrets_encrypted, account.psp_ca_pem)
     with _SHARED_LOCK:
         known = _SHARED.get(account.pk)
         if known is not None and known[0] == fingerprint:
@@ -181,48 +197,72 @@ def shared_clients_reset() -> None:
 
 
 def account_check(*, account_id: int, actor=None) -> PixAccount:
-    """"Testar conexão": gets a token and checks the scopes the PSP granted cover what
-    Agrega uses. The outcome is kept on the account (shown on its page)."""
+    """"Testar conexão": gets a token (over mTLS when the account has a certificate) and
+    checks the scopes the PSP granted. Without one of ``REQUIRED_SCOPES`` the check fails
+    (no cobranças, no baixas); without Pix Automático's it passes with a warning — an ISP
+    may live without it. The outcome is kept on the account (shown on its page), with a
+    stable code: ``ok``, ``pix_scopes_missing`` or the PSP error's (``pix_auth_refused``,
+    ``pix_tls_client_refused``, ``pix_tls_server_untrusted``, ``pix_unreachable``…)."""
     account = _account(account_id)
-    ok, message, granted = False, "", ""
+    ok, code, message, warning, granted = False, "", "", "", ""
     try:
         with client_for(account) as client:
             token = client.token(fresh=True)
         granted = " ".join(token.scopes)
         missing = [s for s in REQUIRED_SCOPES if s not in token.scopes]
         if missing:
-            message = "Token obtido, mas faltam escopos: " + ", ".join(missing)
+            code = "pix_scopes_missing"
+            message = ("Token obtido, mas faltam escopos para cobranças e baixas: " + ", ".join(missing)
+                       + ". Peça ao PSP que os libere para este client id.")
         else:
-            ok, message = True, "Conexão OK: token obtido com os escopos necessários."
+            ok, code, message = True, "ok", "Conexão OK: token obtido com os escopos necessários."
+        lacking = [s for s in AUTOMATICO_SCOPES if s not in token.scopes]
+        if lacking:
+            warning = ("Pix Automático indisponível: faltam os escopos " + ", ".join(lacking)
+                       + ". Opcional — as cobranças com vencimento funcionam sem eles.")
     except PixError as exc:
-        message = str(exc)
-    PixAccount.objects.filter(pk=account.pk).update(last_check_at=timezone.now(), last_check_ok=ok,
-                                                    last_check_message=message[:500], scopes_granted=granted[:1000])
+        code, message = exc.code, str(exc)
+    PixAccount.objects.filter(pk=account.pk).update(
+        last_check_at=timezone.now(), last_check_ok=ok, last_check_code=code[:40], last_check_message=message[:500],
+        last_check_warning=warning[:500], scopes_granted=granted[:1000])
     account.refresh_from_db()
     return account
 
 
 def account_register_webhook(*, account_id: int, public_url: str, actor=None) -> PixAccount:
-    """``PUT /webhook/{chave}`` (and webhookrec/webhookcobr when granted) with the URL the
-    PSP calls: ``<public_url>/pix/webhook/<secret>`` (the PSP appends ``/pix``)."""
+    """``PUT /webhook/{chave}``, then webhookrec and webhookcobr (Pix Automático), with
+    the URL the PSP calls: ``<public_url>/pix/webhook/<secret>`` (the PSP appends
+    ``/pix``, ``/rec``, ``/cobr``). The cobv webhook is what matters: its failure is an
+    error; a refusal of the other two is kept on the account (``webhook_automatico_error``,
+    shown on its page) — the recurrences would otherwise never hear from the PSP."""
     account = _account(account_id)
     url = urlparse(public_url or "")
     if url.scheme not in ("http", "https") or not url.netloc:
         raise ApplicationError("url_invalid", "Informe o endereço público do Agrega (https://…).")
     webhook_url = f"{public_url.rstrip('/')}/pix/webhook/{account.webhook_secret}"
+    automatico: list[str] = []
     try:
         with client_for(account) as client:
+            client.token(fresh=True)  # scopes the PSP granted since the cached token count
             client.webhook_put(account.chave, webhook_url)
-            for put in (client.webhookrec_put, client.webhookcobr_put):
+            for name, put in (("webhookrec", client.webhookrec_put), ("webhookcobr", client.webhookcobr_put)):
                 try:
                     put(webhook_url)
-                except PixError as exc:  # a PSP without Pix Automático: the cobv webhook is what matters
-                    log.info("webhook of Pix Automático not registered: %s", exc)
+                except PixError as exc:
+                    log.warning("%s of account %s not registered: %s", name, account.pk, exc)
+                    automatico.append(f"{name}: {exc}")
     except PixError as exc:
         raise ApplicationError("pix_webhook_failed", f"O PSP recusou o webhook: {exc}") from exc
-    PixAccount.objects.filter(pk=account.pk).update(webhook_url=webhook_url, webhook_registered_at=timezone.now())
+    automatico_error = ""
+    if automatico:
+        automatico_error = ("Webhooks do Pix Automático não registrados — as autorizações e cobranças "
+                            "recorrentes não serão notificadas (" + "; ".join(automatico) + ")")[:500]
+    PixAccount.objects.filter(pk=account.pk).update(webhook_url=webhook_url, webhook_registered_at=timezone.now(),
+                                                    webhook_automatico_error=automatico_error)
     account.refresh_from_db()
-    record_change(instance=account, action="webhook", actor=actor, changes={"webhook": [None, "registrado"]})
+    record_change(instance=account, action="webhook", actor=actor,
+                  changes={"webhook": [None, "registrado"],
+                           **({"webhook Pix Automático": [None, "recusado"]} if automatico else {})})
     return account
 
 

@@ -80,7 +80,7 @@ class AccountEditView(_AccountFormView):
     def get(self, request, pk: int):
         a = self._account(pk)
         initial = {f: getattr(a, f) for f in ("name", "base_url", "token_url", "client_id", "chave", "adapter",
-                                              "validade_apos_vencimento", "timeout_seconds", "active")}
+                                              "validade_apos_vencimento", "timeout_seconds", "active", "psp_ca_pem")}
         return self.render_form(PixAccountForm(initial=initial), a)
 
     def post(self, request, pk: int):
@@ -112,11 +112,15 @@ class AccountActionView(CapabilityRequiredMixin, View):
                 account = services.account_check(account_id=pk, actor=request.user)
                 level = messages.SUCCESS if account.last_check_ok else messages.ERROR
                 messages.add_message(request, level, f"{account.name}: {account.last_check_message}")
+                if account.last_check_warning:
+                    messages.warning(request, f"{account.name}: {account.last_check_warning}")
             elif action == "registrar-webhook":
                 public = (request.POST.get("public_url") or settings.AGREGA_PUBLIC_URL
                           or request.build_absolute_uri("/")).strip()
                 account = services.account_register_webhook(account_id=pk, public_url=public, actor=request.user)
                 messages.success(request, f"Webhook registrado no PSP: {account.webhook_url.rsplit('/', 1)[0]}/…")
+                if account.webhook_automatico_error:
+                    messages.warning(request, account.webhook_automatico_error)
             elif action == "criar-cobrancas":
                 count = services.charges_for_open_invoices(account_id=pk)
                 messages.success(request, f"{count} título(s) em aberto enviados para cobrança PIX.")

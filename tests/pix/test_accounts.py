@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from django.core.management import call_command
+from django.urls import reverse
 
 from agrega.core.errors import ApplicationError
 from agrega.core.roles import Role
@@ -117,3 +118,71 @@ def test_the_dashboard_warns_30_days_before_the_certificate_expires(role_user):
                                                       serialization.NoEncryption()).decode())
     page = logged_in_client(role_user("adm3", Role.ADMIN)).get("/").content.decode()
     assert "data-cert-expiring" not in page
+
+
+def _account_with_scopes(pix_sandbox, scopes):
+    psp = pix_sandbox.new_account(scopes=list(scopes))
+    return services.account_create(name="PSP limitado", base_url=psp.url, token_url=psp.token_url,
+                                   client_id=psp.client_id, client_secret=psp.client_secret, chave=psp.chave)
+
+
+def test_check_connection_fails_when_cobv_or_pix_scopes_are_missing(pix_sandbox, fast_pix, role_user):
+    from tests.fixtures import logged_in_client
+
+    granted = [s for s in services.REQUIRED_SCOPES + services.AUTOMATICO_SCOPES if s not in ("cobv.write", "pix.read")]
+    a = services.account_check(account_id=_account_with_scopes(pix_sandbox, granted).pk)
+    assert (a.last_check_ok, a.last_check_code) == (False, "pix_scopes_missing")
+    assert "faltam escopos" in a.last_check_message
+    assert "cobv.write" in a.last_check_message and "pix.read" in a.last_check_message
+    assert a.last_check_warning == ""  # Pix Automático's are all there
+    page = logged_in_client(role_user("adm-scope", Role.ADMIN)).get(reverse("pix:list")).content.decode()
+    assert 'data-code="pix_scopes_missing"' in page and "cobv.write" in page
+
+
+def test_check_connection_warns_when_pix_automatico_scopes_are_missing(pix_sandbox, fast_pix):
+    a = services.account_check(account_id=_account_with_scopes(pix_sandbox, services.REQUIRED_SCOPES).pk)
+    assert (a.last_check_ok, a.last_check_code) == (True, "ok"), a.last_check_message
+    assert a.last_check_warning.startswith("Pix Automático indisponível")
+    for scope in services.AUTOMATICO_SCOPES:
+        assert scope in a.last_check_warning
+    full = services.account_check(account_id=_account_with_scopes(
+        pix_sandbox, services.REQUIRED_SCOPES + services.AUTOMATICO_SCOPES).pk)
+    assert (full.last_check_ok, full.last_check_warning) == (True, "")
+
+
+def test_the_scopes_checked_are_the_yaml_names():
+    from pix_sandbox.conformance import SpecNotFound, load_spec_dict
+
+    try:
+        spec = load_spec_dict()
+    except SpecNotFound as exc:
+        pytest.skip(f"API Pix 2.9.0 yaml ausente: {exc}")
+    scopes = spec["components"]["securitySchemes"]["OAuth2"]["flows"]["clientCredentials"]["scopes"]
+    assert set(services.REQUIRED_SCOPES + services.AUTOMATICO_SCOPES) <= set(scopes)
+
+
+def test_a_refused_pix_automatico_webhook_is_shown_on_the_account(pix_sandbox, fast_pix, role_user):
+    from tests.fixtures import logged_in_client
+
+    a = _account_with_scopes(pix_sandbox, services.REQUIRED_SCOPES)  # no webhookrec/webhookcobr.write
+    a = services.account_register_webhook(account_id=a.pk, public_url="https://agrega.example")
+    assert a.webhook_registered_at is not None  # the cobv webhook is registered
+    assert a.webhook_automatico_error.startswith("Webhooks do Pix Automático não registrados")
+    assert "webhookrec" in a.webhook_automatico_error and "webhookcobr" in a.webhook_automatico_error
+    page = logged_in_client(role_user("adm-hook", Role.ADMIN)).get(reverse("pix:list")).content.decode()
+    assert 'data-field="webhook-automatico"' in page
+    answer = json.loads(_cli_json("accounts"))
+    assert [x["webhook_automatico_error"] for x in answer if x["id"] == a.pk] == [a.webhook_automatico_error]
+    pix_sandbox.payer.create_account(a.client_id, a.secrets["client_secret"],
+                                     scopes=list(services.REQUIRED_SCOPES + services.AUTOMATICO_SCOPES))
+    # the PSP granted them later: registering again clears the warning
+    a = services.account_register_webhook(account_id=a.pk, public_url="https://agrega.example")
+    assert a.webhook_automatico_error == ""
+
+
+def _cli_json(*args) -> str:
+    import io
+
+    out = io.StringIO()
+    call_command("pix", *args, "--json", stdout=out)
+    return out.getvalue()

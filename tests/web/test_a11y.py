@@ -296,3 +296,67 @@ def test_sva_tab_shows_state_and_sync_first_on_a_phone(phone, make_platform_inte
         assert box["x"] + box["width"] <= visible["x"] + visible["width"], column  # no sideways scrolling
     assert row.locator("[data-col=sync]").inner_text().strip() == "Sincronizado"
     assert overflow(page)[0] <= 0
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_pix_account_pages_with_their_warnings_and_the_psp_ca(size, browser, live_server, make_user, tmp_path):
+    """Contas PIX (the demo has none): the list with a failed check, a scopes warning and
+    a refused Pix Automático webhook; the form with the CA do PSP, and refused."""
+    from agrega.pix import services
+    from agrega.pix.models import PixAccount
+    from pix_sandbox.pki import make_pki
+
+    ca = make_pki(tmp_path).ca_cert.read_text()
+    account = services.account_create(name="Banco Homologação", base_url="https://psp.example/api",
+                                      client_id="c", client_secret="s", chave="k", psp_ca_pem=ca)
+    PixAccount.objects.filter(pk=account.pk).update(
+        last_check_ok=False, last_check_code="pix_tls_client_refused",
+        last_check_message="O PSP recusou a conexão TLS: o certificado do cliente está ausente ou não foi "
+                           "emitido pelo PSP. Envie na conta o certificado que o PSP emitiu para ela.",
+        last_check_warning="Pix Automático indisponível: faltam os escopos rec.write, rec.read, solicrec.write, "
+                           "solicrec.read, cobr.write, cobr.read, webhookrec.write, webhookcobr.write.",
+        webhook_automatico_error="Webhooks do Pix Automático não registrados — as autorizações e cobranças "
+                                 "recorrentes não serão notificadas (webhookrec: PSP respondeu HTTP 403)")
+    make_user("pixadm", "administrador")
+    context = browser.new_context(base_url=live_server.url, locale="pt-BR", viewport=SIZES[size],
+                                  reduced_motion="reduce")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        page.goto("/entrar/")
+        page.fill("#id_username", "pixadm")
+        page.fill("#id_password", "senha-de-teste-123")
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        failures, too_wide = [], []
+
+        def measure(name):
+            bad = [(v["impact"], v["id"], v["nodes"][:2]) for v in run_axe(page) if v["impact"] in FAILING]
+            if bad:
+                failures.append((name, bad))
+            wide, culprits = overflow(page) if size == "phone" else (0, [])
+            if wide > 0:
+                too_wide.append((name, wide, culprits))
+
+        page.goto(reverse("pix:list"))
+        expect(page.locator("[data-field=check-warning]")).to_contain_text("Pix Automático")
+        measure("pix:list")
+        page.goto(reverse("pix:edit", args=[account.pk]))
+        expect(page.get_by_label("CA do PSP (PEM, opcional)")).to_have_value(ca)
+        measure("pix:edit")
+        page.goto(reverse("pix:create"))
+        page.get_by_label("Nome").fill("Outro")
+        page.get_by_label("URL da API Pix").fill("https://psp.example/api")
+        page.get_by_label("Client id").fill("c")
+        page.get_by_label("Client secret").fill("s")
+        page.get_by_label("Chave Pix").fill("k")
+        page.get_by_label("CA do PSP (PEM, opcional)").fill(
+            "-----BEGIN CERTIFICATE-----\nxx\n-----END CERTIFICATE-----")
+        page.get_by_role("button", name="Salvar").click()
+        page.wait_for_load_state()
+        expect(page.locator("main")).to_contain_text("CA do PSP inválida")
+        measure("pix:create (erro)")
+        assert not failures, failures
+        assert not too_wide, too_wide
+    finally:
+        context.close()

@@ -12,7 +12,7 @@ import segno
 
 from agrega.core.errors import ApplicationError, NotFound
 from agrega.core.management.base import AgregaCommand, fmt_datetime, key_values, table
-from agrega.pix import recurrence, selectors, services
+from agrega.pix import certs, recurrence, selectors, services
 from agrega.pix.models import PixAccount
 
 
@@ -20,7 +20,9 @@ def account_data(a: PixAccount) -> dict:
     return {"id": a.pk, "name": a.name, "base_url": a.base_url, "client_id": a.client_id, "chave": a.chave,
             "active": a.active, "cert_subject": a.cert_subject, "cert_not_after": a.cert_not_after,
             "scopes_granted": a.scopes_granted, "last_check_ok": a.last_check_ok,
-            "last_check_message": a.last_check_message, "webhook_registered_at": a.webhook_registered_at}
+            "last_check_code": a.last_check_code, "last_check_message": a.last_check_message,
+            "last_check_warning": a.last_check_warning, "webhook_registered_at": a.webhook_registered_at,
+            "webhook_automatico_error": a.webhook_automatico_error, "psp_ca": certs.describe_ca(a.psp_ca_pem)}
 
 
 class Command(AgregaCommand):
@@ -39,6 +41,12 @@ class Command(AgregaCommand):
         add.add_argument("--cert", type=Path, help="certificado PEM")
         add.add_argument("--key", type=Path, help="chave privada PEM")
         add.add_argument("--validade", type=int, default=30, help="dias após o vencimento (padrão 30)")
+        add.add_argument("--psp-ca", type=Path, help="CA do PSP (PEM), se o servidor do PSP usa uma CA própria")
+        ca = self.subcommand(sub, "account-ca", self.cmd_ca, help="Define ou remove a CA do PSP de uma conta.")
+        ca.add_argument("account", type=int, help="id da conta PIX")
+        which = ca.add_mutually_exclusive_group(required=True)
+        which.add_argument("--file", type=Path, help="certificado(s) PEM da CA do PSP")
+        which.add_argument("--remove", action="store_true", help="remove a CA (valem só as CAs do sistema)")
         for name, handler, text in (("check", self.cmd_check, "Testar conexão: token e escopos."),
                                     ("charges", self.cmd_charges, "Cria as cobranças dos títulos em aberto."),
                                     ("reconcile", self.cmd_reconcile, "Reconcilia agora (GET /pix).")):
@@ -85,24 +93,32 @@ class Command(AgregaCommand):
         self.emit([account_data(a) for a in rows], lines)
 
     def cmd_add(self, *, name, url, client_id, chave, token_url="", pkcs12=None, cert=None, key=None,
-                validade=30, **options):
+                validade=30, psp_ca=None, **options):
         secret = os.environ.get("AGREGA_PIX_CLIENT_SECRET", "")
         account = services.account_create(
             name=name, base_url=url, client_id=client_id, client_secret=secret, chave=chave, token_url=token_url,
             validade_apos_vencimento=validade, pkcs12_data=pkcs12.read_bytes() if pkcs12 else None,
             cert_password=os.environ.get("AGREGA_PIX_CERT_PASSWORD", ""),
-            cert_pem=cert.read_text() if cert else "", key_pem=key.read_text() if key else "")
+            cert_pem=cert.read_text() if cert else "", key_pem=key.read_text() if key else "",
+            psp_ca_pem=psp_ca.read_text() if psp_ca else "")
         self.emit(account_data(account), [f"Conta PIX {account.pk} cadastrada."])
+
+    def cmd_ca(self, *, account, file=None, remove=False, **options):
+        a = services.account_update(account_id=account, psp_ca_pem="" if remove else file.read_text())
+        self.emit(account_data(a), [f"CA do PSP: {certs.describe_ca(a.psp_ca_pem) or 'nenhuma'}."])
 
     def cmd_check(self, *, account, **options):
         a = services.account_check(account_id=account)
-        self.emit(account_data(a), [a.last_check_message, f"Escopos: {a.scopes_granted or '—'}"])
+        self.emit(account_data(a), [a.last_check_message, *([f"Aviso: {a.last_check_warning}"]
+                                                            if a.last_check_warning else []),
+                                    f"Escopos: {a.scopes_granted or '—'}"])
         if not a.last_check_ok:
             sys.exit(1)
 
     def cmd_webhook(self, *, account, public_url, **options):
         a = services.account_register_webhook(account_id=account, public_url=public_url)
-        self.emit(account_data(a), ["Webhook registrado no PSP."])
+        self.emit(account_data(a), ["Webhook registrado no PSP.", *([f"Aviso: {a.webhook_automatico_error}"]
+                                                                   if a.webhook_automatico_error else [])])
 
     def cmd_charges(self, *, account, **options):
         n = services.charges_for_open_invoices(account_id=account)
