@@ -211,3 +211,24 @@ def test_a_post_solicrec_whose_answer_is_lost_is_settled_from_the_recurrence(hoo
     remote = psp.api("GET", f"/rec/{rec.id_rec}").json()
     assert len(remote["solicitacao"]) == 1  # sent once
     assert rec.solicrec_id == remote["solicitacao"][0]["idSolicRec"] and rec.solicrec_status == SolicRecStatus.SENT
+
+
+def test_the_contract_page_tells_the_operator_the_outcome_is_being_checked(hooked, billed, psp, client):
+    from django.contrib.auth import get_user_model
+
+    from agrega.core.roles import assign_role
+
+    user = get_user_model().objects.create_user("op-incerta", password="x-senha-123")
+    assign_role(user, "administrador")
+    client.force_login(user)
+    contract, invoice = billed()
+    psp.faults(lost_response_rate=1.0)
+    response = client.post(f"/contratos/{contract.pk}/pix-automatico/iniciar/", follow=True)
+    page = response.content.decode()
+    assert recurrence.UNKNOWN_MESSAGE in page
+    assert "Sem resposta do PSP (verificando)" in page and "pix_outcome_unknown" in page
+    assert "Solicitar Pix Automático" not in page and "Cancelar Pix Automático" not in page
+    psp.payer.clear_faults()
+    automatico.reconcile(account_id=hooked.pk)
+    page = client.get(f"/contratos/{contract.pk}/").content.decode()
+    assert "Criada (aguarda o pagador)" in page and "pix_outcome_unknown" not in page
