@@ -285,8 +285,8 @@ def _settle_cobr(charge: PixRecurringCharge, cobr: dict, client) -> int:
     attempts = cobr.get("tentativas") or []
     # the retries the PSP holds (NTAG attempts): a retentativa whose answer was lost counts once it shows
     retries = max(charge.retries, sum(1 for a in attempts if a.get("tipo") == "NTAG"))
-    if retries != charge.retries:
-        PixRecurringCharge.objects.filter(pk=charge.pk).update(retries=retries)
+    if retries != charge.retries:  # and what a retentativa without answer left is settled
+        PixRecurringCharge.objects.filter(pk=charge.pk).update(retries=retries, last_error="")
     if status == "ATIVA" and attempts and all(a.get("status") == "REJEITADA" for a in attempts):
         # the payer's PSP refused the last attempt and the cobr is still open: retry when allowed
         if charge.recurrence.retry_policy == "PERMITE_3R_7D" and retries < 3:

@@ -232,3 +232,34 @@ def test_the_contract_page_tells_the_operator_the_outcome_is_being_checked(hooke
     automatico.reconcile(account_id=hooked.pk)
     page = client.get(f"/contratos/{contract.pk}/").content.decode()
     assert "Criada (aguarda o pagador)" in page and "pix_outcome_unknown" not in page
+
+
+def test_a_retentativa_whose_answer_is_lost_is_not_sent_again(approved, psp, hooked, run_job):
+    """``POST /cobr/{txid}/retentativa/{data}`` reaches the PSP and its answer is lost: not
+    sent again; the next read of the cobr shows the attempt scheduled and counts it."""
+    from agrega.pix.services import shared_client
+
+    contract, invoice, rec = approved("PERMITE_3R_7D")
+    charge = recurrence.schedule_cobr(invoice_id=invoice.pk)
+    psp.wait_webhooks()
+    psp.faults(webhook_lost_rate=1.0)
+    psp.payer.settle_cobr(invoice.due_date, "fail", txid=charge.txid)  # refused; its notice is lost
+    psp.wait_webhooks()
+    refused = psp.api("GET", f"/cobr/{charge.txid}").json()  # what a notice's read finds
+    assert [t["status"] for t in refused["tentativas"]] == ["REJEITADA"]
+    before = psp.payer.stats()["requests"].get("post_retentativa", 0)
+    psp.faults(webhook_lost_rate=1.0, lost_response_rate=1.0)
+    charge = PixRecurringCharge.objects.select_related("recurrence").get(pk=charge.pk)
+    recurrence._settle_cobr(charge, refused, shared_client(hooked))
+    assert psp.payer.stats()["requests"].get("post_retentativa", 0) == before + 1  # sent once
+    charge.refresh_from_db()
+    assert charge.retries == 0 and "será verificado no PSP" in charge.last_error, charge.last_error
+
+    psp.payer.clear_faults()
+    psp.faults(webhook_lost_rate=1.0)
+    run_job()
+    charge.refresh_from_db()
+    assert charge.retries == 1 and charge.last_error == ""  # the PSP's NTAG attempt, counted
+    remote = psp.api("GET", f"/cobr/{charge.txid}").json()
+    assert [(t["tipo"], t["status"]) for t in remote["tentativas"]] == [("AGND", "REJEITADA"), ("NTAG", "AGENDADA")]
+    assert psp.payer.stats()["requests"].get("post_retentativa", 0) == before + 1  # none more
