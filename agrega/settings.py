@@ -267,6 +267,12 @@ PERIODIC_JOBS = {
 PERIODIC_JOBS["pix.reconcile"] = {"call": "agrega.pix.services.reconcile_job",
                                   "every_seconds": int(os.environ.get("AGREGA_PIX_RECONCILE_EVERY", "180"))}
 PERIODIC_JOBS["pix.schedule_cobr"] = {"call": "agrega.pix.recurrence.schedule_due_job", "every_seconds": 3600}
+# Pix Automático (agrega/pix/automatico.py): the webhookrec/webhookcobr notices a failing PSP
+# left due, the POST /rec whose answer was lost, and GET /rec + GET /cobr for what a lost
+# webhook missed
+PERIODIC_JOBS["pix.reconcile_automatico"] = {
+    "call": "agrega.pix.automatico.reconcile_job",
+    "every_seconds": int(os.environ.get("AGREGA_PIX_AUTO_RECONCILE_EVERY", "300"))}
 AGREGA_PUBLIC_URL = os.environ.get("AGREGA_PUBLIC_URL", "")
 # The /pix callbacks' inbox (agrega/pix/inbox.py): the consumer in `agrega worker` wakes on
 # NOTIFY (PostgreSQL) or polls (SQLite) every POLL_SECONDS; confirms CONFIRM_THREADS at once.

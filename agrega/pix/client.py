@@ -3,9 +3,16 @@
 OAuth2 client credentials (token cached until shortly before it expires, fetched again
 on a 401), mutual TLS from the account's decrypted certificate (an ``ssl`` context: the
 PEM is written to a private temporary file only for ``load_cert_chain`` and removed at
-once), retries with backoff on 5xx, 429 (``Retry-After`` honoured) and transport errors —
-every write of the API Pix used here is a PUT/PATCH on an id Agrega chose, so repeating
-it is safe. Outbound calls go through the egress policy (core/egress.py).
+once), retries with backoff on 5xx, 429 (``Retry-After`` honoured) and transport errors
+for the reads and for the writes that name an id Agrega chose (PUT/PATCH: repeating one
+is the same request). The API Pix has no such variant for three writes — ``POST /rec``,
+``POST /solicrec``, ``POST /cobr/{txid}/retentativa/{data}`` — and repeating one whose
+request may have reached the PSP could create a second recurrence: these are sent again
+only when the PSP surely did not act (a 429, a 401 before a fresh token, a connection
+that was never made); a lost answer or a 5xx after sending raises a ``PixError`` with
+``unknown`` set (code ``pix_outcome_unknown``), and the caller finds out what happened
+by reading the PSP (recurrence.py, automatico.py). Outbound calls go through the egress
+policy (core/egress.py).
 
 A PSP that deviates from the standard gets a small ``Adapter`` subclass (``ADAPTERS``),
 never a fork of this client."""
@@ -28,14 +35,17 @@ import httpx
 from agrega.core import egress
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
+# transport errors raised before any byte of the request left: safe to send again
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 class PixError(Exception):
     """A failed call: ``status`` (0 for transport), the PSP's ``problem`` (RFC 7807) if any."""
 
-    def __init__(self, message: str, *, status: int = 0, problem: dict | None = None, code: str = "pix_error"):
+    def __init__(self, message: str, *, status: int = 0, problem: dict | None = None, code: str = "pix_error",
+                 unknown: bool = False):
         super().__init__(message)
-        self.status, self.problem, self.code = status, problem or {}, code
+        self.status, self.problem, self.code, self.unknown = status, problem or {}, code, unknown
 
     @property
     def permanent(self) -> bool:
@@ -259,7 +269,13 @@ class PixClient:
             _TOKENS[key] = token
         return token
 
-    def _send(self, method: str, url: str, *, authenticated: bool = True, **kwargs) -> httpx.Response:
+    def _send(self, method: str, url: str, *, authenticated: bool = True, idempotent: bool = True,
+              **kwargs) -> httpx.Response:
+        """Send, retrying what is safe to repeat. ``idempotent=False`` (a POST that
+        creates): repeated only on a 429, a 401 (then with a fresh token) or a connection
+        never made; a lost answer raises ``PixError(unknown=True)`` and a 5xx is returned
+        as it came (``call`` raises it as unknown too). A refused TLS handshake is never
+        retried (permanent until the account changes)."""
         if self._tls_failed is not None:
             failed, at = self._tls_failed
             if time.monotonic() - at < TLS_FAILURE_REMEMBERED:
@@ -280,6 +296,10 @@ class PixClient:
                 if failure is not None:  # permanent until the account changes: never retried
                     self._tls_failed = (failure, time.monotonic())
                     raise failure from exc
+                if not idempotent and not isinstance(exc, NOT_SENT):
+                    raise PixError(f"O PSP não respondeu ({exc.__class__.__name__}); o pedido pode ter "
+                                   "sido registrado e será verificado no PSP.", code="pix_outcome_unknown",
+                                   unknown=True) from exc
                 if attempt >= self.retries:
                     raise PixError(f"PSP inacessível: {exc.__class__.__name__}.", code="pix_unreachable") from exc
                 self._sleep(attempt, None)
@@ -296,7 +316,8 @@ class PixClient:
                 with _TOKENS_LOCK:
                     _TOKENS.pop(self._key(), None)
                 continue
-            if response.status_code in RETRY_STATUS and attempt < self.retries:
+            if response.status_code in RETRY_STATUS and attempt < self.retries and (
+                    idempotent or response.status_code == 429):
                 self._sleep(attempt, response.headers.get("Retry-After"))
                 attempt += 1
                 continue
@@ -312,8 +333,13 @@ class PixClient:
         time.sleep(delay)
 
     def call(self, method: str, path: str, *, json: dict | None = None, params: dict | None = None,
-             ok: tuple[int, ...] = (200, 201)) -> dict:
-        response = self._send(method, self.base_url.rstrip("/") + path, json=json, params=params)
+             ok: tuple[int, ...] = (200, 201), idempotent: bool = True) -> dict:
+        response = self._send(method, self.base_url.rstrip("/") + path, json=json, params=params,
+                              idempotent=idempotent)
+        if not idempotent and response.status_code >= 500:
+            raise PixError(f"O PSP respondeu HTTP {response.status_code}; o pedido pode ter sido registrado "
+                           "e será verificado no PSP.", status=response.status_code,
+                           code="pix_outcome_unknown", unknown=True)
         if response.status_code not in ok:
             problem = {}
             try:
@@ -363,7 +389,12 @@ class PixClient:
         return self.call("PUT", "/webhookcobr", json={"webhookUrl": url}, ok=(200, 201, 204))
 
     def rec_post(self, body: dict) -> dict:
-        return self.call("POST", "/rec", json=body)
+        return self.call("POST", "/rec", json=body, idempotent=False)
+
+    def rec_list(self, inicio: str, fim: str, page: int = 0, per_page: int = 100, **filters) -> dict:
+        """``GET /rec?inicio&fim`` (creation time) with the yaml's filters (cpf, cnpj, status, convenio)."""
+        return self.call("GET", "/rec", params={"inicio": inicio, "fim": fim, "paginacao.paginaAtual": page,
+                                                "paginacao.itensPorPagina": per_page, **filters})
 
     def rec_get(self, id_rec: str) -> dict:
         return self.call("GET", f"/rec/{id_rec}")
@@ -372,7 +403,7 @@ class PixClient:
         return self.call("PATCH", f"/rec/{id_rec}", json=body)
 
     def solicrec_post(self, body: dict) -> dict:
-        return self.call("POST", "/solicrec", json=body)
+        return self.call("POST", "/solicrec", json=body, idempotent=False)
 
     def solicrec_get(self, id_solic: str) -> dict:
         return self.call("GET", f"/solicrec/{id_solic}")
@@ -386,5 +417,10 @@ class PixClient:
     def cobr_get(self, txid: str) -> dict:
         return self.call("GET", f"/cobr/{txid}")
 
+    def cobr_list(self, inicio: str, fim: str, page: int = 0, per_page: int = 100, **filters) -> dict:
+        """``GET /cobr?inicio&fim`` (creation time) with the yaml's filters (idRec, cpf, cnpj, status, convenio)."""
+        return self.call("GET", "/cobr", params={"inicio": inicio, "fim": fim, "paginacao.paginaAtual": page,
+                                                 "paginacao.itensPorPagina": per_page, **filters})
+
     def retentativa_post(self, txid: str, data: str) -> dict:
-        return self.call("POST", f"/cobr/{txid}/retentativa/{data}")
+        return self.call("POST", f"/cobr/{txid}/retentativa/{data}", idempotent=False)

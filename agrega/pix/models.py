@@ -151,6 +151,10 @@ class PixRefund(models.Model):
 
 class RecurrenceStatus(models.TextChoices):
     CREATING = "CRIANDO", "Enviando"
+    # POST /rec sent, no answer (lost, or a 5xx): the reconciliation finds it on the PSP
+    # (GET /rec) or, when the PSP never registered it, ends it as NAO_CRIADA
+    UNKNOWN = "INCERTA", "Sem resposta do PSP (verificando)"
+    NOT_CREATED = "NAO_CRIADA", "Não registrada no PSP"
     CREATED = "CRIADA", "Criada (aguarda o pagador)"
     APPROVED = "APROVADA", "Aprovada"
     REJECTED = "REJEITADA", "Rejeitada"
@@ -159,7 +163,8 @@ class RecurrenceStatus(models.TextChoices):
 
 
 class SolicRecStatus(models.TextChoices):
-    """yaml: SolicRecStatus."""
+    """yaml: SolicRecStatus, and INCERTA: POST /solicrec without an answer (Agrega's own)."""
+    UNKNOWN = "INCERTA", "Sem resposta do PSP (verificando)"
     CREATED = "CRIADA", "Criada"
     SENT = "ENVIADA", "Enviada ao banco do pagador"
     RECEIVED = "RECEBIDA", "Recebida pelo banco do pagador"
@@ -246,3 +251,35 @@ class PixNotification(models.Model):
         constraints = [models.UniqueConstraint(fields=["account", "e2eid"], name="uniq_pix_notification_e2eid")]
         indexes = [models.Index(fields=["due_at"], condition=models.Q(due_at__isnull=False),
                                 name="pix_notification_due")]
+
+
+class PixAutoNotification(models.Model):
+    """The inbox of the Pix Automático callbacks (``<url>/rec``: webhookrec, one row per
+    ``idRec``; ``<url>/cobr``: webhookcobr, one row per ``txid``) — the idea of
+    ``PixNotification``: the webhook only records the row (committed before its 200) and
+    the worker (``pix.automatico``) reads the recurrence or cobr back from the PSP and
+    applies it. A PSP that does not answer leaves the row due again after a backoff —
+    never dropped; a redelivery makes a done row due again."""
+
+    KINDS = (("rec", "webhookrec"), ("cobr", "webhookcobr"))
+
+    account = models.ForeignKey(PixAccount, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=4, choices=KINDS)
+    ref = models.CharField(max_length=35)  # the idRec (29) or the txid (26–35)
+    received_at = models.DateTimeField()
+    deliveries = models.PositiveIntegerField(default=1)
+    due_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # applied (a baixa made) | done (state read and kept) | ignored (not ours) | rejected (unknown to the PSP)
+    outcome = models.CharField(max_length=20, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "notificação Pix Automático"
+        verbose_name_plural = "notificações Pix Automático"
+        constraints = [models.UniqueConstraint(fields=["account", "kind", "ref"], name="uniq_pix_auto_notification")]
+        indexes = [models.Index(fields=["due_at"], condition=models.Q(due_at__isnull=False),
+                                name="pix_auto_notification_due")]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-from contextlib import nullcontext
 from datetime import timedelta
 from decimal import Decimal
 
@@ -29,7 +28,9 @@ from .services import PROVIDER, _devedor, _money, _paid_on, active_account, clie
 
 log = logging.getLogger("agrega.pix")
 WINDOW_MIN_DAYS, WINDOW_MAX_DAYS = 2, 10
-LIVE = (RecurrenceStatus.CREATING, RecurrenceStatus.CREATED, RecurrenceStatus.APPROVED)
+# INCERTA is live: while Agrega does not know whether its POST /rec reached the PSP, no
+# second one is sent for the contract
+LIVE = (RecurrenceStatus.CREATING, RecurrenceStatus.UNKNOWN, RecurrenceStatus.CREATED, RecurrenceStatus.APPROVED)
 
 
 def cobr_txid_for(invoice_id: int) -> str:
@@ -52,7 +53,10 @@ def rec_body(contract: Contract, *, fixed_amount: Decimal | None, retry_policy: 
 def recurrence_start(*, contract_id: int, fixed_amount=None, retry_policy: str = "PERMITE_3R_7D",
                      actor=None) -> PixRecurrence:
     """Start an authorisation for the contract (``POST /rec``); the payer approves it in
-    their bank, and webhookrec tells us."""
+    their bank, and webhookrec tells us. ``POST /rec`` is sent once: when its answer is
+    lost (or a 5xx came back) the row is ``INCERTA`` — returned as it is, never
+    REJEITADA — and the recurrence is looked for on the PSP at once and, failing that,
+    by the reconciliation (automatico.settle_unknown)."""
     contract = Contract.objects.select_related("customer").filter(pk=contract_id).first()
     if contract is None:
         raise NotFound("Contrato", "contract_not_found")
@@ -70,12 +74,32 @@ def recurrence_start(*, contract_id: int, fixed_amount=None, retry_policy: str =
         with client_for(account) as client:
             answer = client.rec_post(rec_body(contract, fixed_amount=amount, retry_policy=retry_policy))
     except PixError as exc:
-        PixRecurrence.objects.filter(pk=rec.pk).update(status=RecurrenceStatus.REJECTED, last_error=str(exc)[:500])
+        if exc.unknown:
+            return _outcome_unknown(rec, exc)
+        # refused before anything was made (a 4xx, a 429 to the end, no connection): not
+        # REJEITADA, which is the payer's answer
+        PixRecurrence.objects.filter(pk=rec.pk).update(status=RecurrenceStatus.NOT_CREATED,
+                                                       last_error=str(exc)[:500])
         raise ApplicationError("pix_rec_failed", f"O PSP recusou a recorrência: {exc}") from exc
     PixRecurrence.objects.filter(pk=rec.pk).update(id_rec=str(answer.get("idRec", ""))[:35])
     # the PSP may have notified a later state already (webhookrec): never moved back
     _advance(PixRecurrence.objects.filter(pk=rec.pk), "status",
              _status(answer.get("status"), RecurrenceStatus.CREATED), _REC_ORDER)
+    rec.refresh_from_db()
+    return rec
+
+
+def _outcome_unknown(rec: PixRecurrence, exc: PixError) -> PixRecurrence:
+    """``POST /rec`` without a definite answer: INCERTA, then one look on the PSP now."""
+    from . import automatico
+
+    log.warning("POST /rec of contract %s: outcome unknown: %s", rec.contract_id, exc)
+    PixRecurrence.objects.filter(pk=rec.pk).update(
+        status=RecurrenceStatus.UNKNOWN, last_error=f"{exc} (código pix_outcome_unknown)"[:500])
+    try:
+        automatico.settle_unknown(rec.account, shared_client(rec.account))
+    except PixError as again:  # the PSP still failing: the reconciliation looks again
+        log.info("rec of contract %s not looked up yet: %s", rec.contract_id, again)
     rec.refresh_from_db()
     return rec
 
@@ -106,6 +130,8 @@ def solicrec_send(*, contract_id: int, ispb: str, conta: str, agencia: str = "",
     if contract is None:
         raise NotFound("Contrato", "contract_not_found")
     rec = PixRecurrence.objects.filter(contract_id=contract_id, status__in=LIVE).select_related("account").first()
+    if rec is not None and (rec.status == RecurrenceStatus.UNKNOWN or rec.solicrec_status == SolicRecStatus.UNKNOWN):
+        raise InvalidTransition("pix_outcome_unknown", UNKNOWN_MESSAGE)
     if rec is not None and (rec.status != RecurrenceStatus.CREATED or rec.solicrec_status in (
             SolicRecStatus.SENT, SolicRecStatus.RECEIVED, SolicRecStatus.CREATED)):
         raise InvalidTransition("solicrec_exists",
@@ -113,6 +139,8 @@ def solicrec_send(*, contract_id: int, ispb: str, conta: str, agencia: str = "",
     if rec is None:
         rec = recurrence_start(contract_id=contract_id, fixed_amount=fixed_amount, retry_policy=retry_policy,
                                actor=actor)
+        if not rec.id_rec:  # POST /rec without answer: the request waits for the recurrence to be found
+            raise InvalidTransition("pix_outcome_unknown", UNKNOWN_MESSAGE)
     doc = (contract.customer.document or "").upper()
     destinatario = {"conta": conta, "ispbParticipante": ispb, **({"agencia": agencia} if agencia else {}),
                     ("cpf" if len(doc) == 11 else "cnpj"): doc}
@@ -123,6 +151,12 @@ def solicrec_send(*, contract_id: int, ispb: str, conta: str, agencia: str = "",
     try:
         answer = shared_client(rec.account).solicrec_post(body)
     except PixError as exc:
+        if exc.unknown:  # not sent again: the reconciliation reads the recurrence's requests (GET /rec/{idRec})
+            PixRecurrence.objects.filter(pk=rec.pk).update(
+                solicrec_status=SolicRecStatus.UNKNOWN, solicrec_destinatario=destinatario,
+                solicrec_expires_at=expires, last_error=f"{exc} (código pix_outcome_unknown)"[:500])
+            rec.refresh_from_db()
+            return rec
         PixRecurrence.objects.filter(pk=rec.pk).update(last_error=str(exc)[:500])
         raise ApplicationError("pix_solicrec_failed", f"O PSP recusou a solicitação: {exc}") from exc
     PixRecurrence.objects.filter(pk=rec.pk).update(
@@ -131,6 +165,10 @@ def solicrec_send(*, contract_id: int, ispb: str, conta: str, agencia: str = "",
         last_error="")
     rec.refresh_from_db()
     return rec
+
+
+UNKNOWN_MESSAGE = ("O PSP não respondeu ao último pedido deste Pix Automático; a reconciliação verifica no PSP "
+                   "em alguns minutos. Aguarde antes de pedir de novo.")
 
 
 def _solic_status(value, default):
@@ -157,9 +195,11 @@ def _status(value, default):
 # notifications answered out of order: the CRIADA one read before the payer approved and
 # written after the APROVADA one) must never move a state back, so every write of a state
 # read from the PSP is conditional on the row still holding an earlier one.
-_REC_ORDER = {RecurrenceStatus.CREATING: 0, RecurrenceStatus.CREATED: 1, RecurrenceStatus.APPROVED: 2,
-              RecurrenceStatus.REJECTED: 3, RecurrenceStatus.EXPIRED: 3, RecurrenceStatus.CANCELLED: 3}
-_SOLICREC_ORDER = {SolicRecStatus.CREATED: 0, SolicRecStatus.SENT: 1, SolicRecStatus.RECEIVED: 2,
+_REC_ORDER = {RecurrenceStatus.CREATING: 0, RecurrenceStatus.UNKNOWN: 0, RecurrenceStatus.CREATED: 1,
+              RecurrenceStatus.APPROVED: 2, RecurrenceStatus.REJECTED: 3, RecurrenceStatus.EXPIRED: 3,
+              RecurrenceStatus.CANCELLED: 3, RecurrenceStatus.NOT_CREATED: 3}
+_SOLICREC_ORDER = {SolicRecStatus.UNKNOWN: 0, SolicRecStatus.CREATED: 0, SolicRecStatus.SENT: 1,
+                   SolicRecStatus.RECEIVED: 2,
                    SolicRecStatus.REJECTED: 3, SolicRecStatus.ACCEPTED: 3, SolicRecStatus.EXPIRED: 3,
                    SolicRecStatus.CANCELLED: 3}
 _COBR_ORDER = {"CRIADA": 0, "ATIVA": 1, "CONCLUIDA": 2, "EXPIRADA": 2, "REJEITADA": 2, "CANCELADA": 2}
@@ -176,7 +216,10 @@ def _advance(queryset, field: str, value, order: dict) -> int:
 def recurrence_cancel(*, contract_id: int, actor=None) -> int:
     """Cancel the contract's live recurrences at the PSP (``PATCH /rec`` status CANCELADA)."""
     count = 0
-    for rec in PixRecurrence.objects.filter(contract_id=contract_id, status__in=LIVE).select_related("account"):
+    # a POST /rec without answer is not cancelled blind: once the reconciliation finds it
+    # on the PSP it cancels it there when the contract is cancelled (automatico.apply_rec)
+    for rec in PixRecurrence.objects.filter(contract_id=contract_id, status__in=LIVE).exclude(
+            status=RecurrenceStatus.UNKNOWN).select_related("account"):
         if rec.id_rec:
             try:
                 with client_for(rec.account) as client:
@@ -197,45 +240,30 @@ def _account(secret: str) -> PixAccount:
 
 
 def webhook_rec_receive(*, secret: str, body: dict) -> dict:
-    """webhookrec: each recurrence named is read back (``GET /rec/{idRec}``) and its state kept."""
-    account = _account(secret)
-    updated = 0
-    with nullcontext(shared_client(account)) as client:  # the process's client: kept open
-        for item in (body.get("recs") or [])[:1000]:
-            id_rec = str((item or {}).get("idRec") or "")[:35]
-            rec = PixRecurrence.objects.filter(id_rec=id_rec, account=account).first() if id_rec else None
-            if rec is None:
-                continue
-            try:
-                answer = client.rec_get(id_rec)
-            except PixError as exc:
-                log.warning("rec %s not confirmed: %s", id_rec, exc)
-                continue
-            _advance(PixRecurrence.objects.filter(pk=rec.pk), "status", answer.get("status"), _REC_ORDER)
-            solicrec_refresh(rec, client)  # a request sent to the payer's bank follows its recurrence
-            updated += 1
-    return {"received": len(body.get("recs") or []), "updated": updated}
+    """webhookrec: each recurrence named is recorded in the inbox (committed before the
+    200); the worker reads it back (``GET /rec/{idRec}``) and keeps its state
+    (automatico.drain)."""
+    return _webhook_record("rec", secret, body)
 
 
 def webhook_cobr_receive(*, secret: str, body: dict) -> dict:
-    """webhookcobr: each cobr is read back (``GET /cobr/{txid}``); a settled attempt
-    (``PAGA`` with its endToEndId) is the baixa, once per endToEndId; a failed one
-    is retried (``retentativa``) when the authorisation's policy allows."""
+    """webhookcobr: each cobr named is recorded in the inbox (committed before the 200);
+    the worker reads it back (``GET /cobr/{txid}``): a settled attempt (``PAGA`` with its
+    endToEndId) is the baixa, once per endToEndId; a failed one is retried
+    (``retentativa``) when the authorisation's policy allows (automatico.drain)."""
+    return _webhook_record("cobr", secret, body)
+
+
+def _webhook_record(kind: str, secret: str, body: dict) -> dict:
+    from . import automatico
+
     account = _account(secret)
-    applied = 0
-    with nullcontext(shared_client(account)) as client:  # the process's client: kept open
-        for item in (body.get("cobsr") or [])[:1000]:
-            txid = str((item or {}).get("txid") or "")[:35]
-            charge = PixRecurringCharge.objects.filter(txid=txid).select_related("recurrence").first()
-            if charge is None:
-                continue
-            try:
-                cobr = client.cobr_get(txid)
-            except PixError as exc:
-                log.warning("cobr %s not confirmed: %s", txid, exc)
-                continue
-            applied += _settle_cobr(charge, cobr, client)
-    return {"received": len(body.get("cobsr") or []), "applied": applied}
+    refs = automatico.refs_of(kind, body)
+    if refs is None:
+        key = "recs" if kind == "rec" else "cobsr"
+        raise ApplicationError("pix_webhook_invalid", f"Corpo inválido: esperado {{\"{key}\": [...]}}.")
+    recorded = automatico.record(account=account, kind=kind, refs=refs)
+    return {"received": len(body.get("recs" if kind == "rec" else "cobsr") or []), "recorded": recorded}
 
 
 def _settle_cobr(charge: PixRecurringCharge, cobr: dict, client) -> int:
@@ -255,14 +283,20 @@ def _settle_cobr(charge: PixRecurringCharge, cobr: dict, client) -> int:
             except ApplicationError as exc:  # kept for an operator; the PSP is not made to retry
                 PixRecurringCharge.objects.filter(pk=charge.pk).update(last_error=exc.message[:500])
     attempts = cobr.get("tentativas") or []
+    # the retries the PSP holds (NTAG attempts): a retentativa whose answer was lost counts once it shows
+    retries = max(charge.retries, sum(1 for a in attempts if a.get("tipo") == "NTAG"))
+    if retries != charge.retries:  # and what a retentativa without answer left is settled
+        PixRecurringCharge.objects.filter(pk=charge.pk).update(retries=retries, last_error="")
     if status == "ATIVA" and attempts and all(a.get("status") == "REJEITADA" for a in attempts):
         # the payer's PSP refused the last attempt and the cobr is still open: retry when allowed
-        if charge.recurrence.retry_policy == "PERMITE_3R_7D" and charge.retries < 3:
+        if charge.recurrence.retry_policy == "PERMITE_3R_7D" and retries < 3:
             day = (timezone.localdate() + timedelta(days=1)).isoformat()
             try:
                 client.retentativa_post(charge.txid, day)
-                PixRecurringCharge.objects.filter(pk=charge.pk).update(retries=charge.retries + 1)
+                PixRecurringCharge.objects.filter(pk=charge.pk).update(retries=retries + 1, last_error="")
             except PixError as exc:
+                # not sent again when its outcome is unknown: the next read of the cobr shows
+                # the attempt scheduled (then nothing more is asked) or not (then it is asked again)
                 PixRecurringCharge.objects.filter(pk=charge.pk).update(last_error=str(exc)[:500])
     _advance(PixRecurringCharge.objects.filter(pk=charge.pk), "status", status, _COBR_ORDER)
     return applied
@@ -297,24 +331,50 @@ def schedule_cobr(*, invoice_id: int, today=None) -> PixRecurringCharge | None:
         invoice=invoice, defaults={"recurrence": rec, "txid": cobr_txid_for(invoice.pk)})
     if charge.due_sent:
         return charge
+    if not created and _found_on_psp(charge, rec):
+        return charge
     try:
         with client_for(rec.account) as client:
             answer = client.cobr_put(charge.txid, cobr_body(invoice, rec, due))
     except PixError as exc:
         PixRecurringCharge.objects.filter(pk=charge.pk).update(last_error=str(exc)[:500])
+        # a PUT repeated after a lost answer is refused as a txid in use: the first one made it
+        if exc.status == 400 and _found_on_psp(charge, rec):
+            return charge
         raise
     PixRecurringCharge.objects.filter(pk=charge.pk).update(due_sent=due, status=str(answer.get("status", "CRIADA"))[:30])
     charge.refresh_from_db()
     return charge
 
 
+def _found_on_psp(charge: PixRecurringCharge, rec: PixRecurrence) -> bool:
+    """An earlier ``PUT /cobr/{txid}`` of this charge got no answer: the PSP may hold it
+    (a second PUT of a txid in use is refused). Read it first; when found, keep it."""
+    try:
+        with client_for(rec.account) as client:
+            remote = client.cobr_get(charge.txid)
+    except PixError as exc:
+        if exc.status == 404:
+            return False
+        raise
+    due = (remote.get("calendario") or {}).get("dataDeVencimento") or None
+    PixRecurringCharge.objects.filter(pk=charge.pk).update(due_sent=due, last_error="",
+                                                           status=str(remote.get("status") or "CRIADA")[:30])
+    charge.refresh_from_db()
+    return True
+
+
 def schedule_due_job() -> None:
-    """Periodic: títulos of approved authorisations entering the window get their cobr."""
+    """Periodic: títulos of approved authorisations entering the window get their cobr —
+    and those whose ``PUT /cobr`` failed get it again."""
+    from django.db.models import Q
+
     today = timezone.localdate()
     ids = Invoice.objects.filter(
+        Q(pix_cobr__isnull=True) | Q(pix_cobr__due_sent__isnull=True),
         status=InvoiceStatus.OPEN, due_date__lte=today + timedelta(days=WINDOW_MAX_DAYS),
-        contract__pix_recurrences__status=RecurrenceStatus.APPROVED, pix_cobr__isnull=True,
-    ).values_list("pk", flat=True)
+        contract__pix_recurrences__status=RecurrenceStatus.APPROVED,
+    ).distinct().values_list("pk", flat=True)
     for invoice_id in list(ids):
         try:
             schedule_cobr(invoice_id=invoice_id, today=today)

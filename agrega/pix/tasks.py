@@ -106,3 +106,13 @@ def cobr_cancel_task(invoice_id: int) -> str:
     except PixError as exc:
         log.warning("cobr of título %s not cancelled: %s", invoice_id, exc)
         return "error"
+
+
+@task()
+def automatico_drain_task() -> dict:
+    """The webhookrec/webhookcobr notices due: read back from the PSP and applied
+    (pix.automatico.drain). Enqueued after each callback's commit; the periodic job
+    ``pix.reconcile_automatico`` drains what a failing PSP left due."""
+    from . import automatico
+
+    return automatico.drain()

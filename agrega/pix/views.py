@@ -175,14 +175,20 @@ class RecurrenceView(CapabilityRequiredMixin, View):
             if action == "iniciar":
                 rec = recurrence.recurrence_start(contract_id=contract_id, actor=request.user,
                                                   fixed_amount=request.POST.get("fixed_amount") or None)
-                messages.success(request, f"Pix Automático solicitado: {rec.get_status_display()}.")
+                if rec.status == "INCERTA":
+                    messages.warning(request, recurrence.UNKNOWN_MESSAGE)
+                else:
+                    messages.success(request, f"Pix Automático solicitado: {rec.get_status_display()}.")
             elif action == "solicitar-ao-banco":
                 rec = recurrence.solicrec_send(contract_id=contract_id, actor=request.user,
                                                ispb=request.POST.get("ispb", ""), conta=request.POST.get("conta", ""),
                                                agencia=request.POST.get("agencia", ""),
                                                fixed_amount=request.POST.get("fixed_amount") or None)
-                messages.success(request, f"Solicitação enviada ao banco do pagador: "
-                                          f"{rec.get_solicrec_status_display()}.")
+                if rec.solicrec_status == "INCERTA":
+                    messages.warning(request, recurrence.UNKNOWN_MESSAGE)
+                else:
+                    messages.success(request, f"Solicitação enviada ao banco do pagador: "
+                                              f"{rec.get_solicrec_status_display()}.")
             elif action == "cancelar":
                 recurrence.recurrence_cancel(contract_id=contract_id, actor=request.user)
                 messages.success(request, "Pix Automático cancelado.")
