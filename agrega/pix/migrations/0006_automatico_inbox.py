@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pix', '0003_notification_inbox'),
+        ('pix', '0005_account_psp_ca_and_check_outcome'),
     ]
 
     operations = [
