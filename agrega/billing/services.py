@@ -449,6 +449,14 @@ def _locked_invoice(invoice_id) -> Invoice:
     return Invoice.objects.select_for_update().get(pk=invoice_id)
 
 
+def invoice_lock(*, invoice_id: int) -> Invoice:
+    """Lock a título (its contract first) before a change of another app's that ends in
+    a billing write, e.g. a devolução's row then ``payment_refund``: taking the rows in
+    billing's order first is what keeps that app's own lock from coming between them.
+    Call it inside a transaction."""
+    return _locked_invoice(invoice_id)
+
+
 @transaction.atomic
 def invoice_cancel(*, invoice_id: int, reason: str = "", actor=None) -> Invoice:
     invoice = _locked_invoice(invoice_id)

@@ -854,6 +854,10 @@ def _settle_refund(payment: Payment, dev: dict, account: PixAccount) -> None:
     refund_id = str(dev.get("id") or "")
     status = dev.get("status")
     with transaction.atomic():
+        # contract, título, then the devolução: billing's order. The inbox's batch holds the
+        # contract when it settles a devolução, and payment_refund takes it next; locking the
+        # devolução first deadlocked a refund request against the inbox on PostgreSQL
+        billing.invoice_lock(invoice_id=payment.invoice_id)
         refund = PixRefund.objects.select_for_update().filter(refund_id=refund_id).first()
         if refund is None:
             if status != "DEVOLVIDO":

@@ -183,3 +183,60 @@ def test_a_refund_names_a_pix_of_its_titulo_and_a_reason_the_psp_keeps_whole(hoo
     answer = refund(invoice.pk, amount="10", reason="z" * 140)
     assert answer.status_code == 201, answer.content
     assert PixRefund.objects.get().reason == "z" * 140
+
+
+def test_a_devolucao_is_settled_in_billings_lock_order(hooked, billed, psp):
+    """Settling a devolução takes the contract and the título before the devolução's row,
+    as the inbox's batch does (it holds the contract, then settles the devoluções of its
+    Pix). Taken the other way round, a refund request and the inbox deadlocked on
+    PostgreSQL: here the test holds the contract, as the inbox would, while another
+    connection settles the devolução; the devolução's row must stay free meanwhile."""
+    import threading
+
+    from django.db import connection, connections, transaction
+    from django.db.utils import OperationalError
+
+    from agrega.contracts.models import Contract
+    from agrega.pix.models import PixRefund
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL (SQLite takes one lock for the whole database)")
+    contract, invoice = billed()
+    psp.pay(PixCharge.objects.get(invoice=invoice).txid)
+    psp.wait_webhooks()
+    assert wait_for(lambda: pix_payments(invoice).exists())
+    payment = pix_payments(invoice).get()
+    refund = PixRefund.objects.create(payment=payment, account=hooked, amount=payment.amount,
+                                      refund_id="agregadev00000000000000000777", actor_label="teste")
+    errors = []
+
+    def settle():
+        try:
+            services._settle_refund(payment, {"id": refund.refund_id, "status": "DEVOLVIDO",
+                                              "valor": f"{payment.amount:.2f}"}, hooked)
+        except Exception as exc:  # reported by the test
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        Contract.objects.select_for_update().filter(pk=contract.pk).first()  # what the inbox holds
+        worker = threading.Thread(target=settle)
+        worker.start()
+        with connection.cursor() as cursor:
+            def others_waiting_on_a_lock() -> bool:
+                cursor.execute("SELECT pg_stat_clear_snapshot()")  # else the transaction's first view
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                               "AND pid <> pg_backend_pid() AND datname = current_database()")
+                return cursor.fetchone()[0] > 0
+
+            assert wait_for(others_waiting_on_a_lock, timeout=10)  # the other connection waits on a row
+            try:
+                cursor.execute("SELECT id FROM pix_pixrefund WHERE id = %s FOR UPDATE NOWAIT", [refund.pk])
+            except OperationalError:
+                pytest.fail("the devolução's row was locked before the contract: the inbox would deadlock")
+    worker.join(timeout=20)
+    assert not worker.is_alive() and not errors, errors
+    refund.refresh_from_db()
+    invoice.refresh_from_db()
+    assert refund.status == "done" and invoice.status == InvoiceStatus.OPEN and invoice.paid_amount == 0
