@@ -21,6 +21,7 @@ from agrega.pix import services
 from agrega.pix.models import PixCharge
 
 from tests.fixtures import default_platform_only
+from tests.pix.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,15 +70,6 @@ def blocked_sva(platform_integration, make_product, make_contract, hooked, conve
 
 def platform_status(platform_account, contract):
     return platform_account.user(contract.sva_users.get().external_id)["status"]
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def released(contract):

@@ -19,7 +19,8 @@ from agrega.core.models import ScheduledJob
 from agrega.pix import automatico, recurrence
 from agrega.pix.models import (PixAutoNotification, PixRecurrence, PixRecurringCharge, RecurrenceStatus,
                                SolicRecStatus)
-from tests.pix.test_recurrence import approved, hooked, wait_for  # noqa: F401 — fixtures shared
+from tests.pix.test_recurrence import approved, hooked  # noqa: F401 — fixtures shared
+from tests.pix.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 JOB = "pix.reconcile_automatico"

@@ -21,6 +21,7 @@ from agrega.contracts.choices import ContractAction as Act
 from agrega.contracts.models import ContractEvent
 from agrega.pix import inbox, services
 from agrega.pix.models import PixCharge, PixNotification
+from tests.pix.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,15 +31,6 @@ def hooked(pix_account, live_server, fast_pix):
     """The webhook registered at a live Agrega — and no consumer running: the tests here
     drive it themselves."""
     return services.account_register_webhook(account_id=pix_account.pk, public_url=live_server.url)
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def pay(psp, invoice) -> dict:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import pytest
 from django.core.management import call_command
@@ -21,6 +20,7 @@ from agrega.contracts.choices import AccessStatus as AS
 from agrega.pix import selectors, services
 from agrega.pix.models import ChargeStatus, PixCharge
 from tests.fixtures import bearer_headers
+from tests.pix.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,15 +30,6 @@ EVER = {"inicio": "2000-01-01T00:00:00Z", "fim": "2100-01-01T00:00:00Z"}
 @pytest.fixture
 def hooked(pix_account, live_server, fast_pix, inbox_consumer):
     return services.account_register_webhook(account_id=pix_account.pk, public_url=live_server.url)
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def charge(invoice, sequence):

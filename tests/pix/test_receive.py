@@ -14,6 +14,7 @@ from agrega.billing.models import InvoiceStatus, Payment, PaymentMethod
 from agrega.pix import services
 from agrega.pix import inbox
 from agrega.pix.models import ChargeStatus, PixCharge, PixNotification
+from tests.pix.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,15 +22,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def hooked(pix_account, live_server, fast_pix, inbox_consumer):
     return services.account_register_webhook(account_id=pix_account.pk, public_url=live_server.url)
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def pix_payments(invoice):

@@ -17,17 +17,9 @@ from agrega.pix import recurrence, services
 from agrega.core.errors import InvalidTransition, ValidationFailed
 from agrega.pix.models import (ChargeStatus, PixCharge, PixRecurrence, PixRecurringCharge, RecurrenceStatus,
                                SolicRecStatus)
+from tests.pix.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 @pytest.fixture
