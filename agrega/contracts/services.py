@@ -43,7 +43,7 @@ def _event(contract: Contract, action: str, *, actor, before: tuple[str, str], d
 
 
 # Histórico entries written by other apps about the contract, without changing it.
-NOTE_ACTIONS = frozenset({Act.CONSENT_RECORDED, Act.CONSENT_REVOKED})
+NOTE_ACTIONS = frozenset({Act.CONSENT_RECORDED, Act.CONSENT_REVOKED, Act.DUNNING_NOTICE})
 
 
 def contract_history_note(*, contract: Contract | int, action: str, detail: dict, actor=None) -> None:

@@ -138,7 +138,8 @@ class DunningNotice(models.Model):
     Written only by the sweep, for contracts its UPDATE just wrote in the same
     transaction: no database constraint on ``contract`` (one check per notice at
     commit; docs/decisions/0006-billing-and-dunning.md). No index but the primary key:
-    no page, API or job reads the notices by contract or by ``sent_at`` yet, and the
+    no page, API or job reads the notices by contract or by ``sent_at`` (the notices app
+    e-mails them reading forward by primary key from its cursor), and the
     sweep writes one per contract it moves (each index is one more entry per notice);
     whatever comes to read them brings the index its query needs."""
 

@@ -135,3 +135,68 @@ def contract_dunning(contract: Contract) -> dict:
     return {"dunning_level": contract.dunning_level, "dunning_stage": stage_text, "dunning_policy": policy.name,
             "trust_release_until": contract.trust_release_until,
             "trust": trust_release_availability(contract, policy=policy)}
+
+
+# ---------------------------------------------------------------- debt notices to send
+
+
+@dataclass(frozen=True)
+class DebtNoticeFacts:
+    """What the e-mail of one DunningNotice says (read by agrega/notices, which sends it)."""
+    id: int
+    contract_id: int
+    level: int
+    oldest_due: object  # date
+    customer_name: str
+    customer_email: str
+    overdue_amount: object  # Decimal: the open títulos due by today
+    action: str  # the DunningAction of the contract's stage (it may be past the notice's)
+    next_action: str  # the next stage's DunningAction, "" when none
+    next_date: object  # date of the next stage, or None
+
+
+def debt_notices_after(last_id: int, *, limit: int, today) -> list[DebtNoticeFacts]:
+    """The notices with an id above ``last_id``, by id (the primary key: DunningNotice has
+    no other index, and the notices app keeps the highest id it turned into e-mails)."""
+    from decimal import Decimal
+
+    from agrega.billing.models import Invoice, InvoiceStatus
+
+    from .models import DunningNotice
+
+    notices = list(DunningNotice.objects.filter(pk__gt=last_id).order_by("pk")
+                   .select_related("contract__customer")[:limit])
+    if not notices:
+        return []
+    contract_ids = {n.contract_id for n in notices}
+    owed: dict[int, Decimal] = {}
+    for contract_id, amount, paid in (Invoice.objects.filter(contract_id__in=contract_ids, status=InvoiceStatus.OPEN,
+                                                             due_date__lte=today)
+                                      .values_list("contract_id", "amount", "paid_amount")):
+        owed[contract_id] = owed.get(contract_id, Decimal(0)) + max(amount - paid, Decimal(0))
+    default = DunningPolicy.objects.filter(is_default=True).values_list("pk", flat=True).first()
+    policy_ids = {n.contract.dunning_policy_id or default for n in notices}
+    stages = {(s.policy_id, s.level): s for s in DunningStage.objects.filter(policy_id__in=policy_ids)}
+    out = []
+    for n in notices:
+        policy_id = n.contract.dunning_policy_id or default
+        # the contract's stage now (a sweep may move it past the notice's own stage at once)
+        level = max(n.contract.dunning_level, n.level)
+        stage, following = stages.get((policy_id, level)), stages.get((policy_id, level + 1))
+        out.append(DebtNoticeFacts(
+            id=n.pk, contract_id=n.contract_id, level=n.level, oldest_due=n.oldest_due,
+            customer_name=n.contract.customer.name, customer_email=n.contract.customer.email,
+            overdue_amount=owed.get(n.contract_id, Decimal(0)), action=stage.action if stage else "",
+            next_action=following.action if following else "",
+            next_date=n.oldest_due + timedelta(days=following.days_after_due) if following else None,
+        ))
+    return out
+
+
+def debt_notice_still_owed(notice_id: int) -> bool:
+    """Whether the contract of the notice is still at its stage or beyond (a payment
+    release sets the stage back to 0): a customer who paid is not told they owe."""
+    from .models import DunningNotice
+
+    notice = DunningNotice.objects.filter(pk=notice_id).select_related("contract").first()
+    return notice is not None and notice.contract.dunning_level >= notice.level

@@ -639,3 +639,14 @@ def sweep_run(*, today: date | None = None, actor=None) -> SweepResult:
         actor_label=actor_label(actor), changes=result.as_dict(),
     )
     return result
+
+
+# ---------------------------------------------------------------- debt notices sent
+
+
+def debt_notices_mark(ids, *, sent_at=None, send_error: str = "") -> None:
+    """Record on the sweep's notices what became of their e-mail (agrega/notices sends
+    them): ``sent_at`` when sent, else why not (or the last error of a retried one)."""
+    from .models import DunningNotice
+
+    DunningNotice.objects.filter(pk__in=list(ids)).update(sent_at=sent_at, send_error=send_error[:250])

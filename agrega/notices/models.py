@@ -16,6 +16,12 @@ class NoticeEvent(models.TextChoices):
     RELEASED = "released", "Acesso liberado"
 
 
+# The outbox also carries the régua's debt notices (agrega/dunning's DunningNotice): not
+# per integration, a fixed text (rendering.DEBT_DEFAULT), no template to edit.
+DEBT_EVENT = "debt"
+OUTBOX_EVENTS = [*NoticeEvent.choices, (DEBT_EVENT, "Aviso de débito")]
+
+
 class NoticeStatus(models.TextChoices):
     PENDING = "pending", "Pendente"
     SENT = "sent", "Enviado"
@@ -62,10 +68,16 @@ class NoticeSettings(models.Model):
 
 
 class CustomerNotice(models.Model):
-    """The outbox: one e-mail to one customer about one SVA user's state change."""
+    """The outbox: one e-mail to one customer about one SVA user's state change, or
+    (``event`` debt) about a debt notice of the régua: then ``contract`` and
+    ``dunning_notice_id`` name it and ``sva_user`` is empty."""
 
-    sva_user = models.ForeignKey("sva.SvaUser", on_delete=models.CASCADE, related_name="notices")
-    event = models.CharField("evento", max_length=10, choices=NoticeEvent.choices)
+    sva_user = models.ForeignKey("sva.SvaUser", on_delete=models.CASCADE, related_name="notices",
+                                 null=True, blank=True)
+    contract = models.ForeignKey("contracts.Contract", on_delete=models.CASCADE, related_name="customer_notices",
+                                 null=True, blank=True)
+    dunning_notice_id = models.BigIntegerField(null=True, blank=True)
+    event = models.CharField("evento", max_length=10, choices=OUTBOX_EVENTS)
     to = models.CharField("para", max_length=254, blank=True)
     subject = models.CharField("assunto", max_length=250)
     body = models.TextField("mensagem")
@@ -90,3 +102,11 @@ class CustomerNotice(models.Model):
 
     def __str__(self) -> str:
         return f"Aviso {self.pk} ({self.get_event_display()}, {self.get_status_display()})"
+
+
+class DebtNoticeCursor(models.Model):
+    """One row: the highest DunningNotice id already turned into outbox e-mails. The
+    sweep writes its notices in bulk with no index but the primary key (see its
+    docstring), so the unsent ones are found by scanning forward from here."""
+
+    last_id = models.BigIntegerField(default=0)

@@ -168,3 +168,33 @@ SAMPLE_CONTEXT = {
     "pix_copia_e_cola": "00020101021226830014br.gov.bcb.pix2561pix.example.com/qr/v2/cobv/9d36b84f520400005303986"
                         "5802BR5913Provedor Ltda6009SAO PAULO62070503***6304ABCD",
 }
+
+
+# The régua's debt notice (agrega/dunning): one fixed text for every contract, not per
+# integration. Its values: cliente, contrato, valor ("R$ 1.234,50"), vencimento
+# (dd/mm/aaaa), situacao (what the stage did, or ""), proxima_etapa, proxima_data, dias.
+DEBT_DEFAULT = (
+    "Aviso de débito do contrato {{ contrato }}",
+    "Olá, {{ cliente }}!\n\n"
+    "Consta em aberto no seu contrato {{ contrato }} o valor de {{ valor }}, com o vencimento mais antigo "
+    "em {{ vencimento }}.{% if situacao %} {{ situacao }}{% endif %}\n\n"
+    "{% if proxima_etapa %}Se o débito não for pago, em {{ dias }} dia{{ dias|pluralize }} ({{ proxima_data }}) "
+    "haverá {{ proxima_etapa }}, conforme as regras de cobrança do seu contrato.\n\n{% endif %}"
+    "Para regularizar, pague o título em aberto. Se você já pagou, por favor desconsidere este aviso."
+    + _SIGNATURE,
+)
+
+# What a stage of the régua means to the customer (dunning.models.DunningAction values).
+DEBT_NEXT = {
+    "notice": "um novo aviso de débito",
+    "partial_suspension": "a suspensão parcial do serviço",
+    "block_overdue": "a suspensão do serviço",
+    "block_automatic": "a suspensão total do serviço",
+    "rescind": "a rescisão do contrato",
+}
+DEBT_NOW = {
+    "partial_suspension": "Por isso, o serviço está parcialmente suspenso.",
+    "block_overdue": "Por isso, o serviço está suspenso.",
+    "block_automatic": "Por isso, o serviço está totalmente suspenso.",
+    "rescind": "Por isso, o contrato foi rescindido.",
+}

@@ -7,6 +7,10 @@ the platform-confirmed state, and sending it with Django's e-mail backends.
   ``notified_state`` (for the users whose state did not change meanwhile): ACTIVE after absent → created;
   BLOCKED after ACTIVE → blocked; ACTIVE after BLOCKED → released. A user created
   directly blocked, removed, or deleted in Agrega moves ``notified_state`` silently.
+* ``enqueue_debt_notices()`` turns the régua's debt notices (dunning's DunningNotice,
+  written by the sweep) into outbox e-mails, scanning forward by primary key from a
+  cursor (``DebtNoticeCursor``): the sweep's table has no other index. A contract moved
+  several stages at once gets one e-mail (its highest stage).
 * ``send_pending_notices()`` sends what is due. A failure keeps the error and retries
   with backoff up to ``MAX_ATTEMPTS``; nothing here ever raises into its caller.
 
@@ -22,20 +26,27 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from agrega.contracts.choices import ContractAction
+from agrega.contracts.services import contract_history_note
 from agrega.core.audit import actor_label, record_change
 from agrega.core.br import InvalidValue, clean_email
 from agrega.core.errors import Conflict, FieldErrors
+from agrega.core.money import format_brl
+from agrega.dunning import selectors as dunning_selectors
+from agrega.dunning import services as dunning_services
 from agrega.sva.choices import SvaState
 from agrega.sva.models import SvaUser
 from agrega.sva.services import sva_users_mark_notified
 
 from . import selectors
-from .models import CustomerNotice, NoticeEvent, NoticeSettings, NoticeStatus, NoticeTemplate
-from .rendering import DEFAULT_HOW_TO_USE, DEFAULTS, SAMPLE_CONTEXT, VARIABLES, TemplateProblem, one_line, render
+from .models import (DEBT_EVENT, CustomerNotice, DebtNoticeCursor, NoticeEvent, NoticeSettings, NoticeStatus,
+                     NoticeTemplate)
+from .rendering import (DEBT_DEFAULT, DEBT_NEXT, DEBT_NOW, DEFAULT_HOW_TO_USE, DEFAULTS, SAMPLE_CONTEXT, VARIABLES,
+                        TemplateProblem, one_line, render)
 
 log = logging.getLogger("agrega.notices")
 
@@ -246,6 +257,87 @@ def enqueue_state_notices(*, max_users: int = 20_000) -> dict:
     return {"users": seen, **counts}
 
 
+# -- the outbox: the régua's debt notices ------------------------------------------------
+
+NO_EMAIL = "Cliente sem e-mail válido"
+PAID_BEFORE_SENDING = "Contrato regularizado antes do envio: aviso não enviado"
+
+
+def _debt_notice(facts, now) -> CustomerNotice:
+    today = timezone.localdate(now)
+    context = {
+        "cliente": facts.customer_name, "contrato": str(facts.contract_id), "valor": format_brl(facts.overdue_amount),
+        "vencimento": f"{facts.oldest_due:%d/%m/%Y}", "situacao": DEBT_NOW.get(facts.action, ""),
+        "proxima_etapa": DEBT_NEXT.get(facts.next_action, "") if facts.next_date else "",
+        "proxima_data": f"{facts.next_date:%d/%m/%Y}" if facts.next_date else "",
+        "dias": max((facts.next_date - today).days, 1) if facts.next_date else 0,
+    }
+    notice = CustomerNotice(contract_id=facts.contract_id, dunning_notice_id=facts.id, event=DEBT_EVENT,
+                            to=facts.customer_email, status=NoticeStatus.PENDING, next_attempt_at=now,
+                            subject=one_line(render(DEBT_DEFAULT[0], context, allowed=set(context))),
+                            body=render(DEBT_DEFAULT[1], context, allowed=set(context)).strip() + "\n")
+    try:
+        notice.to = clean_email(facts.customer_email)
+    except InvalidValue as exc:
+        notice.status, notice.next_attempt_at = NoticeStatus.SKIPPED, None
+        notice.last_error = f"{NO_EMAIL} ({facts.customer_email or 'vazio'}): {exc.message}"[:500]
+    return notice
+
+
+def _cursor() -> DebtNoticeCursor:
+    try:
+        return DebtNoticeCursor.objects.get_or_create(pk=1)[0]  # the migration writes it; a flushed test db may not
+    except IntegrityError:  # another runner created it first
+        return DebtNoticeCursor.objects.get(pk=1)
+
+
+def _enqueue_debt_batch(counts: Counter) -> int:
+    """One batch after the cursor: read and rendered outside any transaction, then written
+    in a short one that moves the cursor only from where it was read (compare-and-set):
+    a second runner that read the same cursor writes nothing (its UPDATE waits for the
+    first one's row lock on PostgreSQL, then matches no row)."""
+    now = timezone.now()
+    start = _cursor().last_id
+    facts = dunning_selectors.debt_notices_after(start, limit=ENQUEUE_BATCH, today=timezone.localdate(now))
+    if not facts:
+        return 0
+    chosen: dict[int, object] = {}  # contract → its highest stage's notice in this batch
+    for f in facts:
+        if f.contract_id not in chosen or (f.level, f.id) > (chosen[f.contract_id].level, chosen[f.contract_id].id):
+            chosen[f.contract_id] = f
+    notices = [_debt_notice(f, now) for f in chosen.values()]
+    merged: dict[int, list[int]] = {}
+    for f in facts:
+        if chosen[f.contract_id].id != f.id:
+            merged.setdefault(chosen[f.contract_id].id, []).append(f.id)
+    with transaction.atomic():
+        if not DebtNoticeCursor.objects.filter(pk=1, last_id=start).update(last_id=facts[-1].id):
+            return 0  # another runner turned them into e-mails
+        CustomerNotice.objects.bulk_create(notices)
+        for kept, ids in merged.items():
+            dunning_services.debt_notices_mark(ids, send_error=f"Reunido no aviso de débito {kept}")
+        skipped = [n for n in notices if n.status == NoticeStatus.SKIPPED]
+        for notice in skipped:
+            dunning_services.debt_notices_mark([notice.dunning_notice_id], send_error=NO_EMAIL)
+            contract_history_note(contract=notice.contract_id, action=ContractAction.DUNNING_NOTICE,
+                                  detail={"note": f"aviso de débito não enviado: {NO_EMAIL.lower()}"})
+    counts["debt"] += len(notices) - len(skipped)
+    counts["skipped"] += len(skipped)
+    return len(facts)
+
+
+def enqueue_debt_notices(*, max_notices: int = 20_000) -> dict:
+    """Turn the debt notices the sweep wrote since the last run into outbox e-mails."""
+    counts: Counter = Counter()
+    seen = 0
+    while seen < max_notices:
+        done = _enqueue_debt_batch(counts)
+        seen += done
+        if done < ENQUEUE_BATCH:
+            break
+    return {"notices": seen, **counts}
+
+
 # -- the outbox: sending ------------------------------------------------------------------
 
 
@@ -273,6 +365,8 @@ def _failed(notice: CustomerNotice, error: str, now) -> None:
         status=NoticeStatus.FAILED, attempts=attempts, last_error=error[:500], claimed_until=None,
         next_attempt_at=now + timedelta(seconds=delay) if retry else None,
     )
+    if notice.dunning_notice_id:
+        dunning_services.debt_notices_mark([notice.dunning_notice_id], send_error=error)
 
 
 def _message(notice: CustomerNotice, mail):
@@ -282,6 +376,8 @@ def _message(notice: CustomerNotice, mail):
     pix = None
     if notice.event == NoticeEvent.BLOCKED:
         pix = selectors.contract_open_pix_part(notice.sva_user.contract_id)
+    elif notice.event == DEBT_EVENT:
+        pix = selectors.contract_open_pix_part(notice.contract_id)
     return selectors.email_with_pix(subject=notice.subject, body=notice.body, to=[notice.to], pix=pix,
                                     from_email=settings.DEFAULT_FROM_EMAIL, connection=mail)
 
@@ -309,6 +405,13 @@ def send_pending_notices(*, limit: int = 100) -> dict:
             return {"sent": 0, **counts}
         try:
             for notice in notices:
+                if notice.dunning_notice_id and not dunning_selectors.debt_notice_still_owed(notice.dunning_notice_id):
+                    CustomerNotice.objects.filter(pk=notice.pk).update(
+                        status=NoticeStatus.SKIPPED, last_error=PAID_BEFORE_SENDING, next_attempt_at=None,
+                        claimed_until=None)
+                    dunning_services.debt_notices_mark([notice.dunning_notice_id], send_error=PAID_BEFORE_SENDING)
+                    counts["skipped"] += 1
+                    continue
                 try:
                     sent = _message(notice, mail).send()
                     if not sent:
@@ -321,6 +424,8 @@ def send_pending_notices(*, limit: int = 100) -> dict:
                     status=NoticeStatus.SENT, attempts=notice.attempts + 1, sent_at=timezone.now(),
                     last_error="", next_attempt_at=None, claimed_until=None,
                 )
+                if notice.dunning_notice_id:
+                    _debt_sent(notice)
                 counts["sent"] += 1
         finally:
             try:
@@ -330,7 +435,17 @@ def send_pending_notices(*, limit: int = 100) -> dict:
     except Exception:  # the database away, a bug: never into the caller (a job, a command)
         log.exception("notices: sending failed")
         counts["error"] += 1
-    return {"sent": counts["sent"], "failed": counts["failed"], **({"error": 1} if counts["error"] else {})}
+    return {"sent": counts["sent"], "failed": counts["failed"],
+            **({"skipped": counts["skipped"]} if counts["skipped"] else {}),
+            **({"error": 1} if counts["error"] else {})}
+
+
+def _debt_sent(notice: CustomerNotice) -> None:
+    """The régua's notice is marked sent and the contract's Histórico says so."""
+    with transaction.atomic():
+        dunning_services.debt_notices_mark([notice.dunning_notice_id], sent_at=timezone.now())
+        contract_history_note(contract=notice.contract_id, action=ContractAction.DUNNING_NOTICE,
+                              detail={"note": f"aviso de débito enviado por e-mail para {notice.to}"})
 
 
 @transaction.atomic

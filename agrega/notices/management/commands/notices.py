@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from agrega.core.management.base import AgregaCommand, fmt_datetime, positive_int, table
 from agrega.notices.filtersets import NoticeFilterSet
-from agrega.notices.services import enqueue_state_notices, send_pending_notices
+from agrega.notices.services import enqueue_debt_notices, enqueue_state_notices, send_pending_notices
 
 
 class Command(AgregaCommand):
@@ -25,12 +25,15 @@ class Command(AgregaCommand):
 
     def cmd_run(self, *, limit=500, **options):
         written = enqueue_state_notices()
+        written["debt"] = enqueue_debt_notices()
         sent = send_pending_notices(limit=limit)
         data = {"written": written, "sending": sent}
         self.emit(data, [
             f"Avisos gerados: {written.get('created', 0)} criado(s), {written.get('blocked', 0)} bloqueado(s), "
             f"{written.get('released', 0)} liberado(s); {written.get('skipped', 0)} sem e-mail válido, "
             f"{written.get('disabled', 0)} desativado(s) na integração.",
+            f"Avisos de débito da régua: {written.get('debt', {}).get('debt', 0)} a enviar, "
+            f"{written.get('debt', {}).get('skipped', 0)} sem e-mail válido.",
             f"Envio: {sent.get('sent', 0)} enviado(s), {sent.get('failed', 0)} com falha"
             + (" (erro interno: veja o log)" if sent.get("error") else "") + ".",
         ])
@@ -38,7 +41,7 @@ class Command(AgregaCommand):
     def cmd_list(self, *, limit=50, **options):
         notices = list(NoticeFilterSet(NoticeFilterSet.from_options(options)).queryset()[:limit])
         data = [
-            {"id": n.pk, "sva_user_id": n.sva_user_id, "contract_id": n.sva_user.contract_id, "event": n.event,
+            {"id": n.pk, "sva_user_id": n.sva_user_id, "contract_id": n.sva_user.contract_id if n.sva_user_id else n.contract_id, "event": n.event,
              "to": n.to, "subject": n.subject, "status": n.status, "attempts": n.attempts,
              "last_error": n.last_error, "created_at": n.created_at, "sent_at": n.sent_at,
              "next_attempt_at": n.next_attempt_at}
@@ -48,7 +51,8 @@ class Command(AgregaCommand):
         def lines():
             if not notices:
                 return ["Nenhum aviso."]
-            rows = [(n.pk, fmt_datetime(n.created_at), n.get_event_display(), n.sva_user.contract_id, n.to,
+            rows = [(n.pk, fmt_datetime(n.created_at), n.get_event_display(),
+                     n.sva_user.contract_id if n.sva_user_id else n.contract_id, n.to,
                      n.get_status_display(), n.attempts, n.last_error) for n in notices]
             return table(("ID", "Quando", "Evento", "Contrato", "Para", "Situação", "Tentativas", "Erro"), rows)
 
