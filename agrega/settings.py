@@ -324,6 +324,10 @@ EMAIL_USE_TLS = os.environ.get("AGREGA_EMAIL_USE_TLS", "0").lower() in ("1", "tr
 EMAIL_USE_SSL = os.environ.get("AGREGA_EMAIL_USE_SSL", "0").lower() in ("1", "true", "sim", "yes")
 EMAIL_TIMEOUT = float(os.environ.get("AGREGA_EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("AGREGA_DEFAULT_FROM_EMAIL", "Agrega <nao-responda@localhost>")
+# The régua's debt notices are e-mailed once they are this old (seconds): the sweep writes
+# them from parallel transactions, so a lower id may commit after a higher one; the
+# notices job reads by id and must not pass an id still uncommitted (agrega/notices/services.py).
+DEBT_NOTICE_SETTLE_SECONDS = max(0, int(os.environ.get("AGREGA_DEBT_NOTICE_SETTLE_SECONDS", "600")))
 
 # The SVA controller (worker). See docs/decisions/0002-convergence.md.
 SVA_WORKER = {

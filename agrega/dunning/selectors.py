@@ -155,9 +155,13 @@ class DebtNoticeFacts:
     next_date: object  # date of the next stage, or None
 
 
-def debt_notices_after(last_id: int, *, limit: int, today) -> list[DebtNoticeFacts]:
+def debt_notices_after(last_id: int, *, limit: int, today, created_before=None) -> list[DebtNoticeFacts]:
     """The notices with an id above ``last_id``, by id (the primary key: DunningNotice has
-    no other index, and the notices app keeps the highest id it turned into e-mails)."""
+    no other index, and the notices app keeps the highest id it turned into e-mails) —
+    up to the first one created at or after ``created_before``: the sweep writes notices
+    from parallel transactions, so a lower id may still be uncommitted when a higher one
+    is seen; a reader that waits until the sweep's transactions have long ended never
+    passes one by."""
     from decimal import Decimal
 
     from agrega.billing.models import Invoice, InvoiceStatus
@@ -166,6 +170,10 @@ def debt_notices_after(last_id: int, *, limit: int, today) -> list[DebtNoticeFac
 
     notices = list(DunningNotice.objects.filter(pk__gt=last_id).order_by("pk")
                    .select_related("contract__customer")[:limit])
+    if created_before is not None:
+        fresh = next((i for i, n in enumerate(notices) if n.created_at >= created_before), None)
+        if fresh is not None:
+            notices = notices[:fresh]
     if not notices:
         return []
     contract_ids = {n.contract_id for n in notices}

@@ -298,7 +298,9 @@ def _enqueue_debt_batch(counts: Counter) -> int:
     first one's row lock on PostgreSQL, then matches no row)."""
     now = timezone.now()
     start = _cursor().last_id
-    facts = dunning_selectors.debt_notices_after(start, limit=ENQUEUE_BATCH, today=timezone.localdate(now))
+    facts = dunning_selectors.debt_notices_after(
+        start, limit=ENQUEUE_BATCH, today=timezone.localdate(now),
+        created_before=now - timedelta(seconds=settings.DEBT_NOTICE_SETTLE_SECONDS))
     if not facts:
         return 0
     chosen: dict[int, object] = {}  # contract → its highest stage's notice in this batch

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import pytest
 from django.core import mail
 from django.db import connections
+from django.utils import timezone
 
 from agrega.billing.models import Invoice
 from agrega.billing.services import billing_run, payment_register
@@ -34,6 +35,7 @@ def overdue(make_contract, make_customer, make_product, settings):
     """An active contract whose título (due on DUE) is 20 days late: the sweep moved it
     through the notice and the partial suspension at once (its DunningNotice: stage 1)."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.DEBT_NOTICE_SETTLE_SECONDS = 0  # taken at once (test_a_notice_waits_until_the_sweep_has_settled)
     product = make_product(name="Internet", price="100.00", fiscal_class="SCM")
 
     def make(policy=None, days_late=20, level=2, **customer):
@@ -164,3 +166,20 @@ def test_a_failing_mail_server_keeps_the_error_and_retries(overdue, settings, cl
     assert notice.status == NoticeStatus.FAILED and notice.attempts == 1 and notice.next_attempt_at is not None
     high = DunningNotice.objects.get(contract=contract)
     assert high.sent_at is None and "Servidor de e-mail indisponível" in high.send_error
+
+
+def test_a_notice_waits_until_the_sweep_has_settled(overdue, settings):
+    """The sweep writes notices from parallel transactions, so a lower id may commit after
+    a higher one: the job reads by id only the notices older than the settle time, and its
+    cursor does not pass a fresh one (nor, so, one still uncommitted below it)."""
+    from agrega.notices.models import DebtNoticeCursor
+
+    contract = overdue()
+    settings.DEBT_NOTICE_SETTLE_SECONDS = 600
+    before = DebtNoticeCursor.objects.get(pk=1).last_id if DebtNoticeCursor.objects.exists() else 0
+    assert jobs.run()["written"]["debt"] == {"notices": 0}
+    assert not mail.outbox
+    assert (DebtNoticeCursor.objects.get(pk=1).last_id if DebtNoticeCursor.objects.exists() else 0) == before
+    DunningNotice.objects.filter(contract=contract).update(created_at=timezone.now() - timedelta(minutes=11))
+    assert jobs.run()["sending"]["sent"] == 1
+    assert len(mail.outbox) == 1

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def smtp(settings):
     with SmtpServer() as server:
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.DEBT_NOTICE_SETTLE_SECONDS = 0  # the notice is sent at once
         settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", server.port, 5
         yield server
 
