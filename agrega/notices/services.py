@@ -244,16 +244,23 @@ def _enqueue_batch(counts: Counter) -> int:
     return len(users)
 
 
-def enqueue_state_notices(*, max_users: int = 20_000) -> dict:
-    """Write the notices of every SVA user whose confirmed state changed since the
-    customer was last told (see the module docstring). Returns counts per event."""
+def _batches(enqueue_batch, most: int) -> tuple[int, Counter]:
+    """Run ``enqueue_batch(counts)`` until a batch comes back short or ``most`` rows
+    were seen: (rows seen, counts)."""
     counts: Counter = Counter()
     seen = 0
-    while seen < max_users:
-        done = _enqueue_batch(counts)
+    while seen < most:
+        done = enqueue_batch(counts)
         seen += done
         if done < ENQUEUE_BATCH:
             break
+    return seen, counts
+
+
+def enqueue_state_notices(*, max_users: int = 20_000) -> dict:
+    """Write the notices of every SVA user whose confirmed state changed since the
+    customer was last told (see the module docstring). Returns counts per event."""
+    seen, counts = _batches(_enqueue_batch, max_users)
     return {"users": seen, **counts}
 
 
@@ -330,13 +337,7 @@ def _enqueue_debt_batch(counts: Counter) -> int:
 
 def enqueue_debt_notices(*, max_notices: int = 20_000) -> dict:
     """Turn the debt notices the sweep wrote since the last run into outbox e-mails."""
-    counts: Counter = Counter()
-    seen = 0
-    while seen < max_notices:
-        done = _enqueue_debt_batch(counts)
-        seen += done
-        if done < ENQUEUE_BATCH:
-            break
+    seen, counts = _batches(_enqueue_debt_batch, max_notices)
     return {"notices": seen, **counts}
 
 
