@@ -98,3 +98,26 @@ def test_every_bench_is_listed_and_known():
     assert "summary" not in found and "synthetic" not in found and "all" not in found
     assert "ab" not in found  # the A/B runner: it needs a bench and a commit, it is not one
     assert sum(module.BENCHES.values()) < 600  # the quick run's budget: under 10 minutes
+
+
+def test_the_full_run_makes_the_runs_full_names_each_a_labelled_row(runner, monkeypatch):
+    """Without --quick a bench listed in FULL runs once per entry, with its arguments and
+    environment; each row says which run it came from."""
+    module, benches = runner
+    write_bench(benches, "sized", "import os\n"
+                                  "p = argparse.ArgumentParser(); p.add_argument('--size', type=int, default=1)\n"
+                                  "a = p.parse_args()\n"
+                                  "print(json.dumps({'bench': 'sized %d on ' % a.size + os.environ.get('BENCH_DB', '-'),"
+                                  " 'figure': a.size, 'verdict': 'met'}))\n")
+    write_bench(benches, "plain", "argparse.ArgumentParser().parse_args()\n"
+                                  "print(json.dumps({'bench': 'plain', 'figure': 1, 'verdict': 'met'}))\n")
+    monkeypatch.setattr(module, "FULL", {"sized": [("small", ["--size", "2"], {}),
+                                                   ("big", ["--size", "9"], {"BENCH_DB": "pg"})]})
+    out_file = benches.parent / "full.md"
+    module.main(["--only", "sized,plain", "--markdown", str(out_file)])
+
+    names = [line.split("|")[1].strip() for line in out_file.read_text().splitlines()
+             if line.startswith("| ") and not line.startswith("| bench")]
+    assert names == ["sized 2 on - [small]", "sized 9 on pg [big]", "plain"]
+    logs = {p.name for p in (benches.parent / "var" / "bench-all").glob("*/*.log")}
+    assert {"sized.small.log", "sized.big.log", "plain.log"} <= logs
