@@ -225,13 +225,18 @@ def child_sweep() -> None:
 
 
 class MemorySampler(threading.Thread):
-    """VmRSS of a process and its descendants, every ``interval`` s; VmHWM at the end."""
+    """VmRSS of a process and its descendants, every ``interval`` s; VmHWM at the end.
+    The process itself (``agrega worker``'s SVA loop, which the < 200 MB target is for)
+    apart from the whole tree: since decision 0008 the tree also holds the task worker,
+    a second Django process that converges nothing."""
 
     def __init__(self, pid: int, interval: float = 0.2):
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.peak_rss_kb = 0
         self.hwm_kb = 0
+        self.own_peak_rss_kb = 0
+        self.own_hwm_kb = 0
         self.samples = 0
         self.stop_event = threading.Event()
 
@@ -266,6 +271,9 @@ class MemorySampler(threading.Thread):
             status = self._status(pid)
             rss += status.get("VmRSS", 0)
             hwm += status.get("VmHWM", 0)
+            if pid == self.pid:
+                self.own_peak_rss_kb = max(self.own_peak_rss_kb, status.get("VmRSS", 0))
+                self.own_hwm_kb = max(self.own_hwm_kb, status.get("VmHWM", 0))
         self.peak_rss_kb = max(self.peak_rss_kb, rss)
         self.hwm_kb = max(self.hwm_kb, hwm)
         self.samples += 1
@@ -381,12 +389,15 @@ def one_repetition(args, template: str, r: int) -> dict:
         "recorded_calls": calls[0], "recorded_429": calls[1],
         "first_call_seconds": float(first) - committed if first else None, "peak_rss_mib": max(s.peak_rss_kb for s in samplers) / 1024,
         "vmhwm_mib": max(s.hwm_kb for s in samplers) / 1024, "rss_samples": sum(s.samples for s in samplers),
+        "sva_peak_rss_mib": max(s.own_peak_rss_kb for s in samplers) / 1024,
+        "sva_vmhwm_mib": max(s.own_hwm_kb for s in samplers) / 1024,
         "load_before": load_before, "load_after": load_after, "not_blocked_on_sandbox": len(wrong),
         "copy_seconds": copy_s,
     }
     print(f"  rep {r + 1}: {seconds:.1f}s (ideal {ideal:.0f}s, ratio {seconds / ideal:.3f}); sweep "
           f"{sweep['seconds']:.1f}s; {row['requests']:,} requests, {row['responses_429']:,} × 429; peak RSS "
-          f"{row['peak_rss_mib']:.0f} MiB (VmHWM {row['vmhwm_mib']:.0f}); load "
+          f"SVA worker {row['sva_peak_rss_mib']:.0f} MiB (VmHWM {row['sva_vmhwm_mib']:.0f}), with the task "
+          f"worker {row['peak_rss_mib']:.0f} MiB (VmHWM {row['vmhwm_mib']:.0f}); load "
           f"{load_before[0]:.1f} → {load_after[0]:.1f}; not blocked on sandbox: {len(wrong)}", flush=True)
     return row
 
@@ -440,8 +451,10 @@ def main() -> int:
     print(f"  calls made (sandbox requests)  {med('requests'):>10,.0f}   (timeline rows {med('recorded_calls'):,.0f})")
     print(f"  429s received                  {med('responses_429'):>10,.0f}")
     print(f"  first timeline row after       {med('first_call_seconds'):>10.1f} s  (worker start-up included)")
-    print(f"  worker peak RSS                {max(r['peak_rss_mib'] for r in rows):>10.0f} MiB sampled, "
-          f"VmHWM {max(r['vmhwm_mib'] for r in rows):.0f} MiB  (target < 200 MB)")
+    print(f"  SVA worker peak RSS            {max(r['sva_peak_rss_mib'] for r in rows):>10.0f} MiB sampled, "
+          f"VmHWM {max(r['sva_vmhwm_mib'] for r in rows):.0f} MiB  (target < 200 MB)")
+    print(f"  with its task worker process   {max(r['peak_rss_mib'] for r in rows):>10.0f} MiB sampled, "
+          f"VmHWM {max(r['vmhwm_mib'] for r in rows):.0f} MiB  (both processes of `agrega worker`)")
     print("  load average (1 min) before/after: "
           + "; ".join(f"{r['load_before'][0]:.1f}/{r['load_after'][0]:.1f}" for r in rows))
     print(f"  users not blocked on the sandbox at the end: {max(r['not_blocked_on_sandbox'] for r in rows)}")
@@ -451,8 +464,10 @@ def main() -> int:
 
     summary.emit(f"convergence {args.users:,} users at {args.rate:g} req/s", figure=med("seconds"),
                  baseline=args.users / args.rate, ratio=med("ratio"), target="≤ 1.25", unit="s",
-                 verdict=summary.verdict(med("ratio") <= 1.25 and max(r["vmhwm_mib"] for r in rows) < 200),
-                 note="baseline: the ideal, users ÷ the sandbox's limit; worker start-up included")
+                 verdict=summary.verdict(med("ratio") <= 1.25 and max(r["sva_vmhwm_mib"] for r in rows) * 2**20 < 200e6),
+                 note=f"baseline: the ideal, users ÷ the sandbox's limit; worker start-up included; SVA worker "
+                      f"VmHWM {max(r['sva_vmhwm_mib'] for r in rows):.0f} MiB (< 200 MB), with the task worker "
+                      f"{max(r['vmhwm_mib'] for r in rows):.0f} MiB")
     return 0
 
 
