@@ -17,7 +17,7 @@ rounds, Agrega first in even ones), at the same concurrency C:
   clock starts, in a throw-away SQLite file (or ``--database``, which is flushed).
 
 The last line printed is JSON: ``{"bench": "pix_cobv", "figure": <Agrega cobv/s>,
-"baseline": <bare cobv/s>, "ratio": ..., "target": 0.8, "verdict": "pass"|"fail"}``
+"baseline": <bare cobv/s>, "ratio": ..., "target": 0.8, "verdict": "met"|"not met"}``
 (medians over the rounds).
 
     ./run bench pix_cobv --count 100000 --concurrency 16 --rate 1000 --latency-ms 20
@@ -254,7 +254,7 @@ def main() -> int:
           f"sandbox answered {stats['responses']} (injected {stats['faults_injected']})")
     print(json.dumps({"bench": "pix_cobv", "figure": round(figure, 1), "baseline": round(baseline, 1),
                       "ratio": round(ratio, 3), "target": TARGET,
-                      "verdict": "pass" if ratio >= TARGET else "fail"}))
+                      "verdict": "met" if ratio >= TARGET else "not met"}))
     return 0
 
 
