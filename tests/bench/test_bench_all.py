@@ -121,3 +121,21 @@ def test_the_full_run_makes_the_runs_full_names_each_a_labelled_row(runner, monk
     assert names == ["sized 2 on - [small]", "sized 9 on pg [big]", "plain"]
     logs = {p.name for p in (benches.parent / "var" / "bench-all").glob("*/*.log")}
     assert {"sized.small.log", "sized.big.log", "plain.log"} <= logs
+
+
+def test_a_line_with_its_number_in_value_is_read_as_the_table_wants():
+    """billing_run, dunning_sweep and sync_throughput write a description as "figure" and
+    the number in "value", a numeric target with "better", and secondary figures: the
+    table shows the number, ≤ / ≥ and the secondary figures in the note."""
+    sys.path.insert(0, str(BENCH_DIR))
+    import summary
+
+    line = json.dumps({"bench": "dunning_sweep", "figure": "CPU sweep ÷ the same work", "value": 0.53,
+                       "baseline": 0.61, "ratio": 1.082, "target": 2.5, "better": "lower", "verdict": "met",
+                       "ratio_update_only": 2.75, "verdict_update_only": "not met", "wall": 0.568})
+    [row] = summary.parse(line)
+    assert row["bench"] == "dunning_sweep — CPU sweep ÷ the same work" and row["figure"] == 0.53
+    assert row["target"] == "≤ 2.5"
+    assert row["note"] == "against the UPDATE alone 2.75 (not met); wall 0.6 s"
+    table = summary.render({}, [{**row, "seconds": 1.0, "load": 0.5}])
+    assert "| dunning_sweep — CPU sweep ÷ the same work | 0.53 | 0.61 | 1.08 | ≤ 2.5 | met (against" in table
