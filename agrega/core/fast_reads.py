@@ -1,0 +1,198 @@
+"""Fast reads: a hot API read answered without URL resolution, ninja's operation and the
+middleware chain's wrappers, for the one request shape that cannot need them (decision 0016).
+
+A token API request (decision 0015) that is exactly ``GET <registered path>`` is first tried
+here, inside ``TokenApiHandler.get_response``: Django's WSGI handler has already made the
+request (signals, ``WSGIRequest``) and will send the answer as for any other. The fast read
+answers **only a clean 200** built by the route's own code; on any doubt — a middleware's
+check that would act, a token that does not authenticate, a query parameter it does not
+know, a value the route's parser refuses, any exception — it answers ``None`` and the
+request goes on through the token chain unchanged, whose answer (401, 403, 404, 422, …) is
+Django's and ninja's as before.
+
+What it reuses rather than retypes: the middlewares' own ``process_request`` (the HTTPS
+redirect, the ``ALLOWED_HOSTS`` check through ``get_host()``) and response code (the
+security headers, CSP, ``Cache-Control``, ``X-Frame-Options``, ``Content-Length``), in the
+chain's order; the route's ninja operation, found through Django's URL resolver once (its
+auth callbacks — ``core.api.TokenAuth`` with its cache, revocation and capability check —
+its query model, its parser, its view function).
+
+Adding a fast read: ``register(path, view, params)`` beside the route (the view must answer
+a finished ``HttpResponse``, e.g. ``core.api.json_answer``); ``tests/api/test_fast_reads.py``
+holds its answers to the token chain's, byte for byte. Removing one: delete the call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.common import CommonMiddleware
+from django.middleware.security import SecurityMiddleware
+from django.urls import Resolver404, get_resolver, resolve, set_urlconf
+
+logger = logging.getLogger(__name__)
+
+
+class FastRead:
+    """One registered read: the path, the route's view function, the query parameters it
+    may answer (each at most once), and the route's ninja operation once resolved."""
+
+    def __init__(self, path: str, view: Callable, params: Iterable[str]):
+        self.path = path
+        self.view = view
+        self.params = frozenset(params)
+        self._operation = None
+
+    def operation(self):
+        """The ninja operation Django's URL resolver reaches for ``GET path`` (resolved once:
+        the routes never change at run time); ``None`` if it is not ``view``'s, takes path
+        parameters, throttles or wants ninja's temporal response: then nothing is fast."""
+        if self._operation is None:
+            self._operation = _operation_for(self.path, self.view) or False
+        return self._operation or None
+
+    def answer(self, request: HttpRequest) -> HttpResponse | None:
+        operation = self.operation()
+        if operation is None:
+            return None
+        query = request.GET
+        if not self.params.issuperset(query.keys()) or any(len(values) != 1 for _, values in query.lists()):
+            return None  # unknown (422 from the route) or repeated: the chain says
+        if operation.csrf_exempt:
+            request._ninja_csrf_exempt = True
+        # the route's own query model and parser (types, bounds, control characters)
+        values: dict = {}
+        for model in operation.models:
+            values.update(model.resolve(request, operation.api, {}))
+        # the route's own authentication, as ninja runs it (the token, its cache, the role)
+        for callback in operation.auth_callbacks:
+            result = callback(request)
+            if result:
+                request.auth = result
+                break
+        else:
+            return None
+        response = operation.view_func(request, **values)
+        if type(response) is not HttpResponse or response.status_code != 200:
+            return None
+        return response
+
+
+def _operation_for(path: str, view: Callable):
+    from ninja.operation import PathView
+
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    path_view = next((cell.cell_contents for cell in (match.func.__closure__ or ())
+                      if isinstance(cell.cell_contents, PathView)), None)
+    if path_view is None or match.args or match.kwargs:
+        return None
+    operation = next((op for op in path_view.operations if "GET" in op.methods), None)
+    if (operation is None or operation.view_func is not view or operation.throttle_objects
+            or operation.signature.response_arg or getattr(operation, "is_async", False)):
+        return None
+    return operation
+
+
+_READS: dict[str, FastRead] = {}
+
+
+def register(path: str, view: Callable, params: Iterable[str]) -> None:
+    """Answer ``GET path`` (exactly, no trailing slash) through ``view`` when its query holds
+    only ``params``."""
+    _READS[path] = FastRead(path, view, params)
+
+
+def unregister(path: str) -> None:
+    _READS.pop(path, None)
+
+
+def registered() -> dict[str, FastRead]:
+    return dict(_READS)
+
+
+def _never(request):  # pragma: no cover - the middlewares below are called step by step
+    raise AssertionError("a fast read never reaches the view through the middleware")
+
+
+class TokenChainSteps:
+    """``settings.API_TOKEN_MIDDLEWARE`` step by step, for a ``GET`` that a fast read may
+    answer: each middleware's request check (``None`` to go on) and its response code, in
+    the chain's order. A middleware not known here turns every fast read off (and
+    ``tests/api/test_fast_reads.py`` fails) until its effect on a token ``GET`` is decided."""
+
+    def __init__(self, middleware: list[str]):
+        from agrega.ops.middleware import add_security_headers
+
+        security = SecurityMiddleware(_never)
+        common = CommonMiddleware(_never)
+        xframe = XFrameOptionsMiddleware(_never)
+        nothing = (None, None)
+        known: dict[str, tuple] = {
+            "django.middleware.security.SecurityMiddleware": (security.process_request, security.process_response),
+            # the Host check (get_host(), ALLOWED_HOSTS), user agents, PREPEND_WWW; Content-Length
+            "django.middleware.common.CommonMiddleware": (common.process_request, common.process_response),
+            # request.user is the token's user once authenticated, anonymous before: nothing reads it earlier here
+            "agrega.core.handlers.AnonymousUntilAuthenticatedMiddleware": nothing,
+            "agrega.core.uploads.UploadLimitMiddleware": nothing,  # multipart writes only
+            "agrega.ops.middleware.SecurityHeadersMiddleware": (None, add_security_headers),
+            "agrega.core.middleware.InputLimitsMiddleware": nothing,  # an API GET: bodies of writes only
+            "agrega.core.idempotency.IdempotencyMiddleware": nothing,  # POST only
+            "django.middleware.clickjacking.XFrameOptionsMiddleware": (None, xframe.process_response),
+        }
+        self.unknown = [name for name in middleware if name not in known]
+        steps = [known[name] for name in middleware if name in known]
+        self.before = [check for check, _ in steps if check is not None]
+        self.after = [add for _, add in reversed(steps) if add is not None]
+
+    def admit(self, request: HttpRequest) -> bool:
+        for check in self.before:
+            if check(request) is not None:
+                return False
+        return True
+
+    def finish(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        for add in self.after:
+            response = add(request, response)
+        return response
+
+
+class FastReads:
+    """What ``TokenApiHandler`` asks first: a registered read's answer, or ``None``."""
+
+    def __init__(self):
+        self.steps = TokenChainSteps(settings.API_TOKEN_MIDDLEWARE)
+        self.routes_loaded = False
+        if self.steps.unknown:
+            logger.warning("fast reads off: middleware %s not known to core.fast_reads", self.steps.unknown)
+
+    def get_response(self, request: HttpRequest) -> HttpResponse | None:
+        if request.method != "GET" or self.steps.unknown:
+            return None
+        if not self.routes_loaded:  # the API's modules, which register their reads, load with the URLs
+            get_resolver(settings.ROOT_URLCONF).url_patterns  # noqa: B018
+            self.routes_loaded = True
+        read = _READS.get(request.path_info)
+        if read is None:
+            return None
+        try:
+            set_urlconf(settings.ROOT_URLCONF)
+            if not self.steps.admit(request):
+                return None
+            response = read.answer(request)
+            if response is not None:
+                response = self.steps.finish(request, response)
+        except Exception:  # noqa: BLE001 — any doubt is the token chain's to answer, errors included
+            response = None
+        if type(response) is not HttpResponse or response.status_code != 200:
+            for name in ("user", "auth", "_ninja_csrf_exempt"):  # the chain starts from the request as it came
+                request.__dict__.pop(name, None)
+            return None
+        response._resource_closers.append(request.close)
+        return response
