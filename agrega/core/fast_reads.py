@@ -29,10 +29,8 @@ from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.middleware.clickjacking import XFrameOptionsMiddleware
-from django.middleware.common import CommonMiddleware
-from django.middleware.security import SecurityMiddleware
 from django.urls import Resolver404, get_resolver, resolve, set_urlconf
+from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
 
@@ -127,27 +125,32 @@ class TokenChainSteps:
     the chain's order. A middleware not known here turns every fast read off (and
     ``tests/api/test_fast_reads.py`` fails) until its effect on a token ``GET`` is decided."""
 
-    def __init__(self, middleware: list[str]):
-        from agrega.ops.middleware import add_security_headers
+    # Each known middleware, by the dotted name settings give, with the names of its methods
+    # that act on a token GET: its request check (None to go on) and its response-side work
+    # (request, response) -> response; (None, None) when it does nothing to such a request.
+    # The classes are loaded from those names as Django loads them (import_string): core
+    # imports no app's middleware module.
+    KNOWN: dict[str, tuple[str | None, str | None]] = {
+        "django.middleware.security.SecurityMiddleware": ("process_request", "process_response"),
+        # the Host check (get_host(), ALLOWED_HOSTS), user agents, PREPEND_WWW; Content-Length
+        "django.middleware.common.CommonMiddleware": ("process_request", "process_response"),
+        # request.user is the token's user once authenticated, anonymous before: nothing reads it earlier here
+        "agrega.core.handlers.AnonymousUntilAuthenticatedMiddleware": (None, None),
+        "agrega.core.uploads.UploadLimitMiddleware": (None, None),  # multipart writes only
+        "agrega.ops.middleware.SecurityHeadersMiddleware": (None, "add_headers"),  # CSP, Cache-Control, …
+        "agrega.core.middleware.InputLimitsMiddleware": (None, None),  # an API GET: bodies of writes only
+        "agrega.core.idempotency.IdempotencyMiddleware": (None, None),  # POST only
+        "django.middleware.clickjacking.XFrameOptionsMiddleware": (None, "process_response"),
+    }
 
-        security = SecurityMiddleware(_never)
-        common = CommonMiddleware(_never)
-        xframe = XFrameOptionsMiddleware(_never)
-        nothing = (None, None)
-        known: dict[str, tuple] = {
-            "django.middleware.security.SecurityMiddleware": (security.process_request, security.process_response),
-            # the Host check (get_host(), ALLOWED_HOSTS), user agents, PREPEND_WWW; Content-Length
-            "django.middleware.common.CommonMiddleware": (common.process_request, common.process_response),
-            # request.user is the token's user once authenticated, anonymous before: nothing reads it earlier here
-            "agrega.core.handlers.AnonymousUntilAuthenticatedMiddleware": nothing,
-            "agrega.core.uploads.UploadLimitMiddleware": nothing,  # multipart writes only
-            "agrega.ops.middleware.SecurityHeadersMiddleware": (None, add_security_headers),
-            "agrega.core.middleware.InputLimitsMiddleware": nothing,  # an API GET: bodies of writes only
-            "agrega.core.idempotency.IdempotencyMiddleware": nothing,  # POST only
-            "django.middleware.clickjacking.XFrameOptionsMiddleware": (None, xframe.process_response),
-        }
+    def __init__(self, middleware: list[str]):
+        known = self.KNOWN
         self.unknown = [name for name in middleware if name not in known]
-        steps = [known[name] for name in middleware if name in known]
+        steps = []
+        for name in middleware:
+            if name in known and known[name] != (None, None):
+                instance = import_string(name)(_never)
+                steps.append(tuple(getattr(instance, method) if method else None for method in known[name]))
         self.before = [check for check, _ in steps if check is not None]
         self.after = [add for _, add in reversed(steps) if add is not None]
 
