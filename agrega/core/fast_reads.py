@@ -37,24 +37,52 @@ logger = logging.getLogger(__name__)
 
 class FastRead:
     """One registered read: the path, the route's view function, the query parameters it
-    may answer (each at most once), and the route's ninja operation once resolved."""
+    may answer (each at most once), and the route's ninja operation once resolved.
+
+    A path whose last segment is a parameter (``/api/contracts/{contract_id}``, ninja's
+    spelling) is a *pattern* read: it is asked for any ``<prefix>/<one segment>`` and
+    resolves that path with Django's own ``resolve()``, as the chain would; it answers only
+    when the match is this route's view, and hands the match's kwargs to the route's path
+    model (ninja's conversion and validation of the value, e.g. ``int``)."""
 
     def __init__(self, path: str, view: Callable, params: Iterable[str]):
         self.path = path
         self.view = view
         self.params = frozenset(params)
+        prefix, _, last = path.rpartition("/")
+        self.pattern = "{" in path
+        if self.pattern and ("{" in prefix or not (last.startswith("{") and last.endswith("}"))):
+            raise ValueError(f"a fast read takes one path parameter, its last segment: {path}")
+        self.prefix = prefix + "/" if self.pattern else None
         self._operation = None
+        self._django_view = None  # a pattern read's: the view Django's resolver reaches
 
     def operation(self):
         """The ninja operation Django's URL resolver reaches for ``GET path`` (resolved once:
         the routes never change at run time); ``None`` if it is not ``view``'s, takes path
         parameters, throttles or wants ninja's temporal response: then nothing is fast."""
         if self._operation is None:
-            self._operation = _operation_for(self.path, self.view) or False
+            try:
+                match = resolve(self.path)
+            except Resolver404:
+                match = None
+            self._operation = (match is not None and not match.kwargs and _operation_at(match, self.view)) or False
         return self._operation or None
 
+    def _match(self, request: HttpRequest):
+        """A pattern read's operation and path values for this request, or ``(None, None)``."""
+        match = resolve(request.path_info)  # Resolver404: the chain's 404
+        if match.args:
+            return None, None
+        if match.func is not self._django_view:
+            operation = _operation_at(match, self.view)
+            if operation is None:
+                return None, None
+            self._operation, self._django_view = operation, match.func
+        return self._operation, match.kwargs
+
     def answer(self, request: HttpRequest) -> HttpResponse | None:
-        operation = self.operation()
+        operation, path_values = self._match(request) if self.pattern else (self.operation(), {})
         if operation is None:
             return None
         query = request.GET
@@ -62,10 +90,10 @@ class FastRead:
             return None  # unknown (422 from the route) or repeated: the chain says
         if operation.csrf_exempt:
             request._ninja_csrf_exempt = True
-        # the route's own query model and parser (types, bounds, control characters)
+        # the route's own path and query models and parser (types, bounds, control characters)
         values: dict = {}
         for model in operation.models:
-            values.update(model.resolve(request, operation.api, {}))
+            values.update(model.resolve(request, operation.api, path_values))
         # the route's own authentication, as ninja runs it (the token, its cache, the role)
         for callback in operation.auth_callbacks:
             result = callback(request)
@@ -80,16 +108,14 @@ class FastRead:
         return response
 
 
-def _operation_for(path: str, view: Callable):
+def _operation_at(match, view: Callable):
+    """The ``GET`` operation of the ninja path view Django's resolver ``match`` reached, if it
+    is ``view``'s and plain (no throttle, no temporal response, not async); else ``None``."""
     from ninja.operation import PathView
 
-    try:
-        match = resolve(path)
-    except Resolver404:
-        return None
     path_view = next((cell.cell_contents for cell in (match.func.__closure__ or ())
                       if isinstance(cell.cell_contents, PathView)), None)
-    if path_view is None or match.args or match.kwargs:
+    if path_view is None:
         return None
     operation = next((op for op in path_view.operations if "GET" in op.methods), None)
     if (operation is None or operation.view_func is not view or operation.throttle_objects
@@ -99,20 +125,24 @@ def _operation_for(path: str, view: Callable):
 
 
 _READS: dict[str, FastRead] = {}
+_PATTERNS: dict[str, FastRead] = {}  # by prefix ("/api/contracts/")
 
 
 def register(path: str, view: Callable, params: Iterable[str]) -> None:
-    """Answer ``GET path`` (exactly, no trailing slash) through ``view`` when its query holds
-    only ``params``."""
-    _READS[path] = FastRead(path, view, params)
+    """Answer ``GET path`` (exactly, no trailing slash; or, for a path ending in one
+    ``{parameter}``, any one segment there) through ``view`` when its query holds only
+    ``params``."""
+    read = FastRead(path, view, params)
+    (_PATTERNS if read.pattern else _READS)[read.prefix or path] = read
 
 
 def unregister(path: str) -> None:
     _READS.pop(path, None)
+    _PATTERNS.pop(path.rpartition("/")[0] + "/", None)
 
 
 def registered() -> dict[str, FastRead]:
-    return dict(_READS)
+    return {**_READS, **{read.path: read for read in _PATTERNS.values()}}
 
 
 def _never(request):  # pragma: no cover - the middlewares below are called step by step
@@ -181,9 +211,13 @@ class FastReads:
         if not self.routes_loaded:  # the API's modules, which register their reads, load with the URLs
             get_resolver(settings.ROOT_URLCONF).url_patterns  # noqa: B018
             self.routes_loaded = True
-        read = _READS.get(request.path_info)
+        path = request.path_info
+        read = _READS.get(path)
         if read is None:
-            return None
+            prefix, _, segment = path.rpartition("/")
+            read = _PATTERNS.get(prefix + "/") if segment else None
+            if read is None:
+                return None
         try:
             set_urlconf(settings.ROOT_URLCONF)
             if not self.steps.admit(request):
