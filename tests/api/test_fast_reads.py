@@ -1,5 +1,5 @@
-"""Fast reads (agrega/core/fast_reads.py, decision 0016): the customer search's plain page
-answered before the token chain must be, for every request it answers, byte- and
+"""Fast reads (agrega/core/fast_reads.py, decision 0016): the customer search's plain page,
+the contract list's plain page and the contract detail answered before the token chain must be, for every request it answers, byte- and
 header-identical to the chain's answer, and every request it does not fully understand
 must reach Django and get Django's answer.
 
@@ -175,7 +175,6 @@ FALL_THROUGH = [
     ("HEAD", "/api/customers", "q=ana", {}),
     ("GET", "/api/customers/", "q=ana", {}),  # the slash
     ("GET", "/api/customers/1", "", {}),
-    ("GET", "/api/contracts", "", {}),
 ]
 
 
@@ -223,3 +222,138 @@ def test_an_exception_in_the_read_leaves_the_answer_to_django(chain, customers, 
     fast, slow = both(chain, lambda: get("/api/customers", "q=ana", api_token))
     assert taken == [None]  # the chain ran the view again, and its error is Django's to answer
     assert fast[0].startswith("500") and fast == slow
+
+
+# The contract list's plain page and the contract detail (decision 0016, as for the search).
+
+@pytest.fixture
+def contracts(api, make_customer, make_product):
+    customer = make_customer(name='José "Zé" d\'Ávila \\ 100% Ünal')
+    ids = [api.post("/contracts", {"customer_id": customer.pk, "description": d}).json()["id"]
+           for d in ("", "Sítio — fundos", "a" * 100, "✓ 😀", "plain", "sexto")]
+    assert api.post(f"/contracts/{ids[1]}/activate").status_code == 200
+    assert api.post(f"/contracts/{ids[2]}/activate").status_code == 200
+    assert api.post(f"/contracts/{ids[2]}/block-manual").status_code == 200
+    assert api.post(f"/contracts/{ids[3]}/activate").status_code == 200
+    assert api.post(f"/contracts/{ids[3]}/deactivate").status_code == 200
+    product = api.post(f"/contracts/{ids[1]}/products", {"product_id": make_product().pk})
+    assert product.status_code == 201, product.content
+    extra = api.post(f"/contracts/{ids[1]}/products", {"product_id": make_product().pk, "price": "12.34"})
+    assert api.delete(f"/contracts/{ids[1]}/products/{extra.json()['id']}").status_code in (200, 204)
+    assert api.post(f"/contracts/{ids[4]}/products", {"product_id": make_product().pk}).status_code == 201
+    return ids
+
+
+def test_the_contract_routes_are_found():
+    reads = fast_reads.registered()
+    assert reads["/api/contracts"].operation() is not None and reads["/api/contracts"].params == {"cursor", "limit"}
+    detail = reads["/api/contracts/{contract_id}"]
+    assert detail.pattern and detail.prefix == "/api/contracts/" and detail.params == frozenset()
+    with pytest.raises(ValueError):
+        fast_reads.FastRead("/api/{a}/x", detail.view, ())
+
+
+LISTS = ["", "limit=1", "limit=2", "limit=50", "limit=500", "limit=05", "limit=+5", "cursor=0", "cursor=0&limit=3",
+         "cursor=FIRST&limit=50", "cursor=THIRD&limit=2", "limit=50&cursor=LAST", "cursor=9223372036854775807&limit=50"]
+
+
+@pytest.mark.parametrize("query", LISTS)
+def test_the_contract_list_answers_what_the_token_chain_answers(chain, contracts, api_token, taken, query):
+    query = (query.replace("FIRST", str(contracts[0])).replace("THIRD", str(contracts[2]))
+             .replace("LAST", str(contracts[-1])))
+    fast, slow = both(chain, lambda: get("/api/contracts", query, api_token))
+    assert taken and taken[-1] is not None, "the fast read was not taken"
+    assert fast == slow and fast[0] == "200 OK"
+    assert json.loads(fast[2])["items"] is not None
+
+
+def test_the_contract_detail_answers_what_the_token_chain_answers(chain, contracts, api_token, taken):
+    for pk in contracts:
+        for spelled in (str(pk), f"0{pk}"):
+            fast, slow = both(chain, lambda: get(f"/api/contracts/{spelled}", "", api_token))
+            assert taken[-1] is not None, "the fast read was not taken"
+            assert fast == slow and fast[0] == "200 OK"
+            assert json.loads(fast[2])["id"] == pk
+    assert len(taken) == 2 * len(contracts)
+
+
+def test_the_contract_reads_run_no_middleware_or_ninja(contracts, api_token, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("the chain ran")
+
+    monkeypatch.setattr(application.token_api, "_middleware_chain", never)
+    for path, query in (("/api/contracts", "limit=2"), (f"/api/contracts/{contracts[1]}", "")):
+        status, headers, body = call(application, get(path, query, api_token))
+        assert status == "200 OK"
+        assert {"Content-Security-Policy", "Cache-Control", "X-Frame-Options", "Content-Length"} <= {n for n, _ in headers}
+
+
+CONTRACT_FALL_THROUGH = [
+    ("GET", "/api/contracts", "status=A", {}),  # a filter it does not take: the chain answers 200
+    ("GET", "/api/contracts", "customer_id=1", {}),
+    ("GET", "/api/contracts", "access_status=AA", {}),
+    ("GET", "/api/contracts", "limt=5", {}),  # unknown: 422
+    ("GET", "/api/contracts", "cursor=1&cursor=2", {}),
+    ("GET", "/api/contracts", "limit=5&limit=5", {}),
+    ("GET", "/api/contracts", "limit=0", {}),
+    ("GET", "/api/contracts", "limit=501", {}),
+    ("GET", "/api/contracts", "limit=abc", {}),
+    ("GET", "/api/contracts", "cursor=-1", {}),
+    ("GET", "/api/contracts", "cursor=abc", {}),
+    ("GET", "/api/contracts", "cursor=", {}),
+    ("GET", "/api/contracts", "cursor=9223372036854775808", {}),
+    ("GET", "/api/contracts", "limit=2", {"Cookie": "sessionid=abc"}),
+    ("GET", "/api/contracts", "limit=2", {"Host": "evil.example.com"}),
+    ("POST", "/api/contracts", "", {}),
+    ("HEAD", "/api/contracts", "", {}),
+    ("GET", "/api/contracts/", "", {}),
+    ("GET", "/api/contracts/ID", "x=1", {}),  # a query the detail does not take: 422
+    ("GET", "/api/contracts/999999999", "", {}),  # unknown contract: 404
+    ("GET", "/api/contracts/abc", "", {}),  # not an integer: 422
+    ("GET", "/api/contracts/-1", "", {}),
+    ("GET", "/api/contracts/1.5", "", {}),
+    ("GET", "/api/contracts/99999999999999999999999", "", {}),
+    ("GET", "/api/contracts/ID/", "", {}),  # the slash
+    ("GET", "/api/contracts/ID/anything", "", {}),
+    ("GET", "/api/contracts/ID/history", "", {}),
+    ("GET", "/api/contracts/ID", "", {"Cookie": "sessionid=abc"}),
+    ("GET", "/api/contracts/ID", "", {"Host": "evil.example.com"}),
+    ("POST", "/api/contracts/ID", "", {}),
+    ("PATCH", "/api/contracts/ID", "", {}),
+    ("HEAD", "/api/contracts/ID", "", {}),
+    ("GET", "/api/customers/ID", "", {}),  # no fast read under that prefix
+]
+
+
+@pytest.mark.parametrize(("method", "path", "query", "headers"), CONTRACT_FALL_THROUGH,
+                         ids=[f"{m} {p} {q[:20]} {list(h)}" for m, p, q, h in CONTRACT_FALL_THROUGH])
+def test_what_the_contract_reads_do_not_fully_understand_reaches_django(chain, contracts, api_token, taken, method,
+                                                                        path, query, headers):
+    headers = dict(headers)
+    host = headers.pop("Host", "testserver")
+    path = path.replace("ID", str(contracts[1]))
+
+    def make():
+        return get(path, query, api_token, method=method, headers=headers, host=host)
+
+    through_app = without_csrf_values(call(application, make()))
+    assert all(answer is None for answer in taken), "the fast read answered"
+    assert through_app == without_csrf_values(call(application.full if "Cookie" in headers else chain, make()))
+
+
+@pytest.mark.parametrize("case", ["wrong", "no-role", "inactive", "revoked"])
+@pytest.mark.parametrize("path", ["/api/contracts", "/api/contracts/ID"])
+def test_a_token_that_does_not_read_contracts_reaches_django(chain, contracts, token_for, taken, case, path):
+    path = path.replace("ID", str(contracts[0]))
+    raw = token_for("operador", active=case != "inactive") if case != "no-role" else token_for(None)
+    raw = {"wrong": "agr_nao-existe"}.get(case, raw)
+    if case == "revoked":
+        assert call(application, get(path, "", raw))[0] == "200 OK"
+        assert taken[-1] is not None
+        token = ApiToken.objects.get(user__username="fast-operador")
+        api_token_revoke(user=token.user, token_id=token.pk)
+        taken.clear()
+    fast, slow = both(chain, lambda: get(path, "", raw))
+    assert all(answer is None for answer in taken)
+    assert fast == slow
+    assert fast[0][:3] == ("403" if case == "no-role" else "401")
