@@ -1,7 +1,9 @@
-"""Fast reads: a hot API read answered without URL resolution, ninja's operation and the
-middleware chain's wrappers, for the one request shape that cannot need them (decision 0016).
+"""Fast reads: a hot API read answered without ninja's operation and the middleware chain's
+wrappers (and, for an exact path, URL resolution), for the one request shape that cannot
+need them (decision 0016).
 
-A token API request (decision 0015) that is exactly ``GET <registered path>`` is first tried
+A token API request (decision 0015) that is exactly ``GET <registered path>`` (or, for a
+path registered with one trailing ``{parameter}``, ``GET <its prefix>/<one segment>``) is first tried
 here, inside ``TokenApiHandler.get_response``: Django's WSGI handler has already made the
 request (signals, ``WSGIRequest``) and will send the answer as for any other. The fast read
 answers **only a clean 200** built by the route's own code; on any doubt — a middleware's
@@ -13,7 +15,8 @@ Django's and ninja's as before.
 What it reuses rather than retypes: the middlewares' own ``process_request`` (the HTTPS
 redirect, the ``ALLOWED_HOSTS`` check through ``get_host()``) and response code (the
 security headers, CSP, ``Cache-Control``, ``X-Frame-Options``, ``Content-Length``), in the
-chain's order; the route's ninja operation, found through Django's URL resolver once (its
+chain's order; the route's ninja operation, found through Django's URL resolver (once, or
+for a path parameter on each request, whose match's kwargs go to the route's path model) (its
 auth callbacks — ``core.api.TokenAuth`` with its cache, revocation and capability check —
 its query model, its parser, its view function).
 
