@@ -59,6 +59,7 @@ class FastRead:
         self.prefix = prefix + "/" if self.pattern else None
         self._operation = None
         self._django_view = None  # a pattern read's: the view Django's resolver reaches
+        self._digits = None  # (kwarg name, converter) once proved (_digits_route)
 
     def operation(self):
         """The ninja operation Django's URL resolver reaches for ``GET path`` (resolved once:
@@ -73,7 +74,15 @@ class FastRead:
         return self._operation or None
 
     def _match(self, request: HttpRequest):
-        """A pattern read's operation and path values for this request, or ``(None, None)``."""
+        """A pattern read's operation and path values for this request, or ``(None, None)``.
+
+        A segment of ASCII digits skips ``resolve()`` (~60 µs) once ``_digits_route`` has
+        shown, from the URL patterns themselves, that Django would resolve any such path to
+        this route with the segment as its one kwarg; anything else is resolved."""
+        segment = request.path_info[len(self.prefix):]
+        if self._digits is not None and segment.isascii() and segment.isdigit():
+            name, to_python = self._digits
+            return self._operation, {name: to_python(segment)}
         match = resolve(request.path_info)  # Resolver404: the chain's 404
         if match.args:
             return None, None
@@ -82,6 +91,7 @@ class FastRead:
             if operation is None:
                 return None, None
             self._operation, self._django_view = operation, match.func
+            self._digits = _digits_route(self.prefix, match.func)
         return self._operation, match.kwargs
 
     def answer(self, request: HttpRequest) -> HttpResponse | None:
@@ -125,6 +135,60 @@ def _operation_at(match, view: Callable):
             or operation.signature.response_arg or getattr(operation, "is_async", False)):
         return None
     return operation
+
+
+_BLOCKED = object()
+
+
+def _digits_route(prefix: str, view: Callable):
+    """``(name, to_python)`` if Django's resolver provably sends every ``prefix<ASCII digits>``
+    to ``view`` with that segment as its only kwarg: walking the URL patterns in the
+    resolver's order, no pattern before the view's can match such a path (read from its
+    route's literal start), and the view's own is ``prefix<name>`` (a ``str`` or ``int``
+    converter) with no default kwargs. ``None`` (always ``resolve()``) for anything it cannot
+    prove: a regex pattern on the way, a converter in an include, default kwargs."""
+    from django.urls.converters import IntConverter, StringConverter
+    from django.urls.resolvers import RoutePattern, URLResolver
+
+    target = prefix.lstrip("/")
+
+    def could_match(start: str, endpoint_literal: bool) -> bool:
+        """Can a path ``target<digits>`` match a pattern whose full route starts with (or,
+        for ``endpoint_literal``, is exactly) ``start``?"""
+        if start.startswith(target) and start[len(target):].isascii() and start[len(target):].isdigit():
+            return True
+        return not endpoint_literal and target.startswith(start)
+
+    def search(resolver, literal: str):
+        for entry in resolver.url_patterns:
+            pattern = entry.pattern
+            if not isinstance(pattern, RoutePattern):
+                return _BLOCKED  # a regex: its literal start is not read here
+            route = str(pattern)
+            fixed, converter, _ = route.partition("<")
+            if isinstance(entry, URLResolver):
+                if not could_match(literal + fixed, False):
+                    continue
+                if converter or entry.default_kwargs:
+                    return _BLOCKED
+                found = search(entry, literal + route)
+                if found is not None:
+                    return found
+            elif entry.callback is view:
+                spec = (literal + route)[len(target):]
+                if (not (literal + route).startswith(target) or not spec.startswith("<") or not spec.endswith(">")
+                        or spec.count("<") != 1 or entry.default_args):
+                    return _BLOCKED
+                name = spec[1:-1].rpartition(":")[2]
+                if type(pattern.converters.get(name)) not in (StringConverter, IntConverter):
+                    return _BLOCKED
+                return name, pattern.converters[name].to_python
+            elif could_match(literal + fixed, not converter):
+                return _BLOCKED
+        return None
+
+    found = search(get_resolver(), "")
+    return None if found is _BLOCKED else found
 
 
 _READS: dict[str, FastRead] = {}

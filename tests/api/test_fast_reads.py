@@ -357,3 +357,45 @@ def test_a_token_that_does_not_read_contracts_reaches_django(chain, contracts, t
     assert all(answer is None for answer in taken)
     assert fast == slow
     assert fast[0][:3] == ("403" if case == "no-role" else "401")
+
+
+def test_a_digits_id_skips_resolution_only_where_the_url_patterns_prove_it(contracts, api_token, monkeypatch):
+    from django.urls import resolve
+
+    detail = fast_reads.registered()["/api/contracts/{contract_id}"]
+    view = resolve(f"/api/contracts/{contracts[0]}").func
+    name, _ = fast_reads._digits_route("/api/contracts/", view)
+    assert name == "contract_id"
+    # a route under the prefix with more segments is never proved; nor one shadowed by a literal
+    assert fast_reads._digits_route("/api/contracts/", resolve(f"/api/contracts/{contracts[0]}/events").func) is None
+    assert fast_reads._digits_route("/api/", view) is None
+    # once proved, a digits id is answered without resolve(); anything else is resolved
+    assert call(application, get(f"/api/contracts/{contracts[0]}", "", api_token))[0] == "200 OK"
+    assert detail._digits is not None
+    monkeypatch.setattr(fast_reads, "resolve", lambda path: (_ for _ in ()).throw(AssertionError(path)))
+    assert call(application, get(f"/api/contracts/{contracts[1]}", "", api_token))[0] == "200 OK"
+
+
+def test_a_literal_or_regex_route_that_could_take_a_digits_id_keeps_resolution(settings):
+    import types
+
+    from django.urls import path, re_path
+
+    def detail(request, contract_id):  # pragma: no cover - never called
+        raise AssertionError
+
+    def other(request, **kwargs):  # pragma: no cover - never called
+        raise AssertionError
+
+    def proved(*earlier):
+        urls = types.ModuleType("fast_read_test_urls")
+        urls.urlpatterns = [*earlier, path("api/contracts/<contract_id>", detail)]
+        settings.ROOT_URLCONF = urls
+        return fast_reads._digits_route("/api/contracts/", detail)
+
+    assert proved()[0] == "contract_id"
+    assert proved(path("api/contracts", other), path("api/contracts/from-plan", other),
+                  path("api/customers/<int:x>", other), path("admin/", other))[0] == "contract_id"
+    assert proved(path("api/contracts/2024", other)) is None  # a literal digits id
+    assert proved(path("api/<str:x>/<int:y>", other)) is None  # a converter that may take it
+    assert proved(re_path(r"^api/", other)) is None  # a regex is not read
