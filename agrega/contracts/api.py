@@ -14,7 +14,6 @@ from types import SimpleNamespace
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core import fast_reads
 from agrega.core.api import Cursor, ErrorOut, InputSchema, Page, json_answer, keyset_page
 from agrega.core.text import ModelText, Text
 from agrega.core.errors import NotFound
@@ -193,12 +192,6 @@ def contract_list(
     return json_answer({"items": [_summary(row) for row in rows], "next_cursor": next_cursor})
 
 
-# The list's plain page and the detail skip URL resolution's wrappers, ninja's operation and
-# the middleware wrappers (core.fast_reads, decision 0016): the same view, parameters, token
-# check and headers; a filter, a 404 or anything else takes the chain.
-fast_reads.register("/api/contracts", contract_list, params=("cursor", "limit"))
-
-
 # The list is answered from plain column values shaped as ContractOut (its fields, in its
 # order) and serialized at once (core.api.json_answer): validating a page through model
 # instances (a getter per field per contract) was about half of the list's Python time,
@@ -237,9 +230,6 @@ def contract_detail(request: HttpRequest, contract_id: int):
     if contract is None:
         raise NotFound("Contrato", "contract_not_found")
     return json_answer(_detail(contract))
-
-
-fast_reads.register("/api/contracts/{contract_id}", contract_detail, params=())
 
 
 # The detail is answered as plain values too, shaped as ContractDetailOut (its fields, in

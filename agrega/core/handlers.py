@@ -9,8 +9,7 @@ middleware did nothing for it but still cost about a tenth of a read's CPU (benc
 "api_load"). ``settings.API_TOKEN_MIDDLEWARE`` is the chain such a request goes through:
 everything in ``MIDDLEWARE`` that acts on it (the host check, security headers, input
 limits, idempotency, upload bounds). Any other request — a browser's, with its cookies;
-the API docs; a page — takes ``MIDDLEWARE`` in full. A few hot reads are answered before
-the short chain (``core.fast_reads``, decision 0016).
+the API docs; a page — takes ``MIDDLEWARE`` in full.
 """
 
 from __future__ import annotations
@@ -42,17 +41,6 @@ class TokenApiHandler(WSGIHandler):
             super().load_middleware(is_async)
         finally:
             settings.MIDDLEWARE = full
-        from .fast_reads import FastReads
-
-        self.fast_reads = FastReads()
-
-    def get_response(self, request):
-        """A registered hot read's clean 200 (``core.fast_reads``, decision 0016), or the
-        chain's answer: everything else, and whatever the fast read leaves."""
-        response = self.fast_reads.get_response(request)
-        if response is not None:
-            return response
-        return super().get_response(request)
 
 
 class AnonymousUntilAuthenticatedMiddleware:

@@ -7,7 +7,6 @@ from datetime import datetime
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from agrega.core import fast_reads
 from agrega.core.api import Cursor, ErrorOut, InputSchema, Page, json_answer
 from agrega.core.text import ModelText, Text
 from agrega.customers.models import Customer
@@ -111,12 +110,6 @@ def customer_list(
     rows, next_cursor = selectors.customer_page(q=q, document=document, city=city,
                                                 state=state.value if state else None, cursor=cursor, limit=limit)
     return json_answer({"items": [_out(row) for row in rows], "next_cursor": next_cursor})
-
-
-# The search's plain page (``q``, ``cursor``, ``limit``), the API's hottest read, skips URL
-# resolution, ninja's operation and the middleware wrappers (core.fast_reads, decision 0016):
-# the same view, parameters, token check and headers; anything else takes the chain.
-fast_reads.register("/api/customers", customer_list, params=("q", "cursor", "limit"))
 
 
 # The page is answered from the rows shaped as CustomerOut (its fields, in its order) and

@@ -16,12 +16,7 @@ class SecurityHeadersMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        return self.add_headers(request, self.get_response(request))
-
-    @staticmethod
-    def add_headers(request, response):
-        """The middleware's headers on ``response``: its whole response-side work, also
-        run by core.fast_reads in the chain's place (it finds it by this name)."""
+        response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("Permissions-Policy", PERMISSIONS)
         if request.path_info.startswith("/api/") and not request.path_info.startswith("/api/docs"):
