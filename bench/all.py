@@ -85,6 +85,12 @@ FULL: dict[str, list[tuple[str, list[str], dict[str, str]]]] = {
     # its templates (bench/README.md, "peer_billing"): one repetition at 2,000 in the full run
     "peer_billing": [("2k", ["--customers", "2000", "--repeat", "1"], {})],
 }
+
+
+def full_runs(name: str) -> list[tuple[str, list[str], dict[str, str]]]:
+    """The bench's full runs: FULL's, or one with its own defaults."""
+    return FULL.get(name, [("", [], {})])
+
 NOT_BENCHES = {"all", "ab", "summary", "synthetic", "pix_cobv_agrega"}  # helpers: the A/B runner, datasets,
 #                                                                  Agrega's side of pix_cobv
 
@@ -226,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_args = ["--quick"] if args.quick else []
         if name in PREPARE:
             # for the size the bench will run at: --quick's, or the (first) full run's
-            prep_args = [*PREPARE[name], *(bench_args if args.quick else FULL.get(name, [("", [], {})])[0][1])]
+            prep_args = [*PREPARE[name], *(bench_args if args.quick else full_runs(name)[0][1])]
             code, output, seconds = run_one(name, prep_args, PREPARE_BUDGET, logs / f"{name}.prepare.log",
                                             args.verbose)
             prepared[name] = seconds
@@ -235,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows += rows_for(name, code, "", seconds, os.getloadavg()[0], PREPARE_BUDGET)
                 rows[-1]["note"] = f"preparing: {rows[-1]['note'] or 'no output'}"
                 continue
-        runs = [("", bench_args, {})] if args.quick else FULL.get(name, [("", [], {})])
+        runs = [("", bench_args, {})] if args.quick else full_runs(name)
         for label, run_args, env in runs:
             load = os.getloadavg()[0]
             log = logs / (f"{name}.{label}.log" if label else f"{name}.log")

@@ -6,38 +6,26 @@ reconciliation catches it), duplicated and out of order: 0 lost, 0 duplicate bai
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
-from agrega.billing.models import Invoice, Payment
-from agrega.billing.services import billing_run
+from agrega.billing.models import Payment
 from agrega.contracts.choices import AccessStatus as AS
 from agrega.contracts.models import Contract
-from agrega.contracts.services import contract_activate, contract_add_product
+from agrega.contracts.services import contract_add_product
 from agrega.dunning.services import dunning_sweep
 from agrega.pix import services
 from agrega.pix.models import PixCharge
 
 from tests.fixtures import default_platform_only
+from tests.pix.backdated import activated_months_ago, billed_months_ago
 from tests.pix.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # Agrega's behaviour, not a platform's: the neutral fixtures on the default platform
 sva_platform = default_platform_only()
-
-
-def at(day: date, hour: int = 12):
-    return timezone.make_aware(datetime.combine(day, datetime.min.time()).replace(hour=hour))
-
-
-def months_back(n: int) -> date:
-    day = timezone.localdate().replace(day=1)
-    for _ in range(n):
-        day = (day - timedelta(days=1)).replace(day=1)
-    return day
 
 
 @pytest.fixture
@@ -54,12 +42,8 @@ def blocked_sva(platform_integration, make_product, make_contract, hooked, conve
     def make():
         contract = make_contract(billing_day=10)
         contract_add_product(contract=contract, product_id=exa.pk)
-        contract_activate(contract=contract)
-        start = months_back(4)
-        Contract.objects.filter(pk=contract.pk).update(activated_at=at(start))
-        contract.products.update(added_at=at(start))
-        billing_run(period=months_back(2))
-        invoice = Invoice.objects.get(contract=contract)
+        activated_months_ago(contract)
+        invoice = billed_months_ago(contract)
         dunning_sweep(today=invoice.due_date + timedelta(days=20))
         contract.refresh_from_db()
         assert contract.access_status != AS.ACTIVE

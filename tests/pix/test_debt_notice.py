@@ -8,10 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from agrega.billing.models import Invoice
-from agrega.billing.services import billing_run
-from agrega.contracts.models import Contract
-from agrega.contracts.services import contract_activate, contract_add_product
+from agrega.contracts.services import contract_add_product
 from agrega.core.money import format_brl
 from agrega.dunning.models import DunningNotice
 from agrega.dunning.services import dunning_sweep
@@ -20,7 +17,8 @@ from agrega.pix.models import ChargeStatus, PixCharge
 from tests.notices.smtp_server import SmtpServer
 
 from .brcode_check import decode_qr
-from .test_notice import at, months_back, parts
+from .backdated import activated_months_ago, billed_months_ago
+from .test_notice import parts
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,12 +36,8 @@ def test_the_debt_notice_carries_the_titulo_s_pix(make_product, make_contract, p
     product = make_product(name="Internet", price="99.90", fiscal_class="SCM")
     contract = make_contract(billing_day=10)
     contract_add_product(contract=contract, product_id=product.pk)
-    contract_activate(contract=contract)
-    start = months_back(4)
-    Contract.objects.filter(pk=contract.pk).update(activated_at=at(start))
-    contract.products.update(added_at=at(start))
-    billing_run(period=months_back(2))
-    invoice = Invoice.objects.get(contract=contract)
+    activated_months_ago(contract)
+    invoice = billed_months_ago(contract)
     charge = PixCharge.objects.get(invoice=invoice)
     assert charge.status == ChargeStatus.ACTIVE, charge.last_error
     dunning_sweep(today=invoice.due_date + timedelta(days=3))  # the notice stage only

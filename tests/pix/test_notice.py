@@ -8,16 +8,13 @@ copia-e-cola, whose CRC16 and location are checked against the título on the PS
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from html import unescape
 
 import pytest
-from django.utils import timezone
 
-from agrega.billing.models import Invoice
-from agrega.billing.services import billing_run, payment_register
-from agrega.contracts.models import Contract
-from agrega.contracts.services import contract_activate, contract_add_product
+from agrega.billing.services import payment_register
+from agrega.contracts.services import contract_add_product
 from agrega.dunning.services import dunning_sweep
 from agrega.notices import services as notices
 from agrega.pix.models import ChargeStatus, PixCharge
@@ -25,6 +22,7 @@ from agrega.sva.models import SvaUser
 from tests.fixtures import default_platform_only
 from tests.notices.smtp_server import SmtpServer
 
+from .backdated import activated_months_ago, billed_months_ago
 from .brcode_check import decode_qr, parse_brcode
 from .conftest import Psp
 
@@ -33,17 +31,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 sva_platform = default_platform_only()
 
 MERCHANT = "Provedor Ação & Cia"
-
-
-def at(day: date, hour: int = 12):
-    return timezone.make_aware(datetime.combine(day, datetime.min.time()).replace(hour=hour))
-
-
-def months_back(n: int) -> date:
-    day = timezone.localdate().replace(day=1)
-    for _ in range(n):
-        day = (day - timedelta(days=1)).replace(day=1)
-    return day
 
 
 @pytest.fixture
@@ -79,14 +66,10 @@ def told_blocked(platform_integration, make_product, make_contract, converge, na
     exa = make_product(platform_integration, name="EXA Segurança", price="9.90", fiscal_class="SVA")
     contract = make_contract(billing_day=10)
     contract_add_product(contract=contract, product_id=exa.pk)
-    contract_activate(contract=contract)
-    start = months_back(4)
-    Contract.objects.filter(pk=contract.pk).update(activated_at=at(start))
-    contract.products.update(added_at=at(start))
+    activated_months_ago(contract)
     converge()
     assert notices.enqueue_state_notices()["created"] == 1
-    billing_run(period=months_back(2))
-    invoice = Invoice.objects.get(contract=contract)
+    invoice = billed_months_ago(contract)
     charge = PixCharge.objects.get(invoice=invoice)
     assert charge.status == ChargeStatus.ACTIVE, charge.last_error
     dunning_sweep(today=invoice.due_date + timedelta(days=20))
