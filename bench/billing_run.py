@@ -210,19 +210,23 @@ def main() -> None:
                 child_args += ["--workers", str(args.workers)]
             if args.profile and rep == 1:
                 child_args += ["--profile", args.profile]
+            wal_before = synthetic.wal_counters()
             wall_start = time.perf_counter()
             got, peak = synthetic.run_child(__file__, child_args, work)
             process_seconds = time.perf_counter() - wall_start
+            wal = synthetic.wal_delta(wal_before, synthetic.wal_counters())
             problems = verify(work, want, got)
             rate = got["invoices"] / got["seconds"] if got["seconds"] else 0.0
             results.append({"seconds": got["seconds"], "rate": rate, "peak": peak, "process": process_seconds,
                             "py_cpu": got["py_cpu"], "db_cpu": got["db_cpu"], "load": os.getloadavg()[0],
-                            "cpu": got["py_cpu"] + got["db_cpu"]})
+                            "cpu": got["py_cpu"] + got["db_cpu"], "wal": wal})
             print(f"  #{rep}: {got['seconds']:7.1f} s  {rate:8,.0f} contracts/s  peak RSS {peak:6.1f} MiB "
                   f"cpu python {got['py_cpu']:.1f} s + postgres {got['db_cpu']:.1f} s  "
                   f"load {os.getloadavg()[0]:.1f}  "
                   f"(after setup {got['baseline_rss']:.0f})  invoices {got['invoices']:,}  lines {got['lines']:,}  "
                   f"total R$ {got['total']}  [copy {clone_seconds:.1f}s]  "
+                  f"[server meanwhile: WAL {wal['wal_mib']:,.0f} MiB, {wal['fpi']:,.0f} full-page images, "
+                  f"{wal['checkpoints']:.0f} checkpoint(s), {wal['backend_writes']:,.0f} buffers written by backends]  "
                   f"{'verified' if not problems else 'WRONG: ' + '; '.join(problems)}", flush=True)
             if problems:
                 raise SystemExit(1)
@@ -252,7 +256,8 @@ def main() -> None:
                       "target": 1.0, "target_cpu": round(target_cpu, 2), "better": "lower",
                       "verdict": "met" if all(met.values()) else "not met",
                       "wall": round(seconds, 3), "target_wall": round(target_wall, 2), "rss_mib": round(peak, 1),
-                      "rounds": len(results), "load": [round(min(loads), 1), round(max(loads), 1)]},
+                      "rounds": len(results), "load": [round(min(loads), 1), round(max(loads), 1)],
+                      "server_meanwhile": [r["wal"] for r in results]},
                      ensure_ascii=False), flush=True)
 
 

@@ -122,6 +122,22 @@ def clone(template: str, name: str) -> float:
     return time.perf_counter() - start
 
 
+def wal_counters() -> dict[str, int]:
+    """The cluster's WAL and checkpoint counters (pg_stat_wal, pg_stat_bgwriter), to say
+    what the server did around a timed run besides the run's own backends: WAL written,
+    full-page images, checkpoints, and buffers the backends had to write out themselves.
+    Cluster-wide: meaningful on a machine where nothing else writes meanwhile."""
+    with admin() as conn:
+        wal = conn.execute("SELECT wal_bytes::bigint, wal_fpi FROM pg_stat_wal").fetchone()
+        bg = conn.execute("SELECT checkpoints_timed + checkpoints_req, buffers_backend "
+                          "FROM pg_stat_bgwriter").fetchone()
+    return {"wal_mib": wal[0] / 2**20, "fpi": wal[1], "checkpoints": bg[0], "backend_writes": bg[1]}
+
+
+def wal_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, float]:
+    return {key: round(after[key] - before[key], 1) for key in before}
+
+
 def stop_cleanly() -> None:
     """SIGTERM ends a bench like Ctrl-C: its ``finally`` blocks drop the copies."""
     import signal
