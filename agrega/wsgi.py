@@ -25,3 +25,20 @@ def _refuse_development_secrets() -> None:
 
 
 _refuse_development_secrets()
+
+
+def _freeze_start_up_heap() -> None:
+    """The objects the app's start-up leaves (~195,000 the garbage collector tracks:
+    modules, models, the URL configuration and the views it imports) live as long as the
+    worker; without this, every full collection walked them again, a ~125 ms pause that
+    showed in the reads' p99 under load (bench/README.md, "api_load", seventh session). The
+    URL configuration is loaded first so that its modules are part of it (core/heap.py)."""
+    from django.urls import get_resolver
+
+    from agrega.core.heap import freeze_startup_heap
+
+    get_resolver().url_patterns  # noqa: B018 - imports the URL configuration and the views
+    freeze_startup_heap()
+
+
+_freeze_start_up_heap()

@@ -235,8 +235,11 @@ def child_main(kind: str, concurrency: int) -> int:
         import django
 
         django.setup()
+        from agrega.core.heap import freeze_startup_heap
         from agrega.sva.controller.worker import SvaWorker
 
+        if not os.environ.get("BENCH_NO_FREEZE"):  # (an experiment's switch: the heap as before 2026-12-07)
+            freeze_startup_heap()  # as `agrega worker` does from the command line
         worker = SvaWorker(concurrency=concurrency)  # what each of N `agrega worker` processes runs
     else:
         threads = BareThreads(init["url"], init["token"], concurrency)  # built before the timing, as the worker's

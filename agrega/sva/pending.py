@@ -109,7 +109,9 @@ def settle(claims: Iterable[tuple[int, int]]) -> None:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             claimed = "unnest(%s::bigint[], %s::bigint[]) AS c(id, bumps)"
-            params = [[pk for pk, _ in claims], [bumps for _, bumps in claims]]
+            # as array literals joined in C: psycopg's client-side binding quoted a list
+            # element by element in Python (13 % of the worker's main thread, py-spy)
+            params = [pg_id_array(pk for pk, _ in claims), pg_id_array(bumps for _, bumps in claims)]
             cursor.execute(f"DELETE FROM {queue} AS q USING {claimed}, {users} AS u "
                            "WHERE q.sva_user_id = c.id AND q.bumps = c.bumps AND u.id = c.id "
                            "AND u.version <= u.synced_version AND u.next_attempt_at IS NULL", params)

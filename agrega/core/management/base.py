@@ -199,6 +199,13 @@ class PortugueseCommand(BaseCommand):
                 action.help = _DEFAULT_OPTION_HELP[action.dest]
         return parser
 
+    def run_from_argv(self, argv):
+        """From the command line (``agrega billing run``, ``agrega tasks worker``, ``agrega
+        worker``): the start-up heap is frozen first (agrega/core/heap.py); ``call_command``
+        is not."""
+        freeze_startup_heap()
+        super().run_from_argv(argv)
+
     def execute(self, *args, **options):
         """A ``CommandError`` on the command line reads ``erro: …`` (Django writes
         ``CommandError: …``); from code, or with ``--traceback``, it is raised as Django's."""
@@ -266,12 +273,6 @@ class AgregaCommand(PortugueseCommand, abc.ABC):
         )
 
     # -- running -------------------------------------------------------------------
-
-    def run_from_argv(self, argv):
-        """From the command line (``agrega billing run``, ``agrega tasks worker``): the
-        start-up heap is frozen first (agrega/core/heap.py); ``call_command`` is not."""
-        freeze_startup_heap()
-        super().run_from_argv(argv)
 
     def handle(self, *args, **options):
         handler = options.pop("_handler")
