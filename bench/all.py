@@ -91,6 +91,7 @@ def full_runs(name: str) -> list[tuple[str, list[str], dict[str, str]]]:
     """The bench's full runs: FULL's, or one with its own defaults."""
     return FULL.get(name, [("", [], {})])
 
+
 NOT_BENCHES = {"all", "ab", "summary", "synthetic", "pix_cobv_agrega"}  # helpers: the A/B runner, datasets,
 #                                                                  Agrega's side of pix_cobv
 
