@@ -93,7 +93,9 @@ def test_revoke_and_the_report_with_csv(admin_page, make_platform_integration, m
 
     page.get_by_role("button", name=re.compile("Relatórios")).click()
     page.get_by_role("link", name="SVA sem consentimento", exact=True).click()
+    page.wait_for_url("**/consentimentos/relatorio-sva-sem-consentimento/")
     table = page.locator("#without-consent")
+    expect(table.locator("tr[data-contract]")).to_have_count(1)  # evaluate_all does not wait for the page
     assert [int(x) for x in table.locator("tr[data-contract]").evaluate_all(
         "rows => rows.map(r => r.dataset.contract)")] == [contract.pk]
     assert "R$ 12,50" in table.inner_text() and "EXA Backup Relatório" in table.inner_text()
