@@ -97,7 +97,8 @@ def ensure_base(contracts: int, precontracts: int) -> str:
     template = synthetic.ensure_dataset(contracts)
     name = tagged(f"agrega_apiload_base_{synthetic.label(contracts)}")
     wanted = {"version": BASE_VERSION, "contracts": contracts, "precontracts": precontracts,
-              "template_rows": synthetic.marker(template).get("rows")}
+              "template_rows": synthetic.marker(template).get("rows"),
+              "template_version": synthetic.marker(template).get("version")}
     have = synthetic.marker(name, "bench_apiload")
     if have == wanted:
         print(f"base {name}: reused ({precontracts:,} pré-contratos)", flush=True)
