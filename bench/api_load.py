@@ -237,6 +237,9 @@ def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(after[pid] - before.get(pid, 0.0) for pid in after)
 
 
+TRACE: dict = {"folder": None}  # --trace: where the servers' workers write (bench/api_load/trace_conf.py)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -265,6 +268,8 @@ class Server:
                        "--timeout", "60", "--error-logfile", str(log), "--log-level", "warning"]
             if threads:
                 command += ["--threads", threads]
+            if TRACE["folder"] is not None:  # --trace: the workers log connections, collections, slow requests
+                command += ["-c", str(LUA_DIR / "trace_conf.py")]
         env = {**os.environ, "DATABASE_URL": synthetic.db_url(database), "DJANGO_SETTINGS_MODULE": "agrega.settings",
                "AGREGA_DEBUG": "0", "AGREGA_SECRET_KEY": os.urandom(24).hex(),
                "AGREGA_ALLOWED_HOSTS": "127.0.0.1"}
@@ -274,6 +279,8 @@ class Server:
         if app != "agrega.wsgi:application":  # the bare baseline (bench/api_load/bare_app.py)
             env["PYTHONPATH"] = str(LUA_DIR)
         env.update(extra_env or {})
+        if TRACE["folder"] is not None:
+            env.update(APILOAD_TRACE=str(TRACE["folder"]), APILOAD_TRACE_LABEL=log.stem.removeprefix("gunicorn-"))
         self._log = open(log, "ab")
         self.proc = subprocess.Popen(command, env=env, cwd=source or ROOT, stderr=self._log)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -469,6 +476,10 @@ def ratio_round(base: str, args, round_no: int, folder: Path) -> dict[str, dict]
     from exa_sandbox.testing import SandboxAdmin, SandboxProcess
 
     name = tagged("agrega_apiload_run")
+    round_start = time.time()
+    if args.trace:
+        TRACE["folder"] = folder / f"trace-{round_no}"
+        TRACE["folder"].mkdir()
     copy_seconds = synthetic.clone(base, name)
     results: dict[str, dict] = {}
     servers: list[Server] = []
@@ -536,6 +547,7 @@ def ratio_round(base: str, args, round_no: int, folder: Path) -> dict[str, dict]
         shift = (round_no - 1) % len(sides)  # each side goes first in turn
         sides = sides[shift:] + sides[:shift]
         activations_sent = 0
+        windows: list[tuple] = []  # the open loops: endpoint, side, start, end (wall clock), slowest requests
 
         def with_background(measure):
             """``measure()`` while activations go to Agrega at --actions-rate (each pré-contrato
@@ -572,6 +584,8 @@ def ratio_round(base: str, args, round_no: int, folder: Path) -> dict[str, dict]
                 latency, bg = with_background(lambda: openloop_result(run_openloop(
                     server.url, folder / f"{endpoint}.txt", token, rate=rate, seconds=args.seconds,
                     connections=args.connections)))
+                windows.append((endpoint, side, latency["started_at"], latency["started_at"] + latency["seconds"],
+                                latency["worst"]))
                 r = results[endpoint][side]
                 r.update(rate=rate, p50=latency["latency_ms"]["p50"], p99=latency["latency_ms"]["p99"],
                          p999=latency["latency_ms"]["p999"], answered=latency["answered"], due=latency["due"],
@@ -586,6 +600,8 @@ def ratio_round(base: str, args, round_no: int, folder: Path) -> dict[str, dict]
                       f"({r['answered']}/{r['due']} answered, non-2xx {r['non2xx'] + r['capacity_non2xx']}); "
                       f"background activations {r['background_ok']}/{r['background_due']} 2xx; "
                       f"load {os.getloadavg()[0]:.2f}", flush=True)
+        if TRACE["folder"] is not None:
+            print_trace(windows, round_start)
         converged = wait_converged(name, activations_sent, timeout=60)
         on_sandbox = len(SandboxAdmin(sandbox.url).users("bench"))
         results["_background"] = {"activations": activations_sent, "users_on_sandbox": on_sandbox, **converged}
@@ -605,6 +621,26 @@ def ratio_round(base: str, args, round_no: int, folder: Path) -> dict[str, dict]
         sandbox.stop()
         synthetic.drop(name)
     return results
+
+
+def print_trace(windows: list[tuple], round_start: float) -> None:
+    """--trace: for each open-loop window, its slowest requests as the client saw them and what
+    every server's workers logged meanwhile (new database connections, collections over 5 ms,
+    requests over 50 ms), times in seconds since the round began."""
+    events = []
+    for file in sorted(Path(TRACE["folder"]).glob("*.jsonl")):
+        server = file.name.split(".")[0]
+        for line in file.read_text().splitlines():
+            event = json.loads(line)
+            events.append((event.pop("t"), server, event))
+    events.sort(key=lambda e: e[0])
+    for endpoint, side, start, end, worst in windows:
+        print(f"    trace {endpoint} {side} [{start - round_start:.1f}–{end - round_start:.1f} s]: slowest "
+              + ", ".join(f"{ms:g} ms at +{at:.2f} s" for at, ms in worst), flush=True)
+        for t, server, event in events:
+            if start - 0.5 <= t <= end:
+                detail = " ".join(f"{k}={v}" for k, v in event.items() if k not in ("kind", "pid"))
+                print(f"      {t - start:+6.2f} s {server}[{event['pid']}] {event['kind']} {detail}", flush=True)
 
 
 def check_answers(sides: list[tuple[str, Server]], statements: Path, token: str, reads: list[str], folder: Path,
@@ -651,6 +687,12 @@ def variants(args) -> dict[str, tuple[str, dict, Path | None]]:
                                        {"AGREGA_API_TOKEN_CACHE_SECONDS": str(args.token_cache_variant)}, None)
     if args.source_variant:
         found["agrega_source"] = (f"code of {args.source_variant}", {}, args.source_variant)
+    for spec in args.env_variant:  # NAME:K=V,K=V
+        label, _, assignments = spec.partition(":")
+        env = dict(pair.split("=", 1) for pair in assignments.split(",") if pair)
+        if not label.isidentifier() or not env:
+            raise SystemExit(f"--env-variant NAME:KEY=VALUE[,KEY=VALUE], not {spec!r}")
+        found[f"agrega_{label}"] = (", ".join(f"{k}={v}" for k, v in env.items()), env, None)
     return found
 
 
@@ -828,6 +870,12 @@ def main() -> None:
     parser.add_argument("--source", type=Path,
                         help="serve the agrega package from this copy of the tree (before/after comparisons)")
     parser.add_argument("--keep-files", action="store_true", help="keep the paths, logs and profiles folder")
+    parser.add_argument("--env-variant", action="append", default=[], metavar="NAME:KEY=VALUE[,KEY=VALUE]",
+                        help="ratio mode: also serve Agrega with these environment settings (repeatable), e.g. "
+                             "age60:AGREGA_DB_CONN_MAX_AGE=60")
+    parser.add_argument("--trace", action="store_true",
+                        help="ratio mode: the servers' workers log new database connections, collections over 5 ms "
+                             "and requests over 50 ms; printed per open-loop window (bench/api_load/trace_conf.py)")
     parser.add_argument("--drop-base", action="store_true", help="drop the base copy (and a stray run copy)")
     parser.add_argument("--prepare-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

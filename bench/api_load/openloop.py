@@ -6,7 +6,8 @@ not from when it was sent — so a stall of the server shows in the latency of e
 request that waited behind it (no coordinated omission, as in wrk2). Plain asyncio
 streams and HTTP/1.1 (no client library in the measured loop: a few tens of µs of CPU per
 request). Prints one JSON line: requests due, sent, answered, 2xx, other statuses, the
-rate achieved (answers per second over the run) and the latency percentiles in ms.
+rate achieved (answers per second over the run), the latency percentiles in ms, and the five
+slowest requests (when they were due, in seconds after ``started_at``, wall clock).
 
     python bench/api_load/openloop.py --url http://127.0.0.1:8000 --paths paths.txt \\
         --rate 200 --seconds 10 --connections 20 --token TOKEN [--method POST]
@@ -36,6 +37,7 @@ async def run(url: str, paths: list[str], *, rate: float, seconds: float, connec
     host, port = parts.hostname, parts.port or 80
     queue: asyncio.Queue = asyncio.Queue()
     latencies: list[float] = []
+    timed: list[tuple[float, float]] = []  # (latency ms, due: seconds after the start)
     statuses: dict[str, int] = {}
     errors = {"connect": 0, "read": 0, "timeout": 0}
     total = int(rate * seconds)
@@ -89,6 +91,7 @@ async def run(url: str, paths: list[str], *, rate: float, seconds: float, connec
             now = loop.time()
             if status is not None:
                 latencies.append((now - due) * 1000)
+                timed.append((latencies[-1], due - start))
                 statuses[str(status)] = statuses.get(str(status), 0) + 1
                 last_answer = max(last_answer, now)
                 if not keep and writer is not None:
@@ -99,11 +102,13 @@ async def run(url: str, paths: list[str], *, rate: float, seconds: float, connec
 
     await asyncio.gather(schedule(), *(connection() for _ in range(connections)))
     latencies.sort()
+    timed.sort(reverse=True)
     answered = len(latencies)
     ok = sum(n for s, n in statuses.items() if s.startswith("2"))
     return {"due": total, "answered": answered, "ok": ok, "non2xx": answered - ok, "statuses": statuses,
             "errors": errors, "rate_asked": rate, "rate_answered": answered / max(1e-9, last_answer - start),
-            "seconds": last_answer - start,
+            "seconds": last_answer - start, "started_at": time.time() - (loop.time() - start),
+            "worst": [[round(at, 3), round(ms, 1)] for ms, at in timed[:5]],
             "latency_ms": {"p50": percentile(latencies, 50), "p90": percentile(latencies, 90),
                            "p99": percentile(latencies, 99), "p999": percentile(latencies, 99.9),
                            "max": latencies[-1] if latencies else float("nan")}}

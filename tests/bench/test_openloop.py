@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -52,6 +53,8 @@ def server():
 
         def _answer(self):
             seen.append((self.command, self.path, self.headers.get("Authorization")))
+            if self.path.startswith("/slow"):
+                time.sleep(0.3)
             status = 404 if self.path.startswith("/missing") else 200
             body = b'{"ok": true}' if status == 200 else b"{}"
             self.send_response(status)
@@ -95,3 +98,14 @@ def test_unique_paths_are_sent_once(openloop, server):
     assert sorted(p for m, p, _ in seen) == ["/x/1", "/x/2"] and {m for m, _, _ in seen} == {"POST"}
     empty = run_alone(lambda: openloop.run(url, [], rate=50, seconds=1, connections=2, token="t"))
     assert empty["due"] == 0 and empty["answered"] == 0
+
+
+def test_the_slowest_requests_say_when_they_were_due(openloop, server):
+    url, _ = server
+    paths = ["/a", "/slow", "/b", "/c"]  # /slow is request 1, 5, 9, … : due at 0.05 s, 0.25 s, …
+    result = run_alone(lambda: openloop.run(url, paths, rate=20, seconds=1, connections=6, token="t"))
+    worst = result["worst"]
+    assert len(worst) == 5 and [ms for _, ms in worst] == sorted((ms for _, ms in worst), reverse=True)
+    due, ms = worst[0]
+    assert ms >= 300 and any(abs(due - i / 20) < 0.002 for i in range(1, 20, 4))
+    assert abs(result["started_at"] - time.time()) < 30
