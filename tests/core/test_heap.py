@@ -43,7 +43,9 @@ def test_a_command_from_the_command_line_freezes_the_start_up_heap(command):
 def test_call_command_does_not_freeze(db):
     before = gc.get_freeze_count()
     call_command("tasks", "list")
-    assert gc.get_freeze_count() == before
+    # not one more: a freeze would add tens of thousands (a frozen object freed meanwhile, such
+    # as a closed connection's, takes one away)
+    assert gc.get_freeze_count() <= before
 
 
 def test_the_web_app_freezes_its_start_up_heap_with_the_url_configuration_in_it():
