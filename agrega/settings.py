@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("AGREGA_VAR_DIR", BASE_DIR / "var"))
@@ -126,12 +127,31 @@ TEMPLATES = [
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
+
+def _conn_max_age(raw: str) -> int | None:
+    """``AGREGA_DB_CONN_MAX_AGE``: "persistent" (the default) keeps a process's connection
+    for as long as it works; N seconds renews it after N seconds; 0 closes it after each
+    request. Renewing is not free: a new connection's backend starts with cold caches, and
+    a web worker's first queries on it stalled the requests queued behind (~30–130 ms every
+    60 s under load: docs/decisions/0017-persistent-connections.md)."""
+    raw = raw.strip().lower()
+    if raw in ("", "persistent", "none"):
+        return None
+    if not raw.isdigit():
+        raise ImproperlyConfigured(f"AGREGA_DB_CONN_MAX_AGE: seconds or \"persistent\", not {raw!r}")
+    return int(raw)
+
+
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'agrega.sqlite3'}",
-        conn_max_age=int(os.environ.get("AGREGA_DB_CONN_MAX_AGE", "60")),
+        conn_max_age=_conn_max_age(os.environ.get("AGREGA_DB_CONN_MAX_AGE", "persistent")),
     )
 }
+# A kept connection is checked when its thread comes back from this many seconds without a
+# request, and opened again if the database or the network dropped it meanwhile (a restart,
+# an idle timeout on the way): core/connections.py. 0 checks before every request.
+DB_IDLE_CHECK_SECONDS = float(os.environ.get("AGREGA_DB_IDLE_CHECK_SECONDS", "10"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + a busy timeout let the web process and the worker share one file.
     DATABASES["default"]["OPTIONS"] = {

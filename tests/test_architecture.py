@@ -231,14 +231,15 @@ def test_import_rules_hold():
     assert "broken" in result.stdout and " 0 broken" in result.stdout
 
 
-# Django's undocumented internals (issue 16, item 2), and the one file allowed to keep
-# one of them, each named (docs/decisions/0013-database-internals.md).
+# Django's undocumented internals (issue 16, item 2), and the files allowed to keep some,
+# each named (docs/decisions/0013-database-internals.md, 0017-persistent-connections.md).
 DJANGO_INTERNALS = re.compile(
     r"sql_with_params|make_cursor|make_debug_cursor|validate_thread_sharing|queries_logged"
     r"|wrap_database_errors|connection\.connection\b|\.features\.|MigrationExecutor|_meta\.(private|_)"
     r"|\._state\.(?!adding\b|db\b)|in_atomic_block|settings_dict|ensure_connection|get_compiler|get_connection_params"
+    r"|is_usable"
     r"|django\.db\.models\.sql\b|django\.db\.backends\.utils|django\.db\.migrations\.(executor|loader|recorder)")
-ALLOWED_INTERNALS = {"core/dbapi.py": {"wrap_database_errors"}}
+ALLOWED_INTERNALS = {"core/dbapi.py": {"wrap_database_errors"}, "core/connections.py": {"is_usable", "connection.connection"}}
 
 
 def django_internals(source: str, allowed: set[str] = frozenset()) -> list[str]:

@@ -9,10 +9,11 @@ class CoreConfig(AppConfig):
     def ready(self):
         from django.core import checks
 
-        from . import search
+        from . import connections, search
         from .keys import check_production_keys
 
         search.install()  # agrega_fold() on SQLite connections (core.search)
+        connections.install()  # a kept database connection checked after an idle spell
 
         checks.register(check_production_keys, "security")
         self._forget_tokens_on_access_changes()
