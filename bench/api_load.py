@@ -585,7 +585,7 @@ def ratio_round(base: str, args, round_no: int, folder: Path) -> dict[str, dict]
                     server.url, folder / f"{endpoint}.txt", token, rate=rate, seconds=args.seconds,
                     connections=args.connections)))
                 windows.append((endpoint, side, latency["started_at"], latency["started_at"] + latency["seconds"],
-                                latency["worst"]))
+                                latency["worst"], latency["generator_late_ms"]))
                 r = results[endpoint][side]
                 r.update(rate=rate, p50=latency["latency_ms"]["p50"], p99=latency["latency_ms"]["p99"],
                          p999=latency["latency_ms"]["p999"], answered=latency["answered"], due=latency["due"],
@@ -624,8 +624,9 @@ def ratio_round(base: str, args, round_no: int, folder: Path) -> dict[str, dict]
 
 
 def print_trace(windows: list[tuple], round_start: float) -> None:
-    """--trace: for each open-loop window, its slowest requests as the client saw them and what
-    every server's workers logged meanwhile (new database connections, collections over 5 ms,
+    """--trace: for each open-loop window, its slowest requests as the client saw them, how late
+    the load generator itself was at most (its own stall, not the server's), and what every
+    server's workers logged meanwhile (new database connections, collections over 5 ms,
     requests over 50 ms), times in seconds since the round began."""
     events = []
     for file in sorted(Path(TRACE["folder"]).glob("*.jsonl")):
@@ -634,9 +635,10 @@ def print_trace(windows: list[tuple], round_start: float) -> None:
             event = json.loads(line)
             events.append((event.pop("t"), server, event))
     events.sort(key=lambda e: e[0])
-    for endpoint, side, start, end, worst in windows:
+    for endpoint, side, start, end, worst, (late_ms, late_at) in windows:
         print(f"    trace {endpoint} {side} [{start - round_start:.1f}–{end - round_start:.1f} s]: slowest "
-              + ", ".join(f"{ms:g} ms at +{at:.2f} s" for at, ms in worst), flush=True)
+              + ", ".join(f"{ms:g} ms at +{at:.2f} s" for at, ms in worst)
+              + f"; the generator itself at most {late_ms:g} ms late (+{late_at:.2f} s)", flush=True)
         for t, server, event in events:
             if start - 0.5 <= t <= end:
                 detail = " ".join(f"{k}={v}" for k, v in event.items() if k not in ("kind", "pid"))

@@ -7,7 +7,9 @@ request that waited behind it (no coordinated omission, as in wrk2). Plain async
 streams and HTTP/1.1 (no client library in the measured loop: a few tens of µs of CPU per
 request). Prints one JSON line: requests due, sent, answered, 2xx, other statuses, the
 rate achieved (answers per second over the run), the latency percentiles in ms, and the five
-slowest requests (when they were due, in seconds after ``started_at``, wall clock).
+slowest requests (when they were due, in seconds after ``started_at``, wall clock), and how late
+the generator itself put a request on its queue at most (a stall of this process, not of the
+server: ``generator_late_ms``, with when).
 
     python bench/api_load/openloop.py --url http://127.0.0.1:8000 --paths paths.txt \\
         --rate 200 --seconds 10 --connections 20 --token TOKEN [--method POST]
@@ -47,12 +49,17 @@ async def run(url: str, paths: list[str], *, rate: float, seconds: float, connec
     start = loop.time() + 0.05
     last_answer = start
 
+    late = [0.0, 0.0]  # the generator's own lateness: the most a request was queued after its due time, and when
+
     async def schedule() -> None:
         for i in range(total):
             due = start + i / rate
             delay = due - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
+            behind = loop.time() - due
+            if behind > late[0]:
+                late[:] = [behind, due - start]
             queue.put_nowait((due, paths[i % len(paths)]))
         for _ in range(connections):
             queue.put_nowait(None)
@@ -109,6 +116,7 @@ async def run(url: str, paths: list[str], *, rate: float, seconds: float, connec
             "errors": errors, "rate_asked": rate, "rate_answered": answered / max(1e-9, last_answer - start),
             "seconds": last_answer - start, "started_at": time.time() - (loop.time() - start),
             "worst": [[round(at, 3), round(ms, 1)] for ms, at in timed[:5]],
+            "generator_late_ms": [round(late[0] * 1000, 1), round(late[1], 3)],
             "latency_ms": {"p50": percentile(latencies, 50), "p90": percentile(latencies, 90),
                            "p99": percentile(latencies, 99), "p999": percentile(latencies, 99.9),
                            "max": latencies[-1] if latencies else float("nan")}}

@@ -109,3 +109,5 @@ def test_the_slowest_requests_say_when_they_were_due(openloop, server):
     due, ms = worst[0]
     assert ms >= 300 and any(abs(due - i / 20) < 0.002 for i in range(1, 20, 4))
     assert abs(result["started_at"] - time.time()) < 30
+    late_ms, when = result["generator_late_ms"]  # the generator's own lateness, not the server's
+    assert 0 <= late_ms < 5000 and 0 <= when < 1
