@@ -7,8 +7,8 @@ nobody uses it — a database restart, a firewall's or a pooler's idle timeout �
 request afterwards would fail. Django's ``CONN_HEALTH_CHECKS`` pings before every request: a
 round trip that cost 0.05–0.13 ms of CPU per API read in the same bench. A connection that
 answered a moment ago is alive for all practical purposes, so the ping runs only when this
-thread served no request for ``AGREGA_DB_IDLE_CHECK_SECONDS``; a connection that dies under
-load fails the request it was in, as it would with any check."""
+thread served no request for ``AGREGA_DB_IDLE_CHECK_SECONDS``; a connection that dies while
+requests flow fails the next request on it (decision 0017)."""
 
 from __future__ import annotations
 
