@@ -38,7 +38,6 @@ async def run(url: str, paths: list[str], *, rate: float, seconds: float, connec
     parts = urllib.parse.urlsplit(url)
     host, port = parts.hostname, parts.port or 80
     queue: asyncio.Queue = asyncio.Queue()
-    latencies: list[float] = []
     timed: list[tuple[float, float]] = []  # (latency ms, due: seconds after the start)
     statuses: dict[str, int] = {}
     errors = {"connect": 0, "read": 0, "timeout": 0}
@@ -97,8 +96,7 @@ async def run(url: str, paths: list[str], *, rate: float, seconds: float, connec
                         status = None
             now = loop.time()
             if status is not None:
-                latencies.append((now - due) * 1000)
-                timed.append((latencies[-1], due - start))
+                timed.append(((now - due) * 1000, due - start))
                 statuses[str(status)] = statuses.get(str(status), 0) + 1
                 last_answer = max(last_answer, now)
                 if not keep and writer is not None:
@@ -108,8 +106,8 @@ async def run(url: str, paths: list[str], *, rate: float, seconds: float, connec
             writer.close()
 
     await asyncio.gather(schedule(), *(connection() for _ in range(connections)))
-    latencies.sort()
     timed.sort(reverse=True)
+    latencies = [ms for ms, _ in reversed(timed)]
     answered = len(latencies)
     ok = sum(n for s, n in statuses.items() if s.startswith("2"))
     return {"due": total, "answered": answered, "ok": ok, "non2xx": answered - ok, "statuses": statuses,

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from tests.web_process import web_worker_env
+
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
@@ -51,10 +53,6 @@ def test_call_command_does_not_freeze(db):
 def test_the_web_app_freezes_its_start_up_heap_with_the_url_configuration_in_it():
     """A web worker freezes what its start-up left, URL configuration and views included
     (agrega/wsgi.py): a full collection then walks only what requests made since."""
-    from cryptography.fernet import Fernet
-
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "agrega.settings",
-           "AGREGA_DEBUG": "", "AGREGA_SECRET_KEY": "k" * 50, "AGREGA_CREDENTIALS_KEY": Fernet.generate_key().decode()}
     probe = (
         "import gc\n"
         "import agrega.wsgi\n"  # what gunicorn imports in each web worker
@@ -64,8 +62,8 @@ def test_the_web_app_freezes_its_start_up_heap_with_the_url_configuration_in_it(
         "print('frozen', gc.get_freeze_count())\n"
         "print('patterns_frozen', id(patterns) not in tracked)\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=web_worker_env(), capture_output=True,
+                          text=True, timeout=120)
     lines = dict(line.split()[:2] for line in done.stdout.splitlines()
                  if line.split()[:1] in (["frozen"], ["patterns_frozen"]))
     assert len(lines) == 2, done.stdout[-1000:] + done.stderr[-2000:]

@@ -6,19 +6,16 @@ of failing the request; AGREGA_DB_CONN_MAX_AGE refuses what is no duration."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 from django.db import connection
 
 from agrega.settings import _conn_max_age
 from tests.faults.harness import database_url
+from tests.web_process import ROOT, web_worker_env
 
-ROOT = Path(__file__).resolve().parents[2]
 POSTGRES = connection.vendor == "postgresql"
 
 # Runs as a web worker does: agrega.wsgi's application, whose request signals keep or close
@@ -51,13 +48,11 @@ print(json.dumps({"first": first, "second": second, "before": before, "after": a
 """
 
 
-def run_probe(**env) -> dict:
-    inherited = {k: v for k, v in os.environ.items()
-                 if k not in ("AGREGA_DB_CONN_MAX_AGE", "AGREGA_DB_IDLE_CHECK_SECONDS")}
-    env = {**inherited, "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "agrega.settings",
-           "DATABASE_URL": database_url(), "AGREGA_DEBUG": "", "AGREGA_SECRET_KEY": "k" * 50,
-           "AGREGA_CREDENTIALS_KEY": Fernet.generate_key().decode(), "AGREGA_ALLOWED_HOSTS": "127.0.0.1",
-           "AGREGA_LOG_LEVEL": "CRITICAL", **env}
+def run_probe(**settings_env) -> dict:
+    env = web_worker_env(DATABASE_URL=database_url(), AGREGA_ALLOWED_HOSTS="127.0.0.1", AGREGA_LOG_LEVEL="CRITICAL")
+    for name in ("AGREGA_DB_CONN_MAX_AGE", "AGREGA_DB_IDLE_CHECK_SECONDS"):
+        env.pop(name, None)  # the defaults, unless the test sets them
+    env.update(settings_env)
     done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
