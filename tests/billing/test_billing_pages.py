@@ -344,7 +344,7 @@ def test_csv_import_page_shows_the_report(make_user, login, page, screenshot, bi
     assert "Já aplicado" in page.get_by_role("table", name="Relatório por linha").locator("[data-line='2']").inner_text()
     page.get_by_role("link", name="Voltar para Importar pagamentos").click()
     earlier = page.get_by_role("table", name="Importações anteriores")
-    assert earlier.get_by_role("row").filter(has_text="retorno-banco.csv").count() == 2
+    expect(earlier.get_by_role("row").filter(has_text="retorno-banco.csv")).to_have_count(2)  # count() does not wait
     screenshot("importar-pagamentos-lista")
     assert PaymentImport.objects.count() == 2 and Payment.objects.count() == 2
     partial.refresh_from_db()
